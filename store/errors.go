@@ -1,0 +1,29 @@
+package store
+
+import "errors"
+
+// Sentinel errors. Callers branch on them with errors.Is; messages wrap them
+// with the offending value.
+var (
+	// ErrNotFound means the device, certificate or token does not exist.
+	ErrNotFound = errors.New("not found")
+
+	// ErrExists means a device or certificate with that key is already recorded.
+	ErrExists = errors.New("already exists")
+
+	// ErrLocked means another process holds the registry file open.
+	ErrLocked = errors.New("registry is locked by another process")
+
+	// ErrSchema means the registry file was written by an incompatible version.
+	ErrSchema = errors.New("registry schema version mismatch")
+
+	// ErrInvalid means a record failed validation before it was written.
+	ErrInvalid = errors.New("invalid record")
+
+	// ErrState means the requested transition is not allowed from the record's
+	// current status (for example resuming a revoked device).
+	ErrState = errors.New("transition not allowed")
+
+	// ErrClosed means the registry has been closed.
+	ErrClosed = errors.New("registry closed")
+)
