@@ -1,0 +1,198 @@
+package main
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/fleetgate/fleetgate/broker"
+	"github.com/fleetgate/fleetgate/provisioning/api"
+	"github.com/fleetgate/fleetgate/provisioning/ca"
+	"github.com/fleetgate/fleetgate/store"
+)
+
+func serveCommand() *cobra.Command {
+	cfg := DefaultConfig()
+	var configFile string
+	cmd := &cobra.Command{
+		Use:   "serve",
+		Short: "Run the broker and the provisioning API over one registry (the embedded default)",
+		Long: `Run the mTLS MQTT broker and the operator/provisioning HTTPS API in one
+process over one bbolt registry file in the data directory. On first start the
+CA (root, device-issuing intermediate, server and first operator certificates)
+is created under <data_dir>/ca.
+
+Configuration precedence, lowest first: defaults, --config JSON file,
+FLEETGATE_* environment variables, flags.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			// Flags win over the file and env: re-apply the ones the user set.
+			final := DefaultConfig()
+			if configFile != "" {
+				if err := final.LoadFile(configFile); err != nil {
+					return err
+				}
+			}
+			if err := final.LoadEnv(os.Getenv); err != nil {
+				return err
+			}
+			applyFlags(cmd, &final, cfg)
+			if err := final.Validate(); err != nil {
+				return fmt.Errorf("invalid configuration:\n%w", err)
+			}
+			return serve(cmd.Context(), final, cmd.OutOrStdout())
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&configFile, "config", "", "JSON configuration file")
+	f.StringVar(&cfg.DataDir, "data", cfg.DataDir, "data directory (registry.db and ca/)")
+	f.StringVar(&cfg.MQTTAddr, "mqtt-addr", cfg.MQTTAddr, "MQTT over mTLS listen address")
+	f.StringVar(&cfg.APIAddr, "api-addr", cfg.APIAddr, "operator and provisioning HTTPS listen address")
+	f.StringSliceVar(&cfg.ServerNames, "server-name", nil, "extra DNS name or IP for the server certificate (repeatable)")
+	f.DurationVar(&cfg.HandshakeTimeout.Duration, "handshake-timeout", cfg.HandshakeTimeout.Duration, "deadline for the TLS handshake and the CONNECT packet")
+	f.Uint32Var(&cfg.MaxPacketSize, "max-packet-size", cfg.MaxPacketSize, "largest MQTT packet accepted, in bytes")
+	f.IntVar(&cfg.MaxPending, "max-pending", cfg.MaxPending, "connections allowed before they authenticate")
+	f.DurationVar(&cfg.CertLifetime.Duration, "cert-lifetime", cfg.CertLifetime.Duration, "default device certificate lifetime")
+	f.StringVar(&cfg.LogFormat, "log-format", cfg.LogFormat, "log format: text or json")
+	f.StringVar(&cfg.LogLevel, "log-level", cfg.LogLevel, "log level: debug, info, warn, error")
+	return cmd
+}
+
+// applyFlags copies the flags the user set on the command line into dst.
+func applyFlags(cmd *cobra.Command, dst *Config, src Config) {
+	set := func(name string, apply func()) {
+		if cmd.Flags().Changed(name) {
+			apply()
+		}
+	}
+	set("data", func() { dst.DataDir = src.DataDir })
+	set("mqtt-addr", func() { dst.MQTTAddr = src.MQTTAddr })
+	set("api-addr", func() { dst.APIAddr = src.APIAddr })
+	set("server-name", func() { dst.ServerNames = src.ServerNames })
+	set("handshake-timeout", func() { dst.HandshakeTimeout = src.HandshakeTimeout })
+	set("max-packet-size", func() { dst.MaxPacketSize = src.MaxPacketSize })
+	set("max-pending", func() { dst.MaxPending = src.MaxPending })
+	set("cert-lifetime", func() { dst.CertLifetime = src.CertLifetime })
+	set("log-format", func() { dst.LogFormat = src.LogFormat })
+	set("log-level", func() { dst.LogLevel = src.LogLevel })
+}
+
+// serve runs until ctx is cancelled (SIGINT/SIGTERM in main).
+func serve(ctx context.Context, cfg Config, out io.Writer) error {
+	log := cfg.Logger()
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		return fmt.Errorf("create data directory: %w", err)
+	}
+
+	// The registry lock comes first: a second server on the same data
+	// directory must stop here, before it touches the CA files.
+	db, err := store.Open(cfg.RegistryPath(), store.Options{LockTimeout: time.Second, Logger: log})
+	if errors.Is(err, store.ErrLocked) {
+		return fmt.Errorf("another fleetgate server is already using %s; stop it or pass a different --data directory: %w", cfg.DataDir, err)
+	}
+	if err != nil {
+		return fmt.Errorf("open registry: %w", err)
+	}
+	defer db.Close()
+	if err := db.Check(); err != nil {
+		return fmt.Errorf("registry %s failed its consistency check: %w", cfg.RegistryPath(), err)
+	}
+
+	authority, created, err := ca.Bootstrap(cfg.CADir(), ca.BootstrapOptions{ServerNames: cfg.ServerNames})
+	if err != nil {
+		return fmt.Errorf("certificate authority: %w", err)
+	}
+	if len(created) > 0 {
+		log.Info("created CA material", "dir", cfg.CADir(), "files", created)
+	}
+
+	brk, err := broker.New(broker.Config{
+		Addr:             cfg.MQTTAddr,
+		GetCertificate:   func(*tls.ClientHelloInfo) (*tls.Certificate, error) { return authority.ServerCertificate(), nil },
+		ClientCAs:        authority.DevicePool(),
+		HandshakeTimeout: cfg.HandshakeTimeout.Duration,
+		MaxPacketSize:    cfg.MaxPacketSize,
+		MaxPending:       cfg.MaxPending,
+		Logger:           log.With("component", "broker"),
+	}, db)
+	if err != nil {
+		return err
+	}
+	if err := brk.Start(ctx); err != nil {
+		return fmt.Errorf("start broker on %s: %w", cfg.MQTTAddr, err)
+	}
+	defer brk.Close()
+
+	apiLn, err := net.Listen("tcp", cfg.APIAddr)
+	if err != nil {
+		return fmt.Errorf("start API on %s: %w", cfg.APIAddr, err)
+	}
+	handler := api.New(db, authority, api.Config{
+		Logger:          log.With("component", "api"),
+		DefaultLifetime: cfg.CertLifetime.Duration,
+	})
+	srv := &http.Server{
+		Handler:           handler.Handler(),
+		TLSConfig:         api.TLSConfig(authority),
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      30 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		ErrorLog:          slog.NewLogLogger(log.With("component", "api").Handler(), slog.LevelDebug),
+	}
+	apiErr := make(chan error, 1)
+	go func() { apiErr <- srv.ServeTLS(apiLn, "", "") }()
+
+	printBanner(out, cfg, brk.Addr(), apiLn.Addr())
+	log.Info("fleetgate serving", "mqtt", brk.Addr().String(), "api", apiLn.Addr().String(), "data", cfg.DataDir)
+
+	select {
+	case <-ctx.Done():
+	case err := <-apiErr:
+		if !errors.Is(err, http.ErrServerClosed) {
+			return fmt.Errorf("API server: %w", err)
+		}
+	}
+	log.Info("shutting down")
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	_ = srv.Shutdown(shutdownCtx)
+	return nil
+}
+
+func printBanner(out io.Writer, cfg Config, mqttAddr, apiAddr net.Addr) {
+	caDir := cfg.CADir()
+	fmt.Fprintf(out, `fleetgate is running
+  MQTT (mTLS):       %s
+  API (HTTPS):       https://%s
+  data directory:    %s
+  server trust root: %s
+  operator cert:     %s (key %s)
+
+Next: register a device and issue its certificate from another terminal:
+  ./bin/fleetgate device register dev-001
+  ./bin/fleetgate cert issue dev-001 --new-key dev-001.key --out dev-001.crt
+then publish with:
+  mosquitto_pub -h localhost -p %s --cafile %s --cert dev-001.crt --key dev-001.key -i dev-001 -t devices/dev-001/hello -m hi
+`, mqttAddr, apiAddr, cfg.DataDir,
+		filepath.Join(caDir, ca.RootCertFile), filepath.Join(caDir, ca.AdminCertFile), filepath.Join(caDir, ca.AdminKeyFile),
+		portOf(mqttAddr), filepath.Join(caDir, ca.RootCertFile))
+}
+
+func portOf(a net.Addr) string {
+	_, p, err := net.SplitHostPort(a.String())
+	if err != nil {
+		return a.String()
+	}
+	return p
+}
