@@ -1,0 +1,106 @@
+package store
+
+import (
+	"encoding/binary"
+	"fmt"
+	"slices"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// AuditFilter selects audit events. The zero value selects all of them.
+type AuditFilter struct {
+	Target   string    // only events about this device ID or serial
+	Action   string    // only events with this action, e.g. "device.revoke"
+	Since    time.Time // only events at or after this time
+	AfterSeq uint64    // only events with a larger sequence number (for paging and tailing)
+	Limit    int       // 0 = all; otherwise the last Limit matching events
+}
+
+// match reports whether e passes every set field of f except Limit.
+func (f AuditFilter) match(e AuditEvent) bool {
+	return (f.Target == "" || e.Target == f.Target) &&
+		(f.Action == "" || e.Action == f.Action) &&
+		(f.Since.IsZero() || !e.Time.Before(f.Since)) &&
+		e.Seq > f.AfterSeq
+}
+
+// Record appends a free-form event to the audit log, for example an
+// operator request that was refused and so changed nothing else.
+func (db *DB) Record(action, target, detail string, by Actor) error {
+	if action == "" {
+		return fmt.Errorf("%w: audit event without an action", ErrInvalid)
+	}
+	return db.update(func(tx *bolt.Tx) ([]Change, error) {
+		return nil, db.appendAudit(tx, action, target, detail, by)
+	})
+}
+
+// Audit returns the events that match f, oldest first.
+func (db *DB) Audit(f AuditFilter) ([]AuditEvent, error) {
+	if f.Limit < 0 {
+		return nil, fmt.Errorf("%w: negative audit limit %d", ErrInvalid, f.Limit)
+	}
+	var out []AuditEvent
+	err := db.view(func(tx *bolt.Tx) error {
+		c := tx.Bucket(bucketAudit).Cursor()
+		if f.Limit == 0 {
+			for k, v := c.Seek(seqKey(f.AfterSeq + 1)); k != nil; k, v = c.Next() {
+				if err := collect(&out, f, k, v); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+		// Walk backwards so that only the tail is decoded.
+		for k, v := c.Last(); k != nil && len(out) < f.Limit; k, v = c.Prev() {
+			if binary.BigEndian.Uint64(k) <= f.AfterSeq {
+				break
+			}
+			if err := collect(&out, f, k, v); err != nil {
+				return err
+			}
+		}
+		slices.Reverse(out)
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	if out == nil {
+		out = []AuditEvent{}
+	}
+	return out, nil
+}
+
+// collect decodes one stored event and appends it to out when f matches.
+func collect(out *[]AuditEvent, f AuditFilter, k, v []byte) error {
+	var e AuditEvent
+	if err := decode(v, &e); err != nil {
+		return fmt.Errorf("audit event %d: %w", binary.BigEndian.Uint64(k), err)
+	}
+	if f.match(e) {
+		*out = append(*out, e)
+	}
+	return nil
+}
+
+// appendAudit writes one event inside tx, so that the log and the change it
+// describes commit together or not at all.
+func (db *DB) appendAudit(tx *bolt.Tx, action, target, detail string, by Actor) error {
+	b := tx.Bucket(bucketAudit)
+	seq, err := b.NextSequence()
+	if err != nil {
+		return fmt.Errorf("audit sequence: %w", err)
+	}
+	name := by.Name
+	if name == "" {
+		name = "unknown" // recorded as such rather than guessed
+	}
+	e := AuditEvent{
+		Seq: seq, Time: db.clock(), Actor: name, Remote: by.Remote,
+		Action: action, Target: target, Detail: detail,
+	}
+	return putJSON(b, seqKey(seq), e)
+}

@@ -1,0 +1,36 @@
+package store
+
+import (
+	"bytes"
+	"fmt"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// A certificate is stored in two parts: the JSON record without its DER in
+// certs, and the DER, raw, in cert_der. Lookup runs on every MQTT CONNECT
+// and JSON-decoding a base64 DER made up most of its cost; the DER never
+// changes after issue, so status updates rewrite only the small record.
+
+// getCert reads one certificate, DER included, inside tx.
+func getCert(tx *bolt.Tx, serial string) (Certificate, error) {
+	var c Certificate
+	ok, err := getJSON(tx.Bucket(bucketCerts), []byte(serial), &c)
+	if err != nil {
+		return Certificate{}, err
+	}
+	if !ok {
+		return Certificate{}, fmt.Errorf("%w: certificate serial %q", ErrNotFound, serial)
+	}
+	// Values read from bbolt live only as long as the transaction: copy.
+	if der := tx.Bucket(bucketCertDER).Get([]byte(serial)); len(der) > 0 {
+		c.DER = bytes.Clone(der)
+	}
+	return c, nil
+}
+
+// putCert writes a certificate's record, leaving its DER where it is.
+func putCert(tx *bolt.Tx, c Certificate) error {
+	c.DER = nil
+	return putJSON(tx.Bucket(bucketCerts), []byte(c.Serial), c)
+}

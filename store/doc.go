@@ -1,0 +1,43 @@
+// Package store is fleetgate's device registry: devices, their certificates,
+// certificate serial numbers, an append-only audit log and a feed of status
+// changes, kept in one go.etcd.io/bbolt file.
+//
+// # Basics
+//
+// Open a registry with Open and close it with DB.Close. Every mutation is one
+// fsynced bbolt write transaction that also appends its audit event, so the
+// log and the change it describes commit together or not at all. Reads are
+// bbolt read transactions and run concurrently with each other and with the
+// single writer.
+//
+// A device is registered once (CreateDevice) and its ID is never reused,
+// even after revocation. SetDeviceStatus suspends, resumes and revokes it;
+// revoking also revokes all of its certificates in the same transaction.
+// The provisioning service takes serials from AllocateSerial and records
+// what it issued with AddCertificate. The broker calls Lookup on every
+// CONNECT (a read transaction, microseconds) and follows Watch to drop
+// sessions as soon as a device or certificate is revoked.
+//
+// Failures callers branch on are the sentinel errors in errors.go, wrapped
+// with the offending value; test them with errors.Is.
+//
+// # Caveats
+//
+// A bbolt file has one writing process. Open takes an exclusive lock on the
+// file and gives up with ErrLocked after Options.LockTimeout (1s by default)
+// instead of hanging, so run the broker and the provisioning service in one
+// process over one registry. While the server runs, no other process can
+// open the file, not even read-only: take copies through the server.
+//
+// The change feed lives in memory. A Watch channel receives the changes
+// committed after Watch returned, in commit order, and never skips one: each
+// subscriber has an unbounded queue, so writers never wait for readers, and a
+// subscriber that stops reading makes its queue grow. Cancel the context of a
+// Watch that is no longer read. The channel closes when its context is done
+// or the registry closes; queued changes are then dropped. Nothing is
+// replayed after a restart: a watcher that starts up must read the current
+// state (Devices, Certificates, Lookup) rather than rely on the feed.
+//
+// Each write costs an fsync (around half a millisecond to a few on common
+// disks), so keep writes off hot paths such as the MQTT connect.
+package store

@@ -1,0 +1,117 @@
+package store
+
+import (
+	"bytes"
+	"fmt"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// SetDeviceStatus moves a device to another state. Allowed: active to
+// suspended ("device.suspend"), suspended to active ("device.resume"), and
+// active or suspended to revoked ("device.revoke"). Leaving revoked returns
+// ErrState. Asking for the status the device already has changes nothing,
+// records nothing and returns the device, so scripts can repeat themselves.
+//
+// Revoking a device also revokes all its active and superseded certificates
+// with the same reason in the same transaction, each recorded as
+// "cert.revoke". After the commit a ChangeDevice event is published,
+// followed by one ChangeCert event per certificate revoked.
+func (db *DB) SetDeviceStatus(id string, status DeviceStatus, reason string, by Actor) (Device, error) {
+	switch status {
+	case DeviceActive, DeviceSuspended, DeviceRevoked:
+	default:
+		return Device{}, fmt.Errorf("%w: unknown device status %q", ErrInvalid, status)
+	}
+	var out Device
+	var revoked []string
+	changed := false
+	err := db.update(func(tx *bolt.Tx) ([]Change, error) {
+		d, err := getDevice(tx, id)
+		if err != nil {
+			return nil, err
+		}
+		if d.Status == status {
+			out = d
+			return nil, nil
+		}
+		action, err := transition(d.Status, status)
+		if err != nil {
+			return nil, fmt.Errorf("device %s: %w", id, err)
+		}
+		now := db.clock()
+		from := d.Status
+		d.Status, d.UpdatedAt, d.Reason = status, now, reason
+		if status == DeviceActive {
+			d.Reason = "" // the field says why a device is not active
+		}
+		if err := putJSON(tx.Bucket(bucketDevices), []byte(id), d); err != nil {
+			return nil, err
+		}
+		detail := fmt.Sprintf("from=%s to=%s reason=%q", from, status, reason)
+		if err := db.appendAudit(tx, action, id, detail, by); err != nil {
+			return nil, err
+		}
+		changes := []Change{{Kind: ChangeDevice, DeviceID: id, DeviceStatus: status, Time: now}}
+		if status == DeviceRevoked {
+			revoked, err = db.revokeDeviceCerts(tx, id, reason, now, by)
+			if err != nil {
+				return nil, err
+			}
+			for _, serial := range revoked {
+				changes = append(changes, Change{Kind: ChangeCert, DeviceID: id, Serial: serial, CertStatus: CertRevoked, Time: now})
+			}
+		}
+		out, changed = d, true
+		return changes, nil
+	})
+	if err != nil {
+		return Device{}, err
+	}
+	if changed {
+		db.log.Info("device status set", "device", id, "status", status, "reason", reason, "certs_revoked", len(revoked), "actor", by.Name)
+	}
+	return out, nil
+}
+
+// transition returns the audit action for a status change, or ErrState.
+func transition(from, to DeviceStatus) (string, error) {
+	switch {
+	case from == DeviceActive && to == DeviceSuspended:
+		return "device.suspend", nil
+	case from == DeviceSuspended && to == DeviceActive:
+		return "device.resume", nil
+	case (from == DeviceActive || from == DeviceSuspended) && to == DeviceRevoked:
+		return "device.revoke", nil
+	}
+	return "", fmt.Errorf("%w: %s to %s", ErrState, from, to)
+}
+
+// revokeDeviceCerts revokes every active or superseded certificate of a
+// device inside tx and returns their serials.
+func (db *DB) revokeDeviceCerts(tx *bolt.Tx, deviceID, reason string, now time.Time, by Actor) ([]string, error) {
+	prefix := indexPrefix(deviceID)
+	var serials []string
+	c := tx.Bucket(bucketCertsByDevice).Cursor()
+	for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Next() {
+		serial := string(k[len(prefix):])
+		cert, err := getCert(tx, serial)
+		if err != nil {
+			return nil, fmt.Errorf("index of device %s: %w", deviceID, err)
+		}
+		if cert.Status == CertRevoked {
+			continue
+		}
+		cert.Status, cert.RevokedAt, cert.Reason = CertRevoked, now, reason
+		if err := putCert(tx, cert); err != nil {
+			return nil, err
+		}
+		detail := fmt.Sprintf("device=%s cascade=device.revoke reason=%q", deviceID, reason)
+		if err := db.appendAudit(tx, "cert.revoke", serial, detail, by); err != nil {
+			return nil, err
+		}
+		serials = append(serials, serial)
+	}
+	return serials, nil
+}
