@@ -1,0 +1,76 @@
+package ca
+
+import (
+	"crypto"
+	"crypto/tls"
+	"crypto/x509"
+	"time"
+)
+
+// CA is the loaded certificate authority. It holds the device CA and
+// operator CA keys for issuing, and the server certificate for TLS. The root
+// key is read only to check and renew material during Bootstrap and Load;
+// it is not kept in memory.
+//
+// A CA is immutable and safe for concurrent use.
+type CA struct {
+	dir string
+	now func() time.Time
+
+	root        *x509.Certificate
+	deviceCA    *x509.Certificate
+	deviceKey   crypto.Signer
+	operatorCA  *x509.Certificate
+	operatorKey crypto.Signer
+	server      tls.Certificate
+}
+
+// Dir returns the directory the CA was loaded from.
+func (ca *CA) Dir() string { return ca.dir }
+
+// Root returns the root certificate. Callers must not modify it.
+func (ca *CA) Root() *x509.Certificate { return ca.root }
+
+// DeviceCA returns the intermediate that signs device certificates. Callers
+// must not modify it.
+func (ca *CA) DeviceCA() *x509.Certificate { return ca.deviceCA }
+
+// OperatorCA returns the CA that signs operator client certificates.
+// Callers must not modify it.
+func (ca *CA) OperatorCA() *x509.Certificate { return ca.operatorCA }
+
+// DevicePool returns a new pool holding only the device CA: the broker's
+// ClientCAs. The root is deliberately absent, so a certificate the root
+// signed directly (such as the server's) never passes as a device. Each call
+// returns a fresh pool so that no caller can add to another's.
+func (ca *CA) DevicePool() *x509.CertPool { return poolOf(ca.deviceCA) }
+
+// OperatorPool returns a new pool holding only the operator CA: the API's
+// ClientCAs for operator calls.
+func (ca *CA) OperatorPool() *x509.CertPool { return poolOf(ca.operatorCA) }
+
+// RootPool returns a new pool holding the root: what devices and operators
+// use to verify the server.
+func (ca *CA) RootPool() *x509.CertPool { return poolOf(ca.root) }
+
+// ServerCertificate returns the TLS server certificate with its key and
+// Leaf set. The chain is the leaf alone: it is signed by the root, which
+// clients already hold. Each call returns a copy of the struct.
+func (ca *CA) ServerCertificate() *tls.Certificate {
+	c := ca.server
+	return &c
+}
+
+// DeviceChainPEM returns the device CA certificate as PEM: what a device
+// sends after its own leaf so that verifiers holding only the root can build
+// the chain.
+func (ca *CA) DeviceChainPEM() []byte { return EncodeCertPEM(ca.deviceCA) }
+
+// RootPEM returns the root certificate as PEM, for clients to trust.
+func (ca *CA) RootPEM() []byte { return EncodeCertPEM(ca.root) }
+
+func poolOf(c *x509.Certificate) *x509.CertPool {
+	p := x509.NewCertPool()
+	p.AddCert(c)
+	return p
+}
