@@ -1,0 +1,90 @@
+package api
+
+import (
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/fleetgate/fleetgate/provisioning/ca"
+	"github.com/fleetgate/fleetgate/store"
+)
+
+// Defaults applied by New to zero Config fields.
+const (
+	DefaultLifetime     = 30 * 24 * time.Hour
+	DefaultMaxLifetime  = 397 * 24 * time.Hour // the CA/Browser Forum ceiling, a sane bound for devices too
+	DefaultMaxBodyBytes = 64 << 10
+)
+
+// Config tunes the API. The zero value takes the defaults above.
+type Config struct {
+	// Logger receives request failures and refused authentications; nil
+	// discards them.
+	Logger *slog.Logger
+	// DefaultLifetime is the lifetime of an issued certificate when the
+	// request names none.
+	DefaultLifetime time.Duration
+	// MaxLifetime is the longest lifetime a request may ask for.
+	MaxLifetime time.Duration
+	// MaxBodyBytes bounds every request body; a larger one is refused
+	// before it is parsed.
+	MaxBodyBytes int64
+}
+
+// API is the operator API. It is safe for concurrent use.
+type API struct {
+	db  *store.DB
+	ca  *ca.CA
+	cfg Config
+	log *slog.Logger
+	now func() time.Time
+}
+
+// New returns the API over the registry db and the CA authority.
+func New(db *store.DB, authority *ca.CA, cfg Config) *API {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	if cfg.DefaultLifetime <= 0 {
+		cfg.DefaultLifetime = DefaultLifetime
+	}
+	if cfg.MaxLifetime <= 0 {
+		cfg.MaxLifetime = DefaultMaxLifetime
+	}
+	if cfg.DefaultLifetime > cfg.MaxLifetime {
+		cfg.DefaultLifetime = cfg.MaxLifetime
+	}
+	if cfg.MaxBodyBytes <= 0 {
+		cfg.MaxBodyBytes = DefaultMaxBodyBytes
+	}
+	return &API{db: db, ca: authority, cfg: cfg, log: cfg.Logger, now: time.Now}
+}
+
+// Handler returns the routes of the API.
+func (a *API) Handler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /v1/ca", a.getCA)
+
+	mux.Handle("POST /v1/devices", a.operator(a.registerDevice))
+	mux.Handle("GET /v1/devices", a.operator(a.listDevices))
+	mux.Handle("GET /v1/devices/{id}", a.operator(a.showDevice))
+	mux.Handle("POST /v1/devices/{id}/suspend", a.operator(a.suspendDevice))
+	mux.Handle("POST /v1/devices/{id}/resume", a.operator(a.resumeDevice))
+	mux.Handle("POST /v1/devices/{id}/revoke", a.operator(a.revokeDevice))
+	mux.Handle("POST /v1/devices/{id}/certificates", a.operator(a.issueCertificate))
+
+	mux.Handle("GET /v1/certificates", a.operator(a.listCertificates))
+	mux.Handle("GET /v1/certificates/{serial}", a.operator(a.showCertificate))
+	mux.Handle("POST /v1/certificates/{serial}/revoke", a.operator(a.revokeCertificate))
+
+	mux.Handle("GET /v1/audit", a.operator(a.audit))
+
+	// Anything else gets the JSON error shape too, so clients never have to
+	// parse a plain text page.
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		a.fail(w, r, fmt.Errorf("%w: %s %s", errNoRoute, r.Method, r.URL.Path))
+	})
+	return mux
+}

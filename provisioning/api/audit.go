@@ -1,0 +1,55 @@
+package api
+
+import (
+	"fmt"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/fleetgate/fleetgate/provisioning/client"
+	"github.com/fleetgate/fleetgate/store"
+)
+
+// maxAuditLimit caps one audit page so that a single request cannot make
+// the server build an answer of unbounded size.
+const maxAuditLimit = 10000
+
+// audit serves GET /v1/audit?target=&action=&since=&limit=.
+func (a *API) audit(w http.ResponseWriter, r *http.Request, _ store.Actor) {
+	q := r.URL.Query()
+	f := store.AuditFilter{Target: q.Get("target"), Action: q.Get("action"), Limit: maxAuditLimit}
+	if s := q.Get("since"); s != "" {
+		t, err := time.Parse(time.RFC3339Nano, s)
+		if err != nil {
+			a.fail(w, r, fmt.Errorf("%w: since %q: want an RFC 3339 time such as 2025-01-31T12:00:00Z", errBadRequest, s))
+			return
+		}
+		f.Since = t
+	}
+	if s := q.Get("limit"); s != "" {
+		n, err := strconv.Atoi(s)
+		if err != nil || n < 1 || n > maxAuditLimit {
+			a.fail(w, r, fmt.Errorf("%w: limit %q: want a number from 1 to %d", errBadRequest, s, maxAuditLimit))
+			return
+		}
+		f.Limit = n
+	}
+	events, err := a.db.Audit(f)
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	if events == nil {
+		events = []store.AuditEvent{}
+	}
+	writeJSON(w, http.StatusOK, client.AuditList{Events: events})
+}
+
+// getCA serves GET /v1/ca. The root and the device CA are public: devices
+// and operators fetch them to pin the server and to build chains.
+func (a *API) getCA(w http.ResponseWriter, _ *http.Request) {
+	writeJSON(w, http.StatusOK, client.CABundle{
+		Root:     string(a.ca.RootPEM()),
+		DeviceCA: string(a.ca.DeviceChainPEM()),
+	})
+}

@@ -1,0 +1,68 @@
+package api
+
+import (
+	"errors"
+	"net/http"
+
+	"github.com/fleetgate/fleetgate/provisioning/ca"
+	"github.com/fleetgate/fleetgate/provisioning/client"
+	"github.com/fleetgate/fleetgate/provisioning/identity"
+	"github.com/fleetgate/fleetgate/store"
+)
+
+// Errors raised by the HTTP layer itself; handlers wrap them with what was
+// wrong and statusOf maps them like the registry's.
+var (
+	// errBadRequest means the request could not be understood: bad JSON, an
+	// unknown field, an oversize body, a bad query parameter.
+	errBadRequest = errors.New("bad request")
+	// errUnauthenticated means the request carried no acceptable operator
+	// certificate.
+	errUnauthenticated = errors.New("operator client certificate required")
+	// errNoRoute means no route matches the method and path.
+	errNoRoute = errors.New("no such route")
+)
+
+// statusOf is the one mapping from sentinel errors to HTTP status and stable
+// code. Only the HTTP layer knows about statuses; the registry and the CA
+// speak in sentinels.
+func statusOf(err error) (int, string) {
+	switch {
+	case errors.Is(err, errUnauthenticated):
+		return http.StatusUnauthorized, client.CodeUnauthenticated
+	case errors.Is(err, store.ErrNotFound), errors.Is(err, errNoRoute):
+		return http.StatusNotFound, client.CodeNotFound
+	case errors.Is(err, store.ErrExists):
+		return http.StatusConflict, client.CodeExists
+	case errors.Is(err, store.ErrState):
+		return http.StatusConflict, client.CodeInvalidState
+	case errors.Is(err, errBadRequest),
+		errors.Is(err, store.ErrInvalid),
+		errors.Is(err, identity.ErrInvalidID),
+		errors.Is(err, ca.ErrBadCSR),
+		errors.Is(err, ca.ErrBadIdentity),
+		errors.Is(err, ca.ErrBadLifetime):
+		return http.StatusBadRequest, client.CodeBadRequest
+	default:
+		return http.StatusInternalServerError, client.CodeInternal
+	}
+}
+
+// fail writes err as the JSON error body. Internal errors are logged with
+// their detail and answered with a generic message: the caller learns
+// nothing about the server's insides.
+func (a *API) fail(w http.ResponseWriter, r *http.Request, err error) {
+	status, code := statusOf(err)
+	msg := err.Error()
+	switch status {
+	case http.StatusInternalServerError:
+		a.log.Error("operator API request failed", "method", r.Method, "path", r.URL.Path,
+			"remote", r.RemoteAddr, "err", err)
+		msg = "internal error; the server log has the details"
+	case http.StatusUnauthorized:
+		// The log already says which check failed; the caller hears only
+		// what to present.
+		msg = errUnauthenticated.Error()
+	}
+	writeJSON(w, status, client.ErrorBody{Error: client.ErrorDetail{Code: code, Message: msg}})
+}

@@ -1,0 +1,153 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/fleetgate/fleetgate/provisioning/client"
+	"github.com/fleetgate/fleetgate/store"
+	"github.com/spf13/cobra"
+)
+
+// deviceCommand is `fleetgate device ...`.
+func deviceCommand(o *options) *cobra.Command {
+	cmd := o.group("device", "Register, list and retire devices", `
+Register devices before they first connect, list and inspect them, and
+suspend, resume or revoke them. A suspended or revoked device is
+disconnected by the broker at once. Revocation is final and also revokes
+the device's certificates; device IDs are never reused.`)
+	cmd.AddCommand(
+		deviceRegisterCommand(o),
+		deviceListCommand(o),
+		deviceShowCommand(o),
+		deviceStatusCommand(o, "suspend", "Stop a device from connecting until it is resumed", false,
+			func(c *client.Client) statusCall { return c.Suspend }),
+		deviceStatusCommand(o, "resume", "Let a suspended device connect again", false,
+			func(c *client.Client) statusCall { return c.Resume }),
+		deviceStatusCommand(o, "revoke", "Retire a device for good, with its certificates", true,
+			func(c *client.Client) statusCall { return c.Revoke }),
+	)
+	return cmd
+}
+
+func deviceRegisterCommand(o *options) *cobra.Command {
+	var req client.RegisterRequest
+	var meta []string
+	cmd := o.leaf("register ID", "Register a new device", []string{"ID"}, func(cmd *cobra.Command, args []string) error {
+		m, err := parseKV("meta", meta)
+		if err != nil {
+			return err
+		}
+		req.ID, req.Metadata = args[0], m
+		return o.call(cmd, func(ctx context.Context, c *client.Client) error {
+			d, err := c.RegisterDevice(ctx, req)
+			if err != nil {
+				return err
+			}
+			if o.json {
+				return printJSON(cmd.OutOrStdout(), d)
+			}
+			return printDevice(cmd.OutOrStdout(), d)
+		})
+	})
+	f := cmd.Flags()
+	f.StringVar(&req.Group, "group", "", "group the device belongs to")
+	f.StringArrayVar(&meta, "meta", nil, "metadata key=value (repeatable)")
+	f.StringArrayVar(&req.Publish, "publish", nil, "extra MQTT topic filter the device may publish to (repeatable)")
+	f.StringArrayVar(&req.Subscribe, "subscribe", nil, "extra MQTT topic filter the device may subscribe within (repeatable)")
+	return cmd
+}
+
+func deviceListCommand(o *options) *cobra.Command {
+	var status, group string
+	cmd := o.leaf("list", "List devices", nil, func(cmd *cobra.Command, _ []string) error {
+		return o.call(cmd, func(ctx context.Context, c *client.Client) error {
+			devices, err := c.Devices(ctx, client.DeviceFilter{Status: store.DeviceStatus(status), Group: group})
+			if err != nil {
+				return err
+			}
+			if o.json {
+				return printJSON(cmd.OutOrStdout(), client.DeviceList{Devices: devices})
+			}
+			t := newTable(cmd.OutOrStdout(), "ID", "STATUS", "GROUP", "CREATED", "REASON")
+			for _, d := range devices {
+				t.row(d.ID, string(d.Status), d.Group, stamp(d.CreatedAt), d.Reason)
+			}
+			return t.flush()
+		})
+	})
+	cmd.Flags().StringVar(&status, "status", "", "only devices in this state: active, suspended or revoked")
+	cmd.Flags().StringVar(&group, "group", "", "only devices of this group")
+	return cmd
+}
+
+func deviceShowCommand(o *options) *cobra.Command {
+	return o.leaf("show ID", "Show a device and its certificates", []string{"ID"}, func(cmd *cobra.Command, args []string) error {
+		return o.call(cmd, func(ctx context.Context, c *client.Client) error {
+			detail, err := c.Device(ctx, args[0])
+			if err != nil {
+				return err
+			}
+			out := cmd.OutOrStdout()
+			if o.json {
+				return printJSON(out, detail)
+			}
+			if err := printDevice(out, detail.Device); err != nil {
+				return err
+			}
+			fmt.Fprintln(out)
+			return printCertificates(out, detail.Certificates)
+		})
+	})
+}
+
+// statusCall is one of the client's Suspend, Resume and Revoke.
+type statusCall func(ctx context.Context, id, reason string) (store.Device, error)
+
+// deviceStatusCommand builds suspend, resume and revoke, which differ only
+// in the client method and in whether a reason is required.
+func deviceStatusCommand(o *options, verb, short string, reasonRequired bool, pick func(*client.Client) statusCall) *cobra.Command {
+	var reason string
+	cmd := o.leaf(verb+" ID", short, []string{"ID"}, func(cmd *cobra.Command, args []string) error {
+		if reasonRequired {
+			if err := requireFlag("reason", reason); err != nil {
+				return err
+			}
+		}
+		return o.call(cmd, func(ctx context.Context, c *client.Client) error {
+			d, err := pick(c)(ctx, args[0], reason)
+			if err != nil {
+				return err
+			}
+			if o.json {
+				return printJSON(cmd.OutOrStdout(), d)
+			}
+			_, err = fmt.Fprintf(cmd.OutOrStdout(), "device %s is now %s\n", d.ID, d.Status)
+			return err
+		})
+	})
+	if verb != "resume" {
+		help := "why (kept in the audit log)"
+		if reasonRequired {
+			help += "; required"
+		}
+		cmd.Flags().StringVar(&reason, "reason", "", help)
+	}
+	return cmd
+}
+
+func printDevice(w io.Writer, d store.Device) error {
+	return fields(w,
+		"id", d.ID,
+		"status", string(d.Status),
+		"reason", d.Reason,
+		"group", d.Group,
+		"metadata", joinMap(d.Metadata),
+		"publish", strings.Join(d.Publish, " "),
+		"subscribe", strings.Join(d.Subscribe, " "),
+		"created", stamp(d.CreatedAt),
+		"updated", stamp(d.UpdatedAt),
+	)
+}

@@ -1,0 +1,39 @@
+package client
+
+import (
+	"context"
+	"net/http"
+	"net/url"
+	"strconv"
+	"time"
+
+	"github.com/fleetgate/fleetgate/store"
+)
+
+// Audit returns the audit events matching q, oldest first.
+func (c *Client) Audit(ctx context.Context, q AuditQuery) ([]store.AuditEvent, error) {
+	v := url.Values{}
+	if q.Target != "" {
+		v.Set("target", q.Target)
+	}
+	if q.Action != "" {
+		v.Set("action", q.Action)
+	}
+	if !q.Since.IsZero() {
+		v.Set("since", q.Since.Format(time.RFC3339Nano))
+	}
+	if q.Limit > 0 {
+		v.Set("limit", strconv.Itoa(q.Limit))
+	}
+	var list AuditList
+	err := c.do(ctx, http.MethodGet, "/v1/audit", v, nil, &list, http.StatusOK)
+	return list.Events, err
+}
+
+// CA returns the public trust material: the root and the device CA chain.
+// The route needs no operator certificate.
+func (c *Client) CA(ctx context.Context) (CABundle, error) {
+	var out CABundle
+	err := c.do(ctx, http.MethodGet, "/v1/ca", nil, nil, &out, http.StatusOK)
+	return out, err
+}
