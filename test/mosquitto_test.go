@@ -33,7 +33,10 @@ func (s *server) startSub(t *testing.T, id, cert, key string, extra ...string) *
 	path := needTool(t, "mosquitto_sub")
 	args := append(s.mosqArgs(id, cert, key), "-d", "-V", "mqttv311")
 	args = append(args, extra...)
-	m := &sub{cmd: exec.Command(path, args...), lines: make(chan string, 1024), exited: make(chan struct{})}
+	// mosquitto_sub block-buffers stdout into a pipe; stdbuf (coreutils)
+	// makes it line-buffered so each event can be awaited as it happens.
+	args = append([]string{"-oL", "-eL", path}, args...)
+	m := &sub{cmd: exec.Command("stdbuf", args...), lines: make(chan string, 1024), exited: make(chan struct{})}
 	out, err := m.cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)

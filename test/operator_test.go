@@ -23,7 +23,7 @@ func TestOperatorBadInput(t *testing.T) {
 		code int
 		msg  string
 	}{
-		{"error/malformed csr", []string{"cert", "issue", "dev-ok", "--csr", garbage}, 5, "csr"},
+		{"error/malformed csr", []string{"cert", "issue", "dev-ok", "--csr", garbage}, 5, "certificate signing request"},
 		{"error/unknown device", []string{"device", "show", "nobody"}, 3, "not found"},
 		{"error/cert for unknown device", []string{"cert", "issue", "nobody", "--csr", garbage}, 0, ""},
 		{"error/duplicate id", []string{"device", "register", "dev-ok"}, 4, "exists"},

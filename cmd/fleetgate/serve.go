@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"net"
 	"net/http"
 	"os"
@@ -108,7 +107,7 @@ func serve(ctx context.Context, cfg Config, out io.Writer) error {
 		return fmt.Errorf("registry %s failed its consistency check: %w", cfg.RegistryPath(), err)
 	}
 
-	authority, created, err := ca.Bootstrap(cfg.CADir(), ca.BootstrapOptions{ServerNames: cfg.ServerNames})
+	authority, created, err := ca.Bootstrap(cfg.CADir(), ca.BootstrapOptions{ServerNames: cfg.ServerNames, Logger: log.With("component", "ca")})
 	if err != nil {
 		return fmt.Errorf("certificate authority: %w", err)
 	}
@@ -141,15 +140,7 @@ func serve(ctx context.Context, cfg Config, out io.Writer) error {
 		Logger:          log.With("component", "api"),
 		DefaultLifetime: cfg.CertLifetime.Duration,
 	})
-	srv := &http.Server{
-		Handler:           handler.Handler(),
-		TLSConfig:         api.TLSConfig(authority),
-		ReadHeaderTimeout: 10 * time.Second,
-		ReadTimeout:       30 * time.Second,
-		WriteTimeout:      30 * time.Second,
-		IdleTimeout:       2 * time.Minute,
-		ErrorLog:          slog.NewLogLogger(log.With("component", "api").Handler(), slog.LevelDebug),
-	}
+	srv := handler.Server(cfg.APIAddr)
 	apiErr := make(chan error, 1)
 	go func() { apiErr <- srv.ServeTLS(apiLn, "", "") }()
 
