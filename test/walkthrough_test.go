@@ -37,6 +37,9 @@ func TestWalkthrough(t *testing.T) {
 	if code == 0 {
 		t.Fatalf("mosquitto_sub exited 0 after revocation; output:\n%s", sub.output())
 	}
+	if !strings.Contains(sub.output(), "not authori") {
+		t.Fatalf("mosquitto_sub's reconnect after revoke was not refused as not authorised; output:\n%s", sub.output())
+	}
 	if m := regexp.MustCompile(`device disconnected.*delay_ms=(\S+)`).FindStringSubmatch(s.logs.String()); m != nil {
 		t.Logf("broker: change-feed-to-disconnect delay %s ms", m[1])
 	} else {

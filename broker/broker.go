@@ -1,0 +1,183 @@
+package broker
+
+import (
+	"context"
+	"crypto/tls"
+	"fmt"
+	"log/slog"
+	"net"
+	"sync"
+	"time"
+
+	mqtt "github.com/mochi-mqtt/server/v2"
+
+	"github.com/fleetgate/fleetgate/store"
+)
+
+// Registry is what the broker needs from the device registry. *store.DB
+// implements it.
+type Registry interface {
+	// Lookup returns a device and one of its certificates by device ID and
+	// serial (lower-case hex); store.ErrNotFound when either is unknown.
+	Lookup(deviceID, serial string) (store.Device, store.Certificate, error)
+	// Watch returns a never-lossy feed of status changes, closed when ctx
+	// is done.
+	Watch(ctx context.Context) <-chan store.Change
+}
+
+// Broker is an MQTT broker that admits only registered devices over mutual
+// TLS. Create it with New, then Start it once; Close stops it.
+type Broker struct {
+	cfg      Config
+	reg      Registry
+	log      *slog.Logger
+	sessions *sessions
+
+	mu       sync.Mutex
+	started  bool
+	server   *mqtt.Server
+	hook     *hook
+	listener *listener
+	cancel   context.CancelFunc
+
+	closeOnce sync.Once
+	done      chan struct{}
+}
+
+// New checks cfg (after applying defaults) and returns a broker that is not
+// serving yet.
+func New(cfg Config, reg Registry) (*Broker, error) {
+	cfg = cfg.withDefaults()
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if reg == nil {
+		return nil, fmt.Errorf("%w: a Registry is required", ErrConfig)
+	}
+	return &Broker{
+		cfg:      cfg,
+		reg:      reg,
+		log:      cfg.Logger,
+		sessions: newSessions(),
+		done:     make(chan struct{}),
+	}, nil
+}
+
+// tlsConfig is the listener's TLS policy: a client certificate chaining to
+// the device CA is mandatory. Curve preferences stay Go's default, which
+// picks the hybrid X25519MLKEM768 with Go peers.
+func (c Config) tlsConfig() *tls.Config {
+	return &tls.Config{
+		GetCertificate: c.GetCertificate,
+		ClientAuth:     tls.RequireAndVerifyClientCert,
+		ClientCAs:      c.ClientCAs,
+		MinVersion:     tls.VersionTLS12,
+	}
+}
+
+// options are mochi's settings for the broker.
+func (c Config) options() *mqtt.Options {
+	caps := mqtt.NewDefaultServerCapabilities()
+	caps.MaximumPacketSize = c.MaxPacketSize
+	caps.MaximumClientWritesPending = int32(c.ClientWritesPending)
+	return &mqtt.Options{
+		Capabilities:             caps,
+		ClientNetReadBufferSize:  c.ClientReadBufferSize,
+		ClientNetWriteBufferSize: c.ClientWriteBufferSize,
+		Logger:                   c.Logger,
+		InlineClient:             false, // nothing inside the process publishes past the ACL
+	}
+}
+
+// Start subscribes to the registry's change feed, binds the listener and
+// serves in the background. It returns once the socket is listening, or an
+// error (wrapping ErrListen when the address is taken). ctx bounds the
+// broker's life: when it is done the broker closes, as it does if the
+// change feed ends, because it could no longer revoke sessions in time.
+// A Broker starts once: after a failed Start, create a new one.
+func (b *Broker) Start(ctx context.Context) error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.started {
+		return ErrStarted
+	}
+	b.started = true
+
+	// Subscribe before accepting anyone, so that no change can slip
+	// between a device's lookup and the watcher.
+	wctx, cancel := context.WithCancel(ctx)
+	changes := b.reg.Watch(wctx)
+
+	server := mqtt.New(b.cfg.options())
+	h := &hook{server: server, reg: b.reg, sessions: b.sessions, log: b.log, now: time.Now}
+	l := newListener(b.cfg.Addr, b.cfg.tlsConfig(), b.cfg.HandshakeTimeout, b.cfg.MaxPending, b.log)
+	if err := server.AddHook(h, nil); err != nil {
+		cancel()
+		_ = server.Close()
+		return fmt.Errorf("add broker hook: %w", err)
+	}
+	if err := server.AddListener(l); err != nil {
+		cancel()
+		_ = server.Close()
+		return err
+	}
+	if err := server.Serve(); err != nil {
+		cancel()
+		_ = server.Close()
+		return fmt.Errorf("start mochi: %w", err)
+	}
+	b.server, b.hook, b.listener, b.cancel = server, h, l, cancel
+	go b.watch(wctx, changes)
+	b.log.Info("broker listening", "addr", l.Address())
+	return nil
+}
+
+// Addr returns the bound address, or nil before Start.
+func (b *Broker) Addr() net.Addr {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.listener == nil {
+		return nil
+	}
+	return b.listener.boundAddr()
+}
+
+// Connected reports whether a session with that client ID is attached to
+// a live connection right now.
+func (b *Broker) Connected(deviceID string) bool {
+	b.mu.Lock()
+	server := b.server
+	b.mu.Unlock()
+	if server == nil {
+		return false
+	}
+	cl, ok := server.Clients.Get(deviceID)
+	return ok && !cl.Closed()
+}
+
+// Done is closed once the broker has stopped serving, whether through
+// Close, the end of Start's context, or the loss of the change feed.
+func (b *Broker) Done() <-chan struct{} { return b.done }
+
+// Close stops accepting, disconnects every client and stops the change
+// feed. It waits for mochi's client goroutines and is safe to call more
+// than once; later calls return nil at once.
+func (b *Broker) Close() error {
+	b.closeOnce.Do(func() {
+		b.mu.Lock()
+		b.started = true // a closed broker cannot be started
+		server, cancel := b.server, b.cancel
+		b.mu.Unlock()
+		if cancel != nil {
+			cancel()
+		}
+		if server != nil {
+			_ = server.Close()
+		}
+		for _, s := range b.sessions.all() {
+			b.sessions.remove(s)
+		}
+		close(b.done)
+	})
+	return nil
+}

@@ -1,0 +1,125 @@
+package broker
+
+import (
+	"crypto/tls"
+	"crypto/x509"
+	"fmt"
+	"log/slog"
+	"math"
+	"time"
+)
+
+// Defaults applied by New to zero Config fields.
+const (
+	DefaultAddr             = ":8883"
+	DefaultHandshakeTimeout = 10 * time.Second
+	DefaultMaxPacketSize    = 256 << 10
+	DefaultMaxPending       = 1024
+	// DefaultClientWritesPending bounds mochi's per-client outbound queue.
+	// mochi's own default (8192 slots) costs 64 KiB per idle client; 128
+	// brings an idle mTLS client to about 50 KiB.
+	DefaultClientWritesPending = 128
+	// DefaultClientReadBufferSize and DefaultClientWriteBufferSize size
+	// mochi's per-client bufio buffers (mochi's default is 2 KiB each).
+	DefaultClientReadBufferSize  = 1024
+	DefaultClientWriteBufferSize = 1024
+)
+
+// Config configures a Broker. Zero fields take the defaults above;
+// GetCertificate and ClientCAs are required.
+type Config struct {
+	// Addr is the TCP address to listen on, "host:port". Tests use
+	// "127.0.0.1:0" and read the bound address from Broker.Addr.
+	Addr string
+
+	// GetCertificate returns the server certificate for each handshake, so
+	// that the certificate can be replaced without a restart.
+	GetCertificate func(*tls.ClientHelloInfo) (*tls.Certificate, error)
+
+	// ClientCAs holds the device-issuing CA only. Anything it verifies is a
+	// candidate device; the registry decides the rest.
+	ClientCAs *x509.CertPool
+
+	// HandshakeTimeout bounds the TLS handshake plus the wait for the first
+	// CONNECT packet. A socket that has not sent CONNECT by then is closed.
+	HandshakeTimeout time.Duration
+
+	// MaxPacketSize is the largest MQTT packet accepted, fixed header
+	// included. A packet whose header claims more is refused before any
+	// buffer for it is allocated.
+	MaxPacketSize uint32
+
+	// MaxPending caps accepted connections that have not authenticated
+	// yet; sockets beyond it are closed at accept.
+	MaxPending int
+
+	// ClientWritesPending is mochi's per-client outbound queue length
+	// (Capabilities.MaximumClientWritesPending).
+	ClientWritesPending int
+
+	// ClientReadBufferSize and ClientWriteBufferSize are mochi's per-client
+	// buffer sizes (Options.ClientNetReadBufferSize and
+	// ClientNetWriteBufferSize).
+	ClientReadBufferSize, ClientWriteBufferSize int
+
+	// Logger receives the broker's and mochi's logs. Nil discards them.
+	Logger *slog.Logger
+}
+
+// withDefaults returns c with every zero field set to its default.
+func (c Config) withDefaults() Config {
+	if c.Addr == "" {
+		c.Addr = DefaultAddr
+	}
+	if c.HandshakeTimeout == 0 {
+		c.HandshakeTimeout = DefaultHandshakeTimeout
+	}
+	if c.MaxPacketSize == 0 {
+		c.MaxPacketSize = DefaultMaxPacketSize
+	}
+	if c.MaxPending == 0 {
+		c.MaxPending = DefaultMaxPending
+	}
+	if c.ClientWritesPending == 0 {
+		c.ClientWritesPending = DefaultClientWritesPending
+	}
+	if c.ClientReadBufferSize == 0 {
+		c.ClientReadBufferSize = DefaultClientReadBufferSize
+	}
+	if c.ClientWriteBufferSize == 0 {
+		c.ClientWriteBufferSize = DefaultClientWriteBufferSize
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	return c
+}
+
+// minPacketSize is the smallest MaxPacketSize accepted: below it a device
+// could not even send a CONNECT carrying its client ID and a Will.
+const minPacketSize = 128
+
+// Validate reports the first field that is missing or out of range. Zero
+// fields are fine: they take their defaults.
+func (c Config) Validate() error {
+	c = c.withDefaults()
+	switch {
+	case c.GetCertificate == nil:
+		return fmt.Errorf("%w: GetCertificate is required (the server certificate source)", ErrConfig)
+	case c.ClientCAs == nil:
+		return fmt.Errorf("%w: ClientCAs is required (the device CA pool)", ErrConfig)
+	case c.HandshakeTimeout < 0:
+		return fmt.Errorf("%w: HandshakeTimeout %v is negative", ErrConfig, c.HandshakeTimeout)
+	case c.MaxPacketSize < minPacketSize:
+		return fmt.Errorf("%w: MaxPacketSize %d is below %d bytes", ErrConfig, c.MaxPacketSize, minPacketSize)
+	case c.MaxPending < 0:
+		return fmt.Errorf("%w: MaxPending %d is negative", ErrConfig, c.MaxPending)
+	case c.ClientWritesPending < 0 || c.ClientWritesPending > math.MaxInt32:
+		return fmt.Errorf("%w: ClientWritesPending %d is out of range", ErrConfig, c.ClientWritesPending)
+	case c.ClientReadBufferSize < 0:
+		return fmt.Errorf("%w: ClientReadBufferSize %d is negative", ErrConfig, c.ClientReadBufferSize)
+	case c.ClientWriteBufferSize < 0:
+		return fmt.Errorf("%w: ClientWriteBufferSize %d is negative", ErrConfig, c.ClientWriteBufferSize)
+	}
+	return nil
+}

@@ -1,0 +1,60 @@
+package broker
+
+import (
+	"crypto/tls"
+	"sync"
+)
+
+// conn is a device connection as handed to mochi. It embeds the *tls.Conn,
+// so ConnectionState stays reachable, and adds what the listener and the
+// hook need: the pre-authentication slot it holds, and work to run once it
+// is closed (mochi closes it in every exit path, hooks or not).
+type conn struct {
+	*tls.Conn
+	l *listener
+
+	releaseOnce sync.Once
+	closeOnce   sync.Once
+
+	mu      sync.Mutex
+	closed  bool
+	onClose []func()
+}
+
+// authenticated frees the connection's pre-authentication slot. Close
+// frees it too, so calling both is fine.
+func (c *conn) authenticated() {
+	c.releaseOnce.Do(func() { <-c.l.pending })
+}
+
+// afterClose runs f once the connection is closed, or now if it already
+// is.
+func (c *conn) afterClose(f func()) {
+	c.mu.Lock()
+	if !c.closed {
+		c.onClose = append(c.onClose, f)
+		c.mu.Unlock()
+		return
+	}
+	c.mu.Unlock()
+	f()
+}
+
+// Close closes the connection, frees its slot and runs the afterClose
+// work. It is safe to call from several goroutines.
+func (c *conn) Close() error {
+	err := c.Conn.Close()
+	c.closeOnce.Do(func() {
+		c.authenticated()
+		c.l.untrack(c)
+		c.mu.Lock()
+		c.closed = true
+		fs := c.onClose
+		c.onClose = nil
+		c.mu.Unlock()
+		for _, f := range fs {
+			f()
+		}
+	})
+	return err
+}

@@ -1,0 +1,236 @@
+package broker
+
+import (
+	"bytes"
+	"crypto/tls"
+	"fmt"
+	"log/slog"
+	"sync/atomic"
+	"time"
+
+	mqtt "github.com/mochi-mqtt/server/v2"
+	"github.com/mochi-mqtt/server/v2/packets"
+)
+
+// hook is the broker's only mochi hook: it admits devices and enforces the
+// ACL. mochi ORs the answers of all hooks providing OnConnectAuthenticate
+// or OnACLCheck, so the broker never adds another one (mochi's auth.AllowHook
+// least of all); with no hook saying yes, mochi refuses.
+type hook struct {
+	mqtt.HookBase
+	server   *mqtt.Server
+	reg      Registry
+	sessions *sessions
+	log      *slog.Logger
+	now      func() time.Time
+}
+
+var _ mqtt.Hook = (*hook)(nil)
+
+// ID names the hook in mochi's logs.
+func (h *hook) ID() string { return "fleetgate-auth" }
+
+// Provides declares exactly the events the hook handles.
+func (h *hook) Provides(b byte) bool {
+	return bytes.Contains([]byte{
+		mqtt.OnConnect,
+		mqtt.OnConnectAuthenticate,
+		mqtt.OnACLCheck,
+		mqtt.OnSessionEstablish,
+		mqtt.OnDisconnect,
+		mqtt.OnWill,
+		mqtt.OnClientExpired,
+	}, []byte{b})
+}
+
+// OnConnect runs every CONNECT check. It runs before mochi looks at any
+// existing session with the same client ID, so a refused attempt leaves a
+// connected device untouched. On refusal it sends CONNACK "not authorized"
+// itself (v3.1.1 code 5, v5 0x87) and returns an error, which makes mochi
+// close the socket.
+func (h *hook) OnConnect(cl *mqtt.Client, pk packets.Packet) error {
+	c, _ := cl.Net.Conn.(*conn)
+	attrs := []any{"remote", cl.Net.Remote, "client_id", pk.Connect.ClientIdentifier}
+	refuse := func(reason string) error {
+		h.log.Info("connect refused", append(attrs, "reason", reason)...)
+		h.refuse(cl)
+		return fmt.Errorf("%w: %s", ErrRefused, reason)
+	}
+
+	cs, ok := cl.Net.Conn.(interface{ ConnectionState() tls.ConnectionState })
+	if !ok {
+		return refuse(reasonNoClientCert)
+	}
+	leaf, ok := peerLeaf(cs.ConnectionState())
+	if !ok {
+		return refuse(reasonNoClientCert)
+	}
+	serial := serialHex(leaf)
+	attrs = append(attrs, "serial", serial)
+	id, reason := checkLeaf(leaf, h.now())
+	if reason != "" {
+		return refuse(reason)
+	}
+	attrs = append(attrs, "device", id)
+
+	// Register before the lookup: a revocation committed after the lookup
+	// read its snapshot finds this session and marks it dropped.
+	s := &session{cl: cl, conn: c, deviceID: id, serial: serial, notAfter: leaf.NotAfter}
+	h.sessions.add(s)
+	dev, cert, reason, err := checkRegistry(h.reg, id, leaf)
+	if err != nil {
+		h.sessions.remove(s)
+		h.log.Error("registry lookup failed; connect refused", append(attrs, "reason", reason, "error", err.Error())...)
+		h.refuse(cl)
+		return fmt.Errorf("%w: %s: %w", ErrRefused, reason, err)
+	}
+	if reason != "" {
+		h.sessions.remove(s)
+		return refuse(reason)
+	}
+	g, ignored := newGrants(id, dev.Publish, dev.Subscribe)
+	if len(ignored) > 0 {
+		h.log.Warn("malformed ACL grants ignored", "device", id, "grants", ignored)
+	}
+	if reason := checkPacket(pk, id, g); reason != "" {
+		h.sessions.remove(s)
+		return refuse(reason)
+	}
+	if !cert.NotAfter.IsZero() && cert.NotAfter.Before(s.notAfter) {
+		s.notAfter = cert.NotAfter
+	}
+	s.grants = g
+	s.approved.Store(true)
+	if s.dropped.Load() {
+		h.sessions.remove(s)
+		return refuse(reasonRevokedDuringConnect)
+	}
+	return nil
+}
+
+// refuse sends CONNACK "not authorized". mochi's SendConnack maps only some
+// v5 codes to v3.1.1 return codes, and not 0x87, which a v3.1.1 client
+// would not understand (paho.mqtt.golang even takes it for success); so a
+// v3.1.1 client gets return code 5 explicitly.
+func (h *hook) refuse(cl *mqtt.Client) {
+	code := packets.ErrNotAuthorized
+	if cl.Properties.ProtocolVersion < 5 {
+		code = packets.Err3NotAuthorized
+	}
+	_ = h.server.SendConnack(cl, code, false, nil)
+}
+
+// reasonRevokedDuringConnect: the registry changed while the CONNECT was
+// being checked.
+const reasonRevokedDuringConnect = "revoked_during_connect"
+
+// OnConnectAuthenticate admits exactly the clients OnConnect approved. By
+// now mochi has read the CONNECT and moved the socket to its keepalive
+// deadline, so the connection no longer counts as pending. It also arms
+// the drop at certificate expiry.
+func (h *hook) OnConnectAuthenticate(cl *mqtt.Client, _ packets.Packet) bool {
+	s := h.sessions.get(cl)
+	if s == nil || !s.approved.Load() || s.dropped.Load() {
+		if s != nil {
+			h.sessions.remove(s)
+		}
+		return false
+	}
+	if s.conn != nil {
+		s.conn.authenticated()
+		s.conn.afterClose(s.stopExpiry)
+	}
+	s.startExpiry(func() { h.drop(s, reasonExpired, s.notAfter) })
+	h.log.Info("device connected", "device", s.deviceID, "serial", s.serial, "remote", cl.Net.Remote)
+	return true
+}
+
+// OnACLCheck allows what the session's grants allow and denies everything
+// else, including clients without a session. mochi calls it with
+// write=true for a PUBLISH topic, and with write=false both for a SUBSCRIBE
+// filter and for every message it is about to deliver (live, retained, or
+// queued for an offline persistent session).
+func (h *hook) OnACLCheck(cl *mqtt.Client, topic string, write bool) bool {
+	s := h.sessions.get(cl)
+	if s == nil || !s.approved.Load() || s.dropped.Load() || s.replaced.Load() {
+		return false
+	}
+	if write {
+		return s.grants.canPublish(topic)
+	}
+	return s.grants.canSubscribe(topic)
+}
+
+// OnSessionEstablish runs after authentication and just before mochi lets
+// the new client inherit the session of a previous one with the same
+// client ID. mochi resends inherited in-flight messages without asking the
+// ACL, and the grants may have shrunk since, so inherited messages and
+// subscriptions the new grants do not allow are dropped here.
+//
+// The old client's session is marked replaced, so that OnDisconnect
+// forgets it; if the old client is already gone, it is forgotten here. (In
+// that order: mochi may report the old disconnect at any moment.)
+func (h *hook) OnSessionEstablish(cl *mqtt.Client, _ packets.Packet) {
+	old, ok := h.server.Clients.Get(cl.ID)
+	if !ok || old == cl {
+		return
+	}
+	if prev := h.sessions.get(old); prev != nil {
+		prev.replaced.Store(true)
+		if old.Closed() {
+			h.sessions.remove(prev)
+		}
+	}
+	s := h.sessions.get(cl)
+	if s == nil {
+		return
+	}
+	for _, pk := range old.State.Inflight.GetAll(false) {
+		if pk.FixedHeader.Type == packets.Publish && !s.grants.canSubscribe(pk.TopicName) {
+			if old.State.Inflight.Delete(pk.PacketID) {
+				atomic.AddInt64(&h.server.Info.Inflight, -1)
+			}
+		}
+	}
+	for filter := range old.State.Subscriptions.GetAll() {
+		if !s.grants.canSubscribe(filter) {
+			old.State.Subscriptions.Delete(filter)
+			if h.server.Topics.Unsubscribe(filter, old.ID) {
+				atomic.AddInt64(&h.server.Info.Subscriptions, -1)
+			}
+		}
+	}
+}
+
+// OnDisconnect forgets the session when mochi forgets the client (a clean
+// session ends here, a taken-over one was replaced) or when it was
+// dropped. A persistent session stays, so that mochi may keep queueing
+// what its grants allow.
+func (h *hook) OnDisconnect(cl *mqtt.Client, _ error, expire bool) {
+	s := h.sessions.get(cl)
+	if s == nil {
+		return
+	}
+	s.stopExpiry()
+	if expire || cl.IsTakenOver() || s.replaced.Load() || s.dropped.Load() {
+		h.sessions.remove(s)
+	}
+}
+
+// OnWill empties the Will of a dropped session (and of a client without a
+// session, which cannot happen). mochi calls it from the client's own
+// goroutine just before publishing the Will; a Will without a topic
+// reaches nobody, because no ACL allows the empty topic. mochi offers no
+// cleaner veto: an error from OnWill keeps the original Will. A session
+// taken over by the same device keeps its Will, as MQTT prescribes.
+func (h *hook) OnWill(cl *mqtt.Client, will mqtt.Will) (mqtt.Will, error) {
+	if s := h.sessions.get(cl); s == nil || s.dropped.Load() {
+		return mqtt.Will{}, nil
+	}
+	return will, nil
+}
+
+// OnClientExpired forgets a persistent session mochi has expired.
+func (h *hook) OnClientExpired(cl *mqtt.Client) {
+	h.sessions.removeClient(cl)
+}

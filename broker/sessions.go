@@ -1,0 +1,111 @@
+package broker
+
+import (
+	"sync"
+	"sync/atomic"
+	"time"
+
+	mqtt "github.com/mochi-mqtt/server/v2"
+)
+
+// session is what the broker knows about one mochi client: who it is, with
+// which certificate, and what it may do. It is created at CONNECT, before
+// the registry lookup, so that a revocation racing the lookup still finds
+// it.
+type session struct {
+	cl       *mqtt.Client
+	conn     *conn // the connection it arrived on; nil if not ours
+	deviceID string
+	serial   string
+	notAfter time.Time // when the certificate stops being valid
+	grants   grants    // fixed at CONNECT
+
+	approved atomic.Bool // every CONNECT check passed
+	dropped  atomic.Bool // revoked, suspended or expired: deny everything
+	replaced atomic.Bool // a newer connection took the session over
+
+	mu     sync.Mutex
+	expiry *time.Timer // drops the session at notAfter
+}
+
+// stopExpiry cancels the expiry timer, if any.
+func (s *session) stopExpiry() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.expiry != nil {
+		s.expiry.Stop()
+		s.expiry = nil
+	}
+}
+
+// startExpiry arms the timer that calls drop when the certificate expires.
+func (s *session) startExpiry(drop func()) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.expiry == nil {
+		s.expiry = time.AfterFunc(time.Until(s.notAfter), drop)
+	}
+}
+
+// sessions indexes sessions by mochi client. A session outlives its
+// connection while mochi keeps the client as a persistent (clean=false)
+// session, because mochi asks the ACL before queueing messages for it.
+type sessions struct {
+	mu sync.RWMutex
+	m  map[*mqtt.Client]*session
+}
+
+func newSessions() *sessions {
+	return &sessions{m: make(map[*mqtt.Client]*session)}
+}
+
+// add registers s for its client, replacing nothing: a *mqtt.Client
+// connects once.
+func (ss *sessions) add(s *session) {
+	ss.mu.Lock()
+	defer ss.mu.Unlock()
+	ss.m[s.cl] = s
+}
+
+// get returns the session of cl, or nil.
+func (ss *sessions) get(cl *mqtt.Client) *session {
+	ss.mu.RLock()
+	defer ss.mu.RUnlock()
+	return ss.m[cl]
+}
+
+// remove forgets s and stops its timer. It is safe to call more than once.
+func (ss *sessions) remove(s *session) {
+	s.stopExpiry()
+	ss.mu.Lock()
+	defer ss.mu.Unlock()
+	if ss.m[s.cl] == s {
+		delete(ss.m, s.cl)
+	}
+}
+
+// removeClient forgets the session of cl, if any.
+func (ss *sessions) removeClient(cl *mqtt.Client) {
+	if s := ss.get(cl); s != nil {
+		ss.remove(s)
+	}
+}
+
+// matching returns the sessions for which keep is true. Revocations are
+// rare, so a scan beats keeping more indexes in step.
+func (ss *sessions) matching(keep func(*session) bool) []*session {
+	ss.mu.RLock()
+	defer ss.mu.RUnlock()
+	var out []*session
+	for _, s := range ss.m {
+		if keep(s) {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// all returns every session.
+func (ss *sessions) all() []*session {
+	return ss.matching(func(*session) bool { return true })
+}
