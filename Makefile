@@ -8,7 +8,7 @@ DATA    ?= data
 BENCHTIME ?= 3s
 FUZZTIME  ?= 30s
 
-.PHONY: all build run test vet bench fuzz clean
+.PHONY: all build run test test-quick vet bench fuzz clean
 
 all: build
 
@@ -20,11 +20,20 @@ run: build
 
 vet:
 	$(GO) vet ./...
+	$(GO) vet -tags $(TEST_TAGS) ./...
 
-# The whole suite: unit tests on real bbolt/TLS/mochi, and end-to-end tests in
-# test/ that start the real server binary and drive it with paho and Debian's
-# mosquitto clients.
+# Build tags of the tests that need more than Go: the go-tpm simulator (cgo
+# and OpenSSL headers: libssl-dev) and swtpm (Debian swtpm, swtpm-tools).
+TEST_TAGS ?= tpmsimulator,swtpm
+
+# The whole suite: unit tests on real bbolt/TLS/mochi, TPM tests on the go-tpm
+# simulator and on swtpm, and end-to-end tests in test/ that start the real
+# server binary and drive it with paho and Debian's mosquitto clients.
 test: vet
+	$(GO) test -count=1 -timeout 14m -tags $(TEST_TAGS) ./...
+
+# The same without the TPM simulator and swtpm, for a machine without them.
+test-quick:
 	$(GO) test -count=1 -timeout 12m ./...
 
 # Connect throughput of the broker with full auth against a bare crypto/tls

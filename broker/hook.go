@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"fmt"
 	"log/slog"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -23,6 +24,10 @@ type hook struct {
 	sessions *sessions
 	log      *slog.Logger
 	now      func() time.Time
+
+	// superseded holds the serials of rotated certificates whose
+	// predecessors were already retired (see markSuperseded).
+	superseded sync.Map
 }
 
 var _ mqtt.Hook = (*hook)(nil)
@@ -84,6 +89,15 @@ func (h *hook) OnConnect(cl *mqtt.Client, pk packets.Packet) error {
 		h.refuse(cl)
 		return fmt.Errorf("%w: %s: %w", ErrRefused, reason, err)
 	}
+	if reason == "" {
+		reason, err = checkPolicy(h.reg, dev, cert)
+		if err != nil {
+			h.sessions.remove(s)
+			h.log.Error("group policy lookup failed; connect refused", append(attrs, "reason", reason, "error", err.Error())...)
+			h.refuse(cl)
+			return fmt.Errorf("%w: %s: %w", ErrRefused, reason, err)
+		}
+	}
 	if reason != "" {
 		h.sessions.remove(s)
 		return refuse(reason)
@@ -105,6 +119,7 @@ func (h *hook) OnConnect(cl *mqtt.Client, pk packets.Packet) error {
 		h.sessions.remove(s)
 		return refuse(reasonRevokedDuringConnect)
 	}
+	h.markSuperseded(cert)
 	return nil
 }
 

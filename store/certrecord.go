@@ -34,3 +34,32 @@ func putCert(tx *bolt.Tx, c Certificate) error {
 	c.DER = nil
 	return putJSON(tx.Bucket(bucketCerts), []byte(c.Serial), c)
 }
+
+// insertCert writes a new certificate: its record, its DER, the device
+// index entry and, for a rotation, the rotations index entry. The caller
+// has checked that the serial is free (checkNewCert).
+func insertCert(tx *bolt.Tx, c Certificate) error {
+	if err := putCert(tx, c); err != nil {
+		return err
+	}
+	if len(c.DER) > 0 {
+		if err := tx.Bucket(bucketCertDER).Put([]byte(c.Serial), c.DER); err != nil {
+			return err
+		}
+	}
+	if err := tx.Bucket(bucketCertsByDevice).Put(indexKey(c.DeviceID, c.Serial), []byte{}); err != nil {
+		return err
+	}
+	if c.Supersedes != "" && c.KeyHash != "" {
+		return tx.Bucket(bucketRotations).Put(rotationKey(c.Supersedes, c.KeyHash), []byte(c.Serial))
+	}
+	return nil
+}
+
+// checkNewCert fails with ErrExists when the serial is already recorded.
+func checkNewCert(tx *bolt.Tx, serial string) error {
+	if tx.Bucket(bucketCerts).Get([]byte(serial)) != nil {
+		return fmt.Errorf("%w: certificate serial %s", ErrExists, serial)
+	}
+	return nil
+}

@@ -18,7 +18,9 @@ import (
 // of the DER; otherwise ErrInvalid. The device must exist (ErrNotFound) and
 // be active (ErrState); a serial already recorded gives ErrExists. Status
 // may be empty or active: a certificate enters the registry active. IssuedAt
-// defaults to the current time.
+// defaults to the current time. KeyHash, when set, must be a lower-case hex
+// SHA-256. Supersedes, when set, names an active certificate of the same
+// device that this one replaces (see CompleteEnrolment for the rules).
 func (db *DB) AddCertificate(c Certificate, by Actor) error {
 	if err := validateCert(&c); err != nil {
 		return err
@@ -35,22 +37,20 @@ func (db *DB) AddCertificate(c Certificate, by Actor) error {
 		if d.Status != DeviceActive {
 			return nil, fmt.Errorf("%w: certificate %s: device %s is %s", ErrState, c.Serial, d.ID, d.Status)
 		}
-		if tx.Bucket(bucketCerts).Get([]byte(c.Serial)) != nil {
-			return nil, fmt.Errorf("%w: certificate serial %s", ErrExists, c.Serial)
-		}
-		if err := putCert(tx, c); err != nil {
+		if err := checkNewCert(tx, c.Serial); err != nil {
 			return nil, err
 		}
-		if len(c.DER) > 0 {
-			if err := tx.Bucket(bucketCertDER).Put([]byte(c.Serial), c.DER); err != nil {
-				return nil, err
-			}
+		if err := checkSupersedes(tx, c.DeviceID, c.Supersedes, c.KeyHash); err != nil {
+			return nil, fmt.Errorf("certificate %s: %w", c.Serial, err)
 		}
-		if err := tx.Bucket(bucketCertsByDevice).Put(indexKey(c.DeviceID, c.Serial), []byte{}); err != nil {
+		if err := insertCert(tx, c); err != nil {
 			return nil, err
 		}
 		detail := fmt.Sprintf("device=%s fingerprint=%s attestation=%s not_after=%s",
 			c.DeviceID, c.Fingerprint, c.Attestation, c.NotAfter.UTC().Format("2006-01-02T15:04:05Z"))
+		if c.Supersedes != "" {
+			detail += " supersedes=" + c.Supersedes
+		}
 		return nil, db.appendAudit(tx, "cert.issue", c.Serial, detail, by)
 	})
 	if err != nil {
@@ -60,11 +60,14 @@ func (db *DB) AddCertificate(c Certificate, by Actor) error {
 	return nil
 }
 
+// maxSerialHex is the longest serial accepted: RFC 5280 allows 20 octets.
+const maxSerialHex = 40
+
 // validateCert checks the fields AddCertificate requires and fills in the
 // default status.
 func validateCert(c *Certificate) error {
-	if !isCanonicalHex(c.Serial) {
-		return fmt.Errorf("%w: certificate serial %q is not lower-case hex without leading zeros", ErrInvalid, c.Serial)
+	if !isCanonicalHex(c.Serial) || len(c.Serial) > maxSerialHex {
+		return fmt.Errorf("%w: certificate serial %q is not lower-case hex without leading zeros, at most %d digits", ErrInvalid, c.Serial, maxSerialHex)
 	}
 	if len(c.Fingerprint) != 64 || !isLowerHex(c.Fingerprint) {
 		return fmt.Errorf("%w: certificate %s: fingerprint %q is not a lower-case hex SHA-256", ErrInvalid, c.Serial, c.Fingerprint)
@@ -83,6 +86,12 @@ func validateCert(c *Certificate) error {
 	case "", AttestOperator, AttestTPM, AttestToken:
 	default:
 		return fmt.Errorf("%w: certificate %s: unknown attestation %q", ErrInvalid, c.Serial, c.Attestation)
+	}
+	if c.KeyHash != "" && (len(c.KeyHash) != 64 || !isLowerHex(c.KeyHash)) {
+		return fmt.Errorf("%w: certificate %s: key hash %q is not a lower-case hex SHA-256", ErrInvalid, c.Serial, c.KeyHash)
+	}
+	if c.Supersedes != "" && (!isCanonicalHex(c.Supersedes) || len(c.Supersedes) > maxSerialHex || c.Supersedes == c.Serial) {
+		return fmt.Errorf("%w: certificate %s: supersedes %q is not the serial of another certificate", ErrInvalid, c.Serial, c.Supersedes)
 	}
 	return nil
 }

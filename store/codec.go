@@ -11,12 +11,22 @@ import (
 // Bucket layout. Every record is a JSON value so that the file can be read
 // with the bbolt CLI when something goes wrong in the field.
 //
-//	meta             schema -> decimal schema version, serial -> uint64 counter
-//	devices          <id> -> Device
-//	certs            <serial> -> Certificate without DER
-//	cert_der         <serial> -> DER bytes
-//	certs_by_device  <id>/<serial> -> empty (device IDs never hold '/')
-//	audit            uint64 big-endian sequence -> AuditEvent
+//	meta              schema -> decimal schema version, serial -> uint64 counter
+//	devices           <id> -> Device
+//	certs             <serial> -> Certificate without DER
+//	cert_der          <serial> -> DER bytes
+//	certs_by_device   <id>/<serial> -> empty (device IDs never hold '/')
+//	audit             uint64 big-endian sequence -> AuditEvent
+//
+// Added for enrolment (created on open in files that lack them):
+//
+//	groups            <name> -> Group
+//	ek_hash           <EK hash> -> device ID
+//	challenges        <id> -> Challenge (live, not yet consumed)
+//	challenges_used   <id> -> uint64 big-endian expiry (unix ns) of a consumed challenge
+//	challenge_expiry  <uint64 big-endian expiry (unix ns)><id> -> empty, for the sweep
+//	tokens            <hex SHA-256 of the token> -> Token
+//	rotations         <old serial>/<key hash> -> new serial
 var (
 	bucketMeta          = []byte("meta")
 	bucketDevices       = []byte("devices")
@@ -25,12 +35,26 @@ var (
 	bucketCertsByDevice = []byte("certs_by_device")
 	bucketAudit         = []byte("audit")
 
+	bucketGroups          = []byte("groups")
+	bucketEKHash          = []byte("ek_hash")
+	bucketChallenges      = []byte("challenges")
+	bucketChallengesUsed  = []byte("challenges_used")
+	bucketChallengeExpiry = []byte("challenge_expiry")
+	bucketTokens          = []byte("tokens")
+	bucketRotations       = []byte("rotations")
+
 	keySchema = []byte("schema")
 	keySerial = []byte("serial")
 )
 
-// allBuckets lists the buckets a registry of the current schema holds.
-var allBuckets = [][]byte{bucketMeta, bucketDevices, bucketCerts, bucketCertDER, bucketCertsByDevice, bucketAudit}
+// coreBuckets are the buckets of the first release: a file of the current
+// schema version without one of them is damaged.
+var coreBuckets = [][]byte{bucketMeta, bucketDevices, bucketCerts, bucketCertDER, bucketCertsByDevice, bucketAudit}
+
+// addedBuckets came later without a schema bump: they only add records an
+// older build never reads, so Open creates them in a file that lacks them.
+var addedBuckets = [][]byte{bucketGroups, bucketEKHash, bucketChallenges, bucketChallengesUsed,
+	bucketChallengeExpiry, bucketTokens, bucketRotations}
 
 // indexPrefix is the certs_by_device key prefix of one device. The '/'
 // terminator keeps device "a" from matching the keys of device "ab".
@@ -38,6 +62,9 @@ func indexPrefix(deviceID string) []byte { return []byte(deviceID + "/") }
 
 // indexKey is the certs_by_device key of one certificate.
 func indexKey(deviceID, serial string) []byte { return []byte(deviceID + "/" + serial) }
+
+// rotationKey is the rotations key of one (old serial, new key) pair.
+func rotationKey(supersedes, keyHash string) []byte { return []byte(supersedes + "/" + keyHash) }
 
 // seqKey encodes an audit sequence number so that byte order is numeric order.
 func seqKey(seq uint64) []byte {

@@ -46,6 +46,7 @@ type DB struct {
 	writeMu sync.Mutex
 
 	feed      feed
+	batch     batcher // group commit of enrolments, serials and challenges
 	closeOnce sync.Once
 	closeErr  error
 }
@@ -87,6 +88,7 @@ func Open(path string, opts Options) (*DB, error) {
 		_ = bdb.Close()
 		return nil, fmt.Errorf("open registry %s: %w", path, err)
 	}
+	db.batch.start(db)
 	if fi, err := os.Stat(path); err == nil && fi.Mode().Perm()&0o077 != 0 {
 		db.log.Warn("registry file is readable by other users; chmod 600 it", "path", path, "mode", fi.Mode().Perm())
 	}
@@ -94,10 +96,11 @@ func Open(path string, opts Options) (*DB, error) {
 	return db, nil
 }
 
-// Close closes every Watch channel, then the file. Later calls return the
-// first call's result.
+// Close lets a group commit in progress finish, closes every Watch channel,
+// then the file. Later calls return the first call's result.
 func (db *DB) Close() error {
 	db.closeOnce.Do(func() {
+		db.batch.close()
 		db.feed.close()
 		db.closeErr = db.bolt.Close()
 		db.log.Info("registry closed", "path", db.path)

@@ -18,24 +18,13 @@ type DeviceFilter struct {
 // audit log. The ID must pass identity.ValidateID and must never have been
 // used before, even by a device since revoked: an ID names one physical
 // device for ever. Status may be empty (active), active or suspended; ACL
-// grants must be valid MQTT topic filters. CreatedAt and UpdatedAt are set to
-// the current time. It returns the device as stored.
+// grants must be valid MQTT topic filters. An EKHash, when given, must be
+// 64 lower-case hex digits and not belong to another device (ErrExists);
+// DeviceByEK finds the device by it. CreatedAt and UpdatedAt are set to the
+// current time. It returns the device as stored.
 func (db *DB) CreateDevice(d Device, by Actor) (Device, error) {
-	if err := identity.ValidateID(d.ID); err != nil {
-		return Device{}, fmt.Errorf("%w: %w", ErrInvalid, err)
-	}
-	switch d.Status {
-	case "":
-		d.Status = DeviceActive
-	case DeviceActive, DeviceSuspended:
-	default:
-		return Device{}, fmt.Errorf("%w: device %s: status %q on create (want %q or %q)", ErrInvalid, d.ID, d.Status, DeviceActive, DeviceSuspended)
-	}
-	if err := validateFilters("publish", d.Publish); err != nil {
-		return Device{}, fmt.Errorf("device %s: %w", d.ID, err)
-	}
-	if err := validateFilters("subscribe", d.Subscribe); err != nil {
-		return Device{}, fmt.Errorf("device %s: %w", d.ID, err)
+	if err := validateNewDevice(&d); err != nil {
+		return Device{}, err
 	}
 	now := db.clock()
 	d.CreatedAt, d.UpdatedAt = now, now
@@ -46,7 +35,13 @@ func (db *DB) CreateDevice(d Device, by Actor) (Device, error) {
 		if b.Get([]byte(d.ID)) != nil {
 			return nil, fmt.Errorf("%w: device %s (device IDs are never reused)", ErrExists, d.ID)
 		}
+		if err := checkEKFree(tx, d.ID, d.EKHash); err != nil {
+			return nil, err
+		}
 		if err := putJSON(b, []byte(d.ID), d); err != nil {
+			return nil, err
+		}
+		if err := putEKOwner(tx, d.ID, d.EKHash); err != nil {
 			return nil, err
 		}
 		// Read back what was written so the caller holds no aliases of its
@@ -62,6 +57,28 @@ func (db *DB) CreateDevice(d Device, by Actor) (Device, error) {
 	}
 	db.log.Info("device registered", "device", d.ID, "status", d.Status, "group", d.Group, "actor", by.Name)
 	return out, nil
+}
+
+// validateNewDevice checks a device about to be registered, as
+// CreateDevice documents, and fills in the default status.
+func validateNewDevice(d *Device) error {
+	if err := identity.ValidateID(d.ID); err != nil {
+		return fmt.Errorf("%w: %w", ErrInvalid, err)
+	}
+	switch d.Status {
+	case "":
+		d.Status = DeviceActive
+	case DeviceActive, DeviceSuspended:
+	default:
+		return fmt.Errorf("%w: device %s: status %q on create (want %q or %q)", ErrInvalid, d.ID, d.Status, DeviceActive, DeviceSuspended)
+	}
+	if err := validateFilters("publish", d.Publish); err != nil {
+		return fmt.Errorf("device %s: %w", d.ID, err)
+	}
+	if err := validateFilters("subscribe", d.Subscribe); err != nil {
+		return fmt.Errorf("device %s: %w", d.ID, err)
+	}
+	return validateEKHash(d.ID, d.EKHash)
 }
 
 // Device returns the device with the given ID, or ErrNotFound.

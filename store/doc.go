@@ -1,6 +1,7 @@
 // Package store is fleetgate's device registry: devices, their certificates,
-// certificate serial numbers, an append-only audit log and a feed of status
-// changes, kept in one go.etcd.io/bbolt file.
+// certificate serial numbers, enrolment groups, challenges and one-time
+// tokens, an append-only audit log and a feed of status changes, kept in
+// one go.etcd.io/bbolt file.
 //
 // # Basics
 //
@@ -21,6 +22,33 @@
 // Failures callers branch on are the sentinel errors in errors.go, wrapped
 // with the offending value; test them with errors.Is.
 //
+// # Enrolment
+//
+// A Group carries the enrolment policy of its devices: RequireTPM (only
+// TPM-attested certificates admit them; the broker checks
+// Certificate.Attestation at CONNECT) or AllowTokens (one-time tokens with
+// software keys may enrol them), never both. A device whose group has no
+// record gets the default policy: neither.
+//
+// The factory line pre-registers devices with ImportDevices, all rows or
+// none, and may repeat an import safely. A device's EK hash (the TPM's
+// identity) is unique across the registry; DeviceByEK finds the device a
+// TPM belongs to.
+//
+// A TPM enrolment or rotation stores a Challenge at its start (PutChallenge)
+// and consumes it at its end. A token enrolment consumes a Token made by
+// CreateTokens; the registry stores only its SHA-256 (HashToken).
+// CompleteEnrolment consumes the challenge or token, creates or updates the
+// device and records the certificate and the audit event in one
+// transaction: a crash leaves all of it or none, and of many concurrent
+// uses of one token exactly one succeeds (the others get ErrReplayed).
+//
+// A rotation names the certificate it Supersedes and the new key's hash, so
+// a retry after a lost reply finds the certificate already issued
+// (FindRotation). The old certificate stays active until the device
+// connects with the new one; the broker then calls MarkSuperseded, which
+// publishes ChangeCert events for the certificates it retires.
+//
 // # Caveats
 //
 // A bbolt file has one writing process. Open takes an exclusive lock on the
@@ -40,4 +68,12 @@
 //
 // Each write costs an fsync (around half a millisecond to a few on common
 // disks), so keep writes off hot paths such as the MQTT connect.
+// CompleteEnrolment, AllocateSerial and PutChallenge are committed in
+// groups: concurrent calls share one transaction and one fsync, each
+// checked on its own so that a refused call does not affect the others.
+// A lone call commits at once; under load a call may wait up to 2 ms for
+// others to join its transaction.
+//
+// Consumed tokens stay in the registry as a record of which token enrolled
+// which device; expired challenges are swept as new ones are stored.
 package store

@@ -26,4 +26,17 @@ var (
 
 	// ErrClosed means the registry has been closed.
 	ErrClosed = errors.New("registry closed")
+
+	// ErrExpired means a challenge or enrolment token is past its expiry
+	// time. The caller has to start over (a new challenge, a new token).
+	ErrExpired = errors.New("expired")
+
+	// ErrReplayed means a single-use challenge or enrolment token was
+	// already consumed. It is kept apart from ErrNotFound so that the API
+	// can log a replay attempt as such.
+	ErrReplayed = errors.New("already used")
+
+	// ErrPolicy means the group's enrolment policy forbids the request, for
+	// example a token enrolment into a group that requires TPM attestation.
+	ErrPolicy = errors.New("forbidden by group policy")
 )

@@ -4,10 +4,12 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"log"
 	"os"
 	"path/filepath"
+	"time"
 
 	"github.com/fleetgate/fleetgate/store"
 )
@@ -88,4 +90,64 @@ func Example() {
 	// audit: alice cert.issue
 	// audit: alice device.revoke
 	// audit: alice cert.revoke
+}
+
+// ExampleDB_CompleteEnrolment enrols a simulated device with a one-time
+// token, as the enrolment API does once it has signed the device's CSR, and
+// shows that the token cannot be used twice.
+func ExampleDB_CompleteEnrolment() {
+	dir, err := os.MkdirTemp("", "fleetgate-example")
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer os.RemoveAll(dir)
+	db, err := store.Open(filepath.Join(dir, "registry.db"), store.Options{})
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer db.Close()
+
+	alice := store.Actor{Name: "alice"}
+	if _, err := db.PutGroup(store.Group{Name: "simulators", AllowTokens: true}, alice); err != nil {
+		log.Fatal(err)
+	}
+	tokens, err := db.CreateTokens("simulators", 1, time.Hour, alice)
+	if err != nil {
+		log.Fatal(err)
+	}
+
+	// The device presents tokens[0]; the API hashes it and records the
+	// certificate it issued.
+	enrol := func(deviceID string) error {
+		serial, err := db.AllocateSerial()
+		if err != nil {
+			return err
+		}
+		der := []byte("DER of the certificate issued to " + deviceID)
+		sum := sha256.Sum256(der)
+		return db.CompleteEnrolment(store.Enrolment{
+			TokenHash: store.HashToken(tokens[0]),
+			Device:    store.Device{ID: deviceID},
+			Certificate: store.Certificate{
+				Serial: serial.Text(16), Fingerprint: hex.EncodeToString(sum[:]), DER: der,
+				NotBefore: time.Now(), NotAfter: time.Now().Add(90 * 24 * time.Hour),
+			},
+		}, store.Actor{Name: "device:" + deviceID})
+	}
+	fmt.Println("first use:", enrol("sim-0001"))
+	fmt.Println("second use is a replay:", errors.Is(enrol("sim-0002"), store.ErrReplayed))
+
+	d, err := db.Device("sim-0001")
+	if err != nil {
+		log.Fatal(err)
+	}
+	certs, err := db.Certificates(d.ID)
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println("device:", d.ID, d.Group, d.Status, "certificate:", certs[0].Attestation)
+	// Output:
+	// first use: <nil>
+	// second use is a replay: true
+	// device: sim-0001 simulators active certificate: token
 }

@@ -2,6 +2,7 @@ package store
 
 import (
 	"fmt"
+	"slices"
 	"strconv"
 
 	bolt "go.etcd.io/bbolt"
@@ -36,9 +37,16 @@ func initSchema(tx *bolt.Tx) error {
 	if got, err := strconv.Atoi(string(raw)); err != nil || got != schemaVersion {
 		return fmt.Errorf("%w: file has version %q, this build reads version %d; use a matching fleetgate release", ErrSchema, raw, schemaVersion)
 	}
-	for _, name := range allBuckets {
+	for _, name := range coreBuckets {
 		if tx.Bucket(name) == nil {
 			return fmt.Errorf("%w: bucket %q is missing", ErrSchema, name)
+		}
+	}
+	// A file written before enrolment existed: add the new buckets. Older
+	// builds still read the file, since they never look at these buckets.
+	for _, name := range addedBuckets {
+		if _, err := tx.CreateBucketIfNotExists(name); err != nil {
+			return fmt.Errorf("create bucket %s: %w", name, err)
 		}
 	}
 	return nil
@@ -46,7 +54,7 @@ func initSchema(tx *bolt.Tx) error {
 
 // createSchema creates every bucket and records the schema version.
 func createSchema(tx *bolt.Tx) error {
-	for _, name := range allBuckets {
+	for _, name := range slices.Concat(coreBuckets, addedBuckets) {
 		if _, err := tx.CreateBucket(name); err != nil {
 			return fmt.Errorf("create bucket %s: %w", name, err)
 		}

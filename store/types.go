@@ -17,7 +17,8 @@ const (
 type CertStatus string
 
 // Certificate states. Only an active certificate admits its device.
-// Superseded is set by rotation (later work); revoked is final.
+// Superseded is set once a device connects with the certificate that
+// rotated it out (MarkSuperseded); revoked is final.
 const (
 	CertActive     CertStatus = "active"
 	CertSuperseded CertStatus = "superseded"
@@ -53,7 +54,7 @@ type Device struct {
 	Publish   []string `json:"publish,omitempty"`
 	Subscribe []string `json:"subscribe,omitempty"`
 
-	// Filled by TPM enrolment (later work).
+	// Filled by factory pre-registration (EKHash) and TPM enrolment.
 	EKHash   string `json:"ek_hash,omitempty"`   // hex SHA-256 of the EK public area
 	AKPublic []byte `json:"ak_public,omitempty"` // TPM2B_PUBLIC of the attestation key
 }
@@ -71,6 +72,15 @@ type Certificate struct {
 	RevokedAt   time.Time   `json:"revoked_at,omitzero"`
 	Reason      string      `json:"reason,omitempty"`
 	DER         []byte      `json:"der,omitempty"`
+
+	// KeyHash is the lower-case hex SHA-256 of the certificate's
+	// SubjectPublicKeyInfo DER. Together with Supersedes it lets a rotation
+	// whose reply was lost be retried without issuing twice (FindRotation).
+	KeyHash string `json:"key_hash,omitempty"`
+	// Supersedes is the serial of the certificate this one replaces by
+	// rotation. The old one stays active until the device first connects
+	// with the new one (MarkSuperseded).
+	Supersedes string `json:"supersedes,omitempty"`
 }
 
 // Actor says who asked for a change and from where; it goes into the audit log.

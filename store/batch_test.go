@@ -1,0 +1,157 @@
+package store
+
+import (
+	"errors"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+func TestCompleteEnrolments(t *testing.T) {
+	db := openTestDB(t)
+	mustGroup(t, db, "sim", false, true)
+	tokens := mustTokens(t, db, "sim", 5)
+	commitsBefore := db.batch.commits.Load()
+	auditBefore := auditLen(t, db)
+	bad := tokenEnrolment(tokens[4], "static-bad", "e1")
+	bad.Certificate.Fingerprint = "not hex"
+	batch := []Enrolment{
+		tokenEnrolment(tokens[0], "dev-a", "a1"),
+		tokenEnrolment(tokens[0], "dev-b", "b1"), // the token item 0 just used, in the same transaction
+		tokenEnrolment(tokens[1], "dev-c", "c1"),
+		tokenEnrolment(tokens[2], "dev-d", "a1"), // serial item 0 just recorded
+		bad,
+		tokenEnrolment(tokens[3], "dev-e", "e1"),
+	}
+	want := []error{nil, ErrReplayed, nil, ErrExists, ErrInvalid, nil}
+
+	errs := db.CompleteEnrolments(batch, operator)
+	if len(errs) != len(batch) {
+		t.Fatalf("%d results for %d enrolments", len(errs), len(batch))
+	}
+	for i, err := range errs {
+		if !errors.Is(err, want[i]) || (want[i] == nil) != (err == nil) {
+			t.Errorf("enrolment %d (%s): %v, want %v", i, batch[i].Device.ID, err, want[i])
+		}
+	}
+	if n := db.batch.commits.Load() - commitsBefore; n != 1 {
+		t.Errorf("%d commits for one batch, want 1", n)
+	}
+	for _, id := range []string{"dev-a", "dev-c", "dev-e"} {
+		if certs, err := db.Certificates(id); err != nil || len(certs) != 1 {
+			t.Errorf("committed device %s: certificates %v, %v", id, certs, err)
+		}
+	}
+	for _, id := range []string{"dev-b", "dev-d", "static-bad"} {
+		if _, err := db.Device(id); !errors.Is(err, ErrNotFound) {
+			t.Errorf("refused device %s was written: %v", id, err)
+		}
+	}
+	if tok := tokenNamed(t, db, tokens[0]); tok.UsedBy != "dev-a" {
+		t.Errorf("token 0 used by %q, want dev-a", tok.UsedBy)
+	}
+	if tok := tokenNamed(t, db, tokens[2]); !tok.UsedAt.IsZero() {
+		t.Errorf("token of a refused enrolment consumed: %+v", tok)
+	}
+	if c, _ := db.Certificate("a1"); c.DeviceID != "dev-a" {
+		t.Errorf("serial a1 belongs to %s, want dev-a", c.DeviceID)
+	}
+	if n := auditLen(t, db) - auditBefore; n != 3 {
+		t.Errorf("%d audit events for 3 enrolments", n)
+	}
+}
+
+func TestGroupCommit(t *testing.T) {
+	db := openTestDB(t)
+	mustGroup(t, db, "sim", false, true)
+	const workers, each = 32, 8
+	tokens := mustTokens(t, db, "sim", workers*each)
+	commitsBefore := db.batch.commits.Load()
+	var wg sync.WaitGroup
+	errs := make(chan error, workers*each)
+	for w := range workers {
+		wg.Go(func() {
+			for i := range each {
+				n := w*each + i
+				errs <- db.CompleteEnrolment(tokenEnrolment(tokens[n], fmt.Sprintf("dev-%03d", n), serialOf(n)), system)
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := certCount(t, db); n != workers*each {
+		t.Fatalf("%d certificates, want %d", n, workers*each)
+	}
+	// 32 callers at once cannot all have found the batcher idle.
+	if commits := db.batch.commits.Load() - commitsBefore; commits >= workers*each {
+		t.Errorf("%d commits for %d concurrent enrolments: no group commit", commits, workers*each)
+	}
+}
+
+// TestGroupCommitWriteFailure makes one item's write fail after it wrote
+// part of itself: the transaction is lost, the items are committed one by
+// one, and only the faulty one fails, with nothing of it kept.
+func TestGroupCommitWriteFailure(t *testing.T) {
+	db := openTestDB(t)
+	errDisk := errors.New("write refused by the test")
+	item := func(target string, fail bool) *batchItem {
+		return &batchItem{done: make(chan error, 1), check: func(tx *bolt.Tx) (func(tx *bolt.Tx) error, error) {
+			return func(tx *bolt.Tx) error {
+				if err := db.appendAudit(tx, "test.item", target, "", system); err != nil {
+					return err
+				}
+				if fail {
+					return errDisk
+				}
+				return nil
+			}, nil
+		}}
+	}
+	batch := []*batchItem{item("first", false), item("faulty", true), item("last", false)}
+	db.commitBatch(batch)
+	for i, want := range []error{nil, errDisk, nil} {
+		if err := <-batch[i].done; !errors.Is(err, want) || (want == nil) != (err == nil) {
+			t.Errorf("item %d: %v, want %v", i, err, want)
+		}
+	}
+	events, err := db.Audit(AuditFilter{Action: "test.item"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var targets []string
+	for _, e := range events {
+		targets = append(targets, e.Target)
+	}
+	if fmt.Sprint(targets) != "[first last]" {
+		t.Errorf("audit holds %v, want [first last]", targets)
+	}
+}
+
+func TestBatchedWritesAfterClose(t *testing.T) {
+	db := openTestDB(t)
+	mustGroup(t, db, "sim", false, true)
+	token := mustTokens(t, db, "sim", 1)[0]
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.CompleteEnrolment(tokenEnrolment(token, "dev-1", "a1"), system); !errors.Is(err, ErrClosed) {
+		t.Errorf("CompleteEnrolment after Close = %v, want ErrClosed", err)
+	}
+	errs := db.CompleteEnrolments([]Enrolment{tokenEnrolment(token, "dev-1", "a1")}, system)
+	if !errors.Is(errs[0], ErrClosed) {
+		t.Errorf("CompleteEnrolments after Close = %v, want ErrClosed", errs[0])
+	}
+	c := Challenge{ID: challengeID(1), DeviceID: "dev-1", Purpose: PurposeEnrol, AKPublic: []byte{1}, Secret: []byte{1}, Nonce: []byte{1},
+		ExpiresAt: testEpoch.Add(time.Hour)}
+	if err := db.PutChallenge(c); !errors.Is(err, ErrClosed) {
+		t.Errorf("PutChallenge after Close = %v, want ErrClosed", err)
+	}
+}

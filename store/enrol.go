@@ -1,0 +1,174 @@
+package store
+
+import (
+	"fmt"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/fleetgate/fleetgate/provisioning/identity"
+)
+
+// Enrolment is everything that finishing one enrolment or rotation writes.
+// CompleteEnrolment writes all of it in one transaction, so a crash leaves
+// either nothing or a complete enrolment.
+type Enrolment struct {
+	// ChallengeID selects the TPM path: the challenge is consumed here
+	// (ErrReplayed if it already was, ErrExpired if too old). Empty on the
+	// token path.
+	ChallengeID string
+	// TokenHash selects the token path: HashToken of the presented token,
+	// consumed here (ErrReplayed if used, ErrExpired, ErrNotFound if
+	// unknown).
+	TokenHash string
+	// Device: on the token path it is created here, in the token's group;
+	// on the TPM path it must already exist (pre-registered) and be active,
+	// and it gets the challenge's EK hash and AK public area.
+	Device Device
+	// Certificate is recorded here, checked as AddCertificate checks it.
+	// Attestation may be left empty: it is AttestTPM on the TPM path and
+	// AttestToken on the token path, and must not claim otherwise.
+	Certificate Certificate
+	// Supersedes is, for a rotation, the serial of the device's active
+	// certificate being replaced. It stays active until the device connects
+	// with the new one (MarkSuperseded). Certificate.KeyHash is then
+	// required, so that FindRotation can answer a retry.
+	Supersedes string
+}
+
+// CompleteEnrolment records a finished enrolment or rotation and the
+// "device.enrol" audit event (attestation and serial in the detail) in one
+// transaction. It publishes no change: nothing was revoked.
+//
+// Paths and policy:
+//   - token (TokenHash set): creates the device in the token's group, which
+//     must allow tokens and not require a TPM (ErrPolicy); a device that
+//     exists gives ErrExists. Device.Group, if set, must name the token's
+//     group (ErrPolicy). No EK, no AK, no Supersedes (ErrInvalid).
+//   - TPM (ChallengeID set): the challenge must name the device, its
+//     purpose must match (PurposeRotate exactly when Supersedes is set),
+//     the device must exist (ErrNotFound) and be active (ErrState). A
+//     device whose EK hash is known must have the challenge's (ErrPolicy),
+//     and a rotation must use the AK recorded at enrolment (ErrPolicy).
+//     Any group.
+//   - software rotation (neither, Supersedes set): a device enrolled by
+//     token renews over mTLS. Refused (ErrPolicy) for a device with a
+//     recorded AK or whose group requires a TPM.
+//
+// Concurrent calls are committed together (group commit): each call is
+// checked on its own inside the shared transaction, before anything of it
+// is written, so one call's refusal writes nothing of that call and does
+// not affect the others. Each caller gets its own error.
+func (db *DB) CompleteEnrolment(e Enrolment, by Actor) error {
+	if err := db.prepareEnrolment(&e); err != nil {
+		return err
+	}
+	err := db.batch.submit(func(tx *bolt.Tx) (func(tx *bolt.Tx) error, error) {
+		return db.checkEnrolment(tx, e, by)
+	})
+	if err == nil {
+		db.logEnrolment(e, by)
+	}
+	return err
+}
+
+// CompleteEnrolments records a batch the caller already holds, with up to
+// 256 enrolments per transaction. It returns one error per enrolment, nil
+// for those recorded; each is checked and written as CompleteEnrolment
+// would, so a refused one does not affect the others.
+func (db *DB) CompleteEnrolments(es []Enrolment, by Actor) []error {
+	errs := make([]error, len(es))
+	var items []*batchItem
+	var prepared []Enrolment
+	var index []int // position in es of each item
+	for i := range es {
+		e := es[i]
+		if errs[i] = db.prepareEnrolment(&e); errs[i] != nil {
+			continue
+		}
+		items = append(items, &batchItem{done: make(chan error, 1), check: func(tx *bolt.Tx) (func(tx *bolt.Tx) error, error) {
+			return db.checkEnrolment(tx, e, by)
+		}})
+		prepared = append(prepared, e)
+		index = append(index, i)
+	}
+	for start := 0; start < len(items); start += maxBatch {
+		db.commitBatch(items[start:min(start+maxBatch, len(items))])
+	}
+	for j, it := range items {
+		if errs[index[j]] = <-it.done; errs[index[j]] == nil {
+			db.logEnrolment(prepared[j], by)
+		}
+	}
+	return errs
+}
+
+// prepareEnrolment checks what can be checked without reading the registry
+// and fills in defaults.
+func (db *DB) prepareEnrolment(e *Enrolment) error {
+	d, c := &e.Device, &e.Certificate
+	want := AttestTPM
+	switch {
+	case e.ChallengeID != "" && e.TokenHash != "":
+		return fmt.Errorf("%w: enrolment of %s names both a challenge and a token", ErrInvalid, d.ID)
+	case e.TokenHash != "" && e.Supersedes != "":
+		return fmt.Errorf("%w: enrolment of %s: a token enrols a new device and cannot rotate a certificate", ErrInvalid, d.ID)
+	case e.TokenHash != "":
+		want = AttestToken
+	case e.ChallengeID == "" && e.Supersedes == "":
+		return fmt.Errorf("%w: enrolment of %s names neither a challenge nor a token", ErrInvalid, d.ID)
+	case e.ChallengeID == "":
+		want = c.Attestation
+		if want == "" {
+			want = AttestToken
+		}
+		if want == AttestTPM {
+			return fmt.Errorf("%w: rotation of %s claims TPM attestation without a challenge", ErrInvalid, d.ID)
+		}
+	}
+	if err := identity.ValidateID(d.ID); err != nil {
+		return fmt.Errorf("%w: %w", ErrInvalid, err)
+	}
+	if c.Attestation == "" {
+		c.Attestation = want
+	}
+	if c.Attestation != want {
+		return fmt.Errorf("%w: enrolment of %s: attestation %q on the %s path", ErrInvalid, d.ID, c.Attestation, want)
+	}
+	if c.DeviceID == "" {
+		c.DeviceID = d.ID
+	}
+	if c.DeviceID != d.ID {
+		return fmt.Errorf("%w: enrolment of %s carries a certificate for device %q", ErrInvalid, d.ID, c.DeviceID)
+	}
+	if c.Supersedes != "" && c.Supersedes != e.Supersedes {
+		return fmt.Errorf("%w: enrolment of %s: certificate supersedes %q, enrolment %q", ErrInvalid, d.ID, c.Supersedes, e.Supersedes)
+	}
+	c.Supersedes = e.Supersedes
+	if err := validateCert(c); err != nil {
+		return err
+	}
+	if e.Supersedes != "" && c.KeyHash == "" {
+		return fmt.Errorf("%w: rotation of %s: certificate %s has no key hash", ErrInvalid, d.ID, c.Serial)
+	}
+	if c.IssuedAt.IsZero() {
+		c.IssuedAt = db.clock()
+	}
+	c.RevokedAt, c.Reason = time.Time{}, "" // an active certificate has no revocation
+	if e.TokenHash == "" {
+		return validateEKHash(d.ID, d.EKHash)
+	}
+	if err := validateNewDevice(d); err != nil {
+		return err
+	}
+	if d.Status != DeviceActive || d.EKHash != "" || len(d.AKPublic) > 0 {
+		return fmt.Errorf("%w: token enrolment of %s: the device must be active and carry no EK or AK", ErrInvalid, d.ID)
+	}
+	return nil
+}
+
+// logEnrolment logs one recorded enrolment.
+func (db *DB) logEnrolment(e Enrolment, by Actor) {
+	db.log.Info("device enrolled", "device", e.Device.ID, "serial", e.Certificate.Serial,
+		"attestation", e.Certificate.Attestation, "supersedes", e.Supersedes, "actor", by.Name)
+}

@@ -1,0 +1,134 @@
+package store
+
+import (
+	"fmt"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/fleetgate/fleetgate/provisioning/identity"
+)
+
+// Group carries the enrolment policy of the devices whose Device.Group
+// names it. A device whose group has no record (or no group at all) gets
+// the default policy, the zero Group: no TPM requirement, no tokens.
+type Group struct {
+	Name string `json:"name"`
+	// RequireTPM: only TPM-attested certificates admit devices of this
+	// group; the broker enforces it at CONNECT via Certificate.Attestation.
+	RequireTPM bool `json:"require_tpm"`
+	// AllowTokens: one-time tokens with software keys may enrol devices
+	// into this group.
+	AllowTokens bool      `json:"allow_tokens"`
+	CreatedAt   time.Time `json:"created_at"`
+}
+
+// PutGroup creates or updates a group and records "group.put". The name
+// must pass identity.ValidateID (groups appear in the same places as device
+// IDs). RequireTPM together with AllowTokens is a contradiction and gives
+// ErrInvalid. An update keeps CreatedAt; putting a group exactly as stored
+// changes and records nothing. It returns the group as stored.
+func (db *DB) PutGroup(g Group, by Actor) (Group, error) {
+	if err := identity.ValidateID(g.Name); err != nil {
+		return Group{}, fmt.Errorf("%w: group name: %w", ErrInvalid, err)
+	}
+	if g.RequireTPM && g.AllowTokens {
+		return Group{}, fmt.Errorf("%w: group %s: require_tpm and allow_tokens exclude each other (tokens enrol software keys)", ErrInvalid, g.Name)
+	}
+	var out Group
+	changed := false
+	err := db.update(func(tx *bolt.Tx) ([]Change, error) {
+		b := tx.Bucket(bucketGroups)
+		var old Group
+		found, err := getJSON(b, []byte(g.Name), &old)
+		if err != nil {
+			return nil, err
+		}
+		if found && old.RequireTPM == g.RequireTPM && old.AllowTokens == g.AllowTokens {
+			out = old
+			return nil, nil
+		}
+		g.CreatedAt = db.clock()
+		if found {
+			g.CreatedAt = old.CreatedAt
+		}
+		if err := putJSON(b, []byte(g.Name), g); err != nil {
+			return nil, err
+		}
+		detail := fmt.Sprintf("require_tpm=%t allow_tokens=%t created=%t", g.RequireTPM, g.AllowTokens, !found)
+		if err := db.appendAudit(tx, "group.put", g.Name, detail, by); err != nil {
+			return nil, err
+		}
+		out, changed = g, true
+		return nil, nil
+	})
+	if err != nil {
+		return Group{}, err
+	}
+	if changed {
+		db.log.Info("group put", "group", g.Name, "require_tpm", g.RequireTPM, "allow_tokens", g.AllowTokens, "actor", by.Name)
+	}
+	return out, nil
+}
+
+// Group returns the group with the given name, or ErrNotFound. The empty
+// name is the group of devices without one and returns the default policy.
+func (db *DB) Group(name string) (Group, error) {
+	var g Group
+	err := db.view(func(tx *bolt.Tx) error {
+		var err error
+		g, err = getGroup(tx, name)
+		return err
+	})
+	return g, err
+}
+
+// Groups returns every group, sorted by name.
+func (db *DB) Groups() ([]Group, error) {
+	out := []Group{}
+	err := db.view(func(tx *bolt.Tx) error {
+		return tx.Bucket(bucketGroups).ForEach(func(k, v []byte) error {
+			var g Group
+			if err := decode(v, &g); err != nil {
+				return fmt.Errorf("group %q: %w", k, err)
+			}
+			out = append(out, g)
+			return nil
+		})
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// getGroup reads one group inside tx; "" is the default policy.
+func getGroup(tx *bolt.Tx, name string) (Group, error) {
+	if name == "" {
+		return Group{}, nil
+	}
+	var g Group
+	found, err := getJSON(tx.Bucket(bucketGroups), []byte(name), &g)
+	if err != nil {
+		return Group{}, err
+	}
+	if !found {
+		return Group{}, fmt.Errorf("%w: group %q", ErrNotFound, name)
+	}
+	return g, nil
+}
+
+// policyOf returns the policy that applies to a device of the named group:
+// the group's record, or the default policy when it has none (devices
+// registered with a free-form group before groups had records).
+func policyOf(tx *bolt.Tx, name string) (Group, error) {
+	if name == "" {
+		return Group{}, nil
+	}
+	var g Group
+	found, err := getJSON(tx.Bucket(bucketGroups), []byte(name), &g)
+	if err != nil || !found {
+		return Group{Name: name}, err
+	}
+	return g, nil
+}

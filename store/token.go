@@ -1,0 +1,133 @@
+package store
+
+import (
+	"cmp"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"fmt"
+	"slices"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// Token is the stored form of a one-time enrolment token. The registry
+// keeps only the token's hash: a copy of the file does not enrol devices.
+type Token struct {
+	Hash      string    `json:"hash"` // HashToken of the plaintext
+	Group     string    `json:"group"`
+	ExpiresAt time.Time `json:"expires_at"`
+	CreatedAt time.Time `json:"created_at"`
+	CreatedBy string    `json:"created_by"`
+	UsedAt    time.Time `json:"used_at,omitzero"`
+	UsedBy    string    `json:"used_by,omitempty"` // ID of the device it enrolled
+}
+
+// TokenPrefix starts every plaintext token, so that one pasted into the
+// wrong place (a log, a ticket) is easy to recognise and to search for.
+const TokenPrefix = "fgt_"
+
+// MaxTokens is the most tokens one CreateTokens call makes.
+const MaxTokens = 100000
+
+// HashToken returns the lower-case hex SHA-256 of a plaintext token, the
+// key under which the registry stores it. The API hashes what a device
+// presents with it.
+func HashToken(token string) string {
+	sum := sha256.Sum256([]byte(token))
+	return hex.EncodeToString(sum[:])
+}
+
+// CreateTokens makes n one-time enrolment tokens for a group, valid for
+// ttl, and returns their plaintexts: "fgt_" and 32 random bytes in
+// unpadded base64url. Only their hashes are stored, in one transaction,
+// with one "token.create" audit event. The group must exist (ErrNotFound)
+// and allow tokens (ErrPolicy); n must be 1 to 100000 and ttl positive
+// (ErrInvalid).
+func (db *DB) CreateTokens(group string, n int, ttl time.Duration, by Actor) ([]string, error) {
+	if n < 1 || n > MaxTokens {
+		return nil, fmt.Errorf("%w: token count %d (want 1 to %d)", ErrInvalid, n, MaxTokens)
+	}
+	if ttl <= 0 {
+		return nil, fmt.Errorf("%w: token lifetime %s is not positive", ErrInvalid, ttl)
+	}
+	plain := make([]string, n)
+	hashes := make([]string, n)
+	for i := range plain {
+		var raw [32]byte
+		if _, err := rand.Read(raw[:]); err != nil {
+			return nil, fmt.Errorf("create tokens: %w", err)
+		}
+		plain[i] = TokenPrefix + base64.RawURLEncoding.EncodeToString(raw[:])
+		hashes[i] = HashToken(plain[i])
+	}
+	// bbolt fills pages best with keys in order.
+	slices.Sort(hashes)
+	err := db.update(func(tx *bolt.Tx) ([]Change, error) {
+		g, err := getGroup(tx, group)
+		if err != nil {
+			return nil, err
+		}
+		if g.RequireTPM || !g.AllowTokens {
+			return nil, fmt.Errorf("%w: group %q does not allow enrolment tokens", ErrPolicy, group)
+		}
+		now := db.clock()
+		b := tx.Bucket(bucketTokens)
+		for _, h := range hashes {
+			if b.Get([]byte(h)) != nil { // 2^-256: a broken random source, not bad luck
+				return nil, fmt.Errorf("%w: token hash %s", ErrExists, h)
+			}
+			t := Token{Hash: h, Group: group, ExpiresAt: now.Add(ttl), CreatedAt: now, CreatedBy: by.Name}
+			if err := putJSON(b, []byte(h), t); err != nil {
+				return nil, err
+			}
+		}
+		detail := fmt.Sprintf("count=%d group=%s ttl=%s", n, group, ttl)
+		return nil, db.appendAudit(tx, "token.create", group, detail, by)
+	})
+	if err != nil {
+		return nil, err
+	}
+	db.log.Info("enrolment tokens created", "group", group, "count", n, "ttl", ttl, "actor", by.Name)
+	return plain, nil
+}
+
+// Tokens returns the tokens of one group, or of every group when group is
+// empty, used and unused, sorted by creation time and then by hash.
+func (db *DB) Tokens(group string) ([]Token, error) {
+	out := []Token{}
+	err := db.view(func(tx *bolt.Tx) error {
+		return tx.Bucket(bucketTokens).ForEach(func(k, v []byte) error {
+			var t Token
+			if err := decode(v, &t); err != nil {
+				return fmt.Errorf("token %s: %w", k, err)
+			}
+			if group == "" || t.Group == group {
+				out = append(out, t)
+			}
+			return nil
+		})
+	})
+	if err != nil {
+		return nil, err
+	}
+	slices.SortFunc(out, func(a, b Token) int {
+		return cmp.Or(a.CreatedAt.Compare(b.CreatedAt), cmp.Compare(a.Hash, b.Hash))
+	})
+	return out, nil
+}
+
+// getToken reads one token inside tx, or ErrNotFound.
+func getToken(tx *bolt.Tx, hash string) (Token, error) {
+	var t Token
+	found, err := getJSON(tx.Bucket(bucketTokens), []byte(hash), &t)
+	if err != nil {
+		return Token{}, err
+	}
+	if !found {
+		return Token{}, fmt.Errorf("%w: enrolment token", ErrNotFound)
+	}
+	return t, nil
+}
