@@ -50,7 +50,7 @@ type Config struct {
 	MaxPacketSize uint32
 
 	// MaxPending caps accepted connections that have not authenticated
-	// yet; sockets beyond it are closed at accept.
+	// yet; a new socket beyond it evicts the oldest pending one.
 	MaxPending int
 
 	// ClientWritesPending is mochi's per-client outbound queue length

@@ -1,6 +1,7 @@
 package broker
 
 import (
+	"container/list"
 	"crypto/tls"
 	"sync"
 )
@@ -16,6 +17,8 @@ type conn struct {
 	releaseOnce sync.Once
 	closeOnce   sync.Once
 
+	pendingElem *list.Element // in l.pending while not authenticated; guarded by l.pending.mu
+
 	mu      sync.Mutex
 	closed  bool
 	onClose []func()
@@ -24,7 +27,7 @@ type conn struct {
 // authenticated frees the connection's pre-authentication slot. Close
 // frees it too, so calling both is fine.
 func (c *conn) authenticated() {
-	c.releaseOnce.Do(func() { <-c.l.pending })
+	c.releaseOnce.Do(func() { c.l.pending.remove(c) })
 }
 
 // afterClose runs f once the connection is closed, or now if it already

@@ -5,8 +5,9 @@
 // # Basics
 //
 // The listener requires a client certificate that chains to the device CA
-// (Config.ClientCAs). It closes sockets beyond Config.MaxPending that have
-// not authenticated yet, and any socket that has not completed the TLS
+// (Config.ClientCAs). It keeps at most Config.MaxPending sockets that have
+// not authenticated yet (a new one evicts the oldest, so idle sockets cannot
+// lock devices out), and closes any socket that has not completed the TLS
 // handshake and sent its CONNECT within Config.HandshakeTimeout.
 //
 // At CONNECT the hook checks, in this order, and refuses with CONNACK "not

@@ -23,8 +23,8 @@ const listenerID = "mtls"
 // tls.Listen, whose handshake runs lazily and without a deadline, and hands
 // over any socket; this one:
 //
-//   - closes a socket at accept when MaxPending connections are already
-//     waiting to authenticate;
+//   - keeps at most MaxPending connections waiting to authenticate; a new
+//     one evicts the oldest waiting socket (see pendingSet);
 //   - sets a deadline of HandshakeTimeout at accept, covering the TLS
 //     handshake and the wait for CONNECT. mochi replaces it by the keepalive
 //     deadline (cl.refreshDeadline) only after the CONNECT has been read and
@@ -37,7 +37,7 @@ type listener struct {
 	timeout time.Duration
 	log     *slog.Logger
 
-	pending chan struct{} // one slot per connection not yet authenticated
+	pending *pendingSet // connections not yet authenticated
 
 	ctx    context.Context // cancelled by Close: aborts handshakes
 	cancel context.CancelFunc
@@ -58,7 +58,7 @@ func newListener(addr string, tlsConf *tls.Config, timeout time.Duration, maxPen
 		tlsConf: tlsConf,
 		timeout: timeout,
 		log:     log,
-		pending: make(chan struct{}, maxPending),
+		pending: newPendingSet(maxPending),
 		ctx:     ctx,
 		cancel:  cancel,
 		conns:   make(map[*conn]struct{}),
@@ -124,19 +124,16 @@ func (l *listener) Serve(establish listeners.EstablishFn) {
 			continue
 		}
 		backoff = 0
-		select {
-		case l.pending <- struct{}{}:
-		default:
-			l.log.Debug("connection refused at accept", "remote", raw.RemoteAddr().String(), "reason", "max_pending")
-			_ = raw.Close()
-			continue
+		c := &conn{Conn: tls.Server(raw, l.tlsConf), l: l}
+		if victim := l.pending.add(c); victim != nil {
+			l.log.Debug("oldest pending connection evicted", "remote", victim.RemoteAddr().String(), "reason", "max_pending")
+			_ = victim.Close()
 		}
 		if !l.startHandler() {
-			<-l.pending
-			_ = raw.Close()
+			_ = c.Close()
 			return
 		}
-		go l.handle(raw, establish)
+		go l.handle(c, raw, establish)
 	}
 }
 
@@ -153,9 +150,8 @@ func (l *listener) startHandler() bool {
 }
 
 // handle runs the handshake on one accepted socket and passes it to mochi.
-func (l *listener) handle(raw net.Conn, establish listeners.EstablishFn) {
+func (l *listener) handle(c *conn, raw net.Conn, establish listeners.EstablishFn) {
 	defer l.handlers.Done()
-	c := &conn{Conn: tls.Server(raw, l.tlsConf), l: l}
 	if !l.track(c) {
 		_ = c.Close()
 		return
@@ -221,7 +217,7 @@ func (l *listener) isClosed() bool {
 
 // pendingCount is the number of accepted connections not yet
 // authenticated.
-func (l *listener) pendingCount() int { return len(l.pending) }
+func (l *listener) pendingCount() int { return l.pending.len() }
 
 // shutdownWriteTimeout bounds the DISCONNECT write to each client at
 // shutdown, so that a client that stopped reading cannot hold it up.

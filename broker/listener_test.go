@@ -84,34 +84,26 @@ func TestHalfOpenClosedAtDeadline(t *testing.T) {
 	f.logs.await(t, "tls handshake failed", "reason=timeout")
 }
 
-// TestMaxPending: with MaxPending 2, two idle sockets are held, a third is
-// closed at once, and once the two are gone a device connects.
+// TestMaxPending: with MaxPending 2, two idle sockets are held; a third
+// evicts the oldest; and a device still gets in while idle sockets fill
+// every slot, because it evicts the oldest idle one.
 func TestMaxPending(t *testing.T) {
 	f := newFixture(t, func(c *Config) {
 		c.MaxPending = 2
 		c.HandshakeTimeout = time.Hour // only the limit may close anything here
 	})
-	cert := f.device("after-the-crowd", nil)
+	cert := f.device("through-the-crowd", nil)
 	addr := f.b.Addr().String()
-	var idle []net.Conn
-	for range 2 {
+	dial := func() net.Conn {
 		conn, err := net.Dial("tcp", addr)
 		if err != nil {
 			t.Fatal(err)
 		}
-		defer conn.Close()
-		idle = append(idle, conn)
+		t.Cleanup(func() { conn.Close() })
+		return conn
 	}
-	third, err := net.Dial("tcp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer third.Close()
-	// Accept takes sockets in arrival order, so the third is the one over
-	// the limit.
-	awaitClosedByServer(t, third, wait)
-	f.logs.await(t, "connection refused at accept", "reason=max_pending")
-	for i, conn := range idle {
+	stillOpen := func(i int, conn net.Conn) {
+		t.Helper()
 		// Still open: a read times out instead of failing.
 		if err := conn.SetReadDeadline(time.Now().Add(100 * time.Millisecond)); err != nil {
 			t.Fatal(err)
@@ -120,27 +112,40 @@ func TestMaxPending(t *testing.T) {
 			t.Fatalf("idle socket %d: read %v, want it still open", i, err)
 		}
 	}
-	if n := f.b.listener.pendingCount(); n != 2 {
-		t.Fatalf("pending %d, want 2", n)
-	}
+	first := dial()
+	second := dial()
+	awaitPending(t, f, 2)
+	third := dial()
+	// Accept takes sockets in arrival order, so the first is the oldest.
+	awaitClosedByServer(t, first, wait)
+	f.logs.await(t, "oldest pending connection evicted", "reason=max_pending")
+	stillOpen(2, second)
+	stillOpen(3, third)
+	awaitPending(t, f, 2)
 
-	for _, conn := range idle {
-		conn.Close()
+	// Both slots are held by idle sockets; a device evicts one and gets in.
+	c := f.mustConnect(&cert, "through-the-crowd")
+	f.roundTrip(c, "through-the-crowd")
+	awaitClosedByServer(t, second, wait)
+	stillOpen(3, third)
+	// An authenticated device does not hold a pending slot.
+	if n := f.b.listener.pendingCount(); n != 1 {
+		t.Fatalf("pending %d with one idle socket and one authenticated device, want 1", n)
 	}
-	// The server notices the hang-ups asynchronously; no event tells the
-	// test, so poll the count.
+	third.Close()
+	awaitPending(t, f, 0)
+}
+
+// awaitPending polls the pending count: the server notices hang-ups and
+// accepts asynchronously and no event tells the test.
+func awaitPending(t *testing.T, f *fixture, want int) {
+	t.Helper()
 	deadline := time.Now().Add(wait)
-	for f.b.listener.pendingCount() != 0 {
+	for f.b.listener.pendingCount() != want {
 		if time.Now().After(deadline) {
-			t.Fatalf("pending still %d after the idle sockets closed", f.b.listener.pendingCount())
+			t.Fatalf("pending %d, want %d", f.b.listener.pendingCount(), want)
 		}
 		time.Sleep(5 * time.Millisecond)
-	}
-	c := f.mustConnect(&cert, "after-the-crowd")
-	f.roundTrip(c, "after-the-crowd")
-	// An authenticated device does not hold a pending slot.
-	if n := f.b.listener.pendingCount(); n != 0 {
-		t.Fatalf("pending %d with one authenticated device, want 0", n)
 	}
 }
 
