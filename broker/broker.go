@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	mqtt "github.com/mochi-mqtt/server/v2"
@@ -109,8 +110,13 @@ func (b *Broker) Start(ctx context.Context) error {
 	changes := b.reg.Watch(wctx)
 
 	server := mqtt.New(b.cfg.options())
-	h := &hook{server: server, reg: b.reg, sessions: b.sessions, log: b.log, now: time.Now}
+	m := b.cfg.Metrics
+	if m == nil {
+		m = NewMetrics(nil)
+	}
+	h := &hook{server: server, reg: b.reg, sessions: b.sessions, log: b.log, now: time.Now, metrics: m}
 	l := newListener(b.cfg.Addr, b.cfg.tlsConfig(), b.cfg.HandshakeTimeout, b.cfg.MaxPending, b.log)
+	l.metrics = m
 	if err := server.AddHook(h, nil); err != nil {
 		cancel()
 		_ = server.Close()
@@ -127,6 +133,8 @@ func (b *Broker) Start(ctx context.Context) error {
 		return fmt.Errorf("start mochi: %w", err)
 	}
 	b.server, b.hook, b.listener, b.cancel = server, h, l, cancel
+	m.bind(func() float64 { return float64(atomic.LoadInt64(&server.Info.ClientsConnected)) },
+		func() float64 { return float64(l.pendingCount()) })
 	go b.watch(wctx, changes)
 	b.log.Info("broker listening", "addr", l.Address())
 	return nil

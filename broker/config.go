@@ -64,6 +64,10 @@ type Config struct {
 
 	// Logger receives the broker's and mochi's logs. Nil discards them.
 	Logger *slog.Logger
+
+	// Metrics receives the broker's Prometheus metrics (NewMetrics). Nil
+	// keeps them private.
+	Metrics *Metrics
 }
 
 // withDefaults returns c with every zero field set to its default.

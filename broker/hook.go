@@ -24,6 +24,7 @@ type hook struct {
 	sessions *sessions
 	log      *slog.Logger
 	now      func() time.Time
+	metrics  *Metrics
 
 	// superseded holds the serials of rotated certificates whose
 	// predecessors were already retired (see markSuperseded).
@@ -58,7 +59,7 @@ func (h *hook) OnConnect(cl *mqtt.Client, pk packets.Packet) error {
 	attrs := []any{"remote", cl.Net.Remote, "client_id", pk.Connect.ClientIdentifier}
 	refuse := func(reason string) error {
 		h.log.Info("connect refused", append(attrs, "reason", reason)...)
-		h.refuse(cl)
+		h.refuse(cl, reason)
 		return fmt.Errorf("%w: %s", ErrRefused, reason)
 	}
 
@@ -86,7 +87,7 @@ func (h *hook) OnConnect(cl *mqtt.Client, pk packets.Packet) error {
 	if err != nil {
 		h.sessions.remove(s)
 		h.log.Error("registry lookup failed; connect refused", append(attrs, "reason", reason, "error", err.Error())...)
-		h.refuse(cl)
+		h.refuse(cl, reason)
 		return fmt.Errorf("%w: %s: %w", ErrRefused, reason, err)
 	}
 	if reason == "" {
@@ -94,7 +95,7 @@ func (h *hook) OnConnect(cl *mqtt.Client, pk packets.Packet) error {
 		if err != nil {
 			h.sessions.remove(s)
 			h.log.Error("group policy lookup failed; connect refused", append(attrs, "reason", reason, "error", err.Error())...)
-			h.refuse(cl)
+			h.refuse(cl, reason)
 			return fmt.Errorf("%w: %s: %w", ErrRefused, reason, err)
 		}
 	}
@@ -127,7 +128,8 @@ func (h *hook) OnConnect(cl *mqtt.Client, pk packets.Packet) error {
 // v5 codes to v3.1.1 return codes, and not 0x87, which a v3.1.1 client
 // would not understand (paho.mqtt.golang even takes it for success); so a
 // v3.1.1 client gets return code 5 explicitly.
-func (h *hook) refuse(cl *mqtt.Client) {
+func (h *hook) refuse(cl *mqtt.Client, reason string) {
+	h.metrics.refusals.WithLabelValues(reason).Inc()
 	code := packets.ErrNotAuthorized
 	if cl.Properties.ProtocolVersion < 5 {
 		code = packets.Err3NotAuthorized
@@ -156,6 +158,7 @@ func (h *hook) OnConnectAuthenticate(cl *mqtt.Client, _ packets.Packet) bool {
 		s.conn.afterClose(s.stopExpiry)
 	}
 	s.startExpiry(func() { h.drop(s, reasonExpired, s.notAfter) })
+	h.metrics.connects.Inc()
 	h.log.Info("device connected", "device", s.deviceID, "serial", s.serial, "remote", cl.Net.Remote)
 	return true
 }

@@ -38,6 +38,7 @@ type listener struct {
 	log     *slog.Logger
 
 	pending *pendingSet // connections not yet authenticated
+	metrics *Metrics
 
 	ctx    context.Context // cancelled by Close: aborts handshakes
 	cancel context.CancelFunc
@@ -126,6 +127,7 @@ func (l *listener) Serve(establish listeners.EstablishFn) {
 		backoff = 0
 		c := &conn{Conn: tls.Server(raw, l.tlsConf), l: l}
 		if victim := l.pending.add(c); victim != nil {
+			l.metrics.evictions.Inc()
 			l.log.Debug("oldest pending connection evicted", "remote", victim.RemoteAddr().String(), "reason", "max_pending")
 			_ = victim.Close()
 		}
@@ -161,11 +163,14 @@ func (l *listener) handle(c *conn, raw net.Conn, establish listeners.EstablishFn
 	if err := raw.SetDeadline(time.Now().Add(l.timeout)); err != nil {
 		return
 	}
+	start := time.Now()
 	if err := c.HandshakeContext(l.ctx); err != nil {
 		reason, level := handshakeReason(err)
+		l.metrics.handshake(start, reason)
 		l.log.Log(context.Background(), level, "tls handshake failed", "remote", remote, "reason", reason, "error", err.Error())
 		return
 	}
+	l.metrics.handshake(start, "")
 	if err := establish(listenerID, c); err != nil {
 		l.log.Debug("connection ended", "remote", remote, "error", err.Error())
 	}

@@ -93,6 +93,7 @@ func (h *hook) disconnect(s *session, reason string, since time.Time) {
 	} else {
 		cl.Stop(packets.ErrNotAuthorized)
 	}
+	h.metrics.dropped(reason, since)
 	attrs := []any{"device", s.deviceID, "serial", s.serial, "reason", reason, "remote", cl.Net.Remote}
 	if !since.IsZero() {
 		attrs = append(attrs, "delay_ms", float64(time.Since(since).Microseconds())/1000)

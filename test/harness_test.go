@@ -47,6 +47,7 @@ type server struct {
 	dataDir  string
 	mqttPort string
 	apiURL   string
+	opsURL   string
 	cmd      *exec.Cmd
 	logs     *syncBuffer
 	exited   chan struct{}
@@ -72,13 +73,14 @@ func (s *syncBuffer) String() string {
 var (
 	mqttLine = regexp.MustCompile(`MQTT \(mTLS\):\s+\S*:(\d+)`)
 	apiLine  = regexp.MustCompile(`API \(HTTPS\):\s+(https://\S+)`)
+	opsLine  = regexp.MustCompile(`ops \(metrics\):\s+(http://\S+)`)
 )
 
 // startServer starts `fleetgate serve` on ephemeral loopback ports in dataDir
 // and waits for its banner.
 func startServer(t *testing.T, dataDir string, extra ...string) *server {
 	t.Helper()
-	args := append([]string{"serve", "--data", dataDir, "--mqtt-addr", "127.0.0.1:0", "--api-addr", "127.0.0.1:0", "--log-level", "debug"}, extra...)
+	args := append([]string{"serve", "--data", dataDir, "--mqtt-addr", "127.0.0.1:0", "--api-addr", "127.0.0.1:0", "--ops-addr", "127.0.0.1:0", "--log-level", "debug"}, extra...)
 	cmd := exec.Command(binary, args...)
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
@@ -107,6 +109,9 @@ func startServer(t *testing.T, dataDir string, extra ...string) *server {
 			}
 			if m := apiLine.FindStringSubmatch(line); m != nil {
 				s.apiURL = m[1]
+			}
+			if m := opsLine.FindStringSubmatch(line); m != nil {
+				s.opsURL = m[1]
 				close(banner)
 			}
 		}

@@ -38,6 +38,7 @@ type Config struct {
 	DataDir          string   `json:"data_dir"`          // registry.db and ca/ live here
 	MQTTAddr         string   `json:"mqtt_addr"`         // device mTLS listener
 	APIAddr          string   `json:"api_addr"`          // operator HTTPS API
+	OpsAddr          string   `json:"ops_addr"`          // plain HTTP: /metrics, /healthz, /readyz, /crl ("" disables)
 	ServerNames      []string `json:"server_names"`      // extra DNS names/IPs in the server certificate
 	HandshakeTimeout Duration `json:"handshake_timeout"` // TLS handshake + CONNECT deadline
 	MaxPacketSize    uint32   `json:"max_packet_size"`   // bytes; larger MQTT packets close the connection
@@ -53,6 +54,7 @@ func DefaultConfig() Config {
 		DataDir:          "data",
 		MQTTAddr:         ":8883",
 		APIAddr:          ":8443",
+		OpsAddr:          "127.0.0.1:9883",
 		HandshakeTimeout: Duration{10 * time.Second},
 		MaxPacketSize:    256 << 10,
 		MaxPending:       1024,
@@ -84,6 +86,7 @@ func (c *Config) LoadEnv(getenv func(string) string) error {
 		"FLEETGATE_DATA_DIR":   &c.DataDir,
 		"FLEETGATE_MQTT_ADDR":  &c.MQTTAddr,
 		"FLEETGATE_API_ADDR":   &c.APIAddr,
+		"FLEETGATE_OPS_ADDR":   &c.OpsAddr,
 		"FLEETGATE_LOG_FORMAT": &c.LogFormat,
 		"FLEETGATE_LOG_LEVEL":  &c.LogLevel,
 	}

@@ -57,6 +57,7 @@ FLEETGATE_* environment variables, flags.`,
 	f.StringVar(&cfg.DataDir, "data", cfg.DataDir, "data directory (registry.db and ca/)")
 	f.StringVar(&cfg.MQTTAddr, "mqtt-addr", cfg.MQTTAddr, "MQTT over mTLS listen address")
 	f.StringVar(&cfg.APIAddr, "api-addr", cfg.APIAddr, "operator and provisioning HTTPS listen address")
+	f.StringVar(&cfg.OpsAddr, "ops-addr", cfg.OpsAddr, "plain-HTTP address for /metrics, /healthz, /readyz and /crl (empty disables)")
 	f.StringSliceVar(&cfg.ServerNames, "server-name", nil, "extra DNS name or IP for the server certificate (repeatable)")
 	f.DurationVar(&cfg.HandshakeTimeout.Duration, "handshake-timeout", cfg.HandshakeTimeout.Duration, "deadline for the TLS handshake and the CONNECT packet")
 	f.Uint32Var(&cfg.MaxPacketSize, "max-packet-size", cfg.MaxPacketSize, "largest MQTT packet accepted, in bytes")
@@ -77,6 +78,7 @@ func applyFlags(cmd *cobra.Command, dst *Config, src Config) {
 	set("data", func() { dst.DataDir = src.DataDir })
 	set("mqtt-addr", func() { dst.MQTTAddr = src.MQTTAddr })
 	set("api-addr", func() { dst.APIAddr = src.APIAddr })
+	set("ops-addr", func() { dst.OpsAddr = src.OpsAddr })
 	set("server-name", func() { dst.ServerNames = src.ServerNames })
 	set("handshake-timeout", func() { dst.HandshakeTimeout = src.HandshakeTimeout })
 	set("max-packet-size", func() { dst.MaxPacketSize = src.MaxPacketSize })
@@ -115,7 +117,9 @@ func serve(ctx context.Context, cfg Config, out io.Writer) error {
 		log.Info("created CA material", "dir", cfg.CADir(), "files", created)
 	}
 
+	metricsReg := newMetricsRegistry()
 	brk, err := broker.New(broker.Config{
+		Metrics:          broker.NewMetrics(metricsReg),
 		Addr:             cfg.MQTTAddr,
 		GetCertificate:   func(*tls.ClientHelloInfo) (*tls.Certificate, error) { return authority.ServerCertificate(), nil },
 		ClientCAs:        authority.DevicePool(),
@@ -144,7 +148,25 @@ func serve(ctx context.Context, cfg Config, out io.Writer) error {
 	apiErr := make(chan error, 1)
 	go func() { apiErr <- srv.ServeTLS(apiLn, "", "") }()
 
-	printBanner(out, cfg, brk.Addr(), apiLn.Addr())
+	opsAddr := "disabled"
+	if cfg.OpsAddr != "" {
+		ops := &opsServer{db: db, authority: authority, log: log.With("component", "ops"), ready: func() bool {
+			select {
+			case <-brk.Done():
+				return false
+			default:
+				return true
+			}
+		}}
+		go ops.watchRevocations(ctx)
+		a, err := serveOps(ctx, cfg.OpsAddr, ops.handler(metricsReg), log)
+		if err != nil {
+			return fmt.Errorf("start ops listener on %s: %w", cfg.OpsAddr, err)
+		}
+		opsAddr = "http://" + a.String()
+	}
+
+	printBanner(out, cfg, brk.Addr(), apiLn.Addr(), opsAddr)
 	log.Info("fleetgate serving", "mqtt", brk.Addr().String(), "api", apiLn.Addr().String(), "data", cfg.DataDir)
 
 	select {
@@ -161,11 +183,12 @@ func serve(ctx context.Context, cfg Config, out io.Writer) error {
 	return nil
 }
 
-func printBanner(out io.Writer, cfg Config, mqttAddr, apiAddr net.Addr) {
+func printBanner(out io.Writer, cfg Config, mqttAddr, apiAddr net.Addr, opsAddr string) {
 	caDir := cfg.CADir()
 	fmt.Fprintf(out, `fleetgate is running
   MQTT (mTLS):       %s
   API (HTTPS):       https://%s
+  ops (metrics):     %s
   data directory:    %s
   server trust root: %s
   operator cert:     %s (key %s)
@@ -175,7 +198,7 @@ Next: register a device and issue its certificate from another terminal:
   ./bin/fleetgate cert issue dev-001 --new-key dev-001.key --out dev-001.crt
 then publish with:
   mosquitto_pub -h localhost -p %s --cafile %s --cert dev-001.crt --key dev-001.key -i dev-001 -t devices/dev-001/hello -m hi
-`, mqttAddr, apiAddr, cfg.DataDir,
+`, mqttAddr, apiAddr, opsAddr, cfg.DataDir,
 		filepath.Join(caDir, ca.RootCertFile), filepath.Join(caDir, ca.AdminCertFile), filepath.Join(caDir, ca.AdminKeyFile),
 		portOf(mqttAddr), filepath.Join(caDir, ca.RootCertFile))
 }

@@ -1,0 +1,138 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"math/big"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/fleetgate/fleetgate/provisioning/ca"
+	"github.com/fleetgate/fleetgate/store"
+)
+
+// opsServer serves what operators' tooling scrapes and probes, on a
+// separate plain-HTTP listener meant for a private network:
+//
+//	/metrics  Prometheus metrics (broker, Go runtime, process)
+//	/healthz  the process is up
+//	/readyz   the broker is serving and the registry answers
+//	/crl      the device CA's CRL (DER), for relying parties other than the broker
+type opsServer struct {
+	db        *store.DB
+	authority *ca.CA
+	ready     func() bool
+	log       *slog.Logger
+
+	mu       sync.Mutex
+	crl      []byte
+	crlValid time.Time // the cached CRL is reused until a change or this time
+	dirty    bool
+}
+
+// newMetricsRegistry returns the registry /metrics serves, with the Go
+// runtime and process collectors.
+func newMetricsRegistry() *prometheus.Registry {
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	return reg
+}
+
+func (o *opsServer) handler(reg *prometheus.Registry) http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+		w.Write([]byte("ok\n"))
+	})
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, _ *http.Request) {
+		if !o.ready() {
+			http.Error(w, "broker not serving", http.StatusServiceUnavailable)
+			return
+		}
+		// A read transaction proves the registry file is open and readable.
+		if _, err := o.db.Device("readyz-probe"); err != nil && !errors.Is(err, store.ErrNotFound) {
+			http.Error(w, "registry unavailable", http.StatusServiceUnavailable)
+			return
+		}
+		w.Write([]byte("ready\n"))
+	})
+	mux.HandleFunc("GET /crl", o.serveCRL)
+	return mux
+}
+
+// watchRevocations marks the cached CRL stale whenever a certificate
+// changes state.
+func (o *opsServer) watchRevocations(ctx context.Context) {
+	for ch := range o.db.Watch(ctx) {
+		if ch.Kind == store.ChangeCert {
+			o.mu.Lock()
+			o.dirty = true
+			o.mu.Unlock()
+		}
+	}
+}
+
+func (o *opsServer) serveCRL(w http.ResponseWriter, _ *http.Request) {
+	der, err := o.currentCRL()
+	if err != nil {
+		o.log.Error("building the device CRL failed", "error", err.Error())
+		http.Error(w, "CRL unavailable", http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", "application/pkix-crl")
+	w.Write(der)
+}
+
+// currentCRL returns the cached CRL, rebuilding it after a certificate
+// change or halfway through its validity.
+func (o *opsServer) currentCRL() ([]byte, error) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.crl != nil && !o.dirty && time.Now().Before(o.crlValid) {
+		return o.crl, nil
+	}
+	certs, err := o.db.Certificates("")
+	if err != nil {
+		return nil, err
+	}
+	var revoked []ca.RevokedCert
+	for _, c := range certs {
+		if c.Status != store.CertRevoked {
+			continue
+		}
+		serial, ok := new(big.Int).SetString(c.Serial, 16)
+		if !ok {
+			continue
+		}
+		revoked = append(revoked, ca.RevokedCert{Serial: serial, RevokedAt: c.RevokedAt})
+	}
+	// CRL numbers must grow: the build time in nanoseconds does.
+	der, err := o.authority.DeviceCRL(revoked, big.NewInt(time.Now().UnixNano()), ca.DefaultCRLValidity)
+	if err != nil {
+		return nil, err
+	}
+	o.crl, o.crlValid, o.dirty = der, time.Now().Add(ca.DefaultCRLValidity/2), false
+	return der, nil
+}
+
+// serveOps starts the ops listener; it stops when ctx ends.
+func serveOps(ctx context.Context, addr string, h http.Handler, log *slog.Logger) (net.Addr, error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, err
+	}
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 5 * time.Second, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelDebug)}
+	go srv.Serve(ln)
+	go func() {
+		<-ctx.Done()
+		srv.Close()
+	}()
+	return ln.Addr(), nil
+}

@@ -1,0 +1,44 @@
+package ca
+
+import (
+	"crypto/rand"
+	"crypto/x509"
+	"fmt"
+	"math/big"
+	"time"
+)
+
+// DefaultCRLValidity is how long a published CRL stays current
+// (NextUpdate - ThisUpdate). Relying parties fetch a new one before then.
+const DefaultCRLValidity = 24 * time.Hour
+
+// RevokedCert is one entry of a device CRL.
+type RevokedCert struct {
+	Serial    *big.Int
+	RevokedAt time.Time
+}
+
+// DeviceCRL signs a DER X.509 CRL with the device-issuing intermediate,
+// listing the revoked device certificates, for relying parties other than
+// the broker (which reads revocations from the registry itself). number
+// must grow with every CRL the caller publishes.
+func (ca *CA) DeviceCRL(revoked []RevokedCert, number *big.Int, validity time.Duration) ([]byte, error) {
+	if validity <= 0 {
+		validity = DefaultCRLValidity
+	}
+	now := ca.now()
+	entries := make([]x509.RevocationListEntry, 0, len(revoked))
+	for _, r := range revoked {
+		entries = append(entries, x509.RevocationListEntry{SerialNumber: r.Serial, RevocationTime: r.RevokedAt})
+	}
+	der, err := x509.CreateRevocationList(rand.Reader, &x509.RevocationList{
+		Number:                    number,
+		ThisUpdate:                now.Add(-time.Minute),
+		NextUpdate:                now.Add(validity),
+		RevokedCertificateEntries: entries,
+	}, ca.deviceCA, ca.deviceKey)
+	if err != nil {
+		return nil, fmt.Errorf("sign device CRL: %w", err)
+	}
+	return der, nil
+}

@@ -1,0 +1,80 @@
+package test
+
+import (
+	"crypto/x509"
+	"io"
+	"math/big"
+	"net/http"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestOpsEndpoints: /healthz and /readyz answer, /metrics counts a refusal
+// by reason and a revocation drop, and /crl lists a revoked certificate,
+// signed by the device CA.
+func TestOpsEndpoints(t *testing.T) {
+	s := startServer(t, t.TempDir())
+	for _, p := range []string{"/healthz", "/readyz"} {
+		if code, body := httpGet(t, s.opsURL+p); code != 200 {
+			t.Fatalf("%s: %d %s", p, code, body)
+		}
+	}
+
+	cert, key := s.device("dev-m")
+	acert, akey := s.device("dev-other")
+	if out, code := s.pub(t, "dev-m", acert, akey, "-t", "devices/dev-m/x", "-m", "x"); code == 0 {
+		t.Fatalf("spoofed client ID admitted: %s", out)
+	}
+	sub := s.startSub(t, "dev-m", cert, key, "-t", "devices/dev-m/#")
+	sub.waitFor(t, "received SUBACK")
+	certJSON := s.mustCtl("cert", "list", "--device", "dev-m", "--json")
+	s.mustCtl("device", "revoke", "dev-m", "--reason", "ops test")
+	sub.waitExit(t, 30*time.Second)
+
+	_, metrics := httpGet(t, s.opsURL+"/metrics")
+	for _, want := range []string{
+		`fleetgate_broker_connect_refusals_total{reason="client_id_mismatch"} 1`,
+		`fleetgate_broker_sessions_dropped_total{reason="device_revoked"} 1`,
+		`fleetgate_broker_revocation_disconnect_seconds_count 1`,
+		`fleetgate_broker_tls_handshake_seconds_count{result="ok"}`,
+	} {
+		if !strings.Contains(metrics, want) {
+			t.Errorf("/metrics lacks %q", want)
+		}
+	}
+
+	code, der := httpGet(t, s.opsURL+"/crl")
+	if code != 200 {
+		t.Fatalf("/crl: %d", code)
+	}
+	crl, err := x509.ParseRevocationList([]byte(der))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := regexp.MustCompile(`"serial":\s*"([0-9a-f]+)"`).FindStringSubmatch(certJSON)
+	if m == nil {
+		t.Fatalf("no serial in `cert list --json` output:\n%s", certJSON)
+	}
+	serial := m[1]
+	want, _ := new(big.Int).SetString(serial, 16)
+	found := false
+	for _, e := range crl.RevokedCertificateEntries {
+		found = found || e.SerialNumber.Cmp(want) == 0
+	}
+	if !found {
+		t.Fatalf("revoked serial %s not in the CRL (%d entries)", serial, len(crl.RevokedCertificateEntries))
+	}
+}
+
+func httpGet(t *testing.T, url string) (int, string) {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
