@@ -26,6 +26,9 @@ type hook struct {
 	now      func() time.Time
 	metrics  *Metrics
 
+	// idLocks serialises takeovers per client ID.
+	idLocks idLocks
+
 	// superseded holds the serials of rotated certificates whose
 	// predecessors were already retired (see markSuperseded).
 	superseded sync.Map
@@ -43,6 +46,7 @@ func (h *hook) Provides(b byte) bool {
 		mqtt.OnConnectAuthenticate,
 		mqtt.OnACLCheck,
 		mqtt.OnSessionEstablish,
+		mqtt.OnSessionEstablished,
 		mqtt.OnDisconnect,
 		mqtt.OnWill,
 		mqtt.OnClientExpired,
@@ -189,6 +193,17 @@ func (h *hook) OnACLCheck(cl *mqtt.Client, topic string, write bool) bool {
 // forgets it; if the old client is already gone, it is forgotten here. (In
 // that order: mochi may report the old disconnect at any moment.)
 func (h *hook) OnSessionEstablish(cl *mqtt.Client, _ packets.Packet) {
+	// Serialise takeovers of this identity until OnSessionEstablished, or
+	// the connection's end if mochi never gets there (see idLocks).
+	unlock := h.idLocks.lock(cl.ID)
+	if s := h.sessions.get(cl); s != nil {
+		s.unlockID = unlock
+		if s.conn != nil {
+			s.conn.afterClose(unlock)
+		}
+	} else {
+		unlock() // not ours: OnConnectAuthenticate refused it already
+	}
 	old, ok := h.server.Clients.Get(cl.ID)
 	if !ok || old == cl {
 		return
@@ -217,6 +232,14 @@ func (h *hook) OnSessionEstablish(cl *mqtt.Client, _ packets.Packet) {
 				atomic.AddInt64(&h.server.Info.Subscriptions, -1)
 			}
 		}
+	}
+}
+
+// OnSessionEstablished runs once mochi has added the client and sent its
+// CONNACK: the takeover is complete, so the identity's lock is released.
+func (h *hook) OnSessionEstablished(cl *mqtt.Client, _ packets.Packet) {
+	if s := h.sessions.get(cl); s != nil && s.unlockID != nil {
+		s.unlockID()
 	}
 }
 

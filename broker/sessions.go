@@ -26,6 +26,11 @@ type session struct {
 
 	mu     sync.Mutex
 	expiry *time.Timer // drops the session at notAfter
+
+	// unlockID releases the identity's takeover lock (see idLocks); set
+	// in OnSessionEstablish, read by OnSessionEstablished on the same
+	// client goroutine.
+	unlockID func()
 }
 
 // stopExpiry cancels the expiry timer, if any.

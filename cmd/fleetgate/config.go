@@ -44,6 +44,8 @@ type Config struct {
 	MaxPacketSize    uint32   `json:"max_packet_size"`   // bytes; larger MQTT packets close the connection
 	MaxPending       int      `json:"max_pending"`       // connections not yet authenticated
 	CertLifetime     Duration `json:"cert_lifetime"`     // default device certificate lifetime
+	EKRoots          string   `json:"ek_roots"`          // PEM bundle of TPM manufacturer roots (+ intermediates) for EK certificates
+	ChallengeTTL     Duration `json:"challenge_ttl"`     // lifetime of a TPM enrolment challenge and nonce
 	LogFormat        string   `json:"log_format"`        // text or json
 	LogLevel         string   `json:"log_level"`         // debug, info, warn, error
 }
@@ -59,6 +61,7 @@ func DefaultConfig() Config {
 		MaxPacketSize:    256 << 10,
 		MaxPending:       1024,
 		CertLifetime:     Duration{30 * 24 * time.Hour},
+		ChallengeTTL:     Duration{60 * time.Second},
 		LogFormat:        "text",
 		LogLevel:         "info",
 	}
@@ -89,6 +92,7 @@ func (c *Config) LoadEnv(getenv func(string) string) error {
 		"FLEETGATE_OPS_ADDR":   &c.OpsAddr,
 		"FLEETGATE_LOG_FORMAT": &c.LogFormat,
 		"FLEETGATE_LOG_LEVEL":  &c.LogLevel,
+		"FLEETGATE_EK_ROOTS":   &c.EKRoots,
 	}
 	for k, p := range str {
 		if v := getenv(k); v != "" {
@@ -101,6 +105,7 @@ func (c *Config) LoadEnv(getenv func(string) string) error {
 	dur := map[string]*Duration{
 		"FLEETGATE_HANDSHAKE_TIMEOUT": &c.HandshakeTimeout,
 		"FLEETGATE_CERT_LIFETIME":     &c.CertLifetime,
+		"FLEETGATE_CHALLENGE_TTL":     &c.ChallengeTTL,
 	}
 	for k, p := range dur {
 		if v := getenv(k); v != "" {
@@ -148,6 +153,9 @@ func (c Config) Validate() error {
 	}
 	if c.CertLifetime.Duration < time.Hour || c.CertLifetime.Duration > 397*24*time.Hour {
 		errs = append(errs, fmt.Errorf("cert_lifetime %s must be between 1h and 397 days", c.CertLifetime))
+	}
+	if c.ChallengeTTL.Duration < time.Second || c.ChallengeTTL.Duration > time.Hour {
+		errs = append(errs, fmt.Errorf("challenge_ttl %s must be between 1s and 1h", c.ChallengeTTL))
 	}
 	if _, err := c.level(); err != nil {
 		errs = append(errs, err)

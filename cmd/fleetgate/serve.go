@@ -63,6 +63,8 @@ FLEETGATE_* environment variables, flags.`,
 	f.Uint32Var(&cfg.MaxPacketSize, "max-packet-size", cfg.MaxPacketSize, "largest MQTT packet accepted, in bytes")
 	f.IntVar(&cfg.MaxPending, "max-pending", cfg.MaxPending, "connections allowed before they authenticate")
 	f.DurationVar(&cfg.CertLifetime.Duration, "cert-lifetime", cfg.CertLifetime.Duration, "default device certificate lifetime")
+	f.StringVar(&cfg.EKRoots, "ek-roots", cfg.EKRoots, "PEM bundle of TPM manufacturer roots (and intermediates) trusted for EK certificates")
+	f.DurationVar(&cfg.ChallengeTTL.Duration, "challenge-ttl", cfg.ChallengeTTL.Duration, "lifetime of a TPM enrolment challenge")
 	f.StringVar(&cfg.LogFormat, "log-format", cfg.LogFormat, "log format: text or json")
 	f.StringVar(&cfg.LogLevel, "log-level", cfg.LogLevel, "log level: debug, info, warn, error")
 	return cmd
@@ -84,6 +86,8 @@ func applyFlags(cmd *cobra.Command, dst *Config, src Config) {
 	set("max-packet-size", func() { dst.MaxPacketSize = src.MaxPacketSize })
 	set("max-pending", func() { dst.MaxPending = src.MaxPending })
 	set("cert-lifetime", func() { dst.CertLifetime = src.CertLifetime })
+	set("ek-roots", func() { dst.EKRoots = src.EKRoots })
+	set("challenge-ttl", func() { dst.ChallengeTTL = src.ChallengeTTL })
 	set("log-format", func() { dst.LogFormat = src.LogFormat })
 	set("log-level", func() { dst.LogLevel = src.LogLevel })
 }
@@ -140,10 +144,18 @@ func serve(ctx context.Context, cfg Config, out io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("start API on %s: %w", cfg.APIAddr, err)
 	}
-	handler := api.New(db, authority, api.Config{
+	apiCfg := api.Config{
 		Logger:          log.With("component", "api"),
 		DefaultLifetime: cfg.CertLifetime.Duration,
-	})
+		ChallengeTTL:    cfg.ChallengeTTL.Duration,
+	}
+	if cfg.EKRoots != "" {
+		apiCfg.EKRoots, apiCfg.EKIntermediates, err = api.LoadEKRoots(cfg.EKRoots)
+		if err != nil {
+			return fmt.Errorf("ek_roots %s: %w", cfg.EKRoots, err)
+		}
+	}
+	handler := api.New(db, authority, apiCfg)
 	srv := handler.Server(cfg.APIAddr)
 	apiErr := make(chan error, 1)
 	go func() { apiErr <- srv.ServeTLS(apiLn, "", "") }()

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"crypto/x509"
 	"fmt"
 	"io"
 	"log/slog"
@@ -8,6 +9,7 @@ import (
 	"time"
 
 	"github.com/fleetgate/fleetgate/provisioning/ca"
+	"github.com/fleetgate/fleetgate/provisioning/enroll"
 	"github.com/fleetgate/fleetgate/store"
 )
 
@@ -16,6 +18,17 @@ const (
 	DefaultLifetime     = 30 * 24 * time.Hour
 	DefaultMaxLifetime  = 397 * 24 * time.Hour // the CA/Browser Forum ceiling, a sane bound for devices too
 	DefaultMaxBodyBytes = 64 << 10
+	// DefaultChallengeTTL is how long a TPM enrolment or rotation
+	// challenge may be answered: long enough for a slow TPM to activate a
+	// credential and certify a key, short enough that a leaked one is of
+	// little use.
+	DefaultChallengeTTL = 60 * time.Second
+	// DefaultTokenTTL is the lifetime of enrolment tokens created without
+	// one.
+	DefaultTokenTTL = 24 * time.Hour
+	// DefaultMaxImportBytes bounds the body of a device import: a factory
+	// batch of some 100,000 rows with EK certificates.
+	DefaultMaxImportBytes = 32 << 20
 )
 
 // Config tunes the API. The zero value takes the defaults above.
@@ -31,6 +44,22 @@ type Config struct {
 	// MaxBodyBytes bounds every request body; a larger one is refused
 	// before it is parsed.
 	MaxBodyBytes int64
+
+	// EKRoots holds the TPM manufacturers' root certificates that EK
+	// certificates must chain to. Nil accepts no EK certificate at all:
+	// only devices whose EK public hash was pre-registered can enrol.
+	EKRoots *x509.CertPool
+	// EKIntermediates holds manufacturer intermediate CAs, which TPMs do
+	// not store next to their EK certificate. Optional.
+	EKIntermediates *x509.CertPool
+	// ChallengeTTL is the lifetime of a TPM enrolment or rotation
+	// challenge.
+	ChallengeTTL time.Duration
+	// TokenTTL is the lifetime of enrolment tokens when the request names
+	// none.
+	TokenTTL time.Duration
+	// MaxImportBytes bounds the body of POST /v1/devices/import.
+	MaxImportBytes int64
 }
 
 // API is the operator API. It is safe for concurrent use.
@@ -59,6 +88,15 @@ func New(db *store.DB, authority *ca.CA, cfg Config) *API {
 	if cfg.MaxBodyBytes <= 0 {
 		cfg.MaxBodyBytes = DefaultMaxBodyBytes
 	}
+	if cfg.ChallengeTTL <= 0 {
+		cfg.ChallengeTTL = DefaultChallengeTTL
+	}
+	if cfg.TokenTTL <= 0 {
+		cfg.TokenTTL = DefaultTokenTTL
+	}
+	if cfg.MaxImportBytes <= 0 {
+		cfg.MaxImportBytes = DefaultMaxImportBytes
+	}
 	return &API{db: db, ca: authority, cfg: cfg, log: cfg.Logger, now: time.Now}
 }
 
@@ -80,6 +118,20 @@ func (a *API) Handler() http.Handler {
 	mux.Handle("POST /v1/certificates/{serial}/revoke", a.operator(a.revokeCertificate))
 
 	mux.Handle("GET /v1/audit", a.operator(a.audit))
+
+	mux.Handle("PUT /v1/groups/{name}", a.operator(a.putGroup))
+	mux.Handle("GET /v1/groups", a.operator(a.listGroups))
+	mux.Handle("POST /v1/tokens", a.operator(a.createTokens))
+	mux.Handle("GET /v1/tokens", a.operator(a.listTokens))
+	mux.Handle("POST /v1/devices/import", a.operator(a.importDevices))
+
+	// Device routes: enrolment needs no client certificate (the TPM or the
+	// token is the proof); rotation needs the device's current one.
+	mux.HandleFunc("POST "+enroll.PathTPMStart, a.startTPM)
+	mux.HandleFunc("POST "+enroll.PathTPMFinish, a.finishTPM)
+	mux.HandleFunc("POST "+enroll.PathToken, a.enrolToken)
+	mux.Handle("POST "+enroll.PathRotationStart, a.device(a.startRotation))
+	mux.Handle("POST "+enroll.PathRotationFinish, a.device(a.finishRotation))
 
 	// Anything else gets the JSON error shape too, so clients never have to
 	// parse a plain text page.

@@ -1,27 +1,51 @@
-// Package api serves the fleetgate operator API: versioned JSON routes over
-// HTTPS with mutual TLS, for registering devices, issuing and revoking
-// their certificates and reading the audit log.
+// Package api serves the fleetgate provisioning API: versioned JSON routes
+// over HTTPS for operators (register devices, issue and revoke their
+// certificates, set group policies, make enrolment tokens, import factory
+// batches, read the audit log) and for devices (enrol with a TPM or a
+// token, rotate a certificate).
 //
 // # Basics
 //
 // New ties the registry (store) and the CA together; Handler returns the
-// routes and TLSConfig the server side TLS settings. Every route but
-// GET /v1/ca needs a verified operator client certificate; the operator's
-// name and the remote address become the store.Actor of every change, so
-// the audit log says who did what from where.
+// routes and TLSConfig the server side TLS settings. Operator routes need a
+// verified operator client certificate; the operator's name and the remote
+// address become the store.Actor of every change, so the audit log says who
+// did what from where. Operator bodies are the wire types of package
+// client; their errors have one shape, {"error":{"code":...,"message":...}},
+// and one mapping from sentinel errors to HTTP status and code (errors.go).
 //
-// Request and response bodies are the wire types of package client. Errors
-// have one shape, {"error":{"code":...,"message":...}}, and one mapping from
-// the registry's and the CA's sentinel errors to HTTP status and code (see
-// errors.go).
+// Device routes speak the wire types of package enroll, the small client
+// the agent links:
+//
+//	POST /v1/enroll/tpm/start   EK certificate (or pre-registered EK public) + AK -> credential + nonce
+//	POST /v1/enroll/tpm/finish  activated secret + Certify of the new key + CSR  -> certificate
+//	POST /v1/enroll/token       one-time token + CSR of a software key           -> certificate
+//	POST /v1/rotate/start       (mTLS, current certificate)                      -> nonce
+//	POST /v1/rotate/finish      (mTLS) Certify with the enrolment AK + CSR, or a CSR alone
+//
+// Enrolment needs no client certificate: the TPM's proof or the token is
+// the credential. Each refusal carries its own code from package enroll
+// (nonce_mismatch, ek_untrusted, token_replayed, ...) and is logged with
+// the device and the code; the message names the check but not the values
+// compared (enrol_errors.go).
 //
 // # Caveats
 //
 // A request refused for bad input changes nothing in the registry: a
-// certificate request is checked in full (CSR, lifetime, device state)
-// before a serial number is allocated.
+// certificate request is checked in full (CSR, lifetime, device state,
+// and on the TPM path every attestation check) before a serial number is
+// allocated. The token path is the exception: a token is judged in the
+// transaction that records the certificate, so that one token can never
+// yield two, and a refused token costs a serial (nothing else).
+//
+// EK trust is Config.EKRoots (and EKIntermediates). Without roots, only
+// devices whose EK public hash the factory pre-registered can enrol, by
+// sending the EK public area. Either way the EK must be on the device's
+// allow-list entry (store.Device.EKHash, set by import).
 //
 // Run the handler behind an http.Server whose TLSConfig is TLSConfig and
 // whose certificate comes from it (leave Certificates empty), so that the
-// server certificate is read from the CA on every handshake.
+// server certificate is read from the CA on every handshake. TLSConfig
+// trusts both the operator CA and the device CA at the handshake; the
+// routes verify again which one they need.
 package api

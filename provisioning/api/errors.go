@@ -34,7 +34,9 @@ func statusOf(err error) (int, string) {
 		return http.StatusNotFound, client.CodeNotFound
 	case errors.Is(err, store.ErrExists):
 		return http.StatusConflict, client.CodeExists
-	case errors.Is(err, store.ErrState):
+	case errors.Is(err, store.ErrPolicy):
+		return http.StatusConflict, client.CodePolicy
+	case errors.Is(err, store.ErrState), errors.Is(err, store.ErrExpired), errors.Is(err, store.ErrReplayed):
 		return http.StatusConflict, client.CodeInvalidState
 	case errors.Is(err, errBadRequest),
 		errors.Is(err, store.ErrInvalid),

@@ -10,18 +10,21 @@ import (
 // certificate is fetched from the CA at every handshake, so a renewed one
 // is served without a restart.
 //
-// A client certificate is optional at the handshake (GET /v1/ca is public)
-// and, when given, must chain to the operator CA. The handshake check alone
-// is not trusted for authorisation: device certificates will share this
-// listener for rotation, so every operator route verifies the certificate
-// again (see operator).
+// A client certificate is optional at the handshake (GET /v1/ca and
+// enrolment are open) and, when given, must chain to the operator CA or to
+// the device CA (devices rotate with their current certificate). The
+// handshake check alone is never trusted for authorisation: every operator
+// route verifies the certificate again against the operator CA (operator),
+// every rotation route against the device CA and the registry (device).
 func TLSConfig(authority *ca.CA) *tls.Config {
+	clientCAs := authority.OperatorPool() // a fresh pool, ours to extend
+	clientCAs.AddCert(authority.DeviceCA())
 	return &tls.Config{
 		MinVersion: tls.VersionTLS12,
 		GetCertificate: func(*tls.ClientHelloInfo) (*tls.Certificate, error) {
 			return authority.ServerCertificate(), nil
 		},
 		ClientAuth: tls.VerifyClientCertIfGiven,
-		ClientCAs:  authority.OperatorPool(),
+		ClientCAs:  clientCAs,
 	}
 }

@@ -6,14 +6,16 @@ import (
 	"github.com/spf13/cobra"
 )
 
-// Commands returns the operator command groups (device, cert, audit) to
-// attach to the root `fleetgate` command. Each call returns fresh commands
-// with their own flag values.
+// Commands returns the operator command groups (device, cert, audit, group,
+// token) to attach to the root `fleetgate` command. Each call returns fresh
+// commands with their own flag values.
 func Commands() []*cobra.Command {
 	return []*cobra.Command{
 		deviceCommand(&options{}),
 		certCommand(&options{}),
 		auditCommand(&options{}),
+		groupCommand(&options{}),
+		tokenCommand(&options{}),
 	}
 }
 

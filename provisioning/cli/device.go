@@ -20,6 +20,7 @@ disconnected by the broker at once. Revocation is final and also revokes
 the device's certificates; device IDs are never reused.`)
 	cmd.AddCommand(
 		deviceRegisterCommand(o),
+		deviceImportCommand(o),
 		deviceListCommand(o),
 		deviceShowCommand(o),
 		deviceStatusCommand(o, "suspend", "Stop a device from connecting until it is resumed", false,

@@ -41,6 +41,8 @@ func (o *options) withHint(cmd *cobra.Command, err error) error {
 			hint = "list what exists with `fleetgate device list` or `fleetgate cert list`"
 		case client.CodeExists:
 			hint = "device IDs are never reused, not even after revocation; pick another ID"
+		case client.CodePolicy:
+			hint = "see the group's policy with `fleetgate group list`"
 		case client.CodeInvalidState:
 			hint = "see the current state with `fleetgate device show ID`"
 		case client.CodeBadRequest:

@@ -1,0 +1,118 @@
+package api
+
+import (
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/sha256"
+	"crypto/x509"
+	"encoding/hex"
+	"encoding/pem"
+	"fmt"
+	"strings"
+
+	"github.com/fleetgate/fleetgate/provisioning/attest"
+	"github.com/fleetgate/fleetgate/provisioning/ca"
+	"github.com/fleetgate/fleetgate/provisioning/enroll"
+	"github.com/fleetgate/fleetgate/store"
+)
+
+// parseDeviceCSR reads a device's PEM CSR without judging its signature:
+// the caller checks that with attest.VerifyCSR or softwareCSR, so that a
+// bad signature is reported as csr_signature rather than bad_request.
+func parseDeviceCSR(s string) (*x509.CertificateRequest, error) {
+	if strings.TrimSpace(s) == "" {
+		return nil, fmt.Errorf("%w: csr is required (a PEM certificate signing request)", errBadRequest)
+	}
+	if len(s) > ca.MaxCSRSize {
+		return nil, fmt.Errorf("%w: csr of %d bytes, more than %d", errBadRequest, len(s), ca.MaxCSRSize)
+	}
+	block, rest := pem.Decode([]byte(s))
+	if block == nil || (block.Type != "CERTIFICATE REQUEST" && block.Type != "NEW CERTIFICATE REQUEST") || strings.TrimSpace(string(rest)) != "" {
+		return nil, fmt.Errorf("%w: csr is not one PEM CERTIFICATE REQUEST block", errBadRequest)
+	}
+	csr, err := x509.ParseCertificateRequest(block.Bytes)
+	if err != nil {
+		return nil, fmt.Errorf("%w: csr: %v", errBadRequest, err)
+	}
+	return csr, nil
+}
+
+// softwareCSR checks the CSR of a software key (token enrolment and
+// rotation without a TPM): ECDSA P-256 or P-384, as TLS 1.3 and our
+// broker want, self-signed.
+func softwareCSR(csr *x509.CertificateRequest) error {
+	k, ok := csr.PublicKey.(*ecdsa.PublicKey)
+	if !ok || (k.Curve != elliptic.P256() && k.Curve != elliptic.P384()) {
+		return fmt.Errorf("%w: csr key must be ECDSA P-256 or P-384", errBadRequest)
+	}
+	if err := csr.CheckSignature(); err != nil {
+		return fmt.Errorf("%w: %w", attest.ErrCSRSignature, err)
+	}
+	return nil
+}
+
+// keyHash is the registry's name for a public key: the lower-case hex
+// SHA-256 of its SubjectPublicKeyInfo DER (store.Certificate.KeyHash).
+func keyHash(pub crypto.PublicKey) (string, error) {
+	der, err := x509.MarshalPKIXPublicKey(pub)
+	if err != nil {
+		return "", fmt.Errorf("%w: %v", errBadRequest, err)
+	}
+	sum := sha256.Sum256(der)
+	return hex.EncodeToString(sum[:]), nil
+}
+
+// issueFor signs a certificate for csr's key naming deviceID, with a serial
+// from the registry, and hands the record to record, which must write it
+// (in CompleteEnrolment, together with whatever the enrolment consumes).
+// Every check on the request must come before: the serial is the first
+// thing written.
+func (a *API) issueFor(deviceID string, csr *x509.CertificateRequest, how store.Attestation, record func(store.Certificate) error) (enroll.Issued, error) {
+	kh, err := keyHash(csr.PublicKey)
+	if err != nil {
+		return enroll.Issued{}, err
+	}
+	serial, err := a.db.AllocateSerial()
+	if err != nil {
+		return enroll.Issued{}, err
+	}
+	cert, err := a.ca.IssueDevice(csr, deviceID, serial, a.cfg.DefaultLifetime)
+	if err != nil {
+		return enroll.Issued{}, err
+	}
+	rec := store.Certificate{
+		Serial:      ca.SerialHex(cert),
+		Fingerprint: ca.Fingerprint(cert),
+		DeviceID:    deviceID,
+		NotBefore:   cert.NotBefore,
+		NotAfter:    cert.NotAfter,
+		Status:      store.CertActive,
+		Attestation: how,
+		IssuedAt:    a.now().UTC(),
+		DER:         cert.Raw,
+		KeyHash:     kh,
+	}
+	if err := record(rec); err != nil {
+		return enroll.Issued{}, err
+	}
+	return a.issued(rec), nil
+}
+
+// issued is the answer for a recorded certificate.
+func (a *API) issued(rec store.Certificate) enroll.Issued {
+	leaf := string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: rec.DER}))
+	return enroll.Issued{
+		Serial:      rec.Serial,
+		Fingerprint: rec.Fingerprint,
+		NotBefore:   rec.NotBefore,
+		NotAfter:    rec.NotAfter,
+		Certificate: leaf,
+		Chain:       leaf + string(a.ca.DeviceChainPEM()),
+	}
+}
+
+// deviceActor is who a device's own request acts as in the audit log.
+func deviceActor(id, remote string) store.Actor {
+	return store.Actor{Name: "device:" + id, Remote: remote}
+}

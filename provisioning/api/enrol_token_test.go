@@ -1,0 +1,166 @@
+package api_test
+
+import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/rsa"
+	"fmt"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/fleetgate/fleetgate/provisioning/api/apitest"
+	"github.com/fleetgate/fleetgate/provisioning/enroll"
+	"github.com/fleetgate/fleetgate/store"
+)
+
+// TestTokenEnrolment drives POST /v1/enroll/token over HTTPS: one success,
+// then each refusal with its own code, none of which creates a device or a
+// certificate.
+func TestTokenEnrolment(t *testing.T) {
+	e := apitest.Start(t, apitest.Options{})
+	dev := deviceClient(t, e)
+	tokens := tokenGroup(t, e, "sim", 3, time.Hour)
+	ctx := testCtx(t)
+
+	var used string
+	t.Run("ok/enrol", func(t *testing.T) {
+		key := newP256(t)
+		got, err := dev.EnrolToken(ctx, enroll.TokenRequest{Token: tokens[0], DeviceID: "sim-1", CSR: csrPEM(t, key)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		checkEnrolled(t, e, got, "sim-1", &key.PublicKey, store.AttestToken)
+		d, err := e.DB.Device("sim-1")
+		if err != nil || d.Group != "sim" || d.Status != store.DeviceActive {
+			t.Fatalf("device = %+v, %v; want active in group sim", d, err)
+		}
+		list, err := e.DB.Tokens("sim")
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, tk := range list {
+			if tk.Hash == store.HashToken(tokens[0]) && (tk.UsedBy != "sim-1" || tk.UsedAt.IsZero()) {
+				t.Errorf("token not marked used by sim-1: %+v", tk)
+			}
+		}
+		used = tokens[0]
+	})
+
+	// A token made to expire at once: the test waits on the clock, not
+	// on a guess of how long the machine takes.
+	short, err := e.DB.CreateTokens("sim", 1, 20*time.Millisecond, store.Actor{Name: "test"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitPast(t, time.Now().Add(20*time.Millisecond))
+
+	rsaKey, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p384, _ := ecdsa.GenerateKey(elliptic.P384(), rand.Reader)
+	goodCSR := csrPEM(t, newP256(t))
+	tests := []struct {
+		name   string
+		req    enroll.TokenRequest
+		status int
+		code   string
+	}{
+		{"error/replayed", enroll.TokenRequest{Token: used, DeviceID: "sim-2", CSR: goodCSR}, http.StatusConflict, enroll.CodeTokenReplayed},
+		{"error/expired", enroll.TokenRequest{Token: short[0], DeviceID: "sim-2", CSR: goodCSR}, http.StatusGone, enroll.CodeTokenExpired},
+		{"error/unknown", enroll.TokenRequest{Token: store.TokenPrefix + strings.Repeat("A", 43), DeviceID: "sim-2", CSR: goodCSR}, http.StatusForbidden, enroll.CodeTokenInvalid},
+		{"error/not-a-token", enroll.TokenRequest{Token: "letmein", DeviceID: "sim-2", CSR: goodCSR}, http.StatusForbidden, enroll.CodeTokenInvalid},
+		{"error/device-id-taken", enroll.TokenRequest{Token: tokens[1], DeviceID: "sim-1", CSR: goodCSR}, http.StatusConflict, enroll.CodeExists},
+		{"error/invalid-device-id", enroll.TokenRequest{Token: tokens[1], DeviceID: "sim/2", CSR: goodCSR}, http.StatusBadRequest, enroll.CodeBadRequest},
+		{"error/rsa-key", enroll.TokenRequest{Token: tokens[1], DeviceID: "sim-2", CSR: csrPEM(t, rsaKey)}, http.StatusBadRequest, enroll.CodeBadRequest},
+		{"error/csr-signature", enroll.TokenRequest{Token: tokens[1], DeviceID: "sim-2", CSR: string(tamperSignature(t, []byte(goodCSR)))}, http.StatusForbidden, enroll.CodeCSRSignature},
+		{"error/csr-garbage", enroll.TokenRequest{Token: tokens[1], DeviceID: "sim-2", CSR: "hello"}, http.StatusBadRequest, enroll.CodeBadRequest},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			before := take(t, e)
+			_, err := dev.EnrolToken(ctx, tc.req)
+			wantRefusal(t, err, tc.status, tc.code)
+			unchangedBut(t, e, before)
+		})
+	}
+
+	t.Run("ok/p384-key", func(t *testing.T) {
+		got, err := dev.EnrolToken(ctx, enroll.TokenRequest{Token: tokens[1], DeviceID: "sim-3", CSR: csrPEM(t, p384)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		checkEnrolled(t, e, got, "sim-3", &p384.PublicKey, store.AttestToken)
+	})
+
+	t.Run("error/group-now-requires-tpm", func(t *testing.T) {
+		// The policy is judged when the token is used, not when it was made.
+		if _, err := e.DB.PutGroup(store.Group{Name: "sim", RequireTPM: true}, store.Actor{Name: "test"}); err != nil {
+			t.Fatal(err)
+		}
+		before := take(t, e)
+		_, err := dev.EnrolToken(ctx, enroll.TokenRequest{Token: tokens[2], DeviceID: "sim-4", CSR: goodCSR})
+		wantRefusal(t, err, http.StatusForbidden, enroll.CodePolicy)
+		unchangedBut(t, e, before)
+	})
+}
+
+// TestTokenRace uses one token from 20 concurrent devices: exactly one
+// gets a certificate, the others hear token_replayed, and the registry
+// holds exactly one certificate and one device.
+func TestTokenRace(t *testing.T) {
+	e := apitest.Start(t, apitest.Options{})
+	token := tokenGroup(t, e, "sim", 1, time.Hour)[0]
+	const n = 20
+	var wg sync.WaitGroup
+	errs := make([]error, n)
+	start := make(chan struct{})
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			c := deviceClient(t, e)
+			csr := csrPEM(t, newP256(t))
+			<-start
+			_, errs[i] = c.EnrolToken(testCtx(t), enroll.TokenRequest{Token: token, DeviceID: fmt.Sprintf("racer-%d", i), CSR: csr})
+		}()
+	}
+	close(start)
+	wg.Wait()
+	ok := 0
+	for _, err := range errs {
+		switch {
+		case err == nil:
+			ok++
+		case !enroll.IsCode(err, enroll.CodeTokenReplayed):
+			t.Errorf("loser got %v, want token_replayed", err)
+		}
+	}
+	if ok != 1 {
+		t.Fatalf("%d enrolments succeeded, want exactly 1", ok)
+	}
+	certs, err := e.DB.Certificates("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	devices, err := e.DB.Devices(store.DeviceFilter{Group: "sim"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(certs) != 1 || len(devices) != 1 || certs[0].DeviceID != devices[0].ID {
+		t.Fatalf("registry holds %d certificates and %d devices, want one of each, matching", len(certs), len(devices))
+	}
+}
+
+// waitPast returns once the clock has passed t. Expiry is a matter of the
+// clock alone, so polling it is the event.
+func waitPast(t testing.TB, deadline time.Time) {
+	t.Helper()
+	for !time.Now().After(deadline) {
+		time.Sleep(time.Millisecond)
+	}
+}

@@ -1,0 +1,308 @@
+package api_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/ecdsa"
+	"net/http"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/go-tpm/tpm2"
+
+	"github.com/fleetgate/fleetgate/provisioning/api"
+	"github.com/fleetgate/fleetgate/provisioning/api/apitest"
+	"github.com/fleetgate/fleetgate/provisioning/enroll"
+	"github.com/fleetgate/fleetgate/store"
+)
+
+// softAttempt is one enrolment by a soft TPM: the start answer and a
+// finish request that passes every check, for a test to spoil.
+type softAttempt struct {
+	start enroll.TPMStartResponse
+	key   *ecdsa.PrivateKey
+	req   enroll.TPMFinishRequest
+}
+
+// softStart starts an enrolment of device id with s's EK certificate and
+// prepares a correct finish. The registry supplies the activation secret
+// in place of TPM2_ActivateCredential, which needs the TPM.
+func softStart(t *testing.T, e *apitest.Env, m *manufacturer, s *softTPM, id string) softAttempt {
+	t.Helper()
+	ctx := testCtx(t)
+	resp, err := deviceClient(t, e).StartTPM(ctx, enroll.TPMStartRequest{DeviceID: id, EKCert: m.ekCert(t, &s.ek.PublicKey), AKPublic: s.akPublic})
+	if err != nil {
+		t.Fatalf("start: %v", err)
+	}
+	return softPrepare(t, e, s, resp)
+}
+
+func softPrepare(t *testing.T, e *apitest.Env, s *softTPM, resp enroll.TPMStartResponse) softAttempt {
+	t.Helper()
+	ch, err := e.DB.Challenge(resp.ChallengeID)
+	if err != nil {
+		t.Fatalf("challenge not stored: %v", err)
+	}
+	key := newP256(t)
+	kp, att, sig := s.certify(t, &key.PublicKey, keyAttrs(false), resp.Nonce)
+	return softAttempt{start: resp, key: key, req: enroll.TPMFinishRequest{
+		ChallengeID: resp.ChallengeID, Secret: ch.Secret, KeyPublic: kp, Attestation: att, Signature: sig, CSR: csrPEM(t, key),
+	}}
+}
+
+// ekArea is the public area of an ECC P-256 EK (TCG template L-2) for key.
+func ekArea(key *ecdsa.PublicKey) []byte {
+	a := tpm2.ECCEKTemplate
+	a.Unique = tpm2.NewTPMUPublicID(tpm2.TPMAlgECC, &tpm2.TPMSECCPoint{
+		X: tpm2.TPM2BECCParameter{Buffer: key.X.FillBytes(make([]byte, 32))},
+		Y: tpm2.TPM2BECCParameter{Buffer: key.Y.FillBytes(make([]byte, 32))},
+	})
+	return public2B(a)
+}
+
+// TestTPMEnrolmentSoft runs the TPM routes end to end over HTTPS with soft
+// TPMs: by device ID with an EK certificate, by EK alone, and with a
+// pre-registered EK public area.
+func TestTPMEnrolmentSoft(t *testing.T) {
+	m := newManufacturer(t)
+	e := tpmEnv(t, m, api.Config{})
+	dev := deviceClient(t, e)
+	ctx := testCtx(t)
+
+	finish := func(t *testing.T, id string, s *softTPM, a softAttempt) {
+		t.Helper()
+		got, err := dev.FinishTPM(ctx, a.req)
+		if err != nil {
+			t.Fatalf("finish: %v", err)
+		}
+		checkEnrolled(t, e, got, id, &a.key.PublicKey, store.AttestTPM)
+		d, err := e.DB.Device(id)
+		if err != nil || !bytes.Equal(d.AKPublic, s.akPublic) {
+			t.Fatalf("device %s does not remember its AK: %+v, %v", id, d, err)
+		}
+		if _, err := e.DB.Challenge(a.req.ChallengeID); err == nil {
+			t.Error("challenge still live after enrolment")
+		}
+	}
+
+	t.Run("ok/by-device-id", func(t *testing.T) {
+		s := newSoftTPM(t)
+		preRegister(t, e, "tpm-1", &s.ek.PublicKey)
+		before := time.Now()
+		a := softStart(t, e, m, s, "tpm-1")
+		if len(a.start.Nonce) != 32 || len(a.start.CredentialBlob) == 0 || len(a.start.EncryptedSecret) == 0 {
+			t.Fatalf("start answer = %+v", a.start)
+		}
+		if a.start.ExpiresAt.Before(before.Add(api.DefaultChallengeTTL)) || a.start.ExpiresAt.After(time.Now().Add(api.DefaultChallengeTTL)) {
+			t.Errorf("challenge expires at %s, want %s from now", a.start.ExpiresAt, api.DefaultChallengeTTL)
+		}
+		finish(t, "tpm-1", s, a)
+	})
+	t.Run("ok/by-ek", func(t *testing.T) {
+		s := newSoftTPM(t)
+		preRegister(t, e, "tpm-2", &s.ek.PublicKey)
+		a := softStart(t, e, m, s, "")
+		finish(t, "tpm-2", s, a)
+	})
+	t.Run("ok/pre-registered-ek-public", func(t *testing.T) {
+		s := newSoftTPM(t)
+		preRegister(t, e, "tpm-3", &s.ek.PublicKey)
+		resp, err := dev.StartTPM(ctx, enroll.TPMStartRequest{DeviceID: "tpm-3", EKPublic: ekArea(&s.ek.PublicKey), AKPublic: s.akPublic})
+		if err != nil {
+			t.Fatal(err)
+		}
+		finish(t, "tpm-3", s, softPrepare(t, e, s, resp))
+	})
+	t.Run("ok/re-enrol-with-new-ak", func(t *testing.T) {
+		// A device that lost its state enrols again with its TPM.
+		s := newSoftTPM(t)
+		preRegister(t, e, "tpm-4", &s.ek.PublicKey)
+		finish(t, "tpm-4", s, softStart(t, e, m, s, "tpm-4"))
+		s2 := &softTPM{ek: s.ek, ak: newP256(t)}
+		s2.akPublic = public2B(eccArea(&s2.ak.PublicKey, keyAttrs(true)))
+		finish(t, "tpm-4", s2, softStart(t, e, m, s2, "tpm-4"))
+	})
+}
+
+// TestTPMStartRefusals checks that each bad start gets its own code and
+// writes nothing.
+func TestTPMStartRefusals(t *testing.T) {
+	m := newManufacturer(t)
+	e := tpmEnv(t, m, api.Config{})
+	noRoots := apitest.Start(t, apitest.Options{})
+	s := newSoftTPM(t)
+	other := newSoftTPM(t)
+	preRegister(t, e, "tpm-1", &s.ek.PublicKey)
+	preRegister(t, noRoots, "tpm-1", &s.ek.PublicKey)
+	preRegister(t, e, "suspended-1", &other.ek.PublicKey)
+	if _, err := e.DB.SetDeviceStatus("suspended-1", store.DeviceSuspended, "test", store.Actor{Name: "test"}); err != nil {
+		t.Fatal(err)
+	}
+	unrestricted := public2B(eccArea(&s.ak.PublicKey, keyAttrs(false)))
+	stranger := newSoftTPM(t)
+
+	tests := []struct {
+		name   string
+		env    *apitest.Env
+		req    enroll.TPMStartRequest
+		status int
+		code   string
+	}{
+		{"error/ek-self-signed", e, enroll.TPMStartRequest{DeviceID: "tpm-1", EKCert: selfSignedEKCert(t, s.ek), AKPublic: s.akPublic}, http.StatusForbidden, enroll.CodeEKUntrusted},
+		{"error/ek-other-manufacturer", e, enroll.TPMStartRequest{DeviceID: "tpm-1", EKCert: newManufacturer(t).ekCert(t, &s.ek.PublicKey), AKPublic: s.akPublic}, http.StatusForbidden, enroll.CodeEKUntrusted},
+		{"error/ek-cert-garbage", e, enroll.TPMStartRequest{DeviceID: "tpm-1", EKCert: []byte("not a certificate"), AKPublic: s.akPublic}, http.StatusForbidden, enroll.CodeEKUntrusted},
+		{"error/ek-cert-without-roots", noRoots, enroll.TPMStartRequest{DeviceID: "tpm-1", EKCert: m.ekCert(t, &s.ek.PublicKey), AKPublic: s.akPublic}, http.StatusForbidden, enroll.CodeEKUntrusted},
+		{"error/ek-not-the-devices", e, enroll.TPMStartRequest{DeviceID: "tpm-1", EKCert: m.ekCert(t, &stranger.ek.PublicKey), AKPublic: s.akPublic}, http.StatusForbidden, enroll.CodeEKNotAllowed},
+		{"error/ek-on-no-allow-list", e, enroll.TPMStartRequest{EKCert: m.ekCert(t, &stranger.ek.PublicKey), AKPublic: s.akPublic}, http.StatusForbidden, enroll.CodeEKNotAllowed},
+		{"error/ek-public-not-registered", e, enroll.TPMStartRequest{DeviceID: "tpm-1", EKPublic: ekArea(&stranger.ek.PublicKey), AKPublic: s.akPublic}, http.StatusForbidden, enroll.CodeEKNotAllowed},
+		{"error/ek-public-not-an-ek", e, enroll.TPMStartRequest{DeviceID: "tpm-1", EKPublic: s.akPublic, AKPublic: s.akPublic}, http.StatusBadRequest, enroll.CodeBadRequest},
+		{"error/ek-public-garbage", e, enroll.TPMStartRequest{DeviceID: "tpm-1", EKPublic: []byte{0, 3, 1, 2, 3}, AKPublic: s.akPublic}, http.StatusBadRequest, enroll.CodeBadRequest},
+		{"error/no-ek", e, enroll.TPMStartRequest{DeviceID: "tpm-1", AKPublic: s.akPublic}, http.StatusBadRequest, enroll.CodeBadRequest},
+		{"error/ak-not-restricted", e, enroll.TPMStartRequest{DeviceID: "tpm-1", EKCert: m.ekCert(t, &s.ek.PublicKey), AKPublic: unrestricted}, http.StatusForbidden, enroll.CodeAKAttributes},
+		{"error/ak-garbage", e, enroll.TPMStartRequest{DeviceID: "tpm-1", EKCert: m.ekCert(t, &s.ek.PublicKey), AKPublic: []byte{1, 2, 3}}, http.StatusBadRequest, enroll.CodeBadRequest},
+		{"error/ak-missing", e, enroll.TPMStartRequest{DeviceID: "tpm-1", EKCert: m.ekCert(t, &s.ek.PublicKey)}, http.StatusBadRequest, enroll.CodeBadRequest},
+		{"error/unknown-device", e, enroll.TPMStartRequest{DeviceID: "ghost", EKCert: m.ekCert(t, &s.ek.PublicKey), AKPublic: s.akPublic}, http.StatusNotFound, enroll.CodeNotFound},
+		{"error/invalid-device-id", e, enroll.TPMStartRequest{DeviceID: "a+b", EKCert: m.ekCert(t, &s.ek.PublicKey), AKPublic: s.akPublic}, http.StatusBadRequest, enroll.CodeBadRequest},
+		{"error/device-suspended", e, enroll.TPMStartRequest{DeviceID: "suspended-1", EKCert: m.ekCert(t, &other.ek.PublicKey), AKPublic: other.akPublic}, http.StatusForbidden, enroll.CodeDeviceNotActive},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			before := take(t, tc.env)
+			_, err := deviceClient(t, tc.env).StartTPM(testCtx(t), tc.req)
+			wantRefusal(t, err, tc.status, tc.code)
+			assertUnchanged(t, tc.env, before)
+		})
+	}
+}
+
+// TestTPMFinishRefusals spoils one part of an otherwise correct finish at
+// a time: each gets its own code, and none writes anything, not even a
+// serial.
+func TestTPMFinishRefusals(t *testing.T) {
+	m := newManufacturer(t)
+	e := tpmEnv(t, m, api.Config{})
+	short := tpmEnv(t, m, api.Config{ChallengeTTL: time.Second})
+	s := newSoftTPM(t)
+	preRegister(t, e, "tpm-1", &s.ek.PublicKey)
+	preRegister(t, short, "tpm-1", &s.ek.PublicKey)
+	preRegister(t, e, "tpm-2", &newSoftTPM(t).ek.PublicKey)
+	otherAK := newSoftTPM(t)
+	dev := deviceClient(t, e)
+
+	tests := []struct {
+		name   string
+		env    *apitest.Env
+		spoil  func(t *testing.T, a *softAttempt)
+		status int
+		code   string
+	}{
+		{"error/secret-mismatch", e, func(t *testing.T, a *softAttempt) { a.req.Secret = bytes.Repeat([]byte{7}, 32) }, http.StatusForbidden, enroll.CodeSecretMismatch},
+		{"error/nonce-mismatch", e, func(t *testing.T, a *softAttempt) {
+			a.req.KeyPublic, a.req.Attestation, a.req.Signature = s.certify(t, &a.key.PublicKey, keyAttrs(false), bytes.Repeat([]byte{1}, 32))
+		}, http.StatusForbidden, enroll.CodeNonceMismatch},
+		{"error/name-mismatch", e, func(t *testing.T, a *softAttempt) {
+			a.req.KeyPublic = public2B(eccArea(&newP256(t).PublicKey, keyAttrs(false)))
+		}, http.StatusForbidden, enroll.CodeNameMismatch},
+		{"error/key-not-fixed-tpm", e, func(t *testing.T, a *softAttempt) {
+			attrs := keyAttrs(false)
+			attrs.FixedTPM, attrs.FixedParent = false, false
+			a.req.KeyPublic, a.req.Attestation, a.req.Signature = s.certify(t, &a.key.PublicKey, attrs, a.start.Nonce)
+		}, http.StatusForbidden, enroll.CodeKeyAttributes},
+		{"error/key-restricted", e, func(t *testing.T, a *softAttempt) {
+			a.req.KeyPublic, a.req.Attestation, a.req.Signature = s.certify(t, &a.key.PublicKey, keyAttrs(true), a.start.Nonce)
+		}, http.StatusForbidden, enroll.CodeKeyAttributes},
+		{"error/ak-signature-other-ak", e, func(t *testing.T, a *softAttempt) { a.req.Signature = otherAK.sign(t, a.req.Attestation) }, http.StatusForbidden, enroll.CodeAKSignature},
+		{"error/tampered-attestation", e, func(t *testing.T, a *softAttempt) { a.req.Attestation[len(a.req.Attestation)-1] ^= 1 }, http.StatusForbidden, enroll.CodeAKSignature},
+		{"error/attestation-not-tpm-generated", e, func(t *testing.T, a *softAttempt) { a.req.Attestation[0] ^= 1 }, http.StatusBadRequest, enroll.CodeAttestation},
+		{"error/signature-garbage", e, func(t *testing.T, a *softAttempt) { a.req.Signature = []byte{0, 1} }, http.StatusBadRequest, enroll.CodeAttestation},
+		{"error/csr-key-mismatch", e, func(t *testing.T, a *softAttempt) { a.req.CSR = csrPEM(t, newP256(t)) }, http.StatusForbidden, enroll.CodeCSRKeyMismatch},
+		{"error/csr-signature", e, func(t *testing.T, a *softAttempt) { a.req.CSR = string(tamperSignature(t, []byte(a.req.CSR))) }, http.StatusForbidden, enroll.CodeCSRSignature},
+		{"error/csr-missing", e, func(t *testing.T, a *softAttempt) { a.req.CSR = "" }, http.StatusBadRequest, enroll.CodeBadRequest},
+		{"error/secret-missing", e, func(t *testing.T, a *softAttempt) { a.req.Secret = nil }, http.StatusBadRequest, enroll.CodeBadRequest},
+		{"error/unknown-challenge", e, func(t *testing.T, a *softAttempt) { a.req.ChallengeID = "00112233445566778899aabbccddeeff" }, http.StatusNotFound, enroll.CodeNotFound},
+		{"error/device-suspended-since-start", e, func(t *testing.T, a *softAttempt) {
+			if _, err := e.DB.SetDeviceStatus("tpm-1", store.DeviceSuspended, "test", store.Actor{Name: "test"}); err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { _, _ = e.DB.SetDeviceStatus("tpm-1", store.DeviceActive, "", store.Actor{Name: "test"}) })
+		}, http.StatusForbidden, enroll.CodeDeviceNotActive},
+		{"error/challenge-expired", short, func(t *testing.T, a *softAttempt) { waitPast(t, a.start.ExpiresAt) }, http.StatusGone, enroll.CodeChallengeExpired},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			a := softStart(t, tc.env, m, s, "tpm-1")
+			tc.spoil(t, &a)
+			before := take(t, tc.env)
+			_, err := deviceClient(t, tc.env).FinishTPM(testCtx(t), a.req)
+			wantRefusal(t, err, tc.status, tc.code)
+			assertUnchanged(t, tc.env, before)
+		})
+	}
+
+	t.Run("error/replayed", func(t *testing.T) {
+		a := softStart(t, e, m, s, "tpm-1")
+		if _, err := dev.FinishTPM(testCtx(t), a.req); err != nil {
+			t.Fatal(err)
+		}
+		before := take(t, e)
+		_, err := dev.FinishTPM(testCtx(t), a.req)
+		wantRefusal(t, err, http.StatusConflict, enroll.CodeChallengeReplayed)
+		assertUnchanged(t, e, before)
+	})
+	t.Run("error/rotation-challenge-at-enrolment", func(t *testing.T) {
+		// A rotation challenge does not finish an enrolment.
+		a := softStart(t, e, m, s, "tpm-1")
+		ch, err := e.DB.Challenge(a.req.ChallengeID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ch.ID, ch.Purpose = "ffeeddccbbaa99887766554433221100", store.PurposeRotate
+		if err := e.DB.PutChallenge(ch); err != nil {
+			t.Fatal(err)
+		}
+		a.req.ChallengeID = ch.ID
+		_, err = dev.FinishTPM(testCtx(t), a.req)
+		wantRefusal(t, err, http.StatusNotFound, enroll.CodeNotFound)
+	})
+}
+
+// TestTPMFinishRace sends one correct finish eight times at once: one
+// certificate, seven challenge_replayed.
+func TestTPMFinishRace(t *testing.T) {
+	m := newManufacturer(t)
+	e := tpmEnv(t, m, api.Config{})
+	s := newSoftTPM(t)
+	preRegister(t, e, "tpm-1", &s.ek.PublicKey)
+	a := softStart(t, e, m, s, "tpm-1")
+	const n = 8
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	gate := make(chan struct{})
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			c := deviceClient(t, e)
+			<-gate
+			_, errs[i] = c.FinishTPM(context.Background(), a.req)
+		}()
+	}
+	close(gate)
+	wg.Wait()
+	ok := 0
+	for _, err := range errs {
+		if err == nil {
+			ok++
+		} else if !enroll.IsCode(err, enroll.CodeChallengeReplayed) {
+			t.Errorf("loser got %v, want challenge_replayed", err)
+		}
+	}
+	certs, err := e.DB.Certificates("tpm-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ok != 1 || len(certs) != 1 {
+		t.Fatalf("%d finishes succeeded and %d certificates recorded, want 1 and 1", ok, len(certs))
+	}
+}

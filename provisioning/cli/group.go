@@ -1,0 +1,64 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/fleetgate/fleetgate/provisioning/client"
+	"github.com/spf13/cobra"
+)
+
+// groupCommand is `fleetgate group ...`.
+func groupCommand(o *options) *cobra.Command {
+	cmd := o.group("group", "Set and list the enrolment policy of device groups", `
+A group's policy says how its devices may get certificates: --require-tpm
+admits only TPM-attested certificates at the broker; --allow-tokens lets
+one-time enrolment tokens with software keys enrol devices into it (the
+two exclude each other). A device whose group has no policy enrols only
+with its TPM or through an operator.`)
+	cmd.AddCommand(groupPutCommand(o), groupListCommand(o))
+	return cmd
+}
+
+func groupPutCommand(o *options) *cobra.Command {
+	var req client.GroupRequest
+	cmd := o.leaf("put NAME", "Create a group or replace its policy", []string{"NAME"}, func(cmd *cobra.Command, args []string) error {
+		if req.RequireTPM && req.AllowTokens {
+			return usagef("--require-tpm and --allow-tokens exclude each other: tokens enrol software keys")
+		}
+		return o.call(cmd, func(ctx context.Context, c *client.Client) error {
+			g, err := c.PutGroup(ctx, args[0], req)
+			if err != nil {
+				return err
+			}
+			if o.json {
+				return printJSON(cmd.OutOrStdout(), g)
+			}
+			_, err = fmt.Fprintf(cmd.OutOrStdout(), "group %s: require_tpm=%t allow_tokens=%t\n", g.Name, g.RequireTPM, g.AllowTokens)
+			return err
+		})
+	})
+	f := cmd.Flags()
+	f.BoolVar(&req.RequireTPM, "require-tpm", false, "admit only TPM-attested certificates of this group's devices")
+	f.BoolVar(&req.AllowTokens, "allow-tokens", false, "let one-time tokens with software keys enrol devices into this group")
+	return cmd
+}
+
+func groupListCommand(o *options) *cobra.Command {
+	return o.leaf("list", "List groups and their policies", nil, func(cmd *cobra.Command, _ []string) error {
+		return o.call(cmd, func(ctx context.Context, c *client.Client) error {
+			groups, err := c.Groups(ctx)
+			if err != nil {
+				return err
+			}
+			if o.json {
+				return printJSON(cmd.OutOrStdout(), client.GroupList{Groups: groups})
+			}
+			t := newTable(cmd.OutOrStdout(), "NAME", "REQUIRE_TPM", "ALLOW_TOKENS", "CREATED")
+			for _, g := range groups {
+				t.row(g.Name, fmt.Sprint(g.RequireTPM), fmt.Sprint(g.AllowTokens), stamp(g.CreatedAt))
+			}
+			return t.flush()
+		})
+	})
+}

@@ -1,0 +1,23 @@
+package enroll_test
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/fleetgate/fleetgate/provisioning/enroll"
+)
+
+// An agent tells a refusal, which names the failed check, from a server it
+// could not reach, which is worth retrying.
+func ExampleIsCode() {
+	var err error = fmt.Errorf("enrol: %w", &enroll.Error{Status: 409, Code: enroll.CodeChallengeReplayed, Message: "the challenge was already used; start again"})
+	switch {
+	case errors.Is(err, enroll.ErrUnreachable):
+		fmt.Println("retry later")
+	case enroll.IsCode(err, enroll.CodeChallengeReplayed), enroll.IsCode(err, enroll.CodeChallengeExpired):
+		fmt.Println("start again")
+	default:
+		fmt.Println("give up:", err)
+	}
+	// Output: start again
+}
