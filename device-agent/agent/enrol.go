@@ -1,0 +1,114 @@
+package agent
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"time"
+
+	"github.com/fleetgate/fleetgate/provisioning/enroll"
+)
+
+// ensureCreds installs the stored certificate if it is still valid, and
+// enrols otherwise: on first start, and when the certificate expired while
+// the device was off or cut off (TPM devices attest again; software
+// devices need a fresh token). Provisioning being unreachable is retried
+// with backoff until ctx ends (errStopped).
+func (r *runner) ensureCreds(ctx context.Context) error {
+	if r.st != nil && r.st.Chain != nil {
+		c, err := r.loadCreds(r.st)
+		if err != nil {
+			return err
+		}
+		if r.now().Before(c.info.NotAfter) {
+			r.install(c)
+			return nil
+		}
+		r.install(nil)
+		r.log.Warn("certificate expired; enrolling again", "serial", c.info.Serial, "not_after", c.info.NotAfter,
+			"key_source", r.cfg.KeySource)
+	}
+	for attempt := 1; ; attempt++ {
+		if ctx.Err() != nil {
+			return errStopped
+		}
+		rctx, cancel := r.requestCtx(ctx)
+		st, issued, err := r.keys.enrol(rctx, r.a.api, r.st)
+		cancel()
+		if err == nil {
+			return r.enrolled(st, issued)
+		}
+		if ctx.Err() != nil {
+			return errStopped
+		}
+		if !retryable(err) {
+			err = classify(err)
+			r.log.Error("enrolment failed; stopping", "err", err)
+			return err
+		}
+		d := r.backoff(attempt)
+		r.log.Warn("provisioning unreachable or busy; retrying enrolment", "err", err, "attempt", attempt, "retry_in", d)
+		if !sleep(ctx, d) {
+			return errStopped
+		}
+	}
+}
+
+// enrolled saves and installs the result of an enrolment.
+func (r *runner) enrolled(st *State, issued enroll.Issued) error {
+	c, err := r.loadCreds(st)
+	if err != nil {
+		return err
+	}
+	if !r.now().Before(c.info.NotAfter) {
+		err := fmt.Errorf("%w: now %s, certificate %s valid until %s; set the clock (NTP) and restart",
+			ErrClock, r.now().UTC().Format(time.RFC3339), c.info.Serial, c.info.NotAfter.UTC().Format(time.RFC3339))
+		r.log.Error("the device clock is wrong; stopping", "err", err)
+		return err
+	}
+	if err := r.store.Save(st); err != nil {
+		return err
+	}
+	r.st = st
+	r.install(c)
+	r.log.Info("enrolled", "serial", c.info.Serial, "not_after", c.info.NotAfter, "key_source", st.KeySource,
+		"rotate_at", c.rotateAt)
+	if h := r.cfg.Hooks.OnEnrolled; h != nil {
+		h(c.info)
+	}
+	return nil
+}
+
+// retryable reports whether a failed provisioning call may succeed later
+// unchanged: no answer, a server error, a busy server, or a challenge that
+// expired while the TPM worked.
+func retryable(err error) bool {
+	if errors.Is(err, enroll.ErrUnreachable) {
+		return true
+	}
+	var e *enroll.Error
+	if !errors.As(err, &e) {
+		return false
+	}
+	return e.Status >= 500 || e.Status == http.StatusTooManyRequests ||
+		e.Code == enroll.CodeInternal || e.Code == enroll.CodeChallengeExpired
+}
+
+// classify maps a refusal to the agent's sentinel errors.
+func classify(err error) error {
+	var e *enroll.Error
+	switch {
+	case !errors.As(err, &e):
+		return err
+	case e.Code == enroll.CodeDeviceNotActive:
+		return fmt.Errorf("%w: %w", ErrRevoked, err)
+	case e.Code == enroll.CodeTokenInvalid, e.Code == enroll.CodeTokenExpired, e.Code == enroll.CodeTokenReplayed:
+		return fmt.Errorf("%w: %w; %w", ErrNeedsEnrolment, err, errNoToken)
+	case e.Code == enroll.CodeExists:
+		return fmt.Errorf("%w: %w; a token enrols only a device the registry does not know yet: "+
+			"an operator has to let this device enrol again", ErrNeedsEnrolment, err)
+	default:
+		return fmt.Errorf("%w: %w", ErrRefused, err)
+	}
+}

@@ -1,0 +1,47 @@
+package agent
+
+import "errors"
+
+// ErrConfig is returned by Validate (and New) for a configuration the agent
+// cannot run with; the message names every offending field.
+var ErrConfig = errors.New("agent: invalid configuration")
+
+// ErrRevoked is returned by Run when the broker refuses the device's
+// current certificate ("not authorized"), or the provisioning service says
+// the device is no longer active: the device was revoked or suspended. The
+// agent stops instead of reconnecting in a loop; an operator has to act.
+var ErrRevoked = errors.New("agent: device refused (revoked or suspended)")
+
+// ErrNeedsEnrolment is returned by Run when the device holds no usable
+// certificate and cannot get one by itself: a software-key device whose
+// certificate expired (or that never enrolled) without a fresh enrolment
+// token, or whose token the server refused.
+var ErrNeedsEnrolment = errors.New("agent: device needs (re-)enrolment")
+
+// ErrRefused is returned by Run when the provisioning service refuses the
+// enrolment for a reason retrying will not fix (EK not allowed or not
+// trusted, policy, malformed request).
+var ErrRefused = errors.New("agent: enrolment refused")
+
+// ErrState is returned when the state directory holds something the agent
+// cannot use (another device's state, corrupt files).
+var ErrState = errors.New("agent: unusable state")
+
+// ErrQueueFull is returned by Publish when MaxQueued messages are already
+// waiting for the broker.
+var ErrQueueFull = errors.New("agent: outbound queue full")
+
+// ErrTopic is returned by Publish for a topic suffix that is empty, holds
+// wildcards or a leading '/', or a QoS other than 0 or 1.
+var ErrTopic = errors.New("agent: invalid publish")
+
+// ErrRunning is returned by Run on an agent that is already running.
+var ErrRunning = errors.New("agent: already running")
+
+// ErrNotRunning is returned by Rotate when Run is not running.
+var ErrNotRunning = errors.New("agent: not running")
+
+// ErrClock is returned by Run when a certificate the server just issued is
+// already expired by the device's clock: the clock is wrong, and enrolling
+// again would only repeat that.
+var ErrClock = errors.New("agent: device clock is past the new certificate's expiry")

@@ -1,0 +1,125 @@
+package agent
+
+import (
+	"context"
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/x509"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+
+	"github.com/fleetgate/fleetgate/provisioning/enroll"
+)
+
+// softwareKeys keeps ECDSA keys in the state (PKCS#8 DER) and enrols with
+// a one-time token.
+type softwareKeys struct {
+	deviceID  string
+	token     string // Config.Token
+	tokenFile string
+	generate  func() (crypto.Signer, error)
+}
+
+func newSoftwareKeys(cfg Config) *softwareKeys {
+	gen := cfg.GenerateKey
+	if gen == nil {
+		gen = func() (crypto.Signer, error) { return ecdsa.GenerateKey(elliptic.P256(), rand.Reader) }
+	}
+	return &softwareKeys{deviceID: cfg.DeviceID, token: cfg.Token, tokenFile: cfg.TokenFile, generate: gen}
+}
+
+// errNoToken explains what the operator has to do when a software device
+// cannot enrol by itself.
+var errNoToken = errors.New("no enrolment token: create one with `fleetgate token create --group G` and write it to token_file")
+
+// readToken returns the configured token and its hash.
+func (k *softwareKeys) readToken() (string, string, error) {
+	tok := k.token
+	if tok == "" && k.tokenFile != "" {
+		b, err := os.ReadFile(k.tokenFile)
+		if err != nil && !errors.Is(err, os.ErrNotExist) {
+			return "", "", fmt.Errorf("%w: token_file: %w", ErrNeedsEnrolment, err)
+		}
+		tok = strings.TrimSpace(string(b))
+	}
+	if tok == "" {
+		return "", "", fmt.Errorf("%w: %w", ErrNeedsEnrolment, errNoToken)
+	}
+	sum := sha256.Sum256([]byte(tok))
+	return tok, hex.EncodeToString(sum[:]), nil
+}
+
+func (k *softwareKeys) enrol(ctx context.Context, api *enroll.Client, prev *State) (*State, enroll.Issued, error) {
+	tok, hash, err := k.readToken()
+	if err != nil {
+		return nil, enroll.Issued{}, err
+	}
+	if prev != nil && prev.TokenHash == hash {
+		return nil, enroll.Issued{}, fmt.Errorf("%w: the token in token_file was already used; %w", ErrNeedsEnrolment, errNoToken)
+	}
+	der, err := k.newKey()
+	if err != nil {
+		return nil, enroll.Issued{}, err
+	}
+	key, err := k.signer(der, nil)
+	if err != nil {
+		return nil, enroll.Issued{}, err
+	}
+	csr, err := csrPEM(k.deviceID, key)
+	if err != nil {
+		return nil, enroll.Issued{}, err
+	}
+	issued, err := api.EnrolToken(ctx, enroll.TokenRequest{Token: tok, DeviceID: k.deviceID, CSR: csr})
+	if err != nil {
+		return nil, enroll.Issued{}, err
+	}
+	return &State{DeviceID: k.deviceID, KeySource: KeySoftware, Key: der, Chain: []byte(issued.Chain), TokenHash: hash}, issued, nil
+}
+
+func (k *softwareKeys) newKey() ([]byte, error) {
+	key, err := k.generate()
+	if err != nil {
+		return nil, fmt.Errorf("agent: generate key: %w", err)
+	}
+	der, err := x509.MarshalPKCS8PrivateKey(key)
+	if err != nil {
+		return nil, fmt.Errorf("agent: encode key: %w", err)
+	}
+	return der, nil
+}
+
+func (k *softwareKeys) rotate(ctx context.Context, mtls *enroll.Client, _ *State, der []byte) (enroll.Issued, error) {
+	key, err := k.signer(der, nil)
+	if err != nil {
+		return enroll.Issued{}, err
+	}
+	csr, err := csrPEM(k.deviceID, key)
+	if err != nil {
+		return enroll.Issued{}, err
+	}
+	return mtls.FinishRotation(ctx, enroll.RotationRequest{CSR: csr})
+}
+
+// signer parses a PKCS#8 key; with pub set, it must be the key's public.
+func (k *softwareKeys) signer(der []byte, pub crypto.PublicKey) (crypto.Signer, error) {
+	parsed, err := x509.ParsePKCS8PrivateKey(der)
+	if err != nil {
+		return nil, fmt.Errorf("%w: key: %w", ErrState, err)
+	}
+	s, ok := parsed.(crypto.Signer)
+	if !ok {
+		return nil, fmt.Errorf("%w: key of type %T cannot sign", ErrState, parsed)
+	}
+	if eq, ok := s.Public().(interface{ Equal(crypto.PublicKey) bool }); pub != nil && (!ok || !eq.Equal(pub)) {
+		return nil, fmt.Errorf("%w: the certificate is not for the stored key", ErrState)
+	}
+	return s, nil
+}
+
+func (k *softwareKeys) close() error { return nil }

@@ -1,0 +1,65 @@
+package agent
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"math/rand/v2"
+	"time"
+)
+
+// runner is the state of one Run: what it loaded, and its key source.
+type runner struct {
+	a     *Agent
+	cfg   Config
+	log   *slog.Logger
+	store StateStore
+	keys  keySource
+	st    *State // last saved state; nil before the first enrolment
+
+	rotFails   int       // failed rotations of the current certificate
+	rotRetryAt time.Time // after a failed rotation: when to try again
+}
+
+// errExpired ends a session because the certificate expired: the runner
+// enrols again (or stops, by the re-enrolment policy).
+var errExpired = errors.New("agent: certificate expired")
+
+// run alternates enrolment and session until one of them stops the agent.
+func (r *runner) run(ctx context.Context) error {
+	for {
+		if err := r.ensureCreds(ctx); err != nil {
+			return err
+		}
+		err := r.session(ctx)
+		if !errors.Is(err, errExpired) {
+			return err
+		}
+	}
+}
+
+// now is the agent's clock.
+func (r *runner) now() time.Time { return r.cfg.Now() }
+
+// backoff draws the wait before retry n.
+func (r *runner) backoff(n int) time.Duration {
+	return backoff(r.cfg.BackoffMin.Duration, r.cfg.BackoffMax.Duration, n, rand.Float64())
+}
+
+// install makes c the current credentials and returns the old ones. A
+// new certificate starts with a clean rotation schedule.
+func (r *runner) install(c *creds) *creds {
+	r.rotFails, r.rotRetryAt = 0, time.Time{}
+	return r.a.cur.Swap(c)
+}
+
+// expired reports whether the current certificate is past its NotAfter.
+func (r *runner) expired() bool {
+	c := r.a.cur.Load()
+	return c == nil || !r.now().Before(c.info.NotAfter)
+}
+
+// requestCtx bounds one provisioning step.
+func (r *runner) requestCtx(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(ctx, r.cfg.RequestTimeout.Duration)
+}
