@@ -49,14 +49,22 @@ func (db *DB) checkTokenEnrolment(tx *bolt.Tx, e Enrolment, by Actor) (func(tx *
 	if d.Group != "" && d.Group != tok.Group {
 		return nil, fmt.Errorf("%w: enrolment of %s: token is for group %s, not %s", ErrPolicy, d.ID, tok.Group, d.Group)
 	}
+	detail := fmt.Sprintf(" group=%s", tok.Group)
 	if tx.Bucket(bucketDevices).Get([]byte(d.ID)) != nil {
-		return nil, fmt.Errorf("%w: device %s (device IDs are never reused)", ErrExists, d.ID)
+		existing, err := checkTokenReenrolment(tx, d.ID, tok.Group, now)
+		if err != nil {
+			return nil, err
+		}
+		d, detail = existing, detail+" reenrol=true"
 	}
 	if err := checkNewCert(tx, c.Serial); err != nil {
 		return nil, err
 	}
 	return func(tx *bolt.Tx) error {
-		d.Group, d.CreatedAt, d.UpdatedAt = tok.Group, now, now
+		if d.CreatedAt.IsZero() {
+			d.Group, d.CreatedAt = tok.Group, now
+		}
+		d.UpdatedAt = now
 		if err := putJSON(tx.Bucket(bucketDevices), []byte(d.ID), d); err != nil {
 			return err
 		}
@@ -67,7 +75,7 @@ func (db *DB) checkTokenEnrolment(tx *bolt.Tx, e Enrolment, by Actor) (func(tx *
 		if err := insertCert(tx, c); err != nil {
 			return err
 		}
-		return db.auditEnrolment(tx, e, fmt.Sprintf(" group=%s", tok.Group), by)
+		return db.auditEnrolment(tx, e, detail, by)
 	}, nil
 }
 

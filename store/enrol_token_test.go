@@ -33,7 +33,22 @@ func TestTokenEnrolment(t *testing.T) {
 		{name: "error/group requires tpm since", setup: func(t *testing.T, db *DB, _ *testClock) { mustGroup(t, db, "sim", true, false) }, wantErr: ErrPolicy},
 		{name: "error/group stopped allowing tokens", setup: func(t *testing.T, db *DB, _ *testClock) { mustGroup(t, db, "sim", false, false) }, wantErr: ErrPolicy},
 		{name: "error/device names another group", edit: func(e *Enrolment) { e.Device.Group = "other" }, wantErr: ErrPolicy},
-		{name: "error/device exists", setup: func(t *testing.T, db *DB, _ *testClock) { mustDevice(t, db, "sim-1") }, wantErr: ErrExists},
+		{name: "error/device exists with a valid certificate", setup: func(t *testing.T, db *DB, _ *testClock) {
+			mustDeviceIn(t, db, "sim-1", "sim")
+			mustCert(t, db, "sim-1", "b1")
+		}, wantErr: ErrExists},
+		{name: "error/device exists in another group", setup: func(t *testing.T, db *DB, _ *testClock) { mustDevice(t, db, "sim-1") }, wantErr: ErrPolicy},
+		{name: "error/device exists suspended", setup: func(t *testing.T, db *DB, _ *testClock) {
+			mustDeviceIn(t, db, "sim-1", "sim")
+			if _, err := db.SetDeviceStatus("sim-1", DeviceSuspended, "", operator); err != nil {
+				t.Fatal(err)
+			}
+		}, wantErr: ErrState},
+		{name: "error/device exists bound to a TPM", setup: func(t *testing.T, db *DB, _ *testClock) {
+			if _, err := db.CreateDevice(Device{ID: "sim-1", Group: "sim", EKHash: hashOf("ek")}, operator); err != nil {
+				t.Fatal(err)
+			}
+		}, wantErr: ErrPolicy},
 		{name: "error/serial exists", setup: func(t *testing.T, db *DB, _ *testClock) {
 			mustDevice(t, db, "other-1")
 			mustCert(t, db, "other-1", "a1")
@@ -179,3 +194,42 @@ func TestTokenEnrolmentRace(t *testing.T) {
 
 // serialOf returns a distinct canonical serial for i >= 0.
 func serialOf(i int) string { return fmt.Sprintf("%x", i+1) }
+
+// TestTokenReenrolmentAfterExpiry: a software-key device whose certificate
+// expired while it was offline enrols again with a fresh token of its
+// group, keeping its record; the token is consumed once.
+func TestTokenReenrolmentAfterExpiry(t *testing.T) {
+	db, clock := openClockedDB(t)
+	mustGroup(t, db, "sim", false, true)
+	created := mustDeviceIn(t, db, "sim-1", "sim")
+	mustCert(t, db, "sim-1", "b1") // valid 90 days from the test epoch
+	clock.Advance(91 * 24 * time.Hour)
+	tokens := mustTokens(t, db, "sim", 1)
+
+	if err := db.CompleteEnrolment(tokenEnrolment(tokens[0], "sim-1", "a1"), operator); err != nil {
+		t.Fatalf("re-enrolment after expiry: %v", err)
+	}
+	d, c, err := db.Lookup("sim-1", "a1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !d.CreatedAt.Equal(created.CreatedAt) || !d.UpdatedAt.After(created.CreatedAt) || d.Group != "sim" || c.Status != CertActive {
+		t.Fatalf("device %+v certificate %+v", d, c)
+	}
+	if ev := lastAudit(t, db); !strings.Contains(ev.Detail, "reenrol=true") {
+		t.Errorf("audit %+v does not say re-enrolment", ev)
+	}
+	if err := db.CompleteEnrolment(tokenEnrolment(tokens[0], "sim-1", "a2"), operator); !errors.Is(err, ErrReplayed) {
+		t.Fatalf("token reused: %v", err)
+	}
+}
+
+// mustDeviceIn creates a device in a group.
+func mustDeviceIn(t testing.TB, db *DB, id, group string) Device {
+	t.Helper()
+	d, err := db.CreateDevice(Device{ID: id, Group: group}, operator)
+	if err != nil {
+		t.Fatalf("CreateDevice(%s): %v", id, err)
+	}
+	return d
+}

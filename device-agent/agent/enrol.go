@@ -106,8 +106,8 @@ func classify(err error) error {
 	case e.Code == enroll.CodeTokenInvalid, e.Code == enroll.CodeTokenExpired, e.Code == enroll.CodeTokenReplayed:
 		return fmt.Errorf("%w: %w; %w", ErrNeedsEnrolment, err, errNoToken)
 	case e.Code == enroll.CodeExists:
-		return fmt.Errorf("%w: %w; a token enrols only a device the registry does not know yet: "+
-			"an operator has to let this device enrol again", ErrNeedsEnrolment, err)
+		return fmt.Errorf("%w: %w; a token re-enrols a known device only once the registry holds no valid "+
+			"certificate for it: an operator has to revoke the old certificate (fleetgate cert revoke) first", ErrNeedsEnrolment, err)
 	default:
 		return fmt.Errorf("%w: %w", ErrRefused, err)
 	}

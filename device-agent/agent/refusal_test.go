@@ -89,15 +89,16 @@ func TestExpiredWhileOffline(t *testing.T) {
 		})
 	}
 
-	// A fresh token: the server enrols only new devices by token, so an
-	// existing one is refused and the agent says what to do.
+	// A fresh token while the registry still holds a certificate valid by
+	// the server's clock (only the device's clock moved): the server
+	// refuses, and the agent says what to do.
 	t.Run("error/fresh-token-for-existing-device", func(t *testing.T) {
 		ev := newEvents()
 		c := cfg
 		c.Token, c.Hooks = srv.token("boards"), ev.hooks()
 		c.Now = func() time.Time { return time.Now().Add(31 * 24 * time.Hour) }
 		err := start(t, c).result(t)
-		if !errors.Is(err, ErrNeedsEnrolment) || !strings.Contains(err.Error(), "does not know yet") {
+		if !errors.Is(err, ErrNeedsEnrolment) || !strings.Contains(err.Error(), "no valid certificate") {
 			t.Fatalf("Run = %v, want ErrNeedsEnrolment explaining the token path", err)
 		}
 		if n := ev.nAttempts.Load(); n != 0 {

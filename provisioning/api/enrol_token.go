@@ -3,7 +3,6 @@ package api
 import (
 	"encoding/base64"
 	"errors"
-	"fmt"
 	"net/http"
 	"strings"
 
@@ -41,13 +40,9 @@ func (a *API) enrolToken(w http.ResponseWriter, r *http.Request) {
 		a.refuse(w, r, id, err)
 		return
 	}
-	if _, err := a.db.Device(id); err == nil {
-		a.refuse(w, r, id, fmt.Errorf("%w: device %s (device IDs are never reused)", store.ErrExists, id))
-		return
-	} else if !errors.Is(err, store.ErrNotFound) {
-		a.refuse(w, r, id, err)
-		return
-	}
+	// A device that exists may re-enrol with a token only when its
+	// certificate expired (store.CompleteEnrolment decides, in the same
+	// transaction that consumes the token).
 	hash := store.HashToken(req.Token)
 	issued, err := a.issueFor(id, csr, store.AttestToken, func(rec store.Certificate) error {
 		return tokenErr(a.db.CompleteEnrolment(store.Enrolment{
@@ -75,6 +70,8 @@ func tokenErr(err error) error {
 		return withCode(enroll.CodeTokenExpired, err)
 	case errors.Is(err, store.ErrNotFound):
 		return withCode(enroll.CodeTokenInvalid, err)
+	case errors.Is(err, store.ErrState):
+		return withCode(enroll.CodeDeviceNotActive, err)
 	default:
 		return err
 	}
