@@ -1,0 +1,228 @@
+package api
+
+import (
+	"bytes"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/json"
+	"encoding/pem"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"reflect"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/fleetgate/fleetgate/provisioning/ca"
+	"github.com/fleetgate/fleetgate/provisioning/enroll"
+	"github.com/fleetgate/fleetgate/provisioning/identity"
+	"github.com/fleetgate/fleetgate/store"
+)
+
+// fuzzRoutes are the device routes FuzzEnrolRequests posts to, indexed by
+// the fuzzer's route byte, with the request type each decodes.
+var fuzzRoutes = []struct {
+	path string
+	body any
+	// rotation routes run as an enrolled device; their answer may be a
+	// success.
+	rotation bool
+}{
+	{enroll.PathToken, enroll.TokenRequest{}, false},
+	{enroll.PathTPMStart, enroll.TPMStartRequest{}, false},
+	{enroll.PathTPMFinish, enroll.TPMFinishRequest{}, false},
+	{enroll.PathRotationFinish, enroll.RotationRequest{}, true},
+	{enroll.PathRotationStart, struct{}{}, true},
+}
+
+// enrolCodes are every code a device may hear.
+var enrolCodes = []string{
+	enroll.CodeNonceMismatch, enroll.CodeSecretMismatch, enroll.CodeNameMismatch, enroll.CodeAKSignature,
+	enroll.CodeAttestation, enroll.CodeKeyAttributes, enroll.CodeAKAttributes, enroll.CodeCSRSignature,
+	enroll.CodeCSRKeyMismatch, enroll.CodeEKUntrusted, enroll.CodeEKNotAllowed, enroll.CodeChallengeExpired,
+	enroll.CodeChallengeReplayed, enroll.CodeTokenInvalid, enroll.CodeTokenExpired, enroll.CodeTokenReplayed,
+	enroll.CodePolicy, enroll.CodeNotFound, enroll.CodeExists, enroll.CodeDeviceNotActive,
+	enroll.CodeBadRequest, enroll.CodeUnauthenticated, enroll.CodeInternal,
+}
+
+// FuzzEnrolRequests posts arbitrary bodies to the enrolment and rotation
+// routes of a real API over a real registry and CA. Whatever the body:
+// the handler does not panic; it never answers 5xx; the enrolment routes
+// never succeed (no input can hold a token or an allowed EK); a refusal is
+// the JSON error shape with a known code; a JSON object with a field the
+// route does not know is refused as bad_request; and a rotation that
+// succeeds names the authenticated device, whatever the CSR says.
+func FuzzEnrolRequests(f *testing.F) {
+	a, deviceTLS := newFuzzAPI(f)
+	h := a.Handler()
+	f.Fuzz(func(t *testing.T, route uint8, body []byte) {
+		rt := fuzzRoutes[int(route)%len(fuzzRoutes)]
+		req := httptest.NewRequest(http.MethodPost, rt.path, bytes.NewReader(body))
+		req.Header.Set("Content-Type", "application/json")
+		if rt.rotation {
+			req.TLS = deviceTLS
+		}
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		status, out := rec.Code, rec.Body.Bytes()
+
+		switch {
+		case status >= 500:
+			t.Fatalf("%s answered %d to %q: %s", rt.path, status, body, out)
+		case status < 400 && !rt.rotation:
+			t.Fatalf("%s accepted %q with %d: %s", rt.path, body, status, out)
+		case status < 400:
+			checkRotated(t, out)
+			return
+		}
+		var refusal struct {
+			Error struct{ Code, Message string } `json:"error"`
+		}
+		dec := json.NewDecoder(bytes.NewReader(out))
+		dec.DisallowUnknownFields()
+		if err := dec.Decode(&refusal); err != nil || !slices.Contains(enrolCodes, refusal.Error.Code) {
+			t.Fatalf("%s refusal %d is not the error shape with a known code (%v): %s", rt.path, status, err, out)
+		}
+		if k := unknownField(body, rt.body); k != "" && refusal.Error.Code != enroll.CodeBadRequest {
+			t.Fatalf("%s: body with unknown field %q refused as %s, want %s", rt.path, k, refusal.Error.Code, enroll.CodeBadRequest)
+		}
+	})
+}
+
+// unknownField returns a top-level key of body, if body is a JSON object,
+// that names no field of v. Only ASCII keys are judged: encoding/json
+// matches names case-insensitively, and ASCII folding is unambiguous.
+func unknownField(body []byte, v any) string {
+	var obj map[string]json.RawMessage
+	if json.Unmarshal(body, &obj) != nil {
+		return ""
+	}
+	known := jsonNames(reflect.TypeOf(v))
+	for k := range obj {
+		ascii := true
+		for i := 0; i < len(k); i++ {
+			ascii = ascii && k[i] < 0x80
+		}
+		if ascii && !slices.ContainsFunc(known, func(n string) bool { return strings.EqualFold(n, k) }) {
+			return k
+		}
+	}
+	return ""
+}
+
+// jsonNames lists the JSON names of a struct's exported fields.
+func jsonNames(t reflect.Type) []string {
+	var names []string
+	for i := range t.NumField() {
+		f := t.Field(i)
+		if !f.IsExported() {
+			continue
+		}
+		name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+		if name == "-" {
+			continue
+		}
+		if name == "" {
+			name = f.Name
+		}
+		names = append(names, name)
+	}
+	return names
+}
+
+// checkRotated checks a successful rotation: an issued certificate for
+// the fuzz device, whatever identity the CSR asked for.
+func checkRotated(t *testing.T, out []byte) {
+	t.Helper()
+	var issued enroll.Issued
+	if err := json.Unmarshal(out, &issued); err != nil {
+		t.Fatalf("rotation answer: %v: %s", err, out)
+	}
+	block, _ := pem.Decode([]byte(issued.Certificate))
+	if block == nil {
+		t.Fatalf("rotation answer holds no certificate: %s", out)
+	}
+	leaf, err := x509.ParseCertificate(block.Bytes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if id, err := identity.FromCertificate(leaf); err != nil || id != fuzzRotator {
+		t.Fatalf("rotation issued a certificate for %q (%v), want %q", id, err, fuzzRotator)
+	}
+}
+
+// fuzzRotator is the device the rotation routes run as.
+const fuzzRotator = "fz-rotator"
+
+// newFuzzAPI starts the API over a fresh registry and CA, enrols
+// fz-rotator by token through the handler, and returns the TLS state its
+// rotation requests carry.
+func newFuzzAPI(f *testing.F) (*API, *tls.ConnectionState) {
+	f.Helper()
+	dir := f.TempDir()
+	authority, _, err := ca.Bootstrap(filepath.Join(dir, "ca"), ca.BootstrapOptions{})
+	if err != nil {
+		f.Fatal(err)
+	}
+	db, err := store.Open(filepath.Join(dir, "registry.db"), store.Options{})
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Cleanup(func() {
+		if err := db.Check(); err != nil {
+			f.Error(err)
+		}
+		_ = db.Close()
+	})
+	a := New(db, authority, Config{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	by := store.Actor{Name: "fuzz"}
+	if _, err := db.PutGroup(store.Group{Name: "fz-soft", AllowTokens: true}, by); err != nil {
+		f.Fatal(err)
+	}
+	tokens, err := db.CreateTokens("fz-soft", 1, time.Hour, by)
+	if err != nil {
+		f.Fatal(err)
+	}
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		f.Fatal(err)
+	}
+	der, err := x509.CreateCertificateRequest(rand.Reader, &x509.CertificateRequest{Subject: pkix.Name{CommonName: "someone-else"}}, key)
+	if err != nil {
+		f.Fatal(err)
+	}
+	body, _ := json.Marshal(enroll.TokenRequest{
+		Token: tokens[0], DeviceID: fuzzRotator,
+		CSR: string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE REQUEST", Bytes: der})),
+	})
+	rec := httptest.NewRecorder()
+	a.Handler().ServeHTTP(rec, httptest.NewRequest(http.MethodPost, enroll.PathToken, bytes.NewReader(body)))
+	if rec.Code != http.StatusCreated {
+		f.Fatalf("token enrolment of %s: %d %s", fuzzRotator, rec.Code, rec.Body)
+	}
+	var issued enroll.Issued
+	if err := json.Unmarshal(rec.Body.Bytes(), &issued); err != nil {
+		f.Fatal(err)
+	}
+	var chain []*x509.Certificate
+	for rest := []byte(issued.Chain); ; {
+		var block *pem.Block
+		if block, rest = pem.Decode(rest); block == nil {
+			break
+		}
+		c, err := x509.ParseCertificate(block.Bytes)
+		if err != nil {
+			f.Fatal(err)
+		}
+		chain = append(chain, c)
+	}
+	return a, &tls.ConnectionState{HandshakeComplete: true, Version: tls.VersionTLS13, PeerCertificates: chain}
+}

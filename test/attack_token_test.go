@@ -1,0 +1,116 @@
+package test
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/json"
+	"encoding/pem"
+	"errors"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/fleetgate/fleetgate/provisioning/enroll"
+)
+
+// Helpers of the enrolment rows: groups and tokens through the CLI, token
+// enrolment through the device client library, and refusal checks.
+
+// enrolClient is a device's client for the enrolment routes.
+func (e *attackEnv) enrolClient() *enroll.Client { return enroll.New(e.s.apiURL, e.roots) }
+
+// softGroup creates a group that admits token enrolment.
+func (e *attackEnv) softGroup(t *testing.T, name string) {
+	t.Helper()
+	e.forTest(t).mustCtl("group", "put", name, "--allow-tokens")
+}
+
+// tokens creates n enrolment tokens for group through the CLI.
+func (e *attackEnv) tokens(t *testing.T, group string, n int, ttl time.Duration) []string {
+	t.Helper()
+	out := e.forTest(t).mustCtl("token", "create", "--group", group, "--count", itoa(n), "--ttl", ttl.String())
+	toks := strings.Fields(out)
+	if len(toks) != n {
+		t.Fatalf("token create printed %d tokens, want %d:\n%s", len(toks), n, out)
+	}
+	return toks
+}
+
+// csrFor makes a software key and a PEM CSR for device id.
+func csrFor(t *testing.T, id string) (tls.Certificate, string) {
+	t.Helper()
+	key := newECKey(t)
+	der, err := x509.CreateCertificateRequest(rand.Reader, &x509.CertificateRequest{Subject: pkix.Name{CommonName: id}}, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tls.Certificate{PrivateKey: key}, string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE REQUEST", Bytes: der}))
+}
+
+// enrol enrols device id with token and a fresh key; the returned
+// certificate holds the chain and key on success.
+func (e *attackEnv) enrol(t *testing.T, token, id string) (tls.Certificate, error) {
+	t.Helper()
+	pair, csr := csrFor(t, id)
+	return e.enrolCSR(pair, token, id, csr)
+}
+
+// enrolCSR sends a token enrolment with a prepared key and CSR. It calls
+// no testing function, so goroutines may use it.
+func (e *attackEnv) enrolCSR(pair tls.Certificate, token, id, csr string) (tls.Certificate, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), attackWait)
+	defer cancel()
+	issued, err := e.enrolClient().EnrolToken(ctx, enroll.TokenRequest{Token: token, DeviceID: id, CSR: csr})
+	if err != nil {
+		return pair, err
+	}
+	for rest := []byte(issued.Chain); ; {
+		var block *pem.Block
+		if block, rest = pem.Decode(rest); block == nil {
+			break
+		}
+		pair.Certificate = append(pair.Certificate, block.Bytes)
+	}
+	if len(pair.Certificate) == 0 {
+		return pair, errors.New("the issued chain holds no certificate")
+	}
+	pair.Leaf, err = x509.ParseCertificate(pair.Certificate[0])
+	return pair, err
+}
+
+// expectCode checks that err is a refusal with the given code.
+func expectCode(t *testing.T, err error, codes ...string) {
+	t.Helper()
+	var refusal *enroll.Error
+	if !errors.As(err, &refusal) {
+		t.Fatalf("got %v, want a refusal with code %v", err, codes)
+	}
+	for _, c := range codes {
+		if refusal.Code == c {
+			t.Logf("refused: HTTP %d %s", refusal.Status, refusal.Code)
+			return
+		}
+	}
+	t.Fatalf("refused with code %q (%s), want %v", refusal.Code, refusal.Message, codes)
+}
+
+// expectNoDevice checks that the registry does not know id.
+func (e *attackEnv) expectNoDevice(t *testing.T, id string) {
+	t.Helper()
+	if out, _, code := e.forTest(t).ctl("device", "show", id); code != 3 {
+		t.Fatalf("device %s exists after a refused enrolment (exit %d):\n%s", id, code, out)
+	}
+}
+
+func decodeJSON(t *testing.T, s string, v any) {
+	t.Helper()
+	if err := json.Unmarshal([]byte(s), v); err != nil {
+		t.Fatalf("decode %q: %v", s, err)
+	}
+}
+
+func itoa(i int) string { return strconv.Itoa(i) }
