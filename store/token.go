@@ -131,3 +131,33 @@ func getToken(tx *bolt.Tx, hash string) (Token, error) {
 	}
 	return t, nil
 }
+
+// CheckToken reads whether the token with this hash could enrol now, without
+// consuming it: ErrNotFound (unknown), ErrReplayed (used), ErrExpired, or
+// ErrPolicy (its group no longer admits tokens). The API calls it before it
+// spends a serial and signs a certificate; CompleteEnrolment checks again
+// in the transaction that consumes the token, which is what counts.
+func (db *DB) CheckToken(hash string) (Token, error) {
+	var tok Token
+	err := db.view(func(tx *bolt.Tx) error {
+		var err error
+		if tok, err = getToken(tx, hash); err != nil {
+			return err
+		}
+		switch {
+		case !tok.UsedAt.IsZero():
+			return fmt.Errorf("%w: token was used by device %s", ErrReplayed, tok.UsedBy)
+		case !db.clock().Before(tok.ExpiresAt):
+			return fmt.Errorf("%w: token expired", ErrExpired)
+		}
+		g, err := getGroup(tx, tok.Group)
+		if err != nil {
+			return fmt.Errorf("token's %w", err)
+		}
+		if g.RequireTPM || !g.AllowTokens {
+			return fmt.Errorf("%w: group %s does not admit token enrolment", ErrPolicy, g.Name)
+		}
+		return nil
+	})
+	return tok, err
+}

@@ -132,3 +132,29 @@ func TestHashToken(t *testing.T) {
 		t.Error("different tokens hash alike")
 	}
 }
+
+func TestCheckToken(t *testing.T) {
+	db, clock := openClockedDB(t)
+	mustGroup(t, db, "sim", false, true)
+	tokens := mustTokens(t, db, "sim", 3)
+	if _, err := db.CheckToken(HashToken(tokens[0])); err != nil {
+		t.Fatalf("fresh token: %v", err)
+	}
+	if _, err := db.CheckToken(HashToken("fgt_unknown")); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("unknown token: %v", err)
+	}
+	if err := db.CompleteEnrolment(tokenEnrolment(tokens[1], "sim-1", "a1"), operator); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.CheckToken(HashToken(tokens[1])); !errors.Is(err, ErrReplayed) {
+		t.Fatalf("used token: %v", err)
+	}
+	mustGroup(t, db, "sim", true, false)
+	if _, err := db.CheckToken(HashToken(tokens[2])); !errors.Is(err, ErrPolicy) {
+		t.Fatalf("token of a group that now requires a TPM: %v", err)
+	}
+	clock.Advance(2 * time.Hour)
+	if _, err := db.CheckToken(HashToken(tokens[0])); !errors.Is(err, ErrExpired) {
+		t.Fatalf("expired token: %v", err)
+	}
+}

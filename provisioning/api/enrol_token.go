@@ -44,6 +44,12 @@ func (a *API) enrolToken(w http.ResponseWriter, r *http.Request) {
 	// certificate expired (store.CompleteEnrolment decides, in the same
 	// transaction that consumes the token).
 	hash := store.HashToken(req.Token)
+	// Judge the token with a read first, so a stale or guessed token costs
+	// neither a registry write (serial) nor a signature.
+	if _, err := a.db.CheckToken(hash); err != nil {
+		a.refuse(w, r, id, tokenErr(err))
+		return
+	}
 	issued, err := a.issueFor(id, csr, store.AttestToken, func(rec store.Certificate) error {
 		return tokenErr(a.db.CompleteEnrolment(store.Enrolment{
 			TokenHash:   hash,
