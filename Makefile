@@ -8,7 +8,7 @@ DATA    ?= data
 BENCHTIME ?= 3s
 FUZZTIME  ?= 30s
 
-.PHONY: all build run test test-quick vet bench fuzz clean
+.PHONY: all build run test test-quick vet bench fuzz attack soak cross clean
 
 all: build
 
@@ -23,8 +23,9 @@ vet:
 	$(GO) vet -tags $(TEST_TAGS) ./...
 
 # Build tags of the tests that need more than Go: the go-tpm simulator (cgo
-# and OpenSSL headers: libssl-dev) and swtpm (Debian swtpm, swtpm-tools).
-TEST_TAGS ?= tpmsimulator,swtpm
+# and OpenSSL headers: libssl-dev), swtpm (Debian swtpm, swtpm-tools) and
+# qemu (Debian qemu-user: the arm64 agent build run under qemu-aarch64).
+TEST_TAGS ?= tpmsimulator,swtpm,qemu
 
 # The whole suite: unit tests on real bbolt/TLS/mochi, TPM tests on the go-tpm
 # simulator and on swtpm, and end-to-end tests in test/ that start the real
@@ -39,7 +40,7 @@ test-quick:
 # Connect throughput of the broker with full auth against a bare crypto/tls
 # listener, measured alternately in the same run; prints the ratio.
 bench:
-	$(GO) test -run '^$$$$' -bench BenchmarkConnect -benchtime 2000x -count 3 -v ./broker/ | grep -E "key exchange|Benchmark|broker/bare"
+	$(GO) test -run '^$$' -bench BenchmarkConnect -benchtime 2000x -count 3 -v ./broker/ | grep -E "key exchange|Benchmark|broker/bare"
 
 # Bounded fuzzing of each fuzz target (the seeds also run in `make test`).
 fuzz:
@@ -49,5 +50,24 @@ fuzz:
 	  done; \
 	done
 
+# The attack matrix over real processes, with its one-line summary.
+attack:
+	@$(GO) test -count=1 -run '^TestAttackMatrix$$' -v -timeout 10m ./test/ > attack.log 2>&1; rc=$$?; \
+	  grep -E '^ *--- |^attack matrix:' attack.log; exit $$rc
+
+# Crash safety at full length: the server SIGKILLed 200 times mid-load.
+soak:
+	FLEETGATE_CRASH_ITER=200 $(GO) test -count=1 -run '^TestCrashSafety$$' -v -timeout 30m ./test/
+
+# Static device-agent binaries for ARM (no cgo, stripped); prints the sizes.
+AGENT_LDFLAGS := -s -w
+cross:
+	CGO_ENABLED=0 GOOS=linux GOARCH=arm64 $(GO) build -trimpath -ldflags "$(AGENT_LDFLAGS)" -o dist/device-agent-linux-arm64 ./device-agent/cmd/device-agent
+	CGO_ENABLED=0 GOOS=linux GOARCH=arm GOARM=7 $(GO) build -trimpath -ldflags "$(AGENT_LDFLAGS)" -o dist/device-agent-linux-armv7 ./device-agent/cmd/device-agent
+	@for f in dist/device-agent-linux-*; do \
+	  size=$$(stat -c %s $$f); echo "$$f: $$size bytes ($$(awk "BEGIN{printf \"%.2f\", $$size/1048576}") MiB, goal <= 8 MiB)"; \
+	  [ $$size -le 8388608 ] || { echo "$$f is over 8 MiB"; exit 1; }; \
+	done
+
 clean:
-	rm -rf $(BIN)
+	rm -rf $(BIN) dist attack.log
