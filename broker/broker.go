@@ -34,6 +34,11 @@ type Broker struct {
 	log      *slog.Logger
 	sessions *sessions
 
+	// Settings that may change while the broker runs (trust.go).
+	trust            *trust
+	handshakeTimeout atomic.Int64 // nanoseconds
+	pending          *pendingSet
+
 	mu       sync.Mutex
 	started  bool
 	server   *mqtt.Server
@@ -55,18 +60,23 @@ func New(cfg Config, reg Registry) (*Broker, error) {
 	if reg == nil {
 		return nil, fmt.Errorf("%w: a Registry is required", ErrConfig)
 	}
-	return &Broker{
+	b := &Broker{
 		cfg:      cfg,
 		reg:      reg,
 		log:      cfg.Logger,
 		sessions: newSessions(),
+		trust:    newTrust(cfg),
+		pending:  newPendingSet(cfg.MaxPending),
 		done:     make(chan struct{}),
-	}, nil
+	}
+	b.handshakeTimeout.Store(int64(cfg.HandshakeTimeout))
+	return b, nil
 }
 
 // tlsConfig is the listener's TLS policy: a client certificate chaining to
-// the device CA is mandatory. Curve preferences stay Go's default, which
-// picks the hybrid X25519MLKEM768 with Go peers.
+// the device CA pool is mandatory. The broker serves it per handshake
+// through trust, so that the pool can be replaced. Curve preferences stay
+// Go's default, which picks the hybrid X25519MLKEM768 with Go peers.
 func (c Config) tlsConfig() *tls.Config {
 	return &tls.Config{
 		GetCertificate: c.GetCertificate,
@@ -115,7 +125,7 @@ func (b *Broker) Start(ctx context.Context) error {
 		m = NewMetrics(nil)
 	}
 	h := &hook{server: server, reg: b.reg, sessions: b.sessions, log: b.log, now: time.Now, metrics: m}
-	l := newListener(b.cfg.Addr, b.cfg.tlsConfig(), b.cfg.HandshakeTimeout, b.cfg.MaxPending, b.log)
+	l := newListener(b.cfg.Addr, b.trust.listenerConfig(), b.handshakeDeadline, b.pending, b.log)
 	l.metrics = m
 	if err := server.AddHook(h, nil); err != nil {
 		cancel()

@@ -36,8 +36,10 @@ type Config struct {
 	// that the certificate can be replaced without a restart.
 	GetCertificate func(*tls.ClientHelloInfo) (*tls.Certificate, error)
 
-	// ClientCAs holds the device-issuing CA only. Anything it verifies is a
-	// candidate device; the registry decides the rest.
+	// ClientCAs holds the device intermediates only (the issuing one and
+	// any older ones still trusted, ca.CA.DevicePool). Anything it verifies
+	// is a candidate device; the registry decides the rest. SetClientCAs
+	// replaces it while the broker runs.
 	ClientCAs *x509.CertPool
 
 	// HandshakeTimeout bounds the TLS handshake plus the wait for the first

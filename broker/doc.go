@@ -10,6 +10,13 @@
 // lock devices out), and closes any socket that has not completed the TLS
 // handshake and sent its CONNECT within Config.HandshakeTimeout.
 //
+// The device CA pool, the handshake timeout and the pending cap can be
+// changed while the broker serves (SetClientCAs, SetHandshakeTimeout,
+// SetMaxPending), and Config.GetCertificate is asked at every handshake, so
+// a reload of the CA material never closes a connection: the next
+// handshake uses the new material, and devices already connected keep
+// their sessions.
+//
 // At CONNECT the hook checks, in this order, and refuses with CONNACK "not
 // authorized" (v3.1.1 code 5, v5 0x87) at the first failure, logging a
 // stable reason:

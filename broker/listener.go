@@ -34,7 +34,7 @@ const listenerID = "mtls"
 type listener struct {
 	addr    string
 	tlsConf *tls.Config
-	timeout time.Duration
+	timeout func() time.Duration // read at each accept: it may change
 	log     *slog.Logger
 
 	pending *pendingSet // connections not yet authenticated
@@ -52,14 +52,14 @@ type listener struct {
 
 var _ listeners.Listener = (*listener)(nil)
 
-func newListener(addr string, tlsConf *tls.Config, timeout time.Duration, maxPending int, log *slog.Logger) *listener {
+func newListener(addr string, tlsConf *tls.Config, timeout func() time.Duration, pending *pendingSet, log *slog.Logger) *listener {
 	ctx, cancel := context.WithCancel(context.Background())
 	return &listener{
 		addr:    addr,
 		tlsConf: tlsConf,
 		timeout: timeout,
 		log:     log,
-		pending: newPendingSet(maxPending),
+		pending: pending,
 		ctx:     ctx,
 		cancel:  cancel,
 		conns:   make(map[*conn]struct{}),
@@ -160,7 +160,7 @@ func (l *listener) handle(c *conn, raw net.Conn, establish listeners.EstablishFn
 	}
 	defer c.Close()
 	remote := raw.RemoteAddr().String()
-	if err := raw.SetDeadline(time.Now().Add(l.timeout)); err != nil {
+	if err := raw.SetDeadline(time.Now().Add(l.timeout())); err != nil {
 		return
 	}
 	start := time.Now()

@@ -51,3 +51,10 @@ func (p *pendingSet) len() int {
 	defer p.mu.Unlock()
 	return p.l.Len()
 }
+
+// setMax changes the cap for connections added from now on.
+func (p *pendingSet) setMax(max int) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.max = max
+}

@@ -48,6 +48,7 @@ type Config struct {
 	ChallengeTTL     Duration `json:"challenge_ttl"`     // lifetime of a TPM enrolment challenge and nonce
 	LogFormat        string   `json:"log_format"`        // text or json
 	LogLevel         string   `json:"log_level"`         // debug, info, warn, error
+	ReloadInterval   Duration `json:"reload_interval"`   // how often CA and config files are checked for changes (0: only on SIGHUP)
 }
 
 // DefaultConfig returns the embedded single-host defaults.
@@ -64,6 +65,7 @@ func DefaultConfig() Config {
 		ChallengeTTL:     Duration{60 * time.Second},
 		LogFormat:        "text",
 		LogLevel:         "info",
+		ReloadInterval:   Duration{2 * time.Second},
 	}
 }
 
@@ -106,6 +108,7 @@ func (c *Config) LoadEnv(getenv func(string) string) error {
 		"FLEETGATE_HANDSHAKE_TIMEOUT": &c.HandshakeTimeout,
 		"FLEETGATE_CERT_LIFETIME":     &c.CertLifetime,
 		"FLEETGATE_CHALLENGE_TTL":     &c.ChallengeTTL,
+		"FLEETGATE_RELOAD_INTERVAL":   &c.ReloadInterval,
 	}
 	for k, p := range dur {
 		if v := getenv(k); v != "" {
@@ -157,6 +160,9 @@ func (c Config) Validate() error {
 	if c.ChallengeTTL.Duration < time.Second || c.ChallengeTTL.Duration > time.Hour {
 		errs = append(errs, fmt.Errorf("challenge_ttl %s must be between 1s and 1h", c.ChallengeTTL))
 	}
+	if d := c.ReloadInterval.Duration; d < 0 || (d > 0 && d < 100*time.Millisecond) {
+		errs = append(errs, fmt.Errorf("reload_interval %s must be 0 (SIGHUP only) or at least 100ms", c.ReloadInterval))
+	}
 	if _, err := c.level(); err != nil {
 		errs = append(errs, err)
 	}
@@ -174,10 +180,13 @@ func (c Config) level() (slog.Level, error) {
 	return l, nil
 }
 
-// Logger builds the process logger from LogFormat and LogLevel.
-func (c Config) Logger() *slog.Logger {
+// Logger builds the process logger from LogFormat, with its level taken
+// from level at every record, so that a reload can change it. level is set
+// to LogLevel here.
+func (c Config) Logger(level *slog.LevelVar) *slog.Logger {
 	lvl, _ := c.level()
-	opts := &slog.HandlerOptions{Level: lvl}
+	level.Set(lvl)
+	opts := &slog.HandlerOptions{Level: level}
 	if c.LogFormat == "json" {
 		return slog.New(slog.NewJSONHandler(os.Stderr, opts))
 	}

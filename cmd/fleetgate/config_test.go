@@ -24,11 +24,18 @@ func TestConfigPrecedence(t *testing.T) {
 	if c.MQTTAddr != ":2883" || c.HandshakeTimeout.Duration != 3*time.Second || c.LogFormat != "json" || c.MaxPending != 7 {
 		t.Fatalf("merged config %+v", c)
 	}
+	if c.ReloadInterval.Duration != 2*time.Second {
+		t.Fatalf("default reload_interval %s, want 2s", c.ReloadInterval)
+	}
 	if c.APIAddr != ":8443" {
 		t.Fatalf("default lost: api_addr %q", c.APIAddr)
 	}
 	if err := c.Validate(); err != nil {
 		t.Fatal(err)
+	}
+	c.ReloadInterval.Duration = 0 // SIGHUP only
+	if err := c.Validate(); err != nil {
+		t.Fatalf("reload_interval 0 refused: %v", err)
 	}
 }
 
@@ -45,6 +52,8 @@ func TestConfigErrors(t *testing.T) {
 		{"error/log level", func(c *Config) { c.LogLevel = "loud" }, "log_level"},
 		{"error/log format", func(c *Config) { c.LogFormat = "xml" }, "log_format"},
 		{"error/data dir", func(c *Config) { c.DataDir = "" }, "data_dir"},
+		{"error/negative reload interval", func(c *Config) { c.ReloadInterval.Duration = -time.Second }, "reload_interval"},
+		{"error/reload interval too short", func(c *Config) { c.ReloadInterval.Duration = time.Millisecond }, "reload_interval"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

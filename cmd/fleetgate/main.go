@@ -31,7 +31,7 @@ func run(ctx context.Context, args []string) error {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(serveCommand())
+	root.AddCommand(serveCommand(), caCommand())
 	root.AddCommand(cli.Commands()...)
 	root.SetArgs(args)
 	return root.ExecuteContext(ctx)

@@ -27,12 +27,13 @@ import (
 //	/crl      the device CA's CRL (DER), for relying parties other than the broker
 type opsServer struct {
 	db        *store.DB
-	authority *ca.CA
+	authority func() *ca.CA // the current CA: a reload may swap it
 	ready     func() bool
 	log       *slog.Logger
 
 	mu       sync.Mutex
 	crl      []byte
+	crlBy    *ca.CA    // the CA that signed the cached CRL
 	crlValid time.Time // the cached CRL is reused until a change or this time
 	dirty    bool
 }
@@ -91,11 +92,12 @@ func (o *opsServer) serveCRL(w http.ResponseWriter, _ *http.Request) {
 }
 
 // currentCRL returns the cached CRL, rebuilding it after a certificate
-// change or halfway through its validity.
+// change, a reload of the CA, or halfway through its validity.
 func (o *opsServer) currentCRL() ([]byte, error) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	if o.crl != nil && !o.dirty && time.Now().Before(o.crlValid) {
+	authority := o.authority()
+	if o.crl != nil && !o.dirty && o.crlBy == authority && time.Now().Before(o.crlValid) {
 		return o.crl, nil
 	}
 	certs, err := o.db.Certificates("")
@@ -114,11 +116,11 @@ func (o *opsServer) currentCRL() ([]byte, error) {
 		revoked = append(revoked, ca.RevokedCert{Serial: serial, RevokedAt: c.RevokedAt})
 	}
 	// CRL numbers must grow: the build time in nanoseconds does.
-	der, err := o.authority.DeviceCRL(revoked, big.NewInt(time.Now().UnixNano()), ca.DefaultCRLValidity)
+	der, err := authority.DeviceCRL(revoked, big.NewInt(time.Now().UnixNano()), ca.DefaultCRLValidity)
 	if err != nil {
 		return nil, err
 	}
-	o.crl, o.crlValid, o.dirty = der, time.Now().Add(ca.DefaultCRLValidity/2), false
+	o.crl, o.crlBy, o.crlValid, o.dirty = der, authority, time.Now().Add(ca.DefaultCRLValidity/2), false
 	return der, nil
 }
 

@@ -6,10 +6,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"os"
+	"os/signal"
 	"path/filepath"
+	"syscall"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -32,24 +35,17 @@ CA (root, device-issuing intermediate, server and first operator certificates)
 is created under <data_dir>/ca.
 
 Configuration precedence, lowest first: defaults, --config JSON file,
-FLEETGATE_* environment variables, flags.`,
+FLEETGATE_* environment variables, flags.
+
+Hot reload: on SIGHUP, and when the CA files or the --config file change
+(checked every reload_interval), the CA directory is loaded again and the
+reloadable settings (log_level, handshake_timeout, max_pending,
+cert_lifetime, reload_interval) are applied, without closing any
+connection. A reload that fails keeps the previous material and logs why.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			// Flags win over the file and env: re-apply the ones the user set.
-			final := DefaultConfig()
-			if configFile != "" {
-				if err := final.LoadFile(configFile); err != nil {
-					return err
-				}
-			}
-			if err := final.LoadEnv(os.Getenv); err != nil {
-				return err
-			}
-			applyFlags(cmd, &final, cfg)
-			if err := final.Validate(); err != nil {
-				return fmt.Errorf("invalid configuration:\n%w", err)
-			}
-			return serve(cmd.Context(), final, cmd.OutOrStdout())
+			src := configSource{file: configFile, cmd: cmd, flags: cfg}
+			return serve(cmd.Context(), src, cmd.OutOrStdout())
 		},
 	}
 	f := cmd.Flags()
@@ -67,7 +63,35 @@ FLEETGATE_* environment variables, flags.`,
 	f.DurationVar(&cfg.ChallengeTTL.Duration, "challenge-ttl", cfg.ChallengeTTL.Duration, "lifetime of a TPM enrolment challenge")
 	f.StringVar(&cfg.LogFormat, "log-format", cfg.LogFormat, "log format: text or json")
 	f.StringVar(&cfg.LogLevel, "log-level", cfg.LogLevel, "log level: debug, info, warn, error")
+	f.DurationVar(&cfg.ReloadInterval.Duration, "reload-interval", cfg.ReloadInterval.Duration, "how often to check the CA files and --config for changes (0: reload on SIGHUP only)")
 	return cmd
+}
+
+// configSource reads the configuration the way serve read it at start, so
+// that a reload sees the same precedence: defaults, file, environment,
+// flags.
+type configSource struct {
+	file  string
+	cmd   *cobra.Command
+	flags Config // the values bound to the flags; only those set are used
+}
+
+func (s configSource) load() (Config, error) {
+	final := DefaultConfig()
+	if s.file != "" {
+		if err := final.LoadFile(s.file); err != nil {
+			return Config{}, err
+		}
+	}
+	if err := final.LoadEnv(os.Getenv); err != nil {
+		return Config{}, err
+	}
+	// Flags win over the file and env: re-apply the ones the user set.
+	applyFlags(s.cmd, &final, s.flags)
+	if err := final.Validate(); err != nil {
+		return Config{}, fmt.Errorf("invalid configuration:\n%w", err)
+	}
+	return final, nil
 }
 
 // applyFlags copies the flags the user set on the command line into dst.
@@ -90,11 +114,26 @@ func applyFlags(cmd *cobra.Command, dst *Config, src Config) {
 	set("challenge-ttl", func() { dst.ChallengeTTL = src.ChallengeTTL })
 	set("log-format", func() { dst.LogFormat = src.LogFormat })
 	set("log-level", func() { dst.LogLevel = src.LogLevel })
+	set("reload-interval", func() { dst.ReloadInterval = src.ReloadInterval })
 }
 
 // serve runs until ctx is cancelled (SIGINT/SIGTERM in main).
-func serve(ctx context.Context, cfg Config, out io.Writer) error {
-	log := cfg.Logger()
+func serve(ctx context.Context, src configSource, out io.Writer) error {
+	// SIGHUP is caught from the start: its default action would kill the
+	// server, and an early one is handled once the watcher runs.
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+
+	// Digests are taken before the files are read, so that a change made
+	// while the server starts is reloaded rather than missed.
+	cfgFP := configFingerprint(src.file)
+	cfg, err := src.load()
+	if err != nil {
+		return err
+	}
+	level := new(slog.LevelVar)
+	log := cfg.Logger(level)
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return fmt.Errorf("create data directory: %w", err)
 	}
@@ -113,6 +152,7 @@ func serve(ctx context.Context, cfg Config, out io.Writer) error {
 		return fmt.Errorf("registry %s failed its consistency check: %w", cfg.RegistryPath(), err)
 	}
 
+	caFP := caFingerprint(cfg.CADir())
 	authority, created, err := ca.Bootstrap(cfg.CADir(), ca.BootstrapOptions{ServerNames: cfg.ServerNames, Logger: log.With("component", "ca")})
 	if err != nil {
 		return fmt.Errorf("certificate authority: %w", err)
@@ -121,11 +161,15 @@ func serve(ctx context.Context, cfg Config, out io.Writer) error {
 		log.Info("created CA material", "dir", cfg.CADir(), "files", created)
 	}
 
+	rl := &reloader{log: log.With("component", "reload"), level: level, caDir: cfg.CADir(), loadCfg: src.load, cfg: cfg}
+	rl.authority.Store(authority)
+	rl.interval.Store(int64(cfg.ReloadInterval.Duration))
+
 	metricsReg := newMetricsRegistry()
 	brk, err := broker.New(broker.Config{
 		Metrics:          broker.NewMetrics(metricsReg),
 		Addr:             cfg.MQTTAddr,
-		GetCertificate:   func(*tls.ClientHelloInfo) (*tls.Certificate, error) { return authority.ServerCertificate(), nil },
+		GetCertificate:   func(*tls.ClientHelloInfo) (*tls.Certificate, error) { return rl.current().ServerCertificate(), nil },
 		ClientCAs:        authority.DevicePool(),
 		HandshakeTimeout: cfg.HandshakeTimeout.Duration,
 		MaxPacketSize:    cfg.MaxPacketSize,
@@ -156,13 +200,14 @@ func serve(ctx context.Context, cfg Config, out io.Writer) error {
 		}
 	}
 	handler := api.New(db, authority, apiCfg)
+	rl.brk, rl.api = brk, handler
 	srv := handler.Server(cfg.APIAddr)
 	apiErr := make(chan error, 1)
 	go func() { apiErr <- srv.ServeTLS(apiLn, "", "") }()
 
 	opsAddr := "disabled"
 	if cfg.OpsAddr != "" {
-		ops := &opsServer{db: db, authority: authority, log: log.With("component", "ops"), ready: func() bool {
+		ops := &opsServer{db: db, authority: rl.current, log: log.With("component", "ops"), ready: func() bool {
 			select {
 			case <-brk.Done():
 				return false
@@ -177,6 +222,8 @@ func serve(ctx context.Context, cfg Config, out io.Writer) error {
 		}
 		opsAddr = "http://" + a.String()
 	}
+
+	go rl.watch(ctx, hup, src.file, caFP, cfgFP)
 
 	printBanner(out, cfg, brk.Addr(), apiLn.Addr(), opsAddr)
 	log.Info("fleetgate serving", "mqtt", brk.Addr().String(), "api", apiLn.Addr().String(), "data", cfg.DataDir)

@@ -6,6 +6,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"sync/atomic"
 	"time"
 
 	"github.com/fleetgate/fleetgate/provisioning/ca"
@@ -65,10 +66,13 @@ type Config struct {
 // API is the operator API. It is safe for concurrent use.
 type API struct {
 	db  *store.DB
-	ca  *ca.CA
 	cfg Config
 	log *slog.Logger
 	now func() time.Time
+
+	// Settings that may change while serving (live.go).
+	live            atomic.Pointer[material]
+	defaultLifetime atomic.Int64 // nanoseconds
 }
 
 // New returns the API over the registry db and the CA authority.
@@ -97,7 +101,10 @@ func New(db *store.DB, authority *ca.CA, cfg Config) *API {
 	if cfg.MaxImportBytes <= 0 {
 		cfg.MaxImportBytes = DefaultMaxImportBytes
 	}
-	return &API{db: db, ca: authority, cfg: cfg, log: cfg.Logger, now: time.Now}
+	a := &API{db: db, cfg: cfg, log: cfg.Logger, now: time.Now}
+	a.SetCA(authority)
+	a.defaultLifetime.Store(int64(cfg.DefaultLifetime))
+	return a
 }
 
 // Handler returns the routes of the API.

@@ -48,8 +48,9 @@ func (a *API) audit(w http.ResponseWriter, r *http.Request, _ store.Actor) {
 // getCA serves GET /v1/ca. The root and the device CA are public: devices
 // and operators fetch them to pin the server and to build chains.
 func (a *API) getCA(w http.ResponseWriter, _ *http.Request) {
+	authority := a.authority()
 	writeJSON(w, http.StatusOK, client.CABundle{
-		Root:     string(a.ca.RootPEM()),
-		DeviceCA: string(a.ca.DeviceChainPEM()),
+		Root:     string(authority.RootPEM()),
+		DeviceCA: string(authority.DeviceChainPEM()),
 	})
 }

@@ -54,7 +54,7 @@ func (a *API) authenticate(r *http.Request) (string, error) {
 		intermediates.AddCert(c)
 	}
 	_, err := leaf.Verify(x509.VerifyOptions{
-		Roots:         a.ca.OperatorPool(),
+		Roots:         a.authority().OperatorPool(),
 		Intermediates: intermediates,
 		CurrentTime:   a.now(),
 		KeyUsages:     []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth},

@@ -43,9 +43,15 @@
 // sending the EK public area. Either way the EK must be on the device's
 // allow-list entry (store.Device.EKHash, set by import).
 //
-// Run the handler behind an http.Server whose TLSConfig is TLSConfig and
-// whose certificate comes from it (leave Certificates empty), so that the
-// server certificate is read from the CA on every handshake. TLSConfig
-// trusts both the operator CA and the device CA at the handshake; the
+// Run the handler behind Server (or an http.Server whose TLSConfig is
+// TLSConfig, leaving Certificates empty), so that the server certificate is
+// read from the CA on every handshake. The handshake trusts both the
+// operator CA and the device intermediates (issuing and trusted); the
 // routes verify again which one they need.
+//
+// SetCA swaps in a CA loaded again from its directory (a rotated
+// intermediate, a renewed server certificate) and SetDefaultLifetime a new
+// default lifetime, both while serving: Server's TLS settings follow SetCA
+// at every handshake, open connections stay open, and each request uses
+// one CA throughout.
 package api

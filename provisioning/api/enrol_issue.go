@@ -77,7 +77,10 @@ func (a *API) issueFor(deviceID string, csr *x509.CertificateRequest, how store.
 	if err != nil {
 		return enroll.Issued{}, err
 	}
-	cert, err := a.ca.IssueDevice(csr, deviceID, serial, a.cfg.DefaultLifetime)
+	// One CA for the whole request: a reload in between must not pair a
+	// certificate with another intermediate's chain.
+	authority := a.authority()
+	cert, err := authority.IssueDevice(csr, deviceID, serial, a.currentDefaultLifetime())
 	if err != nil {
 		return enroll.Issued{}, err
 	}
@@ -96,19 +99,26 @@ func (a *API) issueFor(deviceID string, csr *x509.CertificateRequest, how store.
 	if err := record(rec); err != nil {
 		return enroll.Issued{}, err
 	}
-	return a.issued(rec), nil
+	return a.issued(authority, rec), nil
 }
 
-// issued is the answer for a recorded certificate.
-func (a *API) issued(rec store.Certificate) enroll.Issued {
+// issued is the answer for a recorded certificate. The chain is the
+// intermediate that signed it, found among those authority trusts: a
+// retried rotation may answer with a certificate issued before the
+// intermediate was rotated.
+func (a *API) issued(authority *ca.CA, rec store.Certificate) enroll.Issued {
 	leaf := string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: rec.DER}))
+	chain := authority.DeviceChainPEM()
+	if c, err := x509.ParseCertificate(rec.DER); err == nil {
+		chain = authority.IssuerChainPEM(c)
+	}
 	return enroll.Issued{
 		Serial:      rec.Serial,
 		Fingerprint: rec.Fingerprint,
 		NotBefore:   rec.NotBefore,
 		NotAfter:    rec.NotAfter,
 		Certificate: leaf,
-		Chain:       leaf + string(a.ca.DeviceChainPEM()),
+		Chain:       leaf + string(chain),
 	}
 }
 

@@ -10,6 +10,10 @@ import (
 	"github.com/fleetgate/fleetgate/store"
 )
 
+// ErrConfig means a setting given to the API is out of range; the wrapping
+// error names it.
+var ErrConfig = errors.New("invalid API config")
+
 // Errors raised by the HTTP layer itself; handlers wrap them with what was
 // wrong and statusOf maps them like the registry's.
 var (

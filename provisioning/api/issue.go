@@ -59,7 +59,10 @@ func (a *API) issueCertificate(w http.ResponseWriter, r *http.Request, by store.
 		a.fail(w, r, err)
 		return
 	}
-	cert, err := a.ca.IssueDevice(csr, id, serial, lifetime)
+	// One CA for the whole request: a reload in between must not pair a
+	// certificate with another intermediate's chain.
+	authority := a.authority()
+	cert, err := authority.IssueDevice(csr, id, serial, lifetime)
 	if err != nil {
 		a.fail(w, r, err)
 		return
@@ -89,14 +92,14 @@ func (a *API) issueCertificate(w http.ResponseWriter, r *http.Request, by store.
 		NotBefore:   rec.NotBefore,
 		NotAfter:    rec.NotAfter,
 		Certificate: leaf,
-		Chain:       leaf + string(a.ca.DeviceChainPEM()),
+		Chain:       leaf + string(authority.DeviceChainPEM()),
 	})
 }
 
 // lifetime parses the requested lifetime, falling back to the default.
 func (a *API) lifetime(s string) (time.Duration, error) {
 	if s == "" {
-		return a.cfg.DefaultLifetime, nil
+		return a.currentDefaultLifetime(), nil
 	}
 	d, err := time.ParseDuration(s)
 	if err != nil {

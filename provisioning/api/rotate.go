@@ -106,7 +106,7 @@ func (a *API) answerRetry(w http.ResponseWriter, id, old, kh string) bool {
 		return false // ErrNotFound, or a read failure the write path will meet again
 	}
 	a.log.Info("rotation retried", "device", id, "serial", prev.Serial, "supersedes", old)
-	writeJSON(w, http.StatusOK, a.issued(prev))
+	writeJSON(w, http.StatusOK, a.issued(a.authority(), prev))
 	return true
 }
 

@@ -51,7 +51,7 @@ func (a *API) authenticateDevice(r *http.Request) (store.Device, store.Certifica
 		intermediates.AddCert(c)
 	}
 	if _, err := leaf.Verify(x509.VerifyOptions{
-		Roots:         a.ca.DevicePool(),
+		Roots:         a.authority().DevicePool(),
 		Intermediates: intermediates,
 		CurrentTime:   a.now(),
 		KeyUsages:     []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth},

@@ -23,7 +23,7 @@ func (a *API) Server(addr string) *http.Server {
 	return &http.Server{
 		Addr:              addr,
 		Handler:           a.Handler(),
-		TLSConfig:         TLSConfig(a.ca),
+		TLSConfig:         a.tlsConfig(),
 		ReadHeaderTimeout: ReadHeaderTimeout,
 		ReadTimeout:       ReadTimeout,
 		WriteTimeout:      WriteTimeout,

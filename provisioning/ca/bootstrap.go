@@ -50,6 +50,10 @@ var allFiles = append(append([]string(nil), caFiles...), ServerKeyFile, ServerCe
 // its key. The admin pair is written only together with a new operator CA,
 // so an operator may move admin.key away from the server.
 //
+// A device intermediate rotation that a crash stopped half way is finished
+// (or its unused staged files removed) by RecoverRotation before anything
+// else.
+//
 // Bootstrap returns the names of the files it created (not those it
 // renewed), so that the caller can tell the user about a new CA.
 func Bootstrap(dir string, opts BootstrapOptions) (*CA, []string, error) {
@@ -97,6 +101,16 @@ func Bootstrap(dir string, opts BootstrapOptions) (*CA, []string, error) {
 	case len(missing) > 0:
 		return nil, nil, fmt.Errorf("%w: %s lacks %v while %v exist; refusing to create new CA keys next to existing material: restore the directory from a backup, or remove it if it was never used",
 			ErrIncomplete, dir, missing, present)
+	}
+
+	// A rotation stopped by a crash is finished before anything else reads
+	// the device CA files.
+	finished, err := RecoverRotation(dir)
+	if err != nil {
+		return nil, nil, err
+	}
+	if finished {
+		log.Info("finished an interrupted device intermediate rotation", "file", DeviceCACertFile)
 	}
 
 	more, err := ensureServer(dir, names, now(), log)

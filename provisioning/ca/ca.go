@@ -4,6 +4,7 @@ import (
 	"crypto"
 	"crypto/tls"
 	"crypto/x509"
+	"slices"
 	"time"
 )
 
@@ -20,6 +21,7 @@ type CA struct {
 	root        *x509.Certificate
 	deviceCA    *x509.Certificate
 	deviceKey   crypto.Signer
+	trusted     []*x509.Certificate // older intermediates, trusted but not issuing
 	operatorCA  *x509.Certificate
 	operatorKey crypto.Signer
 	server      tls.Certificate
@@ -39,11 +41,24 @@ func (ca *CA) DeviceCA() *x509.Certificate { return ca.deviceCA }
 // Callers must not modify it.
 func (ca *CA) OperatorCA() *x509.Certificate { return ca.operatorCA }
 
-// DevicePool returns a new pool holding only the device CA: the broker's
-// ClientCAs. The root is deliberately absent, so a certificate the root
-// signed directly (such as the server's) never passes as a device. Each call
-// returns a fresh pool so that no caller can add to another's.
-func (ca *CA) DevicePool() *x509.CertPool { return poolOf(ca.deviceCA) }
+// TrustedDeviceCAs returns the older device intermediates read from
+// TrustedDeviceCAsFile: still trusted for device client authentication,
+// never used to issue. The slice is a copy; callers must not modify the
+// certificates.
+func (ca *CA) TrustedDeviceCAs() []*x509.Certificate { return slices.Clone(ca.trusted) }
+
+// DevicePool returns a new pool holding the device intermediates only: the
+// issuing one and the trusted older ones. It is the broker's ClientCAs. The
+// root is deliberately absent, so a certificate the root signed directly
+// (such as the server's) never passes as a device. Each call returns a
+// fresh pool so that no caller can add to another's.
+func (ca *CA) DevicePool() *x509.CertPool {
+	p := poolOf(ca.deviceCA)
+	for _, c := range ca.trusted {
+		p.AddCert(c)
+	}
+	return p
+}
 
 // OperatorPool returns a new pool holding only the operator CA: the API's
 // ClientCAs for operator calls.
@@ -73,4 +88,17 @@ func poolOf(c *x509.Certificate) *x509.CertPool {
 	p := x509.NewCertPool()
 	p.AddCert(c)
 	return p
+}
+
+// IssuerChainPEM returns, as PEM, the device intermediate (issuing or
+// trusted) whose key signed leaf: what a device sends after leaf. It is
+// nil when none of them did, for instance for a certificate of a retired
+// intermediate.
+func (ca *CA) IssuerChainPEM(leaf *x509.Certificate) []byte {
+	for _, c := range append([]*x509.Certificate{ca.deviceCA}, ca.trusted...) {
+		if leaf.CheckSignatureFrom(c) == nil {
+			return EncodeCertPEM(c)
+		}
+	}
+	return nil
 }

@@ -22,6 +22,15 @@
 //   - admin: the first operator's client certificate, written once when the
 //     operator CA is created, for the person who installs the server.
 //
+// Older device intermediates may be listed in trusted-device-cas.crt
+// (TrustedDeviceCAsFile): the broker and the rotation route still accept
+// device certificates that chain to them, and nothing issues from them.
+// RotateIntermediate replaces the issuing intermediate and moves the old
+// one there; RetireIntermediate removes one; RenewServer reissues the
+// server certificate. These are offline file operations, ordered so that a
+// crash leaves a directory Load accepts; a running server picks them up by
+// loading the directory again.
+//
 // Device certificates take their identity from the device ID the caller
 // passes (from the registry), never from the CSR: only the CSR's public key
 // is used. The store allocates serial numbers; this package does not import
@@ -35,5 +44,11 @@
 // silently orphan every certificate issued before. Restore such a directory
 // from a backup.
 //
-// A CA is immutable once loaded and safe for concurrent use.
+// A CA is immutable once loaded and safe for concurrent use. To change the
+// material of a running server, Load the directory again and swap the new
+// CA in; the old one keeps working for whoever still holds it.
+//
+// Commands that change files (RotateIntermediate, RetireIntermediate,
+// RenewServer) must not run concurrently with one another on the same
+// directory; Load may run at any time.
 package ca

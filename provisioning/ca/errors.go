@@ -43,4 +43,13 @@ var (
 	// ErrBadServerName means a name given for the server certificate is
 	// empty or holds characters no DNS name or IP address can hold.
 	ErrBadServerName = errors.New("bad server name")
+
+	// ErrNoSuchIntermediate means no trusted device intermediate has the
+	// serial number given.
+	ErrNoSuchIntermediate = errors.New("no such device intermediate")
+
+	// ErrIssuingIntermediate means the intermediate named is the one that
+	// issues device certificates now; it cannot be retired before another
+	// one has replaced it.
+	ErrIssuingIntermediate = errors.New("intermediate is the issuing one")
 )

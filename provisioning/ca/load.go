@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"slices"
 	"time"
 )
 
@@ -19,12 +20,27 @@ var runtimeFiles = []string{
 	ServerCertFile, ServerKeyFile,
 }
 
+// MaterialFiles returns the names of the files in a CA directory that Load
+// reads: a watcher that sees one of them change should load the directory
+// again.
+func MaterialFiles() []string {
+	return append(slices.Clone(runtimeFiles), TrustedDeviceCAsFile, DeviceCANextCertFile)
+}
+
 // Load reads an existing CA directory. Every runtime file must exist
 // (missing files yield ErrIncomplete naming them) and the material must be
 // consistent: each key matches its certificate, the device CA and the server
 // certificate are signed by the root, and the operator CA is a separate
-// self-signed CA (ErrCorrupt otherwise). Load creates nothing; use
-// Bootstrap for that.
+// self-signed CA (ErrCorrupt otherwise). The optional TrustedDeviceCAsFile
+// must hold only CA certificates signed by the root.
+//
+// Load creates and changes nothing (use Bootstrap for that), so it may run
+// at any moment, for instance while `fleetgate ca` rewrites files: every
+// file is replaced atomically, and the one state in which two files
+// disagree (a rotation stopped after installing the new intermediate's key
+// but before its certificate) is read as the finished rotation, taking the
+// certificate from the staged DeviceCANextCertFile. RecoverRotation
+// completes it on disk.
 func Load(dir string) (*CA, error) {
 	return load(dir, time.Now)
 }
@@ -63,13 +79,24 @@ func load(dir string, now func() time.Time) (*CA, error) {
 		return c, k
 	}
 	root, _ := pair(RootCertFile, RootKeyFile)
-	deviceCA, deviceKey := pair(DeviceCACertFile, DeviceCAKeyFile)
+	deviceCA, deviceKey, err := readDevicePair(dir)
+	if err != nil {
+		errs = append(errs, err)
+	}
 	operatorCA, operatorKey := pair(OperatorCACertFile, OperatorCAKeyFile)
 	server, serverKey := pair(ServerCertFile, ServerKeyFile)
+	trusted, err := readTrusted(dir)
+	if err != nil {
+		errs = append(errs, err)
+	}
 	if err := errors.Join(errs...); err != nil {
 		return nil, fmt.Errorf("CA directory %s: %w", dir, err)
 	}
 	if err := checkHierarchy(root, deviceCA, operatorCA, server); err != nil {
+		return nil, fmt.Errorf("CA directory %s: %w", dir, err)
+	}
+	trusted, err = checkTrusted(trusted, root, deviceCA, operatorCA)
+	if err != nil {
 		return nil, fmt.Errorf("CA directory %s: %w", dir, err)
 	}
 	return &CA{
@@ -78,6 +105,7 @@ func load(dir string, now func() time.Time) (*CA, error) {
 		root:        root,
 		deviceCA:    deviceCA,
 		deviceKey:   deviceKey,
+		trusted:     trusted,
 		operatorCA:  operatorCA,
 		operatorKey: operatorKey,
 		server: tls.Certificate{
@@ -128,4 +156,30 @@ func checkHierarchy(root, deviceCA, operatorCA, server *x509.Certificate) error 
 func samePublicKey(a, b *x509.Certificate) bool {
 	eq, ok := a.PublicKey.(interface{ Equal(crypto.PublicKey) bool })
 	return ok && eq.Equal(b.PublicKey)
+}
+
+// readDevicePair reads the issuing intermediate and its key. When they do
+// not match but the staged certificate of a rotation matches the key, the
+// rotation stopped (or is) between installing the key and the certificate:
+// the staged certificate is the issuing one. If the staged file is gone
+// too, the rotation installed it while we read: the certificate is read
+// again.
+func readDevicePair(dir string) (*x509.Certificate, crypto.Signer, error) {
+	c, err := readCert(dir, DeviceCACertFile)
+	if err != nil {
+		return nil, nil, err
+	}
+	k, err := readKey(dir, DeviceCAKeyFile)
+	if err != nil {
+		return nil, nil, err
+	}
+	if keyMatches(k, c.PublicKey) {
+		return c, k, nil
+	}
+	for _, name := range []string{DeviceCANextCertFile, DeviceCACertFile} {
+		if again, err := readCert(dir, name); err == nil && keyMatches(k, again.PublicKey) {
+			return again, k, nil
+		}
+	}
+	return nil, nil, fmt.Errorf("%w: %s does not match %s", ErrCorrupt, DeviceCAKeyFile, DeviceCACertFile)
 }

@@ -1,0 +1,368 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/fleetgate/fleetgate/broker"
+	"github.com/fleetgate/fleetgate/provisioning/api"
+	"github.com/fleetgate/fleetgate/provisioning/ca"
+	"github.com/fleetgate/fleetgate/store"
+)
+
+// wait bounds anything a test awaits; reached only when something is broken.
+const wait = 30 * time.Second
+
+// logSink collects log lines and wakes waiters on each one.
+type logSink struct {
+	mu     sync.Mutex
+	buf    bytes.Buffer
+	notify chan struct{}
+}
+
+func newLogSink() *logSink { return &logSink{notify: make(chan struct{})} }
+
+func (l *logSink) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	close(l.notify)
+	l.notify = make(chan struct{})
+	return l.buf.Write(p)
+}
+
+// count is the number of lines holding every part.
+func (l *logSink) count(parts ...string) int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	n := 0
+	for _, line := range strings.Split(l.buf.String(), "\n") {
+		if containsAll(line, parts) {
+			n++
+		}
+	}
+	return n
+}
+
+// await waits until at least n lines hold every part.
+func (l *logSink) await(t *testing.T, n int, parts ...string) {
+	t.Helper()
+	deadline := time.After(wait)
+	for {
+		l.mu.Lock()
+		notify := l.notify
+		l.mu.Unlock()
+		if l.count(parts...) >= n {
+			return
+		}
+		select {
+		case <-notify:
+		case <-deadline:
+			t.Fatalf("fewer than %d log lines with %q within %s:\n%s", n, parts, wait, l.String())
+		}
+	}
+}
+
+func (l *logSink) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.buf.String()
+}
+
+func containsAll(s string, parts []string) bool {
+	for _, p := range parts {
+		if !strings.Contains(s, p) {
+			return false
+		}
+	}
+	return true
+}
+
+// reloadEnv is a started broker and an API over a real registry and CA
+// directory, with the reloader serve would build, reading configFile.
+type reloadEnv struct {
+	rl         *reloader
+	brk        *broker.Broker
+	caDir      string
+	configFile string
+	logs       *logSink
+}
+
+func newReloadEnv(t *testing.T, configJSON string) *reloadEnv {
+	t.Helper()
+	dir := t.TempDir()
+	e := &reloadEnv{caDir: filepath.Join(dir, "ca"), configFile: filepath.Join(dir, "config.json"), logs: newLogSink()}
+	e.writeConfig(t, configJSON)
+	src := configSource{file: e.configFile, cmd: serveCommand(), flags: DefaultConfig()}
+	cfg, err := src.load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	level := new(slog.LevelVar)
+	level.Set(slog.LevelInfo)
+	log := slog.New(slog.NewTextHandler(e.logs, &slog.HandlerOptions{Level: level}))
+
+	db, err := store.Open(filepath.Join(dir, "registry.db"), store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	authority, _, err := ca.Bootstrap(e.caDir, ca.BootstrapOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rl := &reloader{log: log, level: level, caDir: e.caDir, loadCfg: src.load, cfg: cfg}
+	rl.authority.Store(authority)
+	rl.interval.Store(int64(cfg.ReloadInterval.Duration))
+	e.brk, err = broker.New(broker.Config{
+		Addr:             "127.0.0.1:0",
+		GetCertificate:   func(*tls.ClientHelloInfo) (*tls.Certificate, error) { return rl.current().ServerCertificate(), nil },
+		ClientCAs:        authority.DevicePool(),
+		HandshakeTimeout: cfg.HandshakeTimeout.Duration,
+		Logger:           log,
+	}, db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.brk.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	rl.brk, rl.api = e.brk, api.New(db, authority, api.Config{Logger: log})
+	e.rl = rl
+	t.Cleanup(func() {
+		e.brk.Close()
+		db.Close()
+		if t.Failed() {
+			t.Logf("log:\n%s", e.logs.String())
+		}
+	})
+	return e
+}
+
+func (e *reloadEnv) writeConfig(t *testing.T, configJSON string) {
+	t.Helper()
+	if err := os.WriteFile(e.configFile, []byte(configJSON), 0o600); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestReloadConfig: reloadable fields apply at once, others are reported as
+// needing a restart and keep their value, and a bad file changes nothing.
+func TestReloadConfig(t *testing.T) {
+	e := newReloadEnv(t, `{"log_level": "info", "handshake_timeout": "1h"}`)
+
+	t.Run("ok/log level", func(t *testing.T) {
+		e.rl.log.Debug("probe before")
+		e.writeConfig(t, `{"log_level": "debug", "handshake_timeout": "1h"}`)
+		if err := e.rl.reloadConfig("test"); err != nil {
+			t.Fatal(err)
+		}
+		e.rl.log.Debug("probe after")
+		if e.logs.count("probe before") != 0 || e.logs.count("probe after") != 1 {
+			t.Fatalf("debug lines before/after the reload: %d/%d, want 0/1", e.logs.count("probe before"), e.logs.count("probe after"))
+		}
+		if e.logs.count("msg=reloaded", "part=config", "log_level info -> debug") != 1 {
+			t.Fatal("no reloaded line naming the level change")
+		}
+	})
+
+	t.Run("ok/handshake timeout, cert lifetime and max pending", func(t *testing.T) {
+		e.writeConfig(t, `{"log_level": "debug", "handshake_timeout": "200ms", "cert_lifetime": "48h", "max_pending": 10}`)
+		if err := e.rl.reloadConfig("test"); err != nil {
+			t.Fatal(err)
+		}
+		// The old one-hour deadline would keep this idle socket open.
+		conn, err := net.Dial("tcp", e.brk.Addr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer conn.Close()
+		if err := conn.SetReadDeadline(time.Now().Add(wait)); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := conn.Read(make([]byte, 1)); err == nil || os.IsTimeout(err) {
+			t.Fatalf("idle socket read %v, want it closed by the new handshake timeout", err)
+		}
+		if e.logs.count("handshake_timeout 1h0m0s -> 200ms", "cert_lifetime 720h0m0s -> 48h0m0s", "max_pending 1024 -> 10") != 1 {
+			t.Fatal("reloaded line does not name every applied field")
+		}
+	})
+
+	t.Run("ok/restart needed", func(t *testing.T) {
+		e.writeConfig(t, `{"log_level": "debug", "handshake_timeout": "200ms", "cert_lifetime": "48h", "max_pending": 10, "mqtt_addr": ":1", "max_packet_size": 4096}`)
+		if err := e.rl.reloadConfig("test"); err != nil {
+			t.Fatal(err)
+		}
+		if e.logs.count("level=WARN", "need a restart", "mqtt_addr", "max_packet_size") != 1 {
+			t.Fatal("no restart notice naming mqtt_addr and max_packet_size")
+		}
+		if e.rl.cfg.MQTTAddr == ":1" || e.rl.cfg.MaxPacketSize == 4096 {
+			t.Fatal("a field read only at start was recorded as in effect")
+		}
+	})
+
+	for _, tc := range []struct{ name, json string }{
+		{"error/not JSON", `{"log_level": "warn",`},
+		{"error/invalid value", `{"log_level": "warn", "handshake_timeout": "-1s"}`},
+		{"error/unknown field", `{"log_level": "warn", "log_levle": "warn"}`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			failed := e.logs.count("reload failed", "part=config")
+			e.writeConfig(t, tc.json)
+			if err := e.rl.reloadConfig("test"); err == nil {
+				t.Fatal("reload accepted a bad config file")
+			}
+			if e.logs.count("level=ERROR", "reload failed", "part=config") != failed+1 {
+				t.Fatal("no error line for the failed reload")
+			}
+			if e.rl.level.Level() != slog.LevelDebug || e.rl.cfg.LogLevel != "debug" {
+				t.Fatal("a failed reload changed the log level")
+			}
+		})
+	}
+}
+
+// TestReloadCA: a sound directory is swapped in, a broken one or one with
+// a new root is refused and the previous CA stays in effect.
+func TestReloadCA(t *testing.T) {
+	e := newReloadEnv(t, `{}`)
+	first := e.rl.current()
+	other := t.TempDir()
+	if _, _, err := ca.Bootstrap(other, ca.BootstrapOptions{}); err != nil {
+		t.Fatal(err)
+	}
+
+	broken := []struct {
+		name    string
+		corrupt func(t *testing.T)
+	}{
+		{"error/garbage intermediate", func(t *testing.T) { write(t, e.caDir, ca.DeviceCACertFile, []byte("garbage")) }},
+		{"error/half-written trusted bundle", func(t *testing.T) {
+			write(t, e.caDir, ca.TrustedDeviceCAsFile, ca.EncodeCertPEM(first.DeviceCA())[:300])
+		}},
+		{"error/key does not match", func(t *testing.T) { write(t, e.caDir, ca.DeviceCAKeyFile, read(t, e.caDir, ca.ServerKeyFile)) }},
+		{"error/another root", func(t *testing.T) {
+			for _, name := range []string{ca.RootCertFile, ca.RootKeyFile, ca.DeviceCACertFile, ca.DeviceCAKeyFile, ca.ServerCertFile, ca.ServerKeyFile} {
+				write(t, e.caDir, name, read(t, other, name))
+			}
+		}},
+	}
+	for _, tc := range broken {
+		t.Run(tc.name, func(t *testing.T) {
+			saved := snapshotDir(t, e.caDir)
+			defer restoreDir(t, e.caDir, saved)
+			tc.corrupt(t)
+			if err := e.rl.reloadCA("test"); err == nil {
+				t.Fatal("reload accepted a broken CA directory")
+			}
+			if e.rl.current() != first {
+				t.Fatal("a failed reload replaced the CA")
+			}
+		})
+	}
+	if n := e.logs.count("level=ERROR", "reload failed", "part=ca"); n != len(broken) {
+		t.Fatalf("%d error lines for %d failed reloads", n, len(broken))
+	}
+
+	r, err := ca.RotateIntermediate(e.caDir, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.rl.reloadCA("test"); err != nil {
+		t.Fatal(err)
+	}
+	if !e.rl.current().DeviceCA().Equal(r.New) {
+		t.Fatal("the rotated intermediate is not in effect after the reload")
+	}
+	if e.logs.count("msg=reloaded", "part=ca", "issuing intermediate "+ca.SerialHex(r.Old)+" -> "+ca.SerialHex(r.New), "trusted intermediate added "+ca.SerialHex(r.Old)) != 1 {
+		t.Fatal("reloaded line does not describe the rotation")
+	}
+}
+
+// TestWatch: a changed config file and a changed CA file are reloaded
+// without a signal; a broken file is reported once and retried when it
+// changes again; SIGHUP reloads everything.
+func TestWatch(t *testing.T) {
+	e := newReloadEnv(t, `{"reload_interval": "100ms"}`)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	hup := make(chan os.Signal, 1)
+	done := make(chan struct{})
+	caFP, cfgFP := caFingerprint(e.caDir), configFingerprint(e.configFile)
+	go func() {
+		defer close(done)
+		e.rl.watch(ctx, hup, e.configFile, caFP, cfgFP)
+	}()
+	defer func() { cancel(); <-done }()
+
+	e.writeConfig(t, `{"reload_interval": "100ms", "log_level": "debug"}`)
+	e.logs.await(t, 1, "msg=reloaded", "trigger=file_change", "part=config", "log_level info -> debug")
+
+	saved := read(t, e.caDir, ca.DeviceCACertFile)
+	write(t, e.caDir, ca.DeviceCACertFile, saved[:100])
+	e.logs.await(t, 1, "reload failed", "trigger=file_change", "part=ca")
+	// Another change to the config file: once it is reloaded, the watcher
+	// has looked at the broken CA file again, and must not have retried.
+	e.writeConfig(t, `{"reload_interval": "100ms", "log_level": "debug", "cert_lifetime": "48h"}`)
+	e.logs.await(t, 1, "msg=reloaded", "trigger=file_change", "part=config", "cert_lifetime")
+	if n := e.logs.count("reload failed", "part=ca"); n != 1 {
+		t.Fatalf("the unchanged broken file was reloaded %d times, want once", n)
+	}
+	write(t, e.caDir, ca.DeviceCACertFile, saved)
+	e.logs.await(t, 1, "msg=reloaded", "trigger=file_change", "part=ca")
+
+	hup <- syscall.SIGHUP
+	e.logs.await(t, 1, "msg=reloaded", "trigger=sighup", "part=ca")
+	e.logs.await(t, 1, "msg=reloaded", "trigger=sighup", "part=config")
+}
+
+func write(t *testing.T, dir, name string, data []byte) {
+	t.Helper()
+	if err := os.WriteFile(filepath.Join(dir, name), data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func read(t *testing.T, dir, name string) []byte {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join(dir, name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return data
+}
+
+// snapshotDir and restoreDir save and put back every file of dir.
+func snapshotDir(t *testing.T, dir string) map[string][]byte {
+	t.Helper()
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string][]byte{}
+	for _, en := range entries {
+		out[en.Name()] = read(t, dir, en.Name())
+	}
+	return out
+}
+
+func restoreDir(t *testing.T, dir string, saved map[string][]byte) {
+	t.Helper()
+	entries, _ := os.ReadDir(dir)
+	for _, en := range entries {
+		if _, ok := saved[en.Name()]; !ok {
+			os.Remove(filepath.Join(dir, en.Name()))
+		}
+	}
+	for name, data := range saved {
+		write(t, dir, name, data)
+	}
+}

@@ -1,0 +1,88 @@
+package main
+
+import (
+	"context"
+	"crypto/sha256"
+	"errors"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/fleetgate/fleetgate/provisioning/ca"
+)
+
+// fingerprint is a digest of the contents of a set of files. Contents,
+// not modification times: the files are small, and a content digest sees
+// every change whatever the file system's timestamp resolution, and no
+// change where a file was merely rewritten with the same bytes.
+type fingerprint [sha256.Size]byte
+
+// fingerprintFiles digests dir/name for each name, telling a missing file
+// from an empty one. An unreadable file counts as its error text, so that
+// it becomes readable again is a change too.
+func fingerprintFiles(dir string, names []string) fingerprint {
+	h := sha256.New()
+	for _, name := range names {
+		h.Write([]byte(name))
+		h.Write([]byte{0})
+		data, err := os.ReadFile(filepath.Join(dir, name))
+		switch {
+		case errors.Is(err, fs.ErrNotExist):
+			h.Write([]byte("absent"))
+		case err != nil:
+			h.Write([]byte("error: " + err.Error()))
+		default:
+			h.Write([]byte("present"))
+			h.Write(data)
+		}
+		h.Write([]byte{0})
+	}
+	var fp fingerprint
+	h.Sum(fp[:0])
+	return fp
+}
+
+// caFingerprint digests the files Load reads.
+func caFingerprint(dir string) fingerprint { return fingerprintFiles(dir, ca.MaterialFiles()) }
+
+// configFingerprint digests the config file; without one there is nothing
+// to watch.
+func configFingerprint(file string) fingerprint {
+	if file == "" {
+		return fingerprint{}
+	}
+	return fingerprintFiles(filepath.Dir(file), []string{filepath.Base(file)})
+}
+
+// watch reloads on SIGHUP (everything) and, every reload interval, what
+// changed on disk since it was last looked at, until ctx ends. caFP and
+// cfgFP are the digests taken before the running material was read, so a
+// change made while the server started is seen at the first check. A
+// change is acted on once, whether its reload succeeds or fails: a broken
+// file is reported once and retried when it changes again.
+func (r *reloader) watch(ctx context.Context, hup <-chan os.Signal, configFile string, caFP, cfgFP fingerprint) {
+	for {
+		var tick <-chan time.Time
+		if d := r.reloadInterval(); d > 0 {
+			// A timer rather than a ticker: a reload may change the period.
+			tick = time.After(d)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-hup:
+			caFP, cfgFP = caFingerprint(r.caDir), configFingerprint(configFile)
+			r.reloadAll("sighup")
+		case <-tick:
+			if fp := caFingerprint(r.caDir); fp != caFP {
+				caFP = fp
+				_ = r.reloadCA("file_change")
+			}
+			if fp := configFingerprint(configFile); fp != cfgFP {
+				cfgFP = fp
+				_ = r.reloadConfig("file_change")
+			}
+		}
+	}
+}

@@ -1,0 +1,52 @@
+package ca
+
+import (
+	"crypto/x509"
+	"fmt"
+	"time"
+)
+
+// RenewServer reissues the server certificate of the CA directory dir now,
+// for the same key, whatever its remaining lifetime, and returns it. The
+// new certificate keeps every name of the old one and adds the defaults
+// and extraNames. Clients trust the root, not the leaf, so a running server
+// serves it after its next reload without anyone noticing.
+func RenewServer(dir string, extraNames []string, now time.Time) (*x509.Certificate, error) {
+	names, err := resolveServerNames(extraNames)
+	if err != nil {
+		return nil, err
+	}
+	root, err := readCert(dir, RootCertFile)
+	if err != nil {
+		return nil, fmt.Errorf("CA directory %s: %w", dir, err)
+	}
+	rootKey, err := readKey(dir, RootKeyFile)
+	if err != nil {
+		return nil, fmt.Errorf("CA directory %s: the root key is needed to sign the server certificate: %w", dir, err)
+	}
+	if !keyMatches(rootKey, root.PublicKey) {
+		return nil, fmt.Errorf("CA directory %s: %w: %s does not match %s", dir, ErrCorrupt, RootKeyFile, RootCertFile)
+	}
+	key, err := readKey(dir, ServerKeyFile)
+	if err != nil {
+		return nil, fmt.Errorf("CA directory %s: %w", dir, err)
+	}
+	// An unreadable old certificate contributes no names; it is replaced
+	// either way.
+	if old, err := readCert(dir, ServerCertFile); err == nil {
+		for _, d := range old.DNSNames {
+			_ = names.add(d)
+		}
+		for _, ip := range old.IPAddresses {
+			_ = names.add(ip.String())
+		}
+	}
+	fresh, err := sign(serverTemplate(names, now), root, key.Public(), rootKey)
+	if err != nil {
+		return nil, err
+	}
+	if err := replaceFile(dir, ServerCertFile, EncodeCertPEM(fresh), certMode); err != nil {
+		return nil, fmt.Errorf("write %s: %w", ServerCertFile, err)
+	}
+	return fresh, nil
+}

@@ -1,0 +1,178 @@
+package ca
+
+import (
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"slices"
+	"time"
+)
+
+// Staged files of a rotation: the new intermediate is written under these
+// names first and renamed into place last.
+const (
+	DeviceCANextCertFile = "device-ca.next.crt"
+	DeviceCANextKeyFile  = "device-ca.next.key"
+)
+
+// Rotation is the outcome of RotateIntermediate.
+type Rotation struct {
+	// New is the intermediate that issues device certificates from now on.
+	New *x509.Certificate
+	// Old is the previous issuing intermediate, now in TrustedDeviceCAsFile.
+	Old *x509.Certificate
+}
+
+// rotationStep is one file operation of a rotation. Each is atomic, and
+// the directory is loadable after any prefix of them.
+type rotationStep struct {
+	name string
+	do   func() error
+}
+
+// RotateIntermediate replaces the issuing device intermediate of the CA
+// directory dir with a new one signed by the root (which needs root.key in
+// dir), and moves the old certificate into TrustedDeviceCAsFile, so that
+// devices holding certificates from it still connect. The old key is
+// destroyed: nothing may issue from a trusted-only intermediate.
+//
+// It is an offline operation on the files; a running server picks the
+// result up when it reloads. The steps are ordered so that a crash at any
+// point leaves a directory that Load accepts:
+//
+//  1. the new key and certificate are written under the staged names
+//     DeviceCANextKeyFile and DeviceCANextCertFile (Load ignores them);
+//  2. the old certificate is appended to TrustedDeviceCAsFile (Load
+//     ignores the duplicate of the issuing one);
+//  3. the staged key is renamed over DeviceCAKeyFile (Load then takes the
+//     staged certificate, which matches it);
+//  4. the staged certificate is renamed over DeviceCACertFile.
+//
+// A stopped rotation is finished (after step 3) or its staged files are
+// removed (before) by RecoverRotation, which RotateIntermediate and
+// Bootstrap run first.
+func RotateIntermediate(dir string, now time.Time) (Rotation, error) {
+	if _, err := RecoverRotation(dir); err != nil {
+		return Rotation{}, err
+	}
+	r, steps, err := planRotation(dir, now)
+	if err != nil {
+		return Rotation{}, err
+	}
+	for _, s := range steps {
+		if err := s.do(); err != nil {
+			return Rotation{}, fmt.Errorf("rotate device intermediate: %s: %w (the directory is still loadable; run the rotation again)", s.name, err)
+		}
+	}
+	return r, nil
+}
+
+// planRotation checks the directory, creates the new intermediate in
+// memory and returns the file operations that install it.
+func planRotation(dir string, now time.Time) (Rotation, []rotationStep, error) {
+	current, err := load(dir, func() time.Time { return now })
+	if err != nil {
+		return Rotation{}, nil, err
+	}
+	rootKey, err := readKey(dir, RootKeyFile)
+	if err != nil {
+		return Rotation{}, nil, fmt.Errorf("CA directory %s: the root key is needed to sign a new intermediate: %w", dir, err)
+	}
+	if !keyMatches(rootKey, current.root.PublicKey) {
+		return Rotation{}, nil, fmt.Errorf("CA directory %s: %w: %s does not match %s", dir, ErrCorrupt, RootKeyFile, RootCertFile)
+	}
+	trusted, err := readTrusted(dir)
+	if err != nil {
+		return Rotation{}, nil, fmt.Errorf("CA directory %s: %w", dir, err)
+	}
+
+	key, err := newKey()
+	if err != nil {
+		return Rotation{}, nil, err
+	}
+	// The date in the name tells intermediates apart for people; verifiers
+	// match issuers by key identifier as well as by name.
+	name := "fleetgate device CA " + now.UTC().Format("2006-01-02 15:04:05Z")
+	fresh, err := sign(caTemplate(name, now, deviceCALifetime, 0,
+		[]x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}), current.root, key.Public(), rootKey)
+	if err != nil {
+		return Rotation{}, nil, err
+	}
+	keyPEM, err := EncodeKeyPEM(key)
+	if err != nil {
+		return Rotation{}, nil, err
+	}
+	old := current.deviceCA
+	if !slices.ContainsFunc(trusted, old.Equal) {
+		trusted = append(trusted, old)
+	}
+	bundle := encodeBundle(trusted)
+
+	steps := []rotationStep{
+		{"stage " + DeviceCANextKeyFile, func() error { return createFile(dir, DeviceCANextKeyFile, keyPEM, keyMode) }},
+		{"stage " + DeviceCANextCertFile, func() error {
+			return createFile(dir, DeviceCANextCertFile, EncodeCertPEM(fresh), certMode)
+		}},
+		{"add the old intermediate to " + TrustedDeviceCAsFile, func() error {
+			return replaceFile(dir, TrustedDeviceCAsFile, bundle, certMode)
+		}},
+		{"install " + DeviceCAKeyFile, func() error { return renameInDir(dir, DeviceCANextKeyFile, DeviceCAKeyFile) }},
+		{"install " + DeviceCACertFile, func() error { return renameInDir(dir, DeviceCANextCertFile, DeviceCACertFile) }},
+	}
+	return Rotation{New: fresh, Old: old}, steps, nil
+}
+
+// RecoverRotation brings a directory left by a stopped RotateIntermediate
+// to a final state: when the new key is installed but its certificate is
+// still staged, it makes sure the old certificate is trusted and installs
+// the staged one (finished = true); when the issuing pair is intact, it
+// removes staged files, which were never used. A directory without staged
+// files is left alone.
+func RecoverRotation(dir string) (finished bool, err error) {
+	cert, err := readCert(dir, DeviceCACertFile)
+	if err != nil {
+		return false, fmt.Errorf("CA directory %s: %w", dir, err)
+	}
+	key, err := readKey(dir, DeviceCAKeyFile)
+	if err != nil {
+		return false, fmt.Errorf("CA directory %s: %w", dir, err)
+	}
+	if keyMatches(key, cert.PublicKey) {
+		for _, name := range []string{DeviceCANextKeyFile, DeviceCANextCertFile} {
+			if err := os.Remove(filepath.Join(dir, name)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+				return false, fmt.Errorf("remove stale %s: %w", name, err)
+			}
+		}
+		return false, syncDir(dir)
+	}
+	staged, err := readCert(dir, DeviceCANextCertFile)
+	if err != nil || !keyMatches(key, staged.PublicKey) {
+		return false, fmt.Errorf("CA directory %s: %w: %s does not match %s, and no staged rotation explains it",
+			dir, ErrCorrupt, DeviceCAKeyFile, DeviceCACertFile)
+	}
+	trusted, err := readTrusted(dir)
+	if err != nil {
+		return false, fmt.Errorf("CA directory %s: %w", dir, err)
+	}
+	if !slices.ContainsFunc(trusted, cert.Equal) {
+		if err := replaceFile(dir, TrustedDeviceCAsFile, encodeBundle(append(trusted, cert)), certMode); err != nil {
+			return false, fmt.Errorf("write %s: %w", TrustedDeviceCAsFile, err)
+		}
+	}
+	if err := renameInDir(dir, DeviceCANextCertFile, DeviceCACertFile); err != nil {
+		return false, fmt.Errorf("install %s: %w", DeviceCACertFile, err)
+	}
+	return true, nil
+}
+
+// renameInDir renames dir/from to dir/to, replacing it, and makes the
+// change durable.
+func renameInDir(dir, from, to string) error {
+	if err := os.Rename(filepath.Join(dir, from), filepath.Join(dir, to)); err != nil {
+		return err
+	}
+	return syncDir(dir)
+}
