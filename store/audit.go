@@ -16,6 +16,7 @@ type AuditFilter struct {
 	Since    time.Time // only events at or after this time
 	AfterSeq uint64    // only events with a larger sequence number (for paging and tailing)
 	Limit    int       // 0 = all; otherwise the last Limit matching events
+	Head     int       // 0 = ignore; otherwise the first Head matching events (forward paging with AfterSeq); excludes Limit
 }
 
 // match reports whether e passes every set field of f except Limit.
@@ -39,14 +40,14 @@ func (db *DB) Record(action, target, detail string, by Actor) error {
 
 // Audit returns the events that match f, oldest first.
 func (db *DB) Audit(f AuditFilter) ([]AuditEvent, error) {
-	if f.Limit < 0 {
-		return nil, fmt.Errorf("%w: negative audit limit %d", ErrInvalid, f.Limit)
+	if f.Limit < 0 || f.Head < 0 || (f.Limit > 0 && f.Head > 0) {
+		return nil, fmt.Errorf("%w: audit limit %d and head %d: at most one, not negative", ErrInvalid, f.Limit, f.Head)
 	}
 	var out []AuditEvent
 	err := db.view(func(tx *bolt.Tx) error {
 		c := tx.Bucket(bucketAudit).Cursor()
 		if f.Limit == 0 {
-			for k, v := c.Seek(seqKey(f.AfterSeq + 1)); k != nil; k, v = c.Next() {
+			for k, v := c.Seek(seqKey(f.AfterSeq + 1)); k != nil && (f.Head == 0 || len(out) < f.Head); k, v = c.Next() {
 				if err := collect(&out, f, k, v); err != nil {
 					return err
 				}

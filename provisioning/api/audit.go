@@ -14,7 +14,9 @@ import (
 // the server build an answer of unbounded size.
 const maxAuditLimit = 10000
 
-// audit serves GET /v1/audit?target=&action=&since=&limit=.
+// audit serves GET /v1/audit?target=&action=&since=&limit=&after=. Without
+// after it answers the last limit events; with after=SEQ, the first limit
+// events whose sequence number is above SEQ (forward paging, for export).
 func (a *API) audit(w http.ResponseWriter, r *http.Request, _ store.Actor) {
 	q := r.URL.Query()
 	f := store.AuditFilter{Target: q.Get("target"), Action: q.Get("action"), Limit: maxAuditLimit}
@@ -33,6 +35,14 @@ func (a *API) audit(w http.ResponseWriter, r *http.Request, _ store.Actor) {
 			return
 		}
 		f.Limit = n
+	}
+	if s := q.Get("after"); s != "" {
+		seq, err := strconv.ParseUint(s, 10, 64)
+		if err != nil {
+			a.fail(w, r, fmt.Errorf("%w: after %q: want an audit sequence number", errBadRequest, s))
+			return
+		}
+		f.AfterSeq, f.Head, f.Limit = seq, f.Limit, 0
 	}
 	events, err := a.db.Audit(f)
 	if err != nil {

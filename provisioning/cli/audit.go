@@ -54,5 +54,6 @@ what to which device or certificate, from which address, and when.`)
 	f.StringVar(&q.Action, "action", "", "only events with this action, e.g. device.revoke")
 	f.StringVar(&since, "since", "", "only events at or after this RFC 3339 time")
 	f.IntVar(&q.Limit, "limit", 0, "only the last N matching events (default: all the server returns)")
+	cmd.AddCommand(auditExportCommand(o))
 	return cmd
 }

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -219,6 +220,31 @@ func TestOperatorWorkflow(t *testing.T) {
 		decodeJSON(t, run(t, e, "audit", "--limit", "2", "--since", "2000-01-01T00:00:00Z", "--json").mustSucceed(t).stdout, &list)
 		if len(list.Events) != 2 {
 			t.Errorf("--limit 2 gave %d events", len(list.Events))
+		}
+	})
+	t.Run("ok/audit export", func(t *testing.T) {
+		all, err := e.DB.Audit(store.AuditFilter{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		// Pages of 2 make the export walk several requests.
+		defer func(n int) { *cli.AuditExportPage = n }(*cli.AuditExportPage)
+		*cli.AuditExportPage = 2
+		lines := strings.Split(strings.TrimSpace(run(t, e, "audit", "export").mustSucceed(t).stdout), "\n")
+		if len(lines) != len(all) {
+			t.Fatalf("exported %d lines, the log holds %d events", len(lines), len(all))
+		}
+		for i, line := range lines {
+			var ev store.AuditEvent
+			decodeJSON(t, line, &ev)
+			if ev.Seq != all[i].Seq || ev.Action != all[i].Action {
+				t.Fatalf("line %d = %+v, want %+v", i, ev, all[i])
+			}
+		}
+		csvOut := run(t, e, "audit", "export", "--format", "csv", "--after", strconv.FormatUint(all[1].Seq, 10)).mustSucceed(t).stdout
+		recs := strings.Split(strings.TrimSpace(csvOut), "\n")
+		if recs[0] != "seq,time,actor,remote,action,target,detail" || len(recs) != len(all)-2+1 {
+			t.Fatalf("csv export after seq %d: %d lines, header %q", all[1].Seq, len(recs), recs[0])
 		}
 	})
 }

@@ -25,6 +25,9 @@ func (c *Client) Audit(ctx context.Context, q AuditQuery) ([]store.AuditEvent, e
 	if q.Limit > 0 {
 		v.Set("limit", strconv.Itoa(q.Limit))
 	}
+	if q.After != nil {
+		v.Set("after", strconv.FormatUint(*q.After, 10))
+	}
 	var list AuditList
 	err := c.do(ctx, http.MethodGet, "/v1/audit", v, nil, &list, http.StatusOK)
 	return list.Events, err

@@ -80,6 +80,9 @@ type AuditQuery struct {
 	Action string
 	Since  time.Time
 	Limit  int
+	// After, when set, pages forward: the first Limit events whose
+	// sequence number is above After.
+	After *uint64
 }
 
 // AuditList is the answer of GET /v1/audit.
