@@ -1,10 +1,18 @@
 package test
 
 import (
+	"bytes"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
 	"crypto/x509"
+	"encoding/json"
+	"encoding/pem"
 	"io"
 	"math/big"
 	"net/http"
+	"os"
 	"regexp"
 	"strings"
 	"testing"
@@ -33,12 +41,28 @@ func TestOpsEndpoints(t *testing.T) {
 	s.mustCtl("device", "revoke", "dev-m", "--reason", "ops test")
 	sub.waitExit(t, 30*time.Second)
 
+	// One token enrolment and one refused token, through the device API.
+	s.mustCtl("group", "put", "sim", "--allow-tokens")
+	tokFile := t.TempDir() + "/tokens.txt"
+	s.mustCtl("token", "create", "--group", "sim", "--count", "1", "--out", tokFile)
+	tok, _ := os.ReadFile(tokFile)
+	if code, body := enrolToken(t, s, strings.TrimSpace(string(tok)), "sim-1"); code != 201 {
+		t.Fatalf("token enrolment: %d %s", code, body)
+	}
+	if code, _ := enrolToken(t, s, "fgt_"+strings.Repeat("A", 43), "sim-2"); code == 201 {
+		t.Fatal("a made-up token enrolled a device")
+	}
+
 	_, metrics := httpGet(t, s.opsURL+"/metrics")
 	for _, want := range []string{
 		`fleetgate_broker_connect_refusals_total{reason="client_id_mismatch"} 1`,
 		`fleetgate_broker_sessions_dropped_total{reason="device_revoked"} 1`,
 		`fleetgate_broker_revocation_disconnect_seconds_count 1`,
 		`fleetgate_broker_tls_handshake_seconds_count{result="ok"}`,
+		`fleetgate_revocations_total{kind="device",status="revoked"} 1`,
+		`fleetgate_revocations_total{kind="certificate",status="revoked"} 1`,
+		`fleetgate_enrolment_requests_total{status="201",step="token"} 1`,
+		`fleetgate_enrolment_refusals_total{code="token_invalid"} 1`,
 	} {
 		if !strings.Contains(metrics, want) {
 			t.Errorf("/metrics lacks %q", want)
@@ -71,6 +95,35 @@ func TestOpsEndpoints(t *testing.T) {
 func httpGet(t *testing.T, url string) (int, string) {
 	t.Helper()
 	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
+// enrolToken posts a token enrolment with a fresh P-256 key.
+func enrolToken(t *testing.T, s *server, token, id string) (int, string) {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	der, err := x509.CreateCertificateRequest(rand.Reader, &x509.CertificateRequest{}, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := json.Marshal(map[string]string{"token": token, "device_id": id,
+		"csr": string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE REQUEST", Bytes: der}))})
+	roots := x509.NewCertPool()
+	rootPEM, err := os.ReadFile(s.caFile("root.crt"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	roots.AppendCertsFromPEM(rootPEM)
+	hc := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: roots}}}
+	resp, err := hc.Post(s.apiURL+"/v1/enroll/token", "application/json", bytes.NewReader(body))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -26,10 +26,11 @@ import (
 //	/readyz   the broker is serving and the registry answers
 //	/crl      the device CA's CRL (DER), for relying parties other than the broker
 type opsServer struct {
-	db        *store.DB
-	authority func() *ca.CA // the current CA: a reload may swap it
-	ready     func() bool
-	log       *slog.Logger
+	db          *store.DB
+	authority   func() *ca.CA // the current CA: a reload may swap it
+	ready       func() bool
+	log         *slog.Logger
+	revocations *prometheus.CounterVec // registry changes away from active, by kind and status
 
 	mu       sync.Mutex
 	crl      []byte
@@ -68,10 +69,28 @@ func (o *opsServer) handler(reg *prometheus.Registry) http.Handler {
 	return mux
 }
 
-// watchRevocations marks the cached CRL stale whenever a certificate
-// changes state.
+// newRevocationCounter registers fleetgate_revocations_total.
+func newRevocationCounter(reg prometheus.Registerer) *prometheus.CounterVec {
+	c := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "fleetgate_revocations_total",
+		Help: "Devices and certificates leaving the active state in the registry, by kind and new status.",
+	}, []string{"kind", "status"})
+	reg.MustRegister(c)
+	return c
+}
+
+// watchRevocations counts revocations and suspensions, and marks the
+// cached CRL stale whenever a certificate changes state.
 func (o *opsServer) watchRevocations(ctx context.Context) {
 	for ch := range o.db.Watch(ctx) {
+		if o.revocations != nil {
+			switch {
+			case ch.Kind == store.ChangeDevice && ch.DeviceStatus != store.DeviceActive:
+				o.revocations.WithLabelValues("device", string(ch.DeviceStatus)).Inc()
+			case ch.Kind == store.ChangeCert && ch.CertStatus != store.CertActive:
+				o.revocations.WithLabelValues("certificate", string(ch.CertStatus)).Inc()
+			}
+		}
 		if ch.Kind == store.ChangeCert {
 			o.mu.Lock()
 			o.dirty = true

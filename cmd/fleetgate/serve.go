@@ -189,6 +189,7 @@ func serve(ctx context.Context, src configSource, out io.Writer) error {
 		return fmt.Errorf("start API on %s: %w", cfg.APIAddr, err)
 	}
 	apiCfg := api.Config{
+		Metrics:         api.NewMetrics(metricsReg),
 		Logger:          log.With("component", "api"),
 		DefaultLifetime: cfg.CertLifetime.Duration,
 		ChallengeTTL:    cfg.ChallengeTTL.Duration,
@@ -215,6 +216,7 @@ func serve(ctx context.Context, src configSource, out io.Writer) error {
 				return true
 			}
 		}}
+		ops.revocations = newRevocationCounter(metricsReg)
 		go ops.watchRevocations(ctx)
 		a, err := serveOps(ctx, cfg.OpsAddr, ops.handler(metricsReg), log)
 		if err != nil {

@@ -61,6 +61,9 @@ type Config struct {
 	TokenTTL time.Duration
 	// MaxImportBytes bounds the body of POST /v1/devices/import.
 	MaxImportBytes int64
+	// Metrics receives the enrolment metrics (NewMetrics); nil keeps them
+	// private.
+	Metrics *Metrics
 }
 
 // API is the operator API. It is safe for concurrent use.
@@ -79,6 +82,9 @@ type API struct {
 func New(db *store.DB, authority *ca.CA, cfg Config) *API {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	if cfg.Metrics == nil {
+		cfg.Metrics = NewMetrics(nil)
 	}
 	if cfg.DefaultLifetime <= 0 {
 		cfg.DefaultLifetime = DefaultLifetime
@@ -134,11 +140,12 @@ func (a *API) Handler() http.Handler {
 
 	// Device routes: enrolment needs no client certificate (the TPM or the
 	// token is the proof); rotation needs the device's current one.
-	mux.HandleFunc("POST "+enroll.PathTPMStart, a.startTPM)
-	mux.HandleFunc("POST "+enroll.PathTPMFinish, a.finishTPM)
-	mux.HandleFunc("POST "+enroll.PathToken, a.enrolToken)
-	mux.Handle("POST "+enroll.PathRotationStart, a.device(a.startRotation))
-	mux.Handle("POST "+enroll.PathRotationFinish, a.device(a.finishRotation))
+	m := a.cfg.Metrics
+	mux.Handle("POST "+enroll.PathTPMStart, m.instrument(http.HandlerFunc(a.startTPM)))
+	mux.Handle("POST "+enroll.PathTPMFinish, m.instrument(http.HandlerFunc(a.finishTPM)))
+	mux.Handle("POST "+enroll.PathToken, m.instrument(http.HandlerFunc(a.enrolToken)))
+	mux.Handle("POST "+enroll.PathRotationStart, m.instrument(a.device(a.startRotation)))
+	mux.Handle("POST "+enroll.PathRotationFinish, m.instrument(a.device(a.finishRotation)))
 
 	// Anything else gets the JSON error shape too, so clients never have to
 	// parse a plain text page.

@@ -134,6 +134,7 @@ var enrolMessages = map[string]string{
 func (a *API) refuse(w http.ResponseWriter, r *http.Request, deviceID string, err error) {
 	code := enrolCode(err)
 	status := enrolStatus(code)
+	a.cfg.Metrics.refusals.WithLabelValues(code).Inc()
 	level := slog.LevelWarn
 	if status == http.StatusInternalServerError {
 		level = slog.LevelError
