@@ -47,6 +47,7 @@ type DB struct {
 
 	feed      feed
 	batch     batcher // group commit of enrolments, serials and challenges
+	serials   serialPool
 	closeOnce sync.Once
 	closeErr  error
 }
