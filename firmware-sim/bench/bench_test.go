@@ -1,0 +1,153 @@
+package bench
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/fleetgate/fleetgate/firmware-sim/report"
+)
+
+// serverBin is the fleetgate binary, built once (or FLEETGATE_BIN).
+var serverBin string
+
+// targetChildEnv makes the test binary act as `firmware-sim bench-target`
+// when bench starts it as a contender.
+const targetChildEnv = "FIRMWARE_SIM_BENCH_TARGET_CHILD"
+
+func TestMain(m *testing.M) {
+	if os.Getenv(targetChildEnv) == "1" {
+		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+		err := TargetMain(ctx, os.Args[1:], os.Stdout)
+		stop()
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+		os.Exit(0)
+	}
+	if bin := os.Getenv("FLEETGATE_BIN"); bin != "" {
+		serverBin = bin
+		os.Exit(m.Run())
+	}
+	dir, err := os.MkdirTemp("", "firmware-sim-bench-test-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	serverBin = filepath.Join(dir, "fleetgate")
+	build := exec.Command("go", "build", "-o", serverBin, "../../cmd/fleetgate")
+	build.Stdout, build.Stderr = os.Stdout, os.Stderr
+	if err := build.Run(); err != nil {
+		fmt.Fprintln(os.Stderr, "building fleetgate:", err)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// TestRunSmall runs the whole bench at a tiny scale: every contender in
+// its own process, every row measured, every goal computed. Whether the
+// goals are met depends on the machine; `make bench` is where they count.
+func TestRunSmall(t *testing.T) {
+	mosquitto := "-"
+	if _, err := os.Stat("/usr/sbin/mosquitto"); err == nil {
+		mosquitto = "/usr/sbin/mosquitto"
+	}
+	var log strings.Builder
+	cfg := Config{
+		ServerBin: serverBin, Mosquitto: mosquitto,
+		Rounds: 1, Round: 300 * time.Millisecond, ConnectClients: 2, MessageClients: 2, Window: 4,
+		Idle: 40, Settle: 100 * time.Millisecond, Log: &log,
+		TargetCommand: []string{os.Args[0]}, TargetEnv: []string{targetChildEnv + "=1"},
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	b, err := Run(ctx, cfg)
+	if err != nil {
+		t.Fatalf("Run: %v\n%s", err, log.String())
+	}
+	names := []string{NameFleetgate, NameBare, NameMochi}
+	if mosquitto != "-" {
+		names = append(names, NameMosquitto)
+	}
+	if len(b.Contenders) != len(names) {
+		t.Fatalf("contenders %+v, want %v", b.Contenders, names)
+	}
+	for _, c := range b.Contenders {
+		want := "X25519MLKEM768" // Go peers
+		if c.Name == NameMosquitto {
+			want = "X25519" // OpenSSL 3.0
+		}
+		if c.KeyExchange != want {
+			t.Errorf("%s: key exchange %q, want %q", c.Name, c.KeyExchange, want)
+		}
+	}
+	for _, metric := range []string{MetricConnects, MetricConnP99, MetricQoS0, MetricQoS1, MetricIdle} {
+		row := b.Row(metric)
+		if row == nil {
+			t.Fatalf("no row %s", metric)
+		}
+		for _, n := range names {
+			v, ok := row.Values[n]
+			// 40 idle connections may cost less than the collector frees
+			// meanwhile: the memory row is only meaningful at scale.
+			if !ok || v < 0 || (v == 0 && metric != MetricIdle) {
+				t.Errorf("%s of %s = %v (present %v), want > 0", metric, n, v, ok)
+			}
+		}
+	}
+	wantGoals := 4
+	if mosquitto != "-" {
+		wantGoals = 5
+	}
+	if len(b.Goals) != wantGoals {
+		t.Errorf("goals %+v, want %d", b.Goals, wantGoals)
+	}
+	for _, g := range b.Goals {
+		if (g.Value <= 0 && g.Metric != MetricIdle) || g.Want == "" {
+			t.Errorf("goal %+v not computed", g)
+		}
+	}
+	var table strings.Builder
+	PrintTable(&table, b)
+	for _, want := range []string{"connects_per_second", "key exchange", "goal (fleetgate)", "connects/s vs bare TLS"} {
+		if !strings.Contains(table.String(), want) {
+			t.Errorf("table lacks %q:\n%s", want, table.String())
+		}
+	}
+	var page strings.Builder
+	if err := report.WriteHTML(&page, &report.Report{Schema: report.SchemaVersion, Bench: b}); err != nil {
+		t.Fatal(err)
+	}
+	if n := strings.Count(page.String(), `<rect class="bar"`); n < 5*len(names) {
+		t.Errorf("bench page has %d bars, want %d", n, 5*len(names))
+	}
+}
+
+func TestConfigValidate(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		cfg  Config
+		ok   bool
+	}{
+		{"ok/defaults", Config{}, true},
+		{"error/window", Config{Window: 20000}, false},
+		{"error/idle below the clients", Config{Idle: 3}, false},
+		{"error/round too short", Config{Round: time.Millisecond}, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if err := tc.cfg.Validate(); (err == nil) != tc.ok {
+				t.Errorf("Validate = %v, want ok=%v", err, tc.ok)
+			}
+		})
+	}
+}

@@ -1,0 +1,76 @@
+package bench
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"time"
+)
+
+// Config is one bench run. Zero fields take the defaults.
+type Config struct {
+	ServerBin      string        // fleetgate binary (see launch.Find)
+	Mosquitto      string        // mosquitto binary; "" finds /usr/sbin/mosquitto or PATH; "-" skips it
+	Rounds         int           // alternating rounds (default 3)
+	Round          time.Duration // each measurement per round (default 2s)
+	ConnectClients int           // concurrent connect loops (default 4)
+	MessageClients int           // clients publishing to themselves (default 8)
+	Window         int           // messages in flight per client (default 32)
+	Payload        int           // bytes (default 64)
+	Idle           int           // idle connections for the memory row (default 10000)
+	Settle         time.Duration // wait before each memory reading (default 10s)
+	GOGC           string        // GOGC of every Go server ("" : Go's default)
+	FleetgateEnv   []string      // extra environment for fleetgate only (GOGC=400: what serve would set)
+	Log            io.Writer     // progress lines; nil: none
+	// TargetCommand runs TargetMain in a child process: its argv before
+	// TargetMain's arguments. Empty: this executable's `bench-target`.
+	TargetCommand []string
+	// TargetEnv is added to the children's environment with it.
+	TargetEnv []string
+}
+
+func (c Config) withDefaults() Config {
+	def := func(p *int, v int) {
+		if *p == 0 {
+			*p = v
+		}
+	}
+	def(&c.Rounds, 3)
+	def(&c.ConnectClients, 4)
+	def(&c.MessageClients, 8)
+	def(&c.Window, 32)
+	def(&c.Payload, 64)
+	def(&c.Idle, 10000)
+	if c.Round == 0 {
+		c.Round = 2 * time.Second
+	}
+	if c.Settle == 0 {
+		c.Settle = 10 * time.Second
+	}
+	if c.Log == nil {
+		c.Log = io.Discard
+	}
+	return c
+}
+
+// Validate reports every problem at once, wrapped in ErrConfig.
+func (c Config) Validate() error {
+	c = c.withDefaults()
+	var errs []error
+	if c.Rounds < 1 || c.Round < 100*time.Millisecond {
+		errs = append(errs, fmt.Errorf("rounds %d, round %s: want >= 1 and >= 100ms", c.Rounds, c.Round))
+	}
+	if c.ConnectClients < 1 || c.MessageClients < 1 || c.Window < 1 || c.Window > 10000 {
+		errs = append(errs, fmt.Errorf("connect-clients %d, message-clients %d, window %d: out of range", c.ConnectClients, c.MessageClients, c.Window))
+	}
+	if c.Payload < 1 || c.Payload > 64<<10 {
+		errs = append(errs, fmt.Errorf("payload %d: want 1 to 65536", c.Payload))
+	}
+	if c.Idle < c.ConnectClients+c.MessageClients {
+		errs = append(errs, fmt.Errorf("idle %d: want at least connect-clients + message-clients (the devices enrolled)", c.Idle))
+	}
+	if len(errs) == 0 {
+		return nil
+	}
+	return fmt.Errorf("%w: %w", ErrConfig, errors.Join(errs...))
+}

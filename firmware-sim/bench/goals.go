@@ -1,0 +1,92 @@
+package bench
+
+import (
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/fleetgate/fleetgate/firmware-sim/report"
+)
+
+// goals checks the broker's targets: at least 0.90 of the bare TLS
+// listener's connects/s, at least 1.5x Mosquitto's, at least 0.90 of plain
+// mochi's messages/s at QoS 0 and 1, and at most 40 KiB per idle
+// connection.
+func goals(b *report.Bench) []report.Goal {
+	var out []report.Goal
+	ratio := func(name, metric, versus string, min float64) {
+		row := b.Row(metric)
+		ours, ok1 := row.Values[NameFleetgate]
+		ref, ok2 := row.Values[versus]
+		if !ok1 || !ok2 || ref == 0 {
+			return
+		}
+		v := ours / ref
+		out = append(out, report.Goal{Name: name, Metric: metric, Of: NameFleetgate, Versus: versus,
+			Value: v, Want: fmt.Sprintf(">= %.2f", min), Met: v >= min})
+	}
+	ratio("connects/s vs bare TLS", MetricConnects, NameBare, 0.90)
+	ratio("connects/s vs Mosquitto", MetricConnects, NameMosquitto, 1.5)
+	ratio("QoS 0 messages/s vs plain mochi", MetricQoS0, NameMochi, 0.90)
+	ratio("QoS 1 messages/s vs plain mochi", MetricQoS1, NameMochi, 0.90)
+	if v, ok := b.Row(MetricIdle).Values[NameFleetgate]; ok {
+		out = append(out, report.Goal{Name: "memory per idle connection", Metric: MetricIdle, Of: NameFleetgate,
+			Value: v, Want: "<= 40960", Met: v <= 40*1024})
+	}
+	return out
+}
+
+// PrintTable writes the rows side by side and the goals with their
+// ratios.
+func PrintTable(w io.Writer, b *report.Bench) {
+	fmt.Fprintf(w, "%-28s", "metric")
+	for _, c := range b.Contenders {
+		fmt.Fprintf(w, "%16s", c.Name)
+	}
+	fmt.Fprintln(w)
+	for _, row := range b.Rows {
+		fmt.Fprintf(w, "%-28s", row.Metric)
+		for _, c := range b.Contenders {
+			v, ok := row.Values[c.Name]
+			switch {
+			case !ok:
+				fmt.Fprintf(w, "%16s", "-")
+			case row.Metric == MetricIdle:
+				fmt.Fprintf(w, "%12.1f KiB", v/1024)
+			case row.Metric == MetricConnP99:
+				fmt.Fprintf(w, "%13.2f ms", v)
+			default:
+				fmt.Fprintf(w, "%16.0f", v)
+			}
+		}
+		fmt.Fprintln(w)
+	}
+	fmt.Fprintf(w, "%-28s", "key exchange")
+	for _, c := range b.Contenders {
+		fmt.Fprintf(w, "%16s", c.KeyExchange)
+	}
+	fmt.Fprintf(w, "\n\n%-34s %10s %10s  %s\n", "goal (fleetgate)", "value", "want", "result")
+	for _, g := range b.Goals {
+		val := fmt.Sprintf("%.2f", g.Value)
+		if g.Metric == MetricIdle {
+			val = fmt.Sprintf("%.1f KiB", g.Value/1024)
+		}
+		want := g.Want
+		if g.Metric == MetricIdle {
+			want = "<= 40 KiB"
+		}
+		res := "met"
+		if !g.Met {
+			res = "MISSED"
+		}
+		fmt.Fprintf(w, "%-34s %10s %10s  %s\n", g.Name, val, want, res)
+	}
+	fmt.Fprintf(w, "(%d CPUs, %d rounds of %.1fs, %s)\n", NumCPU, b.Settings.Rounds, b.Settings.RoundSeconds, strings.TrimSpace(gogcNote(b.Settings.GOGC)))
+}
+
+func gogcNote(g string) string {
+	if g == "" {
+		return "GOGC default"
+	}
+	return "GOGC=" + g
+}

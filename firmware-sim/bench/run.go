@@ -1,0 +1,215 @@
+package bench
+
+import (
+	"context"
+	"crypto/x509"
+	"fmt"
+	"os"
+	"os/exec"
+	"runtime"
+	"strings"
+	"time"
+
+	"github.com/fleetgate/fleetgate/firmware-sim/host"
+	"github.com/fleetgate/fleetgate/firmware-sim/launch"
+	"github.com/fleetgate/fleetgate/firmware-sim/report"
+	"github.com/fleetgate/fleetgate/provisioning/ca"
+	"github.com/fleetgate/fleetgate/provisioning/client"
+)
+
+// Metrics of the rows.
+const (
+	MetricConnects = "connects_per_second"
+	MetricConnP99  = "connect_p99_ms"
+	MetricQoS0     = "qos0_messages_per_second"
+	MetricQoS1     = "qos1_messages_per_second"
+	MetricIdle     = "idle_bytes_per_connection"
+)
+
+// Run starts the contenders, measures them and returns the result.
+func Run(ctx context.Context, cfg Config) (*report.Bench, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	cfg = cfg.withDefaults()
+	start := time.Now()
+	logf := func(f string, a ...any) { fmt.Fprintf(cfg.Log, "bench: "+f+"\n", a...) }
+	if _, _, err := host.RaiseNoFile(uint64(cfg.Idle)*2 + 1024); err != nil {
+		return nil, err
+	}
+	dir, err := os.MkdirTemp("", "firmware-sim-bench-")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(dir)
+	env := append([]string(nil), cfg.TargetEnv...)
+	if cfg.GOGC != "" {
+		env = append(env, "GOGC="+cfg.GOGC)
+	}
+
+	srv, err := launch.Start(ctx, launch.Options{Binary: cfg.ServerBin, Args: []string{"--log-level", "error"},
+		Env: append(append([]string(nil), env...), cfg.FleetgateEnv...)})
+	if err != nil {
+		return nil, err
+	}
+	defer srv.Stop()
+	files, err := fleetgateFiles(srv, dir)
+	if err != nil {
+		return nil, err
+	}
+	roots, admin, err := operator(srv)
+	if err != nil {
+		return nil, err
+	}
+	defer admin.CloseIdleConnections()
+	logf("enrolling %d devices through fleetgate (their certificates serve every contender)", cfg.Idle)
+	devs, err := enrolDevices(ctx, admin, srv.API, roots, cfg.Idle, "bench-")
+	if err != nil {
+		return nil, err
+	}
+
+	fg := &contender{name: NameFleetgate, addr: srv.MQTT, pid: srv.PID, stop: func() {},
+		desc:     "fleetgate serve: mTLS, registry lookup and CONNECT checks, ACL, revocation watch",
+		settings: strings.TrimSpace("fleetgate serve as built (broker.Config defaults) " + strings.Join(cfg.FleetgateEnv, " "))}
+	cs := []*contender{fg}
+	for _, kind := range []string{KindBare, KindMochi} {
+		c, err := startTarget(ctx, cfg.TargetCommand, kind, files, env)
+		if err != nil {
+			stopAll(cs)
+			return nil, err
+		}
+		cs = append(cs, c)
+		if kind == KindBare {
+			c.name, c.desc, c.settings = NameBare, "bare crypto/tls listener: CONNACK, SUBACK, PUBACK and echo, nothing else", "same TLS policy as the broker"
+		} else {
+			c.name, c.desc, c.settings = NameMochi, "mochi-mqtt v2 over mTLS, allow-all auth hook", "mochi defaults (8192 pending writes, 2 KiB buffers)"
+		}
+	}
+	if bin := mosquittoBin(cfg.Mosquitto); bin != "" {
+		c, err := startMosquitto(ctx, bin, dir, files)
+		if err != nil {
+			stopAll(cs)
+			return nil, err
+		}
+		c.name, c.desc, c.settings = NameMosquitto, "Mosquitto (OpenSSL), require_certificate, use_identity_as_username", "set_tcp_nodelay true, no persistence"
+		cs = append(cs, c)
+	} else {
+		logf("mosquitto not found: its column stays empty (apt-get install mosquitto)")
+	}
+	defer stopAll(cs)
+
+	res := &report.Bench{Started: start.UTC(), Settings: report.BenchSettings{
+		Rounds: cfg.Rounds, RoundSeconds: cfg.Round.Seconds(), ConnectClients: cfg.ConnectClients,
+		MessageClients: cfg.MessageClients, Window: cfg.Window, PayloadBytes: cfg.Payload, IdleConns: cfg.Idle, GOGC: cfg.GOGC,
+	}}
+	m := &measurer{devs: devs, dialers: host.NewDialers(host.LoopbackSources("127.0.0.1", 8), 10*time.Second)}
+	if err := measureAll(ctx, cfg, m, cs, res, logf); err != nil {
+		return nil, err
+	}
+	res.Seconds = time.Since(start).Seconds()
+	res.Goals = goals(res)
+	return res, nil
+}
+
+// measureAll runs the rounds, alternating the contenders' order, then the
+// memory readings one contender at a time.
+func measureAll(ctx context.Context, cfg Config, m *measurer, cs []*contender, res *report.Bench, logf func(string, ...any)) error {
+	type acc struct {
+		conns, q0, q1 int64
+		connTime      time.Duration
+		lat           *report.Sample
+	}
+	accs := make(map[string]*acc, len(cs))
+	for _, c := range cs {
+		accs[c.name] = &acc{lat: report.NewSample(0)}
+	}
+	// A short unmeasured loop first: each server's first handshakes pay
+	// for lazy initialisation, and fleetgate's for the enrolment burst.
+	for _, c := range cs {
+		if n, _, errs, _ := m.connects(ctx, c.addr, cfg.ConnectClients, cfg.Round/2, report.NewSample(0)); n == 0 {
+			return fmt.Errorf("%w: %s: no warm-up connect succeeded (%d errors)", ErrContender, c.name, errs)
+		}
+	}
+	for r := range cfg.Rounds {
+		for i := range cs {
+			c := cs[(i+r)%len(cs)]
+			a := accs[c.name]
+			n, took, errs, kx := m.connects(ctx, c.addr, cfg.ConnectClients, cfg.Round, a.lat)
+			if n == 0 {
+				return fmt.Errorf("%w: %s: no connect succeeded (%d errors)", ErrContender, c.name, errs)
+			}
+			a.conns, a.connTime, c.keyExchange = a.conns+n, a.connTime+took, kx
+			q0, err := m.messages(ctx, c.addr, cfg.MessageClients, cfg.Window, 0, cfg.Payload, cfg.Round)
+			if err != nil {
+				return fmt.Errorf("%s QoS 0: %w", c.name, err)
+			}
+			q1, err := m.messages(ctx, c.addr, cfg.MessageClients, cfg.Window, 1, cfg.Payload, cfg.Round)
+			if err != nil {
+				return fmt.Errorf("%s QoS 1: %w", c.name, err)
+			}
+			a.q0, a.q1 = a.q0+q0, a.q1+q1
+			logf("round %d %-10s connects/s %7.0f  qos0/s %8.0f  qos1/s %8.0f  (%d connect errors)", r+1, c.name,
+				float64(n)/took.Seconds(), float64(q0)/cfg.Round.Seconds(), float64(q1)/cfg.Round.Seconds(), errs)
+		}
+	}
+	rows := map[string]map[string]float64{MetricConnects: {}, MetricConnP99: {}, MetricQoS0: {}, MetricQoS1: {}, MetricIdle: {}}
+	secs := cfg.Round.Seconds() * float64(cfg.Rounds)
+	for _, c := range cs {
+		a := accs[c.name]
+		rows[MetricConnects][c.name] = float64(a.conns) / a.connTime.Seconds()
+		rows[MetricConnP99][c.name] = a.lat.Summary().P99
+		rows[MetricQoS0][c.name] = float64(a.q0) / secs
+		rows[MetricQoS1][c.name] = float64(a.q1) / secs
+	}
+	for _, c := range cs {
+		logf("memory: %d idle connections to %s", cfg.Idle, c.name)
+		b, err := m.idleBytes(ctx, c.addr, c.pid, cfg.Idle, cfg.Settle)
+		if err != nil {
+			return fmt.Errorf("%s idle memory: %w", c.name, err)
+		}
+		rows[MetricIdle][c.name] = b
+		logf("memory: %s %.1f KiB per idle connection", c.name, b/1024)
+	}
+	for _, c := range cs {
+		res.Contenders = append(res.Contenders, report.Contender{Name: c.name, Description: c.desc, KeyExchange: c.keyExchange, Settings: c.settings})
+	}
+	for _, r := range []struct{ metric, unit string }{
+		{MetricConnects, "1/s"}, {MetricConnP99, "ms"}, {MetricQoS0, "1/s"}, {MetricQoS1, "1/s"}, {MetricIdle, "bytes"},
+	} {
+		res.Rows = append(res.Rows, report.BenchRow{Metric: r.metric, Unit: r.unit, Values: rows[r.metric]})
+	}
+	return nil
+}
+
+// operator reads fleetgate's root and builds the admin client.
+func operator(srv *launch.Server) (*x509.CertPool, *client.Client, error) {
+	tlsCfg, err := client.LoadTLS(srv.CAFile(ca.AdminCertFile), srv.CAFile(ca.AdminKeyFile), srv.CAFile(ca.RootCertFile))
+	if err != nil {
+		return nil, nil, err
+	}
+	return tlsCfg.RootCAs, client.New(srv.API, tlsCfg), nil
+}
+
+func mosquittoBin(flag string) string {
+	switch flag {
+	case "-":
+		return ""
+	case "":
+		for _, p := range []string{"/usr/sbin/mosquitto", "mosquitto"} {
+			if b, err := exec.LookPath(p); err == nil {
+				return b
+			}
+		}
+		return ""
+	}
+	return flag
+}
+
+func stopAll(cs []*contender) {
+	for _, c := range cs {
+		c.stop()
+	}
+}
+
+// NumCPU is recorded with the table: the ratios depend on it.
+var NumCPU = runtime.NumCPU()

@@ -1,0 +1,81 @@
+package main
+
+import (
+	"fmt"
+
+	"github.com/spf13/cobra"
+
+	"github.com/fleetgate/fleetgate/firmware-sim/bench"
+	"github.com/fleetgate/fleetgate/firmware-sim/report"
+)
+
+// benchCommand is `make bench`: the broker against references, side by
+// side, in one run.
+func benchCommand() *cobra.Command {
+	var cfg bench.Config
+	var out, name string
+	cmd := &cobra.Command{
+		Use:   "bench",
+		Short: "Measure the broker against a bare TLS listener, plain mochi and Mosquitto",
+		Long: `bench starts fleetgate, a bare crypto/tls MQTT responder, plain mochi over
+mTLS and Mosquitto (require_certificate), each in its own process with
+fleetgate's certificates, enrols --idle devices through fleetgate, and measures
+with the same client in alternating rounds: connects/s, p99 connect latency,
+QoS 0 and QoS 1 messages/s, and server memory per idle connection. It prints a
+table with the goals' ratios and writes <out>/<name>.json and .html.
+
+Exit status 3 when a goal was missed.`,
+		Args:          cobra.NoArgs,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg.Log = cmd.ErrOrStderr()
+			b, err := bench.Run(cmd.Context(), cfg)
+			if err != nil {
+				return err
+			}
+			bench.PrintTable(cmd.OutOrStdout(), b)
+			rep := &report.Report{Schema: report.SchemaVersion, Started: b.Started, Finished: b.Started, Seconds: b.Seconds, Bench: b}
+			jsonPath, htmlPath, err := report.WriteFiles(out, name, rep)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "report: %s\n        %s\n", jsonPath, htmlPath)
+			for _, g := range b.Goals {
+				if !g.Met {
+					return fmt.Errorf("%w: %s (%.2f, want %s)", bench.ErrGoal, g.Name, g.Value, g.Want)
+				}
+			}
+			return nil
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&cfg.ServerBin, "server-bin", "", "fleetgate binary (default: next to this program, then PATH)")
+	f.StringVar(&cfg.Mosquitto, "mosquitto", "", `mosquitto binary (default /usr/sbin/mosquitto; "-" skips it)`)
+	f.IntVar(&cfg.Rounds, "rounds", 3, "alternating rounds")
+	f.DurationVar(&cfg.Round, "round", 0, "length of each measurement in a round (default 2s)")
+	f.IntVar(&cfg.ConnectClients, "connect-clients", 4, "concurrent connect loops")
+	f.IntVar(&cfg.MessageClients, "message-clients", 8, "clients publishing to themselves")
+	f.IntVar(&cfg.Window, "window", 32, "messages in flight per client")
+	f.IntVar(&cfg.Payload, "payload", 64, "payload bytes")
+	f.IntVar(&cfg.Idle, "idle", 10000, "idle connections for the memory row (and devices enrolled)")
+	f.DurationVar(&cfg.Settle, "settle", 0, "wait before each memory reading (default 10s)")
+	f.StringVar(&cfg.GOGC, "gogc", "", "GOGC for every Go server (default: Go's)")
+	f.StringArrayVar(&cfg.FleetgateEnv, "fleetgate-env", nil, "extra environment for fleetgate only, e.g. GOGC=400 (repeatable)")
+	f.StringVar(&out, "out", "firmware-sim-report", "directory for the report")
+	f.StringVar(&name, "name", "bench", "report file name without extension")
+	return cmd
+}
+
+// benchTargetCommand serves one reference server for bench, in its own
+// process as the broker is. Not for people: bench runs it.
+func benchTargetCommand() *cobra.Command {
+	return &cobra.Command{
+		Use:                "bench-target bare|mochi --cert F --key F --client-ca F [--listen ADDR]",
+		Hidden:             true,
+		DisableFlagParsing: true,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return bench.TargetMain(cmd.Context(), args, cmd.OutOrStdout())
+		},
+	}
+}

@@ -1,0 +1,138 @@
+package fleet
+
+import (
+	"fmt"
+	"runtime"
+	"time"
+
+	"github.com/fleetgate/fleetgate/firmware-sim/report"
+)
+
+// fillStatic records the scenario, the host and the server.
+func (s *sim) fillStatic() {
+	c := s.cfg
+	s.rep.Scenario = report.Scenario{
+		Devices: c.Devices, TPMDevices: c.TPMDevices, IDPrefix: c.IDPrefix,
+		ConnectRate: c.ConnectRate, RampSeconds: c.Ramp.Seconds(), MaxInflight: c.MaxInflight,
+		PublishInterval: c.PublishInterval.Seconds(), QoS: c.QoS, PayloadBytes: c.PayloadSize,
+		DurationSeconds: c.Duration.Seconds(), Storm: c.Storm, Rotate: c.Rotate, RevokeShare: c.RevokeShare,
+		SourceAddrs: len(s.dialers.Sources()),
+	}
+	s.rep.Host.CPUs, s.rep.Host.GoVersion, s.rep.Host.SourceAddrs = runtime.NumCPU(), runtime.Version(), s.dialers.Sources()
+	s.rep.Server = report.Server{StartedBySim: s.server != nil, Broker: s.broker, API: s.api, PID: s.target.ServerPID}
+}
+
+// finish fills the measured parts of the report and its checks.
+func (s *sim) finish() {
+	r, m := s.rep, s.m
+	end := time.Now()
+	r.Finished, r.Seconds = end.UTC(), roundTenth(end.Sub(m.start).Seconds())
+	r.Enrolment, r.TLSHandshake, r.Connect, r.EndToEnd = m.enrol.Summary(), m.tls.Summary(), m.connect.Summary(), m.e2e.Summary()
+	r.Errors = m.errs.Map()
+	r.Timeline = m.events()
+	r.Series = map[string][]int64{
+		"connects": m.connects.Counts(), "disconnects": m.disconnects.Counts(),
+		"sent": m.sent.Counts(), "received": m.received.Counts(),
+	}
+	padSeries(r.Series)
+	r.Histograms = map[string][]report.Bucket{
+		"tls_handshake": report.Histogram(m.tls.Values()),
+		"connect":       report.Histogram(m.connect.Values()),
+		"end_to_end":    report.Histogram(m.e2e.Values()),
+	}
+	failed := 0
+	for _, d := range s.devices {
+		if d.agent != nil && d.runErr != nil && d.revokedAt.Load() == 0 {
+			failed++
+		}
+	}
+	r.Devices = report.Devices{
+		Requested: len(s.devices), Enrolled: int(m.enrolled.Load()), TPMEnrolled: int(m.tpmEnrolled.Load()),
+		Connected: int(m.firstConnected.Load()), ConnectedPeak: int(m.peak.Load()), Failed: failed,
+	}
+	if last := s.lastFirst.Load(); last != 0 {
+		if secs := time.Unix(0, last).Sub(m.start).Seconds() - s.rampOffset(); secs > 0 {
+			r.ConnectRate.Ramp = float64(r.Devices.Connected) / secs
+		}
+	}
+	for _, c := range r.Series["connects"] {
+		r.ConnectRate.PeakSecond = max(r.ConnectRate.PeakSecond, c)
+	}
+	pubSecs := s.cfg.Duration.Seconds()
+	r.Messages = report.Messages{
+		Published: m.published.Load(), Acknowledged: m.acked.Load(), Received: m.recv.Load(), QueueFull: m.queueFull.Load(),
+		SentPerSecond: float64(m.acked.Load()) / pubSecs, ReceivedPerSecond: float64(m.recv.Load()) / pubSecs,
+	}
+	if rv := r.Revocation; rv != nil {
+		rv.Delay = m.revokeDelay.Summary()
+		rv.ReconnectedAfter = int(s.revokedBack.Load())
+		for _, d := range s.devices {
+			if d.revokedAt.Load() != 0 && isRevokedStop(d) {
+				rv.AgentStopped++
+			}
+		}
+	}
+	r.Checks = s.checks()
+}
+
+// rampOffset is when the ramp began, in seconds since the start.
+func (s *sim) rampOffset() float64 {
+	for _, e := range s.m.events() {
+		if e.Name == "ramp" {
+			return e.Seconds
+		}
+	}
+	return 0
+}
+
+// checks are the scenario's expectations.
+func (s *sim) checks() []report.Check {
+	r := s.rep
+	var out []report.Check
+	add := func(name string, ok bool, f string, a ...any) {
+		out = append(out, report.Check{Name: name, OK: ok, Detail: fmt.Sprintf(f, a...)})
+	}
+	add("every device enrolled and connected", r.Devices.Connected == r.Devices.Requested,
+		"%d of %d reached a session (%d TPM)", r.Devices.Connected, r.Devices.Requested, r.Devices.TPMEnrolled)
+	msgs := r.Messages
+	switch {
+	case msgs.Published == 0:
+		add("messages flow", false, "nothing was published (publish interval %s longer than the run?)", s.cfg.PublishInterval)
+	case s.cfg.QoS == 1:
+		add("messages flow", msgs.Received > 0 && float64(msgs.Received) >= 0.95*float64(msgs.Acknowledged),
+			"%d published, %d acknowledged, %d delivered back", msgs.Published, msgs.Acknowledged, msgs.Received)
+	default:
+		add("messages flow", msgs.Received > 0, "%d published, %d delivered back (QoS 0 may drop)", msgs.Published, msgs.Received)
+	}
+	if rt := r.Rotation; rt != nil {
+		add("rotation under load", rt.Rotated == rt.Requested && rt.Reconnected == rt.Rotated,
+			"%d of %d rotated, %d back with the new certificate", rt.Rotated, rt.Requested, rt.Reconnected)
+	}
+	if st := r.Storm; st != nil {
+		add("reconnect storm", st.Expected > 0 && st.Reconnected == st.Expected,
+			"%d sessions dropped, %d of %d devices back in %.1fs", st.Dropped, st.Reconnected, st.Expected, st.Seconds)
+	}
+	if rv := r.Revocation; rv != nil {
+		add("revoked devices dropped", rv.Revoked > 0 && rv.Dropped >= rv.Revoked,
+			"%d revoked, %d sessions dropped, delay p99 %.1f ms", rv.Revoked, rv.Dropped, rv.Delay.P99)
+		add("revoked devices stay out", rv.ReconnectedAfter == 0 && rv.ProbesRefused == rv.Probes && rv.AgentStopped == rv.Revoked,
+			"%d sessions after revocation, %d of %d agents stopped as revoked, %d of %d probes refused",
+			rv.ReconnectedAfter, rv.AgentStopped, rv.Revoked, rv.ProbesRefused, rv.Probes)
+	}
+	return out
+}
+
+// padSeries extends every series with zeros to the longest, so the
+// charts' lines all run to the end of the run.
+func padSeries(m map[string][]int64) {
+	n := 0
+	for _, v := range m {
+		n = max(n, len(v))
+	}
+	for k, v := range m {
+		for len(v) < n {
+			v = append(v, 0)
+		}
+		m[k] = v
+	}
+}

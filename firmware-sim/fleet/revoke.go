@@ -1,0 +1,115 @@
+package fleet
+
+import (
+	"context"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/fleetgate/fleetgate/firmware-sim/report"
+)
+
+// revokeConcurrency bounds the operator API calls running at once.
+const revokeConcurrency = 16
+
+// revoke revokes RevokeShare of the devices through the operator API
+// while the rest publish. The broker must drop each revoked device's
+// session at once (the delay is measured from the start of the call), and
+// the device must stay out: its agent's next connect is refused, which
+// stops it with ErrRevoked.
+func (s *sim) revoke(ctx context.Context) *report.Revocation {
+	want := int(float64(len(s.devices)) * s.cfg.RevokeShare)
+	var up []*device
+	for _, d := range s.devices {
+		if d.up.Load() && d.rot.Load() == nil { // rotated devices stay in
+			up = append(up, d)
+		}
+	}
+	picked := spread(up, want)
+	res := &report.Revocation{}
+	s.m.mark("revoke")
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	sem := make(chan struct{}, revokeConcurrency)
+	for _, d := range picked {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			cctx, cancel := context.WithTimeout(ctx, time.Minute)
+			defer cancel()
+			d.revokedAt.Store(time.Now().UnixNano())
+			_, err := s.admin.Revoke(cctx, d.id, "firmware-sim: revocation under load")
+			mu.Lock()
+			defer mu.Unlock()
+			if err != nil {
+				s.m.errs.Inc("revoke call: " + errShort(err))
+				return
+			}
+			res.Revoked++
+		}()
+	}
+	wg.Wait()
+	s.m.mark("revoked")
+
+	// Wait for the drops: each revoked device's session must end.
+	s.drops.expect(int64(res.Revoked))
+	t := time.NewTimer(30 * time.Second)
+	defer t.Stop()
+	select {
+	case <-s.drops.done:
+	case <-t.C:
+	case <-ctx.Done():
+	}
+	// Then for their agents to try again and be refused.
+	limit := 2*s.cfg.BackoffMax + s.cfg.ConnectTimeout
+	sctx, cancel2 := context.WithTimeout(ctx, limit)
+	defer cancel2()
+	for _, d := range picked {
+		select {
+		case <-d.done:
+		case <-sctx.Done():
+		}
+	}
+	res.Dropped = int(s.drops.n.Load())
+	return res
+}
+
+// dropCount counts the sessions revocations ended and closes done when
+// the expected number is reached; the expectation is known only after the
+// revoke calls, while drops arrive during them.
+type dropCount struct {
+	mu   sync.Mutex
+	n    atomic.Int64
+	want int64 // -1 until expect
+	done chan struct{}
+}
+
+func newDropCount() *dropCount { return &dropCount{want: -1, done: make(chan struct{})} }
+
+// add counts one drop.
+func (c *dropCount) add() {
+	c.n.Add(1)
+	c.check()
+}
+
+// expect sets how many drops complete the count.
+func (c *dropCount) expect(n int64) {
+	c.mu.Lock()
+	c.want = n
+	c.mu.Unlock()
+	c.check()
+}
+
+func (c *dropCount) check() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.want >= 0 && c.n.Load() >= c.want {
+		select {
+		case <-c.done:
+		default:
+			close(c.done)
+		}
+	}
+}

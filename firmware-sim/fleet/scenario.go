@@ -1,0 +1,128 @@
+package fleet
+
+import (
+	"context"
+	"errors"
+	"time"
+)
+
+// scenario runs the phases: ramp, idle settle with memory readings,
+// steady publishing with rotation, storm and revocation spread over it,
+// then a clean stop.
+func (s *sim) scenario(ctx context.Context) error {
+	runCtx, stopAgents := context.WithCancel(context.Background())
+	defer stopAgents()
+	stopProgress := s.startProgress()
+	defer stopProgress()
+
+	s.rep.Memory.SimBaseline = simRSS()
+	s.rep.Memory.BrokerBaseline, s.rep.Memory.BrokerSource = s.brokerRSS(ctx)
+	s.m.mark("ramp")
+	if err := s.ramp(ctx, runCtx); err != nil {
+		return err
+	}
+	s.m.mark("connected")
+	if !sleepCtx(ctx, s.cfg.Settle) {
+		return ctx.Err()
+	}
+	s.readMemory(ctx)
+
+	pubCtx, stopPub := context.WithCancel(ctx)
+	pubDone := make(chan struct{})
+	go func() { defer close(pubDone); s.publish(pubCtx) }()
+	s.m.mark("publishing")
+	steadyStart := time.Now()
+	step := s.cfg.Duration / 4
+	wait := func(n int) bool { return sleepCtx(ctx, time.Until(steadyStart.Add(time.Duration(n)*step))) }
+
+	if s.cfg.Rotate > 0 && wait(1) {
+		s.rep.Rotation = s.rotate(ctx)
+	}
+	if s.cfg.Storm && wait(2) {
+		s.rep.Storm = s.runStorm(ctx)
+	}
+	if s.cfg.RevokeShare > 0 && wait(3) {
+		s.rep.Revocation = s.revoke(ctx)
+	}
+	wait(4)
+	stopPub()
+	<-pubDone
+	// Let the last messages come back before the devices leave.
+	sleepCtx(ctx, min(2*time.Second, s.cfg.PublishInterval))
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	s.m.mark("stop")
+	if rv := s.rep.Revocation; rv != nil {
+		s.probeRevoked(ctx, rv)
+	}
+	stopAgents()
+	s.awaitAgents(60 * time.Second)
+	return nil
+}
+
+// readMemory takes the "all connected, idle" memory readings.
+func (s *sim) readMemory(ctx context.Context) {
+	mem := &s.rep.Memory
+	mem.SimConnected = simRSS()
+	var src string
+	mem.BrokerConnected, src = s.brokerRSS(ctx)
+	if src != mem.BrokerSource {
+		mem.BrokerSource = "" // one of the readings failed: no figure
+	}
+	if up := s.m.up.Load(); up > 0 {
+		mem.SimPerDevice = perDevice(mem.SimConnected, mem.SimBaseline, up)
+		if mem.BrokerSource != "" {
+			mem.BrokerPerDevice = perDevice(mem.BrokerConnected, mem.BrokerBaseline, up)
+		}
+	}
+}
+
+func perDevice(after, before uint64, n int64) float64 {
+	if after < before {
+		return 0
+	}
+	return float64(after-before) / float64(n)
+}
+
+// awaitAgents waits for every started agent's Run to return.
+func (s *sim) awaitAgents(limit time.Duration) {
+	deadline := time.NewTimer(limit)
+	defer deadline.Stop()
+	for _, d := range s.devices {
+		if d.agent == nil {
+			continue
+		}
+		select {
+		case <-d.done:
+		case <-deadline.C:
+			s.log.Warn("agents still running at the end", "limit", limit)
+			s.m.errs.Inc("agent: did not stop within " + limit.String())
+			return
+		}
+	}
+}
+
+// sleepCtx waits d or until ctx ends; it reports whether d passed.
+func sleepCtx(ctx context.Context, d time.Duration) bool {
+	if d <= 0 {
+		return ctx.Err() == nil
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}
+
+// errShort is the first line of an error for an error kind.
+func errShort(err error) string {
+	var pe *phaseError
+	if errors.As(err, &pe) {
+		return pe.phase + ": " + errClass(pe.err)
+	}
+	return errClass(err)
+}

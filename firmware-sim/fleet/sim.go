@@ -1,0 +1,169 @@
+package fleet
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/x509"
+	"encoding/hex"
+	"fmt"
+	"log/slog"
+	"runtime"
+	"runtime/debug"
+	"sync/atomic"
+	"time"
+
+	"github.com/fleetgate/fleetgate/device-agent/agent"
+	"github.com/fleetgate/fleetgate/firmware-sim/host"
+	"github.com/fleetgate/fleetgate/firmware-sim/launch"
+	"github.com/fleetgate/fleetgate/firmware-sim/report"
+	"github.com/fleetgate/fleetgate/provisioning/client"
+)
+
+// sim is one run in progress.
+type sim struct {
+	cfg      Config
+	log      *slog.Logger
+	agentLog *slog.Logger
+	m        *metrics
+	conns    *conns
+	dialers  *host.Dialers
+
+	server         *launch.Server // nil against a running server
+	target         Target
+	api, broker    string
+	agentAPI       string // the API as the agents reach it (through the relay)
+	roots          *x509.CertPool
+	admin          *client.Client
+	cleanups       []func()
+	devices        []*device
+	slots          chan struct{}
+	resolved       atomic.Int64
+	allResolved    chan struct{}
+	lastFirst      atomic.Int64 // unix ns of the latest first session
+	rampStartedAll time.Duration
+
+	storm       atomic.Pointer[stormRound]
+	revokedBack atomic.Int64 // sessions of revoked devices after the revocation
+	drops       *dropCount
+
+	rep *report.Report
+}
+
+// Run runs the scenario and returns its report. The error is ErrChecks
+// (with the report) when the run completed but an expectation failed, or
+// what stopped the run (with a nil report).
+func Run(ctx context.Context, cfg Config) (*report.Report, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	cfg = cfg.withDefaults()
+	if cfg.IDPrefix == "" {
+		b := make([]byte, 3)
+		_, _ = rand.Read(b)
+		cfg.IDPrefix = "sim-" + hex.EncodeToString(b) + "-"
+	}
+	start := time.Now()
+	s := &sim{cfg: cfg, log: cfg.Logger, m: newMetrics(start), allResolved: make(chan struct{}),
+		slots: make(chan struct{}, cfg.MaxInflight), drops: newDropCount()}
+	s.agentLog = slog.New(countingHandler{errs: s.m.errs, inner: cfg.Logger.Handler()})
+	s.rep = &report.Report{Schema: report.SchemaVersion, Started: start.UTC()}
+	defer s.cleanup()
+
+	if err := s.limits(); err != nil {
+		return nil, err
+	}
+	if err := s.connectTarget(ctx); err != nil {
+		return nil, err
+	}
+	if err := s.makeDevices(ctx); err != nil {
+		return nil, err
+	}
+	sources := cfg.SourceAddrs
+	if sources == 0 {
+		sources = host.SourcesFor(cfg.Devices)
+	}
+	s.dialers = host.NewDialers(host.LoopbackSources(s.broker, sources), cfg.ConnectTimeout)
+	s.conns = newConns(s.m, s.dialers)
+	s.fillStatic()
+	if err := s.scenario(ctx); err != nil {
+		return nil, err
+	}
+	s.finish()
+	if len(s.rep.Failed()) > 0 {
+		return s.rep, ErrChecks
+	}
+	return s.rep, nil
+}
+
+// limits raises the open-file limit and refuses a run it cannot hold:
+// one socket per device, three per enrolment in flight (the agent's, and
+// the relay's two), and room for the rest. The server needs about one
+// per device plus one per enrolment; a started server inherits the limit.
+func (s *sim) limits() error {
+	need := uint64(s.cfg.Devices) + 3*uint64(s.cfg.MaxInflight) + 128
+	soft, hard, err := host.RaiseNoFile(need)
+	if err != nil {
+		return err
+	}
+	s.rep.Host.NoFileSoft, s.rep.Host.NoFileHard = soft, hard
+	if soft < need {
+		return fmt.Errorf("%w: %d devices with --max-inflight %d need about %d open files here, the hard limit is %d: "+
+			"raise it (ulimit -Hn, or run with CAP_SYS_RESOURCE), lower --max-inflight, or run fewer devices",
+			ErrLimits, s.cfg.Devices, s.cfg.MaxInflight, need, hard)
+	}
+	return nil
+}
+
+// makeDevices creates the device records, the tokens and the TPMs.
+func (s *sim) makeDevices(ctx context.Context) error {
+	n, k := s.cfg.Devices, s.cfg.TPMDevices
+	s.devices = make([]*device, n)
+	for i := range s.devices {
+		s.devices[i] = &device{idx: i, id: fmt.Sprintf("%s%06d", s.cfg.IDPrefix, i), state: &agent.MemoryState{},
+			done: make(chan struct{})}
+	}
+	s.m.mark("setup")
+	tokens, err := s.createTokens(ctx, n-k)
+	if err != nil {
+		return err
+	}
+	// The TPM devices are spread through the fleet, the rest take tokens.
+	tpmEvery := 0
+	if k > 0 {
+		tpmEvery = n / k
+	}
+	var tpmDevs []*device
+	for _, d := range s.devices {
+		if tpmEvery > 0 && d.idx%tpmEvery == 0 && len(tpmDevs) < k {
+			tpmDevs = append(tpmDevs, d)
+			continue
+		}
+		d.token, tokens = tokens[0], tokens[1:]
+	}
+	if k > 0 {
+		return s.setupTPMDevices(ctx, tpmDevs)
+	}
+	return nil
+}
+
+// cleanup stops what the run started, last first.
+func (s *sim) cleanup() {
+	for i := len(s.cleanups) - 1; i >= 0; i-- {
+		s.cleanups[i]()
+	}
+	if s.admin != nil {
+		s.admin.CloseIdleConnections()
+	}
+	if s.server != nil {
+		s.server.Stop()
+	}
+}
+
+// simRSS returns this process's resident memory after returning what
+// the collector freed, so readings compare live memory, not garbage.
+func simRSS() uint64 {
+	runtime.GC()
+	debug.FreeOSMemory()
+	v, _ := host.RSS(0)
+	return v
+}

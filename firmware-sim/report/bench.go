@@ -1,0 +1,62 @@
+package report
+
+import "time"
+
+// Bench is the result of the `bench` command: the same client and
+// certificates against several servers, measured in alternating rounds.
+type Bench struct {
+	Started    time.Time     `json:"started"`
+	Seconds    float64       `json:"seconds"`
+	Settings   BenchSettings `json:"settings"`
+	Contenders []Contender   `json:"contenders"`
+	Rows       []BenchRow    `json:"rows"`
+	Goals      []Goal        `json:"goals"`
+}
+
+// BenchSettings echoes how the bench ran.
+type BenchSettings struct {
+	Rounds         int     `json:"rounds"`
+	RoundSeconds   float64 `json:"round_seconds"`
+	ConnectClients int     `json:"connect_clients"` // concurrent connect loops
+	MessageClients int     `json:"message_clients"` // clients publishing to themselves
+	Window         int     `json:"window"`          // messages in flight per client
+	PayloadBytes   int     `json:"payload_bytes"`
+	IdleConns      int     `json:"idle_connections"`
+	GOGC           string  `json:"gogc"` // GOGC of the Go servers; empty: Go's default
+}
+
+// Contender is one server measured.
+type Contender struct {
+	Name        string `json:"name"`
+	Description string `json:"description"`
+	KeyExchange string `json:"key_exchange"` // negotiated with the bench client
+	Settings    string `json:"settings"`
+}
+
+// BenchRow is one measured quantity for every contender.
+type BenchRow struct {
+	Metric string             `json:"metric"`
+	Unit   string             `json:"unit"`
+	Values map[string]float64 `json:"values"` // by contender name; absent: not measured
+}
+
+// Goal is a ratio the broker must reach against a reference.
+type Goal struct {
+	Name   string  `json:"name"`
+	Metric string  `json:"metric"`
+	Of     string  `json:"of"`     // the contender measured
+	Versus string  `json:"versus"` // the reference, or "" for an absolute goal
+	Value  float64 `json:"value"`  // the ratio, or the value itself
+	Want   string  `json:"want"`   // ">= 0.90", "<= 40960"
+	Met    bool    `json:"met"`
+}
+
+// Row returns the row of a metric, or nil.
+func (b *Bench) Row(metric string) *BenchRow {
+	for i := range b.Rows {
+		if b.Rows[i].Metric == metric {
+			return &b.Rows[i]
+		}
+	}
+	return nil
+}

@@ -1,0 +1,177 @@
+package report
+
+import "time"
+
+// SchemaVersion names the layout of Report; it changes when a field
+// changes meaning or goes away (adding one does not change it).
+const SchemaVersion = "fleetgate.firmware-sim/v1"
+
+// Report is everything one simulator run measured. Times are UTC,
+// latencies in milliseconds, memory in bytes. Optional parts are nil when
+// the scenario did not include them.
+type Report struct {
+	Schema   string    `json:"schema"`
+	Started  time.Time `json:"started"`
+	Finished time.Time `json:"finished"`
+	Seconds  float64   `json:"seconds"`
+	Scenario Scenario  `json:"scenario"`
+	Host     Host      `json:"host"`
+	Server   Server    `json:"server"`
+	Devices  Devices   `json:"devices"`
+
+	Enrolment    Summary          `json:"enrolment"`     // Run start to certificate
+	TLSHandshake Summary          `json:"tls_handshake"` // TCP connect + TLS handshake, every attempt that completed it
+	Connect      Summary          `json:"connect"`       // CONNECT written to CONNACK read
+	ConnectRate  Rate             `json:"connects_per_second"`
+	Messages     Messages         `json:"messages"`
+	EndToEnd     Summary          `json:"end_to_end"` // Publish call to delivery back to the device
+	Errors       map[string]int64 `json:"errors"`
+	Memory       Memory           `json:"memory"`
+
+	Rotation   *Rotation   `json:"rotation,omitempty"`
+	Storm      *Storm      `json:"storm,omitempty"`
+	Revocation *Revocation `json:"revocation,omitempty"`
+
+	Checks     []Check             `json:"checks"`
+	Timeline   []Event             `json:"timeline"`
+	Series     map[string][]int64  `json:"series"`     // per-second counts: connects, disconnects, sent, received
+	Histograms map[string][]Bucket `json:"histograms"` // tls_handshake, connect, end_to_end
+	Bench      *Bench              `json:"bench,omitempty"`
+}
+
+// Scenario echoes the knobs of the run.
+type Scenario struct {
+	Devices         int     `json:"devices"`
+	TPMDevices      int     `json:"tpm_devices"`
+	IDPrefix        string  `json:"id_prefix"`
+	ConnectRate     float64 `json:"connect_rate"` // devices started per second at full ramp
+	RampSeconds     float64 `json:"ramp_seconds"`
+	MaxInflight     int     `json:"max_inflight"` // devices enrolling or connecting at once
+	PublishInterval float64 `json:"publish_interval_seconds"`
+	QoS             byte    `json:"qos"`
+	PayloadBytes    int     `json:"payload_bytes"`
+	DurationSeconds float64 `json:"duration_seconds"` // steady phase
+	Storm           bool    `json:"storm"`
+	Rotate          int     `json:"rotate"`
+	RevokeShare     float64 `json:"revoke_share"`
+	SourceAddrs     int     `json:"source_addrs"`
+}
+
+// Host describes the machine and the limits in force.
+type Host struct {
+	CPUs        int      `json:"cpus"`
+	GoVersion   string   `json:"go_version"`
+	NoFileSoft  uint64   `json:"nofile_soft"` // after raising it
+	NoFileHard  uint64   `json:"nofile_hard"`
+	SourceAddrs []string `json:"source_addrs"`
+}
+
+// Server says what was driven.
+type Server struct {
+	StartedBySim bool   `json:"started_by_sim"`
+	Broker       string `json:"broker"`
+	API          string `json:"api"`
+	PID          int    `json:"pid,omitempty"`
+}
+
+// Devices counts devices by outcome.
+type Devices struct {
+	Requested     int `json:"requested"`
+	Enrolled      int `json:"enrolled"`
+	TPMEnrolled   int `json:"tpm_enrolled"`
+	Connected     int `json:"connected"`      // reached a first session
+	ConnectedPeak int `json:"connected_peak"` // sessions up at once, at most
+	Failed        int `json:"failed"`         // Run ended with an error other than a revocation
+}
+
+// Rate is a connect rate.
+type Rate struct {
+	// Ramp is first sessions over the time from the first device's start
+	// to the last device's first session.
+	Ramp float64 `json:"ramp"`
+	// PeakSecond is the most sessions established within one second.
+	PeakSecond int64 `json:"peak_second"`
+}
+
+// Messages counts publishes.
+type Messages struct {
+	Published         int64   `json:"published"` // Publish calls accepted
+	Acknowledged      int64   `json:"acknowledged"`
+	Received          int64   `json:"received"`
+	SentPerSecond     float64 `json:"sent_per_second"`
+	ReceivedPerSecond float64 `json:"received_per_second"`
+	QueueFull         int64   `json:"queue_full"` // Publish refused: the device's queue was full
+}
+
+// Memory is resident memory (VmRSS) before the devices and with all of
+// them connected, and the difference per connected device.
+type Memory struct {
+	SimBaseline     uint64  `json:"sim_rss_baseline"`
+	SimConnected    uint64  `json:"sim_rss_connected"`
+	SimPerDevice    float64 `json:"sim_bytes_per_device"`
+	BrokerSource    string  `json:"broker_source"` // "proc" (pid), "metrics" (ops endpoint) or "" (unknown)
+	BrokerBaseline  uint64  `json:"broker_rss_baseline"`
+	BrokerConnected uint64  `json:"broker_rss_connected"`
+	BrokerPerDevice float64 `json:"broker_bytes_per_device"`
+}
+
+// Rotation is the result of rotating some devices under load.
+type Rotation struct {
+	Requested   int     `json:"requested"`
+	Rotated     int     `json:"rotated"`
+	Failed      int     `json:"failed"`
+	Reconnected int     `json:"reconnected"` // back in a session with the new serial
+	Latency     Summary `json:"latency"`     // Rotate call
+}
+
+// Storm is the result of dropping every connection at once.
+type Storm struct {
+	Dropped       int     `json:"dropped"`        // connections closed
+	Expected      int     `json:"expected"`       // devices in a session at the time
+	Reconnected   int     `json:"reconnected"`    // of those, back in a session
+	Seconds       float64 `json:"seconds_to_all"` // until every dropped device was back, or the wait ended
+	Attempts      int64   `json:"attempts"`
+	FailedAttempt int64   `json:"failed_attempts"`
+}
+
+// Revocation is the result of revoking a share of the devices mid-run.
+type Revocation struct {
+	Revoked int `json:"revoked"`
+	Dropped int `json:"dropped"` // sessions the broker ended after the revocation
+	// Delay is from the start of the revoke call to the device seeing its
+	// session end.
+	Delay Summary `json:"delay"`
+	// ReconnectedAfter counts sessions of revoked devices after their
+	// revocation: must be 0.
+	ReconnectedAfter int `json:"reconnected_after"`
+	// AgentStopped counts agents whose Run ended with ErrRevoked.
+	AgentStopped int `json:"agent_stopped"`
+	// ProbesRefused counts direct connects with the revoked credentials,
+	// at the end of the run, that the broker refused.
+	ProbesRefused int `json:"probes_refused"`
+	Probes        int `json:"probes"`
+}
+
+// Check is one expectation of the scenario and whether it held.
+type Check struct {
+	Name   string `json:"name"`
+	OK     bool   `json:"ok"`
+	Detail string `json:"detail"`
+}
+
+// Event marks a moment of the run on the charts.
+type Event struct {
+	Seconds float64 `json:"t"`
+	Name    string  `json:"name"`
+}
+
+// Failed returns the checks that did not hold.
+func (r *Report) Failed() []Check {
+	var out []Check
+	for _, c := range r.Checks {
+		if !c.OK {
+			out = append(out, c)
+		}
+	}
+	return out
+}
