@@ -132,6 +132,15 @@ func (b *Broker) Start(ctx context.Context) error {
 		_ = server.Close()
 		return fmt.Errorf("add broker hook: %w", err)
 	}
+	// Gives the memory a connect burst left behind back to the OS once the
+	// broker is quiet; it only counts sessions, it admits no one.
+	release := newMemoryRelease(0, 0, b.log)
+	if err := server.AddHook(release, nil); err != nil {
+		cancel()
+		_ = server.Close()
+		return fmt.Errorf("add memory release hook: %w", err)
+	}
+	go release.run(wctx)
 	if err := server.AddListener(l); err != nil {
 		cancel()
 		_ = server.Close()
