@@ -8,7 +8,7 @@ DATA    ?= data
 BENCHTIME ?= 3s
 FUZZTIME  ?= 30s
 
-.PHONY: all build run test test-quick vet bench fuzz attack soak cross clean
+.PHONY: all build run test test-quick vet bench bench-connect sim fuzz attack soak cross clean
 
 all: build
 
@@ -24,8 +24,9 @@ vet:
 
 # Build tags of the tests that need more than Go: the go-tpm simulator (cgo
 # and OpenSSL headers: libssl-dev), swtpm (Debian swtpm, swtpm-tools) and
-# qemu (Debian qemu-user: the arm64 agent build run under qemu-aarch64).
-TEST_TAGS ?= tpmsimulator,swtpm,qemu
+# qemu (Debian qemu-user: the arm64 agent build run under qemu-aarch64) and
+# chromium (Debian chromium: the simulator's HTML report rendered headless).
+TEST_TAGS ?= tpmsimulator,swtpm,qemu,chromium
 
 # The whole suite: unit tests on real bbolt/TLS/mochi, TPM tests on the go-tpm
 # simulator and on swtpm, and end-to-end tests in test/ that start the real
@@ -37,10 +38,23 @@ test: vet
 test-quick:
 	$(GO) test -count=1 -timeout 12m ./...
 
-# Connect throughput of the broker with full auth against a bare crypto/tls
-# listener, measured alternately in the same run; prints the ratio.
-bench:
+# Side by side in one run: a bare crypto/tls mTLS listener, our broker with
+# full auth, plain mochi over mTLS and Mosquitto (Debian mosquitto), same
+# client and certificates; prints the table with ratios against the goals
+# and writes bench-results/ (JSON + HTML).
+bench: build
+	$(GO) run ./firmware-sim/cmd/firmware-sim bench --server-bin $(BIN)/fleetgate --out bench-results
+
+# The broker's connect path alone against a bare crypto/tls loop, in-process.
+bench-connect:
 	$(GO) test -run '^$$' -bench BenchmarkConnect -benchtime 2000x -count 3 -v ./broker/ | grep -E "key exchange|Benchmark|broker/bare"
+
+# A fleet of SIM_DEVICES simulated devices through the real agent code
+# against a server it starts; report in sim-report/.
+SIM_DEVICES ?= 20000
+sim: build
+	$(GO) run ./firmware-sim/cmd/firmware-sim --start-server --server-bin $(BIN)/fleetgate --devices $(SIM_DEVICES) \
+	  --storm --rotate 100 --revoke 0.05 --out sim-report
 
 # Bounded fuzzing of each fuzz target (the seeds also run in `make test`).
 fuzz:
