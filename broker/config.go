@@ -16,9 +16,12 @@ const (
 	DefaultMaxPacketSize    = 256 << 10
 	DefaultMaxPending       = 1024
 	// DefaultClientWritesPending bounds mochi's per-client outbound queue.
-	// mochi's own default (8192 slots) costs 64 KiB per idle client; 128
-	// brings an idle mTLS client to about 50 KiB.
-	DefaultClientWritesPending = 128
+	// mochi's own default (8192 slots) costs 64 KiB per idle client. When
+	// the queue is full mochi drops the message, QoS 1 included, so it
+	// must hold a burst to a slow subscriber: 1024 slots (8 KiB per
+	// client) held 400-message bursts in the agent's rotation test where
+	// 128 lost messages under load.
+	DefaultClientWritesPending = 1024
 	// DefaultClientReadBufferSize and DefaultClientWriteBufferSize size
 	// mochi's per-client bufio buffers (mochi's default is 2 KiB each).
 	DefaultClientReadBufferSize  = 1024
