@@ -19,7 +19,14 @@ const dropWriteTimeout = time.Second
 // no longer revoke in time, so it stops serving (fail closed).
 func (b *Broker) watch(ctx context.Context, changes <-chan store.Change) {
 	for ch := range changes {
-		for _, s := range b.sessions.matching(func(s *session) bool { return affects(ch, s) }) {
+		keep := func(s *session) bool { return affects(ch, s) }
+		var hit []*session
+		if ch.DeviceID != "" {
+			hit = b.sessions.ofDevice(ch.DeviceID, keep)
+		} else {
+			hit = b.sessions.matching(keep)
+		}
+		for _, s := range hit {
 			b.hook.drop(s, dropReason(ch), ch.Time)
 		}
 	}
