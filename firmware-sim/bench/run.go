@@ -120,6 +120,7 @@ func measureAll(ctx context.Context, cfg Config, m *measurer, cs []*contender, r
 		lat           *report.Sample
 	}
 	accs := make(map[string]*acc, len(cs))
+	perRound := map[string]map[string][]float64{MetricConnects: {}, MetricQoS0: {}, MetricQoS1: {}}
 	for _, c := range cs {
 		accs[c.name] = &acc{lat: report.NewSample(0)}
 	}
@@ -139,6 +140,7 @@ func measureAll(ctx context.Context, cfg Config, m *measurer, cs []*contender, r
 				return fmt.Errorf("%w: %s: no connect succeeded (%d errors)", ErrContender, c.name, errs)
 			}
 			a.conns, a.connTime, c.keyExchange = a.conns+n, a.connTime+took, kx
+			perRound[MetricConnects][c.name] = append(perRound[MetricConnects][c.name], float64(n)/took.Seconds())
 			q0, err := m.messages(ctx, c.addr, cfg.MessageClients, cfg.Window, 0, cfg.Payload, cfg.Round)
 			if err != nil {
 				return fmt.Errorf("%s QoS 0: %w", c.name, err)
@@ -148,6 +150,8 @@ func measureAll(ctx context.Context, cfg Config, m *measurer, cs []*contender, r
 				return fmt.Errorf("%s QoS 1: %w", c.name, err)
 			}
 			a.q0, a.q1 = a.q0+q0, a.q1+q1
+			perRound[MetricQoS0][c.name] = append(perRound[MetricQoS0][c.name], float64(q0)/cfg.Round.Seconds())
+			perRound[MetricQoS1][c.name] = append(perRound[MetricQoS1][c.name], float64(q1)/cfg.Round.Seconds())
 			logf("round %d %-10s connects/s %7.0f  qos0/s %8.0f  qos1/s %8.0f  (%d connect errors)", r+1, c.name,
 				float64(n)/took.Seconds(), float64(q0)/cfg.Round.Seconds(), float64(q1)/cfg.Round.Seconds(), errs)
 		}
@@ -176,7 +180,7 @@ func measureAll(ctx context.Context, cfg Config, m *measurer, cs []*contender, r
 	for _, r := range []struct{ metric, unit string }{
 		{MetricConnects, "1/s"}, {MetricConnP99, "ms"}, {MetricQoS0, "1/s"}, {MetricQoS1, "1/s"}, {MetricIdle, "bytes"},
 	} {
-		res.Rows = append(res.Rows, report.BenchRow{Metric: r.metric, Unit: r.unit, Values: rows[r.metric]})
+		res.Rows = append(res.Rows, report.BenchRow{Metric: r.metric, Unit: r.unit, Values: rows[r.metric], Rounds: perRound[r.metric]})
 	}
 	return nil
 }

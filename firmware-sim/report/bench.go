@@ -38,6 +38,9 @@ type BenchRow struct {
 	Metric string             `json:"metric"`
 	Unit   string             `json:"unit"`
 	Values map[string]float64 `json:"values"` // by contender name; absent: not measured
+	// Rounds holds each round's value by contender, for the rows
+	// measured in rounds.
+	Rounds map[string][]float64 `json:"rounds,omitempty"`
 }
 
 // Goal is a ratio the broker must reach against a reference.
@@ -46,9 +49,12 @@ type Goal struct {
 	Metric string  `json:"metric"`
 	Of     string  `json:"of"`     // the contender measured
 	Versus string  `json:"versus"` // the reference, or "" for an absolute goal
-	Value  float64 `json:"value"`  // the ratio, or the value itself
-	Want   string  `json:"want"`   // ">= 0.90", "<= 40960"
-	Met    bool    `json:"met"`
+	Value  float64 `json:"value"`  // the median of the rounds' ratios, or the value itself
+	// PerRound are the ratios of each round: the contenders of a round
+	// ran back to back, so its ratio is the least disturbed by noise.
+	PerRound []float64 `json:"per_round,omitempty"`
+	Want     string    `json:"want"` // ">= 0.90", "<= 40960"
+	Met      bool      `json:"met"`
 }
 
 // Row returns the row of a metric, or nil.

@@ -44,10 +44,11 @@ func lineChart(title, yLabel string, series []LineSeries, events []Event) templa
 	for _, t := range xTicks(n) {
 		fmt.Fprintf(&b, `<text class="tick" x="%.1f" y="%d" text-anchor="middle">%d</text>`, x(float64(t)), chartH-padB+16, t)
 	}
-	for _, e := range events {
+	for i, e := range events {
 		xe := x(e.Seconds)
 		fmt.Fprintf(&b, `<line class="event" x1="%.1f" y1="%d" x2="%.1f" y2="%d" stroke="#888" stroke-dasharray="4 3"/>`, xe, padT, xe, chartH-padB)
-		fmt.Fprintf(&b, `<text class="event-label" x="%.1f" y="%d" font-size="10" fill="#555">%s</text>`, xe+3, padT+10, html.EscapeString(e.Name))
+		// Staggered, so events close in time keep readable labels.
+		fmt.Fprintf(&b, `<text class="event-label" x="%.1f" y="%d" font-size="10" fill="#555">%s</text>`, xe+3, padT+10+(i%4)*11, html.EscapeString(e.Name))
 	}
 	for i, s := range series {
 		if len(s.Values) == 0 {
@@ -127,12 +128,13 @@ func axes(b *strings.Builder, ymax float64, y func(float64) float64, yLabel, xLa
 	}
 }
 
+// legend goes on the title's line, right of centre, clear of the plot.
 func legend(b *strings.Builder, series []LineSeries) {
-	x := padL + 8
+	x := chartW / 2
 	for i, s := range series {
 		c := palette[i%len(palette)]
 		fmt.Fprintf(b, `<rect x="%d" y="%d" width="10" height="10" fill="%s"/><text class="legend" x="%d" y="%d">%s</text>`,
-			x, padT+4, c, x+14, padT+13, html.EscapeString(s.Name))
+			x, 9, c, x+14, 18, html.EscapeString(s.Name))
 		x += 24 + 7*len(s.Name)
 	}
 }
