@@ -51,10 +51,10 @@ bench-connect:
 
 # A fleet of SIM_DEVICES simulated devices through the real agent code
 # against a server it starts; report in sim-report/.
-SIM_DEVICES ?= 20000
+SIM_DEVICES ?= 19000
 sim: build
 	$(GO) run ./firmware-sim/cmd/firmware-sim --start-server --server-bin $(BIN)/fleetgate --devices $(SIM_DEVICES) \
-	  --storm --rotate 100 --revoke 0.05 --out sim-report
+	  --max-inflight 128 --storm --rotate 100 --revoke 0.05 --out sim-report
 
 # Bounded fuzzing of each fuzz target (the seeds also run in `make test`).
 fuzz:
