@@ -42,8 +42,15 @@ func (s *sim) finish() {
 	}
 	failed := 0
 	for _, d := range s.devices {
-		if d.agent != nil && d.runErr != nil && d.revokedAt.Load() == 0 {
-			failed++
+		if d.agent == nil || d.revokedAt.Load() != 0 {
+			continue
+		}
+		select {
+		case <-d.done: // runErr is set before done closes
+			if d.runErr != nil {
+				failed++
+			}
+		default: // still running: awaitAgents gave up on it
 		}
 	}
 	r.Devices = report.Devices{

@@ -63,8 +63,7 @@ func Run(ctx context.Context, cfg Config) (*report.Report, error) {
 		cfg.IDPrefix = "sim-" + hex.EncodeToString(b) + "-"
 	}
 	start := time.Now()
-	s := &sim{cfg: cfg, log: cfg.Logger, m: newMetrics(start), allResolved: make(chan struct{}),
-		slots: make(chan struct{}, cfg.MaxInflight), drops: newDropCount()}
+	s := &sim{cfg: cfg, log: cfg.Logger, m: newMetrics(start), allResolved: make(chan struct{}), drops: newDropCount()}
 	s.agentLog = slog.New(countingHandler{errs: s.m.errs, inner: cfg.Logger.Handler()})
 	s.rep = &report.Report{Schema: report.SchemaVersion, Started: start.UTC()}
 	defer s.cleanup()
@@ -72,6 +71,7 @@ func Run(ctx context.Context, cfg Config) (*report.Report, error) {
 	if err := s.limits(); err != nil {
 		return nil, err
 	}
+	s.slots = make(chan struct{}, s.cfg.MaxInflight)
 	if err := s.connectTarget(ctx); err != nil {
 		return nil, err
 	}
@@ -97,19 +97,29 @@ func Run(ctx context.Context, cfg Config) (*report.Report, error) {
 
 // limits raises the open-file limit and refuses a run it cannot hold:
 // one socket per device, three per enrolment in flight (the agent's, and
-// the relay's two), and room for the rest. The server needs about one
-// per device plus one per enrolment; a started server inherits the limit.
+// the relay's two), and room for the rest. Where only the enrolments in
+// flight do not fit, it lowers MaxInflight instead. The server needs
+// about one per device plus one per enrolment; a started server inherits
+// the limit.
 func (s *sim) limits() error {
-	need := uint64(s.cfg.Devices) + 3*uint64(s.cfg.MaxInflight) + 128
+	const rest = 128
+	n := uint64(s.cfg.Devices)
+	need := n + 3*uint64(s.cfg.MaxInflight) + rest
 	soft, hard, err := host.RaiseNoFile(need)
 	if err != nil {
 		return err
 	}
 	s.rep.Host.NoFileSoft, s.rep.Host.NoFileHard = soft, hard
+	const minInflight = 16
+	if soft < n+3*minInflight+rest {
+		return fmt.Errorf("%w: %d devices need about %d open files here (and as many in the server), the hard limit is %d: "+
+			"raise it (ulimit -Hn, or run with CAP_SYS_RESOURCE) or run fewer devices",
+			ErrLimits, s.cfg.Devices, n+3*minInflight+rest, hard)
+	}
 	if soft < need {
-		return fmt.Errorf("%w: %d devices with --max-inflight %d need about %d open files here, the hard limit is %d: "+
-			"raise it (ulimit -Hn, or run with CAP_SYS_RESOURCE), lower --max-inflight, or run fewer devices",
-			ErrLimits, s.cfg.Devices, s.cfg.MaxInflight, need, hard)
+		fit := int((soft - n - rest) / 3)
+		s.log.Warn("lowering max-inflight to fit the open-file limit", "max_inflight", fit, "asked", s.cfg.MaxInflight, "limit", soft)
+		s.cfg.MaxInflight = fit
 	}
 	return nil
 }
