@@ -49,6 +49,8 @@ type Config struct {
 	LogFormat        string   `json:"log_format"`        // text or json
 	LogLevel         string   `json:"log_level"`         // debug, info, warn, error
 	ReloadInterval   Duration `json:"reload_interval"`   // how often CA and config files are checked for changes (0: only on SIGHUP)
+	GCPercent        int      `json:"gc_percent"`        // garbage collector target (gc.go); the GOGC environment variable wins
+	MemoryLimit      ByteSize `json:"memory_limit"`      // soft memory limit, 0: none; the GOMEMLIMIT environment variable wins
 }
 
 // DefaultConfig returns the embedded single-host defaults.
@@ -66,6 +68,7 @@ func DefaultConfig() Config {
 		LogFormat:        "text",
 		LogLevel:         "info",
 		ReloadInterval:   Duration{2 * time.Second},
+		GCPercent:        DefaultGCPercent,
 	}
 }
 
@@ -133,7 +136,7 @@ func (c *Config) LoadEnv(getenv func(string) string) error {
 		}
 		c.MaxPending = n
 	}
-	return nil
+	return c.loadGCEnv(getenv)
 }
 
 // Validate checks the configuration before anything starts.
@@ -163,6 +166,7 @@ func (c Config) Validate() error {
 	if d := c.ReloadInterval.Duration; d < 0 || (d > 0 && d < 100*time.Millisecond) {
 		errs = append(errs, fmt.Errorf("reload_interval %s must be 0 (SIGHUP only) or at least 100ms", c.ReloadInterval))
 	}
+	errs = append(errs, c.validateGC()...)
 	if _, err := c.level(); err != nil {
 		errs = append(errs, err)
 	}

@@ -74,7 +74,8 @@ func (r *reloader) applyConfig(next Config) (changes []string, errs []error) {
 
 // restartFields names the fields of next that differ from cur but are read
 // only at start: listeners, the data directory, mochi's packet limit, the
-// EK trust roots, the challenge lifetime and the log format.
+// EK trust roots, the challenge lifetime, the log format and the garbage
+// collector settings.
 func restartFields(cur, next Config) []string {
 	var out []string
 	add := func(name string, changed bool) {
@@ -91,6 +92,8 @@ func restartFields(cur, next Config) []string {
 	add("ek_roots", cur.EKRoots != next.EKRoots)
 	add("challenge_ttl", cur.ChallengeTTL != next.ChallengeTTL)
 	add("log_format", cur.LogFormat != next.LogFormat)
+	add("gc_percent", cur.GCPercent != next.GCPercent)
+	add("memory_limit", cur.MemoryLimit != next.MemoryLimit)
 	return out
 }
 

@@ -64,6 +64,8 @@ connection. A reload that fails keeps the previous material and logs why.`,
 	f.StringVar(&cfg.LogFormat, "log-format", cfg.LogFormat, "log format: text or json")
 	f.StringVar(&cfg.LogLevel, "log-level", cfg.LogLevel, "log level: debug, info, warn, error")
 	f.DurationVar(&cfg.ReloadInterval.Duration, "reload-interval", cfg.ReloadInterval.Duration, "how often to check the CA files and --config for changes (0: reload on SIGHUP only)")
+	f.IntVar(&cfg.GCPercent, "gc-percent", cfg.GCPercent, "garbage collector target percent (-1: off, needs --memory-limit); the GOGC environment variable wins")
+	f.Var(&cfg.MemoryLimit, "memory-limit", "soft memory limit such as 2GiB (default none); the GOMEMLIMIT environment variable wins")
 	return cmd
 }
 
@@ -115,6 +117,8 @@ func applyFlags(cmd *cobra.Command, dst *Config, src Config) {
 	set("log-format", func() { dst.LogFormat = src.LogFormat })
 	set("log-level", func() { dst.LogLevel = src.LogLevel })
 	set("reload-interval", func() { dst.ReloadInterval = src.ReloadInterval })
+	set("gc-percent", func() { dst.GCPercent = src.GCPercent })
+	set("memory-limit", func() { dst.MemoryLimit = src.MemoryLimit })
 }
 
 // serve runs until ctx is cancelled (SIGINT/SIGTERM in main).
@@ -134,6 +138,7 @@ func serve(ctx context.Context, src configSource, out io.Writer) error {
 	}
 	level := new(slog.LevelVar)
 	log := cfg.Logger(level)
+	applyGC(cfg, processGC, log)
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return fmt.Errorf("create data directory: %w", err)
 	}
