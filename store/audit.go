@@ -5,8 +5,6 @@ import (
 	"fmt"
 	"slices"
 	"time"
-
-	bolt "go.etcd.io/bbolt"
 )
 
 // AuditFilter selects audit events. The zero value selects all of them.
@@ -33,7 +31,7 @@ func (db *DB) Record(action, target, detail string, by Actor) error {
 	if action == "" {
 		return fmt.Errorf("%w: audit event without an action", ErrInvalid)
 	}
-	return db.update(func(tx *bolt.Tx) ([]Change, error) {
+	return db.update(func(tx kvTx) ([]Change, error) {
 		return nil, db.appendAudit(tx, action, target, detail, by)
 	})
 }
@@ -44,27 +42,25 @@ func (db *DB) Audit(f AuditFilter) ([]AuditEvent, error) {
 		return nil, fmt.Errorf("%w: audit limit %d and head %d: at most one, not negative", ErrInvalid, f.Limit, f.Head)
 	}
 	var out []AuditEvent
-	err := db.view(func(tx *bolt.Tx) error {
-		c := tx.Bucket(bucketAudit).Cursor()
+	err := db.view(func(tx kvTx) error {
+		b := tx.Bucket(bucketAudit)
 		if f.Limit == 0 {
-			for k, v := c.Seek(seqKey(f.AfterSeq + 1)); k != nil && (f.Head == 0 || len(out) < f.Head); k, v = c.Next() {
-				if err := collect(&out, f, k, v); err != nil {
-					return err
+			return b.Ascend(seqKey(f.AfterSeq+1), func(k, v []byte) (bool, error) {
+				if f.Head > 0 && len(out) >= f.Head {
+					return false, nil
 				}
-			}
-			return nil
+				return true, collect(&out, f, k, v)
+			})
 		}
 		// Walk backwards so that only the tail is decoded.
-		for k, v := c.Last(); k != nil && len(out) < f.Limit; k, v = c.Prev() {
-			if binary.BigEndian.Uint64(k) <= f.AfterSeq {
-				break
+		err := b.Descend(func(k, v []byte) (bool, error) {
+			if len(out) >= f.Limit || binary.BigEndian.Uint64(k) <= f.AfterSeq {
+				return false, nil
 			}
-			if err := collect(&out, f, k, v); err != nil {
-				return err
-			}
-		}
+			return true, collect(&out, f, k, v)
+		})
 		slices.Reverse(out)
-		return nil
+		return err
 	})
 	if err != nil {
 		return nil, err
@@ -89,7 +85,7 @@ func collect(out *[]AuditEvent, f AuditFilter, k, v []byte) error {
 
 // appendAudit writes one event inside tx, so that the log and the change it
 // describes commit together or not at all.
-func (db *DB) appendAudit(tx *bolt.Tx, action, target, detail string, by Actor) error {
+func (db *DB) appendAudit(tx kvTx, action, target, detail string, by Actor) error {
 	b := tx.Bucket(bucketAudit)
 	seq, err := b.NextSequence()
 	if err != nil {

@@ -6,8 +6,6 @@ import (
 	"sync"
 	"testing"
 	"time"
-
-	bolt "go.etcd.io/bbolt"
 )
 
 func TestCompleteEnrolments(t *testing.T) {
@@ -103,8 +101,8 @@ func TestGroupCommitWriteFailure(t *testing.T) {
 	db := openTestDB(t)
 	errDisk := errors.New("write refused by the test")
 	item := func(target string, fail bool) *batchItem {
-		return &batchItem{done: make(chan error, 1), check: func(tx *bolt.Tx) (func(tx *bolt.Tx) error, error) {
-			return func(tx *bolt.Tx) error {
+		return &batchItem{done: make(chan error, 1), check: func(tx kvTx) (func(tx kvTx) error, error) {
+			return func(tx kvTx) error {
 				if err := db.appendAudit(tx, "test.item", target, "", system); err != nil {
 					return err
 				}

@@ -4,8 +4,6 @@ import (
 	"crypto/rand"
 	"fmt"
 	"testing"
-
-	bolt "go.etcd.io/bbolt"
 )
 
 // setupLookup returns a registry holding 1000 devices with one certificate
@@ -18,7 +16,7 @@ func setupLookup(b *testing.B) (*DB, string, string) {
 	if _, err := rand.Read(der); err != nil {
 		b.Fatal(err)
 	}
-	err := db.bolt.Update(func(tx *bolt.Tx) error {
+	err := db.kv.update(func(tx kvTx) error {
 		for i := range 1000 {
 			d := Device{ID: fmt.Sprintf("bench-%04d", i), Status: DeviceActive, Group: "bench",
 				CreatedAt: testEpoch, UpdatedAt: testEpoch, Publish: []string{"fleet/+/status"}}

@@ -1,13 +1,10 @@
 package store
 
 import (
-	"bytes"
 	"cmp"
 	"fmt"
 	"slices"
 	"time"
-
-	bolt "go.etcd.io/bbolt"
 
 	"github.com/fleetgate/fleetgate/provisioning/identity"
 )
@@ -29,7 +26,7 @@ func (db *DB) AddCertificate(c Certificate, by Actor) error {
 		c.IssuedAt = db.clock()
 	}
 	c.RevokedAt, c.Reason = time.Time{}, "" // an active certificate has no revocation
-	err := db.update(func(tx *bolt.Tx) ([]Change, error) {
+	err := db.update(func(tx kvTx) ([]Change, error) {
 		d, err := getDevice(tx, c.DeviceID)
 		if err != nil {
 			return nil, fmt.Errorf("certificate %s: %w", c.Serial, err)
@@ -115,7 +112,7 @@ func isLowerHex(s string) bool {
 // Certificate returns the certificate with the given serial, or ErrNotFound.
 func (db *DB) Certificate(serial string) (Certificate, error) {
 	var c Certificate
-	err := db.view(func(tx *bolt.Tx) error {
+	err := db.view(func(tx kvTx) error {
 		var err error
 		c, err = getCert(tx, serial)
 		return err
@@ -128,7 +125,7 @@ func (db *DB) Certificate(serial string) (Certificate, error) {
 // without certificates, known or not, yields an empty slice.
 func (db *DB) Certificates(deviceID string) ([]Certificate, error) {
 	out := []Certificate{}
-	err := db.view(func(tx *bolt.Tx) error {
+	err := db.view(func(tx kvTx) error {
 		if deviceID == "" {
 			return tx.Bucket(bucketCerts).ForEach(func(k, _ []byte) error {
 				c, err := getCert(tx, string(k))
@@ -137,15 +134,14 @@ func (db *DB) Certificates(deviceID string) ([]Certificate, error) {
 			})
 		}
 		prefix := indexPrefix(deviceID)
-		cur := tx.Bucket(bucketCertsByDevice).Cursor()
-		for k, _ := cur.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = cur.Next() {
+		return tx.Bucket(bucketCertsByDevice).Scan(prefix, func(k, _ []byte) error {
 			c, err := getCert(tx, string(k[len(prefix):]))
 			if err != nil {
 				return fmt.Errorf("index of device %s: %w", deviceID, err)
 			}
 			out = append(out, c)
-		}
-		return nil
+			return nil
+		})
 	})
 	if err != nil {
 		return nil, err

@@ -7,8 +7,6 @@ import (
 	"fmt"
 	"time"
 
-	bolt "go.etcd.io/bbolt"
-
 	"github.com/fleetgate/fleetgate/provisioning/identity"
 )
 
@@ -51,11 +49,11 @@ func (db *DB) PutChallenge(c Challenge) error {
 	if err := validateChallenge(c, db.clock()); err != nil {
 		return err
 	}
-	return db.batch.submit(func(tx *bolt.Tx) (func(tx *bolt.Tx) error, error) {
+	return db.batch.submit(func(tx kvTx) (func(tx kvTx) error, error) {
 		if tx.Bucket(bucketChallenges).Get([]byte(c.ID)) != nil || tx.Bucket(bucketChallengesUsed).Get([]byte(c.ID)) != nil {
 			return nil, fmt.Errorf("%w: challenge %s", ErrExists, c.ID)
 		}
-		return func(tx *bolt.Tx) error {
+		return func(tx kvTx) error {
 			if err := sweepChallenges(tx, db.clock(), maxSweep); err != nil {
 				return err
 			}
@@ -73,7 +71,7 @@ func (db *DB) PutChallenge(c Challenge) error {
 // the error is both ErrReplayed and ErrNotFound.
 func (db *DB) Challenge(id string) (Challenge, error) {
 	var c Challenge
-	err := db.view(func(tx *bolt.Tx) error {
+	err := db.view(func(tx kvTx) error {
 		var err error
 		c, err = liveChallenge(tx, id, db.clock())
 		if errors.Is(err, ErrReplayed) {
@@ -104,7 +102,7 @@ func validateChallenge(c Challenge, now time.Time) error {
 
 // liveChallenge reads a challenge that may still be consumed: ErrNotFound
 // when unknown, ErrReplayed when already consumed, ErrExpired when too old.
-func liveChallenge(tx *bolt.Tx, id string, now time.Time) (Challenge, error) {
+func liveChallenge(tx kvTx, id string, now time.Time) (Challenge, error) {
 	var c Challenge
 	found, err := getJSON(tx.Bucket(bucketChallenges), []byte(id), &c)
 	switch {
@@ -123,7 +121,7 @@ func liveChallenge(tx *bolt.Tx, id string, now time.Time) (Challenge, error) {
 // consumeChallenge deletes a challenge and remembers its ID until its
 // expiry, so that a replay is told apart from a guess. Its expiry index
 // entry stays: the sweep uses it to forget the ID later.
-func consumeChallenge(tx *bolt.Tx, c Challenge) error {
+func consumeChallenge(tx kvTx, c Challenge) error {
 	if err := tx.Bucket(bucketChallenges).Delete([]byte(c.ID)); err != nil {
 		return err
 	}
@@ -132,15 +130,21 @@ func consumeChallenge(tx *bolt.Tx, c Challenge) error {
 
 // sweepChallenges deletes up to limit challenges, live or consumed, whose
 // expiry has passed, oldest first.
-func sweepChallenges(tx *bolt.Tx, now time.Time, limit int) error {
+func sweepChallenges(tx kvTx, now time.Time, limit int) error {
 	idx := tx.Bucket(bucketChallengeExpiry)
 	end := binary.BigEndian.AppendUint64(nil, uint64(now.UnixNano()))
 	var done [][]byte
-	cur := idx.Cursor()
-	for k, _ := cur.First(); k != nil && len(done) < limit && bytes.Compare(k[:8], end) < 0; k, _ = cur.Next() {
+	err := idx.Ascend(nil, func(k, _ []byte) (bool, error) {
+		if len(done) >= limit || bytes.Compare(k[:8], end) >= 0 {
+			return false, nil
+		}
 		done = append(done, bytes.Clone(k))
+		return true, nil
+	})
+	if err != nil {
+		return err
 	}
-	// Deleting while a cursor walks the bucket skips keys: delete afterwards.
+	// Deleting while a scan walks the bucket skips keys: delete afterwards.
 	for _, k := range done {
 		id := k[8:]
 		if err := tx.Bucket(bucketChallenges).Delete(id); err != nil {

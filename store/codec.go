@@ -4,8 +4,6 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
-
-	bolt "go.etcd.io/bbolt"
 )
 
 // Bucket layout. Every record is a JSON value so that the file can be read
@@ -75,7 +73,7 @@ func seqKey(seq uint64) []byte {
 
 // getJSON decodes the value stored under key into v. It reports false when
 // the key is absent.
-func getJSON(b *bolt.Bucket, key []byte, v any) (bool, error) {
+func getJSON(b kvBucket, key []byte, v any) (bool, error) {
 	raw := b.Get(key)
 	if raw == nil {
 		return false, nil
@@ -95,7 +93,7 @@ func decode(raw []byte, v any) error {
 }
 
 // putJSON encodes v and stores it under key.
-func putJSON(b *bolt.Bucket, key []byte, v any) error {
+func putJSON(b kvBucket, key []byte, v any) error {
 	raw, err := json.Marshal(v)
 	if err != nil {
 		return fmt.Errorf("encode %s: %w", key, err)

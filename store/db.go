@@ -36,7 +36,8 @@ type Options struct {
 // DB is an open device registry. It is safe for concurrent use by many
 // goroutines of one process.
 type DB struct {
-	bolt *bolt.DB
+	kv   backend
+	bolt *bolt.DB // the embedded file; nil on etcd
 	path string
 	log  *slog.Logger
 	now  func() time.Time
@@ -83,7 +84,7 @@ func Open(path string, opts Options) (*DB, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open registry %s: %w", path, err)
 	}
-	db := &DB{bolt: bdb, path: path, log: opts.Logger, now: opts.Now}
+	db := &DB{kv: boltKV{bdb}, bolt: bdb, path: path, log: opts.Logger, now: opts.Now}
 	db.feed.init()
 	if err := bdb.Update(initSchema); err != nil {
 		_ = bdb.Close()
@@ -103,13 +104,13 @@ func (db *DB) Close() error {
 	db.closeOnce.Do(func() {
 		db.batch.close()
 		db.feed.close()
-		db.closeErr = db.bolt.Close()
+		db.closeErr = db.kv.close()
 		db.log.Info("registry closed", "path", db.path)
 	})
 	return db.closeErr
 }
 
-// Path returns the file the registry was opened from.
+// Path returns the file the registry was opened from, or the etcd URL.
 func (db *DB) Path() string { return db.path }
 
 // Check verifies the consistency of the file's pages and returns the first
@@ -117,6 +118,9 @@ func (db *DB) Path() string { return db.path }
 // check reads the freelist, which a concurrent writer would change under a
 // read-only transaction.
 func (db *DB) Check() error {
+	if db.bolt == nil {
+		return nil // etcd checks its own storage
+	}
 	tx, err := db.bolt.Begin(true)
 	if err != nil {
 		return mapBoltErr(err)
@@ -135,28 +139,62 @@ func (db *DB) Check() error {
 }
 
 // view runs fn in a read-only transaction.
-func (db *DB) view(fn func(tx *bolt.Tx) error) error {
-	return mapBoltErr(db.bolt.View(fn))
+func (db *DB) view(fn func(tx kvTx) error) error {
+	return db.kv.view(fn)
 }
 
-// update runs fn in one fsynced write transaction and, once it committed,
+// update runs fn in one durable write transaction and, once it committed,
 // publishes the changes fn returned. Nothing is published when fn or the
-// commit fails.
-func (db *DB) update(fn func(tx *bolt.Tx) ([]Change, error)) error {
+// commit fails. On etcd fn may run more than once (a transaction that
+// lost a race with another host is retried on fresh reads), so fn must
+// derive everything it returns from tx; there the changes reach the feed
+// through etcd's watch instead, from whichever host wrote them.
+func (db *DB) update(fn func(tx kvTx) ([]Change, error)) error {
 	db.writeMu.Lock()
 	defer db.writeMu.Unlock()
 	var changes []Change
-	err := db.bolt.Update(func(tx *bolt.Tx) error {
+	err := db.kv.update(func(tx kvTx) error {
 		var err error
 		changes, err = fn(tx)
 		return err
 	})
 	if err != nil {
-		return mapBoltErr(err)
+		return err
 	}
-	db.feed.publish(changes)
+	if db.kv.localFeed() {
+		db.feed.publish(changes)
+	}
 	return nil
 }
+
+// backend is where the buckets are kept: the embedded bbolt file or etcd.
+type backend interface {
+	view(fn func(tx kvTx) error) error
+	// update commits what fn wrote, or nothing when fn fails. It may run
+	// fn again when the transaction conflicted with another writer.
+	update(fn func(tx kvTx) error) error
+	close() error
+	// localFeed reports whether update's callers publish the change feed
+	// (one process owns the file) or the backend does from a watch.
+	localFeed() bool
+	// batchLimit bounds the enrolments of one group commit.
+	batchLimit() int
+}
+
+// boltKV keeps the registry in one bbolt file.
+type boltKV struct{ db *bolt.DB }
+
+func (b boltKV) view(fn func(tx kvTx) error) error {
+	return mapBoltErr(b.db.View(func(tx *bolt.Tx) error { return fn(boltTx{tx}) }))
+}
+
+func (b boltKV) update(fn func(tx kvTx) error) error {
+	return mapBoltErr(b.db.Update(func(tx *bolt.Tx) error { return fn(boltTx{tx}) }))
+}
+
+func (b boltKV) close() error    { return b.db.Close() }
+func (b boltKV) localFeed() bool { return true }
+func (b boltKV) batchLimit() int { return maxBatch }
 
 // mapBoltErr turns bbolt's "closed" error into ErrClosed.
 func mapBoltErr(err error) error {

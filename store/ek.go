@@ -2,8 +2,6 @@ package store
 
 import (
 	"fmt"
-
-	bolt "go.etcd.io/bbolt"
 )
 
 // The ek_hash bucket is the factory allow-list: it maps the hash of a TPM's
@@ -15,7 +13,7 @@ import (
 // SHA-256 of the EK public area), or ErrNotFound.
 func (db *DB) DeviceByEK(ekHash string) (Device, error) {
 	var d Device
-	err := db.view(func(tx *bolt.Tx) error {
+	err := db.view(func(tx kvTx) error {
 		id := ekOwner(tx, ekHash)
 		if id == "" {
 			return fmt.Errorf("%w: no device with EK hash %q", ErrNotFound, ekHash)
@@ -40,7 +38,7 @@ func validateEKHash(deviceID, ekHash string) error {
 }
 
 // ekOwner returns the ID of the device holding ekHash, or "".
-func ekOwner(tx *bolt.Tx, ekHash string) string {
+func ekOwner(tx kvTx, ekHash string) string {
 	if ekHash == "" {
 		return ""
 	}
@@ -49,7 +47,7 @@ func ekOwner(tx *bolt.Tx, ekHash string) string {
 
 // checkEKFree fails with ErrExists when ekHash belongs to a device other
 // than deviceID.
-func checkEKFree(tx *bolt.Tx, deviceID, ekHash string) error {
+func checkEKFree(tx kvTx, deviceID, ekHash string) error {
 	if owner := ekOwner(tx, ekHash); owner != "" && owner != deviceID {
 		return fmt.Errorf("%w: EK hash %s already belongs to device %s", ErrExists, ekHash, owner)
 	}
@@ -57,7 +55,7 @@ func checkEKFree(tx *bolt.Tx, deviceID, ekHash string) error {
 }
 
 // putEKOwner records that ekHash belongs to deviceID.
-func putEKOwner(tx *bolt.Tx, deviceID, ekHash string) error {
+func putEKOwner(tx kvTx, deviceID, ekHash string) error {
 	if ekHash == "" {
 		return nil
 	}

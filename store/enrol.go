@@ -4,8 +4,6 @@ import (
 	"fmt"
 	"time"
 
-	bolt "go.etcd.io/bbolt"
-
 	"github.com/fleetgate/fleetgate/provisioning/identity"
 )
 
@@ -63,7 +61,7 @@ func (db *DB) CompleteEnrolment(e Enrolment, by Actor) error {
 	if err := db.prepareEnrolment(&e); err != nil {
 		return err
 	}
-	err := db.batch.submit(func(tx *bolt.Tx) (func(tx *bolt.Tx) error, error) {
+	err := db.batch.submit(func(tx kvTx) (func(tx kvTx) error, error) {
 		return db.checkEnrolment(tx, e, by)
 	})
 	if err == nil {
@@ -86,14 +84,14 @@ func (db *DB) CompleteEnrolments(es []Enrolment, by Actor) []error {
 		if errs[i] = db.prepareEnrolment(&e); errs[i] != nil {
 			continue
 		}
-		items = append(items, &batchItem{done: make(chan error, 1), check: func(tx *bolt.Tx) (func(tx *bolt.Tx) error, error) {
+		items = append(items, &batchItem{done: make(chan error, 1), check: func(tx kvTx) (func(tx kvTx) error, error) {
 			return db.checkEnrolment(tx, e, by)
 		}})
 		prepared = append(prepared, e)
 		index = append(index, i)
 	}
-	for start := 0; start < len(items); start += maxBatch {
-		db.commitBatch(items[start:min(start+maxBatch, len(items))])
+	for start := 0; start < len(items); start += db.batch.limit {
+		db.commitBatch(items[start:min(start+db.batch.limit, len(items))])
 	}
 	for j, it := range items {
 		if errs[index[j]] = <-it.done; errs[index[j]] == nil {

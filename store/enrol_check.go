@@ -3,8 +3,6 @@ package store
 import (
 	"bytes"
 	"fmt"
-
-	bolt "go.etcd.io/bbolt"
 )
 
 // The checks of one enrolment inside the shared transaction. Each reads
@@ -13,7 +11,7 @@ import (
 // batchItem).
 
 // checkEnrolment dispatches on the enrolment's path.
-func (db *DB) checkEnrolment(tx *bolt.Tx, e Enrolment, by Actor) (func(tx *bolt.Tx) error, error) {
+func (db *DB) checkEnrolment(tx kvTx, e Enrolment, by Actor) (func(tx kvTx) error, error) {
 	switch {
 	case e.TokenHash != "":
 		return db.checkTokenEnrolment(tx, e, by)
@@ -26,7 +24,7 @@ func (db *DB) checkEnrolment(tx *bolt.Tx, e Enrolment, by Actor) (func(tx *bolt.
 
 // checkTokenEnrolment: consume the token, create the device, record the
 // certificate.
-func (db *DB) checkTokenEnrolment(tx *bolt.Tx, e Enrolment, by Actor) (func(tx *bolt.Tx) error, error) {
+func (db *DB) checkTokenEnrolment(tx kvTx, e Enrolment, by Actor) (func(tx kvTx) error, error) {
 	d, c := e.Device, e.Certificate
 	now := db.clock()
 	tok, err := getToken(tx, e.TokenHash)
@@ -60,7 +58,7 @@ func (db *DB) checkTokenEnrolment(tx *bolt.Tx, e Enrolment, by Actor) (func(tx *
 	if err := checkNewCert(tx, c.Serial); err != nil {
 		return nil, err
 	}
-	return func(tx *bolt.Tx) error {
+	return func(tx kvTx) error {
 		if d.CreatedAt.IsZero() {
 			d.Group, d.CreatedAt = tok.Group, now
 		}
@@ -81,7 +79,7 @@ func (db *DB) checkTokenEnrolment(tx *bolt.Tx, e Enrolment, by Actor) (func(tx *
 
 // checkTPMEnrolment: consume the challenge, bind the TPM to the
 // pre-registered device, record the certificate.
-func (db *DB) checkTPMEnrolment(tx *bolt.Tx, e Enrolment, by Actor) (func(tx *bolt.Tx) error, error) {
+func (db *DB) checkTPMEnrolment(tx kvTx, e Enrolment, by Actor) (func(tx kvTx) error, error) {
 	d, c := e.Device, e.Certificate
 	now := db.clock()
 	ch, err := liveChallenge(tx, e.ChallengeID, now)
@@ -118,7 +116,7 @@ func (db *DB) checkTPMEnrolment(tx *bolt.Tx, e Enrolment, by Actor) (func(tx *bo
 	if err := checkNewCert(tx, c.Serial); err != nil {
 		return nil, err
 	}
-	return func(tx *bolt.Tx) error {
+	return func(tx kvTx) error {
 		if err := consumeChallenge(tx, ch); err != nil {
 			return err
 		}
@@ -141,7 +139,7 @@ func (db *DB) checkTPMEnrolment(tx *bolt.Tx, e Enrolment, by Actor) (func(tx *bo
 
 // checkSoftwareRotation: record the new certificate of a device whose key
 // is not in a TPM.
-func (db *DB) checkSoftwareRotation(tx *bolt.Tx, e Enrolment, by Actor) (func(tx *bolt.Tx) error, error) {
+func (db *DB) checkSoftwareRotation(tx kvTx, e Enrolment, by Actor) (func(tx kvTx) error, error) {
 	d, c := e.Device, e.Certificate
 	dev, err := getDevice(tx, d.ID)
 	if err != nil {
@@ -163,7 +161,7 @@ func (db *DB) checkSoftwareRotation(tx *bolt.Tx, e Enrolment, by Actor) (func(tx
 	if err := checkNewCert(tx, c.Serial); err != nil {
 		return nil, err
 	}
-	return func(tx *bolt.Tx) error {
+	return func(tx kvTx) error {
 		if err := insertCert(tx, c); err != nil {
 			return err
 		}
@@ -172,7 +170,7 @@ func (db *DB) checkSoftwareRotation(tx *bolt.Tx, e Enrolment, by Actor) (func(tx
 }
 
 // auditEnrolment appends the "device.enrol" event of one enrolment.
-func (db *DB) auditEnrolment(tx *bolt.Tx, e Enrolment, extra string, by Actor) error {
+func (db *DB) auditEnrolment(tx kvTx, e Enrolment, extra string, by Actor) error {
 	c := e.Certificate
 	detail := fmt.Sprintf("attestation=%s serial=%s fingerprint=%s", c.Attestation, c.Serial, c.Fingerprint)
 	if e.Supersedes != "" {

@@ -7,8 +7,6 @@ import (
 	"sync"
 	"testing"
 	"time"
-
-	bolt "go.etcd.io/bbolt"
 )
 
 func TestTokenEnrolment(t *testing.T) {
@@ -127,7 +125,7 @@ const theToken = "fgt_the-one-token-of-these-tests"
 // valid for an hour from the clock's reading.
 func storeToken(t testing.TB, db *DB, token, group string) {
 	t.Helper()
-	err := db.update(func(tx *bolt.Tx) ([]Change, error) {
+	err := db.update(func(tx kvTx) ([]Change, error) {
 		now := db.clock()
 		tok := Token{Hash: HashToken(token), Group: group, CreatedAt: now, ExpiresAt: now.Add(time.Hour), CreatedBy: "test"}
 		return nil, putJSON(tx.Bucket(bucketTokens), []byte(tok.Hash), tok)

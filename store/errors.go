@@ -39,4 +39,9 @@ var (
 	// ErrPolicy means the group's enrolment policy forbids the request, for
 	// example a token enrolment into a group that requires TPM attestation.
 	ErrPolicy = errors.New("forbidden by group policy")
+
+	// ErrUnavailable means the registry's etcd cluster could not be reached
+	// in time, or that the local copy a broker judges devices from is older
+	// than its grace period. Nothing was written; the caller may retry.
+	ErrUnavailable = errors.New("registry unavailable")
 )

@@ -5,8 +5,6 @@ import (
 	"fmt"
 	"maps"
 	"slices"
-
-	bolt "go.etcd.io/bbolt"
 )
 
 // ImportError says which row of an ImportDevices batch was refused and why.
@@ -49,7 +47,7 @@ func (db *DB) ImportDevices(devs []Device, by Actor) (created, unchanged int, er
 		}
 		rows = append(rows, d)
 	}
-	err = db.update(func(tx *bolt.Tx) ([]Change, error) {
+	err = db.update(func(tx kvTx) ([]Change, error) {
 		created, unchanged = 0, 0
 		// Every check before the first write: a refused row leaves the
 		// transaction untouched, so returning its error writes nothing.

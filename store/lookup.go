@@ -2,19 +2,19 @@ package store
 
 import (
 	"fmt"
-
-	bolt "go.etcd.io/bbolt"
 )
 
 // Lookup returns a device and one of its certificates, read in one
 // transaction so that both belong to the same moment. The broker calls it on
 // every CONNECT, so it only reads. It returns ErrNotFound when either record
 // is missing or when the certificate was issued to another device. It does
-// not judge the statuses: that is the caller's policy.
+// not judge the statuses: that is the caller's policy. On etcd it reads
+// the local copy (no DER in the certificate) and fails with ErrUnavailable
+// once etcd has been silent for longer than the grace period.
 func (db *DB) Lookup(deviceID, serial string) (Device, Certificate, error) {
 	var d Device
 	var c Certificate
-	err := db.view(func(tx *bolt.Tx) error {
+	err := db.viewLocal(func(tx kvTx) error {
 		var err error
 		if d, err = getDevice(tx, deviceID); err != nil {
 			return err

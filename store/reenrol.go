@@ -1,11 +1,8 @@
 package store
 
 import (
-	"bytes"
 	"fmt"
 	"time"
-
-	bolt "go.etcd.io/bbolt"
 )
 
 // checkTokenReenrolment decides whether a token may enrol a device that
@@ -20,7 +17,7 @@ import (
 //   - holds no active certificate that is still valid (ErrExists: it can
 //     rotate with that one, and a token must not mint a second identity
 //     for a live device).
-func checkTokenReenrolment(tx *bolt.Tx, id, group string, now time.Time) (Device, error) {
+func checkTokenReenrolment(tx kvTx, id, group string, now time.Time) (Device, error) {
 	dev, err := getDevice(tx, id)
 	if err != nil {
 		return Device{}, err
@@ -34,15 +31,18 @@ func checkTokenReenrolment(tx *bolt.Tx, id, group string, now time.Time) (Device
 		return Device{}, fmt.Errorf("%w: re-enrolment of %s: device is in group %q, the token is for %q", ErrPolicy, id, dev.Group, group)
 	}
 	prefix := indexPrefix(id)
-	cur := tx.Bucket(bucketCertsByDevice).Cursor()
-	for k, _ := cur.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = cur.Next() {
+	err = tx.Bucket(bucketCertsByDevice).Scan(prefix, func(k, _ []byte) error {
 		c, err := getCert(tx, string(k[len(prefix):]))
 		if err != nil {
-			return Device{}, fmt.Errorf("index of device %s: %w", id, err)
+			return fmt.Errorf("index of device %s: %w", id, err)
 		}
 		if c.Status == CertActive && now.Before(c.NotAfter) {
-			return Device{}, fmt.Errorf("%w: device %s holds a valid certificate (serial %s); it rotates with that one (device IDs are never reused)", ErrExists, id, c.Serial)
+			return fmt.Errorf("%w: device %s holds a valid certificate (serial %s); it rotates with that one (device IDs are never reused)", ErrExists, id, c.Serial)
 		}
+		return nil
+	})
+	if err != nil {
+		return Device{}, err
 	}
 	return dev, nil
 }

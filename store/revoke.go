@@ -2,8 +2,6 @@ package store
 
 import (
 	"fmt"
-
-	bolt "go.etcd.io/bbolt"
 )
 
 // RevokeCertificate marks one certificate revoked with the given reason,
@@ -14,7 +12,7 @@ import (
 func (db *DB) RevokeCertificate(serial, reason string, by Actor) (Certificate, error) {
 	var out Certificate
 	changed := false
-	err := db.update(func(tx *bolt.Tx) ([]Change, error) {
+	err := db.update(func(tx kvTx) ([]Change, error) {
 		c, err := getCert(tx, serial)
 		if err != nil {
 			return nil, err

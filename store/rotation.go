@@ -1,10 +1,7 @@
 package store
 
 import (
-	"bytes"
 	"fmt"
-
-	bolt "go.etcd.io/bbolt"
 )
 
 // Rotation keeps the old certificate active until the device has shown that
@@ -19,7 +16,7 @@ import (
 // hash (hex SHA-256 of its SubjectPublicKeyInfo DER), or ErrNotFound.
 func (db *DB) FindRotation(supersedes, keyHash string) (Certificate, error) {
 	var c Certificate
-	err := db.view(func(tx *bolt.Tx) error {
+	err := db.view(func(tx kvTx) error {
 		serial := tx.Bucket(bucketRotations).Get(rotationKey(supersedes, keyHash))
 		if serial == nil {
 			return fmt.Errorf("%w: no rotation of certificate %q for key %q", ErrNotFound, supersedes, keyHash)
@@ -46,7 +43,7 @@ func (db *DB) FindRotation(supersedes, keyHash string) (Certificate, error) {
 // (ErrState): a revoked certificate must not retire its predecessors.
 func (db *DB) MarkSuperseded(deviceID, currentSerial string) (int, error) {
 	var marked []string
-	err := db.update(func(tx *bolt.Tx) ([]Change, error) {
+	err := db.update(func(tx kvTx) ([]Change, error) {
 		marked = nil // a retried fn starts over
 		cur, err := getCert(tx, currentSerial)
 		if err != nil {
@@ -95,10 +92,13 @@ func (db *DB) MarkSuperseded(deviceID, currentSerial string) (int, error) {
 		// after a lost reply leaves a certificate the device no longer uses.
 		for _, old := range chain {
 			prefix := []byte(old + "/")
-			c := tx.Bucket(bucketRotations).Cursor()
 			var siblings []string
-			for k, v := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, v = c.Next() {
+			err := tx.Bucket(bucketRotations).Scan(prefix, func(_, v []byte) error {
 				siblings = append(siblings, string(v))
+				return nil
+			})
+			if err != nil {
+				return nil, err
 			}
 			for _, serial := range siblings {
 				sib, err := getCert(tx, serial)
@@ -126,7 +126,7 @@ func (db *DB) MarkSuperseded(deviceID, currentSerial string) (int, error) {
 // (ErrNotFound otherwise) and be active (ErrState), and no certificate may
 // have been issued yet for the same old serial and key (ErrExists; the
 // caller should have asked FindRotation). An empty old serial passes.
-func checkSupersedes(tx *bolt.Tx, deviceID, old, keyHash string) error {
+func checkSupersedes(tx kvTx, deviceID, old, keyHash string) error {
 	if old == "" {
 		return nil
 	}

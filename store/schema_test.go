@@ -46,7 +46,7 @@ func TestOpenFileOfFirstRelease(t *testing.T) {
 	if err := db.CompleteEnrolment(rotation("new-1", "b1", "b2", "k"), system); err != nil {
 		t.Errorf("rotation on an upgraded file: %v", err)
 	}
-	err = db.view(func(tx *bolt.Tx) error {
+	err = db.bolt.View(func(tx *bolt.Tx) error {
 		for _, name := range addedBuckets {
 			if tx.Bucket(name) == nil {
 				t.Errorf("bucket %s not created on open", name)

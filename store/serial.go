@@ -7,8 +7,6 @@ import (
 	"math"
 	"math/big"
 	"sync"
-
-	bolt "go.etcd.io/bbolt"
 )
 
 // serialBlock is how many serial counters one fsynced commit reserves.
@@ -67,7 +65,7 @@ func (db *DB) nextSerialCounter() (uint64, error) {
 // reserveSerials moves the persisted counter serialBlock ahead in one
 // commit and returns the reserved range.
 func (db *DB) reserveSerials() (first, last uint64, err error) {
-	err = db.batch.submit(func(tx *bolt.Tx) (func(tx *bolt.Tx) error, error) {
+	err = db.batch.submit(func(tx kvTx) (func(tx kvTx) error, error) {
 		meta := tx.Bucket(bucketMeta)
 		cur := uint64(0)
 		if raw := meta.Get(keySerial); raw != nil {
@@ -79,7 +77,7 @@ func (db *DB) reserveSerials() (first, last uint64, err error) {
 		if cur > math.MaxUint64-serialBlock {
 			return nil, fmt.Errorf("serial counter exhausted")
 		}
-		return func(tx *bolt.Tx) error {
+		return func(tx kvTx) error {
 			first, last = cur+1, cur+serialBlock
 			return tx.Bucket(bucketMeta).Put(keySerial, binary.BigEndian.AppendUint64(nil, last))
 		}, nil

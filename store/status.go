@@ -1,11 +1,8 @@
 package store
 
 import (
-	"bytes"
 	"fmt"
 	"time"
-
-	bolt "go.etcd.io/bbolt"
 )
 
 // SetDeviceStatus moves a device to another state. Allowed: active to
@@ -27,7 +24,7 @@ func (db *DB) SetDeviceStatus(id string, status DeviceStatus, reason string, by 
 	var out Device
 	var revoked []string
 	changed := false
-	err := db.update(func(tx *bolt.Tx) ([]Change, error) {
+	err := db.update(func(tx kvTx) ([]Change, error) {
 		d, err := getDevice(tx, id)
 		if err != nil {
 			return nil, err
@@ -90,12 +87,19 @@ func transition(from, to DeviceStatus) (string, error) {
 
 // revokeDeviceCerts revokes every active or superseded certificate of a
 // device inside tx and returns their serials.
-func (db *DB) revokeDeviceCerts(tx *bolt.Tx, deviceID, reason string, now time.Time, by Actor) ([]string, error) {
+func (db *DB) revokeDeviceCerts(tx kvTx, deviceID, reason string, now time.Time, by Actor) ([]string, error) {
 	prefix := indexPrefix(deviceID)
 	var serials []string
-	c := tx.Bucket(bucketCertsByDevice).Cursor()
-	for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Next() {
-		serial := string(k[len(prefix):])
+	// Collect first: the writes below must not run under the scan.
+	var all []string
+	err := tx.Bucket(bucketCertsByDevice).Scan(prefix, func(k, _ []byte) error {
+		all = append(all, string(k[len(prefix):]))
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	for _, serial := range all {
 		cert, err := getCert(tx, serial)
 		if err != nil {
 			return nil, fmt.Errorf("index of device %s: %w", deviceID, err)

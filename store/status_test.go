@@ -4,8 +4,6 @@ import (
 	"context"
 	"errors"
 	"testing"
-
-	bolt "go.etcd.io/bbolt"
 )
 
 func TestSetDeviceStatus(t *testing.T) {
@@ -165,7 +163,7 @@ func TestRevokeDeviceAtomic(t *testing.T) {
 	db := openTestDB(t)
 	mustDevice(t, db, "dev-1")
 	mustCert(t, db, "dev-1", "a1")
-	if err := db.bolt.Update(func(tx *bolt.Tx) error {
+	if err := db.kv.update(func(tx kvTx) error {
 		return tx.Bucket(bucketCertsByDevice).Put(indexKey("dev-1", "ff"), []byte{})
 	}); err != nil {
 		t.Fatal(err)
@@ -192,7 +190,7 @@ func TestRevokeDeviceAtomic(t *testing.T) {
 // rotation, which no API of this package performs yet.
 func setCertStatus(t *testing.T, db *DB, serial string, status CertStatus) {
 	t.Helper()
-	err := db.bolt.Update(func(tx *bolt.Tx) error {
+	err := db.kv.update(func(tx kvTx) error {
 		c, err := getCert(tx, serial)
 		if err != nil {
 			return err

@@ -9,8 +9,6 @@ import (
 	"fmt"
 	"slices"
 	"time"
-
-	bolt "go.etcd.io/bbolt"
 )
 
 // Token is the stored form of a one-time enrolment token. The registry
@@ -65,7 +63,7 @@ func (db *DB) CreateTokens(group string, n int, ttl time.Duration, by Actor) ([]
 	}
 	// bbolt fills pages best with keys in order.
 	slices.Sort(hashes)
-	err := db.update(func(tx *bolt.Tx) ([]Change, error) {
+	err := db.update(func(tx kvTx) ([]Change, error) {
 		g, err := getGroup(tx, group)
 		if err != nil {
 			return nil, err
@@ -98,7 +96,7 @@ func (db *DB) CreateTokens(group string, n int, ttl time.Duration, by Actor) ([]
 // empty, used and unused, sorted by creation time and then by hash.
 func (db *DB) Tokens(group string) ([]Token, error) {
 	out := []Token{}
-	err := db.view(func(tx *bolt.Tx) error {
+	err := db.view(func(tx kvTx) error {
 		return tx.Bucket(bucketTokens).ForEach(func(k, v []byte) error {
 			var t Token
 			if err := decode(v, &t); err != nil {
@@ -120,7 +118,7 @@ func (db *DB) Tokens(group string) ([]Token, error) {
 }
 
 // getToken reads one token inside tx, or ErrNotFound.
-func getToken(tx *bolt.Tx, hash string) (Token, error) {
+func getToken(tx kvTx, hash string) (Token, error) {
 	var t Token
 	found, err := getJSON(tx.Bucket(bucketTokens), []byte(hash), &t)
 	if err != nil {
@@ -139,7 +137,7 @@ func getToken(tx *bolt.Tx, hash string) (Token, error) {
 // in the transaction that consumes the token, which is what counts.
 func (db *DB) CheckToken(hash string) (Token, error) {
 	var tok Token
-	err := db.view(func(tx *bolt.Tx) error {
+	err := db.view(func(tx kvTx) error {
 		var err error
 		if tok, err = getToken(tx, hash); err != nil {
 			return err

@@ -6,8 +6,6 @@ import (
 	"sync"
 	"testing"
 	"time"
-
-	bolt "go.etcd.io/bbolt"
 )
 
 // addCertsRaw records n active certificates for a device in one
@@ -17,7 +15,7 @@ import (
 func addCertsRaw(t *testing.T, db *DB, deviceID string, n int) []string {
 	t.Helper()
 	serials := make([]string, n)
-	err := db.bolt.Update(func(tx *bolt.Tx) error {
+	err := db.kv.update(func(tx kvTx) error {
 		for i := range n {
 			c := testCert(deviceID, fmt.Sprintf("1%05x", i))
 			c.Status, c.IssuedAt = CertActive, testEpoch
@@ -35,7 +33,7 @@ func addCertsRaw(t *testing.T, db *DB, deviceID string, n int) []string {
 }
 
 // putCertRaw stores a certificate as AddCertificate does, without its checks.
-func putCertRaw(tx *bolt.Tx, c Certificate) error {
+func putCertRaw(tx kvTx, c Certificate) error {
 	if err := putCert(tx, c); err != nil {
 		return err
 	}
