@@ -51,6 +51,16 @@ type Config struct {
 	ReloadInterval   Duration `json:"reload_interval"`   // how often CA and config files are checked for changes (0: only on SIGHUP)
 	GCPercent        int      `json:"gc_percent"`        // garbage collector target (gc.go); the GOGC environment variable wins
 	MemoryLimit      ByteSize `json:"memory_limit"`      // soft memory limit, 0: none; the GOMEMLIMIT environment variable wins
+
+	// Registry and roles (registry.go). Registry is empty for the bbolt
+	// file in DataDir, bolt://FILE, or etcd://HOST:PORT,...[/PREFIX]; with
+	// etcd, Role splits the broker and the API into separate processes.
+	Registry      string   `json:"registry"`
+	RegistryGrace Duration `json:"registry_grace"` // etcd: how long brokers judge devices from their copy while etcd is silent
+	Role          string   `json:"role"`           // all, broker or api
+	EtcdCA        string   `json:"etcd_ca"`        // PEM CA bundle for etcd's client TLS
+	EtcdCert      string   `json:"etcd_cert"`      // client certificate for etcd
+	EtcdKey       string   `json:"etcd_key"`
 }
 
 // DefaultConfig returns the embedded single-host defaults.
@@ -69,6 +79,8 @@ func DefaultConfig() Config {
 		LogLevel:         "info",
 		ReloadInterval:   Duration{2 * time.Second},
 		GCPercent:        DefaultGCPercent,
+		RegistryGrace:    Duration{5 * time.Minute},
+		Role:             RoleAll,
 	}
 }
 
@@ -98,6 +110,11 @@ func (c *Config) LoadEnv(getenv func(string) string) error {
 		"FLEETGATE_LOG_FORMAT": &c.LogFormat,
 		"FLEETGATE_LOG_LEVEL":  &c.LogLevel,
 		"FLEETGATE_EK_ROOTS":   &c.EKRoots,
+		"FLEETGATE_REGISTRY":   &c.Registry,
+		"FLEETGATE_ROLE":       &c.Role,
+		"FLEETGATE_ETCD_CA":    &c.EtcdCA,
+		"FLEETGATE_ETCD_CERT":  &c.EtcdCert,
+		"FLEETGATE_ETCD_KEY":   &c.EtcdKey,
 	}
 	for k, p := range str {
 		if v := getenv(k); v != "" {
@@ -112,6 +129,7 @@ func (c *Config) LoadEnv(getenv func(string) string) error {
 		"FLEETGATE_CERT_LIFETIME":     &c.CertLifetime,
 		"FLEETGATE_CHALLENGE_TTL":     &c.ChallengeTTL,
 		"FLEETGATE_RELOAD_INTERVAL":   &c.ReloadInterval,
+		"FLEETGATE_REGISTRY_GRACE":    &c.RegistryGrace,
 	}
 	for k, p := range dur {
 		if v := getenv(k); v != "" {
@@ -145,9 +163,13 @@ func (c Config) Validate() error {
 	if c.DataDir == "" {
 		errs = append(errs, errors.New("data_dir is empty"))
 	}
-	if c.MQTTAddr == "" || c.APIAddr == "" {
-		errs = append(errs, errors.New("mqtt_addr and api_addr must be set"))
+	if c.MQTTAddr == "" && c.Role != RoleAPI {
+		errs = append(errs, errors.New("mqtt_addr must be set"))
 	}
+	if c.APIAddr == "" && c.Role != RoleBroker {
+		errs = append(errs, errors.New("api_addr must be set"))
+	}
+	errs = append(errs, c.validateRegistry()...)
 	if c.HandshakeTimeout.Duration <= 0 {
 		errs = append(errs, errors.New("handshake_timeout must be positive"))
 	}

@@ -61,11 +61,15 @@ func (r *reloader) reloadCA(trigger string) error {
 	}
 	changes := caChanges(r.current(), next)
 	if len(changes) > 0 {
-		if err := r.brk.SetClientCAs(next.DevicePool()); err != nil {
-			r.log.Error("reload failed; keeping the previous CA material", "trigger", trigger, "part", "ca", "error", err.Error())
-			return err
+		if r.brk != nil {
+			if err := r.brk.SetClientCAs(next.DevicePool()); err != nil {
+				r.log.Error("reload failed; keeping the previous CA material", "trigger", trigger, "part", "ca", "error", err.Error())
+				return err
+			}
 		}
-		r.api.SetCA(next)
+		if r.api != nil {
+			r.api.SetCA(next)
+		}
 		r.authority.Store(next)
 	}
 	r.log.Info("reloaded", "trigger", trigger, "part", "ca", "changes", orNone(changes))

@@ -58,13 +58,28 @@ func (r *reloader) applyConfig(next Config) (changes []string, errs []error) {
 		commit()
 	}
 	apply("handshake_timeout", cur.HandshakeTimeout.Duration, next.HandshakeTimeout.Duration,
-		func() error { return r.brk.SetHandshakeTimeout(next.HandshakeTimeout.Duration) },
+		func() error {
+			if r.brk == nil {
+				return nil // role api: no listener to change
+			}
+			return r.brk.SetHandshakeTimeout(next.HandshakeTimeout.Duration)
+		},
 		func() { cur.HandshakeTimeout = next.HandshakeTimeout })
 	apply("max_pending", cur.MaxPending, next.MaxPending,
-		func() error { return r.brk.SetMaxPending(next.MaxPending) },
+		func() error {
+			if r.brk == nil {
+				return nil
+			}
+			return r.brk.SetMaxPending(next.MaxPending)
+		},
 		func() { cur.MaxPending = next.MaxPending })
 	apply("cert_lifetime", cur.CertLifetime.Duration, next.CertLifetime.Duration,
-		func() error { return r.api.SetDefaultLifetime(next.CertLifetime.Duration) },
+		func() error {
+			if r.api == nil {
+				return nil // role broker: nothing issues certificates here
+			}
+			return r.api.SetDefaultLifetime(next.CertLifetime.Duration)
+		},
 		func() { cur.CertLifetime = next.CertLifetime })
 	apply("reload_interval", cur.ReloadInterval.Duration, next.ReloadInterval.Duration,
 		func() error { r.interval.Store(int64(next.ReloadInterval.Duration)); return nil },
@@ -94,6 +109,12 @@ func restartFields(cur, next Config) []string {
 	add("log_format", cur.LogFormat != next.LogFormat)
 	add("gc_percent", cur.GCPercent != next.GCPercent)
 	add("memory_limit", cur.MemoryLimit != next.MemoryLimit)
+	add("registry", cur.Registry != next.Registry)
+	add("registry_grace", cur.RegistryGrace != next.RegistryGrace)
+	add("role", cur.Role != next.Role)
+	add("etcd_ca", cur.EtcdCA != next.EtcdCA)
+	add("etcd_cert", cur.EtcdCert != next.EtcdCert)
+	add("etcd_key", cur.EtcdKey != next.EtcdKey)
 	return out
 }
 

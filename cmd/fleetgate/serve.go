@@ -20,7 +20,6 @@ import (
 	"github.com/fleetgate/fleetgate/broker"
 	"github.com/fleetgate/fleetgate/provisioning/api"
 	"github.com/fleetgate/fleetgate/provisioning/ca"
-	"github.com/fleetgate/fleetgate/store"
 )
 
 func serveCommand() *cobra.Command {
@@ -65,6 +64,12 @@ connection. A reload that fails keeps the previous material and logs why.`,
 	f.StringVar(&cfg.LogLevel, "log-level", cfg.LogLevel, "log level: debug, info, warn, error")
 	f.DurationVar(&cfg.ReloadInterval.Duration, "reload-interval", cfg.ReloadInterval.Duration, "how often to check the CA files and --config for changes (0: reload on SIGHUP only)")
 	f.IntVar(&cfg.GCPercent, "gc-percent", cfg.GCPercent, "garbage collector target percent (-1: off, needs --memory-limit); the GOGC environment variable wins")
+	f.StringVar(&cfg.Registry, "registry", cfg.Registry, "registry: empty for <data>/registry.db, bolt://FILE, or etcd://HOST:PORT[,HOST:PORT...][/PREFIX]")
+	f.StringVar(&cfg.Role, "role", cfg.Role, "what this process runs: all, broker or api (broker and api need an etcd registry)")
+	f.DurationVar(&cfg.RegistryGrace.Duration, "registry-grace", cfg.RegistryGrace.Duration, "etcd registry: how long a broker keeps judging devices from its local copy while etcd is unreachable")
+	f.StringVar(&cfg.EtcdCA, "etcd-ca", "", "PEM CA bundle to verify etcd's TLS certificates")
+	f.StringVar(&cfg.EtcdCert, "etcd-cert", "", "client certificate for etcd (with --etcd-key)")
+	f.StringVar(&cfg.EtcdKey, "etcd-key", "", "client key for etcd")
 	f.Var(&cfg.MemoryLimit, "memory-limit", "soft memory limit such as 2GiB (default none); the GOMEMLIMIT environment variable wins")
 	return cmd
 }
@@ -119,6 +124,12 @@ func applyFlags(cmd *cobra.Command, dst *Config, src Config) {
 	set("reload-interval", func() { dst.ReloadInterval = src.ReloadInterval })
 	set("gc-percent", func() { dst.GCPercent = src.GCPercent })
 	set("memory-limit", func() { dst.MemoryLimit = src.MemoryLimit })
+	set("registry", func() { dst.Registry = src.Registry })
+	set("registry-grace", func() { dst.RegistryGrace = src.RegistryGrace })
+	set("role", func() { dst.Role = src.Role })
+	set("etcd-ca", func() { dst.EtcdCA = src.EtcdCA })
+	set("etcd-cert", func() { dst.EtcdCert = src.EtcdCert })
+	set("etcd-key", func() { dst.EtcdKey = src.EtcdKey })
 }
 
 // serve runs until ctx is cancelled (SIGINT/SIGTERM in main).
@@ -145,17 +156,11 @@ func serve(ctx context.Context, src configSource, out io.Writer) error {
 
 	// The registry lock comes first: a second server on the same data
 	// directory must stop here, before it touches the CA files.
-	db, err := store.Open(cfg.RegistryPath(), store.Options{LockTimeout: time.Second, Logger: log})
-	if errors.Is(err, store.ErrLocked) {
-		return fmt.Errorf("another fleetgate server is already using %s; stop it or pass a different --data directory: %w", cfg.DataDir, err)
-	}
+	db, err := openRegistry(cfg, log.With("component", "registry"))
 	if err != nil {
-		return fmt.Errorf("open registry: %w", err)
+		return err
 	}
 	defer db.Close()
-	if err := db.Check(); err != nil {
-		return fmt.Errorf("registry %s failed its consistency check: %w", cfg.RegistryPath(), err)
-	}
 
 	caFP := caFingerprint(cfg.CADir())
 	authority, created, err := ca.Bootstrap(cfg.CADir(), ca.BootstrapOptions{ServerNames: cfg.ServerNames, Logger: log.With("component", "ca")})
@@ -171,54 +176,70 @@ func serve(ctx context.Context, src configSource, out io.Writer) error {
 	rl.interval.Store(int64(cfg.ReloadInterval.Duration))
 
 	metricsReg := newMetricsRegistry()
-	brk, err := broker.New(broker.Config{
-		Metrics:          broker.NewMetrics(metricsReg),
-		Addr:             cfg.MQTTAddr,
-		GetCertificate:   func(*tls.ClientHelloInfo) (*tls.Certificate, error) { return rl.current().ServerCertificate(), nil },
-		ClientCAs:        authority.DevicePool(),
-		HandshakeTimeout: cfg.HandshakeTimeout.Duration,
-		MaxPacketSize:    cfg.MaxPacketSize,
-		MaxPending:       cfg.MaxPending,
-		Logger:           log.With("component", "broker"),
-	}, db)
-	if err != nil {
-		return err
-	}
-	if err := brk.Start(ctx); err != nil {
-		return fmt.Errorf("start broker on %s: %w", cfg.MQTTAddr, err)
-	}
-	defer brk.Close()
+	registerRegistryMetrics(metricsReg, db)
+	runBroker, runAPI := cfg.Role != RoleAPI, cfg.Role != RoleBroker
 
-	apiLn, err := net.Listen("tcp", cfg.APIAddr)
-	if err != nil {
-		return fmt.Errorf("start API on %s: %w", cfg.APIAddr, err)
-	}
-	apiCfg := api.Config{
-		Metrics:         api.NewMetrics(metricsReg),
-		Logger:          log.With("component", "api"),
-		DefaultLifetime: cfg.CertLifetime.Duration,
-		ChallengeTTL:    cfg.ChallengeTTL.Duration,
-	}
-	if cfg.EKRoots != "" {
-		apiCfg.EKRoots, apiCfg.EKIntermediates, err = api.LoadEKRoots(cfg.EKRoots)
+	var brk *broker.Broker
+	brokerDone := make(<-chan struct{}) // never closed without a broker
+	mqttAddr := "not run (role api)"
+	if runBroker {
+		brk, err = broker.New(broker.Config{
+			Metrics:          broker.NewMetrics(metricsReg),
+			Addr:             cfg.MQTTAddr,
+			GetCertificate:   func(*tls.ClientHelloInfo) (*tls.Certificate, error) { return rl.current().ServerCertificate(), nil },
+			ClientCAs:        authority.DevicePool(),
+			HandshakeTimeout: cfg.HandshakeTimeout.Duration,
+			MaxPacketSize:    cfg.MaxPacketSize,
+			MaxPending:       cfg.MaxPending,
+			Logger:           log.With("component", "broker"),
+		}, db)
 		if err != nil {
-			return fmt.Errorf("ek_roots %s: %w", cfg.EKRoots, err)
+			return err
 		}
+		if err := brk.Start(ctx); err != nil {
+			return fmt.Errorf("start broker on %s: %w", cfg.MQTTAddr, err)
+		}
+		defer brk.Close()
+		rl.brk = brk
+		brokerDone = brk.Done()
+		mqttAddr = brk.Addr().String()
 	}
-	handler := api.New(db, authority, apiCfg)
-	rl.brk, rl.api = brk, handler
-	srv := handler.Server(cfg.APIAddr)
+
 	apiErr := make(chan error, 1)
-	go func() { apiErr <- srv.ServeTLS(apiLn, "", "") }()
+	var srv *http.Server
+	apiAddr := "not run (role broker)"
+	if runAPI {
+		apiLn, err := net.Listen("tcp", cfg.APIAddr)
+		if err != nil {
+			return fmt.Errorf("start API on %s: %w", cfg.APIAddr, err)
+		}
+		apiCfg := api.Config{
+			Metrics:         api.NewMetrics(metricsReg),
+			Logger:          log.With("component", "api"),
+			DefaultLifetime: cfg.CertLifetime.Duration,
+			ChallengeTTL:    cfg.ChallengeTTL.Duration,
+		}
+		if cfg.EKRoots != "" {
+			apiCfg.EKRoots, apiCfg.EKIntermediates, err = api.LoadEKRoots(cfg.EKRoots)
+			if err != nil {
+				return fmt.Errorf("ek_roots %s: %w", cfg.EKRoots, err)
+			}
+		}
+		handler := api.New(db, authority, apiCfg)
+		rl.api = handler
+		srv = handler.Server(cfg.APIAddr)
+		go func() { apiErr <- srv.ServeTLS(apiLn, "", "") }()
+		apiAddr = "https://" + apiLn.Addr().String()
+	}
 
 	opsAddr := "disabled"
 	if cfg.OpsAddr != "" {
 		ops := &opsServer{db: db, authority: rl.current, log: log.With("component", "ops"), ready: func() bool {
 			select {
-			case <-brk.Done():
+			case <-brokerDone:
 				return false
 			default:
-				return true
+				return !db.Health().PastGrace
 			}
 		}}
 		ops.revocations = newRevocationCounter(metricsReg)
@@ -232,8 +253,8 @@ func serve(ctx context.Context, src configSource, out io.Writer) error {
 
 	go rl.watch(ctx, hup, src.file, caFP, cfgFP)
 
-	printBanner(out, cfg, brk.Addr(), apiLn.Addr(), opsAddr)
-	log.Info("fleetgate serving", "mqtt", brk.Addr().String(), "api", apiLn.Addr().String(), "data", cfg.DataDir)
+	printBanner(out, cfg, mqttAddr, apiAddr, opsAddr, db.Path())
+	log.Info("fleetgate serving", "role", cfg.Role, "mqtt", mqttAddr, "api", apiAddr, "registry", db.Path(), "data", cfg.DataDir)
 
 	select {
 	case <-ctx.Done():
@@ -243,18 +264,21 @@ func serve(ctx context.Context, src configSource, out io.Writer) error {
 		}
 	}
 	log.Info("shutting down")
-	shutdownCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	_ = srv.Shutdown(shutdownCtx)
+	if srv != nil {
+		shutdownCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = srv.Shutdown(shutdownCtx)
+	}
 	return nil
 }
 
-func printBanner(out io.Writer, cfg Config, mqttAddr, apiAddr net.Addr, opsAddr string) {
+func printBanner(out io.Writer, cfg Config, mqttAddr, apiAddr, opsAddr, registry string) {
 	caDir := cfg.CADir()
-	fmt.Fprintf(out, `fleetgate is running
+	fmt.Fprintf(out, `fleetgate is running (role %s)
   MQTT (mTLS):       %s
-  API (HTTPS):       https://%s
+  API (HTTPS):       %s
   ops (metrics):     %s
+  registry:          %s
   data directory:    %s
   server trust root: %s
   operator cert:     %s (key %s)
@@ -264,15 +288,15 @@ Next: register a device and issue its certificate from another terminal:
   ./bin/fleetgate cert issue dev-001 --new-key dev-001.key --out dev-001.crt
 then publish with:
   mosquitto_pub -h localhost -p %s --cafile %s --cert dev-001.crt --key dev-001.key -i dev-001 -t devices/dev-001/hello -m hi
-`, mqttAddr, apiAddr, opsAddr, cfg.DataDir,
+`, cfg.Role, mqttAddr, apiAddr, opsAddr, registry, cfg.DataDir,
 		filepath.Join(caDir, ca.RootCertFile), filepath.Join(caDir, ca.AdminCertFile), filepath.Join(caDir, ca.AdminKeyFile),
 		portOf(mqttAddr), filepath.Join(caDir, ca.RootCertFile))
 }
 
-func portOf(a net.Addr) string {
-	_, p, err := net.SplitHostPort(a.String())
+func portOf(a string) string {
+	_, p, err := net.SplitHostPort(a)
 	if err != nil {
-		return a.String()
+		return a
 	}
 	return p
 }
