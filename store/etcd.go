@@ -259,14 +259,14 @@ type etcdTx struct {
 	rev      int64 // read revision, set by the first read
 	err      error // first read failure; the transaction then fails
 
-	reads   map[string]etcdRead   // every key read, with what it held
-	checked map[string]int64      // keys read one by one: their mod revision must hold
-	ranges  [][2]string           // ranges scanned: nothing in them may change
-	writes  map[string]*[]byte    // buffered writes; nil value: delete
-	order   []string              // write order, for a readable transaction
-	misses  map[string]int        // per bucket prefix: single reads that went to the network
-	loaded  map[string]bool       // bucket prefixes read whole
-	seqs    map[string]uint64     // sequences advanced in this transaction
+	reads   map[string]etcdRead // every key read, with what it held
+	checked map[string]int64    // keys read one by one: their mod revision must hold
+	ranges  [][2]string         // ranges scanned: nothing in them may change
+	writes  map[string]*[]byte  // buffered writes; nil value: delete
+	order   []string            // write order, for a readable transaction
+	misses  map[string]int      // per bucket prefix: single reads that went to the network
+	loaded  map[string]bool     // bucket prefixes read whole
+	seqs    map[string]uint64   // sequences advanced in this transaction
 	buckets map[string]*etcdBucket
 }
 
