@@ -72,6 +72,9 @@ func (r *runner) enrolled(st *State, issued enroll.Issued) error {
 	}
 	r.st = st
 	r.install(c)
+	// The next provisioning call is a rotation, over the mTLS client and
+	// much later: the enrolment connection would only sit idle.
+	r.a.api.CloseIdleConnections()
 	r.log.Info("enrolled", "serial", c.info.Serial, "not_after", c.info.NotAfter, "key_source", st.KeySource,
 		"rotate_at", c.rotateAt)
 	if h := r.cfg.Hooks.OnEnrolled; h != nil {
