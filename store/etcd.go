@@ -19,6 +19,8 @@ import (
 	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"go.uber.org/zap"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 )
 
 // The registry on etcd. Each bucket is a key range under the prefix:
@@ -199,6 +201,13 @@ func (e *etcdKV) initSchema() error {
 	return nil
 }
 
+// electing reports whether err means the cluster is between leaders.
+func electing(err error) bool {
+	return errors.Is(err, rpctypes.ErrNoLeader) || errors.Is(err, rpctypes.ErrLeaderChanged) ||
+		errors.Is(err, rpctypes.ErrGRPCNoLeader) || errors.Is(err, rpctypes.ErrGRPCLeaderChanged) ||
+		status.Code(err) == codes.Unavailable
+}
+
 // mapEtcdErr marks errors that mean the cluster could not be reached.
 func mapEtcdErr(err error) error {
 	if err == nil {
@@ -206,7 +215,8 @@ func mapEtcdErr(err error) error {
 	}
 	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) ||
 		errors.Is(err, rpctypes.ErrNoLeader) || errors.Is(err, rpctypes.ErrTimeout) ||
-		errors.Is(err, rpctypes.ErrLeaderChanged) || errors.Is(err, rpctypes.ErrGRPCNoLeader) {
+		errors.Is(err, rpctypes.ErrLeaderChanged) || errors.Is(err, rpctypes.ErrGRPCNoLeader) ||
+		status.Code(err) == codes.Unavailable || status.Code(err) == codes.DeadlineExceeded {
 		return fmt.Errorf("%w: etcd: %w", ErrUnavailable, err)
 	}
 	if strings.Contains(err.Error(), "too many operations in txn request") {
@@ -228,17 +238,28 @@ func (e *etcdKV) view(fn func(tx kvTx) error) error {
 }
 
 func (e *etcdKV) update(fn func(tx kvTx) error) error {
+	start := time.Now()
 	for attempt := 1; ; attempt++ {
 		tx := &etcdTx{kv: e}
 		err := fn(tx)
+		if err == nil && tx.err == nil {
+			var ok bool
+			if ok, err = tx.commit(); ok {
+				return nil
+			}
+		}
 		if tx.err != nil {
-			return tx.err
+			err = tx.err
 		}
 		if err != nil {
-			return err
-		}
-		ok, err := tx.commit()
-		if err != nil || ok {
+			// While a new leader is elected the cluster refuses requests
+			// for a moment: run the transaction again on fresh reads. Its
+			// comparisons keep a transaction that did commit before the
+			// error from being applied twice.
+			if errors.Is(err, ErrUnavailable) && electing(err) && time.Since(start) < e.timeout {
+				time.Sleep(50 * time.Millisecond)
+				continue
+			}
 			return err
 		}
 		e.conflicts.Add(1)

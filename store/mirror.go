@@ -52,13 +52,18 @@ func startMirror(db *DB, kv *etcdKV, eo EtcdOptions) (*mirror, error) {
 		return nil, fmt.Errorf("load registry from etcd: %w", err)
 	}
 	m.data, m.rev = data, rev
+	m.start()
+	return m, nil
+}
+
+// start runs the watch and the heartbeat from the copy's revision.
+func (m *mirror) start() {
 	m.heard()
 	m.reachable.Store(true)
 	m.ctx, m.cancel = context.WithCancel(context.Background())
 	m.wg.Add(2)
 	go m.run()
 	go m.beat()
-	return m, nil
 }
 
 func (m *mirror) stop() {
