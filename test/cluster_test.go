@@ -1,0 +1,223 @@
+package test
+
+import (
+	"crypto/tls"
+	"crypto/x509"
+	"fmt"
+	"net"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/fleetgate/fleetgate/internal/etcdtest"
+)
+
+// fleet is a scaled-out deployment on loopback: a 3-member etcd cluster,
+// one provisioning (API) process and several broker processes, all on one
+// registry.
+type fleet struct {
+	etcd     *etcdtest.Cluster
+	registry string
+	api      *server
+	brokers  []*server
+	roots    *x509.CertPool
+}
+
+func startFleet(t *testing.T, brokers int) *fleet {
+	t.Helper()
+	ec := etcdtest.Start(t, 3)
+	f := &fleet{etcd: ec, registry: "etcd://" + strings.Join(ec.Endpoints(), ",") + "/fleet-test"}
+	dir := t.TempDir()
+	// The API process creates the CA; the brokers then share its
+	// directory (on separate hosts: a copy of it).
+	f.api = startServer(t, dir, "--registry", f.registry, "--role", "api")
+	for range brokers {
+		f.brokers = append(f.brokers, startServer(t, dir, "--registry", f.registry, "--role", "broker",
+			"--registry-grace", "30s"))
+	}
+	f.roots = x509.NewCertPool()
+	f.roots.AddCert(readPEMCert(t, f.api.caFile("root.crt")))
+	return f
+}
+
+// device registers a device through the API process and loads its
+// certificate.
+func (f *fleet) device(t *testing.T, id string) (tls.Certificate, string, string) {
+	t.Helper()
+	api := *f.api
+	api.t = t
+	certFile, keyFile := api.device(id)
+	pair, err := tls.LoadX509KeyPair(certFile, keyFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return pair, certFile, keyFile
+}
+
+// connect runs one TLS handshake and CONNECT against a broker and returns
+// the CONNACK code (0: admitted). The connection is closed afterwards.
+func (f *fleet) connect(b *server, cert tls.Certificate, id string) (byte, error) {
+	conf := &tls.Config{RootCAs: f.roots, ServerName: "127.0.0.1",
+		GetClientCertificate: func(*tls.CertificateRequestInfo) (*tls.Certificate, error) { return &cert, nil }}
+	c, err := dialMQTT(net.JoinHostPort("127.0.0.1", b.mqttPort), conf)
+	if c != nil {
+		defer c.Close()
+	}
+	if err != nil {
+		return 0, err
+	}
+	if err := c.send(connectPk(connectOpts{id: id})); err != nil {
+		return 0, err
+	}
+	code, _, err := c.connack()
+	return code, err
+}
+
+var dropDelay = regexp.MustCompile(`msg="device disconnected".* device=(\S+) .*delay_ms=([0-9.]+)`)
+
+// dropDelays returns the revocation delays a broker logged for a device.
+func dropDelays(s *server, device string) []float64 {
+	var out []float64
+	for _, m := range dropDelay.FindAllStringSubmatch(s.logs.String(), -1) {
+		if m[1] == device {
+			v, _ := strconv.ParseFloat(m[2], 64)
+			out = append(out, v)
+		}
+	}
+	return out
+}
+
+// A device revoked through the API process is dropped by every broker it
+// is connected to, within a second, and refused by every broker after.
+func TestClusterRevocationReachesEveryBroker(t *testing.T) {
+	needTool(t, "mosquitto_sub")
+	f := startFleet(t, 3)
+	cert, certFile, keyFile := f.device(t, "fan-1")
+	_, otherCert, otherKey := f.device(t, "fan-2")
+
+	// fan-1 holds a session on every broker; fan-2 on the first only.
+	var subs []*sub
+	for _, b := range f.brokers {
+		m := b.startSub(t, "fan-1", certFile, keyFile, "-t", "devices/fan-1/#")
+		m.waitFor(t, "SUBACK")
+		subs = append(subs, m)
+	}
+	bystander := f.brokers[0].startSub(t, "fan-2", otherCert, otherKey, "-t", "devices/fan-2/#")
+	bystander.waitFor(t, "SUBACK")
+
+	f.api.mustCtl("device", "revoke", "fan-1", "--reason", "stolen")
+	for i, m := range subs {
+		m.waitExit(t, 10*time.Second)
+		var delays []float64
+		for delays == nil {
+			delays = dropDelays(f.brokers[i], "fan-1")
+			if delays == nil {
+				time.Sleep(10 * time.Millisecond) // the log line follows the close
+			}
+		}
+		if delays[0] >= 1000 {
+			t.Errorf("broker %d dropped fan-1 %.1f ms after the revocation (want < 1 s)", i, delays[0])
+		}
+		t.Logf("broker %d: revocation to disconnect %.1f ms", i, delays[0])
+		if code, err := f.connect(f.brokers[i], cert, "fan-1"); err == nil && code == 0 {
+			t.Errorf("broker %d admitted fan-1 after its revocation", i)
+		}
+	}
+	// The other device's session is untouched.
+	select {
+	case <-bystander.exited:
+		t.Errorf("fan-2 was disconnected too:\n%s", bystander.output())
+	default:
+	}
+}
+
+// Killing an etcd member (the leader) under connect load refuses no
+// registered device, and a revocation made meanwhile reaches every broker.
+func TestClusterEtcdMemberKilledUnderLoad(t *testing.T) {
+	f := startFleet(t, 2)
+	const devices = 12
+	certs := make([]tls.Certificate, devices)
+	for i := range certs {
+		certs[i], _, _ = f.device(t, fmt.Sprintf("load-%02d", i))
+	}
+	victim, _, _ := f.device(t, "victim")
+
+	var admitted, refused atomic.Int64
+	var mu sync.Mutex
+	var wrong []string
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	for w := range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for n := w; ; n += 4 {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				i, b := n%devices, f.brokers[n%len(f.brokers)]
+				code, err := f.connect(b, certs[i], fmt.Sprintf("load-%02d", i))
+				if err != nil || code != 0 {
+					refused.Add(1)
+					mu.Lock()
+					wrong = append(wrong, fmt.Sprintf("load-%02d on broker :%s: code %d, %v", i, b.mqttPort, code, err))
+					mu.Unlock()
+					continue
+				}
+				admitted.Add(1)
+			}
+		}()
+	}
+	awaitCount := func(what string, n int64) {
+		t.Helper()
+		deadline := time.Now().Add(60 * time.Second)
+		for admitted.Load() < n {
+			if time.Now().After(deadline) {
+				t.Fatalf("%s: only %d connects admitted", what, admitted.Load())
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+	}
+	awaitCount("before the kill", 50)
+	leader := f.etcd.Leader()
+	f.etcd.Kill(leader)
+	t.Logf("killed etcd member %d (the leader) after %d connects", leader, admitted.Load())
+	start := admitted.Load()
+	awaitCount("after the kill", start+100)
+
+	// A revocation through the API process while a member is down.
+	f.api.mustCtl("device", "revoke", "victim", "--reason", "compromised")
+	for i, b := range f.brokers {
+		deadline := time.Now().Add(5 * time.Second)
+		for {
+			code, err := f.connect(b, victim, "victim")
+			if err == nil && code != 0 {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("broker %d still admits the revoked device (code %d, %v)", i, code, err)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+	awaitCount("after the revocation", admitted.Load()+100)
+	f.etcd.Restart(leader)
+	awaitCount("after the restart", admitted.Load()+50)
+	close(stop)
+	wg.Wait()
+	if refused.Load() > 0 {
+		t.Errorf("%d connects of registered devices refused, e.g. %v", refused.Load(), wrong[:min(5, len(wrong))])
+	}
+	for i, b := range f.brokers {
+		if code, err := f.connect(b, victim, "victim"); err == nil && code == 0 {
+			t.Errorf("broker %d admitted the revoked device after the member came back", i)
+		}
+	}
+	t.Logf("%d connects admitted across %d brokers, none refused", admitted.Load(), len(f.brokers))
+}
