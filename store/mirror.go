@@ -442,9 +442,19 @@ func (db *DB) Health() Health {
 
 // viewLocal runs fn where a broker reads on CONNECT: the bbolt file, or the
 // local copy of an etcd registry.
+// On etcd a record missing from the copy is looked for in the cluster
+// before the caller hears ErrNotFound: a device enrolled through another
+// host a moment ago may connect before the watch brought its certificate.
+// Only holders of a certificate from the device CA get this far on a
+// broker, so misses do not let strangers load etcd.
 func (db *DB) viewLocal(fn func(tx kvTx) error) error {
-	if e, ok := db.kv.(*etcdKV); ok && e.mirror != nil {
-		return e.mirror.view(fn)
+	e, ok := db.kv.(*etcdKV)
+	if !ok || e.mirror == nil {
+		return db.view(fn)
 	}
-	return db.view(fn)
+	err := e.mirror.view(fn)
+	if errors.Is(err, ErrNotFound) && e.mirror.age() <= e.mirror.grace {
+		return db.view(fn)
+	}
+	return err
 }

@@ -180,7 +180,7 @@ func newECKey(t *testing.T) *ecdsa.PrivateKey {
 }
 
 // readPEMCert loads the first certificate of a PEM file.
-func readPEMCert(t *testing.T, path string) *x509.Certificate {
+func readPEMCert(t testing.TB, path string) *x509.Certificate {
 	t.Helper()
 	block := readPEMBlock(t, path)
 	cert, err := x509.ParseCertificate(block.Bytes)
@@ -205,7 +205,7 @@ func readPKCS8(t *testing.T, path string) crypto.Signer {
 	return signer
 }
 
-func readPEMBlock(t *testing.T, path string) *pem.Block {
+func readPEMBlock(t testing.TB, path string) *pem.Block {
 	t.Helper()
 	data, err := os.ReadFile(filepath.Clean(path))
 	if err != nil {

@@ -34,7 +34,7 @@ func TestCrashSafety(t *testing.T) {
 			roots = x509.NewCertPool()
 			roots.AddCert(readPEMCert(t, s.caFile("root.crt")))
 		}
-		admin := crashAdmin(t, s)
+		admin := adminClient(t, s)
 		ctx, cancel := context.WithTimeout(context.Background(), attackWait)
 		if i == 0 {
 			if _, err := admin.PutGroup(ctx, group, client.GroupRequest{AllowTokens: true}); err != nil {
@@ -84,9 +84,9 @@ func TestCrashSafety(t *testing.T) {
 	}
 }
 
-// crashAdmin is an operator API client authenticated as the server's
+// adminClient is an operator API client authenticated as the server's
 // first operator.
-func crashAdmin(t *testing.T, s *server) *client.Client {
+func adminClient(t testing.TB, s *server) *client.Client {
 	t.Helper()
 	conf, err := client.LoadTLS(s.caFile("admin.crt"), s.caFile("admin.key"), s.caFile("root.crt"))
 	if err != nil {

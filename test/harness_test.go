@@ -43,7 +43,7 @@ func TestMain(m *testing.M) {
 
 // server is one running `fleetgate serve` child process.
 type server struct {
-	t        *testing.T
+	t        testing.TB
 	dataDir  string
 	mqttPort string
 	apiURL   string
@@ -78,7 +78,7 @@ var (
 
 // startServer starts `fleetgate serve` on ephemeral loopback ports in dataDir
 // and waits for its banner.
-func startServer(t *testing.T, dataDir string, extra ...string) *server {
+func startServer(t testing.TB, dataDir string, extra ...string) *server {
 	t.Helper()
 	args := append([]string{"serve", "--data", dataDir, "--mqtt-addr", "127.0.0.1:0", "--api-addr", "127.0.0.1:0", "--ops-addr", "127.0.0.1:0", "--log-level", "debug"}, extra...)
 	cmd := exec.Command(binary, args...)
@@ -166,7 +166,7 @@ func (s *server) mustCtl(args ...string) string {
 	return out
 }
 
-func runCmd(t *testing.T, name string, args ...string) (string, string, int) {
+func runCmd(t testing.TB, name string, args ...string) (string, string, int) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()

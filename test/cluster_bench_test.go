@@ -1,0 +1,194 @@
+package test
+
+import (
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/pem"
+	"fmt"
+	"net"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/fleetgate/fleetgate/provisioning/client"
+)
+
+// benchDevice registers a device through the operator API and issues it a
+// certificate for a key made here.
+func benchDevice(b testing.TB, admin *client.Client, id string) tls.Certificate {
+	b.Helper()
+	ctx := context.Background()
+	if _, err := admin.RegisterDevice(ctx, client.RegisterRequest{ID: id}); err != nil {
+		b.Fatalf("register %s: %v", id, err)
+	}
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		b.Fatal(err)
+	}
+	csr, err := x509.CreateCertificateRequest(rand.Reader, &x509.CertificateRequest{}, key)
+	if err != nil {
+		b.Fatal(err)
+	}
+	issued, err := admin.IssueCertificate(ctx, id, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE REQUEST", Bytes: csr}), 0)
+	if err != nil {
+		b.Fatalf("issue %s: %v", id, err)
+	}
+	var chain tls.Certificate
+	for rest := []byte(issued.Chain); ; {
+		var blk *pem.Block
+		if blk, rest = pem.Decode(rest); blk == nil {
+			break
+		}
+		chain.Certificate = append(chain.Certificate, blk.Bytes)
+	}
+	chain.PrivateKey = key
+	return chain
+}
+
+// connectRate runs workers that connect (TLS + CONNECT + CONNACK, then
+// close) as fast as they can for d and returns admitted connects per second.
+func connectRate(b *testing.B, f *fleet, brokers []*server, certs []tls.Certificate, ids []string, workers int, d time.Duration) float64 {
+	var n atomic.Int64
+	var wg sync.WaitGroup
+	deadline := time.Now().Add(d)
+	for w := range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := w; time.Now().Before(deadline); i += workers {
+				k := i % len(certs)
+				code, err := f.connect(brokers[i%len(brokers)], certs[k], ids[k])
+				if err != nil || code != 0 {
+					b.Errorf("connect %s: code %d, %v", ids[k], code, err)
+					return
+				}
+				n.Add(1)
+			}
+		}()
+	}
+	wg.Wait()
+	return float64(n.Load()) / d.Seconds()
+}
+
+// BenchmarkRegistryConnect compares connects per second of one broker on
+// the embedded bbolt registry and one on a 3-member etcd cluster (with its
+// local copy), in alternating rounds of the same run on the same client.
+// Run with `make bench-cluster`.
+func BenchmarkRegistryConnect(b *testing.B) {
+	const devices, workers, rounds = 40, 4, 5
+	round := 2 * time.Second
+
+	bolt := &fleet{}
+	bolt.api = startServer(b, b.TempDir())
+	bolt.brokers = []*server{bolt.api}
+	etcd := startFleet(b, 1)
+	for _, f := range []*fleet{bolt, etcd} {
+		if f.roots == nil {
+			f.roots = x509.NewCertPool()
+			f.roots.AddCert(readPEMCert(b, f.api.caFile("root.crt")))
+		}
+	}
+	setup := func(f *fleet) ([]tls.Certificate, []string) {
+		admin := adminClient(b, f.api)
+		var certs []tls.Certificate
+		var ids []string
+		for i := range devices {
+			id := fmt.Sprintf("bench-%03d", i)
+			certs = append(certs, benchDevice(b, admin, id))
+			ids = append(ids, id)
+		}
+		return certs, ids
+	}
+	boltCerts, boltIDs := setup(bolt)
+	etcdCerts, etcdIDs := setup(etcd)
+	connectRate(b, bolt, bolt.brokers, boltCerts, boltIDs, workers, 500*time.Millisecond) // warm-up
+	connectRate(b, etcd, etcd.brokers, etcdCerts, etcdIDs, workers, 500*time.Millisecond)
+
+	var boltRates, etcdRates, ratios []float64
+	for r := range rounds {
+		var br, er float64
+		if r%2 == 0 {
+			br = connectRate(b, bolt, bolt.brokers, boltCerts, boltIDs, workers, round)
+			er = connectRate(b, etcd, etcd.brokers, etcdCerts, etcdIDs, workers, round)
+		} else {
+			er = connectRate(b, etcd, etcd.brokers, etcdCerts, etcdIDs, workers, round)
+			br = connectRate(b, bolt, bolt.brokers, boltCerts, boltIDs, workers, round)
+		}
+		boltRates, etcdRates, ratios = append(boltRates, br), append(etcdRates, er), append(ratios, er/br)
+		b.Logf("round %d: bbolt %.0f connects/s, etcd %.0f connects/s, ratio %.2f", r+1, br, er, er/br)
+	}
+	b.ReportMetric(medianOf(boltRates), "bolt-connects/s")
+	b.ReportMetric(medianOf(etcdRates), "etcd-connects/s")
+	b.ReportMetric(medianOf(ratios), "etcd/bolt")
+}
+
+// BenchmarkRevocationFanout measures, over a 3-member etcd cluster and
+// three brokers, how long after an operator's revoke request each broker
+// closes the device's connection: p50 and p99 over every (device, broker)
+// pair. The time counts the API request, the etcd commit, the watch and
+// the drop.
+func BenchmarkRevocationFanout(b *testing.B) {
+	const devices = 100
+	f := startFleet(b, 3)
+	admin := adminClient(b, f.api)
+	var delays []float64
+	for i := range devices {
+		id := fmt.Sprintf("fan-%03d", i)
+		cert := benchDevice(b, admin, id)
+		var conns []*mqttConn
+		for _, br := range f.brokers {
+			conf := &tls.Config{RootCAs: f.roots, ServerName: "127.0.0.1",
+				GetClientCertificate: func(*tls.CertificateRequestInfo) (*tls.Certificate, error) { return &cert, nil }}
+			c, err := dialMQTT(net.JoinHostPort("127.0.0.1", br.mqttPort), conf)
+			if err != nil {
+				b.Fatal(err)
+			}
+			if err := c.send(connectPk(connectOpts{id: id})); err != nil {
+				b.Fatal(err)
+			}
+			if code, _, err := c.connack(); err != nil || code != 0 {
+				b.Fatalf("connect %s: %d %v", id, code, err)
+			}
+			conns = append(conns, c)
+		}
+		closed := make(chan time.Time, len(conns))
+		for _, c := range conns {
+			go func() {
+				for {
+					if _, err := c.next(); err != nil {
+						closed <- time.Now()
+						return
+					}
+				}
+			}()
+		}
+		start := time.Now()
+		if _, err := admin.Revoke(context.Background(), id, "bench"); err != nil {
+			b.Fatal(err)
+		}
+		for range conns {
+			delays = append(delays, float64((<-closed).Sub(start).Microseconds())/1000)
+		}
+		for _, c := range conns {
+			c.Close()
+		}
+	}
+	slices.Sort(delays)
+	p := func(q float64) float64 { return delays[min(len(delays)-1, int(q*float64(len(delays))))] }
+	b.Logf("revocation fan-out over %d brokers, %d devices: p50 %.1f ms, p99 %.1f ms, max %.1f ms",
+		len(f.brokers), devices, p(0.50), p(0.99), delays[len(delays)-1])
+	b.ReportMetric(p(0.50), "p50-ms")
+	b.ReportMetric(p(0.99), "p99-ms")
+}
+
+func medianOf(xs []float64) float64 {
+	s := slices.Clone(xs)
+	slices.Sort(s)
+	return s[len(s)/2]
+}
