@@ -27,7 +27,7 @@ type fleet struct {
 	roots    *x509.CertPool
 }
 
-func startFleet(t *testing.T, brokers int) *fleet {
+func startFleet(t testing.TB, brokers int) *fleet {
 	t.Helper()
 	ec := etcdtest.Start(t, 3)
 	f := &fleet{etcd: ec, registry: "etcd://" + strings.Join(ec.Endpoints(), ",") + "/fleet-test"}
