@@ -8,7 +8,7 @@ DATA    ?= data
 BENCHTIME ?= 3s
 FUZZTIME  ?= 30s
 
-.PHONY: all build run test test-quick vet bench bench-connect sim fuzz attack soak cross clean
+.PHONY: all build run test test-quick vet bench bench-connect bench-cluster sim fuzz attack soak cross clean
 
 all: build
 
@@ -44,6 +44,11 @@ test-quick:
 # and writes bench-results/ (JSON + HTML).
 bench: build
 	$(GO) run ./firmware-sim/cmd/firmware-sim bench --server-bin $(BIN)/fleetgate --out bench-results
+
+# Scale-out: connects/s of a broker on etcd beside one on bbolt (same run),
+# and revocation fan-out to three brokers, p50/p99 (needs etcd-server).
+bench-cluster:
+	$(GO) test -count=1 -run '^$$' -bench 'RegistryConnect|RevocationFanout' -benchtime 1x -v ./test/ | grep -E "round|fan-out|Benchmark|ok|FAIL"
 
 # The broker's connect path alone against a bare crypto/tls loop, in-process.
 bench-connect:
