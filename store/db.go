@@ -179,6 +179,8 @@ type backend interface {
 	localFeed() bool
 	// batchLimit bounds the enrolments of one group commit.
 	batchLimit() int
+	// txnLimit bounds the operations of one transaction; 0: no bound.
+	txnLimit() int
 }
 
 // boltKV keeps the registry in one bbolt file.
@@ -195,6 +197,7 @@ func (b boltKV) update(fn func(tx kvTx) error) error {
 func (b boltKV) close() error    { return b.db.Close() }
 func (b boltKV) localFeed() bool { return true }
 func (b boltKV) batchLimit() int { return maxBatch }
+func (b boltKV) txnLimit() int   { return 0 }
 
 // mapBoltErr turns bbolt's "closed" error into ErrClosed.
 func mapBoltErr(err error) error {

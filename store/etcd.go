@@ -40,6 +40,7 @@ const (
 	DefaultEtcdPrefix    = "/fleetgate"
 	DefaultEtcdGrace     = 5 * time.Minute
 	DefaultEtcdHeartbeat = time.Second
+	DefaultEtcdMaxTxnOps = 128 // etcd's own default
 	defaultEtcdTimeout   = 5 * time.Second
 	// etcdBatch bounds the enrolments of one group commit: etcd refuses a
 	// transaction of more than --max-txn-ops (128 by default) operations
@@ -73,6 +74,9 @@ type EtcdOptions struct {
 	// zero. Past it, lookups fail with ErrUnavailable (a broker refuses
 	// every device rather than admit one whose revocation it cannot see).
 	Grace time.Duration
+	// MaxTxnOps is the cluster's --max-txn-ops; DefaultEtcdMaxTxnOps if
+	// zero. Bulk writes (token batches, factory imports) are split to fit.
+	MaxTxnOps int
 	// Heartbeat is how often the watch is asked to confirm it is current;
 	// DefaultEtcdHeartbeat if zero. The cluster counts as unreachable after
 	// three heartbeats without an answer.
@@ -110,6 +114,9 @@ func OpenEtcd(eo EtcdOptions, opts Options) (*DB, error) {
 	if eo.Heartbeat <= 0 {
 		eo.Heartbeat = DefaultEtcdHeartbeat
 	}
+	if eo.MaxTxnOps <= 0 {
+		eo.MaxTxnOps = DefaultEtcdMaxTxnOps
+	}
 	cli, err := clientv3.New(clientv3.Config{
 		Endpoints:            eo.Endpoints,
 		DialTimeout:          eo.Timeout,
@@ -123,7 +130,7 @@ func OpenEtcd(eo EtcdOptions, opts Options) (*DB, error) {
 	if err != nil {
 		return nil, fmt.Errorf("connect to etcd %s: %w", strings.Join(eo.Endpoints, ","), err)
 	}
-	kv := &etcdKV{cli: cli, prefix: eo.Prefix, timeout: eo.Timeout}
+	kv := &etcdKV{cli: cli, prefix: eo.Prefix, timeout: eo.Timeout, maxOps: eo.MaxTxnOps}
 	if err := kv.initSchema(); err != nil {
 		_ = cli.Close()
 		return nil, err
@@ -150,10 +157,12 @@ type etcdKV struct {
 
 	lastCommit atomic.Int64  // revision of this process's latest commit
 	conflicts  atomic.Uint64 // write transactions run again after a conflict
+	maxOps     int           // etcd's --max-txn-ops
 }
 
 func (e *etcdKV) localFeed() bool { return false }
 func (e *etcdKV) batchLimit() int { return etcdBatch }
+func (e *etcdKV) txnLimit() int   { return e.maxOps }
 
 func (e *etcdKV) close() error {
 	if e.mirror != nil {

@@ -289,7 +289,8 @@ func TestEtcdEnrolmentBatchesAcrossHosts(t *testing.T) {
 	a := openEtcdDB(t, c, "/batches", EtcdOptions{})
 	b := openEtcdDB(t, c, "/batches", EtcdOptions{})
 	mustGroup(t, a, "bulk", false, true)
-	toks := mustTokens(t, a, "bulk", 60)
+	// More tokens than one etcd transaction may write.
+	toks := mustTokens(t, a, "bulk", 300)
 	var wg sync.WaitGroup
 	errs := make([]error, len(toks))
 	for i, tok := range toks {
@@ -312,5 +313,39 @@ func TestEtcdEnrolmentBatchesAcrossHosts(t *testing.T) {
 	// Replaying any token fails on either host.
 	if err := b.CompleteEnrolment(tokenEnrolment(toks[0], "bulk-again", "fff"), system); !errors.Is(err, ErrReplayed) {
 		t.Errorf("replay: %v", err)
+	}
+}
+
+// A factory import larger than one etcd transaction is checked whole
+// first: a bad row anywhere writes nothing; a good file imports every row
+// and can be run again.
+func TestEtcdLargeImport(t *testing.T) {
+	c := etcdtest.Start(t, 1)
+	db := openEtcdDB(t, c, "/import", EtcdOptions{})
+	mustGroup(t, db, "line-4", true, false)
+	rows := make([]Device, 200)
+	for i := range rows {
+		rows[i] = Device{ID: fmt.Sprintf("fab-%04d", i), Group: "line-4", EKHash: hashOf(fmt.Sprintf("ek-%d", i))}
+	}
+	mustDevice(t, db, "fab-0150") // registered with other settings: row 150 conflicts
+	_, _, err := db.ImportDevices(rows, operator)
+	var ie *ImportError
+	if !errors.As(err, &ie) || ie.Index != 150 || !errors.Is(err, ErrExists) {
+		t.Fatalf("import with a conflicting row: %v", err)
+	}
+	if n := deviceCount(t, db); n != 1 {
+		t.Fatalf("%d devices after a refused import, want 1", n)
+	}
+	rows[150].ID = "fab-x150"
+	created, unchanged, err := db.ImportDevices(rows, operator)
+	if err != nil || created != 200 || unchanged != 0 {
+		t.Fatalf("import: created %d unchanged %d, %v", created, unchanged, err)
+	}
+	created, unchanged, err = db.ImportDevices(rows, operator)
+	if err != nil || created != 0 || unchanged != 200 {
+		t.Fatalf("import again: created %d unchanged %d, %v", created, unchanged, err)
+	}
+	if d, err := db.DeviceByEK(hashOf("ek-199")); err != nil || d.ID != "fab-0199" {
+		t.Errorf("DeviceByEK: %+v %v", d, err)
 	}
 }

@@ -47,20 +47,22 @@ func (db *DB) ImportDevices(devs []Device, by Actor) (created, unchanged int, er
 		}
 		rows = append(rows, d)
 	}
-	err = db.update(func(tx kvTx) ([]Change, error) {
-		created, unchanged = 0, 0
-		// Every check before the first write: a refused row leaves the
-		// transaction untouched, so returning its error writes nothing.
-		fresh := make([]bool, len(rows))
+	// Every check of a transaction comes before its first write: a refused
+	// row leaves the transaction untouched, so returning its error writes
+	// nothing.
+	check := func(tx kvTx, rows []Device, base int) (fresh []bool, same int, err error) {
+		fresh = make([]bool, len(rows))
 		for i, d := range rows {
-			refuse := func(err error) ([]Change, error) { return nil, &ImportError{Index: i, ID: d.ID, Err: err} }
+			refuse := func(err error) ([]bool, int, error) {
+				return nil, 0, &ImportError{Index: base + i, ID: d.ID, Err: err}
+			}
 			if _, err := getGroup(tx, d.Group); err != nil {
 				return refuse(err)
 			}
 			old, err := getDevice(tx, d.ID)
 			switch {
 			case err == nil && sameImport(old, d):
-				unchanged++
+				same++
 				continue
 			case err == nil:
 				return refuse(fmt.Errorf("%w: device %s is registered with other settings", ErrExists, d.ID))
@@ -72,29 +74,63 @@ func (db *DB) ImportDevices(devs []Device, by Actor) (created, unchanged int, er
 			}
 			fresh[i] = true
 		}
-		if refused != nil {
-			return nil, refused
-		}
-		now := db.clock()
-		for i, d := range rows {
-			if !fresh[i] {
-				continue
-			}
-			d.CreatedAt, d.UpdatedAt = now, now
-			if err := putJSON(tx.Bucket(bucketDevices), []byte(d.ID), d); err != nil {
+		return fresh, same, nil
+	}
+	apply := func(rows []Device, base int) (made, same int, err error) {
+		err = db.update(func(tx kvTx) ([]Change, error) {
+			fresh, n, err := check(tx, rows, base)
+			if err != nil {
 				return nil, err
 			}
-			if err := putEKOwner(tx, d.ID, d.EKHash); err != nil {
-				return nil, err
+			made, same = 0, n
+			now := db.clock()
+			for i, d := range rows {
+				if !fresh[i] {
+					continue
+				}
+				d.CreatedAt, d.UpdatedAt = now, now
+				if err := putJSON(tx.Bucket(bucketDevices), []byte(d.ID), d); err != nil {
+					return nil, err
+				}
+				if err := putEKOwner(tx, d.ID, d.EKHash); err != nil {
+					return nil, err
+				}
+				made++
 			}
-			created++
+			if made == 0 {
+				return nil, nil
+			}
+			detail := fmt.Sprintf("rows=%d created=%d unchanged=%d", len(rows), made, same)
+			if base > 0 || len(rows) < len(devs) {
+				detail += fmt.Sprintf(" part_from_row=%d", base)
+			}
+			return nil, db.appendAudit(tx, "device.import", "devices", detail, by)
+		})
+		return made, same, err
+	}
+	// etcd bounds the operations of one transaction: a larger import is
+	// checked whole in one read, then written in parts. Should a part fail
+	// after others committed, running the same import again completes it
+	// (existing rows count as unchanged).
+	per := len(rows)
+	if limit := db.kv.txnLimit(); limit > 0 {
+		per = max(1, (limit-8)/4) // a row reads and writes up to 4 keys
+	}
+	if per < len(rows) || refused != nil {
+		err = db.view(func(tx kvTx) error { _, _, err := check(tx, rows, 0); return err })
+		if err == nil && refused != nil {
+			err = refused
 		}
-		if created == 0 {
-			return nil, nil
+		if err != nil {
+			return 0, 0, err
 		}
-		detail := fmt.Sprintf("rows=%d created=%d unchanged=%d", len(rows), created, unchanged)
-		return nil, db.appendAudit(tx, "device.import", "devices", detail, by)
-	})
+	}
+	created, unchanged = 0, 0
+	for base := 0; base < len(rows) && err == nil; base += per {
+		var made, same int
+		made, same, err = apply(rows[base:min(base+per, len(rows))], base)
+		created, unchanged = created+made, unchanged+same
+	}
 	if err != nil {
 		return 0, 0, err
 	}

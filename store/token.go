@@ -40,8 +40,9 @@ func HashToken(token string) string {
 
 // CreateTokens makes n one-time enrolment tokens for a group, valid for
 // ttl, and returns their plaintexts: "fgt_" and 32 random bytes in
-// unpadded base64url. Only their hashes are stored, in one transaction,
-// with one "token.create" audit event. The group must exist (ErrNotFound)
+// unpadded base64url. Only their hashes are stored, in one transaction
+// with one "token.create" audit event (on etcd, in parts that fit its
+// transaction limit, one event each). The group must exist (ErrNotFound)
 // and allow tokens (ErrPolicy); n must be 1 to 100000 and ttl positive
 // (ErrInvalid).
 func (db *DB) CreateTokens(group string, n int, ttl time.Duration, by Actor) ([]string, error) {
@@ -63,28 +64,40 @@ func (db *DB) CreateTokens(group string, n int, ttl time.Duration, by Actor) ([]
 	}
 	// bbolt fills pages best with keys in order.
 	slices.Sort(hashes)
-	err := db.update(func(tx kvTx) ([]Change, error) {
-		g, err := getGroup(tx, group)
-		if err != nil {
-			return nil, err
-		}
-		if g.RequireTPM || !g.AllowTokens {
-			return nil, fmt.Errorf("%w: group %q does not allow enrolment tokens", ErrPolicy, group)
-		}
-		now := db.clock()
-		b := tx.Bucket(bucketTokens)
-		for _, h := range hashes {
-			if b.Get([]byte(h)) != nil { // 2^-256: a broken random source, not bad luck
-				return nil, fmt.Errorf("%w: token hash %s", ErrExists, h)
-			}
-			t := Token{Hash: h, Group: group, ExpiresAt: now.Add(ttl), CreatedAt: now, CreatedBy: by.Name}
-			if err := putJSON(b, []byte(h), t); err != nil {
+	// etcd bounds the operations of one transaction: larger batches are
+	// stored in parts, each with its own audit event. Should a part fail,
+	// the caller gets no plaintext, so the parts stored are unusable and
+	// expire unused.
+	per := len(hashes)
+	if limit := db.kv.txnLimit(); limit > 0 {
+		per = max(1, limit-4)
+	}
+	var err error
+	for start := 0; start < len(hashes) && err == nil; start += per {
+		part := hashes[start:min(start+per, len(hashes))]
+		err = db.update(func(tx kvTx) ([]Change, error) {
+			g, err := getGroup(tx, group)
+			if err != nil {
 				return nil, err
 			}
-		}
-		detail := fmt.Sprintf("count=%d group=%s ttl=%s", n, group, ttl)
-		return nil, db.appendAudit(tx, "token.create", group, detail, by)
-	})
+			if g.RequireTPM || !g.AllowTokens {
+				return nil, fmt.Errorf("%w: group %q does not allow enrolment tokens", ErrPolicy, group)
+			}
+			now := db.clock()
+			b := tx.Bucket(bucketTokens)
+			for _, h := range part {
+				if b.Get([]byte(h)) != nil { // 2^-256: a broken random source, not bad luck
+					return nil, fmt.Errorf("%w: token hash %s", ErrExists, h)
+				}
+				t := Token{Hash: h, Group: group, ExpiresAt: now.Add(ttl), CreatedAt: now, CreatedBy: by.Name}
+				if err := putJSON(b, []byte(h), t); err != nil {
+					return nil, err
+				}
+			}
+			detail := fmt.Sprintf("count=%d group=%s ttl=%s", len(part), group, ttl)
+			return nil, db.appendAudit(tx, "token.create", group, detail, by)
+		})
+	}
 	if err != nil {
 		return nil, err
 	}
