@@ -32,7 +32,7 @@ TEST_TAGS ?= tpmsimulator,swtpm,qemu,chromium
 # simulator and on swtpm, and end-to-end tests in test/ that start the real
 # server binary and drive it with paho and Debian's mosquitto clients.
 test: vet
-	$(GO) test -count=1 -timeout 14m -tags $(TEST_TAGS) ./...
+	FLEETGATE_REQUIRE_ETCD=1 $(GO) test -count=1 -timeout 14m -tags $(TEST_TAGS) ./...
 
 # The same without the TPM simulator and swtpm, for a machine without them.
 test-quick:
