@@ -33,6 +33,8 @@ TEST_TAGS ?= tpmsimulator,swtpm,qemu,chromium
 # server binary and drive it with paho and Debian's mosquitto clients.
 test: vet
 	FLEETGATE_REQUIRE_ETCD=1 $(GO) test -count=1 -timeout 14m -tags $(TEST_TAGS) ./...
+	# The registry's whole suite again, on etcd instead of bbolt files.
+	FLEETGATE_STORE_BACKEND=etcd $(GO) test -count=1 -timeout 5m ./store/
 
 # The same without the TPM simulator and swtpm, for a machine without them.
 test-quick:

@@ -240,7 +240,7 @@ func TestLookup(t *testing.T) {
 				}
 				return
 			}
-			if d.ID != "dev-1" || c.Serial != "abc" || c.Fingerprint != want.Fingerprint || string(c.DER) != string(want.DER) {
+			if d.ID != "dev-1" || c.Serial != "abc" || c.Fingerprint != want.Fingerprint || !sameDER(c.DER, want.DER) {
 				t.Errorf("Lookup = %+v, %+v", d, c)
 			}
 		})

@@ -54,7 +54,7 @@ func (db *DB) PutChallenge(c Challenge) error {
 			return nil, fmt.Errorf("%w: challenge %s", ErrExists, c.ID)
 		}
 		return func(tx kvTx) error {
-			if err := sweepChallenges(tx, db.clock(), maxSweep); err != nil {
+			if err := sweepChallenges(tx, db.clock(), db.sweepLimit()); err != nil {
 				return err
 			}
 			if err := putJSON(tx.Bucket(bucketChallenges), []byte(c.ID), c); err != nil {
@@ -163,4 +163,14 @@ func sweepChallenges(tx kvTx, now time.Time, limit int) error {
 // expiryKey orders challenge IDs by expiry for the sweep.
 func expiryKey(expires time.Time, id string) []byte {
 	return append(binary.BigEndian.AppendUint64(nil, uint64(expires.UnixNano())), id...)
+}
+
+// sweepLimit is how many expired challenges one write may remove: maxSweep,
+// or fewer where the backend bounds a transaction (each costs a read and
+// three deletes).
+func (db *DB) sweepLimit() int {
+	if limit := db.kv.txnLimit(); limit > 0 {
+		return min(maxSweep, max(1, (limit-16)/4))
+	}
+	return maxSweep
 }

@@ -118,7 +118,10 @@ func (db *DB) Path() string { return db.path }
 // check reads the freelist, which a concurrent writer would change under a
 // read-only transaction.
 func (db *DB) Check() error {
-	if db.bolt == nil {
+	if e, ok := db.kv.(*etcdKV); ok {
+		if e.closed.Load() {
+			return errEtcdClosed
+		}
 		return nil // etcd checks its own storage
 	}
 	tx, err := db.bolt.Begin(true)

@@ -19,10 +19,7 @@ func (c *testClock) Advance(d time.Duration) {
 func openClockedDB(t testing.TB) (*DB, *testClock) {
 	t.Helper()
 	clock := newTestClock()
-	db, err := Open(t.TempDir()+"/registry.db", Options{Now: clock.Now})
-	if err != nil {
-		t.Fatalf("Open: %v", err)
-	}
+	db := openBackend(t, Options{Now: clock.Now})
 	t.Cleanup(func() {
 		if err := db.Check(); err != nil {
 			t.Errorf("Check: %v", err)

@@ -158,13 +158,17 @@ type etcdKV struct {
 	lastCommit atomic.Int64  // revision of this process's latest commit
 	conflicts  atomic.Uint64 // write transactions run again after a conflict
 	maxOps     int           // etcd's --max-txn-ops
+	closed     atomic.Bool
 }
+
+var errEtcdClosed = fmt.Errorf("%w: etcd registry", ErrClosed)
 
 func (e *etcdKV) localFeed() bool { return false }
 func (e *etcdKV) batchLimit() int { return etcdBatch }
 func (e *etcdKV) txnLimit() int   { return e.maxOps }
 
 func (e *etcdKV) close() error {
+	e.closed.Store(true)
 	if e.mirror != nil {
 		e.mirror.stop()
 	}
@@ -238,6 +242,9 @@ func mapEtcdErr(err error) error {
 }
 
 func (e *etcdKV) view(fn func(tx kvTx) error) error {
+	if e.closed.Load() {
+		return errEtcdClosed
+	}
 	tx := &etcdTx{kv: e, readOnly: true}
 	err := fn(tx)
 	if tx.err != nil {
@@ -247,6 +254,9 @@ func (e *etcdKV) view(fn func(tx kvTx) error) error {
 }
 
 func (e *etcdKV) update(fn func(tx kvTx) error) error {
+	if e.closed.Load() {
+		return errEtcdClosed
+	}
 	start := time.Now()
 	for attempt := 1; ; attempt++ {
 		tx := &etcdTx{kv: e}

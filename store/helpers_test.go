@@ -4,7 +4,6 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
-	"path/filepath"
 	"sync"
 	"testing"
 	"time"
@@ -34,10 +33,7 @@ func (c *testClock) Now() time.Time {
 // of the test, checks its consistency and closes it.
 func openTestDB(t testing.TB) *DB {
 	t.Helper()
-	db, err := Open(filepath.Join(t.TempDir(), "registry.db"), Options{Now: newTestClock().Now})
-	if err != nil {
-		t.Fatalf("Open: %v", err)
-	}
+	db := openBackend(t, Options{Now: newTestClock().Now})
 	t.Cleanup(func() {
 		if err := db.Check(); err != nil && !errors.Is(err, ErrClosed) {
 			t.Errorf("Check: %v", err)

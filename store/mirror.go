@@ -317,6 +317,9 @@ func (m *mirror) resync(compacted int64) {
 // holds this process's own latest commit, so that a caller reads what it
 // just wrote. Past the grace period without news from etcd it refuses.
 func (m *mirror) view(fn func(tx kvTx) error) error {
+	if m.kv.closed.Load() {
+		return errEtcdClosed
+	}
 	if want := m.kv.lastCommit.Load(); want > 0 && !m.waitFor(want) {
 		return m.kv.view(fn) // the watch lags: read from the cluster
 	}

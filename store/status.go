@@ -14,23 +14,31 @@ import (
 // Revoking a device also revokes all its active and superseded certificates
 // with the same reason in the same transaction, each recorded as
 // "cert.revoke". After the commit a ChangeDevice event is published,
-// followed by one ChangeCert event per certificate revoked.
+// followed by one ChangeCert event per certificate revoked. On etcd, whose
+// transactions are bounded, a device with more certificates than fit is
+// revoked together with the first of them and the rest follow in further
+// transactions; brokers refuse every certificate of a revoked device
+// anyway, and revoking it again completes a cascade that was cut short.
 func (db *DB) SetDeviceStatus(id string, status DeviceStatus, reason string, by Actor) (Device, error) {
 	switch status {
 	case DeviceActive, DeviceSuspended, DeviceRevoked:
 	default:
 		return Device{}, fmt.Errorf("%w: unknown device status %q", ErrInvalid, status)
 	}
+	per := 0 // certificates revoked per transaction; 0: all
+	if limit := db.kv.txnLimit(); limit > 0 {
+		per = max(1, (limit-12)/3) // a certificate reads one key and writes three
+	}
 	var out Device
 	var revoked []string
-	changed := false
+	changed, more, last := false, false, ""
 	err := db.update(func(tx kvTx) ([]Change, error) {
 		d, err := getDevice(tx, id)
 		if err != nil {
 			return nil, err
 		}
 		if d.Status == status {
-			out = d
+			out, more = d, status == DeviceRevoked // finish a cascade cut short
 			return nil, nil
 		}
 		action, err := transition(d.Status, status)
@@ -52,10 +60,11 @@ func (db *DB) SetDeviceStatus(id string, status DeviceStatus, reason string, by 
 		}
 		changes := []Change{{Kind: ChangeDevice, DeviceID: id, DeviceStatus: status, Time: now}}
 		if status == DeviceRevoked {
-			revoked, err = db.revokeDeviceCerts(tx, id, reason, now, by)
+			revoked, last, err = db.revokeDeviceCerts(tx, id, reason, now, by, per, "")
 			if err != nil {
 				return nil, err
 			}
+			more = last != ""
 			for _, serial := range revoked {
 				changes = append(changes, Change{Kind: ChangeCert, DeviceID: id, Serial: serial, CertStatus: CertRevoked, Time: now})
 			}
@@ -63,6 +72,29 @@ func (db *DB) SetDeviceStatus(id string, status DeviceStatus, reason string, by 
 		out, changed = d, true
 		return changes, nil
 	})
+	for more && err == nil {
+		var part []string
+		from := last // a retried transaction starts from the same place
+		err = db.update(func(tx kvTx) ([]Change, error) {
+			d, err := getDevice(tx, id)
+			if err != nil {
+				return nil, err
+			}
+			if d.Status != DeviceRevoked {
+				more = false
+				return nil, nil
+			}
+			now := db.clock()
+			part, last, err = db.revokeDeviceCerts(tx, id, d.Reason, now, by, per, from)
+			more = last != ""
+			var changes []Change
+			for _, serial := range part {
+				changes = append(changes, Change{Kind: ChangeCert, DeviceID: id, Serial: serial, CertStatus: CertRevoked, Time: now})
+			}
+			return changes, err
+		})
+		revoked = append(revoked, part...)
+	}
 	if err != nil {
 		return Device{}, err
 	}
@@ -85,37 +117,43 @@ func transition(from, to DeviceStatus) (string, error) {
 	return "", fmt.Errorf("%w: %s to %s", ErrState, from, to)
 }
 
-// revokeDeviceCerts revokes every active or superseded certificate of a
-// device inside tx and returns their serials.
-func (db *DB) revokeDeviceCerts(tx kvTx, deviceID, reason string, now time.Time, by Actor) ([]string, error) {
+// revokeDeviceCerts revokes the active and superseded certificates of a
+// device inside tx whose index keys follow after (all when empty), looking
+// at no more than limit of them (0: all). It returns the serials revoked
+// and, when it stopped at the limit, the last one it looked at.
+func (db *DB) revokeDeviceCerts(tx kvTx, deviceID, reason string, now time.Time, by Actor, limit int, after string) (serials []string, last string, err error) {
 	prefix := indexPrefix(deviceID)
-	var serials []string
 	// Collect first: the writes below must not run under the scan.
 	var all []string
-	err := tx.Bucket(bucketCertsByDevice).Scan(prefix, func(k, _ []byte) error {
-		all = append(all, string(k[len(prefix):]))
+	err = tx.Bucket(bucketCertsByDevice).Scan(prefix, func(k, _ []byte) error {
+		if serial := string(k[len(prefix):]); after == "" || serial > after {
+			all = append(all, serial)
+		}
 		return nil
 	})
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
-	for _, serial := range all {
+	for i, serial := range all {
+		if limit > 0 && i == limit {
+			return serials, all[i-1], nil
+		}
 		cert, err := getCert(tx, serial)
 		if err != nil {
-			return nil, fmt.Errorf("index of device %s: %w", deviceID, err)
+			return nil, "", fmt.Errorf("index of device %s: %w", deviceID, err)
 		}
 		if cert.Status == CertRevoked {
 			continue
 		}
 		cert.Status, cert.RevokedAt, cert.Reason = CertRevoked, now, reason
 		if err := putCert(tx, cert); err != nil {
-			return nil, err
+			return nil, "", err
 		}
 		detail := fmt.Sprintf("device=%s cascade=device.revoke reason=%q", deviceID, reason)
 		if err := db.appendAudit(tx, "cert.revoke", serial, detail, by); err != nil {
-			return nil, err
+			return nil, "", err
 		}
 		serials = append(serials, serial)
 	}
-	return serials, nil
+	return serials, "", nil
 }

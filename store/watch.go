@@ -10,7 +10,16 @@ import (
 // drained by its own goroutine, so a slow reader never loses a change and
 // never delays a writer. The channel is closed when ctx is done or the
 // registry is closed; changes not yet received by then are dropped.
+//
+// On etcd the feed comes from the watch of the local copy: Watch first
+// waits, briefly, until the copy holds this process's latest commit, so
+// that changes committed here before the call are not reported.
 func (db *DB) Watch(ctx context.Context) <-chan Change {
+	if e, ok := db.kv.(*etcdKV); ok && e.mirror != nil {
+		if want := e.lastCommit.Load(); want > 0 {
+			e.mirror.waitFor(want)
+		}
+	}
 	return db.feed.subscribe(ctx)
 }
 

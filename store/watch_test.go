@@ -15,19 +15,25 @@ import (
 func addCertsRaw(t *testing.T, db *DB, deviceID string, n int) []string {
 	t.Helper()
 	serials := make([]string, n)
-	err := db.kv.update(func(tx kvTx) error {
-		for i := range n {
-			c := testCert(deviceID, fmt.Sprintf("1%05x", i))
-			c.Status, c.IssuedAt = CertActive, testEpoch
-			serials[i] = c.Serial
-			if err := putCertRaw(tx, c); err != nil {
-				return err
+	per := n
+	if limit := db.kv.txnLimit(); limit > 0 {
+		per = limit / 3 // three keys per certificate
+	}
+	for start := 0; start < n; start += per {
+		err := db.kv.update(func(tx kvTx) error {
+			for i := start; i < min(start+per, n); i++ {
+				c := testCert(deviceID, fmt.Sprintf("1%05x", i))
+				c.Status, c.IssuedAt = CertActive, testEpoch
+				serials[i] = c.Serial
+				if err := putCertRaw(tx, c); err != nil {
+					return err
+				}
 			}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
 		}
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
 	}
 	return serials
 }

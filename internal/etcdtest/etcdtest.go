@@ -578,3 +578,38 @@ func tail(path string, n int) string {
 	}
 	return strings.Join(lines, "\n")
 }
+
+// StartShared starts a cluster of n members that outlives any one test: a
+// package's TestMain starts it before m.Run and calls stop afterwards. Only
+// Endpoints may be used on it (the methods that report to a test have
+// none). It returns an error when etcd is not installed.
+func StartShared(n int) (c *Cluster, stop func(), err error) {
+	bin, err := exec.LookPath("etcd")
+	if err != nil {
+		return nil, nil, fmt.Errorf("etcd not found (%w): install Debian's etcd-server", err)
+	}
+	dir, err := os.MkdirTemp("", "etcdtest-")
+	if err != nil {
+		return nil, nil, err
+	}
+	c = &Cluster{bin: bin, dir: dir}
+	stop = func() {
+		for _, m := range c.members {
+			if m.running() {
+				m.stop()
+			}
+		}
+		_ = os.RemoveAll(dir)
+	}
+	for attempt := 1; ; attempt++ {
+		err := c.boot(attempt, n)
+		if err == nil {
+			return c, stop, nil
+		}
+		c.killAll()
+		if !errors.Is(err, errPortInUse) || attempt >= startAttempts {
+			stop()
+			return nil, nil, fmt.Errorf("etcdtest: start %d members: %w", n, err)
+		}
+	}
+}
