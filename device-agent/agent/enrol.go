@@ -73,7 +73,10 @@ func (r *runner) enrolled(st *State, issued enroll.Issued) error {
 	r.st = st
 	r.install(c)
 	// The next provisioning call is a rotation, over the mTLS client and
-	// much later: the enrolment connection would only sit idle.
+	// much later: the enrolment connection would only sit idle. Best
+	// effort: net/http may return the connection to its idle pool a
+	// moment after the reply was read, and then the transport's idle
+	// timeout closes it.
 	r.a.api.CloseIdleConnections()
 	r.log.Info("enrolled", "serial", c.info.Serial, "not_after", c.info.NotAfter, "key_source", st.KeySource,
 		"rotate_at", c.rotateAt)

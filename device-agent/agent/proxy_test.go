@@ -1,7 +1,6 @@
 package agent
 
 import (
-	"errors"
 	"io"
 	"net"
 	"sync"
@@ -15,14 +14,9 @@ type tcpProxy struct {
 	ln     net.Listener
 	target string
 
-	mu       sync.Mutex
-	conns    map[net.Conn]struct{}
-	cutDone  bool
-	accepted int
-
-	// clientClosed receives one value per connection the client closed
-	// (end of stream from the client before anything else ended it).
-	clientClosed chan struct{}
+	mu      sync.Mutex
+	conns   map[net.Conn]struct{}
+	cutDone bool
 }
 
 // newProxy starts a proxy to target on a fresh loopback port; it stops
@@ -33,7 +27,7 @@ func newProxy(t *testing.T, target string) *tcpProxy {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := &tcpProxy{ln: ln, target: target, conns: map[net.Conn]struct{}{}, clientClosed: make(chan struct{}, 1000)}
+	p := &tcpProxy{ln: ln, target: target, conns: map[net.Conn]struct{}{}}
 	go p.serve()
 	t.Cleanup(p.cut)
 	return p
@@ -41,13 +35,6 @@ func newProxy(t *testing.T, target string) *tcpProxy {
 
 // addr is the proxy's address, host:port.
 func (p *tcpProxy) addr() string { return p.ln.Addr().String() }
-
-// connections returns how many connections the proxy accepted.
-func (p *tcpProxy) connections() int {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return p.accepted
-}
 
 // cut closes the listener and every connection, both sides.
 func (p *tcpProxy) cut() {
@@ -81,9 +68,6 @@ func (p *tcpProxy) serve() {
 		if err != nil {
 			return // cut
 		}
-		p.mu.Lock()
-		p.accepted++
-		p.mu.Unlock()
 		go p.forward(client)
 	}
 }
@@ -104,15 +88,7 @@ func (p *tcpProxy) forward(client net.Conn) {
 	}
 	done := make(chan struct{}, 2)
 	go func() {
-		_, err := io.Copy(server, client)
-		if err == nil || errors.Is(err, io.EOF) {
-			p.mu.Lock()
-			byClient := !p.cutDone
-			p.mu.Unlock()
-			if byClient {
-				p.clientClosed <- struct{}{}
-			}
-		}
+		io.Copy(server, client)
 		done <- struct{}{}
 	}()
 	go func() {
@@ -122,6 +98,7 @@ func (p *tcpProxy) forward(client net.Conn) {
 	<-done
 	client.Close()
 	server.Close()
+	<-done
 	p.mu.Lock()
 	delete(p.conns, client)
 	delete(p.conns, server)
