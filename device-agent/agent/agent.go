@@ -27,8 +27,8 @@ type Agent struct {
 
 	running   atomic.Bool
 	cur       atomic.Pointer[creds]
-	served    atomic.Pointer[creds] // what the last MQTT handshake presented
-	connected atomic.Bool
+	served    atomic.Pointer[creds]  // what the last MQTT handshake presented
+	broker    atomic.Pointer[string] // the session's broker; nil or "" while down
 	rotateReq chan chan error
 }
 
@@ -115,7 +115,20 @@ func (a *Agent) Credentials() (Credentials, bool) {
 }
 
 // Connected reports whether an MQTT session is up.
-func (a *Agent) Connected() bool { return a.connected.Load() }
+func (a *Agent) Connected() bool { return a.Broker() != "" }
+
+// Broker returns the address (one of Config.BrokerList) of the broker the
+// MQTT session is on, or "" while there is no session.
+func (a *Agent) Broker() string {
+	if p := a.broker.Load(); p != nil {
+		return *p
+	}
+	return ""
+}
+
+// setBroker records the broker of the session that came up, or "" when
+// it ended.
+func (a *Agent) setBroker(addr string) { a.broker.Store(&addr) }
 
 // topic is the full topic of a suffix in the device's namespace.
 func (a *Agent) topic(suffix string) string { return "devices/" + a.cfg.DeviceID + "/" + suffix }
@@ -173,6 +186,7 @@ func (a *Agent) Run(ctx context.Context) error {
 			ErrState, st.DeviceID, st.KeySource, a.cfg.DeviceID, a.cfg.KeySource)
 	}
 	r := &runner{a: a, cfg: a.cfg, log: a.cfg.Logger.With("device", a.cfg.DeviceID), store: store, keys: keys, st: st}
+	r.pickBroker()
 	err = r.run(ctx)
 	if errors.Is(err, errStopped) {
 		err = nil

@@ -4,6 +4,8 @@ import (
 	"crypto"
 	"crypto/x509"
 	"log/slog"
+	"math/rand/v2"
+	"strings"
 	"time"
 
 	mqtt "github.com/eclipse/paho.mqtt.golang"
@@ -45,8 +47,12 @@ type Config struct {
 	// ProvisioningURL is the base URL of the provisioning API, e.g.
 	// https://fleet.example:8443.
 	ProvisioningURL string `json:"provisioning_url"`
-	// Broker is the MQTT-over-mTLS address, host:port.
-	Broker string `json:"broker"`
+	// Broker is the MQTT-over-mTLS address, host:port. Brokers lists
+	// several instead (brokers sharing one registry): the agent connects
+	// to one of them and moves to the next when it cannot reach it or
+	// loses its session. Set one of the two, not both.
+	Broker  string   `json:"broker,omitempty"`
+	Brokers []string `json:"brokers,omitempty"`
 	// CAFile is a PEM file with the fleet root that signs the API's and
 	// the broker's certificates. RootCAs, if set, is used instead.
 	CAFile string `json:"ca_file,omitempty"`
@@ -120,14 +126,19 @@ type Config struct {
 	// Now is the agent's clock; nil means time.Now. Certificates are
 	// judged by it (rotation time, expiry).
 	Now func() time.Time `json:"-"`
+	// Rand draws the agent's random numbers, uniform in [0,1): backoff and
+	// rotation jitter, and which of Brokers is tried first. nil means
+	// math/rand/v2's Float64. It is called from the agent's own goroutine;
+	// one shared by several agents must be safe for concurrent use.
+	Rand func() float64 `json:"-"`
 	// MQTTOptions, if set, is called last on the paho options of every
 	// session (dialer, buffer sizes, ...).
 	MQTTOptions func(*mqtt.ClientOptions) `json:"-"`
 }
 
 // DefaultConfig returns a configuration with every default filled in; the
-// caller sets at least DeviceID, ProvisioningURL, Broker, the CA and the
-// key source.
+// caller sets at least DeviceID, ProvisioningURL, Broker (or Brokers), the
+// CA and the key source.
 func DefaultConfig() Config {
 	return Config{
 		TPMPath:        DefaultTPMPath,
@@ -182,8 +193,41 @@ func (c Config) withDefaults() Config {
 	if c.Now == nil {
 		c.Now = time.Now
 	}
+	if c.Rand == nil {
+		c.Rand = rand.Float64
+	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}
 	return c
+}
+
+// BrokerList returns the broker addresses the agent tries, in order:
+// Brokers, or Broker alone.
+func (c Config) BrokerList() []string {
+	if len(c.Brokers) > 0 {
+		return c.Brokers
+	}
+	if c.Broker == "" {
+		return nil
+	}
+	return []string{c.Broker}
+}
+
+// SetBrokers replaces both Broker and Brokers with the comma-separated
+// addresses in list: one address goes to Broker, several to Brokers. The
+// environment and the flags set brokers through it, so a later layer
+// replaces what an earlier one (the file) said, whichever field that used.
+// Blanks around addresses are dropped; an empty entry is kept for
+// Validate to report.
+func (c *Config) SetBrokers(list string) {
+	addrs := strings.Split(list, ",")
+	for i := range addrs {
+		addrs[i] = strings.TrimSpace(addrs[i])
+	}
+	if len(addrs) == 1 {
+		c.Broker, c.Brokers = addrs[0], nil
+		return
+	}
+	c.Broker, c.Brokers = "", addrs
 }

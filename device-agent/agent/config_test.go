@@ -31,6 +31,19 @@ func TestValidate(t *testing.T) {
 		{"error/device-id", func(c *Config) { c.DeviceID = "a/b" }, "device_id"},
 		{"error/http-url", func(c *Config) { c.ProvisioningURL = "http://fleet.example" }, "provisioning_url"},
 		{"error/broker-without-port", func(c *Config) { c.Broker = "fleet.example" }, "broker"},
+		{"error/broker-named-port", func(c *Config) { c.Broker = "fleet.example:mqtts" }, "port"},
+		{"error/no-broker", func(c *Config) { c.Broker = "" }, "broker"},
+		{"ok/brokers", func(c *Config) { c.Broker, c.Brokers = "", []string{"a.example:8883", "b.example:8883"} }, ""},
+		{"ok/brokers-one", func(c *Config) { c.Broker, c.Brokers = "", []string{"a.example:8883"} }, ""},
+		{"error/broker-and-brokers", func(c *Config) { c.Brokers = []string{"a.example:8883"} }, "set one of them"},
+		{"error/brokers-entry", func(c *Config) { c.Broker, c.Brokers = "", []string{"a.example:8883", "b.example"} },
+			`brokers[1] "b.example"`},
+		{"error/brokers-empty-entry", func(c *Config) { c.Broker, c.Brokers = "", []string{"a.example:8883", ""} },
+			`brokers[1] ""`},
+		{"error/brokers-twice", func(c *Config) { c.Broker, c.Brokers = "", []string{"a.example:8883", "a.example:8883"} },
+			"listed twice"},
+		{"error/brokers-port-range", func(c *Config) { c.Broker, c.Brokers = "", []string{"a.example:8883", "b.example:70000"} },
+			"brokers[1]"},
 		{"error/no-ca", func(c *Config) { c.CAFile = "" }, "ca_file"},
 		{"error/key-source", func(c *Config) { c.KeySource = "hsm" }, "key_source"},
 		{"error/tpm-path", func(c *Config) { c.KeySource, c.TPMPath = KeyTPM, "tpm0" }, "tpm_path"},
@@ -86,6 +99,9 @@ func TestLoadEnv(t *testing.T) {
 		len(c.Subscribe) != 2 || c.Subscribe[1] != "b" || c.RotateJitter != 0.1 || c.DeviceID != "dev-1" {
 		t.Errorf("after LoadEnv: %+v", c)
 	}
+	if c.Brokers != nil {
+		t.Errorf("one address in DEVICE_AGENT_BROKER gave brokers %q", c.Brokers)
+	}
 	for _, tt := range []struct{ name, key, value string }{
 		{"error/duration", "DEVICE_AGENT_KEEPALIVE", "soon"},
 		{"error/float", "DEVICE_AGENT_ROTATE_AT", "two thirds"},
@@ -101,6 +117,58 @@ func TestLoadEnv(t *testing.T) {
 			})
 			if !errors.Is(err, ErrConfig) || !strings.Contains(err.Error(), tt.key) {
 				t.Errorf("got %v, want ErrConfig naming %s", err, tt.key)
+			}
+		})
+	}
+}
+
+// TestLoadEnvBrokers: either variable takes a list and replaces both
+// broker and brokers of the layer below; both at once is an error.
+func TestLoadEnvBrokers(t *testing.T) {
+	tests := []struct {
+		name        string
+		env         map[string]string
+		fileBrokers []string // else the file names one broker
+		broker      string
+		brokers     []string
+		err         string
+	}{
+		{"ok/list-over-broker", map[string]string{"DEVICE_AGENT_BROKERS": "a:1, b:2"}, nil, "", []string{"a:1", "b:2"}, ""},
+		{"ok/list-in-broker-variable", map[string]string{"DEVICE_AGENT_BROKER": "a:1,b:2"}, nil, "", []string{"a:1", "b:2"}, ""},
+		{"ok/one-over-list", map[string]string{"DEVICE_AGENT_BROKERS": "c:3"}, []string{"a:1", "b:2"}, "c:3", nil, ""},
+		{"ok/unset-keeps-file", nil, []string{"a:1", "b:2"}, "", []string{"a:1", "b:2"}, ""},
+		{"error/both", map[string]string{"DEVICE_AGENT_BROKER": "a:1", "DEVICE_AGENT_BROKERS": "b:2"}, nil, "", nil,
+			"DEVICE_AGENT_BROKER and DEVICE_AGENT_BROKERS"},
+		{"error/empty-entry", map[string]string{"DEVICE_AGENT_BROKERS": "a:1,"}, nil, "", []string{"a:1", ""}, `brokers[1] ""`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := validConfig()
+			if tt.fileBrokers != nil {
+				c.Broker, c.Brokers = "", tt.fileBrokers
+			}
+			err := c.LoadEnv(func(k string) string { return tt.env[k] })
+			if err == nil {
+				err = c.Validate()
+			}
+			if tt.err != "" {
+				if !errors.Is(err, ErrConfig) || !strings.Contains(err.Error(), tt.err) {
+					t.Fatalf("got %v, want ErrConfig naming %s", err, tt.err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if c.Broker != tt.broker || strings.Join(c.Brokers, " ") != strings.Join(tt.brokers, " ") {
+				t.Errorf("broker %q, brokers %q; want %q, %q", c.Broker, c.Brokers, tt.broker, tt.brokers)
+			}
+			want := tt.brokers
+			if tt.broker != "" {
+				want = []string{tt.broker}
+			}
+			if got := c.BrokerList(); strings.Join(got, " ") != strings.Join(want, " ") {
+				t.Errorf("BrokerList() = %q, want %q", got, want)
 			}
 		})
 	}

@@ -14,10 +14,11 @@ import (
 const EnvPrefix = "DEVICE_AGENT_"
 
 // LoadEnv applies the environment variables getenv returns (os.Getenv in
-// the binary) over c. Subscribe is a comma-separated list.
+// the binary) over c. Subscribe is a comma-separated list; so is
+// DEVICE_AGENT_BROKER or DEVICE_AGENT_BROKERS (see SetBrokers).
 func (c *Config) LoadEnv(getenv func(string) string) error {
 	strs := map[string]*string{
-		"device_id": &c.DeviceID, "provisioning_url": &c.ProvisioningURL, "broker": &c.Broker,
+		"device_id": &c.DeviceID, "provisioning_url": &c.ProvisioningURL,
 		"ca_file": &c.CAFile, "key_source": &c.KeySource, "tpm_path": &c.TPMPath,
 		"token_file": &c.TokenFile, "state_dir": &c.StateDir, "status_topic": &c.StatusTopic,
 	}
@@ -72,6 +73,18 @@ func (c *Config) LoadEnv(getenv func(string) string) error {
 				c.Subscribe = append(c.Subscribe, s)
 			}
 		}
+	}
+	// Either variable takes one address or a comma-separated list and
+	// replaces both broker and brokers of the file.
+	broker, hasBroker := lookup("broker")
+	brokers, hasBrokers := lookup("brokers")
+	switch {
+	case hasBroker && hasBrokers:
+		errs = append(errs, fmt.Errorf("%sBROKER and %sBROKERS: set one of them", EnvPrefix, EnvPrefix))
+	case hasBroker:
+		c.SetBrokers(broker)
+	case hasBrokers:
+		c.SetBrokers(brokers)
 	}
 	if len(errs) > 0 {
 		return fmt.Errorf("%w: %w", ErrConfig, errors.Join(errs...))

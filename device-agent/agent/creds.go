@@ -5,7 +5,6 @@ import (
 	"crypto/x509"
 	"encoding/pem"
 	"fmt"
-	"math/rand/v2"
 	"time"
 )
 
@@ -39,7 +38,7 @@ func (r *runner) loadCreds(st *State) (*creds, error) {
 		leaf: leaf,
 		tls:  &tls.Certificate{Certificate: ders, PrivateKey: signer, Leaf: leaf},
 	}
-	c.rotateAt = rotationTime(leaf.NotBefore, leaf.NotAfter, r.cfg.RotateAt, r.cfg.RotateJitter, rand.Float64())
+	c.rotateAt = rotationTime(leaf.NotBefore, leaf.NotAfter, r.cfg.RotateAt, r.cfg.RotateJitter, r.cfg.Rand())
 	return c, nil
 }
 

@@ -35,6 +35,12 @@
 //
 //   - Broker unreachable, or the connection lost: reconnect after an
 //     exponential backoff with jitter between BackoffMin and BackoffMax.
+//   - Several brokers (Brokers, sharing one registry): the first attempt
+//     goes to a random one of the list, later ones stay on the broker of
+//     the last session until it fails, then walk the list in order. A
+//     lost session moves to the next broker at once, without backoff
+//     (once per stable session); failures after that back off as above.
+//     Agent.Broker says which broker the session is on.
 //   - Provisioning unreachable or failing (5xx): enrolment and rotation
 //     are retried the same way; the current certificate stays in use.
 //   - The broker refuses the device (CONNACK "not authorized"): it was

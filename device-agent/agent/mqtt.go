@@ -19,15 +19,19 @@ var (
 	statusOffline = []byte("offline")
 )
 
-// newClient builds the paho client of a Run. Paho's own reconnects are
-// off: the runner reconnects, with jitter, and stops on a refusal. The
+// newClient builds a paho client for the broker at addr, and the channel
+// on which it reports the loss of its connection. Paho's own reconnects
+// (and its own walk through several servers) are off: the runner
+// reconnects, with jitter, picks the broker, and stops on a refusal. The
 // session is persistent (CleanSession false) so subscriptions and
 // messages for the device survive reconnects; outbound messages are kept
-// by the outbox, not by paho (noStore).
-func (r *runner) newClient(lost chan<- error) mqtt.Client {
+// by the outbox, not by paho (noStore). TLS checks the broker's
+// certificate against the host of addr.
+func (r *runner) newClient(addr string) (mqtt.Client, <-chan error) {
 	cfg := r.cfg
+	lost := make(chan error, 1)
 	o := mqtt.NewClientOptions()
-	o.AddBroker("tls://" + cfg.Broker)
+	o.AddBroker("tls://" + addr)
 	o.SetClientID(cfg.DeviceID)
 	o.SetProtocolVersion(4)
 	o.SetCleanSession(false)
@@ -56,7 +60,7 @@ func (r *runner) newClient(lost chan<- error) mqtt.Client {
 	if cfg.MQTTOptions != nil {
 		cfg.MQTTOptions(o)
 	}
-	return mqtt.NewClient(o)
+	return mqtt.NewClient(o), lost
 }
 
 // errRefusedByBroker is a CONNACK refusal: the broker will not take this

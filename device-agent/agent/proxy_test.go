@@ -14,9 +14,11 @@ type tcpProxy struct {
 	ln     net.Listener
 	target string
 
-	mu      sync.Mutex
-	conns   map[net.Conn]struct{}
-	cutDone bool
+	mu       sync.Mutex
+	conns    map[net.Conn]struct{}
+	cutDone  bool
+	refusing bool // accept, then close at once
+	refused  int  // connections closed while refusing
 }
 
 // newProxy starts a proxy to target on a fresh loopback port; it stops
@@ -50,11 +52,33 @@ func (p *tcpProxy) cut() {
 	}
 }
 
-// track registers c; it reports false (and closes c) after a cut.
+// refuse(true) closes every connection and makes the proxy close new ones
+// as soon as it accepts them: a broker that takes TCP connections and
+// drops them. refuse(false) forwards again.
+func (p *tcpProxy) refuse(on bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.refusing = on
+	if on {
+		for c := range p.conns {
+			c.Close()
+		}
+	}
+}
+
+// refusals returns how many connections the proxy closed while refusing.
+func (p *tcpProxy) refusals() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.refused
+}
+
+// track registers c; it reports false (and closes c) after a cut or
+// while refusing.
 func (p *tcpProxy) track(c net.Conn) bool {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if p.cutDone {
+	if p.cutDone || p.refusing {
 		c.Close()
 		return false
 	}
@@ -67,6 +91,16 @@ func (p *tcpProxy) serve() {
 		client, err := p.ln.Accept()
 		if err != nil {
 			return // cut
+		}
+		p.mu.Lock()
+		refuse := p.refusing
+		if refuse {
+			p.refused++
+		}
+		p.mu.Unlock()
+		if refuse {
+			client.Close()
+			continue
 		}
 		go p.forward(client)
 	}

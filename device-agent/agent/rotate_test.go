@@ -189,7 +189,7 @@ func TestRotationLostReply(t *testing.T) {
 		t.Fatal(err)
 	}
 	d.Close()
-	r := &runner{cfg: cfg, keys: keys}
+	r := &runner{cfg: cfg.withDefaults(), keys: keys}
 	cur, err := r.loadCreds(st)
 	if err != nil {
 		t.Fatal(err)

@@ -4,7 +4,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
-	"math/rand/v2"
+	"slices"
 	"time"
 )
 
@@ -19,6 +19,9 @@ type runner struct {
 
 	rotFails   int       // failed rotations of the current certificate
 	rotRetryAt time.Time // after a failed rotation: when to try again
+
+	brokers []string // the configuration's BrokerList
+	next    int      // index in brokers of the next connection attempt
 }
 
 // errExpired ends a session because the certificate expired: the runner
@@ -43,8 +46,21 @@ func (r *runner) now() time.Time { return r.cfg.Now() }
 
 // backoff draws the wait before retry n.
 func (r *runner) backoff(n int) time.Duration {
-	return backoff(r.cfg.BackoffMin.Duration, r.cfg.BackoffMax.Duration, n, rand.Float64())
+	return backoff(r.cfg.BackoffMin.Duration, r.cfg.BackoffMax.Duration, n, r.cfg.Rand())
 }
+
+// pickBroker draws the broker of the first attempt, once per Run, so a
+// fleet started together spreads over the list instead of piling onto
+// its first entry. Later attempts go through the list in order.
+func (r *runner) pickBroker() {
+	r.brokers = slices.Clone(r.cfg.BrokerList())
+	if n := len(r.brokers); n > 1 {
+		r.next = min(max(int(r.cfg.Rand()*float64(n)), 0), n-1)
+	}
+}
+
+// nextBroker moves the next attempt to the following broker of the list.
+func (r *runner) nextBroker() { r.next = (r.next + 1) % len(r.brokers) }
 
 // install makes c the current credentials and returns the old ones. A
 // new certificate starts with a clean rotation schedule.

@@ -15,9 +15,15 @@ const quiesce = 250 // ms
 // session keeps the MQTT session up with the current certificate and
 // rotates it on schedule, until ctx ends (errStopped), the broker refuses
 // the device (ErrRevoked), or the certificate expires (errExpired).
+//
+// Each attempt goes to r.brokers[r.next]: the broker of the last session
+// until an attempt fails there, then the next one of the list, in turn.
+// A lost session moves to the next broker at once (within a random part
+// of BackoffMin rather than after a backoff), so a dead host costs no
+// backoff; that shortcut is taken once, and again only after a session
+// that lasted, so brokers that accept and drop get no reconnect storm.
 func (r *runner) session(ctx context.Context) error {
-	lost := make(chan error, 1)
-	s := &sessionState{r: r, client: r.newClient(lost)}
+	s := &sessionState{r: r, quick: true}
 	defer s.close()
 
 	connectT := time.NewTimer(0)
@@ -47,20 +53,31 @@ func (r *runner) session(ctx context.Context) error {
 					"err", err, "serial", r.a.cur.Load().info.Serial)
 				return err
 			default:
+				failed := s.addr
+				r.nextBroker()
 				s.level++
 				d := r.backoff(s.level)
-				r.log.Warn("broker unreachable; retrying", "err", err, "attempt", s.tries, "retry_in", d)
+				r.log.Warn("broker unreachable; retrying", "broker", failed, "err", err, "attempt", s.tries,
+					"next", r.brokers[r.next], "retry_in", d)
 				connectT.Reset(d)
 			}
 
-		case err := <-lost:
+		case err := <-s.lost:
 			if !s.up || s.client.IsConnectionOpen() {
 				continue // a loss of a connection already replaced
 			}
 			s.down(err)
-			s.level++
-			d := r.backoff(s.level)
-			r.log.Warn("connection lost; reconnecting", "err", err, "retry_in", d)
+			r.nextBroker()
+			var d time.Duration
+			if s.quick && len(r.brokers) > 1 {
+				s.quick = false
+				d = time.Duration(r.cfg.Rand() * float64(r.cfg.BackoffMin.Duration))
+			} else {
+				s.level++
+				d = r.backoff(s.level)
+			}
+			r.log.Warn("connection lost; reconnecting", "broker", s.addr, "err", err, "next", r.brokers[r.next],
+				"retry_in", d)
 			connectT.Reset(d)
 
 		case <-checkT.C:
@@ -88,22 +105,33 @@ func (r *runner) session(ctx context.Context) error {
 	}
 }
 
-// sessionState is the paho client of a session and whether it is up.
+// sessionState is the paho client of a session, the broker it is for,
+// and whether it is up.
 type sessionState struct {
 	r      *runner
-	client mqtt.Client
+	client mqtt.Client  // nil before the first attempt
+	lost   <-chan error // client's connection losses
+	addr   string       // client's broker
 	up     bool
-	tries  int // attempts since the last established session
-	level  int // backoff exponent: failures since the last stable session
+	tries  int  // attempts since the last established session
+	level  int  // backoff exponent: failures since the last stable session
+	quick  bool // the next loss may move to the next broker without backoff
 	since  time.Time
 	flush  *flusher
 }
 
-// connect makes one attempt; on success the outbox starts flowing.
+// connect makes one attempt, on the broker r.next names; on success the
+// outbox starts flowing. A client serves one broker: moving to another
+// builds a new one (queued messages are the outbox's, not the client's,
+// so they move along).
 func (s *sessionState) connect(ctx context.Context) error {
 	r := s.r
+	if addr := r.brokers[r.next]; s.client == nil || s.addr != addr {
+		s.client, s.lost = r.newClient(addr)
+		s.addr = addr
+	}
 	s.tries++
-	r.log.Debug("connecting", "broker", r.cfg.Broker, "attempt", s.tries)
+	r.log.Debug("connecting", "broker", s.addr, "attempt", s.tries)
 	if h := r.cfg.Hooks.OnConnectAttempt; h != nil {
 		h(s.tries)
 	}
@@ -114,13 +142,13 @@ func (s *sessionState) connect(ctx context.Context) error {
 		return err
 	}
 	s.up, s.since = true, time.Now()
-	r.a.connected.Store(true)
+	r.a.setBroker(s.addr)
 	s.flush = r.a.out.start(s.client, r.cfg.MaxInflight)
 	serial := ""
 	if c := r.a.served.Load(); c != nil {
 		serial = c.info.Serial
 	}
-	r.log.Info("connected", "broker", r.cfg.Broker, "serial", serial, "attempts", s.tries)
+	r.log.Info("connected", "broker", s.addr, "serial", serial, "attempts", s.tries)
 	s.tries = 0
 	if h := r.cfg.Hooks.OnConnected; h != nil {
 		h(serial)
@@ -134,11 +162,12 @@ func (s *sessionState) down(err error) {
 	s.flush.stop()
 	s.flush = nil
 	s.up = false
-	s.r.a.connected.Store(false)
-	// Only a session that lasted resets the backoff: a broker that
-	// accepts and drops at once must not get a reconnect every second.
+	s.r.a.setBroker("")
+	// Only a session that lasted resets the backoff (and allows a quick
+	// move to the next broker again): a broker that accepts and drops at
+	// once must not get a reconnect every second.
 	if time.Since(s.since) > s.r.cfg.BackoffMax.Duration {
-		s.level = 0
+		s.level, s.quick = 0, true
 	}
 	if h := s.r.cfg.Hooks.OnDisconnected; h != nil {
 		h(err)
@@ -155,7 +184,7 @@ func (s *sessionState) leave() {
 	s.flush = nil
 	s.client.Disconnect(quiesce)
 	s.up = false
-	s.r.a.connected.Store(false)
+	s.r.a.setBroker("")
 	if h := s.r.cfg.Hooks.OnDisconnected; h != nil {
 		h(nil)
 	}
@@ -176,8 +205,8 @@ func (s *sessionState) shutdown() {
 	tok.WaitTimeout(2 * time.Second)
 	s.client.Disconnect(quiesce)
 	s.up = false
-	s.r.a.connected.Store(false)
-	s.r.log.Info("disconnected: stopping")
+	s.r.a.setBroker("")
+	s.r.log.Info("disconnected: stopping", "broker", s.addr)
 	if h := s.r.cfg.Hooks.OnDisconnected; h != nil {
 		h(nil)
 	}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 
@@ -24,8 +25,23 @@ func (c Config) Validate() error {
 	if u, err := url.Parse(c.ProvisioningURL); err != nil || u.Scheme != "https" || u.Host == "" {
 		bad("provisioning_url %q: want https://host:port", c.ProvisioningURL)
 	}
-	if host, port, err := net.SplitHostPort(c.Broker); err != nil || host == "" || port == "" {
-		bad("broker %q: want host:port", c.Broker)
+	switch {
+	case c.Broker != "" && len(c.Brokers) > 0:
+		bad("broker %q and brokers %q: set one of them (brokers alone for several addresses)", c.Broker, c.Brokers)
+	case len(c.Brokers) > 0:
+		seen := make(map[string]bool, len(c.Brokers))
+		for i, b := range c.Brokers {
+			if err := checkAddr(b); err != nil {
+				bad("brokers[%d] %q: %v", i, b, err)
+			} else if seen[b] {
+				bad("brokers[%d] %q: listed twice", i, b)
+			}
+			seen[b] = true
+		}
+	default:
+		if err := checkAddr(c.Broker); err != nil {
+			bad("broker %q: %v", c.Broker, err)
+		}
 	}
 	if c.CAFile == "" && c.RootCAs == nil {
 		bad("ca_file: required (the fleet root CA in PEM)")
@@ -98,6 +114,18 @@ func checkSuffix(s string, filter bool) error {
 				return fmt.Errorf("topic filter suffix %q: misplaced wildcard", s)
 			}
 		}
+	}
+	return nil
+}
+
+// checkAddr checks a broker address: host:port, with a numeric port.
+func checkAddr(addr string) error {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil || host == "" || port == "" {
+		return errors.New("want host:port")
+	}
+	if n, err := strconv.ParseUint(port, 10, 16); err != nil || n == 0 {
+		return fmt.Errorf("port %q: want a number from 1 to 65535", port)
 	}
 	return nil
 }

@@ -55,7 +55,7 @@ func loadConfig(args []string, getenv func(string) string, stderr io.Writer) (ag
 	for _, f := range []struct{ name, usage string }{
 		{"device-id", "device ID (its certificate names urn:fleetgate:device:<id>)"},
 		{"provisioning-url", "provisioning API base URL, https://host:port"},
-		{"broker", "MQTT broker address, host:port"},
+		{"broker", "MQTT broker address, host:port; several, comma-separated, to fail over between (replaces broker and brokers of the file)"},
 		{"ca-file", "PEM file with the fleet root CA (default " + DefaultCAFile + ")"},
 		{"key-source", "tpm or software"},
 		{"tpm-path", "TPM device or tcp://host:port for swtpm (default " + agent.DefaultTPMPath + ")"},
@@ -117,13 +117,16 @@ func loadConfig(args []string, getenv func(string) string, stderr io.Writer) (ag
 	}
 	c := &fc.Config
 	for name, dst := range map[string]*string{
-		"device-id": &c.DeviceID, "provisioning-url": &c.ProvisioningURL, "broker": &c.Broker, "ca-file": &c.CAFile,
+		"device-id": &c.DeviceID, "provisioning-url": &c.ProvisioningURL, "ca-file": &c.CAFile,
 		"key-source": &c.KeySource, "tpm-path": &c.TPMPath, "token-file": &c.TokenFile, "state-dir": &c.StateDir,
 		"log-level": &log.level, "log-format": &log.format,
 	} {
 		if v := *set[name]; v != "" {
 			*dst = v
 		}
+	}
+	if v := *set["broker"]; v != "" {
+		c.SetBrokers(v)
 	}
 	if err := c.Validate(); err != nil {
 		return agent.Config{}, runOptions{}, err

@@ -47,7 +47,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 		return exitUsage
 	}
 	log.Info("device-agent starting", "version", version, "device", cfg.DeviceID, "key_source", cfg.KeySource,
-		"broker", cfg.Broker, "provisioning", cfg.ProvisioningURL, "state_dir", cfg.StateDir)
+		"brokers", cfg.BrokerList(), "provisioning", cfg.ProvisioningURL, "state_dir", cfg.StateDir)
 	if opts.heartbeat > 0 {
 		hbCtx, stopHB := context.WithCancel(ctx)
 		defer stopHB()

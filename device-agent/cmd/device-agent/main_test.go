@@ -80,6 +80,39 @@ func TestLoadConfigPrecedence(t *testing.T) {
 	}
 }
 
+// TestLoadConfigBrokers: the file may list several brokers; -broker (one
+// address or a comma-separated list) replaces them.
+func TestLoadConfigBrokers(t *testing.T) {
+	dir := t.TempDir()
+	file := filepath.Join(dir, "config.json")
+	body := `{"device_id": "d", "provisioning_url": "https://p.example:8443", "brokers": ["a.example:8883", "b.example:8883"],
+	  "key_source": "software", "state_dir": "/s"}`
+	if err := os.WriteFile(file, []byte(body), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"ok/file-list", nil, "a.example:8883 b.example:8883"},
+		{"ok/flag-one", []string{"-broker", "c.example:8883"}, "c.example:8883"},
+		{"ok/flag-list", []string{"-broker", "c.example:8883,d.example:8883"}, "c.example:8883 d.example:8883"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			args := append([]string{"-config", file}, tt.args...)
+			cfg, _, err := loadConfig(args, func(string) string { return "" }, &bytes.Buffer{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := strings.Join(cfg.BrokerList(), " "); got != tt.want {
+				t.Errorf("brokers %q, want %q", got, tt.want)
+			}
+		})
+	}
+}
+
 // TestRunUsageErrors: what a person gets wrong is answered with exit code
 // 2 and a message naming it, before anything starts.
 func TestRunUsageErrors(t *testing.T) {
@@ -88,6 +121,9 @@ func TestRunUsageErrors(t *testing.T) {
 	os.WriteFile(bad, []byte(`{"brokr": "x"}`), 0o600)
 	empty := filepath.Join(dir, "empty.json")
 	os.WriteFile(empty, []byte(`{}`), 0o600)
+	both := filepath.Join(dir, "both.json")
+	os.WriteFile(both, []byte(`{"broker": "a.example:8883", "brokers": ["b.example:8883"]}`), 0o600)
+	base := []string{"-device-id", "d", "-provisioning-url", "https://p:1", "-key-source", "software"}
 	tests := []struct {
 		name string
 		args []string
@@ -99,6 +135,8 @@ func TestRunUsageErrors(t *testing.T) {
 		{"error/stray-argument", []string{"run"}, "unexpected arguments"},
 		{"error/log-level", []string{"-device-id", "d", "-provisioning-url", "https://p:1", "-broker", "b:1",
 			"-key-source", "software", "-log-level", "loud"}, "log_level"},
+		{"error/broker-and-brokers", append([]string{"-config", both}, base...), "set one of them"},
+		{"error/broker-list-entry", append([]string{"-broker", "a:1,b"}, base...), `brokers[1] "b"`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
