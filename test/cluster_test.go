@@ -1,10 +1,13 @@
 package test
 
 import (
+	"context"
 	"crypto/tls"
 	"crypto/x509"
 	"fmt"
 	"net"
+	"os"
+	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
@@ -13,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/fleetgate/fleetgate/device-agent/agent"
 	"github.com/fleetgate/fleetgate/internal/etcdtest"
 )
 
@@ -46,11 +50,11 @@ func startFleet(t testing.TB, brokers int) *fleet {
 
 // device registers a device through the API process and loads its
 // certificate.
-func (f *fleet) device(t *testing.T, id string) (tls.Certificate, string, string) {
+func (f *fleet) device(t *testing.T, id string, registerArgs ...string) (tls.Certificate, string, string) {
 	t.Helper()
 	api := *f.api
 	api.t = t
-	certFile, keyFile := api.device(id)
+	certFile, keyFile := api.device(id, registerArgs...)
 	pair, err := tls.LoadX509KeyPair(certFile, keyFile)
 	if err != nil {
 		t.Fatal(err)
@@ -220,4 +224,62 @@ func TestClusterEtcdMemberKilledUnderLoad(t *testing.T) {
 		}
 	}
 	t.Logf("%d connects admitted across %d brokers, none refused", admitted.Load(), len(f.brokers))
+}
+
+// The device agent, given every broker's address, survives the death of the
+// broker it is on: it reconnects to another one, which admits it from the
+// shared registry, and a message it publishes afterwards arrives there.
+func TestClusterAgentFailsOver(t *testing.T) {
+	needTool(t, "mosquitto_sub")
+	f := startFleet(t, 2)
+	api := *f.api
+	api.t = t
+	api.mustCtl("group", "put", "boards", "--allow-tokens")
+	tokens := filepath.Join(t.TempDir(), "tokens")
+	api.mustCtl("token", "create", "--group", "boards", "--count", "1", "--out", tokens)
+	tok, err := os.ReadFile(tokens)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, obsCert, obsKey := f.device(t, "observer", "--subscribe", "devices/#")
+	addr := func(s *server) string { return net.JoinHostPort("127.0.0.1", s.mqttPort) }
+
+	cfg := agent.DefaultConfig()
+	cfg.DeviceID, cfg.ProvisioningURL = "roamer", f.api.apiURL
+	cfg.Brokers = []string{addr(f.brokers[0]), addr(f.brokers[1])}
+	cfg.RootCAs, cfg.KeySource, cfg.Token = f.roots, agent.KeySoftware, strings.TrimSpace(string(tok))
+	cfg.BackoffMin, cfg.BackoffMax = agent.Duration{Duration: 50 * time.Millisecond}, agent.Duration{Duration: time.Second}
+	cfg.Rand = func() float64 { return 0 } // start on the first broker
+	a, err := agent.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- a.Run(ctx) }()
+	t.Cleanup(func() { cancel(); <-done })
+
+	onBroker := func(want string) {
+		t.Helper()
+		deadline := time.Now().Add(30 * time.Second)
+		for a.Broker() != want {
+			if time.Now().After(deadline) {
+				t.Fatalf("agent on %q, want %q", a.Broker(), want)
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
+	onBroker(addr(f.brokers[0]))
+	watcher := f.brokers[1].startSub(t, "observer", obsCert, obsKey, "-t", "devices/roamer/#")
+	watcher.waitFor(t, "SUBACK")
+
+	if err := f.brokers[0].cmd.Process.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	<-f.brokers[0].exited
+	onBroker(addr(f.brokers[1]))
+	if err := a.Publish("after-failover", 1, []byte("still here")); err != nil {
+		t.Fatal(err)
+	}
+	watcher.waitFor(t, "still here")
 }
