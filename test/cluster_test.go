@@ -5,7 +5,9 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"fmt"
+	"io"
 	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -282,4 +284,58 @@ func TestClusterAgentFailsOver(t *testing.T) {
 		t.Fatal(err)
 	}
 	watcher.waitFor(t, "still here")
+}
+
+// With the whole etcd cluster down, a broker keeps admitting registered
+// devices and refusing revoked ones from its copy during the grace period,
+// and says so in its log and metrics.
+func TestClusterEtcdDownWithinGrace(t *testing.T) {
+	f := startFleet(t, 1)
+	b := f.brokers[0]
+	good, _, _ := f.device(t, "steady")
+	bad, _, _ := f.device(t, "lost")
+	f.api.mustCtl("device", "revoke", "lost", "--reason", "stolen")
+	deadline := time.Now().Add(10 * time.Second)
+	for code, err := f.connect(b, bad, "lost"); err != nil || code == 0; code, err = f.connect(b, bad, "lost") {
+		if time.Now().After(deadline) {
+			t.Fatal("the broker never saw the revocation")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	for i := range 3 {
+		f.etcd.Kill(i)
+	}
+	metric := func(name string) string {
+		resp, err := http.Get(b.opsURL + "/metrics")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		body, _ := io.ReadAll(resp.Body)
+		for _, line := range strings.Split(string(body), "\n") {
+			if v, ok := strings.CutPrefix(line, name+" "); ok {
+				return v
+			}
+		}
+		return ""
+	}
+	deadline = time.Now().Add(30 * time.Second)
+	for metric("fleetgate_registry_reachable") != "0" {
+		if time.Now().After(deadline) {
+			t.Fatalf("fleetgate_registry_reachable = %q with etcd down", metric("fleetgate_registry_reachable"))
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if code, err := f.connect(b, good, "steady"); err != nil || code != 0 {
+		t.Errorf("registered device refused within the grace period: code %d, %v", code, err)
+	}
+	if code, err := f.connect(b, bad, "lost"); err == nil && code == 0 {
+		t.Error("revoked device admitted while etcd is down")
+	}
+	if v := metric("fleetgate_registry_past_grace"); v != "0" {
+		t.Errorf("fleetgate_registry_past_grace = %q within the grace period", v)
+	}
+	if !strings.Contains(b.logs.String(), "registry unreachable; judging devices from the local copy") {
+		t.Errorf("no log line about the unreachable registry:\n%s", b.logs.String())
+	}
 }
