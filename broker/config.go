@@ -15,12 +15,31 @@ const (
 	DefaultHandshakeTimeout = 10 * time.Second
 	DefaultMaxPacketSize    = 256 << 10
 	DefaultMaxPending       = 1024
-	// DefaultClientWritesPending bounds mochi's per-client outbound queue.
-	// mochi's own default (8192 slots) costs 64 KiB per idle client. When
-	// the queue is full mochi drops the message, QoS 1 included, so it
-	// must hold a burst to a slow subscriber: 1024 slots (8 KiB per
-	// client) held 400-message bursts in the agent's rotation test where
-	// 128 lost messages under load.
+	// DefaultClientWritesPending bounds mochi's per-client outbound queue,
+	// a channel of 8-byte slots allocated when the client connects: 1024
+	// slots are 8 KiB per connection, mochi's own default (8192) 64 KiB.
+	//
+	// When the queue is full, mochi (v2.7, publishToClient) drops the
+	// message, QoS 1 included: it takes it out of the inflight map, so it
+	// is never sent again, not even on reconnect. Nothing upstream of the
+	// queue bounds it for our devices. MaximumInflight (8192) only caps the
+	// inflight map. The send quota (the client's Receive Maximum) exists
+	// only for MQTT 5 clients that send one; MQTT 3.1.1 clients such as
+	// the device agent (paho) get none. And where it applies, messages over
+	// the quota wait in the inflight map and are released by a path that
+	// forgets them (no quota back, no resend). So the queue itself must
+	// hold the largest burst a subscriber can fall behind by: a device
+	// flushing its outbox after a reconnect, or a backend subscribed to a
+	// fleet's topics. 128 slots lost messages of a 400-message QoS 1 burst
+	// under load (the agent's rotation test); 1024 held it.
+	//
+	// What 1024 costs against 128 is memory alone: 7 KiB of queue per idle
+	// connection (make bench, 10,000 idle connections: 62-65 KiB against
+	// 51 KiB). Neither meets the 40 KiB goal (firmware-sim/README.md says
+	// where the rest goes). Connect and message rates do not move with the
+	// size: BenchmarkConnect gives 0.93-0.94 of bare TLS with either, and
+	// the bench's message clients never have more than 32 messages queued.
+	// So the default stays at 1024, which keeps QoS 1 bursts.
 	DefaultClientWritesPending = 1024
 	// DefaultClientReadBufferSize and DefaultClientWriteBufferSize size
 	// mochi's per-client bufio buffers (mochi's default is 2 KiB each).
