@@ -117,6 +117,14 @@ func TestRunSmall(t *testing.T) {
 			t.Errorf("goal %+v not computed", g)
 		}
 	}
+	// fleetgate's own view of the idle connections: two goroutines each
+	// (mochi's reader and writer) and the stacks they take.
+	if g := b.Runtime["go_goroutines"]; g < 1.5 || g > 2.5 {
+		t.Errorf("fleetgate goroutines per idle connection %.2f, want about 2 (runtime %v)", g, b.Runtime)
+	}
+	if s := b.Runtime["go_memstats_stack_inuse_bytes"]; s < 4<<10 {
+		t.Errorf("fleetgate stack per idle connection %.0f bytes, want at least two minimal stacks", s)
+	}
 	var table strings.Builder
 	PrintTable(&table, b)
 	for _, want := range []string{"connects_per_second", "key exchange", "goal (fleetgate)", "connects/s vs bare TLS"} {
@@ -133,6 +141,57 @@ func TestRunSmall(t *testing.T) {
 	}
 }
 
+// TestRunNarrow runs fleetgate against the bare TLS listener alone, for
+// the connect rows only: the other servers are not started, the other rows
+// and goals are absent.
+func TestRunNarrow(t *testing.T) {
+	var log strings.Builder
+	cfg := Config{
+		ServerBin: serverBin, Contenders: []string{NameBare}, Rows: []string{RowConnects},
+		Rounds: 2, Round: 200 * time.Millisecond, ConnectClients: 2, MessageClients: 1, Idle: 3, Log: &log,
+		TargetCommand: []string{os.Args[0]}, TargetEnv: []string{targetChildEnv + "=1"},
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	b, err := Run(ctx, cfg)
+	if err != nil {
+		t.Fatalf("Run: %v\n%s", err, log.String())
+	}
+	var names []string
+	for _, c := range b.Contenders {
+		names = append(names, c.Name)
+	}
+	if strings.Join(names, ",") != NameFleetgate+","+NameBare {
+		t.Errorf("contenders %v, want fleetgate and bare-tls", names)
+	}
+	var metrics []string
+	for _, r := range b.Rows {
+		metrics = append(metrics, r.Metric)
+		if len(r.Rounds[NameFleetgate]) != 2 && r.Metric == MetricConnects {
+			t.Errorf("%s rounds %v, want 2 per contender", r.Metric, r.Rounds)
+		}
+	}
+	if strings.Join(metrics, ",") != MetricConnects+","+MetricConnP99 {
+		t.Errorf("rows %v, want the connect rows only", metrics)
+	}
+	if len(b.Goals) != 1 || b.Goals[0].Versus != NameBare {
+		t.Errorf("goals %+v, want connects vs bare TLS alone", b.Goals)
+	}
+	if b.Runtime != nil {
+		t.Errorf("runtime breakdown %v without the memory row", b.Runtime)
+	}
+	if strings.Contains(log.String(), "memory:") {
+		t.Errorf("idle connections opened without the memory row:\n%s", log.String())
+	}
+	var page strings.Builder
+	if err := report.WriteHTML(&page, &report.Report{Schema: report.SchemaVersion, Bench: b}); err != nil {
+		t.Fatal(err)
+	}
+	if n := strings.Count(page.String(), `<rect class="bar"`); n != 2*2 {
+		t.Errorf("bench page has %d bars, want 4 (two rows, two contenders)", n)
+	}
+}
+
 func TestConfigValidate(t *testing.T) {
 	for _, tc := range []struct {
 		name string
@@ -143,6 +202,9 @@ func TestConfigValidate(t *testing.T) {
 		{"error/window", Config{Window: 20000}, false},
 		{"error/idle below the clients", Config{Idle: 3}, false},
 		{"error/round too short", Config{Round: time.Millisecond}, false},
+		{"ok/contenders and rows", Config{Contenders: []string{NameFleetgate, NameMochi}, Rows: []string{RowMemory}}, true},
+		{"error/unknown contender", Config{Contenders: []string{"emqx"}}, false},
+		{"error/unknown row", Config{Rows: []string{"latency"}}, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			if err := tc.cfg.Validate(); (err == nil) != tc.ok {

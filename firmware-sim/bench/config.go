@@ -4,8 +4,30 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
+	"strings"
 	"time"
 )
+
+// Row groups for Config.Rows.
+const (
+	RowConnects = "connects" // connects/s and p99 connect latency
+	RowMessages = "messages" // QoS 0 and QoS 1 messages/s
+	RowMemory   = "memory"   // memory per idle connection
+)
+
+var (
+	contenderNames = []string{NameFleetgate, NameBare, NameMochi, NameMosquitto}
+	rowNames       = []string{RowConnects, RowMessages, RowMemory}
+)
+
+// runs reports whether the contender named runs in this configuration.
+func (c Config) runs(name string) bool {
+	return name == NameFleetgate || len(c.Contenders) == 0 || slices.Contains(c.Contenders, name)
+}
+
+// measures reports whether the row group is measured.
+func (c Config) measures(row string) bool { return len(c.Rows) == 0 || slices.Contains(c.Rows, row) }
 
 // Config is one bench run. Zero fields take the defaults.
 type Config struct {
@@ -19,14 +41,20 @@ type Config struct {
 	Payload        int           // bytes (default 64)
 	Idle           int           // idle connections for the memory row (default 10000)
 	Settle         time.Duration // wait before each memory reading (default 10s)
-	GOGC           string        // GOGC of every Go server ("" : Go's default)
-	FleetgateEnv   []string      // extra environment for fleetgate only (GOGC=400: what serve would set)
+	GOGC           string        // GOGC of every Go server ("": fleetgate its gc_percent, 400; the others Go's 100)
+	FleetgateEnv   []string      // extra environment for fleetgate only (GOGC=100: Go's default instead of serve's 400)
 	Log            io.Writer     // progress lines; nil: none
 	// TargetCommand runs TargetMain in a child process: its argv before
 	// TargetMain's arguments. Empty: this executable's `bench-target`.
 	TargetCommand []string
 	// TargetEnv is added to the children's environment with it.
 	TargetEnv []string
+	// Contenders are the servers to run: fleetgate (which always runs),
+	// bare-tls, mochi, mosquitto. Empty: all of them.
+	Contenders []string
+	// Rows are the measurements to take: connects (connects/s and p99),
+	// messages (QoS 0 and 1) and memory (idle connections). Empty: all.
+	Rows []string
 }
 
 func (c Config) withDefaults() Config {
@@ -68,6 +96,16 @@ func (c Config) Validate() error {
 	}
 	if c.Idle < c.ConnectClients+c.MessageClients {
 		errs = append(errs, fmt.Errorf("idle %d: want at least connect-clients + message-clients (the devices enrolled)", c.Idle))
+	}
+	for _, n := range c.Contenders {
+		if !slices.Contains(contenderNames, n) {
+			errs = append(errs, fmt.Errorf("contender %q: want some of %s (fleetgate always runs)", n, strings.Join(contenderNames, ", ")))
+		}
+	}
+	for _, r := range c.Rows {
+		if !slices.Contains(rowNames, r) {
+			errs = append(errs, fmt.Errorf("row %q: want some of %s", r, strings.Join(rowNames, ", ")))
+		}
 	}
 	if len(errs) == 0 {
 		return nil

@@ -29,6 +29,7 @@ type contender struct {
 	name, desc, settings string
 	addr                 string
 	pid                  int
+	ops                  string // fleetgate's ops URL, for its runtime metrics; "" for the others
 	stop                 func()
 	keyExchange          string
 }

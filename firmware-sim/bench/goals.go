@@ -19,6 +19,9 @@ func goals(b *report.Bench) []report.Goal {
 	var out []report.Goal
 	ratio := func(name, metric, versus string, min float64) {
 		row := b.Row(metric)
+		if row == nil {
+			return // not measured in this run
+		}
 		ours, ok1 := row.Values[NameFleetgate]
 		ref, ok2 := row.Values[versus]
 		if !ok1 || !ok2 || ref == 0 {
@@ -42,7 +45,9 @@ func goals(b *report.Bench) []report.Goal {
 	ratio("connects/s vs Mosquitto", MetricConnects, NameMosquitto, 1.5)
 	ratio("QoS 0 messages/s vs plain mochi", MetricQoS0, NameMochi, 0.90)
 	ratio("QoS 1 messages/s vs plain mochi", MetricQoS1, NameMochi, 0.90)
-	if v, ok := b.Row(MetricIdle).Values[NameFleetgate]; ok {
+	if row := b.Row(MetricIdle); row == nil {
+		// not measured in this run
+	} else if v, ok := row.Values[NameFleetgate]; ok {
 		out = append(out, report.Goal{Name: "memory per idle connection", Metric: MetricIdle, Of: NameFleetgate,
 			Value: v, Want: "<= 40960", Met: v <= 40*1024})
 	}
@@ -103,9 +108,9 @@ func PrintTable(w io.Writer, b *report.Bench) {
 
 func gogcNote(g string) string {
 	if g == "" {
-		return "GOGC default"
+		return "GOGC unset: fleetgate at its gc_percent, the other Go servers at Go's default"
 	}
-	return "GOGC=" + g
+	return "GOGC=" + g + " for every Go server"
 }
 
 // median of vs (the mean of the middle two for an even count).

@@ -156,8 +156,9 @@ func echoLoop(c *mqttwire.Conn, topic string, window int, qos byte, size int, st
 }
 
 // idleBytes opens n idle connections to the contender with pid, waits
-// settle, and returns its resident memory growth per connection.
-func (m *measurer) idleBytes(ctx context.Context, addr string, pid, n int, settle time.Duration) (float64, error) {
+// settle, and returns its resident memory growth per connection. A probe,
+// if given, reads the server's runtime metrics next to each RSS reading.
+func (m *measurer) idleBytes(ctx context.Context, addr string, pid, n int, settle time.Duration, probe *runtimeProbe) (float64, error) {
 	if n > len(m.devs) {
 		return 0, fmt.Errorf("%w: %d idle connections need as many devices, have %d", ErrConfig, n, len(m.devs))
 	}
@@ -170,6 +171,7 @@ func (m *measurer) idleBytes(ctx context.Context, addr string, pid, n int, settl
 	if err != nil {
 		return 0, err
 	}
+	probe.read(ctx, false)
 	conns := make([]*mqttwire.Conn, n)
 	defer func() {
 		for _, c := range conns {
@@ -220,6 +222,7 @@ func (m *measurer) idleBytes(ctx context.Context, addr string, pid, n int, settl
 	if err != nil {
 		return 0, err
 	}
+	probe.read(ctx, true)
 	if after < base {
 		return 0, nil // the collector freed more than the connections took: noise at small n
 	}

@@ -68,33 +68,37 @@ func Run(ctx context.Context, cfg Config) (*report.Bench, error) {
 		return nil, err
 	}
 
-	fg := &contender{name: NameFleetgate, addr: srv.MQTT, pid: srv.PID, stop: func() {},
+	fg := &contender{name: NameFleetgate, addr: srv.MQTT, pid: srv.PID, ops: srv.Ops, stop: func() {},
 		desc:     "fleetgate serve: mTLS, registry lookup and CONNECT checks, ACL, revocation watch",
 		settings: strings.TrimSpace("fleetgate serve as built (broker.Config defaults) " + strings.Join(cfg.FleetgateEnv, " "))}
 	cs := []*contender{fg}
-	for _, kind := range []string{KindBare, KindMochi} {
-		c, err := startTarget(ctx, cfg.TargetCommand, kind, files, env)
+	for _, t := range []struct{ kind, name, desc, settings string }{
+		{KindBare, NameBare, "bare crypto/tls listener: CONNACK, SUBACK, PUBACK and echo, nothing else", "same TLS policy as the broker"},
+		{KindMochi, NameMochi, "mochi-mqtt v2 over mTLS, allow-all auth hook", "mochi defaults (8192 pending writes, 2 KiB buffers)"},
+	} {
+		if !cfg.runs(t.name) {
+			continue
+		}
+		c, err := startTarget(ctx, cfg.TargetCommand, t.kind, files, env)
 		if err != nil {
 			stopAll(cs)
 			return nil, err
 		}
+		c.name, c.desc, c.settings = t.name, t.desc, t.settings
 		cs = append(cs, c)
-		if kind == KindBare {
-			c.name, c.desc, c.settings = NameBare, "bare crypto/tls listener: CONNACK, SUBACK, PUBACK and echo, nothing else", "same TLS policy as the broker"
-		} else {
-			c.name, c.desc, c.settings = NameMochi, "mochi-mqtt v2 over mTLS, allow-all auth hook", "mochi defaults (8192 pending writes, 2 KiB buffers)"
-		}
 	}
-	if bin := mosquittoBin(cfg.Mosquitto); bin != "" {
-		c, err := startMosquitto(ctx, bin, dir, files)
-		if err != nil {
-			stopAll(cs)
-			return nil, err
+	if cfg.runs(NameMosquitto) {
+		if bin := mosquittoBin(cfg.Mosquitto); bin != "" {
+			c, err := startMosquitto(ctx, bin, dir, files)
+			if err != nil {
+				stopAll(cs)
+				return nil, err
+			}
+			c.name, c.desc, c.settings = NameMosquitto, "Mosquitto (OpenSSL), require_certificate, use_identity_as_username", "set_tcp_nodelay true, no persistence"
+			cs = append(cs, c)
+		} else {
+			logf("mosquitto not found: its column stays empty (apt-get install mosquitto)")
 		}
-		c.name, c.desc, c.settings = NameMosquitto, "Mosquitto (OpenSSL), require_certificate, use_identity_as_username", "set_tcp_nodelay true, no persistence"
-		cs = append(cs, c)
-	} else {
-		logf("mosquitto not found: its column stays empty (apt-get install mosquitto)")
 	}
 	defer stopAll(cs)
 
@@ -112,7 +116,8 @@ func Run(ctx context.Context, cfg Config) (*report.Bench, error) {
 }
 
 // measureAll runs the rounds, alternating the contenders' order, then the
-// memory readings one contender at a time.
+// memory readings one contender at a time; rows not asked for are left
+// out.
 func measureAll(ctx context.Context, cfg Config, m *measurer, cs []*contender, res *report.Bench, logf func(string, ...any)) error {
 	type acc struct {
 		conns, q0, q1 int64
@@ -124,63 +129,102 @@ func measureAll(ctx context.Context, cfg Config, m *measurer, cs []*contender, r
 	for _, c := range cs {
 		accs[c.name] = &acc{lat: report.NewSample(0)}
 	}
+	conns, msgs := cfg.measures(RowConnects), cfg.measures(RowMessages)
 	// A short unmeasured loop first: each server's first handshakes pay
 	// for lazy initialisation, and fleetgate's for the enrolment burst.
 	for _, c := range cs {
+		if !conns && !msgs {
+			break
+		}
 		if n, _, errs, _ := m.connects(ctx, c.addr, cfg.ConnectClients, cfg.Round/2, report.NewSample(0)); n == 0 {
 			return fmt.Errorf("%w: %s: no warm-up connect succeeded (%d errors)", ErrContender, c.name, errs)
 		}
 	}
 	for r := range cfg.Rounds {
+		if !conns && !msgs {
+			break
+		}
 		for i := range cs {
 			c := cs[(i+r)%len(cs)]
 			a := accs[c.name]
-			n, took, errs, kx := m.connects(ctx, c.addr, cfg.ConnectClients, cfg.Round, a.lat)
-			if n == 0 {
-				return fmt.Errorf("%w: %s: no connect succeeded (%d errors)", ErrContender, c.name, errs)
+			var cps, q0ps, q1ps float64
+			var errs int64
+			if conns {
+				n, took, e, kx := m.connects(ctx, c.addr, cfg.ConnectClients, cfg.Round, a.lat)
+				if n == 0 {
+					return fmt.Errorf("%w: %s: no connect succeeded (%d errors)", ErrContender, c.name, e)
+				}
+				a.conns, a.connTime, c.keyExchange, errs = a.conns+n, a.connTime+took, kx, e
+				cps = float64(n) / took.Seconds()
+				perRound[MetricConnects][c.name] = append(perRound[MetricConnects][c.name], cps)
 			}
-			a.conns, a.connTime, c.keyExchange = a.conns+n, a.connTime+took, kx
-			perRound[MetricConnects][c.name] = append(perRound[MetricConnects][c.name], float64(n)/took.Seconds())
-			q0, err := m.messages(ctx, c.addr, cfg.MessageClients, cfg.Window, 0, cfg.Payload, cfg.Round)
-			if err != nil {
-				return fmt.Errorf("%s QoS 0: %w", c.name, err)
+			if msgs {
+				q0, err := m.messages(ctx, c.addr, cfg.MessageClients, cfg.Window, 0, cfg.Payload, cfg.Round)
+				if err != nil {
+					return fmt.Errorf("%s QoS 0: %w", c.name, err)
+				}
+				q1, err := m.messages(ctx, c.addr, cfg.MessageClients, cfg.Window, 1, cfg.Payload, cfg.Round)
+				if err != nil {
+					return fmt.Errorf("%s QoS 1: %w", c.name, err)
+				}
+				a.q0, a.q1 = a.q0+q0, a.q1+q1
+				q0ps, q1ps = float64(q0)/cfg.Round.Seconds(), float64(q1)/cfg.Round.Seconds()
+				perRound[MetricQoS0][c.name] = append(perRound[MetricQoS0][c.name], q0ps)
+				perRound[MetricQoS1][c.name] = append(perRound[MetricQoS1][c.name], q1ps)
 			}
-			q1, err := m.messages(ctx, c.addr, cfg.MessageClients, cfg.Window, 1, cfg.Payload, cfg.Round)
-			if err != nil {
-				return fmt.Errorf("%s QoS 1: %w", c.name, err)
-			}
-			a.q0, a.q1 = a.q0+q0, a.q1+q1
-			perRound[MetricQoS0][c.name] = append(perRound[MetricQoS0][c.name], float64(q0)/cfg.Round.Seconds())
-			perRound[MetricQoS1][c.name] = append(perRound[MetricQoS1][c.name], float64(q1)/cfg.Round.Seconds())
-			logf("round %d %-10s connects/s %7.0f  qos0/s %8.0f  qos1/s %8.0f  (%d connect errors)", r+1, c.name,
-				float64(n)/took.Seconds(), float64(q0)/cfg.Round.Seconds(), float64(q1)/cfg.Round.Seconds(), errs)
+			logf("round %d %-10s connects/s %7.0f  qos0/s %8.0f  qos1/s %8.0f  (%d connect errors)", r+1, c.name, cps, q0ps, q1ps, errs)
 		}
 	}
 	rows := map[string]map[string]float64{MetricConnects: {}, MetricConnP99: {}, MetricQoS0: {}, MetricQoS1: {}, MetricIdle: {}}
 	secs := cfg.Round.Seconds() * float64(cfg.Rounds)
 	for _, c := range cs {
 		a := accs[c.name]
-		rows[MetricConnects][c.name] = float64(a.conns) / a.connTime.Seconds()
-		rows[MetricConnP99][c.name] = a.lat.Summary().P99
-		rows[MetricQoS0][c.name] = float64(a.q0) / secs
-		rows[MetricQoS1][c.name] = float64(a.q1) / secs
+		if conns {
+			rows[MetricConnects][c.name] = float64(a.conns) / a.connTime.Seconds()
+			rows[MetricConnP99][c.name] = a.lat.Summary().P99
+		}
+		if msgs {
+			rows[MetricQoS0][c.name] = float64(a.q0) / secs
+			rows[MetricQoS1][c.name] = float64(a.q1) / secs
+		}
 	}
 	for _, c := range cs {
+		if !cfg.measures(RowMemory) {
+			break
+		}
 		logf("memory: %d idle connections to %s", cfg.Idle, c.name)
-		b, err := m.idleBytes(ctx, c.addr, c.pid, cfg.Idle, cfg.Settle)
+		var probe *runtimeProbe
+		if c.ops != "" {
+			probe = &runtimeProbe{url: c.ops}
+		}
+		b, err := m.idleBytes(ctx, c.addr, c.pid, cfg.Idle, cfg.Settle, probe)
 		if err != nil {
 			return fmt.Errorf("%s idle memory: %w", c.name, err)
 		}
 		rows[MetricIdle][c.name] = b
 		logf("memory: %s %.1f KiB per idle connection", c.name, b/1024)
+		if probe != nil {
+			if per, err := probe.perConnection(cfg.Idle); err != nil {
+				logf("memory: %s runtime metrics: %v", c.name, err)
+			} else {
+				res.Runtime = per
+				logf("memory: %s per idle connection from its runtime: %s", c.name, formatRuntime(per))
+			}
+		}
 	}
 	for _, c := range cs {
 		res.Contenders = append(res.Contenders, report.Contender{Name: c.name, Description: c.desc, KeyExchange: c.keyExchange, Settings: c.settings})
 	}
-	for _, r := range []struct{ metric, unit string }{
-		{MetricConnects, "1/s"}, {MetricConnP99, "ms"}, {MetricQoS0, "1/s"}, {MetricQoS1, "1/s"}, {MetricIdle, "bytes"},
+	for _, r := range []struct {
+		metric, unit string
+		measured     bool
+	}{
+		{MetricConnects, "1/s", conns}, {MetricConnP99, "ms", conns}, {MetricQoS0, "1/s", msgs}, {MetricQoS1, "1/s", msgs},
+		{MetricIdle, "bytes", cfg.measures(RowMemory)},
 	} {
-		res.Rows = append(res.Rows, report.BenchRow{Metric: r.metric, Unit: r.unit, Values: rows[r.metric], Rounds: perRound[r.metric]})
+		if r.measured {
+			res.Rows = append(res.Rows, report.BenchRow{Metric: r.metric, Unit: r.unit, Values: rows[r.metric], Rounds: perRound[r.metric]})
+		}
 	}
 	return nil
 }

@@ -11,6 +11,10 @@ type Bench struct {
 	Contenders []Contender   `json:"contenders"`
 	Rows       []BenchRow    `json:"rows"`
 	Goals      []Goal        `json:"goals"`
+	// Runtime is fleetgate's growth per idle connection in its own Go
+	// runtime metrics (go_memstats_stack_inuse_bytes, ..., go_goroutines),
+	// read from its ops endpoint with the memory row: where the bytes go.
+	Runtime map[string]float64 `json:"fleetgate_runtime_per_connection,omitempty"`
 }
 
 // BenchSettings echoes how the bench ran.
@@ -22,7 +26,7 @@ type BenchSettings struct {
 	Window         int     `json:"window"`          // messages in flight per client
 	PayloadBytes   int     `json:"payload_bytes"`
 	IdleConns      int     `json:"idle_connections"`
-	GOGC           string  `json:"gogc"` // GOGC of the Go servers; empty: Go's default
+	GOGC           string  `json:"gogc"` // GOGC of the Go servers; empty: fleetgate its gc_percent, the others Go's default
 }
 
 // Contender is one server measured.

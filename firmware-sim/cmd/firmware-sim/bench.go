@@ -23,6 +23,9 @@ fleetgate's certificates, enrols --idle devices through fleetgate, and measures
 with the same client in alternating rounds: connects/s, p99 connect latency,
 QoS 0 and QoS 1 messages/s, and server memory per idle connection. It prints a
 table with the goals' ratios and writes <out>/<name>.json and .html.
+--contenders and --rows narrow the run (goals whose figures are missing are
+left out); the memory row also breaks fleetgate's growth down by its Go
+runtime metrics.
 
 Exit status 3 when a goal was missed.`,
 		Args:          cobra.NoArgs,
@@ -61,7 +64,9 @@ Exit status 3 when a goal was missed.`,
 	f.IntVar(&cfg.Idle, "idle", 10000, "idle connections for the memory row (and devices enrolled)")
 	f.DurationVar(&cfg.Settle, "settle", 0, "wait before each memory reading (default 10s)")
 	f.StringVar(&cfg.GOGC, "gogc", "", "GOGC for every Go server (default: Go's)")
-	f.StringArrayVar(&cfg.FleetgateEnv, "fleetgate-env", nil, "extra environment for fleetgate only, e.g. GOGC=400 (repeatable)")
+	f.StringArrayVar(&cfg.FleetgateEnv, "fleetgate-env", nil, "extra environment for fleetgate only, e.g. GOGC=100 (repeatable)")
+	f.StringSliceVar(&cfg.Contenders, "contenders", nil, "servers to run: fleetgate (always), bare-tls, mochi, mosquitto (default all)")
+	f.StringSliceVar(&cfg.Rows, "rows", nil, "measurements: connects, messages, memory (default all)")
 	f.StringVar(&out, "out", "firmware-sim-report", "directory for the report")
 	f.StringVar(&name, "name", "bench", "report file name without extension")
 	return cmd
