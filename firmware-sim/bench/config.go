@@ -33,8 +33,8 @@ func (c Config) measures(row string) bool { return len(c.Rows) == 0 || slices.Co
 type Config struct {
 	ServerBin      string        // fleetgate binary (see launch.Find)
 	Mosquitto      string        // mosquitto binary; "" finds /usr/sbin/mosquitto or PATH; "-" skips it
-	Rounds         int           // alternating rounds (default 3)
-	Round          time.Duration // each measurement per round (default 2s)
+	Rounds         int           // alternating rounds (default 5)
+	Round          time.Duration // each measurement per round (default 3s)
 	ConnectClients int           // concurrent connect loops (default 4)
 	MessageClients int           // clients publishing to themselves (default 8)
 	Window         int           // messages in flight per client (default 32)
@@ -63,14 +63,14 @@ func (c Config) withDefaults() Config {
 			*p = v
 		}
 	}
-	def(&c.Rounds, 3)
+	def(&c.Rounds, 5)
 	def(&c.ConnectClients, 4)
 	def(&c.MessageClients, 8)
 	def(&c.Window, 32)
 	def(&c.Payload, 64)
 	def(&c.Idle, 10000)
 	if c.Round == 0 {
-		c.Round = 2 * time.Second
+		c.Round = 3 * time.Second
 	}
 	if c.Settle == 0 {
 		c.Settle = 10 * time.Second
