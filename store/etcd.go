@@ -202,7 +202,7 @@ func (e *etcdKV) initSchema() error {
 		Else(clientv3.OpGet(key)).
 		Commit()
 	if err != nil {
-		return fmt.Errorf("open registry on etcd: %w", mapEtcdErr(err))
+		return fmt.Errorf("open registry on etcd: %w (check the endpoints, the TLS settings and that the cluster has a leader)", mapEtcdErr(err))
 	}
 	if resp.Succeeded {
 		return nil

@@ -15,6 +15,7 @@ package etcdtest
 
 import (
 	"bufio"
+	"crypto/tls"
 	"bytes"
 	"context"
 	"errors"
@@ -80,6 +81,10 @@ type Cluster struct {
 	// members is set once by Start; the members' processes change only on
 	// the test's goroutine.
 	members []*member
+
+	// tls, when set, makes every member serve clients over TLS and require
+	// a client certificate (StartTLS).
+	tls *TLSFiles
 }
 
 // member is one etcd process; its ports and data directory stay the same
@@ -107,6 +112,23 @@ type member struct {
 // ends.
 func Start(t testing.TB, n int) *Cluster {
 	t.Helper()
+	return start(t, n, nil)
+}
+
+// StartTLS starts a cluster as Start does whose members serve clients only
+// over TLS and only to holders of a client certificate from a CA made for
+// the test. The files are returned for the client under test.
+func StartTLS(t testing.TB, n int) (*Cluster, *TLSFiles) {
+	t.Helper()
+	files, err := writeTLSFiles(t.TempDir())
+	if err != nil {
+		t.Fatalf("etcdtest: TLS files: %v", err)
+	}
+	return start(t, n, files), files
+}
+
+func start(t testing.TB, n int, files *TLSFiles) *Cluster {
+	t.Helper()
 	if n < 1 {
 		t.Fatalf("etcdtest: cluster of %d members: want at least 1", n)
 	}
@@ -118,7 +140,7 @@ func Start(t testing.TB, n int) *Cluster {
 		}
 		t.Skipf("%s; set %s=1 to fail instead of skipping", msg, RequireEnv)
 	}
-	c := &Cluster{t: t, bin: bin, dir: t.TempDir()}
+	c := &Cluster{t: t, bin: bin, dir: t.TempDir(), tls: files}
 	// Registered after TempDir, so it runs before the directory is removed.
 	t.Cleanup(c.cleanup)
 
@@ -182,8 +204,8 @@ func (c *Cluster) launch(m *member, extra []string) error {
 	args := []string{
 		"--name", m.name,
 		"--data-dir", m.dataDir,
-		"--listen-client-urls", m.clientURL(),
-		"--advertise-client-urls", m.clientURL(),
+		"--listen-client-urls", c.clientURL(m),
+		"--advertise-client-urls", c.clientURL(m),
 		"--listen-peer-urls", m.peerURL(),
 		"--initial-advertise-peer-urls", m.peerURL(),
 		"--heartbeat-interval", strconv.Itoa(heartbeatMS),
@@ -191,6 +213,10 @@ func (c *Cluster) launch(m *member, extra []string) error {
 		"--logger", "zap",
 		"--log-outputs", "stderr",
 		"--log-level", "warn",
+	}
+	if c.tls != nil {
+		args = append(args, "--cert-file", c.tls.ServerCert, "--key-file", c.tls.ServerKey,
+			"--trusted-ca-file", c.tls.CA, "--client-cert-auth")
 	}
 	args = append(args, extra...)
 	logf, err := os.OpenFile(m.logFile, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
@@ -265,7 +291,7 @@ func (c *Cluster) waitMember(m *member, deadline time.Time) error {
 		case <-time.After(probeEvery):
 		}
 	}
-	cli, err := newClient([]string{m.endpoint()})
+	cli, err := c.newClient([]string{m.endpoint()})
 	if err != nil {
 		return fmt.Errorf("member %s: %w", m.name, err)
 	}
@@ -332,7 +358,7 @@ func (c *Cluster) Client(t testing.TB, endpoints ...string) *clientv3.Client {
 	if len(endpoints) == 0 {
 		endpoints = c.Endpoints()
 	}
-	cli, err := newClient(endpoints)
+	cli, err := c.newClient(endpoints)
 	if err != nil {
 		t.Fatalf("etcdtest: %v", err)
 	}
@@ -340,10 +366,18 @@ func (c *Cluster) Client(t testing.TB, endpoints ...string) *clientv3.Client {
 	return cli
 }
 
-func newClient(endpoints []string) (*clientv3.Client, error) {
+func (c *Cluster) newClient(endpoints []string) (*clientv3.Client, error) {
+	var tc *tls.Config
+	if c.tls != nil {
+		var err error
+		if tc, err = c.tls.ClientConfig(); err != nil {
+			return nil, err
+		}
+	}
 	cli, err := clientv3.New(clientv3.Config{
 		Endpoints:   endpoints,
 		DialTimeout: opTimeout,
+		TLS:         tc,
 		Logger:      zap.NewNop(), // failures reach the test through the errors
 	})
 	if err != nil {
@@ -356,7 +390,7 @@ func newClient(endpoints []string) (*clientv3.Client, error) {
 // 30 seconds) while an election is under way.
 func (c *Cluster) Leader() int {
 	c.t.Helper()
-	cli, err := newClient(c.Endpoints())
+	cli, err := c.newClient(c.Endpoints())
 	if err != nil {
 		c.t.Fatalf("etcdtest: %v", err)
 	}
@@ -441,7 +475,7 @@ func (c *Cluster) Restart(i int) {
 // rpctypes.ErrCompacted.
 func (c *Cluster) Compact(t testing.TB) int64 {
 	t.Helper()
-	cli, err := newClient(c.Endpoints())
+	cli, err := c.newClient(c.Endpoints())
 	if err != nil {
 		t.Fatalf("etcdtest: %v", err)
 	}
@@ -528,7 +562,12 @@ func (m *member) stop() {
 }
 
 func (m *member) endpoint() string  { return net.JoinHostPort("127.0.0.1", strconv.Itoa(m.clientPort)) }
-func (m *member) clientURL() string { return "http://" + m.endpoint() }
+func (c *Cluster) clientURL(m *member) string {
+	if c.tls != nil {
+		return "https://" + m.endpoint()
+	}
+	return "http://" + m.endpoint()
+}
 func (m *member) peerURL() string {
 	return "http://" + net.JoinHostPort("127.0.0.1", strconv.Itoa(m.peerPort))
 }
