@@ -15,9 +15,9 @@ package etcdtest
 
 import (
 	"bufio"
-	"crypto/tls"
 	"bytes"
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"net"
@@ -561,7 +561,7 @@ func (m *member) stop() {
 	}
 }
 
-func (m *member) endpoint() string  { return net.JoinHostPort("127.0.0.1", strconv.Itoa(m.clientPort)) }
+func (m *member) endpoint() string { return net.JoinHostPort("127.0.0.1", strconv.Itoa(m.clientPort)) }
 func (c *Cluster) clientURL(m *member) string {
 	if c.tls != nil {
 		return "https://" + m.endpoint()
