@@ -2,8 +2,12 @@ package test
 
 import (
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/pem"
 	"fmt"
 	"io"
 	"net"
@@ -20,6 +24,7 @@ import (
 
 	"github.com/fleetgate/fleetgate/device-agent/agent"
 	"github.com/fleetgate/fleetgate/internal/etcdtest"
+	"github.com/fleetgate/fleetgate/provisioning/enroll"
 )
 
 // fleet is a scaled-out deployment on loopback: a 3-member etcd cluster,
@@ -337,5 +342,68 @@ func TestClusterEtcdDownWithinGrace(t *testing.T) {
 	}
 	if !strings.Contains(b.logs.String(), "registry unreachable; judging devices from the local copy") {
 		t.Errorf("no log line about the unreachable registry:\n%s", b.logs.String())
+	}
+}
+
+// Two provisioning processes on one etcd registry: one token presented to
+// both at once enrols one device, and the serials they issue never repeat.
+func TestClusterProvisioningReplicas(t *testing.T) {
+	f := startFleet(t, 1)
+	second := startServer(t, f.api.dataDir, "--registry", f.registry, "--role", "api")
+	apis := []*server{f.api, second}
+	api := *f.api
+	api.t = t
+	api.mustCtl("group", "put", "boards", "--allow-tokens")
+	tokens := filepath.Join(t.TempDir(), "tokens")
+	api.mustCtl("token", "create", "--group", "boards", "--count", "20", "--out", tokens)
+	raw, err := os.ReadFile(tokens)
+	if err != nil {
+		t.Fatal(err)
+	}
+	toks := strings.Fields(string(raw))
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	csrDER, err := x509.CreateCertificateRequest(rand.Reader, &x509.CertificateRequest{}, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	csr := string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE REQUEST", Bytes: csrDER}))
+
+	serials := map[string]string{}
+	for n, tok := range toks {
+		var wg sync.WaitGroup
+		type result struct {
+			serial string
+			err    error
+		}
+		results := make([]result, 6)
+		for i := range results {
+			c := enroll.New(apis[i%2].apiURL, f.roots)
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				issued, err := c.EnrolToken(context.Background(), enroll.TokenRequest{Token: tok, DeviceID: fmt.Sprintf("twin-%02d-%d", n, i), CSR: csr})
+				results[i] = result{issued.Serial, err}
+			}()
+		}
+		wg.Wait()
+		won := 0
+		for i, r := range results {
+			switch {
+			case r.err == nil:
+				won++
+				if prev, dup := serials[r.serial]; dup {
+					t.Errorf("serial %s issued twice (%s and token %d)", r.serial, prev, n)
+				}
+				serials[r.serial] = fmt.Sprintf("token %d", n)
+			case !enroll.IsCode(r.err, enroll.CodeTokenReplayed):
+				t.Errorf("token %d, request %d: %v, want %s", n, i, r.err, enroll.CodeTokenReplayed)
+			}
+		}
+		if won != 1 {
+			t.Fatalf("token %d enrolled %d devices", n, won)
+		}
 	}
 }
