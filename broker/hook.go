@@ -32,6 +32,15 @@ type hook struct {
 	// superseded holds the serials of rotated certificates whose
 	// predecessors were already retired (see markSuperseded).
 	superseded sync.Map
+
+	// owner names this broker in session claims; claims bounds the claims
+	// in flight (cluster.go).
+	owner  string
+	claims chan struct{}
+	// foreign holds, per device, the latest revision of another broker's
+	// claim: a claim of ours that commits below it has already lost. owned
+	// holds the latest of this broker's claims.
+	foreign, owned sync.Map
 }
 
 var _ mqtt.Hook = (*hook)(nil)
@@ -238,9 +247,14 @@ func (h *hook) OnSessionEstablish(cl *mqtt.Client, _ packets.Packet) {
 // OnSessionEstablished runs once mochi has added the client and sent its
 // CONNACK: the takeover is complete, so the identity's lock is released.
 func (h *hook) OnSessionEstablished(cl *mqtt.Client, _ packets.Packet) {
-	if s := h.sessions.get(cl); s != nil && s.unlockID != nil {
+	s := h.sessions.get(cl)
+	if s == nil {
+		return
+	}
+	if s.unlockID != nil {
 		s.unlockID()
 	}
+	h.claimSession(s)
 }
 
 // OnDisconnect forgets the session when mochi forgets the client (a clean

@@ -19,6 +19,10 @@ const dropWriteTimeout = time.Second
 // no longer revoke in time, so it stops serving (fail closed).
 func (b *Broker) watch(ctx context.Context, changes <-chan store.Change) {
 	for ch := range changes {
+		if ch.Kind == store.ChangeSession {
+			b.hook.takenOver(ch)
+			continue
+		}
 		keep := func(s *session) bool { return affects(ch, s) }
 		var hit []*session
 		if ch.DeviceID != "" {
@@ -95,10 +99,14 @@ func (h *hook) drop(s *session, reason string, since time.Time) {
 // connection is simply closed.
 func (h *hook) disconnect(s *session, reason string, since time.Time) {
 	cl := s.cl
+	code := packets.ErrNotAuthorized
+	if reason == reasonTakenOver {
+		code = packets.ErrSessionTakenOver
+	}
 	if cl.Properties.ProtocolVersion >= 5 {
-		_ = h.server.DisconnectClient(cl, packets.ErrNotAuthorized)
+		_ = h.server.DisconnectClient(cl, code)
 	} else {
-		cl.Stop(packets.ErrNotAuthorized)
+		cl.Stop(code)
 	}
 	h.metrics.dropped(reason, since)
 	attrs := []any{"device", s.deviceID, "serial", s.serial, "reason", reason, "remote", cl.Net.Remote}

@@ -20,9 +20,10 @@ type session struct {
 	notAfter time.Time // when the certificate stops being valid
 	grants   grants    // fixed at CONNECT
 
-	approved atomic.Bool // every CONNECT check passed
-	dropped  atomic.Bool // revoked, suspended or expired: deny everything
-	replaced atomic.Bool // a newer connection took the session over
+	approved atomic.Bool  // every CONNECT check passed
+	dropped  atomic.Bool  // revoked, suspended or expired: deny everything
+	replaced atomic.Bool  // a newer connection took the session over
+	claimRev atomic.Int64 // registry revision of this broker's claim (cluster.go); 0: none yet
 
 	mu     sync.Mutex
 	expiry *time.Timer // drops the session at notAfter

@@ -199,6 +199,10 @@ func (m *mirror) apply(resp clientv3.WatchResponse) {
 		if !ok {
 			continue
 		}
+		if bucket == string(bucketSessions) && isPut(ev) {
+			changes = append(changes, sessionChange(ev, key))
+			continue
+		}
 		recs := m.data[bucket]
 		if recs == nil {
 			continue // not mirrored

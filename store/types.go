@@ -107,6 +107,10 @@ type ChangeKind string
 const (
 	ChangeDevice ChangeKind = "device"      // a device's status changed
 	ChangeCert   ChangeKind = "certificate" // a certificate's status changed
+	// ChangeSession: a broker of the cluster admitted the device (etcd
+	// only; see ClaimSession). Owner names that broker, Revision orders
+	// the claims: the latest one holds the device's only session.
+	ChangeSession ChangeKind = "session"
 )
 
 // Change is one event of the change feed, published after its transaction
@@ -117,5 +121,7 @@ type Change struct {
 	Serial       string       `json:"serial,omitempty"`        // set for ChangeCert
 	DeviceStatus DeviceStatus `json:"device_status,omitempty"` // set for ChangeDevice
 	CertStatus   CertStatus   `json:"cert_status,omitempty"`   // set for ChangeCert
+	Owner        string       `json:"owner,omitempty"`         // set for ChangeSession
+	Revision     int64        `json:"revision,omitempty"`      // set for ChangeSession
 	Time         time.Time    `json:"time"`
 }

@@ -129,10 +129,10 @@ func BenchmarkRegistryConnect(b *testing.B) {
 }
 
 // BenchmarkRevocationFanout measures, over a 3-member etcd cluster and
-// three brokers, how long after an operator's revoke request each broker
-// closes the device's connection: p50 and p99 over every (device, broker)
-// pair. The time counts the API request, the etcd commit, the watch and
-// the drop.
+// three brokers, how long after an operator's revoke request (to the API
+// process) the broker a device is on closes its connection: p50 and p99
+// over 100 devices spread over the brokers. The time counts the API
+// request, the etcd commit, the watch and the drop.
 func BenchmarkRevocationFanout(b *testing.B) {
 	const devices = 100
 	f := startFleet(b, 3)
@@ -142,7 +142,7 @@ func BenchmarkRevocationFanout(b *testing.B) {
 		id := fmt.Sprintf("fan-%03d", i)
 		cert := benchDevice(b, admin, id)
 		var conns []*mqttConn
-		for _, br := range f.brokers {
+		for _, br := range f.brokers[i%len(f.brokers) : i%len(f.brokers)+1] {
 			conf := &tls.Config{RootCAs: f.roots, ServerName: "127.0.0.1",
 				GetClientCertificate: func(*tls.CertificateRequestInfo) (*tls.Certificate, error) { return &cert, nil }}
 			c, err := dialMQTT(net.JoinHostPort("127.0.0.1", br.mqttPort), conf)
@@ -181,7 +181,7 @@ func BenchmarkRevocationFanout(b *testing.B) {
 	}
 	slices.Sort(delays)
 	p := func(q float64) float64 { return delays[min(len(delays)-1, int(q*float64(len(delays))))] }
-	b.Logf("revocation fan-out over %d brokers, %d devices: p50 %.1f ms, p99 %.1f ms, max %.1f ms",
+	b.Logf("revocation fan-out over %d brokers, %d devices spread over them: p50 %.1f ms, p99 %.1f ms, max %.1f ms",
 		len(f.brokers), devices, p(0.50), p(0.99), delays[len(delays)-1])
 	b.ReportMetric(p(0.50), "p50-ms")
 	b.ReportMetric(p(0.99), "p99-ms")

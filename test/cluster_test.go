@@ -8,6 +8,7 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/pem"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -102,46 +103,56 @@ func dropDelays(s *server, device string) []float64 {
 	return out
 }
 
-// A device revoked through the API process is dropped by every broker it
-// is connected to, within a second, and refused by every broker after.
+// Revocations made through the API process reach every broker: each
+// drops its revoked device within a second and every broker refuses every
+// revoked device after.
 func TestClusterRevocationReachesEveryBroker(t *testing.T) {
 	needTool(t, "mosquitto_sub")
 	f := startFleet(t, 3)
-	cert, certFile, keyFile := f.device(t, "fan-1")
-	_, otherCert, otherKey := f.device(t, "fan-2")
-
-	// fan-1 holds a session on every broker; fan-2 on the first only.
+	certs := make([]tls.Certificate, len(f.brokers))
 	var subs []*sub
-	for _, b := range f.brokers {
-		m := b.startSub(t, "fan-1", certFile, keyFile, "-t", "devices/fan-1/#")
+	for i, b := range f.brokers {
+		id := fmt.Sprintf("fan-%d", i)
+		var certFile, keyFile string
+		certs[i], certFile, keyFile = f.device(t, id)
+		m := b.startSub(t, id, certFile, keyFile, "-t", "devices/"+id+"/#")
 		m.waitFor(t, "SUBACK")
 		subs = append(subs, m)
 	}
-	bystander := f.brokers[0].startSub(t, "fan-2", otherCert, otherKey, "-t", "devices/fan-2/#")
+	_, otherCert, otherKey := f.device(t, "bystander")
+	bystander := f.brokers[0].startSub(t, "bystander", otherCert, otherKey, "-t", "devices/bystander/#")
 	bystander.waitFor(t, "SUBACK")
 
-	f.api.mustCtl("device", "revoke", "fan-1", "--reason", "stolen")
+	for i := range f.brokers {
+		f.api.mustCtl("device", "revoke", fmt.Sprintf("fan-%d", i), "--reason", "stolen")
+	}
 	for i, m := range subs {
+		id := fmt.Sprintf("fan-%d", i)
 		m.waitExit(t, 10*time.Second)
+		deadline := time.Now().Add(10 * time.Second)
 		var delays []float64
 		for delays == nil {
-			delays = dropDelays(f.brokers[i], "fan-1")
-			if delays == nil {
+			if time.Now().After(deadline) {
+				t.Fatalf("broker %d logged no drop of %s:\n%s", i, id, f.brokers[i].logs.String())
+			}
+			if delays = dropDelays(f.brokers[i], id); delays == nil {
 				time.Sleep(10 * time.Millisecond) // the log line follows the close
 			}
 		}
 		if delays[0] >= 1000 {
-			t.Errorf("broker %d dropped fan-1 %.1f ms after the revocation (want < 1 s)", i, delays[0])
+			t.Errorf("broker %d dropped %s %.1f ms after the revocation (want < 1 s)", i, id, delays[0])
 		}
 		t.Logf("broker %d: revocation to disconnect %.1f ms", i, delays[0])
-		if code, err := f.connect(f.brokers[i], cert, "fan-1"); err == nil && code == 0 {
-			t.Errorf("broker %d admitted fan-1 after its revocation", i)
+		for j, b := range f.brokers {
+			if code, err := f.connect(b, certs[i], id); err == nil && code == 0 {
+				t.Errorf("broker %d admitted %s after its revocation", j, id)
+			}
 		}
 	}
 	// The other device's session is untouched.
 	select {
 	case <-bystander.exited:
-		t.Errorf("fan-2 was disconnected too:\n%s", bystander.output())
+		t.Errorf("bystander was disconnected too:\n%s", bystander.output())
 	default:
 	}
 }
@@ -405,5 +416,75 @@ func TestClusterProvisioningReplicas(t *testing.T) {
 		if won != 1 {
 			t.Fatalf("token %d enrolled %d devices", n, won)
 		}
+	}
+}
+
+// A device holds one session in the whole cluster: connecting to a second
+// broker ends its session on the first, as a takeover on one broker would.
+func TestClusterOneSessionPerDevice(t *testing.T) {
+	f := startFleet(t, 2)
+	cert, _, _ := f.device(t, "wanderer")
+	cli := f.etcd.Client(t)
+	claim := "/fleet-test/b/sessions/wanderer"
+	open := func(b *server) (*mqttConn, int64) {
+		t.Helper()
+		before := int64(0)
+		if resp, err := cli.Get(context.Background(), claim); err == nil && len(resp.Kvs) > 0 {
+			before = resp.Kvs[0].ModRevision
+		}
+		conf := &tls.Config{RootCAs: f.roots, ServerName: "127.0.0.1",
+			GetClientCertificate: func(*tls.CertificateRequestInfo) (*tls.Certificate, error) { return &cert, nil }}
+		c, err := dialMQTT(net.JoinHostPort("127.0.0.1", b.mqttPort), conf)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { c.Close() })
+		if err := c.send(connectPk(connectOpts{id: "wanderer"})); err != nil {
+			t.Fatal(err)
+		}
+		if code, _, err := c.connack(); err != nil || code != 0 {
+			t.Fatalf("connect: code %d, %v", code, err)
+		}
+		// The broker claims the session in the registry after CONNACK.
+		deadline := time.Now().Add(10 * time.Second)
+		for {
+			resp, err := cli.Get(context.Background(), claim)
+			if err == nil && len(resp.Kvs) > 0 && resp.Kvs[0].ModRevision > before {
+				return c, resp.Kvs[0].ModRevision
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("no session claim in the registry: %v", err)
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
+	first, _ := open(f.brokers[0])
+	second, _ := open(f.brokers[1])
+	// The first broker ends its session; the second keeps its own.
+	ended := func(c *mqttConn, what string) {
+		t.Helper()
+		_, err := c.await(what, func(mqttPacket) bool { return false })
+		if errors.Is(err, os.ErrDeadlineExceeded) {
+			t.Fatalf("%s: still open after %s", what, attackWait)
+		}
+	}
+	ended(first, "the first session")
+	if !strings.Contains(f.brokers[0].logs.String(), "reason=taken_over_elsewhere") {
+		t.Errorf("broker 0 did not log the takeover:\n%s", f.brokers[0].logs.String())
+	}
+	if err := second.send(packet(0xC0, nil)); err != nil { // PINGREQ
+		t.Fatal(err)
+	}
+	if p, err := second.next(); err != nil || p.typ != pkPingresp {
+		t.Fatalf("second session after the takeover: packet %d, %v", p.typ, err)
+	}
+	// And back: connecting to the first broker again ends the second.
+	third, _ := open(f.brokers[0])
+	ended(second, "the second session")
+	if err := third.send(packet(0xC0, nil)); err != nil {
+		t.Fatal(err)
+	}
+	if p, err := third.next(); err != nil || p.typ != pkPingresp {
+		t.Fatalf("third session: packet %d, %v", p.typ, err)
 	}
 }
