@@ -12,6 +12,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -159,6 +160,11 @@ type etcdKV struct {
 	conflicts  atomic.Uint64 // write transactions run again after a conflict
 	maxOps     int           // etcd's --max-txn-ops
 	closed     atomic.Bool
+
+	// Session claims are written in batches (session.go).
+	claimsOnce sync.Once
+	claimQueue chan claimReq
+	claimStop  chan struct{}
 }
 
 var errEtcdClosed = fmt.Errorf("%w: etcd registry", ErrClosed)
@@ -169,6 +175,10 @@ func (e *etcdKV) txnLimit() int   { return e.maxOps }
 
 func (e *etcdKV) close() error {
 	e.closed.Store(true)
+	e.claimsOnce.Do(func() {}) // no claim goroutine starts after this
+	if e.claimStop != nil {
+		close(e.claimStop)
+	}
 	if e.mirror != nil {
 		e.mirror.stop()
 	}

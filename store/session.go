@@ -29,13 +29,82 @@ func (db *DB) ClaimSession(deviceID, owner string) (int64, error) {
 	if deviceID == "" || owner == "" {
 		return 0, fmt.Errorf("%w: session claim needs a device and an owner", ErrInvalid)
 	}
-	ctx, cancel := e.ctx()
-	defer cancel()
-	resp, err := e.cli.Put(ctx, e.bucketKey(bucketSessions, []byte(deviceID)), owner)
-	if err != nil {
-		return 0, fmt.Errorf("claim session of %s: %w", deviceID, mapEtcdErr(err))
+	e.claimsOnce.Do(func() {
+		e.claimQueue = make(chan claimReq)
+		e.claimStop = make(chan struct{})
+		go e.runClaims()
+	})
+	req := claimReq{deviceID: deviceID, owner: owner, done: make(chan claimResult, 1)}
+	select {
+	case e.claimQueue <- req:
+	case <-e.claimStop:
+		return 0, errEtcdClosed
 	}
-	return resp.Header.Revision, nil
+	r := <-req.done
+	if r.err != nil {
+		return 0, fmt.Errorf("claim session of %s: %w", deviceID, r.err)
+	}
+	return r.rev, nil
+}
+
+type claimReq struct {
+	deviceID, owner string
+	done            chan claimResult // buffered
+}
+
+type claimResult struct {
+	rev int64
+	err error
+}
+
+// runClaims writes session claims, those that arrive together in one etcd
+// transaction: a reconnect storm across brokers then costs a few commits,
+// not one per device.
+func (e *etcdKV) runClaims() {
+	for {
+		var first claimReq
+		select {
+		case first = <-e.claimQueue:
+		case <-e.claimStop:
+			return
+		}
+		batch := []claimReq{first}
+	collect:
+		for len(batch) < e.maxOps-1 {
+			select {
+			case r := <-e.claimQueue:
+				batch = append(batch, r)
+			default:
+				break collect
+			}
+		}
+		// One put per device (etcd refuses a key twice in a transaction):
+		// the last claim in the batch is the one that stands.
+		last := make(map[string]string, len(batch))
+		var keys []string
+		for _, r := range batch {
+			if _, seen := last[r.deviceID]; !seen {
+				keys = append(keys, r.deviceID)
+			}
+			last[r.deviceID] = r.owner
+		}
+		ops := make([]clientv3.Op, 0, len(keys))
+		for _, id := range keys {
+			ops = append(ops, clientv3.OpPut(e.bucketKey(bucketSessions, []byte(id)), last[id]))
+		}
+		ctx, cancel := e.ctx()
+		resp, err := e.cli.Txn(ctx).Then(ops...).Commit()
+		cancel()
+		var res claimResult
+		if err != nil {
+			res.err = mapEtcdErr(err)
+		} else {
+			res.rev = resp.Header.Revision
+		}
+		for _, r := range batch {
+			r.done <- res
+		}
+	}
 }
 
 // sessionChange is the feed event of a session claim seen by the watch.
