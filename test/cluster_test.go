@@ -70,6 +70,22 @@ func (f *fleet) device(t *testing.T, id string, registerArgs ...string) (tls.Cer
 	return pair, certFile, keyFile
 }
 
+// tokens creates n enrolment tokens of the group "boards" (made to allow
+// tokens) through the API process.
+func (f *fleet) tokens(t *testing.T, n int) []string {
+	t.Helper()
+	api := *f.api
+	api.t = t
+	api.mustCtl("group", "put", "boards", "--allow-tokens")
+	out := filepath.Join(t.TempDir(), "tokens")
+	api.mustCtl("token", "create", "--group", "boards", "--count", strconv.Itoa(n), "--out", out)
+	raw, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return strings.Fields(string(raw))
+}
+
 // connect runs one TLS handshake and CONNECT against a broker and returns
 // the CONNACK code (0: admitted). The connection is closed afterwards.
 func (f *fleet) connect(b *server, cert tls.Certificate, id string) (byte, error) {
@@ -250,22 +266,14 @@ func TestClusterEtcdMemberKilledUnderLoad(t *testing.T) {
 func TestClusterAgentFailsOver(t *testing.T) {
 	needTool(t, "mosquitto_sub")
 	f := startFleet(t, 2)
-	api := *f.api
-	api.t = t
-	api.mustCtl("group", "put", "boards", "--allow-tokens")
-	tokens := filepath.Join(t.TempDir(), "tokens")
-	api.mustCtl("token", "create", "--group", "boards", "--count", "1", "--out", tokens)
-	tok, err := os.ReadFile(tokens)
-	if err != nil {
-		t.Fatal(err)
-	}
+	tok := f.tokens(t, 1)[0]
 	_, obsCert, obsKey := f.device(t, "observer", "--subscribe", "devices/#")
 	addr := func(s *server) string { return net.JoinHostPort("127.0.0.1", s.mqttPort) }
 
 	cfg := agent.DefaultConfig()
 	cfg.DeviceID, cfg.ProvisioningURL = "roamer", f.api.apiURL
 	cfg.Brokers = []string{addr(f.brokers[0]), addr(f.brokers[1])}
-	cfg.RootCAs, cfg.KeySource, cfg.Token = f.roots, agent.KeySoftware, strings.TrimSpace(string(tok))
+	cfg.RootCAs, cfg.KeySource, cfg.Token = f.roots, agent.KeySoftware, tok
 	cfg.BackoffMin, cfg.BackoffMax = agent.Duration{Duration: 50 * time.Millisecond}, agent.Duration{Duration: time.Second}
 	cfg.Rand = func() float64 { return 0 } // start on the first broker
 	a, err := agent.New(cfg)
@@ -362,16 +370,7 @@ func TestClusterProvisioningReplicas(t *testing.T) {
 	f := startFleet(t, 1)
 	second := startServer(t, f.api.dataDir, "--registry", f.registry, "--role", "api")
 	apis := []*server{f.api, second}
-	api := *f.api
-	api.t = t
-	api.mustCtl("group", "put", "boards", "--allow-tokens")
-	tokens := filepath.Join(t.TempDir(), "tokens")
-	api.mustCtl("token", "create", "--group", "boards", "--count", "20", "--out", tokens)
-	raw, err := os.ReadFile(tokens)
-	if err != nil {
-		t.Fatal(err)
-	}
-	toks := strings.Fields(string(raw))
+	toks := f.tokens(t, 20)
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
 		t.Fatal(err)
