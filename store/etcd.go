@@ -453,9 +453,6 @@ func (t *etcdTx) scanRange(start, end string, desc bool, fn func(key string, val
 		}
 		return a < b
 	}
-	emit := func(k string, v []byte) (bool, error) {
-		return fn(k, v)
-	}
 	lo, hi := start, end
 	for {
 		ctx, cancel := t.kv.ctx()
@@ -481,7 +478,7 @@ func (t *etcdTx) scanRange(start, end string, desc bool, fn func(key string, val
 			// Own writes that come before this key.
 			for len(own) > 0 && before(own[0], k) {
 				if w := t.writes[own[0]]; w != nil {
-					if more, err := emit(own[0], *w); err != nil || !more {
+					if more, err := fn(own[0], *w); err != nil || !more {
 						return err
 					}
 				}
@@ -493,12 +490,12 @@ func (t *etcdTx) scanRange(start, end string, desc bool, fn func(key string, val
 				if w == nil {
 					continue // deleted in this transaction
 				}
-				if more, err := emit(k, *w); err != nil || !more {
+				if more, err := fn(k, *w); err != nil || !more {
 					return err
 				}
 				continue
 			}
-			if more, err := emit(k, kv.Value); err != nil || !more {
+			if more, err := fn(k, kv.Value); err != nil || !more {
 				return err
 			}
 		}
@@ -514,7 +511,7 @@ func (t *etcdTx) scanRange(start, end string, desc bool, fn func(key string, val
 	}
 	for _, k := range own {
 		if w := t.writes[k]; w != nil {
-			if more, err := emit(k, *w); err != nil || !more {
+			if more, err := fn(k, *w); err != nil || !more {
 				return err
 			}
 		}

@@ -86,22 +86,28 @@ func (f *fleet) tokens(t *testing.T, n int) []string {
 	return strings.Fields(string(raw))
 }
 
-// connect runs one TLS handshake and CONNECT against a broker and returns
-// the CONNACK code (0: admitted). The connection is closed afterwards.
-func (f *fleet) connect(b *server, cert tls.Certificate, id string) (byte, error) {
+// open runs one TLS handshake and CONNECT against a broker and returns the
+// connection, still open unless nil, and the CONNACK code (0: admitted).
+func (f *fleet) open(b *server, cert tls.Certificate, id string) (*mqttConn, byte, error) {
 	conf := &tls.Config{RootCAs: f.roots, ServerName: "127.0.0.1",
 		GetClientCertificate: func(*tls.CertificateRequestInfo) (*tls.Certificate, error) { return &cert, nil }}
 	c, err := dialMQTT(net.JoinHostPort("127.0.0.1", b.mqttPort), conf)
+	if err == nil {
+		err = c.send(connectPk(connectOpts{id: id}))
+	}
+	var code byte
+	if err == nil {
+		code, _, err = c.connack()
+	}
+	return c, code, err
+}
+
+// connect is open followed by closing the connection.
+func (f *fleet) connect(b *server, cert tls.Certificate, id string) (byte, error) {
+	c, code, err := f.open(b, cert, id)
 	if c != nil {
-		defer c.Close()
+		c.Close()
 	}
-	if err != nil {
-		return 0, err
-	}
-	if err := c.send(connectPk(connectOpts{id: id})); err != nil {
-		return 0, err
-	}
-	code, _, err := c.connack()
 	return code, err
 }
 
@@ -431,17 +437,11 @@ func TestClusterOneSessionPerDevice(t *testing.T) {
 		if resp, err := cli.Get(context.Background(), claim); err == nil && len(resp.Kvs) > 0 {
 			before = resp.Kvs[0].ModRevision
 		}
-		conf := &tls.Config{RootCAs: f.roots, ServerName: "127.0.0.1",
-			GetClientCertificate: func(*tls.CertificateRequestInfo) (*tls.Certificate, error) { return &cert, nil }}
-		c, err := dialMQTT(net.JoinHostPort("127.0.0.1", b.mqttPort), conf)
-		if err != nil {
-			t.Fatal(err)
+		c, code, err := f.open(b, cert, "wanderer")
+		if c != nil {
+			t.Cleanup(func() { c.Close() })
 		}
-		t.Cleanup(func() { c.Close() })
-		if err := c.send(connectPk(connectOpts{id: "wanderer"})); err != nil {
-			t.Fatal(err)
-		}
-		if code, _, err := c.connack(); err != nil || code != 0 {
+		if err != nil || code != 0 {
 			t.Fatalf("connect: code %d, %v", code, err)
 		}
 		// The broker claims the session in the registry after CONNACK.
