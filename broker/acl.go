@@ -3,7 +3,7 @@ package broker
 import (
 	"strings"
 
-	"github.com/fleetgate/fleetgate/provisioning/identity"
+	"github.com/fleetgate/fleetgate/identity"
 )
 
 // This file holds the ACL as pure functions over strings; doc.go states the

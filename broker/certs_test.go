@@ -15,7 +15,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/fleetgate/fleetgate/provisioning/identity"
+	"github.com/fleetgate/fleetgate/identity"
 )
 
 // readKey loads a PKCS#8 PEM private key.

@@ -10,7 +10,7 @@ import (
 // this certificate was issued another way (token or operator CSR).
 const reasonAttestationPolicy = "attestation_policy"
 
-// groupFinder is an optional Registry capability: the enrolment policy of a
+// groupFinder is an optional Registry capability: the enrollment policy of a
 // device group. *store.DB has it. Without it no group policy is enforced.
 type groupFinder interface {
 	Group(name string) (store.Group, error)

@@ -8,7 +8,7 @@ import (
 )
 
 // Group commit. An fsynced bbolt commit costs far more than writing one
-// enrolment, serial or challenge, so concurrent callers of those small,
+// enrollment, serial or challenge, so concurrent callers of those small,
 // independent writes share one transaction: a batcher goroutine collects
 // them and commits them together, and each caller still gets its own
 // result.

@@ -8,31 +8,31 @@ import (
 	"time"
 )
 
-func TestCompleteEnrolments(t *testing.T) {
+func TestCompleteEnrollments(t *testing.T) {
 	db := openTestDB(t)
 	mustGroup(t, db, "sim", false, true)
 	tokens := mustTokens(t, db, "sim", 5)
 	commitsBefore := db.batch.commits.Load()
 	auditBefore := auditLen(t, db)
-	bad := tokenEnrolment(tokens[4], "static-bad", "e1")
+	bad := tokenEnrollment(tokens[4], "static-bad", "e1")
 	bad.Certificate.Fingerprint = "not hex"
-	batch := []Enrolment{
-		tokenEnrolment(tokens[0], "dev-a", "a1"),
-		tokenEnrolment(tokens[0], "dev-b", "b1"), // the token item 0 just used, in the same transaction
-		tokenEnrolment(tokens[1], "dev-c", "c1"),
-		tokenEnrolment(tokens[2], "dev-d", "a1"), // serial item 0 just recorded
+	batch := []Enrollment{
+		tokenEnrollment(tokens[0], "dev-a", "a1"),
+		tokenEnrollment(tokens[0], "dev-b", "b1"), // the token item 0 just used, in the same transaction
+		tokenEnrollment(tokens[1], "dev-c", "c1"),
+		tokenEnrollment(tokens[2], "dev-d", "a1"), // serial item 0 just recorded
 		bad,
-		tokenEnrolment(tokens[3], "dev-e", "e1"),
+		tokenEnrollment(tokens[3], "dev-e", "e1"),
 	}
 	want := []error{nil, ErrReplayed, nil, ErrExists, ErrInvalid, nil}
 
-	errs := db.CompleteEnrolments(batch, operator)
+	errs := db.CompleteEnrollments(batch, operator)
 	if len(errs) != len(batch) {
-		t.Fatalf("%d results for %d enrolments", len(errs), len(batch))
+		t.Fatalf("%d results for %d enrollments", len(errs), len(batch))
 	}
 	for i, err := range errs {
 		if !errors.Is(err, want[i]) || (want[i] == nil) != (err == nil) {
-			t.Errorf("enrolment %d (%s): %v, want %v", i, batch[i].Device.ID, err, want[i])
+			t.Errorf("enrollment %d (%s): %v, want %v", i, batch[i].Device.ID, err, want[i])
 		}
 	}
 	if n := db.batch.commits.Load() - commitsBefore; n != 1 {
@@ -52,13 +52,13 @@ func TestCompleteEnrolments(t *testing.T) {
 		t.Errorf("token 0 used by %q, want dev-a", tok.UsedBy)
 	}
 	if tok := tokenNamed(t, db, tokens[2]); !tok.UsedAt.IsZero() {
-		t.Errorf("token of a refused enrolment consumed: %+v", tok)
+		t.Errorf("token of a refused enrollment consumed: %+v", tok)
 	}
 	if c, _ := db.Certificate("a1"); c.DeviceID != "dev-a" {
 		t.Errorf("serial a1 belongs to %s, want dev-a", c.DeviceID)
 	}
 	if n := auditLen(t, db) - auditBefore; n != 3 {
-		t.Errorf("%d audit events for 3 enrolments", n)
+		t.Errorf("%d audit events for 3 enrollments", n)
 	}
 }
 
@@ -74,7 +74,7 @@ func TestGroupCommit(t *testing.T) {
 		wg.Go(func() {
 			for i := range each {
 				n := w*each + i
-				errs <- db.CompleteEnrolment(tokenEnrolment(tokens[n], fmt.Sprintf("dev-%03d", n), serialOf(n)), system)
+				errs <- db.CompleteEnrollment(tokenEnrollment(tokens[n], fmt.Sprintf("dev-%03d", n), serialOf(n)), system)
 			}
 		})
 	}
@@ -90,7 +90,7 @@ func TestGroupCommit(t *testing.T) {
 	}
 	// 32 callers at once cannot all have found the batcher idle.
 	if commits := db.batch.commits.Load() - commitsBefore; commits >= workers*each {
-		t.Errorf("%d commits for %d concurrent enrolments: no group commit", commits, workers*each)
+		t.Errorf("%d commits for %d concurrent enrollments: no group commit", commits, workers*each)
 	}
 }
 
@@ -140,14 +140,14 @@ func TestBatchedWritesAfterClose(t *testing.T) {
 	if err := db.Close(); err != nil {
 		t.Fatal(err)
 	}
-	if err := db.CompleteEnrolment(tokenEnrolment(token, "dev-1", "a1"), system); !errors.Is(err, ErrClosed) {
-		t.Errorf("CompleteEnrolment after Close = %v, want ErrClosed", err)
+	if err := db.CompleteEnrollment(tokenEnrollment(token, "dev-1", "a1"), system); !errors.Is(err, ErrClosed) {
+		t.Errorf("CompleteEnrollment after Close = %v, want ErrClosed", err)
 	}
-	errs := db.CompleteEnrolments([]Enrolment{tokenEnrolment(token, "dev-1", "a1")}, system)
+	errs := db.CompleteEnrollments([]Enrollment{tokenEnrollment(token, "dev-1", "a1")}, system)
 	if !errors.Is(errs[0], ErrClosed) {
-		t.Errorf("CompleteEnrolments after Close = %v, want ErrClosed", errs[0])
+		t.Errorf("CompleteEnrollments after Close = %v, want ErrClosed", errs[0])
 	}
-	c := Challenge{ID: challengeID(1), DeviceID: "dev-1", Purpose: PurposeEnrol, AKPublic: []byte{1}, Secret: []byte{1}, Nonce: []byte{1},
+	c := Challenge{ID: challengeID(1), DeviceID: "dev-1", Purpose: PurposeEnroll, AKPublic: []byte{1}, Secret: []byte{1}, Nonce: []byte{1},
 		ExpiresAt: testEpoch.Add(time.Hour)}
 	if err := db.PutChallenge(c); !errors.Is(err, ErrClosed) {
 		t.Errorf("PutChallenge after Close = %v, want ErrClosed", err)

@@ -6,7 +6,7 @@ import (
 	"slices"
 	"time"
 
-	"github.com/fleetgate/fleetgate/provisioning/identity"
+	"github.com/fleetgate/fleetgate/identity"
 )
 
 // AddCertificate records a certificate the CA issued and writes "cert.issue"
@@ -17,7 +17,7 @@ import (
 // may be empty or active: a certificate enters the registry active. IssuedAt
 // defaults to the current time. KeyHash, when set, must be a lower-case hex
 // SHA-256. Supersedes, when set, names an active certificate of the same
-// device that this one replaces (see CompleteEnrolment for the rules).
+// device that this one replaces (see CompleteEnrollment for the rules).
 func (db *DB) AddCertificate(c Certificate, by Actor) error {
 	if err := validateCert(&c); err != nil {
 		return err

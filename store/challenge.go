@@ -7,16 +7,16 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/fleetgate/fleetgate/provisioning/identity"
+	"github.com/fleetgate/fleetgate/identity"
 )
 
-// Challenge is the server's half of a TPM enrolment or rotation between the
+// Challenge is the server's half of a TPM enrollment or rotation between the
 // start call, which makes it, and the finish call, which consumes it in
-// CompleteEnrolment. It is single-use and short-lived.
+// CompleteEnrollment. It is single-use and short-lived.
 type Challenge struct {
 	ID        string    `json:"id"` // random, 32 lower-case hex digits; the caller sets it
 	DeviceID  string    `json:"device_id"`
-	Purpose   string    `json:"purpose"` // PurposeEnrol or PurposeRotate
+	Purpose   string    `json:"purpose"` // PurposeEnroll or PurposeRotate
 	EKHash    string    `json:"ek_hash,omitempty"`
 	AKPublic  []byte    `json:"ak_public"` // TPM2B_PUBLIC of the attestation key
 	Secret    []byte    `json:"secret"`    // credential-activation secret
@@ -26,12 +26,12 @@ type Challenge struct {
 
 // Challenge purposes.
 const (
-	PurposeEnrol  = "enrol"  // first certificate of a pre-registered device
+	PurposeEnroll = "enroll" // first certificate of a pre-registered device
 	PurposeRotate = "rotate" // a new certificate replacing an active one
 )
 
 // maxChallengeTTL bounds how far ahead a challenge may expire: challenges
-// are meant to live for the minutes an enrolment takes, and a remembered
+// are meant to live for the minutes an enrollment takes, and a remembered
 // consumed ID must be forgotten some day.
 const maxChallengeTTL = 24 * time.Hour
 
@@ -87,8 +87,8 @@ func validateChallenge(c Challenge, now time.Time) error {
 	switch {
 	case len(c.ID) != 32 || !isLowerHex(c.ID):
 		return fmt.Errorf("%w: challenge id %q is not 32 lower-case hex digits", ErrInvalid, c.ID)
-	case c.Purpose != PurposeEnrol && c.Purpose != PurposeRotate:
-		return fmt.Errorf("%w: challenge %s: purpose %q (want %q or %q)", ErrInvalid, c.ID, c.Purpose, PurposeEnrol, PurposeRotate)
+	case c.Purpose != PurposeEnroll && c.Purpose != PurposeRotate:
+		return fmt.Errorf("%w: challenge %s: purpose %q (want %q or %q)", ErrInvalid, c.ID, c.Purpose, PurposeEnroll, PurposeRotate)
 	case len(c.AKPublic) == 0 || len(c.Secret) == 0 || len(c.Nonce) == 0:
 		return fmt.Errorf("%w: challenge %s: AK public area, secret and nonce are required", ErrInvalid, c.ID)
 	case !c.ExpiresAt.After(now) || c.ExpiresAt.After(now.Add(maxChallengeTTL)):

@@ -14,7 +14,7 @@ func TestPutChallenge(t *testing.T) {
 		edit    func(c *Challenge)
 		wantErr error
 	}{
-		{name: "ok/enrol"},
+		{name: "ok/enroll"},
 		{name: "ok/rotate without EK", edit: func(c *Challenge) { c.Purpose, c.EKHash = PurposeRotate, "" }},
 		{name: "error/short id", edit: func(c *Challenge) { c.ID = "abc" }, wantErr: ErrInvalid},
 		{name: "error/upper-case id", edit: func(c *Challenge) { c.ID = strings.ToUpper(challengeID(0xabc)) }, wantErr: ErrInvalid},
@@ -36,7 +36,7 @@ func TestPutChallenge(t *testing.T) {
 			mustDevice(t, db, "dev-1")
 			mustChallenge(t, db, testChallenge(100, "dev-1", clock))
 			used := mustChallenge(t, db, testChallenge(101, "dev-1", clock))
-			if err := db.CompleteEnrolment(tpmEnrolment(used, "a1"), system); err != nil {
+			if err := db.CompleteEnrollment(tpmEnrollment(used, "a1"), system); err != nil {
 				t.Fatal(err)
 			}
 			c := testChallenge(1, "dev-1", clock)
@@ -71,7 +71,7 @@ func TestChallenge(t *testing.T) {
 	mustDevice(t, db, "dev-1")
 	live := mustChallenge(t, db, testChallenge(1, "dev-1", clock))
 	consumed := mustChallenge(t, db, testChallenge(2, "dev-1", clock))
-	if err := db.CompleteEnrolment(tpmEnrolment(consumed, "a1"), system); err != nil {
+	if err := db.CompleteEnrollment(tpmEnrollment(consumed, "a1"), system); err != nil {
 		t.Fatal(err)
 	}
 	tests := []struct {
@@ -114,7 +114,7 @@ func TestChallengeSweep(t *testing.T) {
 		return c
 	}
 	consumed := mustChallenge(t, db, longLived(0))
-	if err := db.CompleteEnrolment(tpmEnrolment(consumed, "a1"), system); err != nil {
+	if err := db.CompleteEnrollment(tpmEnrollment(consumed, "a1"), system); err != nil {
 		t.Fatal(err)
 	}
 	for i := 1; i <= 150; i++ {

@@ -16,7 +16,7 @@ import (
 //	certs_by_device   <id>/<serial> -> empty (device IDs never hold '/')
 //	audit             uint64 big-endian sequence -> AuditEvent
 //
-// Added for enrolment (created on open in files that lack them):
+// Added for enrollment (created on open in files that lack them):
 //
 //	groups            <name> -> Group
 //	ek_hash           <EK hash> -> device ID

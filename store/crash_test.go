@@ -16,16 +16,16 @@ import (
 	"time"
 )
 
-// crashHelperEnv names the registry the helper process enrols into; unset,
+// crashHelperEnv names the registry the helper process enrolls into; unset,
 // TestCrashHelperProcess does nothing.
 const crashHelperEnv = "FLEETGATE_CRASH_HELPER"
 
-// TestCrashDuringEnrolment kills a process that enrols devices by token, at
+// TestCrashDuringEnrollment kills a process that enrolls devices by token, at
 // random moments, and checks after each kill that the registry reopens
 // consistent: every consumed token has its device and certificate, nothing
 // exists without its token, serials stay unique and the counter continues
 // above them. FLEETGATE_CRASH_ITER sets the number of kills (default 20).
-func TestCrashDuringEnrolment(t *testing.T) {
+func TestCrashDuringEnrollment(t *testing.T) {
 	iterations := 20
 	if s := os.Getenv("FLEETGATE_CRASH_ITER"); s != "" {
 		n, err := strconv.Atoi(s)
@@ -45,7 +45,7 @@ func TestCrashDuringEnrolment(t *testing.T) {
 	}
 	for i := range iterations {
 		// Every fourth kill lands anywhere from start-up on, the others
-		// while enrolments are under way.
+		// while enrollments are under way.
 		waitReady := i%4 != 0
 		runAndKill(t, path, waitReady, time.Duration(rand.Int64N(int64(30*time.Millisecond))))
 		db, err := Open(path, Options{LockTimeout: 30 * time.Second})
@@ -60,7 +60,7 @@ func TestCrashDuringEnrolment(t *testing.T) {
 }
 
 // runAndKill starts the helper process on path and SIGKILLs it after delay,
-// counted from its first enrolment when waitReady is set.
+// counted from its first enrollment when waitReady is set.
 func runAndKill(t *testing.T, path string, waitReady bool, delay time.Duration) {
 	t.Helper()
 	cmd := exec.Command(os.Args[0], "-test.run=^TestCrashHelperProcess$", "-test.count=1")
@@ -106,9 +106,9 @@ func runAndKill(t *testing.T, path string, waitReady bool, delay time.Duration) 
 	}
 }
 
-// TestCrashHelperProcess is the process TestCrashDuringEnrolment kills: it
-// enrols devices by token from 8 goroutines until it dies, and prints
-// "ready" after its first enrolment.
+// TestCrashHelperProcess is the process TestCrashDuringEnrollment kills: it
+// enrolls devices by token from 8 goroutines until it dies, and prints
+// "ready" after its first enrollment.
 func TestCrashHelperProcess(t *testing.T) {
 	path := os.Getenv(crashHelperEnv)
 	if path == "" {
@@ -137,8 +137,8 @@ func TestCrashHelperProcess(t *testing.T) {
 						fail(err)
 					}
 					id := fmt.Sprintf("crash-%d-%d-%s", os.Getpid(), round, token[4:12])
-					e := tokenEnrolment(token, id, serial.Text(16))
-					if err := db.CompleteEnrolment(e, system); err != nil {
+					e := tokenEnrollment(token, id, serial.Text(16))
+					if err := db.CompleteEnrollment(e, system); err != nil {
 						fail(err)
 					}
 					once.Do(func() { fmt.Println("ready") })
@@ -149,7 +149,7 @@ func TestCrashHelperProcess(t *testing.T) {
 	}
 }
 
-// checkAfterCrash checks the invariants an enrolment crash must keep.
+// checkAfterCrash checks the invariants an enrollment crash must keep.
 func checkAfterCrash(t *testing.T, kill int, db *DB) {
 	t.Helper()
 	fail := func(format string, args ...any) { t.Fatalf("after kill %d: "+format, append([]any{kill}, args...)...) }
@@ -176,12 +176,12 @@ func checkAfterCrash(t *testing.T, kill int, db *DB) {
 		}
 	}
 	devices := deviceCount(t, db)
-	enrolled, err := db.Audit(AuditFilter{Action: "device.enrol"})
+	enrolled, err := db.Audit(AuditFilter{Action: "device.enroll"})
 	if err != nil {
 		fail("%v", err)
 	}
 	if devices != used || len(enrolled) != used {
-		fail("%d devices and %d enrolment events for %d consumed tokens", devices, len(enrolled), used)
+		fail("%d devices and %d enrollment events for %d consumed tokens", devices, len(enrolled), used)
 	}
 	certs, err := db.Certificates("")
 	if err != nil {

@@ -47,7 +47,7 @@ type DB struct {
 	writeMu sync.Mutex
 
 	feed      feed
-	batch     batcher // group commit of enrolments, serials and challenges
+	batch     batcher // group commit of enrollments, serials and challenges
 	serials   serialPool
 	closeOnce sync.Once
 	closeErr  error
@@ -180,7 +180,7 @@ type backend interface {
 	// localFeed reports whether update's callers publish the change feed
 	// (one process owns the file) or the backend does from a watch.
 	localFeed() bool
-	// batchLimit bounds the enrolments of one group commit.
+	// batchLimit bounds the enrollments of one group commit.
 	batchLimit() int
 	// txnLimit bounds the operations of one transaction; 0: no bound.
 	txnLimit() int

@@ -3,7 +3,7 @@ package store
 import (
 	"fmt"
 
-	"github.com/fleetgate/fleetgate/provisioning/identity"
+	"github.com/fleetgate/fleetgate/identity"
 )
 
 // DeviceFilter selects devices. The zero value selects all of them.

@@ -1,5 +1,5 @@
 // Package store is fleetgate's device registry: devices, their certificates,
-// certificate serial numbers, enrolment groups, challenges and one-time
+// certificate serial numbers, enrollment groups, challenges and one-time
 // tokens, an append-only audit log and a feed of status changes, kept in
 // one go.etcd.io/bbolt file.
 //
@@ -22,12 +22,12 @@
 // Failures callers branch on are the sentinel errors in errors.go, wrapped
 // with the offending value; test them with errors.Is.
 //
-// # Enrolment
+// # Enrollment
 //
-// A Group carries the enrolment policy of its devices: RequireTPM (only
+// A Group carries the enrollment policy of its devices: RequireTPM (only
 // TPM-attested certificates admit them; the broker checks
 // Certificate.Attestation at CONNECT) or AllowTokens (one-time tokens with
-// software keys may enrol them), never both. A device whose group has no
+// software keys may enroll them), never both. A device whose group has no
 // record gets the default policy: neither.
 //
 // The factory line pre-registers devices with ImportDevices, all rows or
@@ -35,10 +35,10 @@
 // identity) is unique across the registry; DeviceByEK finds the device a
 // TPM belongs to.
 //
-// A TPM enrolment or rotation stores a Challenge at its start (PutChallenge)
-// and consumes it at its end. A token enrolment consumes a Token made by
+// A TPM enrollment or rotation stores a Challenge at its start (PutChallenge)
+// and consumes it at its end. A token enrollment consumes a Token made by
 // CreateTokens; the registry stores only its SHA-256 (HashToken).
-// CompleteEnrolment consumes the challenge or token, creates or updates the
+// CompleteEnrollment consumes the challenge or token, creates or updates the
 // device and records the certificate and the audit event in one
 // transaction: a crash leaves all of it or none, and of many concurrent
 // uses of one token exactly one succeeds (the others get ErrReplayed).
@@ -68,7 +68,7 @@
 //
 // Each write costs an fsync (around half a millisecond to a few on common
 // disks), so keep writes off hot paths such as the MQTT connect.
-// CompleteEnrolment, AllocateSerial and PutChallenge are committed in
+// CompleteEnrollment, AllocateSerial and PutChallenge are committed in
 // groups: concurrent calls share one transaction and one fsync, each
 // checked on its own so that a refused call does not affect the others.
 // A lone call commits at once; under load a call may wait up to 2 ms for

@@ -6,7 +6,7 @@ import (
 
 // The ek_hash bucket is the factory allow-list: it maps the hash of a TPM's
 // endorsement key to the one device it belongs to. A TPM therefore names at
-// most one device, and the enrolment service finds the device a TPM claims
+// most one device, and the enrollment service finds the device a TPM claims
 // to be without scanning the registry.
 
 // DeviceByEK returns the device whose TPM has the given EK hash (hex

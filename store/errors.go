@@ -27,17 +27,17 @@ var (
 	// ErrClosed means the registry has been closed.
 	ErrClosed = errors.New("registry closed")
 
-	// ErrExpired means a challenge or enrolment token is past its expiry
+	// ErrExpired means a challenge or enrollment token is past its expiry
 	// time. The caller has to start over (a new challenge, a new token).
 	ErrExpired = errors.New("expired")
 
-	// ErrReplayed means a single-use challenge or enrolment token was
+	// ErrReplayed means a single-use challenge or enrollment token was
 	// already consumed. It is kept apart from ErrNotFound so that the API
 	// can log a replay attempt as such.
 	ErrReplayed = errors.New("already used")
 
-	// ErrPolicy means the group's enrolment policy forbids the request, for
-	// example a token enrolment into a group that requires TPM attestation.
+	// ErrPolicy means the group's enrollment policy forbids the request, for
+	// example a token enrollment into a group that requires TPM attestation.
 	ErrPolicy = errors.New("forbidden by group policy")
 
 	// ErrUnavailable means the registry's etcd cluster could not be reached

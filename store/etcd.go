@@ -43,9 +43,9 @@ const (
 	DefaultEtcdHeartbeat = time.Second
 	DefaultEtcdMaxTxnOps = 128 // etcd's own default
 	defaultEtcdTimeout   = 5 * time.Second
-	// etcdBatch bounds the enrolments of one group commit: etcd refuses a
+	// etcdBatch bounds the enrollments of one group commit: etcd refuses a
 	// transaction of more than --max-txn-ops (128 by default) operations
-	// in its comparisons or its writes, and one enrolment reads and writes
+	// in its comparisons or its writes, and one enrollment reads and writes
 	// about ten keys.
 	etcdBatch = 8
 	// etcdPage is the page size of range reads.

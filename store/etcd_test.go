@@ -135,7 +135,7 @@ func TestEtcdSerialsUniqueAcrossHosts(t *testing.T) {
 }
 
 // One token, presented to two provisioning hosts at the same moment,
-// enrols exactly one device.
+// enrolls exactly one device.
 func TestEtcdTokenRace(t *testing.T) {
 	c := etcdtest.Start(t, 1)
 	a := openEtcdDB(t, c, "/token-race", EtcdOptions{})
@@ -151,7 +151,7 @@ func TestEtcdTokenRace(t *testing.T) {
 			go func() {
 				defer wg.Done()
 				id := fmt.Sprintf("race-%d-%d", round, i)
-				errs[i] = db.CompleteEnrolment(tokenEnrolment(tok, id, fmt.Sprintf("%x%02x", round+1, i+1)), system)
+				errs[i] = db.CompleteEnrollment(tokenEnrollment(tok, id, fmt.Sprintf("%x%02x", round+1, i+1)), system)
 			}()
 		}
 		wg.Wait()
@@ -165,7 +165,7 @@ func TestEtcdTokenRace(t *testing.T) {
 			}
 		}
 		if won != 1 {
-			t.Fatalf("round %d: %d enrolments with one token (errors %v)", round, won, errs)
+			t.Fatalf("round %d: %d enrollments with one token (errors %v)", round, won, errs)
 		}
 	}
 	if n := deviceCount(t, b); n != 10 {
@@ -284,7 +284,7 @@ func TestEtcdUnreachableGrace(t *testing.T) {
 
 // Bulk writes larger than one etcd transaction allows fail whole, with a
 // hint, rather than half-applied.
-func TestEtcdEnrolmentBatchesAcrossHosts(t *testing.T) {
+func TestEtcdEnrollmentBatchesAcrossHosts(t *testing.T) {
 	c := etcdtest.Start(t, 1)
 	a := openEtcdDB(t, c, "/batches", EtcdOptions{})
 	b := openEtcdDB(t, c, "/batches", EtcdOptions{})
@@ -298,20 +298,20 @@ func TestEtcdEnrolmentBatchesAcrossHosts(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			errs[i] = db.CompleteEnrolment(tokenEnrolment(tok, fmt.Sprintf("bulk-%03d", i), fmt.Sprintf("%x", 0x100+i)), system)
+			errs[i] = db.CompleteEnrollment(tokenEnrollment(tok, fmt.Sprintf("bulk-%03d", i), fmt.Sprintf("%x", 0x100+i)), system)
 		}()
 	}
 	wg.Wait()
 	for i, err := range errs {
 		if err != nil {
-			t.Errorf("enrolment %d: %v", i, err)
+			t.Errorf("enrollment %d: %v", i, err)
 		}
 	}
 	if n := certCount(t, b); n != len(toks) {
 		t.Errorf("%d certificates, want %d", n, len(toks))
 	}
 	// Replaying any token fails on either host.
-	if err := b.CompleteEnrolment(tokenEnrolment(toks[0], "bulk-again", "fff"), system); !errors.Is(err, ErrReplayed) {
+	if err := b.CompleteEnrollment(tokenEnrollment(toks[0], "bulk-again", "fff"), system); !errors.Is(err, ErrReplayed) {
 		t.Errorf("replay: %v", err)
 	}
 }

@@ -92,10 +92,10 @@ func Example() {
 	// audit: alice cert.revoke
 }
 
-// ExampleDB_CompleteEnrolment enrols a simulated device with a one-time
-// token, as the enrolment API does once it has signed the device's CSR, and
+// ExampleDB_CompleteEnrollment enrolls a simulated device with a one-time
+// token, as the enrollment API does once it has signed the device's CSR, and
 // shows that the token cannot be used twice.
-func ExampleDB_CompleteEnrolment() {
+func ExampleDB_CompleteEnrollment() {
 	dir, err := os.MkdirTemp("", "fleetgate-example")
 	if err != nil {
 		log.Fatal(err)
@@ -118,14 +118,14 @@ func ExampleDB_CompleteEnrolment() {
 
 	// The device presents tokens[0]; the API hashes it and records the
 	// certificate it issued.
-	enrol := func(deviceID string) error {
+	enroll := func(deviceID string) error {
 		serial, err := db.AllocateSerial()
 		if err != nil {
 			return err
 		}
 		der := []byte("DER of the certificate issued to " + deviceID)
 		sum := sha256.Sum256(der)
-		return db.CompleteEnrolment(store.Enrolment{
+		return db.CompleteEnrollment(store.Enrollment{
 			TokenHash: store.HashToken(tokens[0]),
 			Device:    store.Device{ID: deviceID},
 			Certificate: store.Certificate{
@@ -134,8 +134,8 @@ func ExampleDB_CompleteEnrolment() {
 			},
 		}, store.Actor{Name: "device:" + deviceID})
 	}
-	fmt.Println("first use:", enrol("sim-0001"))
-	fmt.Println("second use is a replay:", errors.Is(enrol("sim-0002"), store.ErrReplayed))
+	fmt.Println("first use:", enroll("sim-0001"))
+	fmt.Println("second use is a replay:", errors.Is(enroll("sim-0002"), store.ErrReplayed))
 
 	d, err := db.Device("sim-0001")
 	if err != nil {

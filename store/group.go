@@ -4,10 +4,10 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/fleetgate/fleetgate/provisioning/identity"
+	"github.com/fleetgate/fleetgate/identity"
 )
 
-// Group carries the enrolment policy of the devices whose Device.Group
+// Group carries the enrollment policy of the devices whose Device.Group
 // names it. A device whose group has no record (or no group at all) gets
 // the default policy, the zero Group: no TPM requirement, no tokens.
 type Group struct {
@@ -15,7 +15,7 @@ type Group struct {
 	// RequireTPM: only TPM-attested certificates admit devices of this
 	// group; the broker enforces it at CONNECT via Certificate.Attestation.
 	RequireTPM bool `json:"require_tpm"`
-	// AllowTokens: one-time tokens with software keys may enrol devices
+	// AllowTokens: one-time tokens with software keys may enroll devices
 	// into this group.
 	AllowTokens bool      `json:"allow_tokens"`
 	CreatedAt   time.Time `json:"created_at"`
@@ -31,7 +31,7 @@ func (db *DB) PutGroup(g Group, by Actor) (Group, error) {
 		return Group{}, fmt.Errorf("%w: group name: %w", ErrInvalid, err)
 	}
 	if g.RequireTPM && g.AllowTokens {
-		return Group{}, fmt.Errorf("%w: group %s: require_tpm and allow_tokens exclude each other (tokens enrol software keys)", ErrInvalid, g.Name)
+		return Group{}, fmt.Errorf("%w: group %s: require_tpm and allow_tokens exclude each other (tokens enroll software keys)", ErrInvalid, g.Name)
 	}
 	var out Group
 	changed := false

@@ -6,7 +6,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/fleetgate/fleetgate/provisioning/identity"
+	"github.com/fleetgate/fleetgate/identity"
 )
 
 // factoryRows returns n pre-registration rows of group "line-3", each with

@@ -10,17 +10,17 @@ import (
 
 // rotation returns a software rotation of old to a new certificate with
 // serial and the key named key.
-func rotation(deviceID, old, serial, key string) Enrolment {
-	c := enrolCert(deviceID, serial)
+func rotation(deviceID, old, serial, key string) Enrollment {
+	c := enrollCert(deviceID, serial)
 	c.KeyHash = hashOf(key)
-	return Enrolment{Device: Device{ID: deviceID}, Certificate: c, Supersedes: old}
+	return Enrollment{Device: Device{ID: deviceID}, Certificate: c, Supersedes: old}
 }
 
-// tokenDevice enrols device id by token with certificate serial.
+// tokenDevice enrolls device id by token with certificate serial.
 func tokenDevice(t *testing.T, db *DB, id, serial string) {
 	t.Helper()
 	token := mustTokens(t, db, "sim", 1)[0]
-	if err := db.CompleteEnrolment(tokenEnrolment(token, id, serial), system); err != nil {
+	if err := db.CompleteEnrollment(tokenEnrollment(token, id, serial), system); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -28,8 +28,8 @@ func tokenDevice(t *testing.T, db *DB, id, serial string) {
 func TestTPMRotation(t *testing.T) {
 	db, clock := openClockedDB(t)
 	mustDevice(t, db, "dev-1")
-	enrol := mustChallenge(t, db, testChallenge(1, "dev-1", clock))
-	if err := db.CompleteEnrolment(tpmEnrolment(enrol, "a1"), system); err != nil {
+	enroll := mustChallenge(t, db, testChallenge(1, "dev-1", clock))
+	if err := db.CompleteEnrollment(tpmEnrollment(enroll, "a1"), system); err != nil {
 		t.Fatal(err)
 	}
 	rotate := func(n int, ak string) Challenge {
@@ -40,27 +40,27 @@ func TestTPMRotation(t *testing.T) {
 	tests := []struct {
 		name    string
 		ak      string
-		edit    func(e *Enrolment)
+		edit    func(e *Enrollment)
 		wantErr error
 	}{
-		{name: "ok/with the enrolment AK", ak: "ak of dev-1"},
+		{name: "ok/with the enrollment AK", ak: "ak of dev-1"},
 		{name: "error/retry with the same key", ak: "ak of dev-1", wantErr: ErrExists},
-		{name: "error/another AK", ak: "ak of another TPM", edit: func(e *Enrolment) { e.Certificate.KeyHash = hashOf("k2") }, wantErr: ErrPolicy},
-		{name: "error/rotate challenge without supersedes", ak: "ak of dev-1", edit: func(e *Enrolment) { e.Supersedes = "" }, wantErr: ErrInvalid},
-		{name: "error/no key hash", ak: "ak of dev-1", edit: func(e *Enrolment) { e.Certificate.KeyHash = "" }, wantErr: ErrInvalid},
-		{name: "error/unknown superseded certificate", ak: "ak of dev-1", edit: func(e *Enrolment) { e.Supersedes = "ff" }, wantErr: ErrNotFound},
+		{name: "error/another AK", ak: "ak of another TPM", edit: func(e *Enrollment) { e.Certificate.KeyHash = hashOf("k2") }, wantErr: ErrPolicy},
+		{name: "error/rotate challenge without supersedes", ak: "ak of dev-1", edit: func(e *Enrollment) { e.Supersedes = "" }, wantErr: ErrInvalid},
+		{name: "error/no key hash", ak: "ak of dev-1", edit: func(e *Enrollment) { e.Certificate.KeyHash = "" }, wantErr: ErrInvalid},
+		{name: "error/unknown superseded certificate", ak: "ak of dev-1", edit: func(e *Enrollment) { e.Supersedes = "ff" }, wantErr: ErrNotFound},
 	}
 	for i, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			ch := rotate(10+i, tt.ak)
-			e := tpmEnrolment(ch, serialOf(0xb0+i))
+			e := tpmEnrollment(ch, serialOf(0xb0+i))
 			e.Supersedes, e.Certificate.KeyHash = "a1", hashOf("k1")
 			if tt.edit != nil {
 				tt.edit(&e)
 			}
-			err := db.CompleteEnrolment(e, operator)
+			err := db.CompleteEnrollment(e, operator)
 			if !errors.Is(err, tt.wantErr) {
-				t.Fatalf("CompleteEnrolment = %v, want %v", err, tt.wantErr)
+				t.Fatalf("CompleteEnrollment = %v, want %v", err, tt.wantErr)
 			}
 			found, err := db.FindRotation("a1", hashOf("k1"))
 			if err != nil || found.Serial != serialOf(0xb0) || found.Supersedes != "a1" || found.Attestation != AttestTPM {
@@ -80,7 +80,7 @@ func TestSoftwareRotation(t *testing.T) {
 	tests := []struct {
 		name    string
 		setup   func(t *testing.T, db *DB)
-		edit    func(e *Enrolment)
+		edit    func(e *Enrollment)
 		wantErr error
 	}{
 		{name: "ok/token device"},
@@ -89,27 +89,27 @@ func TestSoftwareRotation(t *testing.T) {
 				t.Fatal(err)
 			}
 			mustCert(t, db, "free-1", "f1")
-		}, edit: func(e *Enrolment) { *e = rotation("free-1", "f1", "f2", "k2") }},
+		}, edit: func(e *Enrollment) { *e = rotation("free-1", "f1", "f2", "k2") }},
 		{name: "error/group requires tpm since", setup: func(t *testing.T, db *DB) { mustGroup(t, db, "sim", true, false) }, wantErr: ErrPolicy},
 		{name: "error/device with an AK", setup: func(t *testing.T, db *DB) {
 			if _, err := db.CreateDevice(Device{ID: "tpm-1", AKPublic: []byte("ak")}, operator); err != nil {
 				t.Fatal(err)
 			}
 			mustCert(t, db, "tpm-1", "f1")
-		}, edit: func(e *Enrolment) { *e = rotation("tpm-1", "f1", "f2", "k2") }, wantErr: ErrPolicy},
-		{name: "error/claims tpm attestation", edit: func(e *Enrolment) { e.Certificate.Attestation = AttestTPM }, wantErr: ErrInvalid},
+		}, edit: func(e *Enrollment) { *e = rotation("tpm-1", "f1", "f2", "k2") }, wantErr: ErrPolicy},
+		{name: "error/claims tpm attestation", edit: func(e *Enrollment) { e.Certificate.Attestation = AttestTPM }, wantErr: ErrInvalid},
 		{name: "error/superseded certificate revoked", setup: func(t *testing.T, db *DB) {
 			if _, err := db.RevokeCertificate("a1", "", operator); err != nil {
 				t.Fatal(err)
 			}
 		}, wantErr: ErrState},
-		{name: "error/certificate of another device", edit: func(e *Enrolment) { e.Supersedes = "c1" }, wantErr: ErrNotFound},
+		{name: "error/certificate of another device", edit: func(e *Enrollment) { e.Supersedes = "c1" }, wantErr: ErrNotFound},
 		{name: "error/suspended device", setup: func(t *testing.T, db *DB) {
 			if _, err := db.SetDeviceStatus("sim-1", DeviceSuspended, "", operator); err != nil {
 				t.Fatal(err)
 			}
 		}, wantErr: ErrState},
-		{name: "error/unknown device", edit: func(e *Enrolment) { *e = rotation("nope", "a1", "b1", "k2") }, wantErr: ErrNotFound},
+		{name: "error/unknown device", edit: func(e *Enrollment) { *e = rotation("nope", "a1", "b1", "k2") }, wantErr: ErrNotFound},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -125,9 +125,9 @@ func TestSoftwareRotation(t *testing.T) {
 				tt.edit(&e)
 			}
 			certsBefore := certCount(t, db)
-			err := db.CompleteEnrolment(e, operator)
+			err := db.CompleteEnrollment(e, operator)
 			if !errors.Is(err, tt.wantErr) {
-				t.Fatalf("CompleteEnrolment = %v, want %v", err, tt.wantErr)
+				t.Fatalf("CompleteEnrollment = %v, want %v", err, tt.wantErr)
 			}
 			if tt.wantErr != nil {
 				if n := certCount(t, db); n != certsBefore {
@@ -147,7 +147,7 @@ func TestFindRotation(t *testing.T) {
 	db := openTestDB(t)
 	mustGroup(t, db, "sim", false, true)
 	tokenDevice(t, db, "sim-1", "a1")
-	if err := db.CompleteEnrolment(rotation("sim-1", "a1", "b1", "k1"), system); err != nil {
+	if err := db.CompleteEnrollment(rotation("sim-1", "a1", "b1", "k1"), system); err != nil {
 		t.Fatal(err)
 	}
 	tests := []struct {
@@ -171,7 +171,7 @@ func TestFindRotation(t *testing.T) {
 		})
 	}
 	t.Run("error/second issue for the same key", func(t *testing.T) {
-		if err := db.CompleteEnrolment(rotation("sim-1", "a1", "b2", "k1"), system); !errors.Is(err, ErrExists) {
+		if err := db.CompleteEnrollment(rotation("sim-1", "a1", "b2", "k1"), system); !errors.Is(err, ErrExists) {
 			t.Fatalf("second rotation with the same key = %v, want ErrExists", err)
 		}
 	})
@@ -205,7 +205,7 @@ func TestMarkSuperseded(t *testing.T) {
 			tokenDevice(t, db, "sim-1", "a1")
 			tokenDevice(t, db, "sim-2", "d1")
 			for _, r := range tt.rotations {
-				if err := db.CompleteEnrolment(rotation("sim-1", r[0], r[1], r[2]), system); err != nil {
+				if err := db.CompleteEnrollment(rotation("sim-1", r[0], r[1], r[2]), system); err != nil {
 					t.Fatal(err)
 				}
 			}

@@ -42,7 +42,7 @@ func initSchema(tx *bolt.Tx) error {
 			return fmt.Errorf("%w: bucket %q is missing", ErrSchema, name)
 		}
 	}
-	// A file written before enrolment existed: add the new buckets. Older
+	// A file written before enrollment existed: add the new buckets. Older
 	// builds still read the file, since they never look at these buckets.
 	for _, name := range addedBuckets {
 		if _, err := tx.CreateBucketIfNotExists(name); err != nil {

@@ -8,7 +8,7 @@ import (
 )
 
 // TestOpenFileOfFirstRelease opens a file laid out as the first release
-// wrote it (schema 1, without the enrolment buckets) and uses the new
+// wrote it (schema 1, without the enrollment buckets) and uses the new
 // features on it.
 func TestOpenFileOfFirstRelease(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "registry.db")
@@ -40,10 +40,10 @@ func TestOpenFileOfFirstRelease(t *testing.T) {
 	}
 	mustGroup(t, db, "sim", false, true)
 	token := mustTokens(t, db, "sim", 1)[0]
-	if err := db.CompleteEnrolment(tokenEnrolment(token, "new-1", "b1"), system); err != nil {
-		t.Errorf("token enrolment on an upgraded file: %v", err)
+	if err := db.CompleteEnrollment(tokenEnrollment(token, "new-1", "b1"), system); err != nil {
+		t.Errorf("token enrollment on an upgraded file: %v", err)
 	}
-	if err := db.CompleteEnrolment(rotation("new-1", "b1", "b2", "k"), system); err != nil {
+	if err := db.CompleteEnrollment(rotation("new-1", "b1", "b2", "k"), system); err != nil {
 		t.Errorf("rotation on an upgraded file: %v", err)
 	}
 	err = db.bolt.View(func(tx *bolt.Tx) error {

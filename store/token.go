@@ -11,8 +11,8 @@ import (
 	"time"
 )
 
-// Token is the stored form of a one-time enrolment token. The registry
-// keeps only the token's hash: a copy of the file does not enrol devices.
+// Token is the stored form of a one-time enrollment token. The registry
+// keeps only the token's hash: a copy of the file does not enroll devices.
 type Token struct {
 	Hash      string    `json:"hash"` // HashToken of the plaintext
 	Group     string    `json:"group"`
@@ -38,7 +38,7 @@ func HashToken(token string) string {
 	return hex.EncodeToString(sum[:])
 }
 
-// CreateTokens makes n one-time enrolment tokens for a group, valid for
+// CreateTokens makes n one-time enrollment tokens for a group, valid for
 // ttl, and returns their plaintexts: "fgt_" and 32 random bytes in
 // unpadded base64url. Only their hashes are stored, in one transaction
 // with one "token.create" audit event (on etcd, in parts that fit its
@@ -81,7 +81,7 @@ func (db *DB) CreateTokens(group string, n int, ttl time.Duration, by Actor) ([]
 				return nil, err
 			}
 			if g.RequireTPM || !g.AllowTokens {
-				return nil, fmt.Errorf("%w: group %q does not allow enrolment tokens", ErrPolicy, group)
+				return nil, fmt.Errorf("%w: group %q does not allow enrollment tokens", ErrPolicy, group)
 			}
 			now := db.clock()
 			b := tx.Bucket(bucketTokens)
@@ -101,7 +101,7 @@ func (db *DB) CreateTokens(group string, n int, ttl time.Duration, by Actor) ([]
 	if err != nil {
 		return nil, err
 	}
-	db.log.Info("enrolment tokens created", "group", group, "count", n, "ttl", ttl, "actor", by.Name)
+	db.log.Info("enrollment tokens created", "group", group, "count", n, "ttl", ttl, "actor", by.Name)
 	return plain, nil
 }
 
@@ -138,15 +138,15 @@ func getToken(tx kvTx, hash string) (Token, error) {
 		return Token{}, err
 	}
 	if !found {
-		return Token{}, fmt.Errorf("%w: enrolment token", ErrNotFound)
+		return Token{}, fmt.Errorf("%w: enrollment token", ErrNotFound)
 	}
 	return t, nil
 }
 
-// CheckToken reads whether the token with this hash could enrol now, without
+// CheckToken reads whether the token with this hash could enroll now, without
 // consuming it: ErrNotFound (unknown), ErrReplayed (used), ErrExpired, or
 // ErrPolicy (its group no longer admits tokens). The API calls it before it
-// spends a serial and signs a certificate; CompleteEnrolment checks again
+// spends a serial and signs a certificate; CompleteEnrollment checks again
 // in the transaction that consumes the token, which is what counts.
 func (db *DB) CheckToken(hash string) (Token, error) {
 	var tok Token
@@ -166,7 +166,7 @@ func (db *DB) CheckToken(hash string) (Token, error) {
 			return fmt.Errorf("token's %w", err)
 		}
 		if g.RequireTPM || !g.AllowTokens {
-			return fmt.Errorf("%w: group %s does not admit token enrolment", ErrPolicy, g.Name)
+			return fmt.Errorf("%w: group %s does not admit token enrollment", ErrPolicy, g.Name)
 		}
 		return nil
 	})

@@ -147,7 +147,7 @@ func TestCheckToken(t *testing.T) {
 	if _, err := db.CheckToken(HashToken("fgt_unknown")); !errors.Is(err, ErrNotFound) {
 		t.Fatalf("unknown token: %v", err)
 	}
-	if err := db.CompleteEnrolment(tokenEnrolment(tokens[1], "sim-1", "a1"), operator); err != nil {
+	if err := db.CompleteEnrollment(tokenEnrollment(tokens[1], "sim-1", "a1"), operator); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := db.CheckToken(HashToken(tokens[1])); !errors.Is(err, ErrReplayed) {

@@ -35,7 +35,7 @@ const (
 	AttestOperator Attestation = "operator"
 	// AttestTPM: the key was certified by the device's TPM.
 	AttestTPM Attestation = "tpm"
-	// AttestToken: the device presented a one-time enrolment token.
+	// AttestToken: the device presented a one-time enrollment token.
 	AttestToken Attestation = "token"
 )
 
@@ -54,7 +54,7 @@ type Device struct {
 	Publish   []string `json:"publish,omitempty"`
 	Subscribe []string `json:"subscribe,omitempty"`
 
-	// Filled by factory pre-registration (EKHash) and TPM enrolment.
+	// Filled by factory pre-registration (EKHash) and TPM enrollment.
 	EKHash   string `json:"ek_hash,omitempty"`   // hex SHA-256 of the EK public area
 	AKPublic []byte `json:"ak_public,omitempty"` // TPM2B_PUBLIC of the attestation key
 }

@@ -13,7 +13,7 @@ type attackRow struct {
 }
 
 // TestAttackMatrix runs every refusal case of the broker and the
-// enrolment API against real server processes, with the attacker in this
+// enrollment API against real server processes, with the attacker in this
 // process: crafted certificates, hand-made MQTT packets, paho clients,
 // HTTPS requests. After the table it prints one summary line,
 // "attack matrix: N passed, N failed", counting the rows that ran.
@@ -24,7 +24,7 @@ func TestAttackMatrix(t *testing.T) {
 	rows = append(rows, registryRows()...)
 	rows = append(rows, aclRows()...)
 	rows = append(rows, sessionRows()...)
-	rows = append(rows, enrolmentRows()...)
+	rows = append(rows, enrollmentRows()...)
 	rows = append(rows, exhaustionRows()...)
 
 	var passed, failed int

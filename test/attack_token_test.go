@@ -17,19 +17,19 @@ import (
 	"github.com/fleetgate/fleetgate/provisioning/enroll"
 )
 
-// Helpers of the enrolment rows: groups and tokens through the CLI, token
-// enrolment through the device client library, and refusal checks.
+// Helpers of the enrollment rows: groups and tokens through the CLI, token
+// enrollment through the device client library, and refusal checks.
 
-// enrolClient is a device's client for the enrolment routes.
-func (e *attackEnv) enrolClient() *enroll.Client { return enroll.New(e.s.apiURL, e.roots) }
+// enrollClient is a device's client for the enrollment routes.
+func (e *attackEnv) enrollClient() *enroll.Client { return enroll.New(e.s.apiURL, e.roots) }
 
-// softGroup creates a group that admits token enrolment.
+// softGroup creates a group that admits token enrollment.
 func (e *attackEnv) softGroup(t *testing.T, name string) {
 	t.Helper()
 	e.forTest(t).mustCtl("group", "put", name, "--allow-tokens")
 }
 
-// tokens creates n enrolment tokens for group through the CLI.
+// tokens creates n enrollment tokens for group through the CLI.
 func (e *attackEnv) tokens(t *testing.T, group string, n int, ttl time.Duration) []string {
 	t.Helper()
 	out := e.forTest(t).mustCtl("token", "create", "--group", group, "--count", itoa(n), "--ttl", ttl.String())
@@ -51,20 +51,20 @@ func csrFor(t *testing.T, id string) (tls.Certificate, string) {
 	return tls.Certificate{PrivateKey: key}, string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE REQUEST", Bytes: der}))
 }
 
-// enrol enrols device id with token and a fresh key; the returned
+// enroll enrolls device id with token and a fresh key; the returned
 // certificate holds the chain and key on success.
-func (e *attackEnv) enrol(t *testing.T, token, id string) (tls.Certificate, error) {
+func (e *attackEnv) enroll(t *testing.T, token, id string) (tls.Certificate, error) {
 	t.Helper()
 	pair, csr := csrFor(t, id)
-	return e.enrolCSR(pair, token, id, csr)
+	return e.enrollCSR(pair, token, id, csr)
 }
 
-// enrolCSR sends a token enrolment with a prepared key and CSR. It calls
+// enrollCSR sends a token enrollment with a prepared key and CSR. It calls
 // no testing function, so goroutines may use it.
-func (e *attackEnv) enrolCSR(pair tls.Certificate, token, id, csr string) (tls.Certificate, error) {
+func (e *attackEnv) enrollCSR(pair tls.Certificate, token, id, csr string) (tls.Certificate, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), attackWait)
 	defer cancel()
-	issued, err := e.enrolClient().EnrolToken(ctx, enroll.TokenRequest{Token: token, DeviceID: id, CSR: csr})
+	issued, err := e.enrollClient().EnrollToken(ctx, enroll.TokenRequest{Token: token, DeviceID: id, CSR: csr})
 	if err != nil {
 		return pair, err
 	}
@@ -102,7 +102,7 @@ func expectCode(t *testing.T, err error, codes ...string) {
 func (e *attackEnv) expectNoDevice(t *testing.T, id string) {
 	t.Helper()
 	if out, _, code := e.forTest(t).ctl("device", "show", id); code != 3 {
-		t.Fatalf("device %s exists after a refused enrolment (exit %d):\n%s", id, code, out)
+		t.Fatalf("device %s exists after a refused enrollment (exit %d):\n%s", id, code, out)
 	}
 }
 

@@ -45,7 +45,7 @@ func (e *attackEnv) startTPM(t *testing.T, r enroll.TPMStartRequest) (enroll.TPM
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), attackWait)
 	defer cancel()
-	return e.enrolClient().StartTPM(ctx, r)
+	return e.enrollClient().StartTPM(ctx, r)
 }
 
 // akPublic is the TPM2B_PUBLIC of a fresh P-256 attestation key.

@@ -70,7 +70,7 @@ func (f *fleet) device(t *testing.T, id string, registerArgs ...string) (tls.Cer
 	return pair, certFile, keyFile
 }
 
-// tokens creates n enrolment tokens of the group "boards" (made to allow
+// tokens creates n enrollment tokens of the group "boards" (made to allow
 // tokens) through the API process.
 func (f *fleet) tokens(t *testing.T, n int) []string {
 	t.Helper()
@@ -371,7 +371,7 @@ func TestClusterEtcdDownWithinGrace(t *testing.T) {
 }
 
 // Two provisioning processes on one etcd registry: one token presented to
-// both at once enrols one device, and the serials they issue never repeat.
+// both at once enrolls one device, and the serials they issue never repeat.
 func TestClusterProvisioningReplicas(t *testing.T) {
 	f := startFleet(t, 1)
 	second := startServer(t, f.api.dataDir, "--registry", f.registry, "--role", "api")
@@ -400,7 +400,7 @@ func TestClusterProvisioningReplicas(t *testing.T) {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				issued, err := c.EnrolToken(context.Background(), enroll.TokenRequest{Token: tok, DeviceID: fmt.Sprintf("twin-%02d-%d", n, i), CSR: csr})
+				issued, err := c.EnrollToken(context.Background(), enroll.TokenRequest{Token: tok, DeviceID: fmt.Sprintf("twin-%02d-%d", n, i), CSR: csr})
 				results[i] = result{issued.Serial, err}
 			}()
 		}

@@ -20,7 +20,7 @@ type crashCounts struct {
 //
 //   - the file passes bbolt's consistency check;
 //   - every device of the group was enrolled by exactly one consumed
-//     token, holds its enrolment certificate, and every consumed token
+//     token, holds its enrollment certificate, and every consumed token
 //     names a device that exists (no half-enrolled device, no token spent
 //     for nothing);
 //   - no serial counter appears twice, every acknowledged certificate is
@@ -68,11 +68,11 @@ func checkRegistry(t *testing.T, path string, m *crashModel, group string) crash
 		if err != nil {
 			t.Fatal(err)
 		}
-		enrolments := 0
+		enrollments := 0
 		for _, cert := range certs {
 			c.certificates++
 			if cert.Supersedes == "" {
-				enrolments++
+				enrollments++
 			} else if prev, err := db.Certificate(cert.Supersedes); err != nil || prev.DeviceID != d.ID {
 				t.Fatalf("certificate %s of %s supersedes %s, which is not the device's (%v)", cert.Serial, d.ID, cert.Supersedes, err)
 			}
@@ -91,8 +91,8 @@ func checkRegistry(t *testing.T, path string, m *crashModel, group string) crash
 				t.Fatalf("revoked device %s holds active certificate %s", d.ID, cert.Serial)
 			}
 		}
-		if enrolments != 1 {
-			t.Fatalf("device %s holds %d enrolment certificates (of %d), want 1", d.ID, enrolments, len(certs))
+		if enrollments != 1 {
+			t.Fatalf("device %s holds %d enrollment certificates (of %d), want 1", d.ID, enrollments, len(certs))
 		}
 	}
 	for id, n := range usedBy {

@@ -17,7 +17,7 @@ import (
 	"github.com/fleetgate/fleetgate/provisioning/enroll"
 )
 
-// crashLoad runs workers that enrol devices by token, rotate their
+// crashLoad runs workers that enroll devices by token, rotate their
 // certificates over mTLS and revoke devices and certificates through the
 // operator API, until ctx ends. It records in m what the server
 // acknowledged. The workers call no testing function: the test goroutine
@@ -45,7 +45,7 @@ func crashLoad(ctx context.Context, s *server, m *crashModel, roots *x509.CertPo
 					did, out = m.revokeCertOne(ctx, admin, r)
 				}
 				if !did {
-					did, out = m.enrolOne(ctx, enr, key, csr)
+					did, out = m.enrollOne(ctx, enr, key, csr)
 				}
 				if !did {
 					did, out = m.rotateOne(ctx, enr, r, key, csr)
@@ -84,14 +84,14 @@ func classify(err error) reqOutcome {
 	}
 }
 
-// enrolOne enrols a new device with one of the run's tokens; false when
+// enrollOne enrolls a new device with one of the run's tokens; false when
 // they are spent.
-func (m *crashModel) enrolOne(ctx context.Context, enr *enroll.Client, key tls.Certificate, csr string) (bool, reqOutcome) {
+func (m *crashModel) enrollOne(ctx context.Context, enr *enroll.Client, key tls.Certificate, csr string) (bool, reqOutcome) {
 	token, id, ok := m.takeToken()
 	if !ok {
 		return false, reqOK
 	}
-	issued, err := enr.EnrolToken(ctx, enroll.TokenRequest{Token: token, DeviceID: id, CSR: csr})
+	issued, err := enr.EnrollToken(ctx, enroll.TokenRequest{Token: token, DeviceID: id, CSR: csr})
 	var pair tls.Certificate
 	if err == nil {
 		pair, err = chainPair(key, issued.Chain)
@@ -100,11 +100,11 @@ func (m *crashModel) enrolOne(ctx context.Context, enr *enroll.Client, key tls.C
 	m.mu.Lock()
 	switch out {
 	case reqOK:
-		m.enrolOK++
+		m.enrollOK++
 	case reqRefused:
-		m.enrolRefused++
+		m.enrollRefused++
 	default:
-		m.enrolLost++
+		m.enrollLost++
 	}
 	m.mu.Unlock()
 	if err == nil {

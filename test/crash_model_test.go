@@ -15,7 +15,7 @@ import (
 type crashModel struct {
 	mu sync.Mutex
 
-	devices    map[string]*crashDevice // acknowledged enrolments, by device ID
+	devices    map[string]*crashDevice // acknowledged enrollments, by device ID
 	active     []string                // IDs of enrolled devices not known to be revoked
 	serials    map[string]crashCert    // every acknowledged certificate, by serial
 	revokedDev map[string]bool         // acknowledged device revocations
@@ -25,7 +25,7 @@ type crashModel struct {
 	nextID int
 
 	// counts for the report
-	enrolOK, enrolLost, enrolRefused                int
+	enrollOK, enrollLost, enrollRefused             int
 	rotateOK, rotateLost, rotateRefused             int
 	revokeOK, revokeLost, revokeRefused             int
 	certRevokeOK, certRevokeLost, certRevokeRefused int

@@ -13,7 +13,7 @@ import (
 )
 
 // TestCrashSafety kills the real server with SIGKILL at random moments
-// while devices enrol by token, rotate their certificates and are
+// while devices enroll by token, rotate their certificates and are
 // revoked, restarts it on the same data directory, and checks the
 // registry after every kill (checkRegistry): consistent file, no
 // half-enrolled device, no reused serial, no lost acknowledged
@@ -75,12 +75,12 @@ func TestCrashSafety(t *testing.T) {
 
 	t.Logf("%d kills in %s; registry: %d devices, %d certificates, %d tokens consumed",
 		iterations, time.Since(start).Round(time.Second), last.devices, last.certificates, last.usedTokens)
-	t.Logf("enrolments: %d acknowledged, %d refused, %d lost to the kill", m.enrolOK, m.enrolRefused, m.enrolLost)
+	t.Logf("enrollments: %d acknowledged, %d refused, %d lost to the kill", m.enrollOK, m.enrollRefused, m.enrollLost)
 	t.Logf("rotations: %d acknowledged, %d refused, %d lost", m.rotateOK, m.rotateRefused, m.rotateLost)
 	t.Logf("device revocations: %d acknowledged, %d refused, %d lost; certificate revocations: %d acknowledged, %d refused, %d lost",
 		m.revokeOK, m.revokeRefused, m.revokeLost, m.certRevokeOK, m.certRevokeRefused, m.certRevokeLost)
-	if m.enrolOK == 0 || m.rotateOK == 0 || m.revokeOK == 0 {
-		t.Fatalf("the load did not exercise every path (enrolments %d, rotations %d, revocations %d)", m.enrolOK, m.rotateOK, m.revokeOK)
+	if m.enrollOK == 0 || m.rotateOK == 0 || m.revokeOK == 0 {
+		t.Fatalf("the load did not exercise every path (enrollments %d, rotations %d, revocations %d)", m.enrollOK, m.rotateOK, m.revokeOK)
 	}
 }
 

@@ -41,15 +41,15 @@ func TestOpsEndpoints(t *testing.T) {
 	s.mustCtl("device", "revoke", "dev-m", "--reason", "ops test")
 	sub.waitExit(t, 30*time.Second)
 
-	// One token enrolment and one refused token, through the device API.
+	// One token enrollment and one refused token, through the device API.
 	s.mustCtl("group", "put", "sim", "--allow-tokens")
 	tokFile := t.TempDir() + "/tokens.txt"
 	s.mustCtl("token", "create", "--group", "sim", "--count", "1", "--out", tokFile)
 	tok, _ := os.ReadFile(tokFile)
-	if code, body := enrolToken(t, s, strings.TrimSpace(string(tok)), "sim-1"); code != 201 {
-		t.Fatalf("token enrolment: %d %s", code, body)
+	if code, body := enrollToken(t, s, strings.TrimSpace(string(tok)), "sim-1"); code != 201 {
+		t.Fatalf("token enrollment: %d %s", code, body)
 	}
-	if code, _ := enrolToken(t, s, "fgt_"+strings.Repeat("A", 43), "sim-2"); code == 201 {
+	if code, _ := enrollToken(t, s, "fgt_"+strings.Repeat("A", 43), "sim-2"); code == 201 {
 		t.Fatal("a made-up token enrolled a device")
 	}
 
@@ -61,8 +61,8 @@ func TestOpsEndpoints(t *testing.T) {
 		`fleetgate_broker_tls_handshake_seconds_count{result="ok"}`,
 		`fleetgate_revocations_total{kind="device",status="revoked"} 1`,
 		`fleetgate_revocations_total{kind="certificate",status="revoked"} 1`,
-		`fleetgate_enrolment_requests_total{status="201",step="token"} 1`,
-		`fleetgate_enrolment_refusals_total{code="token_invalid"} 1`,
+		`fleetgate_enrollment_requests_total{status="201",step="token"} 1`,
+		`fleetgate_enrollment_refusals_total{code="token_invalid"} 1`,
 	} {
 		if !strings.Contains(metrics, want) {
 			t.Errorf("/metrics lacks %q", want)
@@ -103,8 +103,8 @@ func httpGet(t *testing.T, url string) (int, string) {
 	return resp.StatusCode, string(b)
 }
 
-// enrolToken posts a token enrolment with a fresh P-256 key.
-func enrolToken(t *testing.T, s *server, token, id string) (int, string) {
+// enrollToken posts a token enrollment with a fresh P-256 key.
+func enrollToken(t *testing.T, s *server, token, id string) (int, string) {
 	t.Helper()
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {

@@ -45,7 +45,7 @@ type Config struct {
 	MaxPending       int      `json:"max_pending"`       // connections not yet authenticated
 	CertLifetime     Duration `json:"cert_lifetime"`     // default device certificate lifetime
 	EKRoots          string   `json:"ek_roots"`          // PEM bundle of TPM manufacturer roots (+ intermediates) for EK certificates
-	ChallengeTTL     Duration `json:"challenge_ttl"`     // lifetime of a TPM enrolment challenge and nonce
+	ChallengeTTL     Duration `json:"challenge_ttl"`     // lifetime of a TPM enrollment challenge and nonce
 	LogFormat        string   `json:"log_format"`        // text or json
 	LogLevel         string   `json:"log_level"`         // debug, info, warn, error
 	ReloadInterval   Duration `json:"reload_interval"`   // how often CA and config files are checked for changes (0: only on SIGHUP)

@@ -59,7 +59,7 @@ connection. A reload that fails keeps the previous material and logs why.`,
 	f.IntVar(&cfg.MaxPending, "max-pending", cfg.MaxPending, "connections allowed before they authenticate")
 	f.DurationVar(&cfg.CertLifetime.Duration, "cert-lifetime", cfg.CertLifetime.Duration, "default device certificate lifetime")
 	f.StringVar(&cfg.EKRoots, "ek-roots", cfg.EKRoots, "PEM bundle of TPM manufacturer roots (and intermediates) trusted for EK certificates")
-	f.DurationVar(&cfg.ChallengeTTL.Duration, "challenge-ttl", cfg.ChallengeTTL.Duration, "lifetime of a TPM enrolment challenge")
+	f.DurationVar(&cfg.ChallengeTTL.Duration, "challenge-ttl", cfg.ChallengeTTL.Duration, "lifetime of a TPM enrollment challenge")
 	f.StringVar(&cfg.LogFormat, "log-format", cfg.LogFormat, "log format: text or json")
 	f.StringVar(&cfg.LogLevel, "log-level", cfg.LogLevel, "log level: debug, info, warn, error")
 	f.DurationVar(&cfg.ReloadInterval.Duration, "reload-interval", cfg.ReloadInterval.Duration, "how often to check the CA files and --config for changes (0: reload on SIGHUP only)")

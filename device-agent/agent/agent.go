@@ -14,13 +14,13 @@ import (
 	"github.com/fleetgate/fleetgate/provisioning/enroll"
 )
 
-// Agent is one device: it enrols, keeps one MQTT session and rotates its
+// Agent is one device: it enrolls, keeps one MQTT session and rotates its
 // certificate. Create it with New and drive it with Run; Publish and
 // Rotate may be called from any goroutine.
 type Agent struct {
 	cfg   Config
 	roots *x509.CertPool
-	api   *enroll.Client // enrolment: server-authenticated TLS
+	api   *enroll.Client // enrollment: server-authenticated TLS
 	mtls  *enroll.Client // rotation: presents the current certificate
 	store StateStore     // nil: a StateDir opened by Run
 	out   *outbox
@@ -152,10 +152,10 @@ func (a *Agent) apiCertificate(*tls.CertificateRequestInfo) (*tls.Certificate, e
 	return &tls.Certificate{}, nil
 }
 
-// Run enrols if needed, then keeps the MQTT session up and the certificate
+// Run enrolls if needed, then keeps the MQTT session up and the certificate
 // fresh until ctx ends (nil: a clean stop, with "offline" published) or
 // the device cannot go on: ErrRevoked (refused by the broker, no
-// reconnect loop), ErrNeedsEnrolment, ErrRefused, ErrClock, ErrState, or
+// reconnect loop), ErrNeedsEnrollment, ErrRefused, ErrClock, ErrState, or
 // a TPM error.
 func (a *Agent) Run(ctx context.Context) error {
 	if !a.running.CompareAndSwap(false, true) {

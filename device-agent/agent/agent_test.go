@@ -10,7 +10,7 @@ import (
 )
 
 // TestSoftwareDevice follows a software-key device from its token to a
-// clean stop: enrolment, connection with the enrolled certificate, the
+// clean stop: enrollment, connection with the enrolled certificate, the
 // retained status, a publish the broker acknowledges, a command it
 // receives, and "offline" at the stop.
 func TestSoftwareDevice(t *testing.T) {
@@ -21,7 +21,7 @@ func TestSoftwareDevice(t *testing.T) {
 	cfg.Subscribe = []string{"cmd/#"}
 	a := start(t, cfg)
 
-	enrolled := await(t, ev.enrolled, "enrolment")
+	enrolled := await(t, ev.enrolled, "enrollment")
 	if enrolled.Attestation != KeySoftware || enrolled.Serial == "" {
 		t.Errorf("enrolled %+v", enrolled)
 	}

@@ -14,10 +14,10 @@ import (
 
 // Key sources.
 const (
-	// KeyTPM keeps every private key in the TPM and enrols by attestation.
+	// KeyTPM keeps every private key in the TPM and enrolls by attestation.
 	KeyTPM = "tpm"
 	// KeySoftware keeps an ECDSA P-256 key in the state directory and
-	// enrols with a one-time token; only groups that allow tokens accept it.
+	// enrolls with a one-time token; only groups that allow tokens accept it.
 	KeySoftware = "software"
 )
 
@@ -61,8 +61,8 @@ type Config struct {
 	// TPMPath is the TPM to open for KeyTPM: /dev/tpmrm0 or
 	// tcp://host:port (swtpm). TPM, if set, is used instead.
 	TPMPath string `json:"tpm_path,omitempty"`
-	// TokenFile holds a one-time enrolment token (software keys). It is
-	// read when the device has to enrol; a token already used is not
+	// TokenFile holds a one-time enrollment token (software keys). It is
+	// read when the device has to enroll; a token already used is not
 	// offered again.
 	TokenFile string `json:"token_file,omitempty"`
 	// StateDir keeps the key, certificate and rotation progress across
@@ -93,7 +93,7 @@ type Config struct {
 	// CONNECT/CONNACK); KeepAlive is the MQTT keepalive.
 	ConnectTimeout Duration `json:"connect_timeout,omitzero"`
 	KeepAlive      Duration `json:"keepalive,omitzero"`
-	// RequestTimeout bounds each enrolment or rotation step, TPM work
+	// RequestTimeout bounds each enrollment or rotation step, TPM work
 	// included.
 	RequestTimeout Duration `json:"request_timeout,omitzero"`
 	// ScheduleCheck is the longest the agent waits before looking at the

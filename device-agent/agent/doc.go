@@ -1,4 +1,4 @@
-// Package agent is the fleetgate device agent as a library: it enrols a
+// Package agent is the fleetgate device agent as a library: it enrolls a
 // device with the provisioning service, keeps one MQTT session to the
 // broker over mutual TLS, and rotates the device certificate before it
 // expires. The device-agent binary is a thin main around it; the fleet
@@ -15,9 +15,9 @@
 //	cfg.CAFile, cfg.KeySource, cfg.StateDir = "/etc/device-agent/ca.pem", agent.KeyTPM, "/var/lib/device-agent"
 //	a, err := agent.New(cfg)
 //	...
-//	err = a.Run(ctx) // ErrRevoked, ErrNeedsEnrolment, ErrRefused, ErrClock, ErrState
+//	err = a.Run(ctx) // ErrRevoked, ErrNeedsEnrollment, ErrRefused, ErrClock, ErrState
 //
-// On first start the agent enrols: with KeyTPM it proves to the server
+// On first start the agent enrolls: with KeyTPM it proves to the server
 // that a new key lives in the TPM (credential activation and Certify by
 // the attestation key); with KeySoftware it presents a one-time token.
 // The TLS client key is a crypto.Signer (the TPM key never leaves the
@@ -28,7 +28,7 @@
 // each connect, sets a retained "offline" Will, and publishes "offline"
 // itself at a clean stop. Publish queues messages for devices/<id>/...;
 // QoS 1 messages stay queued until the broker acknowledges them, across
-// reconnects and rotations. Hooks report enrolment, connections,
+// reconnects and rotations. Hooks report enrollment, connections,
 // rotations, acknowledgements and received messages.
 //
 // # Failure handling
@@ -41,13 +41,13 @@
 //     lost session moves to the next broker at once, without backoff
 //     (once per stable session); failures after that back off as above.
 //     Agent.Broker says which broker the session is on.
-//   - Provisioning unreachable or failing (5xx): enrolment and rotation
+//   - Provisioning unreachable or failing (5xx): enrollment and rotation
 //     are retried the same way; the current certificate stays in use.
 //   - The broker refuses the device (CONNACK "not authorized"): it was
 //     revoked or suspended; Run returns ErrRevoked, no reconnect loop.
 //   - The certificate expired while the device was off or cut off: a TPM
-//     device enrols again by attestation; a software device needs a fresh
-//     token (TokenFile), otherwise Run returns ErrNeedsEnrolment.
+//     device enrolls again by attestation; a software device needs a fresh
+//     token (TokenFile), otherwise Run returns ErrNeedsEnrollment.
 //   - A certificate already expired when issued (device clock far ahead):
 //     ErrClock, rather than enrolling again and again.
 //
@@ -55,7 +55,7 @@
 //
 // At RotateAt (2/3) of the certificate's lifetime, earlier by a random
 // part of RotateJitter, the agent makes a new key (a new TPM key,
-// certified by the attestation key kept from enrolment), saves it as
+// certified by the attestation key kept from enrollment), saves it as
 // pending, and asks for its certificate over mTLS with the current one.
 // The new state is saved atomically, then the session reconnects with the
 // new certificate. A rotation whose reply was lost is repeated with the
@@ -66,7 +66,7 @@
 //
 // StateDir survives power cuts at any instant (see StateDir). Without one
 // the state lives in memory (MemoryState): fine for a simulator, wrong
-// for a device, which would enrol again after every restart. Messages
+// for a device, which would enroll again after every restart. Messages
 // still queued when Run returns are lost. Hooks run on the agent's
 // goroutines and must not block.
 package agent

@@ -12,16 +12,16 @@ var ErrConfig = errors.New("agent: invalid configuration")
 // agent stops instead of reconnecting in a loop; an operator has to act.
 var ErrRevoked = errors.New("agent: device refused (revoked or suspended)")
 
-// ErrNeedsEnrolment is returned by Run when the device holds no usable
+// ErrNeedsEnrollment is returned by Run when the device holds no usable
 // certificate and cannot get one by itself: a software-key device whose
-// certificate expired (or that never enrolled) without a fresh enrolment
+// certificate expired (or that never enrolled) without a fresh enrollment
 // token, or whose token the server refused.
-var ErrNeedsEnrolment = errors.New("agent: device needs (re-)enrolment")
+var ErrNeedsEnrollment = errors.New("agent: device needs (re-)enrollment")
 
 // ErrRefused is returned by Run when the provisioning service refuses the
-// enrolment for a reason retrying will not fix (EK not allowed or not
+// enrollment for a reason retrying will not fix (EK not allowed or not
 // trusted, policy, malformed request).
-var ErrRefused = errors.New("agent: enrolment refused")
+var ErrRefused = errors.New("agent: enrollment refused")
 
 // ErrState is returned when the state directory holds something the agent
 // cannot use (another device's state, corrupt files).

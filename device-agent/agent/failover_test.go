@@ -46,7 +46,7 @@ func TestFailoverClosedPort(t *testing.T) {
 	dead := freeAddr(t)
 	a := start(t, failoverConfig(t, srv, "fo-1", ev, dead, srv.mqttAddr))
 
-	await(t, ev.enrolled, "enrolment")
+	await(t, ev.enrolled, "enrollment")
 	if n := await(t, ev.attempts, "the first attempt"); n != 1 {
 		t.Fatalf("attempt %d, want 1", n)
 	}

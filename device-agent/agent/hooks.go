@@ -7,7 +7,7 @@ import "time"
 // router): they must return quickly and must not call Run. A load simulator
 // counts with them; tests wait on them.
 type Hooks struct {
-	// OnEnrolled: the device got a certificate by enrolment (not rotation).
+	// OnEnrolled: the device got a certificate by enrollment (not rotation).
 	OnEnrolled func(Credentials)
 	// OnConnectAttempt: a connection to the broker is about to be tried;
 	// attempt counts from 1 since the last established session.

@@ -16,9 +16,9 @@ import (
 // provisioning service: a TPM (attestation) or software (one-time token).
 // Each call is one attempt; the runner retries.
 type keySource interface {
-	// enrol gets a first certificate. prev is the state so far (nil on
+	// enroll gets a first certificate. prev is the state so far (nil on
 	// first start): its AK and used token are reused or avoided.
-	enrol(ctx context.Context, api *enroll.Client, prev *State) (*State, enroll.Issued, error)
+	enroll(ctx context.Context, api *enroll.Client, prev *State) (*State, enroll.Issued, error)
 	// newKey makes a rotation key and returns it encoded for the state.
 	newKey() ([]byte, error)
 	// rotate proves the new key and asks for its certificate over mTLS.

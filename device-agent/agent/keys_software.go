@@ -17,7 +17,7 @@ import (
 	"github.com/fleetgate/fleetgate/provisioning/enroll"
 )
 
-// softwareKeys keeps ECDSA keys in the state (PKCS#8 DER) and enrols with
+// softwareKeys keeps ECDSA keys in the state (PKCS#8 DER) and enrolls with
 // a one-time token.
 type softwareKeys struct {
 	deviceID  string
@@ -35,8 +35,8 @@ func newSoftwareKeys(cfg Config) *softwareKeys {
 }
 
 // errNoToken explains what the operator has to do when a software device
-// cannot enrol by itself.
-var errNoToken = errors.New("no enrolment token: create one with `fleetgate token create --group G` and write it to token_file")
+// cannot enroll by itself.
+var errNoToken = errors.New("no enrollment token: create one with `fleetgate token create --group G` and write it to token_file")
 
 // readToken returns the configured token and its hash.
 func (k *softwareKeys) readToken() (string, string, error) {
@@ -44,24 +44,24 @@ func (k *softwareKeys) readToken() (string, string, error) {
 	if tok == "" && k.tokenFile != "" {
 		b, err := os.ReadFile(k.tokenFile)
 		if err != nil && !errors.Is(err, os.ErrNotExist) {
-			return "", "", fmt.Errorf("%w: token_file: %w", ErrNeedsEnrolment, err)
+			return "", "", fmt.Errorf("%w: token_file: %w", ErrNeedsEnrollment, err)
 		}
 		tok = strings.TrimSpace(string(b))
 	}
 	if tok == "" {
-		return "", "", fmt.Errorf("%w: %w", ErrNeedsEnrolment, errNoToken)
+		return "", "", fmt.Errorf("%w: %w", ErrNeedsEnrollment, errNoToken)
 	}
 	sum := sha256.Sum256([]byte(tok))
 	return tok, hex.EncodeToString(sum[:]), nil
 }
 
-func (k *softwareKeys) enrol(ctx context.Context, api *enroll.Client, prev *State) (*State, enroll.Issued, error) {
+func (k *softwareKeys) enroll(ctx context.Context, api *enroll.Client, prev *State) (*State, enroll.Issued, error) {
 	tok, hash, err := k.readToken()
 	if err != nil {
 		return nil, enroll.Issued{}, err
 	}
 	if prev != nil && prev.TokenHash == hash {
-		return nil, enroll.Issued{}, fmt.Errorf("%w: the token in token_file was already used; %w", ErrNeedsEnrolment, errNoToken)
+		return nil, enroll.Issued{}, fmt.Errorf("%w: the token in token_file was already used; %w", ErrNeedsEnrollment, errNoToken)
 	}
 	der, err := k.newKey()
 	if err != nil {
@@ -75,7 +75,7 @@ func (k *softwareKeys) enrol(ctx context.Context, api *enroll.Client, prev *Stat
 	if err != nil {
 		return nil, enroll.Issued{}, err
 	}
-	issued, err := api.EnrolToken(ctx, enroll.TokenRequest{Token: tok, DeviceID: k.deviceID, CSR: csr})
+	issued, err := api.EnrollToken(ctx, enroll.TokenRequest{Token: tok, DeviceID: k.deviceID, CSR: csr})
 	if err != nil {
 		return nil, enroll.Issued{}, err
 	}

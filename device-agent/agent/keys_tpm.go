@@ -18,7 +18,7 @@ import (
 // tpmKeys keeps every key in the TPM. A TPM without a resource manager
 // (swtpm, simulators) holds about three objects, so mu serialises this
 // agent's TPM work and at most one of its keys stays loaded: the TLS key,
-// unloaded while enrolment or rotation needs the slots and loaded again
+// unloaded while enrollment or rotation needs the slots and loaded again
 // by the next signature.
 type tpmKeys struct {
 	deviceID string
@@ -54,7 +54,7 @@ func (k *tpmKeys) unloadLocked() {
 	}
 }
 
-func (k *tpmKeys) enrol(ctx context.Context, api *enroll.Client, prev *State) (*State, enroll.Issued, error) {
+func (k *tpmKeys) enroll(ctx context.Context, api *enroll.Client, prev *State) (*State, enroll.Issued, error) {
 	k.mu.Lock()
 	k.unloadLocked()
 	ak, err := k.ak(prev)
@@ -97,7 +97,7 @@ func (k *tpmKeys) enrol(ctx context.Context, api *enroll.Client, prev *State) (*
 	return st, issued, nil
 }
 
-// ak reloads the AK of a previous enrolment, or makes a new one.
+// ak reloads the AK of a previous enrollment, or makes a new one.
 func (k *tpmKeys) ak(prev *State) (tpmkey.AK, error) {
 	if prev != nil && prev.AK != nil {
 		ak, err := tpmkey.LoadAK(k.t, prev.AK)
@@ -111,7 +111,7 @@ func (k *tpmKeys) ak(prev *State) (tpmkey.AK, error) {
 
 // proveNewKey makes (or, for a pending rotation, reloads) a key, has the AK
 // certify it with nonce and signs a CSR with it. activate, if set, runs
-// first: enrolment's credential activation. Called with mu held.
+// first: enrollment's credential activation. Called with mu held.
 func (k *tpmKeys) proveNewKey(ak tpmkey.AK, nonce []byte, activate func() ([]byte, error)) (enroll.TPMFinishRequest, []byte, error) {
 	var fin enroll.TPMFinishRequest
 	k.unloadLocked()

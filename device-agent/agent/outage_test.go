@@ -63,8 +63,8 @@ func TestBrokerDown(t *testing.T) {
 }
 
 // TestProvisioningDown starts a new device while the provisioning service
-// is down: enrolment is retried (and logged) until the service comes up,
-// then the device enrols and connects.
+// is down: enrollment is retried (and logged) until the service comes up,
+// then the device enrolls and connects.
 func TestProvisioningDown(t *testing.T) {
 	srv := newServer(t)
 	token := srv.token("boards")
@@ -79,11 +79,11 @@ func TestProvisioningDown(t *testing.T) {
 	cfg.Logger = log
 	start(t, cfg)
 
-	// No event marks a failed enrolment attempt: the log is the witness.
+	// No event marks a failed enrollment attempt: the log is the witness.
 	deadline := time.Now().Add(wait)
-	for strings.Count(logs.String(), "retrying enrolment") < 3 {
+	for strings.Count(logs.String(), "retrying enrollment") < 3 {
 		if time.Now().After(deadline) {
-			t.Fatalf("enrolment retries not logged:\n%s", logs.String())
+			t.Fatalf("enrollment retries not logged:\n%s", logs.String())
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
@@ -97,7 +97,7 @@ func TestProvisioningDown(t *testing.T) {
 	}
 
 	startServer(t, srv.dataDir, mqttAddr, apiAddr)
-	await(t, ev.enrolled, "enrolment once provisioning is up")
+	await(t, ev.enrolled, "enrollment once provisioning is up")
 	await(t, ev.connected, "connection")
 }
 

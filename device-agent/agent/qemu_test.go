@@ -18,7 +18,7 @@ import (
 const maxBinary = 8 << 20
 
 // TestQEMU runs the linux/arm64 device-agent binary under qemu-aarch64
-// against a real server on loopback: enrol (software key, and swtpm over
+// against a real server on loopback: enroll (software key, and swtpm over
 // TCP), connect, publish, rotate on schedule, get revoked (exit code 3).
 // It logs the binary sizes and the resident memory in steady state.
 func TestQEMU(t *testing.T) {

@@ -57,7 +57,7 @@ func TestRevokedWhileOff(t *testing.T) {
 
 // TestExpiredWhileOffline starts agents whose certificate expired while
 // they were off (their clock is moved past NotAfter). A software device
-// needs a fresh token; without one it stops with ErrNeedsEnrolment and
+// needs a fresh token; without one it stops with ErrNeedsEnrollment and
 // never tries the broker.
 func TestExpiredWhileOffline(t *testing.T) {
 	srv := newServer(t)
@@ -69,8 +69,8 @@ func TestExpiredWhileOffline(t *testing.T) {
 		want  error
 		msg   string
 	}{
-		{"error/no-token", "", ErrNeedsEnrolment, "no enrolment token"},
-		{"error/used-token", used, ErrNeedsEnrolment, "already used"},
+		{"error/no-token", "", ErrNeedsEnrollment, "no enrollment token"},
+		{"error/used-token", used, ErrNeedsEnrollment, "already used"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -98,8 +98,8 @@ func TestExpiredWhileOffline(t *testing.T) {
 		c.Token, c.Hooks = srv.token("boards"), ev.hooks()
 		c.Now = func() time.Time { return time.Now().Add(31 * 24 * time.Hour) }
 		err := start(t, c).result(t)
-		if !errors.Is(err, ErrNeedsEnrolment) || !strings.Contains(err.Error(), "no valid certificate") {
-			t.Fatalf("Run = %v, want ErrNeedsEnrolment explaining the token path", err)
+		if !errors.Is(err, ErrNeedsEnrollment) || !strings.Contains(err.Error(), "no valid certificate") {
+			t.Fatalf("Run = %v, want ErrNeedsEnrollment explaining the token path", err)
 		}
 		if n := ev.nAttempts.Load(); n != 0 {
 			t.Errorf("%d broker attempts with an expired certificate", n)
@@ -108,7 +108,7 @@ func TestExpiredWhileOffline(t *testing.T) {
 }
 
 // TestClockAhead runs a new device whose clock is past the lifetime of
-// any certificate the server issues now: it enrols once and stops with
+// any certificate the server issues now: it enrolls once and stops with
 // ErrClock instead of enrolling again and again.
 func TestClockAhead(t *testing.T) {
 	srv := newServer(t)

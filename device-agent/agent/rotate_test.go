@@ -24,7 +24,7 @@ func TestRotationKeepsQueuedMessages(t *testing.T) {
 	cfg := softwareConfig(t, srv, "rot-1", srv.token("boards"), ev)
 	cfg.StateDir = t.TempDir()
 	a := start(t, cfg)
-	first := await(t, ev.enrolled, "enrolment")
+	first := await(t, ev.enrolled, "enrollment")
 	await(t, ev.connected, "connection")
 
 	const before, during, after = 300, 50, 50
@@ -134,7 +134,7 @@ func TestScheduledRotation(t *testing.T) {
 	cfg.Now = clock.now
 	cfg.ScheduleCheck = Duration{50 * time.Millisecond}
 	start(t, cfg)
-	first := await(t, ev.enrolled, "enrolment")
+	first := await(t, ev.enrolled, "enrollment")
 	await(t, ev.connected, "connection")
 	select {
 	case r := <-ev.rotated:
@@ -164,7 +164,7 @@ func TestRotationLostReply(t *testing.T) {
 	cfg := softwareConfig(t, srv, "rot-3", srv.token("boards"), ev)
 	cfg.StateDir = t.TempDir()
 	a := start(t, cfg)
-	first := await(t, ev.enrolled, "enrolment")
+	first := await(t, ev.enrolled, "enrollment")
 	await(t, ev.connected, "connection")
 	if err := a.stop(t); err != nil {
 		t.Fatal(err)
@@ -221,7 +221,7 @@ func TestRotationLostReply(t *testing.T) {
 		t.Fatal(err)
 	}
 	if len(show.Certificates) != 2 {
-		t.Errorf("the registry holds %d certificates, want 2 (enrolment, one rotation): %+v", len(show.Certificates), show.Certificates)
+		t.Errorf("the registry holds %d certificates, want 2 (enrollment, one rotation): %+v", len(show.Certificates), show.Certificates)
 	}
 	if got := await(t, ev2.connected, "reconnection"); got != lost.Serial {
 		t.Errorf("reconnected with %s, want %s", got, lost.Serial)

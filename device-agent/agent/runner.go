@@ -15,7 +15,7 @@ type runner struct {
 	log   *slog.Logger
 	store StateStore
 	keys  keySource
-	st    *State // last saved state; nil before the first enrolment
+	st    *State // last saved state; nil before the first enrollment
 
 	rotFails   int       // failed rotations of the current certificate
 	rotRetryAt time.Time // after a failed rotation: when to try again
@@ -25,10 +25,10 @@ type runner struct {
 }
 
 // errExpired ends a session because the certificate expired: the runner
-// enrols again (or stops, by the re-enrolment policy).
+// enrolls again (or stops, by the re-enrollment policy).
 var errExpired = errors.New("agent: certificate expired")
 
-// run alternates enrolment and session until one of them stops the agent.
+// run alternates enrollment and session until one of them stops the agent.
 func (r *runner) run(ctx context.Context) error {
 	for {
 		if err := r.ensureCreds(ctx); err != nil {

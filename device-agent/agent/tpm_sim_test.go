@@ -54,9 +54,9 @@ func preRegister(t *testing.T, srv *server, tpm transport.TPM, id string) {
 	srv.mustCtl("device", "import", csv)
 }
 
-// TestTPMDevice enrols a TPM device on the simulator by attestation,
+// TestTPMDevice enrolls a TPM device on the simulator by attestation,
 // connects with the TPM-held key, rotates to a new TPM key certified by
-// the AK kept from enrolment, and, when its certificate expired while it
+// the AK kept from enrollment, and, when its certificate expired while it
 // was off, attests again.
 func TestTPMDevice(t *testing.T) {
 	srv := newServer(t)
@@ -68,7 +68,7 @@ func TestTPMDevice(t *testing.T) {
 	cfg.KeySource, cfg.TPM = KeyTPM, tpm
 	cfg.StateStore = &MemoryState{}
 	a := start(t, cfg)
-	first := await(t, ev.enrolled, "TPM enrolment")
+	first := await(t, ev.enrolled, "TPM enrollment")
 	if first.Attestation != KeyTPM {
 		t.Errorf("enrolled %+v", first)
 	}
@@ -109,13 +109,13 @@ func TestTPMDevice(t *testing.T) {
 		return time.Now()
 	}
 	start(t, cfg)
-	again := await(t, ev2.enrolled, "re-enrolment")
+	again := await(t, ev2.enrolled, "re-enrollment")
 	if again.Serial == rot[1].Serial {
-		t.Error("re-enrolment kept the expired certificate")
+		t.Error("re-enrollment kept the expired certificate")
 	}
-	await(t, ev2.connected, "connection after re-enrolment")
+	await(t, ev2.connected, "connection after re-enrollment")
 	st2, _ := cfg.StateStore.Load()
 	if string(st2.AK) != string(st.AK) {
-		t.Error("re-enrolment made a new AK instead of reusing the one the server knows")
+		t.Error("re-enrollment made a new AK instead of reusing the one the server knows")
 	}
 }

@@ -14,7 +14,7 @@ type AK struct {
 }
 
 // CreateAK creates a new AK in the TPM. Store Blob() to reuse the same AK for
-// rotation: the server remembers its name from enrolment.
+// rotation: the server remembers its name from enrollment.
 func CreateAK(t transport.TPM) (AK, error) {
 	t = withRetry(t)
 	o, err := create(t, akTemplate())

@@ -1,4 +1,4 @@
-// Package tpmkey is the device half of TPM-attested enrolment: it reads the
+// Package tpmkey is the device half of TPM-attested enrollment: it reads the
 // endorsement key (EK) and its certificate, creates and reloads the
 // attestation key (AK), answers the server's credential challenge, and makes
 // the device's TLS key inside the TPM, certified by the AK and usable as a
@@ -7,7 +7,7 @@
 // # Basics
 //
 // Open returns a transport for "/dev/tpmrm0" (or any TPM character device)
-// or "tcp://host:port" (swtpm or the reference simulator). The enrolment
+// or "tcp://host:port" (swtpm or the reference simulator). The enrollment
 // flow on the device is:
 //
 //	ek, _ := tpmkey.ReadEK(t)               // send ek.Cert and ak.Public()

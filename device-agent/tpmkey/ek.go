@@ -10,7 +10,7 @@ import (
 	"github.com/google/go-tpm/tpm2/transport"
 )
 
-// EK is the TPM's endorsement key as the enrolment request carries it. It
+// EK is the TPM's endorsement key as the enrollment request carries it. It
 // holds no TPM handle: the EK is re-created from its template when needed
 // and flushed at once, because object slots are few and the EK is only used
 // to activate a credential.

@@ -13,7 +13,7 @@ import (
 	"github.com/fleetgate/fleetgate/device-agent/tpmkey"
 )
 
-// A TPM-held key signs the enrolment CSR through crypto.Signer. In the
+// A TPM-held key signs the enrollment CSR through crypto.Signer. In the
 // agent the transport comes from tpmkey.Open(tpmkey.DefaultPath).
 func ExampleKey_Signer() {
 	tpm, err := simulator.OpenSimulator()

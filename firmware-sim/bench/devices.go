@@ -23,9 +23,9 @@ type device struct {
 	tls *tls.Config
 }
 
-// enrolDevices enrols n devices through the server's token enrolment, as
+// enrollDevices enrolls n devices through the server's token enrollment, as
 // the agent does (fresh P-256 key, CSR, one-time token), concurrently.
-func enrolDevices(ctx context.Context, admin *client.Client, api string, roots *x509.CertPool, n int, prefix string) ([]device, error) {
+func enrollDevices(ctx context.Context, admin *client.Client, api string, roots *x509.CertPool, n int, prefix string) ([]device, error) {
 	const group, batch, workers = "bench", 1000, 8
 	if _, err := admin.PutGroup(ctx, group, client.GroupRequest{AllowTokens: true}); err != nil {
 		return nil, fmt.Errorf("%w: group: %w", ErrContender, err)
@@ -49,7 +49,7 @@ func enrolDevices(ctx context.Context, admin *client.Client, api string, roots *
 		go func() {
 			defer wg.Done()
 			for i := range next {
-				d, err := enrolOne(ctx, ec, roots, fmt.Sprintf("%s%06d", prefix, i), tokens[i])
+				d, err := enrollOne(ctx, ec, roots, fmt.Sprintf("%s%06d", prefix, i), tokens[i])
 				if err != nil {
 					select {
 					case errs <- err:
@@ -68,13 +68,13 @@ func enrolDevices(ctx context.Context, admin *client.Client, api string, roots *
 	wg.Wait()
 	select {
 	case err := <-errs:
-		return nil, fmt.Errorf("%w: enrolment: %w", ErrContender, err)
+		return nil, fmt.Errorf("%w: enrollment: %w", ErrContender, err)
 	default:
 	}
 	return devs, nil
 }
 
-func enrolOne(ctx context.Context, ec *enroll.Client, roots *x509.CertPool, id, token string) (device, error) {
+func enrollOne(ctx context.Context, ec *enroll.Client, roots *x509.CertPool, id, token string) (device, error) {
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
 		return device{}, err
@@ -83,7 +83,7 @@ func enrolOne(ctx context.Context, ec *enroll.Client, roots *x509.CertPool, id, 
 	if err != nil {
 		return device{}, err
 	}
-	issued, err := ec.EnrolToken(ctx, enroll.TokenRequest{Token: token, DeviceID: id,
+	issued, err := ec.EnrollToken(ctx, enroll.TokenRequest{Token: token, DeviceID: id,
 		CSR: string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE REQUEST", Bytes: csr}))})
 	if err != nil {
 		return device{}, err

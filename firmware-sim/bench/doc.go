@@ -8,7 +8,7 @@
 //
 // # Basics
 //
-// Run enrols the devices through a started fleetgate server (their
+// Run enrolls the devices through a started fleetgate server (their
 // certificates are then used against every contender), starts the other
 // contenders with fleetgate's server certificate and device CA, and
 // measures connects per second and their p99 latency, QoS 0 and QoS 1

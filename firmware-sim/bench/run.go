@@ -63,7 +63,7 @@ func Run(ctx context.Context, cfg Config) (*report.Bench, error) {
 	}
 	defer admin.CloseIdleConnections()
 	logf("enrolling %d devices through fleetgate (their certificates serve every contender)", cfg.Idle)
-	devs, err := enrolDevices(ctx, admin, srv.API, roots, cfg.Idle, "bench-")
+	devs, err := enrollDevices(ctx, admin, srv.API, roots, cfg.Idle, "bench-")
 	if err != nil {
 		return nil, err
 	}
@@ -131,7 +131,7 @@ func measureAll(ctx context.Context, cfg Config, m *measurer, cs []*contender, r
 	}
 	conns, msgs := cfg.measures(RowConnects), cfg.measures(RowMessages)
 	// A short unmeasured loop first: each server's first handshakes pay
-	// for lazy initialisation, and fleetgate's for the enrolment burst.
+	// for lazy initialisation, and fleetgate's for the enrollment burst.
 	for _, c := range cs {
 		if !conns && !msgs {
 			break

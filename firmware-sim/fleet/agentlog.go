@@ -9,7 +9,7 @@ import (
 )
 
 // countingHandler counts the agents' errors that no hook reports (failed
-// enrolment and rotation attempts the agent retries by itself) as error
+// enrollment and rotation attempts the agent retries by itself) as error
 // kinds, and passes every record on to the simulator's logger. Connection
 // warnings are left to the hooks, which already count them.
 type countingHandler struct {
@@ -40,14 +40,14 @@ func (h countingHandler) WithGroup(n string) slog.Handler {
 }
 
 // agentOwnWarning reports whether a warning is about provisioning work
-// (enrolment, rotation) that the agent retries by itself, rather than the
+// (enrollment, rotation) that the agent retries by itself, rather than the
 // MQTT session (the hooks count those) or the end of Run (counted from
 // its result).
 func agentOwnWarning(msg string) bool {
 	if strings.Contains(msg, "stopping") {
 		return false
 	}
-	for _, w := range []string{"enrol", "rotat", "provisioning"} {
+	for _, w := range []string{"enroll", "rotat", "provisioning"} {
 		if strings.Contains(msg, w) {
 			return true
 		}

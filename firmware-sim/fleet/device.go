@@ -87,7 +87,7 @@ func (s *sim) hooks(d *device) agent.Hooks {
 	m := s.m
 	return agent.Hooks{
 		OnEnrolled: func(c agent.Credentials) {
-			m.enrol.Add(time.Since(d.started))
+			m.enroll.Add(time.Since(d.started))
 			m.enrolled.Add(1)
 			if c.Attestation == agent.KeyTPM {
 				m.tpmEnrolled.Add(1)
@@ -174,7 +174,7 @@ func (s *sim) run(ctx context.Context, d *device) {
 
 // agentErrName names an agent's final error by its sentinel.
 func agentErrName(err error) string {
-	for _, e := range []error{agent.ErrRevoked, agent.ErrNeedsEnrolment, agent.ErrRefused, agent.ErrState, agent.ErrClock, agent.ErrConfig} {
+	for _, e := range []error{agent.ErrRevoked, agent.ErrNeedsEnrollment, agent.ErrRefused, agent.ErrState, agent.ErrClock, agent.ErrConfig} {
 		if errors.Is(err, e) {
 			return e.Error()
 		}

@@ -14,11 +14,11 @@ import (
 type metrics struct {
 	start time.Time
 
-	enrol, tls, connect, e2e *report.Sample
-	rotate, revokeDelay      *report.Sample
-	connects, disconnects    *report.Series
-	sent, received           *report.Series
-	errs                     *report.Errors
+	enroll, tls, connect, e2e *report.Sample
+	rotate, revokeDelay       *report.Sample
+	connects, disconnects     *report.Series
+	sent, received            *report.Series
+	errs                      *report.Errors
 
 	enrolled, tpmEnrolled  atomic.Int64
 	firstConnected         atomic.Int64 // devices that reached a first session
@@ -35,7 +35,7 @@ type metrics struct {
 func newMetrics(start time.Time) *metrics {
 	return &metrics{
 		start:       start,
-		enrol:       report.NewSample(0),
+		enroll:      report.NewSample(0),
 		tls:         report.NewSample(0),
 		connect:     report.NewSample(0),
 		e2e:         report.NewSample(0),

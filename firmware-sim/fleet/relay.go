@@ -12,8 +12,8 @@ import (
 // closes each one once it has been idle for a while, as a NAT or a load
 // balancer in front of the service would.
 //
-// Why: the agent keeps its enrolment connection alive (Go's HTTP client
-// does, for 90 seconds) although a device enrols once. During a ramp of
+// Why: the agent keeps its enrollment connection alive (Go's HTTP client
+// does, for 90 seconds) although a device enrolls once. During a ramp of
 // thousands of devices those idle connections double the sockets both
 // the simulator and the server hold, and the open-file limit binds at
 // half the fleet. The relay is a plain TCP forwarder: TLS still runs end
@@ -57,7 +57,7 @@ func (r *relay) serve() {
 		}
 		if err != nil {
 			// Out of file descriptors and the like: wait and retry, as
-			// net/http does; giving up would strand every later enrolment.
+			// net/http does; giving up would strand every later enrollment.
 			backoff = min(max(2*backoff, 5*time.Millisecond), time.Second)
 			time.Sleep(backoff)
 			continue

@@ -27,7 +27,7 @@ func (s *sim) finish() {
 	r, m := s.rep, s.m
 	end := time.Now()
 	r.Finished, r.Seconds = end.UTC(), roundTenth(end.Sub(m.start).Seconds())
-	r.Enrolment, r.TLSHandshake, r.Connect, r.EndToEnd = m.enrol.Summary(), m.tls.Summary(), m.connect.Summary(), m.e2e.Summary()
+	r.Enrollment, r.TLSHandshake, r.Connect, r.EndToEnd = m.enroll.Summary(), m.tls.Summary(), m.connect.Summary(), m.e2e.Summary()
 	r.Errors = m.errs.Map()
 	r.Timeline = m.events()
 	r.Series = map[string][]int64{

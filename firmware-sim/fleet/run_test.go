@@ -51,7 +51,7 @@ func smallRun(t *testing.T, mutate func(*Config)) *report.Report {
 	return rep
 }
 
-// TestRun drives 50 devices through token enrolment, publishing, and the
+// TestRun drives 50 devices through token enrollment, publishing, and the
 // scenario's events against the real server, and checks the report.
 func TestRun(t *testing.T) {
 	for _, tc := range []struct {
@@ -117,7 +117,7 @@ func checkReport(t *testing.T, r *report.Report) {
 	if r.Devices.ConnectedPeak != n {
 		t.Errorf("peak sessions %d, want %d", r.Devices.ConnectedPeak, n)
 	}
-	for name, s := range map[string]report.Summary{"tls": r.TLSHandshake, "connect": r.Connect, "enrol": r.Enrolment, "e2e": r.EndToEnd} {
+	for name, s := range map[string]report.Summary{"tls": r.TLSHandshake, "connect": r.Connect, "enroll": r.Enrollment, "e2e": r.EndToEnd} {
 		if s.Count == 0 || s.P50 <= 0 || s.P50 > s.P95 || s.P95 > s.P99 || s.P99 > s.Max {
 			t.Errorf("%s summary %+v is not an ordered distribution", name, s)
 		}

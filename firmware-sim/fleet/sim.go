@@ -96,10 +96,10 @@ func Run(ctx context.Context, cfg Config) (*report.Report, error) {
 }
 
 // limits raises the open-file limit and refuses a run it cannot hold:
-// one socket per device, three per enrolment in flight (the agent's, and
-// the relay's two), and room for the rest. Where only the enrolments in
+// one socket per device, three per enrollment in flight (the agent's, and
+// the relay's two), and room for the rest. Where only the enrollments in
 // flight do not fit, it lowers MaxInflight instead. The server needs
-// about one per device plus one per enrolment; a started server inherits
+// about one per device plus one per enrollment; a started server inherits
 // the limit.
 func (s *sim) limits() error {
 	const rest = 128

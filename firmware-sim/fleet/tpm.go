@@ -90,7 +90,7 @@ func freePort() (int, error) {
 
 // setupTPMDevices starts one swtpm per TPM device and pre-registers the
 // devices by EK hash in a group that requires a TPM, as a factory line
-// would; the agents then enrol by attestation.
+// would; the agents then enroll by attestation.
 func (s *sim) setupTPMDevices(ctx context.Context, devs []*device) error {
 	group := s.cfg.Group + "-tpm"
 	if _, err := s.admin.PutGroup(ctx, group, client.GroupRequest{RequireTPM: true}); err != nil {

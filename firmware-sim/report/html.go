@@ -101,7 +101,7 @@ QoS {{.Scenario.QoS}} · {{.Scenario.PayloadBytes}} B every {{.Scenario.PublishI
 <table><tr><th>devices</th><th>enrolled</th><th>TPM enrolled</th><th>connected</th><th>peak sessions</th><th>failed</th></tr>
 <tr><td>{{.Devices.Requested}}</td><td>{{.Devices.Enrolled}}</td><td>{{.Devices.TPMEnrolled}}</td><td>{{.Devices.Connected}}</td><td>{{.Devices.ConnectedPeak}}</td><td>{{.Devices.Failed}}</td></tr></table>
 <table><tr><th>latency (ms)</th><th>count</th><th>p50</th><th>p95</th><th>p99</th><th>max</th></tr>
-<tr><td>enrolment</td><td>{{.Enrolment.Count}}</td><td>{{.Enrolment.P50}}</td><td>{{.Enrolment.P95}}</td><td>{{.Enrolment.P99}}</td><td>{{.Enrolment.Max}}</td></tr>
+<tr><td>enrollment</td><td>{{.Enrollment.Count}}</td><td>{{.Enrollment.P50}}</td><td>{{.Enrollment.P95}}</td><td>{{.Enrollment.P99}}</td><td>{{.Enrollment.Max}}</td></tr>
 <tr><td>TLS handshake</td><td>{{.TLSHandshake.Count}}</td><td>{{.TLSHandshake.P50}}</td><td>{{.TLSHandshake.P95}}</td><td>{{.TLSHandshake.P99}}</td><td>{{.TLSHandshake.Max}}</td></tr>
 <tr><td>CONNECT→CONNACK</td><td>{{.Connect.Count}}</td><td>{{.Connect.P50}}</td><td>{{.Connect.P95}}</td><td>{{.Connect.P99}}</td><td>{{.Connect.Max}}</td></tr>
 <tr><td>end to end</td><td>{{.EndToEnd.Count}}</td><td>{{.EndToEnd.P50}}</td><td>{{.EndToEnd.P95}}</td><td>{{.EndToEnd.P99}}</td><td>{{.EndToEnd.Max}}</td></tr></table>

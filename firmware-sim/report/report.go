@@ -19,7 +19,7 @@ type Report struct {
 	Server   Server    `json:"server"`
 	Devices  Devices   `json:"devices"`
 
-	Enrolment    Summary          `json:"enrolment"`     // Run start to certificate
+	Enrollment   Summary          `json:"enrollment"`    // Run start to certificate
 	TLSHandshake Summary          `json:"tls_handshake"` // TCP connect + TLS handshake, every attempt that completed it
 	Connect      Summary          `json:"connect"`       // CONNECT written to CONNACK read
 	ConnectRate  Rate             `json:"connects_per_second"`

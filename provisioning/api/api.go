@@ -19,12 +19,12 @@ const (
 	DefaultLifetime     = 30 * 24 * time.Hour
 	DefaultMaxLifetime  = 397 * 24 * time.Hour // the CA/Browser Forum ceiling, a sane bound for devices too
 	DefaultMaxBodyBytes = 64 << 10
-	// DefaultChallengeTTL is how long a TPM enrolment or rotation
+	// DefaultChallengeTTL is how long a TPM enrollment or rotation
 	// challenge may be answered: long enough for a slow TPM to activate a
 	// credential and certify a key, short enough that a leaked one is of
 	// little use.
 	DefaultChallengeTTL = 60 * time.Second
-	// DefaultTokenTTL is the lifetime of enrolment tokens created without
+	// DefaultTokenTTL is the lifetime of enrollment tokens created without
 	// one.
 	DefaultTokenTTL = 24 * time.Hour
 	// DefaultMaxImportBytes bounds the body of a device import: a factory
@@ -48,20 +48,20 @@ type Config struct {
 
 	// EKRoots holds the TPM manufacturers' root certificates that EK
 	// certificates must chain to. Nil accepts no EK certificate at all:
-	// only devices whose EK public hash was pre-registered can enrol.
+	// only devices whose EK public hash was pre-registered can enroll.
 	EKRoots *x509.CertPool
 	// EKIntermediates holds manufacturer intermediate CAs, which TPMs do
 	// not store next to their EK certificate. Optional.
 	EKIntermediates *x509.CertPool
-	// ChallengeTTL is the lifetime of a TPM enrolment or rotation
+	// ChallengeTTL is the lifetime of a TPM enrollment or rotation
 	// challenge.
 	ChallengeTTL time.Duration
-	// TokenTTL is the lifetime of enrolment tokens when the request names
+	// TokenTTL is the lifetime of enrollment tokens when the request names
 	// none.
 	TokenTTL time.Duration
 	// MaxImportBytes bounds the body of POST /v1/devices/import.
 	MaxImportBytes int64
-	// Metrics receives the enrolment metrics (NewMetrics); nil keeps them
+	// Metrics receives the enrollment metrics (NewMetrics); nil keeps them
 	// private.
 	Metrics *Metrics
 }
@@ -138,12 +138,12 @@ func (a *API) Handler() http.Handler {
 	mux.Handle("GET /v1/tokens", a.operator(a.listTokens))
 	mux.Handle("POST /v1/devices/import", a.operator(a.importDevices))
 
-	// Device routes: enrolment needs no client certificate (the TPM or the
+	// Device routes: enrollment needs no client certificate (the TPM or the
 	// token is the proof); rotation needs the device's current one.
 	m := a.cfg.Metrics
 	mux.Handle("POST "+enroll.PathTPMStart, m.instrument(http.HandlerFunc(a.startTPM)))
 	mux.Handle("POST "+enroll.PathTPMFinish, m.instrument(http.HandlerFunc(a.finishTPM)))
-	mux.Handle("POST "+enroll.PathToken, m.instrument(http.HandlerFunc(a.enrolToken)))
+	mux.Handle("POST "+enroll.PathToken, m.instrument(http.HandlerFunc(a.enrollToken)))
 	mux.Handle("POST "+enroll.PathRotationStart, m.instrument(a.device(a.startRotation)))
 	mux.Handle("POST "+enroll.PathRotationFinish, m.instrument(a.device(a.finishRotation)))
 

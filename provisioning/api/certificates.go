@@ -6,8 +6,8 @@ import (
 	"net/http"
 	"strings"
 
+	"github.com/fleetgate/fleetgate/identity"
 	"github.com/fleetgate/fleetgate/provisioning/client"
-	"github.com/fleetgate/fleetgate/provisioning/identity"
 	"github.com/fleetgate/fleetgate/store"
 )
 

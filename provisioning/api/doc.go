@@ -1,7 +1,7 @@
 // Package api serves the fleetgate provisioning API: versioned JSON routes
 // over HTTPS for operators (register devices, issue and revoke their
-// certificates, set group policies, make enrolment tokens, import factory
-// batches, read the audit log) and for devices (enrol with a TPM or a
+// certificates, set group policies, make enrollment tokens, import factory
+// batches, read the audit log) and for devices (enroll with a TPM or a
 // token, rotate a certificate).
 //
 // # Basics
@@ -21,13 +21,13 @@
 //	POST /v1/enroll/tpm/finish  activated secret + Certify of the new key + CSR  -> certificate
 //	POST /v1/enroll/token       one-time token + CSR of a software key           -> certificate
 //	POST /v1/rotate/start       (mTLS, current certificate)                      -> nonce
-//	POST /v1/rotate/finish      (mTLS) Certify with the enrolment AK + CSR, or a CSR alone
+//	POST /v1/rotate/finish      (mTLS) Certify with the enrollment AK + CSR, or a CSR alone
 //
-// Enrolment needs no client certificate: the TPM's proof or the token is
+// Enrollment needs no client certificate: the TPM's proof or the token is
 // the credential. Each refusal carries its own code from package enroll
 // (nonce_mismatch, ek_untrusted, token_replayed, ...) and is logged with
 // the device and the code; the message names the check but not the values
-// compared (enrol_errors.go).
+// compared (enroll_errors.go).
 //
 // # Caveats
 //
@@ -39,7 +39,7 @@
 // yield two, and a refused token costs a serial (nothing else).
 //
 // EK trust is Config.EKRoots (and EKIntermediates). Without roots, only
-// devices whose EK public hash the factory pre-registered can enrol, by
+// devices whose EK public hash the factory pre-registered can enroll, by
 // sending the EK public area. Either way the EK must be on the device's
 // allow-list entry (store.Device.EKHash, set by import).
 //

@@ -6,9 +6,9 @@ import (
 	"net/http"
 	"testing"
 
+	"github.com/fleetgate/fleetgate/identity"
 	"github.com/fleetgate/fleetgate/provisioning/ca"
 	"github.com/fleetgate/fleetgate/provisioning/client"
-	"github.com/fleetgate/fleetgate/provisioning/identity"
 	"github.com/fleetgate/fleetgate/store"
 )
 

@@ -8,7 +8,7 @@ import (
 )
 
 // putGroup serves PUT /v1/groups/{name}: create a group or change its
-// enrolment policy. Repeating the same request changes nothing.
+// enrollment policy. Repeating the same request changes nothing.
 func (a *API) putGroup(w http.ResponseWriter, r *http.Request, by store.Actor) {
 	var req client.GroupRequest
 	if err := a.decode(w, r, &req, true); err != nil {

@@ -9,10 +9,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/fleetgate/fleetgate/identity"
 	"github.com/fleetgate/fleetgate/provisioning/api/apitest"
 	"github.com/fleetgate/fleetgate/provisioning/ca"
 	"github.com/fleetgate/fleetgate/provisioning/client"
-	"github.com/fleetgate/fleetgate/provisioning/identity"
 	"github.com/fleetgate/fleetgate/store"
 )
 

@@ -10,7 +10,7 @@ import (
 	"github.com/fleetgate/fleetgate/provisioning/enroll"
 )
 
-// Metrics are the enrolment metrics of the API. Create them with NewMetrics
+// Metrics are the enrollment metrics of the API. Create them with NewMetrics
 // on the registry that serves /metrics and pass them in Config.Metrics; an
 // API without them keeps private ones.
 type Metrics struct {
@@ -27,16 +27,16 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	}
 	m := &Metrics{
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "fleetgate_enrolment_requests_total",
-			Help: "Device enrolment and rotation requests, by step and HTTP status.",
+			Name: "fleetgate_enrollment_requests_total",
+			Help: "Device enrollment and rotation requests, by step and HTTP status.",
 		}, []string{"step", "status"}),
 		refusals: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "fleetgate_enrolment_refusals_total",
-			Help: "Refused device enrolment and rotation requests, by error code (nonce_mismatch, token_replayed, ...).",
+			Name: "fleetgate_enrollment_refusals_total",
+			Help: "Refused device enrollment and rotation requests, by error code (nonce_mismatch, token_replayed, ...).",
 		}, []string{"code"}),
 		durations: prometheus.NewHistogramVec(prometheus.HistogramOpts{
-			Name:    "fleetgate_enrolment_duration_seconds",
-			Help:    "Server time of device enrolment and rotation requests, by step.",
+			Name:    "fleetgate_enrollment_duration_seconds",
+			Help:    "Server time of device enrollment and rotation requests, by step.",
 			Buckets: prometheus.ExponentialBuckets(0.0005, 2, 14),
 		}, []string{"step"}),
 	}
@@ -44,8 +44,8 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	return m
 }
 
-// enrolSteps names the device routes for the step label.
-var enrolSteps = map[string]string{
+// enrollSteps names the device routes for the step label.
+var enrollSteps = map[string]string{
 	enroll.PathTPMStart:       "tpm_start",
 	enroll.PathTPMFinish:      "tpm_finish",
 	enroll.PathToken:          "token",
@@ -57,7 +57,7 @@ var enrolSteps = map[string]string{
 // requests with status 200/201 on tpm_finish, token and rotate_finish.
 func (m *Metrics) instrument(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		step := enrolSteps[r.URL.Path]
+		step := enrollSteps[r.URL.Path]
 		rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
 		start := time.Now()
 		next.ServeHTTP(rec, r)

@@ -14,7 +14,7 @@ import (
 )
 
 // TestGroupsAndTokens drives the operator routes for group policies and
-// enrolment tokens.
+// enrollment tokens.
 func TestGroupsAndTokens(t *testing.T) {
 	e := apitest.Start(t, apitest.Options{})
 	ctx := testCtx(t)

@@ -14,7 +14,7 @@ import (
 
 // startRotation serves POST /v1/rotate/start for a TPM device: a nonce to
 // certify the new key with, kept as a single-use challenge. No credential
-// is needed: the AK was bound to the EK at enrolment and is remembered.
+// is needed: the AK was bound to the EK at enrollment and is remembered.
 func (a *API) startRotation(w http.ResponseWriter, r *http.Request, d store.Device, _ store.Certificate) {
 	if err := a.decode(w, r, &struct{}{}, true); err != nil {
 		a.refuse(w, r, d.ID, err)
@@ -110,7 +110,7 @@ func (a *API) answerRetry(w http.ResponseWriter, id, old, kh string) bool {
 	return true
 }
 
-// rotateTPM checks the AK remembered from enrolment certified the new key
+// rotateTPM checks the AK remembered from enrollment certified the new key
 // with the rotation challenge's nonce.
 func (a *API) rotateTPM(r *http.Request, d store.Device, old store.Certificate, req enroll.RotationRequest, csr *x509.CertificateRequest) (enroll.Issued, error) {
 	if req.ChallengeID == "" || len(req.KeyPublic) == 0 || len(req.Attestation) == 0 || len(req.Signature) == 0 {
@@ -124,7 +124,7 @@ func (a *API) rotateTPM(r *http.Request, d store.Device, old store.Certificate, 
 		return enroll.Issued{}, err
 	}
 	return a.issueFor(d.ID, csr, store.AttestTPM, func(rec store.Certificate) error {
-		return challengeErr(a.db.CompleteEnrolment(store.Enrolment{
+		return challengeErr(a.db.CompleteEnrollment(store.Enrollment{
 			ChallengeID: ch.ID,
 			Device:      store.Device{ID: d.ID, EKHash: ch.EKHash, AKPublic: ch.AKPublic},
 			Certificate: rec,
@@ -153,7 +153,7 @@ func (a *API) rotateSoftware(r *http.Request, d store.Device, old store.Certific
 		return enroll.Issued{}, err
 	}
 	return a.issueFor(d.ID, csr, store.AttestToken, func(rec store.Certificate) error {
-		return a.db.CompleteEnrolment(store.Enrolment{
+		return a.db.CompleteEnrollment(store.Enrollment{
 			Device:      store.Device{ID: d.ID},
 			Certificate: rec,
 			Supersedes:  old.Serial,

@@ -6,8 +6,8 @@ import (
 	"net/http"
 	"slices"
 
+	"github.com/fleetgate/fleetgate/identity"
 	"github.com/fleetgate/fleetgate/provisioning/ca"
-	"github.com/fleetgate/fleetgate/provisioning/identity"
 	"github.com/fleetgate/fleetgate/store"
 )
 

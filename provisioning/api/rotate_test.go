@@ -13,13 +13,13 @@ import (
 	"github.com/fleetgate/fleetgate/store"
 )
 
-// enrolByToken enrols a software device and returns its TLS certificate.
-func enrolByToken(t *testing.T, e *apitest.Env, token, id string) (*tls.Certificate, enroll.Issued) {
+// enrollByToken enrolls a software device and returns its TLS certificate.
+func enrollByToken(t *testing.T, e *apitest.Env, token, id string) (*tls.Certificate, enroll.Issued) {
 	t.Helper()
 	key := newP256(t)
-	got, err := deviceClient(t, e).EnrolToken(testCtx(t), enroll.TokenRequest{Token: token, DeviceID: id, CSR: csrPEM(t, key)})
+	got, err := deviceClient(t, e).EnrollToken(testCtx(t), enroll.TokenRequest{Token: token, DeviceID: id, CSR: csrPEM(t, key)})
 	if err != nil {
-		t.Fatalf("enrol %s: %v", id, err)
+		t.Fatalf("enroll %s: %v", id, err)
 	}
 	return tlsCert(t, got, key), got
 }
@@ -30,7 +30,7 @@ func enrolByToken(t *testing.T, e *apitest.Env, token, id string) (*tls.Certific
 func TestSoftwareRotation(t *testing.T) {
 	e := apitest.Start(t, apitest.Options{})
 	tokens := tokenGroup(t, e, "sim", 3, time.Hour)
-	cert1, first := enrolByToken(t, e, tokens[0], "sim-1")
+	cert1, first := enrollByToken(t, e, tokens[0], "sim-1")
 	rc := rotationClient(t, e, cert1)
 	ctx := testCtx(t)
 	key2 := newP256(t)
@@ -81,11 +81,11 @@ func TestSoftwareRotation(t *testing.T) {
 		}
 	})
 
-	cert2, _ := enrolByToken(t, e, tokens[1], "sim-2")
+	cert2, _ := enrollByToken(t, e, tokens[1], "sim-2")
 	if _, err := e.Admin.Revoke(ctx, "sim-2", "stolen"); err != nil {
 		t.Fatal(err)
 	}
-	cert3, _ := enrolByToken(t, e, tokens[2], "sim-3")
+	cert3, _ := enrollByToken(t, e, tokens[2], "sim-3")
 	// A device enrolled by an operator into a group without tokens.
 	if _, err := e.Admin.RegisterDevice(ctx, client.RegisterRequest{ID: "plain-1", Group: "line-a"}); err != nil {
 		t.Fatal(err)
@@ -137,7 +137,7 @@ func TestSoftwareRotation(t *testing.T) {
 
 // TestTPMRotationSoft rotates a TPM device's key with a soft TPM: the
 // nonce comes from the rotation start, the AK is the one remembered from
-// enrolment.
+// enrollment.
 func TestTPMRotationSoft(t *testing.T) {
 	m := newManufacturer(t)
 	e := tpmEnv(t, m, api.Config{})
@@ -205,7 +205,7 @@ func TestTPMRotationSoft(t *testing.T) {
 		{"error/csr-alone", func(t *testing.T, ch enroll.RotationChallenge, r *enroll.RotationRequest) {
 			*r = enroll.RotationRequest{CSR: r.CSR}
 		}, http.StatusBadRequest, enroll.CodeBadRequest},
-		{"error/enrolment-challenge", func(t *testing.T, ch enroll.RotationChallenge, r *enroll.RotationRequest) {
+		{"error/enrollment-challenge", func(t *testing.T, ch enroll.RotationChallenge, r *enroll.RotationRequest) {
 			r.ChallengeID = softStart(t, e, m, s, "tpm-1").start.ChallengeID
 		}, http.StatusNotFound, enroll.CodeNotFound},
 		{"error/spent-challenge-new-key", func(t *testing.T, ch enroll.RotationChallenge, r *enroll.RotationRequest) {

@@ -16,7 +16,7 @@ import (
 )
 
 // This file makes, in software, the byte strings a TPM would send, so that
-// the enrolment routes can be driven end to end over HTTPS without a TPM.
+// the enrollment routes can be driven end to end over HTTPS without a TPM.
 // Credential activation is the one step software cannot do without the
 // EK's private key inside a TPM: soft tests read the secret from the
 // registry instead. The simulator tests (tag tpmsimulator) run the same

@@ -11,7 +11,7 @@ import (
 // last, so that a reloaded CA directory takes effect without a restart.)
 //
 // A client certificate is optional at the handshake (GET /v1/ca and
-// enrolment are open) and, when given, must chain to the operator CA or to
+// enrollment are open) and, when given, must chain to the operator CA or to
 // a device intermediate, issuing or trusted (devices rotate with their
 // current certificate). The handshake check alone is never trusted for
 // authorisation: every operator route verifies the certificate again

@@ -51,11 +51,11 @@ func benchCSR(b *testing.B, key *ecdsa.PrivateKey) *x509.CertificateRequest {
 	return csr
 }
 
-// BenchmarkEnrolmentServer is the server's TPM-specific CPU per enrolment:
+// BenchmarkEnrollmentServer is the server's TPM-specific CPU per enrollment:
 // MakeCredential, VerifyCertify and VerifyCSR on pre-generated input (the
 // same bytes a TPM returns, signed in software).
-func BenchmarkEnrolmentServer(b *testing.B) {
-	e := newSoftEnrolment(b)
+func BenchmarkEnrollmentServer(b *testing.B) {
+	e := newSoftEnrollment(b)
 	csr := benchCSR(b, e.key)
 	for _, ek := range benchEKs(b) {
 		b.Run(ek.name, func(b *testing.B) {
@@ -75,12 +75,12 @@ func BenchmarkEnrolmentServer(b *testing.B) {
 	}
 }
 
-// BenchmarkEnrolmentServerFull adds the rest of the per-enrolment checks:
+// BenchmarkEnrollmentServerFull adds the rest of the per-enrollment checks:
 // EK certificate chain (intermediate and root, ECDSA P-256 CAs), EK hash,
 // AK parsing and the activation compare.
-func BenchmarkEnrolmentServerFull(b *testing.B) {
+func BenchmarkEnrollmentServerFull(b *testing.B) {
 	m := newManufacturer(b)
-	e := newSoftEnrolment(b)
+	e := newSoftEnrollment(b)
 	csr := benchCSR(b, e.key)
 	akPublic := e.ak.Raw
 	now := time.Now()

@@ -18,7 +18,7 @@ import (
 //
 // keyPublic is the device key's TPM2B_PUBLIC, attest the TPMS_ATTEST the AK
 // signed, sig the AK's TPMT_SIGNATURE over it, nonce the one the server
-// issued for this enrolment. The checks, each with its own error: attest
+// issued for this enrollment. The checks, each with its own error: attest
 // starts with TPM_GENERATED_VALUE (ErrAttestMagic) and is a certify
 // statement (ErrAttestType); the AK signed it (ErrAKSignature); it carries
 // the nonce (ErrNonceMismatch); the certified name is keyPublic's name

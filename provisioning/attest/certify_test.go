@@ -14,8 +14,8 @@ import (
 	"github.com/fleetgate/fleetgate/provisioning/attest"
 )
 
-// softEnrolment is one device's worth of software-made attestation input.
-type softEnrolment struct {
+// softEnrollment is one device's worth of software-made attestation input.
+type softEnrollment struct {
 	akKey     *ecdsa.PrivateKey
 	ak        attest.AK
 	key       *ecdsa.PrivateKey
@@ -25,9 +25,9 @@ type softEnrolment struct {
 	sig       []byte
 }
 
-func newSoftEnrolment(t testing.TB) softEnrolment {
+func newSoftEnrollment(t testing.TB) softEnrollment {
 	t.Helper()
-	e := softEnrolment{akKey: newP256(t), key: newP256(t), nonce: bytes.Repeat([]byte{0x42}, 32)}
+	e := softEnrollment{akKey: newP256(t), key: newP256(t), nonce: bytes.Repeat([]byte{0x42}, 32)}
 	var err error
 	e.ak, err = attest.ParseAK(public2B(eccArea(t, &e.akKey.PublicKey, signingAttrs(true), tpm2.TPMAlgSHA256)))
 	if err != nil {
@@ -41,7 +41,7 @@ func newSoftEnrolment(t testing.TB) softEnrolment {
 }
 
 func TestVerifyCertify(t *testing.T) {
-	e := newSoftEnrolment(t)
+	e := newSoftEnrollment(t)
 	other := newP256(t)
 
 	// certified builds a genuine AK statement about a key with the given

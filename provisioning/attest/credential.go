@@ -16,7 +16,7 @@ import (
 // SHA-256 digest, which every EK name algorithm can carry.
 const SecretSize = 32
 
-// Challenge is a credential for one enrolment. Secret stays on the server
+// Challenge is a credential for one enrollment. Secret stays on the server
 // (single-use, short-lived, in the registry); CredBlob and EncSecret go to
 // the device, which hands them to TPM2_ActivateCredential.
 type Challenge struct {

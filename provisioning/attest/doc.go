@@ -1,4 +1,4 @@
-// Package attest is the server half of TPM-attested enrolment: it verifies
+// Package attest is the server half of TPM-attested enrollment: it verifies
 // EK certificates, checks and names attestation keys (AKs), makes the
 // credential challenge that only the TPM holding both the EK and the AK can
 // answer, and verifies the AK's certification of the device's TLS key and
@@ -6,7 +6,7 @@
 //
 // # Basics
 //
-// The enrolment handler calls, in order:
+// The enrollment handler calls, in order:
 //
 //	ekCert, err := attest.VerifyEKCertificate(req.EKCert, manufacturerRoots, now)
 //	hash, err := attest.EKHash(ekCert.PublicKey)   // look up the factory allow-list

@@ -39,7 +39,7 @@ var ErrAttestType = errors.New("attest: attestation is not a certify statement")
 var ErrAKSignature = errors.New("attest: AK signature invalid")
 
 // ErrNonceMismatch is returned when the attestation's qualifying data is
-// not this enrolment's nonce: a replayed or foreign statement.
+// not this enrollment's nonce: a replayed or foreign statement.
 var ErrNonceMismatch = errors.New("attest: nonce mismatch")
 
 // ErrNameMismatch is returned when the name the AK certified is not the name

@@ -22,7 +22,7 @@ import (
 func TestSimulatorRefusals(t *testing.T) {
 	tpm := openSim(t)
 	m := newManufacturer(t)
-	e := enrol(t, tpm, m)
+	e := enroll(t, tpm, m)
 	// The baseline must pass, or the refusals below prove nothing.
 	if _, err := attest.VerifyCertify(e.serverAK, e.key.Public(), e.attest, e.sig, e.nonce); err != nil {
 		t.Fatalf("baseline VerifyCertify: %v", err)
@@ -50,7 +50,7 @@ func TestSimulatorRefusals(t *testing.T) {
 	})
 
 	t.Run("error/replayed-attestation", func(t *testing.T) {
-		// A second enrolment issues a fresh nonce; the device replays the
+		// A second enrollment issues a fresh nonce; the device replays the
 		// statement certified for the first one.
 		key, err := tpmkey.LoadKey(tpm, e.key.Blob())
 		if err != nil {

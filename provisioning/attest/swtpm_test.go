@@ -15,11 +15,11 @@ import (
 	"github.com/fleetgate/fleetgate/provisioning/attest"
 )
 
-// TestSWTPMEnrolment runs the whole flow against swtpm (libtpms), with the
+// TestSWTPMEnrollment runs the whole flow against swtpm (libtpms), with the
 // EK certificates swtpm_setup wrote to NV and verified against the
 // swtpm-localca CA: once with the EK ReadEK picks (ECC P-384, the only ECC
 // certificate swtpm writes) and once with the RSA-2048 EK.
-func TestSWTPMEnrolment(t *testing.T) {
+func TestSWTPMEnrollment(t *testing.T) {
 	sw := startSWTPM(t)
 	tpm := sw.tpm
 

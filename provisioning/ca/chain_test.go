@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/fleetgate/fleetgate/provisioning/identity"
+	"github.com/fleetgate/fleetgate/identity"
 )
 
 func TestChains(t *testing.T) {

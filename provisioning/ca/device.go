@@ -6,7 +6,7 @@ import (
 	"math/big"
 	"time"
 
-	"github.com/fleetgate/fleetgate/provisioning/identity"
+	"github.com/fleetgate/fleetgate/identity"
 )
 
 // Device certificate lifetimes.

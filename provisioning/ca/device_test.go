@@ -15,7 +15,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/fleetgate/fleetgate/provisioning/identity"
+	"github.com/fleetgate/fleetgate/identity"
 )
 
 // TestIssueDeviceIgnoresCSRContent hands in a CSR that asks for everything

@@ -11,8 +11,8 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/fleetgate/fleetgate/identity"
 	"github.com/fleetgate/fleetgate/provisioning/ca"
-	"github.com/fleetgate/fleetgate/provisioning/identity"
 )
 
 // A device sends a CSR claiming to be someone else; the certificate names

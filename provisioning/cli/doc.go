@@ -1,6 +1,6 @@
 // Package cli holds the operator commands of the fleetgate binary: device
-// (including the factory import), cert, audit, group (enrolment policies)
-// and token (one-time enrolment tokens). They talk to the operator API with
+// (including the factory import), cert, audit, group (enrollment policies)
+// and token (one-time enrollment tokens). They talk to the operator API with
 // package client over mutual TLS, print tables for people or the API's
 // JSON for scripts (--json), and end with an exit code scripts can branch
 // on (see ExitCode).

@@ -10,11 +10,11 @@ import (
 
 // groupCommand is `fleetgate group ...`.
 func groupCommand(o *options) *cobra.Command {
-	cmd := o.group("group", "Set and list the enrolment policy of device groups", `
+	cmd := o.group("group", "Set and list the enrollment policy of device groups", `
 A group's policy says how its devices may get certificates: --require-tpm
 admits only TPM-attested certificates at the broker; --allow-tokens lets
-one-time enrolment tokens with software keys enrol devices into it (the
-two exclude each other). A device whose group has no policy enrols only
+one-time enrollment tokens with software keys enroll devices into it (the
+two exclude each other). A device whose group has no policy enrolls only
 with its TPM or through an operator.`)
 	cmd.AddCommand(groupPutCommand(o), groupListCommand(o))
 	return cmd
@@ -24,7 +24,7 @@ func groupPutCommand(o *options) *cobra.Command {
 	var req client.GroupRequest
 	cmd := o.leaf("put NAME", "Create a group or replace its policy", []string{"NAME"}, func(cmd *cobra.Command, args []string) error {
 		if req.RequireTPM && req.AllowTokens {
-			return usagef("--require-tpm and --allow-tokens exclude each other: tokens enrol software keys")
+			return usagef("--require-tpm and --allow-tokens exclude each other: tokens enroll software keys")
 		}
 		return o.call(cmd, func(ctx context.Context, c *client.Client) error {
 			g, err := c.PutGroup(ctx, args[0], req)
@@ -40,7 +40,7 @@ func groupPutCommand(o *options) *cobra.Command {
 	})
 	f := cmd.Flags()
 	f.BoolVar(&req.RequireTPM, "require-tpm", false, "admit only TPM-attested certificates of this group's devices")
-	f.BoolVar(&req.AllowTokens, "allow-tokens", false, "let one-time tokens with software keys enrol devices into this group")
+	f.BoolVar(&req.AllowTokens, "allow-tokens", false, "let one-time tokens with software keys enroll devices into this group")
 	return cmd
 }
 

@@ -15,10 +15,10 @@ import (
 
 // tokenCommand is `fleetgate token ...`.
 func tokenCommand(o *options) *cobra.Command {
-	cmd := o.group("token", "Create and list one-time enrolment tokens", `
-One-time enrolment tokens let devices with software keys (simulators,
-development boards) enrol into a group that allows tokens. Each token
-enrols one device, once, before it expires. The server keeps only their
+	cmd := o.group("token", "Create and list one-time enrollment tokens", `
+One-time enrollment tokens let devices with software keys (simulators,
+development boards) enroll into a group that allows tokens. Each token
+enrolls one device, once, before it expires. The server keeps only their
 hashes: the plaintexts are printed (or written with --out) once.`)
 	cmd.AddCommand(tokenCreateCommand(o), tokenListCommand(o))
 	return cmd
@@ -28,7 +28,7 @@ func tokenCreateCommand(o *options) *cobra.Command {
 	var req client.CreateTokensRequest
 	var ttl time.Duration
 	var outFile string
-	cmd := o.leaf("create", "Create enrolment tokens for a group", nil, func(cmd *cobra.Command, _ []string) error {
+	cmd := o.leaf("create", "Create enrollment tokens for a group", nil, func(cmd *cobra.Command, _ []string) error {
 		if err := requireFlag("group", req.Group); err != nil {
 			return err
 		}
@@ -70,7 +70,7 @@ func tokenCreateCommand(o *options) *cobra.Command {
 		return err
 	})
 	f := cmd.Flags()
-	f.StringVar(&req.Group, "group", "", "group the tokens enrol devices into; required")
+	f.StringVar(&req.Group, "group", "", "group the tokens enroll devices into; required")
 	f.IntVar(&req.Count, "count", 1, "how many tokens to create")
 	f.DurationVar(&ttl, "ttl", 24*time.Hour, "how long the tokens stay valid")
 	f.StringVar(&outFile, "out", "", "write the tokens here, one per line (mode 0600, never overwritten), instead of printing them")
@@ -103,7 +103,7 @@ func writeTokens(cmd *cobra.Command, o *options, created client.CreatedTokens, f
 
 func tokenListCommand(o *options) *cobra.Command {
 	var group string
-	cmd := o.leaf("list", "List enrolment tokens (hashes, expiry and use)", nil, func(cmd *cobra.Command, _ []string) error {
+	cmd := o.leaf("list", "List enrollment tokens (hashes, expiry and use)", nil, func(cmd *cobra.Command, _ []string) error {
 		return o.call(cmd, func(ctx context.Context, c *client.Client) error {
 			tokens, err := c.Tokens(ctx, group)
 			if err != nil {

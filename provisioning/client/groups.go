@@ -8,7 +8,7 @@ import (
 	"github.com/fleetgate/fleetgate/store"
 )
 
-// PutGroup creates or updates a group's enrolment policy.
+// PutGroup creates or updates a group's enrollment policy.
 func (c *Client) PutGroup(ctx context.Context, name string, req GroupRequest) (store.Group, error) {
 	var g store.Group
 	err := c.do(ctx, http.MethodPut, "/v1/groups/"+url.PathEscape(name), nil, req, &g, http.StatusOK)

@@ -7,12 +7,12 @@ import (
 )
 
 // GroupRequest is the body of PUT /v1/groups/{name}: the group's
-// enrolment policy.
+// enrollment policy.
 type GroupRequest struct {
 	// RequireTPM admits only TPM-attested certificates of the group's
 	// devices at the broker.
 	RequireTPM bool `json:"require_tpm"`
-	// AllowTokens lets one-time tokens with software keys enrol devices
+	// AllowTokens lets one-time tokens with software keys enroll devices
 	// into the group. It excludes RequireTPM.
 	AllowTokens bool `json:"allow_tokens"`
 }
@@ -72,6 +72,6 @@ type ImportResult struct {
 	Unchanged int `json:"unchanged"`
 }
 
-// CodePolicy is the ErrorDetail.Code of a request the group's enrolment
+// CodePolicy is the ErrorDetail.Code of a request the group's enrollment
 // policy forbids, such as tokens for a group that requires a TPM.
 const CodePolicy = "policy"

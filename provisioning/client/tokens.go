@@ -8,7 +8,7 @@ import (
 	"github.com/fleetgate/fleetgate/store"
 )
 
-// CreateTokens makes one-time enrolment tokens for a group that allows
+// CreateTokens makes one-time enrollment tokens for a group that allows
 // them. The plaintexts are in the answer only; keep them safe.
 func (c *Client) CreateTokens(ctx context.Context, req CreateTokensRequest) (CreatedTokens, error) {
 	var out CreatedTokens

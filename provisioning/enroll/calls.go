@@ -11,7 +11,7 @@ const (
 	PathRotationFinish = "/v1/rotate/finish"
 )
 
-// StartTPM begins a TPM-attested enrolment: the answer's credential goes to
+// StartTPM begins a TPM-attested enrollment: the answer's credential goes to
 // TPM2_ActivateCredential, its nonce to TPM2_Certify.
 func (c *Client) StartTPM(ctx context.Context, r TPMStartRequest) (TPMStartResponse, error) {
 	var out TPMStartResponse
@@ -19,7 +19,7 @@ func (c *Client) StartTPM(ctx context.Context, r TPMStartRequest) (TPMStartRespo
 	return out, err
 }
 
-// FinishTPM completes a TPM-attested enrolment and returns the device
+// FinishTPM completes a TPM-attested enrollment and returns the device
 // certificate.
 func (c *Client) FinishTPM(ctx context.Context, r TPMFinishRequest) (Issued, error) {
 	var out Issued
@@ -27,8 +27,8 @@ func (c *Client) FinishTPM(ctx context.Context, r TPMFinishRequest) (Issued, err
 	return out, err
 }
 
-// EnrolToken enrols a device with a one-time token and a software key.
-func (c *Client) EnrolToken(ctx context.Context, r TokenRequest) (Issued, error) {
+// EnrollToken enrolls a device with a one-time token and a software key.
+func (c *Client) EnrollToken(ctx context.Context, r TokenRequest) (Issued, error) {
 	var out Issued
 	err := c.post(ctx, PathToken, r, &out)
 	return out, err

@@ -17,7 +17,7 @@ import (
 // legitimate one, a certificate chain, is a few KiB.
 const maxResponseBytes = 1 << 20
 
-// Client calls the enrolment and rotation routes. It is safe for concurrent
+// Client calls the enrollment and rotation routes. It is safe for concurrent
 // use. Deadlines come from the context of each call.
 type Client struct {
 	base string

@@ -83,9 +83,9 @@ func TestWire(t *testing.T) {
 	if _, err := c.FinishTPM(ctx, enroll.TPMFinishRequest{ChallengeID: "abc"}); err != nil {
 		t.Fatal(err)
 	}
-	issued, err := c.EnrolToken(ctx, enroll.TokenRequest{Token: "fgt_x", DeviceID: "sim-1", CSR: "csr"})
+	issued, err := c.EnrollToken(ctx, enroll.TokenRequest{Token: "fgt_x", DeviceID: "sim-1", CSR: "csr"})
 	if err != nil || issued.Serial != "1f" || issued.Chain != "leaf+ca" {
-		t.Fatalf("EnrolToken = %+v, %v", issued, err)
+		t.Fatalf("EnrollToken = %+v, %v", issued, err)
 	}
 	if got["token"] != "fgt_x" || got["device_id"] != "sim-1" || got["csr"] != "csr" {
 		t.Errorf("token body = %v", got)
@@ -157,7 +157,7 @@ func TestUnreachable(t *testing.T) {
 		"error/untrusted-server":  enroll.New(untrusted.URL, x509.NewCertPool()),
 	} {
 		t.Run(name, func(t *testing.T) {
-			_, err := c.EnrolToken(testCtx(t), enroll.TokenRequest{})
+			_, err := c.EnrollToken(testCtx(t), enroll.TokenRequest{})
 			var e *enroll.Error
 			if !errors.Is(err, enroll.ErrUnreachable) || errors.As(err, &e) {
 				t.Fatalf("err = %v, want ErrUnreachable", err)

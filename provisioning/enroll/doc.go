@@ -1,10 +1,10 @@
-// Package enroll is the device side of the fleetgate enrolment protocol:
-// its wire types and a Go client for the enrolment and rotation routes of
+// Package enroll is the device side of the fleetgate enrollment protocol:
+// its wire types and a Go client for the enrollment and rotation routes of
 // the provisioning API. The device agent and the fleet simulator use it.
 //
 // # Basics
 //
-// A device with a TPM enrols in two calls. StartTPM sends the EK
+// A device with a TPM enrolls in two calls. StartTPM sends the EK
 // certificate (or, for a TPM without one, the EK public area whose hash
 // was pre-registered) and the AK public area; the answer is a credential
 // only that TPM can activate and a fresh nonce. FinishTPM sends the
@@ -12,8 +12,8 @@
 // with the nonce), the key's public area and a CSR signed by that key; the
 // answer is the device certificate and its chain.
 //
-// A device of a group that allows software keys enrols with one call,
-// EnrolToken, presenting a one-time token and a CSR.
+// A device of a group that allows software keys enrolls with one call,
+// EnrollToken, presenting a one-time token and a CSR.
 //
 // Rotation runs over mutual TLS with the device's current certificate
 // (WithClientCertificate): StartRotation returns a nonce for a TPM device,

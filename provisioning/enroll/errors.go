@@ -59,7 +59,7 @@ const (
 	// Registry state and policy.
 	CodePolicy          = "policy"            // the group's policy forbids this path (e.g. it requires a TPM)
 	CodeNotFound        = "not_found"         // unknown device or challenge
-	CodeExists          = "exists"            // the device ID is taken (token enrolment)
+	CodeExists          = "exists"            // the device ID is taken (token enrollment)
 	CodeDeviceNotActive = "device_not_active" // the device is suspended or revoked
 
 	// Generic.

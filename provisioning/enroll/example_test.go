@@ -10,7 +10,7 @@ import (
 // An agent tells a refusal, which names the failed check, from a server it
 // could not reach, which is worth retrying.
 func ExampleIsCode() {
-	var err error = fmt.Errorf("enrol: %w", &enroll.Error{Status: 409, Code: enroll.CodeChallengeReplayed, Message: "the challenge was already used; start again"})
+	var err error = fmt.Errorf("enroll: %w", &enroll.Error{Status: 409, Code: enroll.CodeChallengeReplayed, Message: "the challenge was already used; start again"})
 	switch {
 	case errors.Is(err, enroll.ErrUnreachable):
 		fmt.Println("retry later")

@@ -46,7 +46,7 @@ type TPMFinishRequest struct {
 }
 
 // TokenRequest is the body of POST /v1/enroll/token: a device of a group
-// that allows software keys enrols with a one-time token.
+// that allows software keys enrolls with a one-time token.
 type TokenRequest struct {
 	Token    string `json:"token"`
 	DeviceID string `json:"device_id"`
@@ -65,7 +65,7 @@ type RotationChallenge struct {
 
 // RotationRequest is the body of POST /v1/rotate/finish. TPM devices send
 // the challenge and the Certify fields, made with the AK remembered from
-// enrolment; software-key devices send only the CSR.
+// enrollment; software-key devices send only the CSR.
 type RotationRequest struct {
 	ChallengeID string `json:"challenge_id,omitempty"`
 	KeyPublic   []byte `json:"key_public,omitempty"`
@@ -74,7 +74,7 @@ type RotationRequest struct {
 	CSR         string `json:"csr"`
 }
 
-// Issued is a certificate issued by enrolment or rotation.
+// Issued is a certificate issued by enrollment or rotation.
 type Issued struct {
 	Serial      string    `json:"serial"`      // lower-case hex
 	Fingerprint string    `json:"fingerprint"` // lower-case hex SHA-256 of the DER

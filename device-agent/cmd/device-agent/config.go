@@ -59,7 +59,7 @@ func loadConfig(args []string, getenv func(string) string, stderr io.Writer) (ag
 		{"ca-file", "PEM file with the fleet root CA (default " + DefaultCAFile + ")"},
 		{"key-source", "tpm or software"},
 		{"tpm-path", "TPM device or tcp://host:port for swtpm (default " + agent.DefaultTPMPath + ")"},
-		{"token-file", "file holding a one-time enrolment token, software keys (default " + DefaultTokenFile + ")"},
+		{"token-file", "file holding a one-time enrollment token, software keys (default " + DefaultTokenFile + ")"},
 		{"state-dir", "directory for the key, certificate and rotation state (default " + DefaultStateDir + ")"},
 		{"log-level", "debug, info, warn or error (default info)"},
 		{"log-format", "text or json (default text)"},
@@ -132,7 +132,7 @@ func loadConfig(args []string, getenv func(string) string, stderr io.Writer) (ag
 		return agent.Config{}, runOptions{}, err
 	}
 	if c.StateDir == "" {
-		// In memory, every restart would enrol anew (and burn a token).
+		// In memory, every restart would enroll anew (and burn a token).
 		return agent.Config{}, runOptions{}, fmt.Errorf("%w: state_dir: required", agent.ErrConfig)
 	}
 	return *c, log, nil

@@ -10,12 +10,12 @@ import (
 // may pass) but not on 2, 3 or 4, which need a person: the systemd unit in
 // the README lists them in RestartPreventExitStatus.
 const (
-	exitOK         = 0 // stopped by SIGTERM or SIGINT
-	exitFailure    = 1 // anything else: TPM, state directory, clock
-	exitUsage      = 2 // bad flags or configuration
-	exitRevoked    = 3 // the broker or the provisioning service refuses the device
-	exitNeedsEnrol = 4 // no usable certificate and no way to enrol alone
-	exitRefused    = 5 // enrolment refused (EK not allowed or untrusted, policy)
+	exitOK          = 0 // stopped by SIGTERM or SIGINT
+	exitFailure     = 1 // anything else: TPM, state directory, clock
+	exitUsage       = 2 // bad flags or configuration
+	exitRevoked     = 3 // the broker or the provisioning service refuses the device
+	exitNeedsEnroll = 4 // no usable certificate and no way to enroll alone
+	exitRefused     = 5 // enrollment refused (EK not allowed or untrusted, policy)
 )
 
 // exitCode maps Run's error to the exit code.
@@ -25,8 +25,8 @@ func exitCode(err error) int {
 		return exitOK
 	case errors.Is(err, agent.ErrRevoked):
 		return exitRevoked
-	case errors.Is(err, agent.ErrNeedsEnrolment):
-		return exitNeedsEnrol
+	case errors.Is(err, agent.ErrNeedsEnrollment):
+		return exitNeedsEnroll
 	case errors.Is(err, agent.ErrRefused):
 		return exitRefused
 	case errors.Is(err, agent.ErrConfig):
@@ -42,14 +42,14 @@ func hint(err error) string {
 	case errors.Is(err, agent.ErrRevoked):
 		return "The device was revoked or suspended; it will not reconnect until an operator resumes it\n" +
 			"(fleetgate device show <id>). Restarting the agent does not help.\n"
-	case errors.Is(err, agent.ErrNeedsEnrolment):
-		return "The device needs to enrol again: write a fresh one-time token to token_file, or ask an operator.\n"
+	case errors.Is(err, agent.ErrNeedsEnrollment):
+		return "The device needs to enroll again: write a fresh one-time token to token_file, or ask an operator.\n"
 	case errors.Is(err, agent.ErrRefused):
-		return "The provisioning service refused the enrolment; its log names the failed check.\n"
+		return "The provisioning service refused the enrollment; its log names the failed check.\n"
 	case errors.Is(err, agent.ErrClock):
 		return "Set the device clock (NTP) and restart the agent.\n"
 	case errors.Is(err, agent.ErrState):
-		return "Check the state directory (state_dir); removing it makes the device enrol again.\n"
+		return "Check the state directory (state_dir); removing it makes the device enroll again.\n"
 	default:
 		return ""
 	}

@@ -1,4 +1,4 @@
-// Command device-agent runs on a device: it enrols it with the fleet's
+// Command device-agent runs on a device: it enrolls it with the fleet's
 // provisioning service (TPM attestation or a one-time token), keeps its
 // MQTT session to the broker and rotates its certificate before it
 // expires. See device-agent/README.md.

@@ -22,7 +22,7 @@ func TestExitCode(t *testing.T) {
 	}{
 		{"ok/clean-stop", nil, exitOK},
 		{"error/revoked", fmt.Errorf("x: %w", agent.ErrRevoked), exitRevoked},
-		{"error/needs-enrolment", fmt.Errorf("x: %w", agent.ErrNeedsEnrolment), exitNeedsEnrol},
+		{"error/needs-enrollment", fmt.Errorf("x: %w", agent.ErrNeedsEnrollment), exitNeedsEnroll},
 		{"error/refused", fmt.Errorf("x: %w", agent.ErrRefused), exitRefused},
 		{"error/config", agent.ErrConfig, exitUsage},
 		{"error/clock", agent.ErrClock, exitFailure},

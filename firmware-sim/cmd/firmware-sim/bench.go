@@ -19,7 +19,7 @@ func benchCommand() *cobra.Command {
 		Short: "Measure the broker against a bare TLS listener, plain mochi and Mosquitto",
 		Long: `bench starts fleetgate, a bare crypto/tls MQTT responder, plain mochi over
 mTLS and Mosquitto (require_certificate), each in its own process with
-fleetgate's certificates, enrols --idle devices through fleetgate, and measures
+fleetgate's certificates, enrolls --idle devices through fleetgate, and measures
 with the same client in alternating rounds: connects/s, p99 connect latency,
 QoS 0 and QoS 1 messages/s, and server memory per idle connection. It prints a
 table with the goals' ratios and writes <out>/<name>.json and .html.

@@ -21,7 +21,7 @@ func rootCommand() *cobra.Command {
 		Use:   "firmware-sim",
 		Short: "Run simulated devices through the device agent against a fleetgate server",
 		Long: `firmware-sim runs N simulated devices, each with its own key and certificate,
-through the real device-agent library: token enrolment (and, with --tpm-devices,
+through the real device-agent library: token enrollment (and, with --tpm-devices,
 TPM attestation on swtpm), MQTT over mTLS, publishing, rotation under load, a
 reconnect storm and revocation. It writes <out>/<name>.json and <out>/<name>.html.
 
@@ -131,7 +131,7 @@ func printSummary(w io.Writer, r *report.Report) {
 	for _, l := range []struct {
 		name string
 		s    report.Summary
-	}{{"TLS handshake", r.TLSHandshake}, {"CONNECT", r.Connect}, {"end to end", r.EndToEnd}, {"enrolment", r.Enrolment}} {
+	}{{"TLS handshake", r.TLSHandshake}, {"CONNECT", r.Connect}, {"end to end", r.EndToEnd}, {"enrollment", r.Enrollment}} {
 		fmt.Fprintf(w, "%-14s p50 %8.2f  p95 %8.2f  p99 %8.2f  max %8.2f ms  (%d)\n", l.name, l.s.P50, l.s.P95, l.s.P99, l.s.Max, l.s.Count)
 	}
 	fmt.Fprintf(w, "connects/s %.0f (peak second %d); messages/s sent %.0f received %.0f\n",

@@ -11,11 +11,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/fleetgate/fleetgate/identity"
 	"github.com/fleetgate/fleetgate/provisioning/api"
 	"github.com/fleetgate/fleetgate/provisioning/api/apitest"
 	"github.com/fleetgate/fleetgate/provisioning/attest"
 	"github.com/fleetgate/fleetgate/provisioning/enroll"
-	"github.com/fleetgate/fleetgate/provisioning/identity"
 	"github.com/fleetgate/fleetgate/store"
 )
 

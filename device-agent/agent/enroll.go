@@ -11,7 +11,7 @@ import (
 )
 
 // ensureCreds installs the stored certificate if it is still valid, and
-// enrols otherwise: on first start, and when the certificate expired while
+// enrolls otherwise: on first start, and when the certificate expired while
 // the device was off or cut off (TPM devices attest again; software
 // devices need a fresh token). Provisioning being unreachable is retried
 // with backoff until ctx ends (errStopped).
@@ -34,7 +34,7 @@ func (r *runner) ensureCreds(ctx context.Context) error {
 			return errStopped
 		}
 		rctx, cancel := r.requestCtx(ctx)
-		st, issued, err := r.keys.enrol(rctx, r.a.api, r.st)
+		st, issued, err := r.keys.enroll(rctx, r.a.api, r.st)
 		cancel()
 		if err == nil {
 			return r.enrolled(st, issued)
@@ -44,18 +44,18 @@ func (r *runner) ensureCreds(ctx context.Context) error {
 		}
 		if !retryable(err) {
 			err = classify(err)
-			r.log.Error("enrolment failed; stopping", "err", err)
+			r.log.Error("enrollment failed; stopping", "err", err)
 			return err
 		}
 		d := r.backoff(attempt)
-		r.log.Warn("provisioning unreachable or busy; retrying enrolment", "err", err, "attempt", attempt, "retry_in", d)
+		r.log.Warn("provisioning unreachable or busy; retrying enrollment", "err", err, "attempt", attempt, "retry_in", d)
 		if !sleep(ctx, d) {
 			return errStopped
 		}
 	}
 }
 
-// enrolled saves and installs the result of an enrolment.
+// enrolled saves and installs the result of an enrollment.
 func (r *runner) enrolled(st *State, issued enroll.Issued) error {
 	c, err := r.loadCreds(st)
 	if err != nil {
@@ -73,7 +73,7 @@ func (r *runner) enrolled(st *State, issued enroll.Issued) error {
 	r.st = st
 	r.install(c)
 	// The next provisioning call is a rotation, over the mTLS client and
-	// much later: the enrolment connection would only sit idle. Best
+	// much later: the enrollment connection would only sit idle. Best
 	// effort: net/http may return the connection to its idle pool a
 	// moment after the reply was read, and then the transport's idle
 	// timeout closes it.
@@ -110,10 +110,10 @@ func classify(err error) error {
 	case e.Code == enroll.CodeDeviceNotActive:
 		return fmt.Errorf("%w: %w", ErrRevoked, err)
 	case e.Code == enroll.CodeTokenInvalid, e.Code == enroll.CodeTokenExpired, e.Code == enroll.CodeTokenReplayed:
-		return fmt.Errorf("%w: %w; %w", ErrNeedsEnrolment, err, errNoToken)
+		return fmt.Errorf("%w: %w; %w", ErrNeedsEnrollment, err, errNoToken)
 	case e.Code == enroll.CodeExists:
-		return fmt.Errorf("%w: %w; a token re-enrols a known device only once the registry holds no valid "+
-			"certificate for it: an operator has to revoke the old certificate (fleetgate cert revoke) first", ErrNeedsEnrolment, err)
+		return fmt.Errorf("%w: %w; a token re-enrolls a known device only once the registry holds no valid "+
+			"certificate for it: an operator has to revoke the old certificate (fleetgate cert revoke) first", ErrNeedsEnrollment, err)
 	default:
 		return fmt.Errorf("%w: %w", ErrRefused, err)
 	}

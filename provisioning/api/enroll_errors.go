@@ -5,11 +5,11 @@ import (
 	"log/slog"
 	"net/http"
 
+	"github.com/fleetgate/fleetgate/identity"
 	"github.com/fleetgate/fleetgate/provisioning/attest"
 	"github.com/fleetgate/fleetgate/provisioning/ca"
 	"github.com/fleetgate/fleetgate/provisioning/client"
 	"github.com/fleetgate/fleetgate/provisioning/enroll"
-	"github.com/fleetgate/fleetgate/provisioning/identity"
 	"github.com/fleetgate/fleetgate/store"
 )
 
@@ -17,7 +17,7 @@ import (
 // active device certificate.
 var errDeviceUnauthenticated = errors.New("device client certificate required")
 
-// coded is an error whose enrolment code was decided where its meaning is
+// coded is an error whose enrollment code was decided where its meaning is
 // known: the registry's ErrExpired means challenge_expired on the TPM path
 // and token_expired on the token path.
 type coded struct {
@@ -28,13 +28,13 @@ type coded struct {
 func (c *coded) Error() string { return c.err.Error() }
 func (c *coded) Unwrap() error { return c.err }
 
-// withCode tags err with an enrolment code.
+// withCode tags err with an enrollment code.
 func withCode(code string, err error) error { return &coded{code: code, err: err} }
 
-// enrolCode is the one mapping from errors met on the device routes to the
+// enrollCode is the one mapping from errors met on the device routes to the
 // codes of package enroll. A code chosen with withCode wins; otherwise the
 // sentinels of attest, the registry and the CA decide.
-func enrolCode(err error) string {
+func enrollCode(err error) string {
 	var c *coded
 	if errors.As(err, &c) {
 		return c.code
@@ -79,9 +79,9 @@ func enrolCode(err error) string {
 	}
 }
 
-// enrolStatus is the HTTP status of each code: 403 for a proof that failed,
+// enrollStatus is the HTTP status of each code: 403 for a proof that failed,
 // 409 for something already used, 410 for something too old.
-func enrolStatus(code string) int {
+func enrollStatus(code string) int {
 	switch code {
 	case enroll.CodeBadRequest, enroll.CodeAttestation:
 		return http.StatusBadRequest
@@ -100,10 +100,10 @@ func enrolStatus(code string) int {
 	}
 }
 
-// enrolMessages are what a refused device reads. They name the check, as
+// enrollMessages are what a refused device reads. They name the check, as
 // the code does, but carry no detail of the comparison: that goes to the
 // server log only.
-var enrolMessages = map[string]string{
+var enrollMessages = map[string]string{
 	enroll.CodeNonceMismatch:     "the attestation was not made with this challenge's nonce",
 	enroll.CodeSecretMismatch:    "the activated credential secret is wrong",
 	enroll.CodeNameMismatch:      "the attestation certifies another key than the one presented",
@@ -117,10 +117,10 @@ var enrolMessages = map[string]string{
 	enroll.CodeEKNotAllowed:      "this TPM is not on the allow-list for the device",
 	enroll.CodeChallengeExpired:  "the challenge expired; start again",
 	enroll.CodeChallengeReplayed: "the challenge was already used; start again",
-	enroll.CodeTokenInvalid:      "the enrolment token is not valid",
-	enroll.CodeTokenExpired:      "the enrolment token expired",
-	enroll.CodeTokenReplayed:     "the enrolment token was already used",
-	enroll.CodePolicy:            "the device group's enrolment policy forbids this",
+	enroll.CodeTokenInvalid:      "the enrollment token is not valid",
+	enroll.CodeTokenExpired:      "the enrollment token expired",
+	enroll.CodeTokenReplayed:     "the enrollment token was already used",
+	enroll.CodePolicy:            "the device group's enrollment policy forbids this",
 	enroll.CodeNotFound:          "unknown device or challenge",
 	enroll.CodeExists:            "the device ID is already registered",
 	enroll.CodeDeviceNotActive:   "the device is not active",
@@ -128,12 +128,12 @@ var enrolMessages = map[string]string{
 	enroll.CodeInternal:          "internal error; the server log has the details",
 }
 
-// refuse answers a device request with err's enrolment code and logs the
+// refuse answers a device request with err's enrollment code and logs the
 // refusal with the device and the full cause, so an operator can see which
 // check failed for which device.
 func (a *API) refuse(w http.ResponseWriter, r *http.Request, deviceID string, err error) {
-	code := enrolCode(err)
-	status := enrolStatus(code)
+	code := enrollCode(err)
+	status := enrollStatus(code)
 	a.cfg.Metrics.refusals.WithLabelValues(code).Inc()
 	level := slog.LevelWarn
 	if status == http.StatusInternalServerError {
@@ -141,7 +141,7 @@ func (a *API) refuse(w http.ResponseWriter, r *http.Request, deviceID string, er
 	}
 	a.log.Log(r.Context(), level, "device request refused", "path", r.URL.Path, "device", deviceID,
 		"code", code, "remote", r.RemoteAddr, "err", err)
-	msg := enrolMessages[code]
+	msg := enrollMessages[code]
 	if code == enroll.CodeBadRequest || msg == "" {
 		msg = err.Error() // what was malformed is the caller's to fix
 	}

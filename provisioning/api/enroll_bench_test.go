@@ -22,14 +22,14 @@ import (
 	"github.com/fleetgate/fleetgate/store"
 )
 
-// BenchmarkTokenEnrolment measures token enrolments per second, server
+// BenchmarkTokenEnrollment measures token enrollments per second, server
 // side, with concurrent devices: "handler" calls the HTTP handler directly
 // (no TLS, the server's own work only); "https" goes through TLS on
 // loopback with one kept-alive connection per device worker, clients and
 // server sharing the machine. Tokens and CSRs are made before the timer
-// starts. Every enrolment is fsynced; the registry commits concurrent ones
+// starts. Every enrollment is fsynced; the registry commits concurrent ones
 // together.
-func BenchmarkTokenEnrolment(b *testing.B) {
+func BenchmarkTokenEnrollment(b *testing.B) {
 	for _, mode := range []string{"handler", "https"} {
 		b.Run(mode, func(b *testing.B) {
 			e := apitest.Start(b, apitest.Options{Config: api.Config{Logger: discardLogger()}})
@@ -59,7 +59,7 @@ func BenchmarkTokenEnrolment(b *testing.B) {
 						if c != nil {
 							var req enroll.TokenRequest
 							_ = json.Unmarshal(bodies[n], &req)
-							if _, err := c.EnrolToken(b.Context(), req); err != nil {
+							if _, err := c.EnrollToken(b.Context(), req); err != nil {
 								b.Error(err)
 								return
 							}
@@ -75,20 +75,20 @@ func BenchmarkTokenEnrolment(b *testing.B) {
 				}()
 			}
 			wg.Wait()
-			b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "enrolments/s")
+			b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "enrollments/s")
 		})
 	}
 }
 
 // BenchmarkTPMFinish measures the server's cost of finishing one
-// TPM-attested enrolment through the HTTP handler: activation check, AK
+// TPM-attested enrollment through the HTTP handler: activation check, AK
 // signature, certify checks, CSR checks, serial, signing, recording. The
 // attestations are made in software beforehand (soft TPM) and their
 // challenges stored. cpu-ns/op is the process CPU time (user and system,
 // the registry's fsyncs and the garbage collector included) per
-// enrolment; run with -cpu 1 on an idle machine it is the server's.
-// "sequential" finishes one enrolment at a time, paying two commits
-// (serial, enrolment) each; "concurrent" has 32 devices finish at once,
+// enrollment; run with -cpu 1 on an idle machine it is the server's.
+// "sequential" finishes one enrollment at a time, paying two commits
+// (serial, enrollment) each; "concurrent" has 32 devices finish at once,
 // sharing commits.
 func BenchmarkTPMFinish(b *testing.B) {
 	for _, workers := range []int{1, 32} {
@@ -120,12 +120,12 @@ func BenchmarkTPMFinish(b *testing.B) {
 			wg.Wait()
 			elapsed := time.Since(start)
 			b.ReportMetric(float64((cpuTime(b)-cpu0).Nanoseconds())/float64(b.N), "cpu-ns/op")
-			b.ReportMetric(float64(b.N)/elapsed.Seconds(), "enrolments/s")
+			b.ReportMetric(float64(b.N)/elapsed.Seconds(), "enrollments/s")
 		})
 	}
 }
 
-// tpmFinishFixture stores b.N enrolment challenges of one pre-registered
+// tpmFinishFixture stores b.N enrollment challenges of one pre-registered
 // device and returns the handler and a correct finish body for each.
 func tpmFinishFixture(b *testing.B) (http.Handler, [][]byte) {
 	b.Helper()
@@ -139,7 +139,7 @@ func tpmFinishFixture(b *testing.B) (http.Handler, [][]byte) {
 	bodies := make([][]byte, b.N)
 	challenges := make([]store.Challenge, b.N)
 	for i := range challenges {
-		ch := store.Challenge{DeviceID: "tpm-1", Purpose: store.PurposeEnrol, EKHash: ekHash, AKPublic: s.akPublic,
+		ch := store.Challenge{DeviceID: "tpm-1", Purpose: store.PurposeEnroll, EKHash: ekHash, AKPublic: s.akPublic,
 			Secret: randomBytes(b, 32), Nonce: randomBytes(b, 32), ExpiresAt: time.Now().Add(time.Hour)}
 		ch.ID = fmt.Sprintf("%032x", randomBytes(b, 16))
 		kp, att, sig := s.certify(b, &key.PublicKey, keyAttrs(false), ch.Nonce)

@@ -21,13 +21,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/fleetgate/fleetgate/identity"
 	"github.com/fleetgate/fleetgate/provisioning/ca"
 	"github.com/fleetgate/fleetgate/provisioning/enroll"
-	"github.com/fleetgate/fleetgate/provisioning/identity"
 	"github.com/fleetgate/fleetgate/store"
 )
 
-// fuzzRoutes are the device routes FuzzEnrolRequests posts to, indexed by
+// fuzzRoutes are the device routes FuzzEnrollRequests posts to, indexed by
 // the fuzzer's route byte, with the request type each decodes.
 var fuzzRoutes = []struct {
 	path string
@@ -43,8 +43,8 @@ var fuzzRoutes = []struct {
 	{enroll.PathRotationStart, struct{}{}, true},
 }
 
-// enrolCodes are every code a device may hear.
-var enrolCodes = []string{
+// enrollCodes are every code a device may hear.
+var enrollCodes = []string{
 	enroll.CodeNonceMismatch, enroll.CodeSecretMismatch, enroll.CodeNameMismatch, enroll.CodeAKSignature,
 	enroll.CodeAttestation, enroll.CodeKeyAttributes, enroll.CodeAKAttributes, enroll.CodeCSRSignature,
 	enroll.CodeCSRKeyMismatch, enroll.CodeEKUntrusted, enroll.CodeEKNotAllowed, enroll.CodeChallengeExpired,
@@ -53,14 +53,14 @@ var enrolCodes = []string{
 	enroll.CodeBadRequest, enroll.CodeUnauthenticated, enroll.CodeInternal,
 }
 
-// FuzzEnrolRequests posts arbitrary bodies to the enrolment and rotation
+// FuzzEnrollRequests posts arbitrary bodies to the enrollment and rotation
 // routes of a real API over a real registry and CA. Whatever the body:
-// the handler does not panic; it never answers 5xx; the enrolment routes
+// the handler does not panic; it never answers 5xx; the enrollment routes
 // never succeed (no input can hold a token or an allowed EK); a refusal is
 // the JSON error shape with a known code; a JSON object with a field the
 // route does not know is refused as bad_request; and a rotation that
 // succeeds names the authenticated device, whatever the CSR says.
-func FuzzEnrolRequests(f *testing.F) {
+func FuzzEnrollRequests(f *testing.F) {
 	a, deviceTLS := newFuzzAPI(f)
 	h := a.Handler()
 	f.Fuzz(func(t *testing.T, route uint8, body []byte) {
@@ -88,7 +88,7 @@ func FuzzEnrolRequests(f *testing.F) {
 		}
 		dec := json.NewDecoder(bytes.NewReader(out))
 		dec.DisallowUnknownFields()
-		if err := dec.Decode(&refusal); err != nil || !slices.Contains(enrolCodes, refusal.Error.Code) {
+		if err := dec.Decode(&refusal); err != nil || !slices.Contains(enrollCodes, refusal.Error.Code) {
 			t.Fatalf("%s refusal %d is not the error shape with a known code (%v): %s", rt.path, status, err, out)
 		}
 		if k := unknownField(body, rt.body); k != "" && refusal.Error.Code != enroll.CodeBadRequest {
@@ -162,7 +162,7 @@ func checkRotated(t *testing.T, out []byte) {
 // fuzzRotator is the device the rotation routes run as.
 const fuzzRotator = "fz-rotator"
 
-// newFuzzAPI starts the API over a fresh registry and CA, enrols
+// newFuzzAPI starts the API over a fresh registry and CA, enrolls
 // fz-rotator by token through the handler, and returns the TLS state its
 // rotation requests carry.
 func newFuzzAPI(f *testing.F) (*API, *tls.ConnectionState) {
@@ -206,7 +206,7 @@ func newFuzzAPI(f *testing.F) (*API, *tls.ConnectionState) {
 	rec := httptest.NewRecorder()
 	a.Handler().ServeHTTP(rec, httptest.NewRequest(http.MethodPost, enroll.PathToken, bytes.NewReader(body)))
 	if rec.Code != http.StatusCreated {
-		f.Fatalf("token enrolment of %s: %d %s", fuzzRotator, rec.Code, rec.Body)
+		f.Fatalf("token enrollment of %s: %d %s", fuzzRotator, rec.Code, rec.Body)
 	}
 	var issued enroll.Issued
 	if err := json.Unmarshal(rec.Body.Bytes(), &issued); err != nil {

@@ -9,20 +9,20 @@ import (
 	"time"
 )
 
-// BenchmarkTokenEnrolment drives 10,000 token enrolments per iteration from
-// 64 goroutines, each doing what the enrolment API does per device:
-// AllocateSerial, then CompleteEnrolment (token consumed, device created,
+// BenchmarkTokenEnrollment drives 10,000 token enrollments per iteration from
+// 64 goroutines, each doing what the enrollment API does per device:
+// AllocateSerial, then CompleteEnrollment (token consumed, device created,
 // certificate recorded, audited), every commit fsynced. It reports
-// enrolments/s and commits per iteration: group commit makes the second far
-// smaller than the 20,000 writes (a serial and an enrolment per device).
-func BenchmarkTokenEnrolment(b *testing.B) {
+// enrollments/s and commits per iteration: group commit makes the second far
+// smaller than the 20,000 writes (a serial and an enrollment per device).
+func BenchmarkTokenEnrollment(b *testing.B) {
 	const total, workers = 10000, 64
 	var elapsed time.Duration
 	var commits uint64
 	iterations := 0
 	for b.Loop() {
 		b.StopTimer()
-		db, enrolments := setupTokenEnrolments(b, total)
+		db, enrollments := setupTokenEnrollments(b, total)
 		commitsBefore := db.batch.commits.Load()
 		b.StartTimer()
 
@@ -32,14 +32,14 @@ func BenchmarkTokenEnrolment(b *testing.B) {
 		for range workers {
 			wg.Go(func() {
 				for i := next.Add(1) - 1; i < total; i = next.Add(1) - 1 {
-					e := enrolments[i]
+					e := enrollments[i]
 					serial, err := db.AllocateSerial()
 					if err != nil {
 						b.Error(err)
 						return
 					}
 					e.Certificate.Serial = serial.Text(16)
-					if err := db.CompleteEnrolment(e, system); err != nil {
+					if err := db.CompleteEnrollment(e, system); err != nil {
 						b.Error(err)
 						return
 					}
@@ -60,25 +60,25 @@ func BenchmarkTokenEnrolment(b *testing.B) {
 		}
 		b.StartTimer()
 	}
-	b.ReportMetric(float64(total*iterations)/elapsed.Seconds(), "enrolments/s")
+	b.ReportMetric(float64(total*iterations)/elapsed.Seconds(), "enrollments/s")
 	b.ReportMetric(float64(commits)/float64(iterations), "commits/op")
 	b.ReportMetric(float64(2*total*iterations)/float64(commits), "writes/commit")
 }
 
-// setupTokenEnrolments opens a fresh registry with a token group and n
-// tokens, and returns one enrolment per token, serial still to be filled in.
-func setupTokenEnrolments(b *testing.B, n int) (*DB, []Enrolment) {
+// setupTokenEnrollments opens a fresh registry with a token group and n
+// tokens, and returns one enrollment per token, serial still to be filled in.
+func setupTokenEnrollments(b *testing.B, n int) (*DB, []Enrollment) {
 	db, err := Open(filepath.Join(b.TempDir(), "registry.db"), Options{})
 	if err != nil {
 		b.Fatal(err)
 	}
 	mustGroup(b, db, "sim", false, true)
 	tokens := mustTokens(b, db, "sim", n)
-	enrolments := make([]Enrolment, n)
+	enrollments := make([]Enrollment, n)
 	for i, token := range tokens {
 		id := fmt.Sprintf("sim-%05d", i)
-		enrolments[i] = tokenEnrolment(token, id, "")
-		enrolments[i].Certificate.DER = make([]byte, 600) // a P-256 device certificate is 500-700 bytes
+		enrollments[i] = tokenEnrollment(token, id, "")
+		enrollments[i].Certificate.DER = make([]byte, 600) // a P-256 device certificate is 500-700 bytes
 	}
-	return db, enrolments
+	return db, enrollments
 }

@@ -5,30 +5,30 @@ import (
 	"time"
 )
 
-// checkTokenReenrolment decides whether a token may enrol a device that
-// already exists. That is the re-enrolment policy for software-key devices
+// checkTokenReenrollment decides whether a token may enroll a device that
+// already exists. That is the re-enrollment policy for software-key devices
 // whose certificate expired while they were offline: they cannot rotate
 // (rotation needs a valid certificate), so an operator hands them a fresh
 // token of their group. It is allowed only when the device
 //
 //   - is active (a suspended or revoked device stays out: ErrState),
-//   - has no TPM binding (a TPM device re-enrols by attestation: ErrPolicy),
+//   - has no TPM binding (a TPM device re-enrolls by attestation: ErrPolicy),
 //   - belongs to the token's group (ErrPolicy), and
 //   - holds no active certificate that is still valid (ErrExists: it can
 //     rotate with that one, and a token must not mint a second identity
 //     for a live device).
-func checkTokenReenrolment(tx kvTx, id, group string, now time.Time) (Device, error) {
+func checkTokenReenrollment(tx kvTx, id, group string, now time.Time) (Device, error) {
 	dev, err := getDevice(tx, id)
 	if err != nil {
 		return Device{}, err
 	}
 	switch {
 	case dev.Status != DeviceActive:
-		return Device{}, fmt.Errorf("%w: re-enrolment of %s: device is %s", ErrState, id, dev.Status)
+		return Device{}, fmt.Errorf("%w: re-enrollment of %s: device is %s", ErrState, id, dev.Status)
 	case len(dev.AKPublic) > 0 || dev.EKHash != "":
-		return Device{}, fmt.Errorf("%w: re-enrolment of %s: a TPM-bound device re-enrols by attestation, not with a token", ErrPolicy, id)
+		return Device{}, fmt.Errorf("%w: re-enrollment of %s: a TPM-bound device re-enrolls by attestation, not with a token", ErrPolicy, id)
 	case dev.Group != group:
-		return Device{}, fmt.Errorf("%w: re-enrolment of %s: device is in group %q, the token is for %q", ErrPolicy, id, dev.Group, group)
+		return Device{}, fmt.Errorf("%w: re-enrollment of %s: device is in group %q, the token is for %q", ErrPolicy, id, dev.Group, group)
 	}
 	prefix := indexPrefix(id)
 	err = tx.Bucket(bucketCertsByDevice).Scan(prefix, func(k, _ []byte) error {

@@ -9,28 +9,28 @@ import (
 	"time"
 )
 
-func TestTokenEnrolment(t *testing.T) {
+func TestTokenEnrollment(t *testing.T) {
 	tests := []struct {
 		name    string
 		setup   func(t *testing.T, db *DB, clock *testClock)
-		edit    func(e *Enrolment)
+		edit    func(e *Enrollment)
 		wantErr error
 	}{
 		{name: "ok/new device"},
-		{name: "ok/device names the token's group", edit: func(e *Enrolment) { e.Device.Group = "sim" }},
-		{name: "ok/device with grants and metadata", edit: func(e *Enrolment) {
+		{name: "ok/device names the token's group", edit: func(e *Enrollment) { e.Device.Group = "sim" }},
+		{name: "ok/device with grants and metadata", edit: func(e *Enrollment) {
 			e.Device.Publish, e.Device.Metadata = []string{"fleet/+/up"}, map[string]string{"board": "rev-b"}
 		}},
 		{name: "error/replayed token", setup: func(t *testing.T, db *DB, _ *testClock) {
-			if err := db.CompleteEnrolment(tokenEnrolment(theToken, "first-1", "f1"), system); err != nil {
+			if err := db.CompleteEnrollment(tokenEnrollment(theToken, "first-1", "f1"), system); err != nil {
 				t.Fatal(err)
 			}
 		}, wantErr: ErrReplayed},
 		{name: "error/expired token", setup: func(_ *testing.T, _ *DB, clock *testClock) { clock.Advance(2 * time.Hour) }, wantErr: ErrExpired},
-		{name: "error/unknown token", edit: func(e *Enrolment) { e.TokenHash = HashToken("fgt_guess") }, wantErr: ErrNotFound},
+		{name: "error/unknown token", edit: func(e *Enrollment) { e.TokenHash = HashToken("fgt_guess") }, wantErr: ErrNotFound},
 		{name: "error/group requires tpm since", setup: func(t *testing.T, db *DB, _ *testClock) { mustGroup(t, db, "sim", true, false) }, wantErr: ErrPolicy},
 		{name: "error/group stopped allowing tokens", setup: func(t *testing.T, db *DB, _ *testClock) { mustGroup(t, db, "sim", false, false) }, wantErr: ErrPolicy},
-		{name: "error/device names another group", edit: func(e *Enrolment) { e.Device.Group = "other" }, wantErr: ErrPolicy},
+		{name: "error/device names another group", edit: func(e *Enrollment) { e.Device.Group = "other" }, wantErr: ErrPolicy},
 		{name: "error/device exists with a valid certificate", setup: func(t *testing.T, db *DB, _ *testClock) {
 			mustDeviceIn(t, db, "sim-1", "sim")
 			mustCert(t, db, "sim-1", "b1")
@@ -51,16 +51,16 @@ func TestTokenEnrolment(t *testing.T) {
 			mustDevice(t, db, "other-1")
 			mustCert(t, db, "other-1", "a1")
 		}, wantErr: ErrExists},
-		{name: "error/claims tpm attestation", edit: func(e *Enrolment) { e.Certificate.Attestation = AttestTPM }, wantErr: ErrInvalid},
-		{name: "error/certificate of another device", edit: func(e *Enrolment) { e.Certificate.DeviceID = "sim-2" }, wantErr: ErrInvalid},
-		{name: "error/bad fingerprint", edit: func(e *Enrolment) { e.Certificate.Fingerprint = "ab" }, wantErr: ErrInvalid},
-		{name: "error/serial longer than 20 octets", edit: func(e *Enrolment) { e.Certificate.Serial = strings.Repeat("a", 41) }, wantErr: ErrInvalid},
-		{name: "error/token with supersedes", edit: func(e *Enrolment) { e.Supersedes = "f0" }, wantErr: ErrInvalid},
-		{name: "error/token and challenge", edit: func(e *Enrolment) { e.ChallengeID = challengeID(1) }, wantErr: ErrInvalid},
-		{name: "error/neither token nor challenge", edit: func(e *Enrolment) { e.TokenHash = "" }, wantErr: ErrInvalid},
-		{name: "error/device with EK", edit: func(e *Enrolment) { e.Device.EKHash = hashOf("ek") }, wantErr: ErrInvalid},
-		{name: "error/suspended device", edit: func(e *Enrolment) { e.Device.Status = DeviceSuspended }, wantErr: ErrInvalid},
-		{name: "error/invalid device id", edit: func(e *Enrolment) { e.Device.ID, e.Certificate.DeviceID = "sim#1", "sim#1" }, wantErr: ErrInvalid},
+		{name: "error/claims tpm attestation", edit: func(e *Enrollment) { e.Certificate.Attestation = AttestTPM }, wantErr: ErrInvalid},
+		{name: "error/certificate of another device", edit: func(e *Enrollment) { e.Certificate.DeviceID = "sim-2" }, wantErr: ErrInvalid},
+		{name: "error/bad fingerprint", edit: func(e *Enrollment) { e.Certificate.Fingerprint = "ab" }, wantErr: ErrInvalid},
+		{name: "error/serial longer than 20 octets", edit: func(e *Enrollment) { e.Certificate.Serial = strings.Repeat("a", 41) }, wantErr: ErrInvalid},
+		{name: "error/token with supersedes", edit: func(e *Enrollment) { e.Supersedes = "f0" }, wantErr: ErrInvalid},
+		{name: "error/token and challenge", edit: func(e *Enrollment) { e.ChallengeID = challengeID(1) }, wantErr: ErrInvalid},
+		{name: "error/neither token nor challenge", edit: func(e *Enrollment) { e.TokenHash = "" }, wantErr: ErrInvalid},
+		{name: "error/device with EK", edit: func(e *Enrollment) { e.Device.EKHash = hashOf("ek") }, wantErr: ErrInvalid},
+		{name: "error/suspended device", edit: func(e *Enrollment) { e.Device.Status = DeviceSuspended }, wantErr: ErrInvalid},
+		{name: "error/invalid device id", edit: func(e *Enrollment) { e.Device.ID, e.Certificate.DeviceID = "sim#1", "sim#1" }, wantErr: ErrInvalid},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -71,7 +71,7 @@ func TestTokenEnrolment(t *testing.T) {
 			if tt.setup != nil {
 				tt.setup(t, db, clock)
 			}
-			e := tokenEnrolment(theToken, "sim-1", "a1")
+			e := tokenEnrollment(theToken, "sim-1", "a1")
 			if tt.edit != nil {
 				tt.edit(&e)
 			}
@@ -79,17 +79,17 @@ func TestTokenEnrolment(t *testing.T) {
 			tokBefore := tokenNamed(t, db, theToken)
 			w := db.Watch(t.Context())
 
-			err := db.CompleteEnrolment(e, operator)
+			err := db.CompleteEnrollment(e, operator)
 			if !errors.Is(err, tt.wantErr) {
-				t.Fatalf("CompleteEnrolment = %v, want %v", err, tt.wantErr)
+				t.Fatalf("CompleteEnrollment = %v, want %v", err, tt.wantErr)
 			}
 			if tt.wantErr != nil {
 				if deviceCount(t, db) != devicesBefore || certCount(t, db) != certsBefore || auditLen(t, db) != auditBefore {
-					t.Errorf("refused enrolment wrote something: devices %d->%d certs %d->%d audit %d->%d", devicesBefore,
+					t.Errorf("refused enrollment wrote something: devices %d->%d certs %d->%d audit %d->%d", devicesBefore,
 						deviceCount(t, db), certsBefore, certCount(t, db), auditBefore, auditLen(t, db))
 				}
 				if tok := tokenNamed(t, db, theToken); tok != tokBefore {
-					t.Errorf("token changed by a refused enrolment: %+v -> %+v", tokBefore, tok)
+					t.Errorf("token changed by a refused enrollment: %+v -> %+v", tokBefore, tok)
 				}
 				return
 			}
@@ -109,7 +109,7 @@ func TestTokenEnrolment(t *testing.T) {
 				t.Errorf("token %+v, want used by sim-1 at %s", tok, d.CreatedAt)
 			}
 			ev := lastAudit(t, db)
-			if ev.Action != "device.enrol" || ev.Target != "sim-1" || !strings.Contains(ev.Detail, "attestation=token serial=a1") ||
+			if ev.Action != "device.enroll" || ev.Target != "sim-1" || !strings.Contains(ev.Detail, "attestation=token serial=a1") ||
 				auditLen(t, db) != auditBefore+1 {
 				t.Errorf("audit event %+v", ev)
 			}
@@ -118,7 +118,7 @@ func TestTokenEnrolment(t *testing.T) {
 	}
 }
 
-// theToken is the plaintext token most token tests enrol with.
+// theToken is the plaintext token most token tests enroll with.
 const theToken = "fgt_the-one-token-of-these-tests"
 
 // storeToken stores a token with a known plaintext, as CreateTokens would,
@@ -151,7 +151,7 @@ func tokenNamed(t testing.TB, db *DB, token string) Token {
 	return Token{}
 }
 
-func TestTokenEnrolmentRace(t *testing.T) {
+func TestTokenEnrollmentRace(t *testing.T) {
 	db := openTestDB(t)
 	mustGroup(t, db, "sim", false, true)
 	token := mustTokens(t, db, "sim", 1)[0]
@@ -163,7 +163,7 @@ func TestTokenEnrolmentRace(t *testing.T) {
 		wg.Go(func() {
 			<-start
 			id := fmt.Sprintf("racer-%02d", i)
-			errs[i] = db.CompleteEnrolment(tokenEnrolment(token, id, serialOf(i)), system)
+			errs[i] = db.CompleteEnrollment(tokenEnrollment(token, id, serialOf(i)), system)
 		})
 	}
 	close(start)
@@ -193,10 +193,10 @@ func TestTokenEnrolmentRace(t *testing.T) {
 // serialOf returns a distinct canonical serial for i >= 0.
 func serialOf(i int) string { return fmt.Sprintf("%x", i+1) }
 
-// TestTokenReenrolmentAfterExpiry: a software-key device whose certificate
-// expired while it was offline enrols again with a fresh token of its
+// TestTokenReenrollmentAfterExpiry: a software-key device whose certificate
+// expired while it was offline enrolls again with a fresh token of its
 // group, keeping its record; the token is consumed once.
-func TestTokenReenrolmentAfterExpiry(t *testing.T) {
+func TestTokenReenrollmentAfterExpiry(t *testing.T) {
 	db, clock := openClockedDB(t)
 	mustGroup(t, db, "sim", false, true)
 	created := mustDeviceIn(t, db, "sim-1", "sim")
@@ -204,8 +204,8 @@ func TestTokenReenrolmentAfterExpiry(t *testing.T) {
 	clock.Advance(91 * 24 * time.Hour)
 	tokens := mustTokens(t, db, "sim", 1)
 
-	if err := db.CompleteEnrolment(tokenEnrolment(tokens[0], "sim-1", "a1"), operator); err != nil {
-		t.Fatalf("re-enrolment after expiry: %v", err)
+	if err := db.CompleteEnrollment(tokenEnrollment(tokens[0], "sim-1", "a1"), operator); err != nil {
+		t.Fatalf("re-enrollment after expiry: %v", err)
 	}
 	d, c, err := db.Lookup("sim-1", "a1")
 	if err != nil {
@@ -214,10 +214,10 @@ func TestTokenReenrolmentAfterExpiry(t *testing.T) {
 	if !d.CreatedAt.Equal(created.CreatedAt) || !d.UpdatedAt.After(created.CreatedAt) || d.Group != "sim" || c.Status != CertActive {
 		t.Fatalf("device %+v certificate %+v", d, c)
 	}
-	if ev := lastAudit(t, db); !strings.Contains(ev.Detail, "reenrol=true") {
-		t.Errorf("audit %+v does not say re-enrolment", ev)
+	if ev := lastAudit(t, db); !strings.Contains(ev.Detail, "reenroll=true") {
+		t.Errorf("audit %+v does not say re-enrollment", ev)
 	}
-	if err := db.CompleteEnrolment(tokenEnrolment(tokens[0], "sim-1", "a2"), operator); !errors.Is(err, ErrReplayed) {
+	if err := db.CompleteEnrollment(tokenEnrollment(tokens[0], "sim-1", "a2"), operator); !errors.Is(err, ErrReplayed) {
 		t.Fatalf("token reused: %v", err)
 	}
 }

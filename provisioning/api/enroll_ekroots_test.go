@@ -13,7 +13,7 @@ import (
 )
 
 // TestLoadEKRoots loads manufacturer bundles and, for the good one, starts
-// an enrolment whose EK certificate was issued by the intermediate.
+// an enrollment whose EK certificate was issued by the intermediate.
 func TestLoadEKRoots(t *testing.T) {
 	dir := t.TempDir()
 	m := newManufacturer(t)

@@ -8,12 +8,12 @@ import (
 	"time"
 )
 
-func TestTPMEnrolment(t *testing.T) {
+func TestTPMEnrollment(t *testing.T) {
 	tests := []struct {
 		name      string
 		setup     func(t *testing.T, db *DB, clock *testClock) // dev-1 is registered, active, without EK
 		challenge string                                       // device the challenge names; default dev-1
-		edit      func(e *Enrolment)
+		edit      func(e *Enrollment)
 		wantErr   error
 	}{
 		{name: "ok/pre-registered without EK"},
@@ -22,16 +22,16 @@ func TestTPMEnrolment(t *testing.T) {
 				t.Fatal(err)
 			}
 		}, challenge: "dev-ek"},
-		{name: "ok/request repeats EK and AK", edit: func(e *Enrolment) {
+		{name: "ok/request repeats EK and AK", edit: func(e *Enrollment) {
 			e.Device.EKHash, e.Device.AKPublic = hashOf("ek of dev-1"), []byte("ak of dev-1")
 		}},
 		{name: "error/replayed challenge", setup: func(t *testing.T, db *DB, clock *testClock) {
-			if err := db.CompleteEnrolment(tpmEnrolment(testChallenge(1, "dev-1", clock), "f1"), system); err != nil {
+			if err := db.CompleteEnrollment(tpmEnrollment(testChallenge(1, "dev-1", clock), "f1"), system); err != nil {
 				t.Fatal(err)
 			}
 		}, wantErr: ErrReplayed},
 		{name: "error/expired challenge", setup: func(_ *testing.T, _ *DB, clock *testClock) { clock.Advance(time.Minute) }, wantErr: ErrExpired},
-		{name: "error/unknown challenge", edit: func(e *Enrolment) { e.ChallengeID = challengeID(99) }, wantErr: ErrNotFound},
+		{name: "error/unknown challenge", edit: func(e *Enrollment) { e.ChallengeID = challengeID(99) }, wantErr: ErrNotFound},
 		{name: "error/device not pre-registered", challenge: "dev-9", wantErr: ErrNotFound},
 		{name: "error/suspended device", setup: func(t *testing.T, db *DB, _ *testClock) {
 			if _, err := db.SetDeviceStatus("dev-1", DeviceSuspended, "", operator); err != nil {
@@ -43,7 +43,7 @@ func TestTPMEnrolment(t *testing.T) {
 				t.Fatal(err)
 			}
 		}, wantErr: ErrState},
-		{name: "error/challenge of another device", challenge: "dev-2", edit: func(e *Enrolment) {
+		{name: "error/challenge of another device", challenge: "dev-2", edit: func(e *Enrollment) {
 			e.Device.ID, e.Certificate.DeviceID = "dev-1", "dev-1"
 		}, wantErr: ErrInvalid},
 		{name: "error/registered with another EK", setup: func(t *testing.T, db *DB, _ *testClock) {
@@ -56,10 +56,10 @@ func TestTPMEnrolment(t *testing.T) {
 				t.Fatal(err)
 			}
 		}, wantErr: ErrExists},
-		{name: "error/request names another EK", edit: func(e *Enrolment) { e.Device.EKHash = hashOf("other") }, wantErr: ErrInvalid},
-		{name: "error/request names another AK", edit: func(e *Enrolment) { e.Device.AKPublic = []byte("other") }, wantErr: ErrInvalid},
-		{name: "error/enrol challenge used to rotate", edit: func(e *Enrolment) { e.Supersedes = "f0" }, wantErr: ErrInvalid},
-		{name: "error/claims token attestation", edit: func(e *Enrolment) { e.Certificate.Attestation = AttestToken }, wantErr: ErrInvalid},
+		{name: "error/request names another EK", edit: func(e *Enrollment) { e.Device.EKHash = hashOf("other") }, wantErr: ErrInvalid},
+		{name: "error/request names another AK", edit: func(e *Enrollment) { e.Device.AKPublic = []byte("other") }, wantErr: ErrInvalid},
+		{name: "error/enroll challenge used to rotate", edit: func(e *Enrollment) { e.Supersedes = "f0" }, wantErr: ErrInvalid},
+		{name: "error/claims token attestation", edit: func(e *Enrollment) { e.Certificate.Attestation = AttestToken }, wantErr: ErrInvalid},
 		{name: "error/serial exists", setup: func(t *testing.T, db *DB, _ *testClock) { mustCert(t, db, "dev-1", "a1") }, wantErr: ErrExists},
 	}
 	for _, tt := range tests {
@@ -75,7 +75,7 @@ func TestTPMEnrolment(t *testing.T) {
 			if tt.setup != nil {
 				tt.setup(t, db, clock)
 			}
-			e := tpmEnrolment(ch, "a1")
+			e := tpmEnrollment(ch, "a1")
 			if tt.edit != nil {
 				tt.edit(&e)
 			}
@@ -83,20 +83,20 @@ func TestTPMEnrolment(t *testing.T) {
 			certsBefore, auditBefore := certCount(t, db), auditLen(t, db)
 			_, chErrBefore := db.Challenge(ch.ID)
 
-			err := db.CompleteEnrolment(e, operator)
+			err := db.CompleteEnrollment(e, operator)
 			if !errors.Is(err, tt.wantErr) {
-				t.Fatalf("CompleteEnrolment = %v, want %v", err, tt.wantErr)
+				t.Fatalf("CompleteEnrollment = %v, want %v", err, tt.wantErr)
 			}
 			if tt.wantErr != nil {
 				after, _ := db.Device(e.Device.ID)
 				if after.EKHash != before.EKHash || !bytes.Equal(after.AKPublic, before.AKPublic) || !after.UpdatedAt.Equal(before.UpdatedAt) {
-					t.Errorf("refused enrolment changed the device: %+v -> %+v", before, after)
+					t.Errorf("refused enrollment changed the device: %+v -> %+v", before, after)
 				}
 				if certCount(t, db) != certsBefore || auditLen(t, db) != auditBefore {
-					t.Errorf("refused enrolment wrote a certificate or an audit event")
+					t.Errorf("refused enrollment wrote a certificate or an audit event")
 				}
 				if _, err := db.Challenge(ch.ID); chErrBefore == nil && err != nil && tt.wantErr != ErrExpired {
-					t.Errorf("refused enrolment consumed the challenge: %v", err)
+					t.Errorf("refused enrollment consumed the challenge: %v", err)
 				}
 				return
 			}
@@ -114,14 +114,14 @@ func TestTPMEnrolment(t *testing.T) {
 				t.Errorf("certificate %+v", c)
 			}
 			if _, err := db.Challenge(ch.ID); !errors.Is(err, ErrReplayed) {
-				t.Errorf("challenge after enrolment: %v, want ErrReplayed", err)
+				t.Errorf("challenge after enrollment: %v, want ErrReplayed", err)
 			}
-			again := tpmEnrolment(ch, "a2")
-			if err := db.CompleteEnrolment(again, operator); !errors.Is(err, ErrReplayed) {
+			again := tpmEnrollment(ch, "a2")
+			if err := db.CompleteEnrollment(again, operator); !errors.Is(err, ErrReplayed) {
 				t.Errorf("second use of the challenge = %v, want ErrReplayed", err)
 			}
 			ev := lastAudit(t, db)
-			if ev.Action != "device.enrol" || ev.Target != device || !strings.Contains(ev.Detail, "attestation=tpm serial=a1") {
+			if ev.Action != "device.enroll" || ev.Target != device || !strings.Contains(ev.Detail, "attestation=tpm serial=a1") {
 				t.Errorf("audit event %+v", ev)
 			}
 		})

@@ -4,13 +4,13 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/fleetgate/fleetgate/provisioning/identity"
+	"github.com/fleetgate/fleetgate/identity"
 )
 
-// Enrolment is everything that finishing one enrolment or rotation writes.
-// CompleteEnrolment writes all of it in one transaction, so a crash leaves
-// either nothing or a complete enrolment.
-type Enrolment struct {
+// Enrollment is everything that finishing one enrollment or rotation writes.
+// CompleteEnrollment writes all of it in one transaction, so a crash leaves
+// either nothing or a complete enrollment.
+type Enrollment struct {
 	// ChallengeID selects the TPM path: the challenge is consumed here
 	// (ErrReplayed if it already was, ErrExpired if too old). Empty on the
 	// token path.
@@ -34,8 +34,8 @@ type Enrolment struct {
 	Supersedes string
 }
 
-// CompleteEnrolment records a finished enrolment or rotation and the
-// "device.enrol" audit event (attestation and serial in the detail) in one
+// CompleteEnrollment records a finished enrollment or rotation and the
+// "device.enroll" audit event (attestation and serial in the detail) in one
 // transaction. It publishes no change: nothing was revoked.
 //
 // Paths and policy:
@@ -47,7 +47,7 @@ type Enrolment struct {
 //     purpose must match (PurposeRotate exactly when Supersedes is set),
 //     the device must exist (ErrNotFound) and be active (ErrState). A
 //     device whose EK hash is known must have the challenge's (ErrPolicy),
-//     and a rotation must use the AK recorded at enrolment (ErrPolicy).
+//     and a rotation must use the AK recorded at enrollment (ErrPolicy).
 //     Any group.
 //   - software rotation (neither, Supersedes set): a device enrolled by
 //     token renews over mTLS. Refused (ErrPolicy) for a device with a
@@ -57,35 +57,35 @@ type Enrolment struct {
 // checked on its own inside the shared transaction, before anything of it
 // is written, so one call's refusal writes nothing of that call and does
 // not affect the others. Each caller gets its own error.
-func (db *DB) CompleteEnrolment(e Enrolment, by Actor) error {
-	if err := db.prepareEnrolment(&e); err != nil {
+func (db *DB) CompleteEnrollment(e Enrollment, by Actor) error {
+	if err := db.prepareEnrollment(&e); err != nil {
 		return err
 	}
 	err := db.batch.submit(func(tx kvTx) (func(tx kvTx) error, error) {
-		return db.checkEnrolment(tx, e, by)
+		return db.checkEnrollment(tx, e, by)
 	})
 	if err == nil {
-		db.logEnrolment(e, by)
+		db.logEnrollment(e, by)
 	}
 	return err
 }
 
-// CompleteEnrolments records a batch the caller already holds, with up to
-// 256 enrolments per transaction. It returns one error per enrolment, nil
-// for those recorded; each is checked and written as CompleteEnrolment
+// CompleteEnrollments records a batch the caller already holds, with up to
+// 256 enrollments per transaction. It returns one error per enrollment, nil
+// for those recorded; each is checked and written as CompleteEnrollment
 // would, so a refused one does not affect the others.
-func (db *DB) CompleteEnrolments(es []Enrolment, by Actor) []error {
+func (db *DB) CompleteEnrollments(es []Enrollment, by Actor) []error {
 	errs := make([]error, len(es))
 	var items []*batchItem
-	var prepared []Enrolment
+	var prepared []Enrollment
 	var index []int // position in es of each item
 	for i := range es {
 		e := es[i]
-		if errs[i] = db.prepareEnrolment(&e); errs[i] != nil {
+		if errs[i] = db.prepareEnrollment(&e); errs[i] != nil {
 			continue
 		}
 		items = append(items, &batchItem{done: make(chan error, 1), check: func(tx kvTx) (func(tx kvTx) error, error) {
-			return db.checkEnrolment(tx, e, by)
+			return db.checkEnrollment(tx, e, by)
 		}})
 		prepared = append(prepared, e)
 		index = append(index, i)
@@ -95,26 +95,26 @@ func (db *DB) CompleteEnrolments(es []Enrolment, by Actor) []error {
 	}
 	for j, it := range items {
 		if errs[index[j]] = <-it.done; errs[index[j]] == nil {
-			db.logEnrolment(prepared[j], by)
+			db.logEnrollment(prepared[j], by)
 		}
 	}
 	return errs
 }
 
-// prepareEnrolment checks what can be checked without reading the registry
+// prepareEnrollment checks what can be checked without reading the registry
 // and fills in defaults.
-func (db *DB) prepareEnrolment(e *Enrolment) error {
+func (db *DB) prepareEnrollment(e *Enrollment) error {
 	d, c := &e.Device, &e.Certificate
 	want := AttestTPM
 	switch {
 	case e.ChallengeID != "" && e.TokenHash != "":
-		return fmt.Errorf("%w: enrolment of %s names both a challenge and a token", ErrInvalid, d.ID)
+		return fmt.Errorf("%w: enrollment of %s names both a challenge and a token", ErrInvalid, d.ID)
 	case e.TokenHash != "" && e.Supersedes != "":
-		return fmt.Errorf("%w: enrolment of %s: a token enrols a new device and cannot rotate a certificate", ErrInvalid, d.ID)
+		return fmt.Errorf("%w: enrollment of %s: a token enrolls a new device and cannot rotate a certificate", ErrInvalid, d.ID)
 	case e.TokenHash != "":
 		want = AttestToken
 	case e.ChallengeID == "" && e.Supersedes == "":
-		return fmt.Errorf("%w: enrolment of %s names neither a challenge nor a token", ErrInvalid, d.ID)
+		return fmt.Errorf("%w: enrollment of %s names neither a challenge nor a token", ErrInvalid, d.ID)
 	case e.ChallengeID == "":
 		want = c.Attestation
 		if want == "" {
@@ -131,16 +131,16 @@ func (db *DB) prepareEnrolment(e *Enrolment) error {
 		c.Attestation = want
 	}
 	if c.Attestation != want {
-		return fmt.Errorf("%w: enrolment of %s: attestation %q on the %s path", ErrInvalid, d.ID, c.Attestation, want)
+		return fmt.Errorf("%w: enrollment of %s: attestation %q on the %s path", ErrInvalid, d.ID, c.Attestation, want)
 	}
 	if c.DeviceID == "" {
 		c.DeviceID = d.ID
 	}
 	if c.DeviceID != d.ID {
-		return fmt.Errorf("%w: enrolment of %s carries a certificate for device %q", ErrInvalid, d.ID, c.DeviceID)
+		return fmt.Errorf("%w: enrollment of %s carries a certificate for device %q", ErrInvalid, d.ID, c.DeviceID)
 	}
 	if c.Supersedes != "" && c.Supersedes != e.Supersedes {
-		return fmt.Errorf("%w: enrolment of %s: certificate supersedes %q, enrolment %q", ErrInvalid, d.ID, c.Supersedes, e.Supersedes)
+		return fmt.Errorf("%w: enrollment of %s: certificate supersedes %q, enrollment %q", ErrInvalid, d.ID, c.Supersedes, e.Supersedes)
 	}
 	c.Supersedes = e.Supersedes
 	if err := validateCert(c); err != nil {
@@ -160,13 +160,13 @@ func (db *DB) prepareEnrolment(e *Enrolment) error {
 		return err
 	}
 	if d.Status != DeviceActive || d.EKHash != "" || len(d.AKPublic) > 0 {
-		return fmt.Errorf("%w: token enrolment of %s: the device must be active and carry no EK or AK", ErrInvalid, d.ID)
+		return fmt.Errorf("%w: token enrollment of %s: the device must be active and carry no EK or AK", ErrInvalid, d.ID)
 	}
 	return nil
 }
 
-// logEnrolment logs one recorded enrolment.
-func (db *DB) logEnrolment(e Enrolment, by Actor) {
+// logEnrollment logs one recorded enrollment.
+func (db *DB) logEnrollment(e Enrollment, by Actor) {
 	db.log.Info("device enrolled", "device", e.Device.ID, "serial", e.Certificate.Serial,
 		"attestation", e.Certificate.Attestation, "supersedes", e.Supersedes, "actor", by.Name)
 }

@@ -58,28 +58,28 @@ func mustTokens(t testing.TB, db *DB, group string, n int) []string {
 	return tokens
 }
 
-// enrolCert returns a valid certificate record for an enrolment, with the
-// attestation left for CompleteEnrolment to fill in.
-func enrolCert(deviceID, serial string) Certificate {
+// enrollCert returns a valid certificate record for an enrollment, with the
+// attestation left for CompleteEnrollment to fill in.
+func enrollCert(deviceID, serial string) Certificate {
 	c := testCert(deviceID, serial)
 	c.Attestation = ""
 	c.KeyHash = hashOf("key of " + serial)
 	return c
 }
 
-// tokenEnrolment enrols a new device with a token.
-func tokenEnrolment(token, deviceID, serial string) Enrolment {
-	return Enrolment{TokenHash: HashToken(token), Device: Device{ID: deviceID}, Certificate: enrolCert(deviceID, serial)}
+// tokenEnrollment enrolls a new device with a token.
+func tokenEnrollment(token, deviceID, serial string) Enrollment {
+	return Enrollment{TokenHash: HashToken(token), Device: Device{ID: deviceID}, Certificate: enrollCert(deviceID, serial)}
 }
 
 // challengeID returns a valid challenge ID derived from n.
 func challengeID(n int) string { return fmt.Sprintf("%032x", n+1) }
 
-// testChallenge returns a valid enrolment challenge for a device, expiring
+// testChallenge returns a valid enrollment challenge for a device, expiring
 // a minute after the clock's current reading.
 func testChallenge(n int, deviceID string, clock *testClock) Challenge {
 	return Challenge{
-		ID: challengeID(n), DeviceID: deviceID, Purpose: PurposeEnrol,
+		ID: challengeID(n), DeviceID: deviceID, Purpose: PurposeEnroll,
 		EKHash: hashOf("ek of " + deviceID), AKPublic: []byte("ak of " + deviceID),
 		Secret: make([]byte, 32), Nonce: make([]byte, 32),
 		ExpiresAt: clock.peek().Add(time.Minute),
@@ -102,9 +102,9 @@ func mustChallenge(t testing.TB, db *DB, c Challenge) Challenge {
 	return c
 }
 
-// tpmEnrolment finishes a challenge with a new certificate.
-func tpmEnrolment(c Challenge, serial string) Enrolment {
-	return Enrolment{ChallengeID: c.ID, Device: Device{ID: c.DeviceID}, Certificate: enrolCert(c.DeviceID, serial)}
+// tpmEnrollment finishes a challenge with a new certificate.
+func tpmEnrollment(c Challenge, serial string) Enrollment {
+	return Enrollment{ChallengeID: c.ID, Device: Device{ID: c.DeviceID}, Certificate: enrollCert(c.DeviceID, serial)}
 }
 
 // deviceCount returns how many devices the registry holds.

@@ -7,9 +7,9 @@ import (
 	"fmt"
 	"net/http"
 
+	"github.com/fleetgate/fleetgate/identity"
 	"github.com/fleetgate/fleetgate/provisioning/attest"
 	"github.com/fleetgate/fleetgate/provisioning/enroll"
-	"github.com/fleetgate/fleetgate/provisioning/identity"
 	"github.com/fleetgate/fleetgate/store"
 )
 
@@ -60,7 +60,7 @@ func (a *API) startTPM(w http.ResponseWriter, r *http.Request) {
 	}
 	ch := store.Challenge{
 		DeviceID:  d.ID,
-		Purpose:   store.PurposeEnrol,
+		Purpose:   store.PurposeEnroll,
 		EKHash:    ek.hash,
 		AKPublic:  ak.Raw,
 		Secret:    cred.Secret,
@@ -74,7 +74,7 @@ func (a *API) startTPM(w http.ResponseWriter, r *http.Request) {
 		a.refuse(w, r, d.ID, err)
 		return
 	}
-	a.log.Info("enrolment challenge issued", "device", d.ID, "challenge", ch.ID, "ek_from_cert", ek.fromCert, "remote", r.RemoteAddr)
+	a.log.Info("enrollment challenge issued", "device", d.ID, "challenge", ch.ID, "ek_from_cert", ek.fromCert, "remote", r.RemoteAddr)
 	writeJSON(w, http.StatusOK, enroll.TPMStartResponse{
 		ChallengeID:     ch.ID,
 		CredentialBlob:  cred.CredBlob,
@@ -84,7 +84,7 @@ func (a *API) startTPM(w http.ResponseWriter, r *http.Request) {
 	})
 }
 
-// allowedDevice returns the active device the EK may enrol: the named one
+// allowedDevice returns the active device the EK may enroll: the named one
 // if the factory registered exactly this EK for it, or, without a name, the
 // one the EK's hash is registered to.
 func (a *API) allowedDevice(id string, ek endorsement) (store.Device, error) {

@@ -16,9 +16,9 @@ import (
 	"github.com/fleetgate/fleetgate/provisioning/attest"
 )
 
-// enrolment is the state of one run of the protocol between the device
+// enrollment is the state of one run of the protocol between the device
 // (tpmkey on the TPM) and the server (this package).
-type enrolment struct {
+type enrollment struct {
 	ak       tpmkey.AK
 	serverAK attest.AK
 	ch       attest.Challenge
@@ -30,10 +30,10 @@ type enrolment struct {
 	csr      *x509.CertificateRequest
 }
 
-// enrol runs steps 1-4 of the flow with an EK certificate made by m for the
+// enroll runs steps 1-4 of the flow with an EK certificate made by m for the
 // TPM's EK (the simulator has none of its own), checking the server side of
 // steps 2-3 on the way.
-func enrol(t *testing.T, tpm transport.TPM, m *manufacturer) *enrolment {
+func enroll(t *testing.T, tpm transport.TPM, m *manufacturer) *enrollment {
 	t.Helper()
 	ek, err := tpmkey.ReadEK(tpm)
 	if err != nil {
@@ -48,7 +48,7 @@ func enrol(t *testing.T, tpm transport.TPM, m *manufacturer) *enrolment {
 	}
 	ekCert := m.ekCert(t, ekPub)
 
-	e := &enrolment{}
+	e := &enrollment{}
 	if e.ak, err = tpmkey.CreateAK(tpm); err != nil {
 		t.Fatalf("CreateAK: %v", err)
 	}
@@ -90,9 +90,9 @@ func enrol(t *testing.T, tpm transport.TPM, m *manufacturer) *enrolment {
 	return e
 }
 
-func TestSimulatorEnrolment(t *testing.T) {
+func TestSimulatorEnrollment(t *testing.T) {
 	tpm := openSim(t)
-	e := enrol(t, tpm, newManufacturer(t))
+	e := enroll(t, tpm, newManufacturer(t))
 
 	// Server, step 5.
 	if err := attest.VerifyActivation(e.ch.Secret, e.secret); err != nil {

@@ -6,16 +6,16 @@ import (
 	"net/http"
 	"strings"
 
+	"github.com/fleetgate/fleetgate/identity"
 	"github.com/fleetgate/fleetgate/provisioning/enroll"
-	"github.com/fleetgate/fleetgate/provisioning/identity"
 	"github.com/fleetgate/fleetgate/store"
 )
 
-// enrolToken serves POST /v1/enroll/token: a device of a group that allows
+// enrollToken serves POST /v1/enroll/token: a device of a group that allows
 // software keys presents a one-time token and a CSR. The token is consumed
 // in the registry transaction that creates the device and records its
 // certificate, so a token used concurrently yields exactly one certificate.
-func (a *API) enrolToken(w http.ResponseWriter, r *http.Request) {
+func (a *API) enrollToken(w http.ResponseWriter, r *http.Request) {
 	var req enroll.TokenRequest
 	if err := a.decode(w, r, &req, false); err != nil {
 		a.refuse(w, r, "", err)
@@ -40,8 +40,8 @@ func (a *API) enrolToken(w http.ResponseWriter, r *http.Request) {
 		a.refuse(w, r, id, err)
 		return
 	}
-	// A device that exists may re-enrol with a token only when its
-	// certificate expired (store.CompleteEnrolment decides, in the same
+	// A device that exists may re-enroll with a token only when its
+	// certificate expired (store.CompleteEnrollment decides, in the same
 	// transaction that consumes the token).
 	hash := store.HashToken(req.Token)
 	// Judge the token with a read first, so a stale or guessed token costs
@@ -51,7 +51,7 @@ func (a *API) enrolToken(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	issued, err := a.issueFor(id, csr, store.AttestToken, func(rec store.Certificate) error {
-		return tokenErr(a.db.CompleteEnrolment(store.Enrolment{
+		return tokenErr(a.db.CompleteEnrollment(store.Enrollment{
 			TokenHash:   hash,
 			Device:      store.Device{ID: id, Status: store.DeviceActive},
 			Certificate: rec,

@@ -17,7 +17,7 @@ import (
 	"github.com/fleetgate/fleetgate/store"
 )
 
-// softAttempt is one enrolment by a soft TPM: the start answer and a
+// softAttempt is one enrollment by a soft TPM: the start answer and a
 // finish request that passes every check, for a test to spoil.
 type softAttempt struct {
 	start enroll.TPMStartResponse
@@ -25,7 +25,7 @@ type softAttempt struct {
 	req   enroll.TPMFinishRequest
 }
 
-// softStart starts an enrolment of device id with s's EK certificate and
+// softStart starts an enrollment of device id with s's EK certificate and
 // prepares a correct finish. The registry supplies the activation secret
 // in place of TPM2_ActivateCredential, which needs the TPM.
 func softStart(t *testing.T, e *apitest.Env, m *manufacturer, s *softTPM, id string) softAttempt {
@@ -61,10 +61,10 @@ func ekArea(key *ecdsa.PublicKey) []byte {
 	return public2B(a)
 }
 
-// TestTPMEnrolmentSoft runs the TPM routes end to end over HTTPS with soft
+// TestTPMEnrollmentSoft runs the TPM routes end to end over HTTPS with soft
 // TPMs: by device ID with an EK certificate, by EK alone, and with a
 // pre-registered EK public area.
-func TestTPMEnrolmentSoft(t *testing.T) {
+func TestTPMEnrollmentSoft(t *testing.T) {
 	m := newManufacturer(t)
 	e := tpmEnv(t, m, api.Config{})
 	dev := deviceClient(t, e)
@@ -82,7 +82,7 @@ func TestTPMEnrolmentSoft(t *testing.T) {
 			t.Fatalf("device %s does not remember its AK: %+v, %v", id, d, err)
 		}
 		if _, err := e.DB.Challenge(a.req.ChallengeID); err == nil {
-			t.Error("challenge still live after enrolment")
+			t.Error("challenge still live after enrollment")
 		}
 	}
 
@@ -114,8 +114,8 @@ func TestTPMEnrolmentSoft(t *testing.T) {
 		}
 		finish(t, "tpm-3", s, softPrepare(t, e, s, resp))
 	})
-	t.Run("ok/re-enrol-with-new-ak", func(t *testing.T) {
-		// A device that lost its state enrols again with its TPM.
+	t.Run("ok/re-enroll-with-new-ak", func(t *testing.T) {
+		// A device that lost its state enrolls again with its TPM.
 		s := newSoftTPM(t)
 		preRegister(t, e, "tpm-4", &s.ek.PublicKey)
 		finish(t, "tpm-4", s, softStart(t, e, m, s, "tpm-4"))
@@ -250,8 +250,8 @@ func TestTPMFinishRefusals(t *testing.T) {
 		wantRefusal(t, err, http.StatusConflict, enroll.CodeChallengeReplayed)
 		assertUnchanged(t, e, before)
 	})
-	t.Run("error/rotation-challenge-at-enrolment", func(t *testing.T) {
-		// A rotation challenge does not finish an enrolment.
+	t.Run("error/rotation-challenge-at-enrollment", func(t *testing.T) {
+		// A rotation challenge does not finish an enrollment.
 		a := softStart(t, e, m, s, "tpm-1")
 		ch, err := e.DB.Challenge(a.req.ChallengeID)
 		if err != nil {

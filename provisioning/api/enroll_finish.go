@@ -26,7 +26,7 @@ func (a *API) finishTPM(w http.ResponseWriter, r *http.Request) {
 		a.refuse(w, r, "", fmt.Errorf("%w: challenge_id, secret, key_public, attestation and signature are required", errBadRequest))
 		return
 	}
-	ch, err := a.challenge(req.ChallengeID, store.PurposeEnrol, "")
+	ch, err := a.challenge(req.ChallengeID, store.PurposeEnroll, "")
 	if err != nil {
 		a.refuse(w, r, ch.DeviceID, err)
 		return
@@ -43,7 +43,7 @@ func (a *API) finishTPM(w http.ResponseWriter, r *http.Request) {
 	}
 	// The device may have been suspended, or its allow-list entry changed,
 	// since start: refuse before a serial is spent. The registry checks
-	// both again when it records the enrolment.
+	// both again when it records the enrollment.
 	d, err := a.db.Device(id)
 	if err == nil && d.EKHash != ch.EKHash {
 		err = withCode(enroll.CodeEKNotAllowed, fmt.Errorf("device %s: allow-list entry changed since the challenge", id))
@@ -56,7 +56,7 @@ func (a *API) finishTPM(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	issued, err := a.issueFor(id, csr, store.AttestTPM, func(rec store.Certificate) error {
-		return challengeErr(a.db.CompleteEnrolment(store.Enrolment{
+		return challengeErr(a.db.CompleteEnrollment(store.Enrollment{
 			ChallengeID: ch.ID,
 			Device:      store.Device{ID: id, EKHash: ch.EKHash, AKPublic: ch.AKPublic},
 			Certificate: rec,

@@ -13,11 +13,11 @@ import (
 	"github.com/fleetgate/fleetgate/provisioning/enroll"
 )
 
-// enrolmentRows attack the device routes of the provisioning API: the
-// token path, rotation and the first step of TPM enrolment.
-func enrolmentRows() []attackRow {
+// enrollmentRows attack the device routes of the provisioning API: the
+// token path, rotation and the first step of TPM enrollment.
+func enrollmentRows() []attackRow {
 	return []attackRow{
-		{name: "error/token enrolment with a malformed CSR", run: malformedCSR},
+		{name: "error/token enrollment with a malformed CSR", run: malformedCSR},
 		{name: "error/replayed token", run: replayedToken},
 		{name: "error/expired token", run: expiredToken},
 		{name: "error/token for a group that requires TPM", run: tokenGroupRequiresTPM},
@@ -30,29 +30,29 @@ func enrolmentRows() []attackRow {
 }
 
 // malformedCSR: a CSR that does not parse is refused and does not spend
-// the token, which then enrols a device.
+// the token, which then enrolls a device.
 func malformedCSR(t *testing.T, e *attackEnv) {
 	e.softGroup(t, "atk-soft-csr")
 	tok := e.tokens(t, "atk-soft-csr", 1, time.Hour)[0]
 	ctx, cancel := context.WithTimeout(context.Background(), attackWait)
 	defer cancel()
 	garbage := "-----BEGIN CERTIFICATE REQUEST-----\nbm90IGEgY3Ny\n-----END CERTIFICATE REQUEST-----\n"
-	_, err := e.enrolClient().EnrolToken(ctx, enroll.TokenRequest{Token: tok, DeviceID: "atk-csr-bad", CSR: garbage})
+	_, err := e.enrollClient().EnrollToken(ctx, enroll.TokenRequest{Token: tok, DeviceID: "atk-csr-bad", CSR: garbage})
 	expectCode(t, err, enroll.CodeBadRequest)
 	e.expectNoDevice(t, "atk-csr-bad")
-	if _, err := e.enrol(t, tok, "atk-csr-good"); err != nil {
+	if _, err := e.enroll(t, tok, "atk-csr-good"); err != nil {
 		t.Fatalf("the token was spent by the refused request: %v", err)
 	}
 }
 
-// replayedToken: a token enrols one device; the second use is refused.
+// replayedToken: a token enrolls one device; the second use is refused.
 func replayedToken(t *testing.T, e *attackEnv) {
 	e.softGroup(t, "atk-soft-replay")
 	tok := e.tokens(t, "atk-soft-replay", 1, time.Hour)[0]
-	if _, err := e.enrol(t, tok, "atk-replay-1"); err != nil {
+	if _, err := e.enroll(t, tok, "atk-replay-1"); err != nil {
 		t.Fatalf("first use: %v", err)
 	}
-	_, err := e.enrol(t, tok, "atk-replay-2")
+	_, err := e.enroll(t, tok, "atk-replay-2")
 	expectCode(t, err, enroll.CodeTokenReplayed)
 	e.expectNoDevice(t, "atk-replay-2")
 }
@@ -65,7 +65,7 @@ func expiredToken(t *testing.T, e *attackEnv) {
 	// The server stamped the token before the CLI returned, on this
 	// machine's clock: it has expired one second (plus a margin) from now.
 	<-time.After(1200 * time.Millisecond)
-	_, err := e.enrol(t, tok, "atk-expired")
+	_, err := e.enroll(t, tok, "atk-expired")
 	expectCode(t, err, enroll.CodeTokenExpired)
 	e.expectNoDevice(t, "atk-expired")
 }
@@ -76,7 +76,7 @@ func tokenGroupRequiresTPM(t *testing.T, e *attackEnv) {
 	e.softGroup(t, "atk-soft-tpm")
 	tok := e.tokens(t, "atk-soft-tpm", 1, time.Hour)[0]
 	e.forTest(t).mustCtl("group", "put", "atk-soft-tpm", "--require-tpm")
-	_, err := e.enrol(t, tok, "atk-tpm-token")
+	_, err := e.enroll(t, tok, "atk-tpm-token")
 	expectCode(t, err, enroll.CodePolicy)
 	e.expectNoDevice(t, "atk-tpm-token")
 }
@@ -87,12 +87,12 @@ func unknownToken(t *testing.T, e *attackEnv) {
 	if _, err := rand.Read(raw); err != nil {
 		t.Fatal(err)
 	}
-	_, err := e.enrol(t, "fgt_"+base64.RawURLEncoding.EncodeToString(raw), "atk-unknown-token")
+	_, err := e.enroll(t, "fgt_"+base64.RawURLEncoding.EncodeToString(raw), "atk-unknown-token")
 	expectCode(t, err, enroll.CodeTokenInvalid)
 	e.expectNoDevice(t, "atk-unknown-token")
 }
 
-// concurrentToken: 20 devices race with one token; exactly one enrols and
+// concurrentToken: 20 devices race with one token; exactly one enrolls and
 // the registry holds exactly one device and one certificate of the group.
 func concurrentToken(t *testing.T, e *attackEnv) {
 	const n, group = 20, "atk-soft-race"
@@ -105,7 +105,7 @@ func concurrentToken(t *testing.T, e *attackEnv) {
 		id := "atk-race-tok-" + itoa(i)
 		pair, csr := csrFor(t, id)
 		wg.Go(func() {
-			_, err := e.enrolCSR(pair, tok, id, csr)
+			_, err := e.enrollCSR(pair, tok, id, csr)
 			code := "issued"
 			var refusal *enroll.Error
 			switch {
@@ -146,11 +146,11 @@ func concurrentToken(t *testing.T, e *attackEnv) {
 func rotationRevoked(t *testing.T, e *attackEnv) {
 	const id = "atk-rotate"
 	e.softGroup(t, "atk-soft-rotate")
-	cert, err := e.enrol(t, e.tokens(t, "atk-soft-rotate", 1, time.Hour)[0], id)
+	cert, err := e.enroll(t, e.tokens(t, "atk-soft-rotate", 1, time.Hour)[0], id)
 	if err != nil {
 		t.Fatal(err)
 	}
-	c := e.enrolClient().WithClientCertificate(func(*tls.CertificateRequestInfo) (*tls.Certificate, error) { return &cert, nil })
+	c := e.enrollClient().WithClientCertificate(func(*tls.CertificateRequestInfo) (*tls.Certificate, error) { return &cert, nil })
 	rotate := func() error {
 		ctx, cancel := context.WithTimeout(context.Background(), attackWait)
 		defer cancel()

@@ -17,19 +17,19 @@ import (
 	"github.com/fleetgate/fleetgate/store"
 )
 
-// TestTokenEnrolment drives POST /v1/enroll/token over HTTPS: one success,
+// TestTokenEnrollment drives POST /v1/enroll/token over HTTPS: one success,
 // then each refusal with its own code, none of which creates a device or a
 // certificate.
-func TestTokenEnrolment(t *testing.T) {
+func TestTokenEnrollment(t *testing.T) {
 	e := apitest.Start(t, apitest.Options{})
 	dev := deviceClient(t, e)
 	tokens := tokenGroup(t, e, "sim", 3, time.Hour)
 	ctx := testCtx(t)
 
 	var used string
-	t.Run("ok/enrol", func(t *testing.T) {
+	t.Run("ok/enroll", func(t *testing.T) {
 		key := newP256(t)
-		got, err := dev.EnrolToken(ctx, enroll.TokenRequest{Token: tokens[0], DeviceID: "sim-1", CSR: csrPEM(t, key)})
+		got, err := dev.EnrollToken(ctx, enroll.TokenRequest{Token: tokens[0], DeviceID: "sim-1", CSR: csrPEM(t, key)})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -83,14 +83,14 @@ func TestTokenEnrolment(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			before := take(t, e)
-			_, err := dev.EnrolToken(ctx, tc.req)
+			_, err := dev.EnrollToken(ctx, tc.req)
 			wantRefusal(t, err, tc.status, tc.code)
 			unchangedBut(t, e, before)
 		})
 	}
 
 	t.Run("ok/p384-key", func(t *testing.T) {
-		got, err := dev.EnrolToken(ctx, enroll.TokenRequest{Token: tokens[1], DeviceID: "sim-3", CSR: csrPEM(t, p384)})
+		got, err := dev.EnrollToken(ctx, enroll.TokenRequest{Token: tokens[1], DeviceID: "sim-3", CSR: csrPEM(t, p384)})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -103,7 +103,7 @@ func TestTokenEnrolment(t *testing.T) {
 			t.Fatal(err)
 		}
 		before := take(t, e)
-		_, err := dev.EnrolToken(ctx, enroll.TokenRequest{Token: tokens[2], DeviceID: "sim-4", CSR: goodCSR})
+		_, err := dev.EnrollToken(ctx, enroll.TokenRequest{Token: tokens[2], DeviceID: "sim-4", CSR: goodCSR})
 		wantRefusal(t, err, http.StatusForbidden, enroll.CodePolicy)
 		unchangedBut(t, e, before)
 	})
@@ -126,7 +126,7 @@ func TestTokenRace(t *testing.T) {
 			c := deviceClient(t, e)
 			csr := csrPEM(t, newP256(t))
 			<-start
-			_, errs[i] = c.EnrolToken(testCtx(t), enroll.TokenRequest{Token: token, DeviceID: fmt.Sprintf("racer-%d", i), CSR: csr})
+			_, errs[i] = c.EnrollToken(testCtx(t), enroll.TokenRequest{Token: token, DeviceID: fmt.Sprintf("racer-%d", i), CSR: csr})
 		}()
 	}
 	close(start)
@@ -141,7 +141,7 @@ func TestTokenRace(t *testing.T) {
 		}
 	}
 	if ok != 1 {
-		t.Fatalf("%d enrolments succeeded, want exactly 1", ok)
+		t.Fatalf("%d enrollments succeeded, want exactly 1", ok)
 	}
 	certs, err := e.DB.Certificates("")
 	if err != nil {

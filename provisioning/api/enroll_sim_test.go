@@ -102,10 +102,10 @@ func (s *simDevice) finishRequest(t *testing.T, id string, secret []byte, key *t
 	return enroll.TPMFinishRequest{ChallengeID: id, Secret: secret, KeyPublic: key.Public(), Attestation: att, Signature: sig, CSR: csrPEM(t, key.Signer())}
 }
 
-// TestSimulatorEnrolment enrols a device whose key lives in the TPM, then
+// TestSimulatorEnrollment enrolls a device whose key lives in the TPM, then
 // rotates it over mTLS with that TPM key, and rotates again with the new
 // one: every TLS handshake signs in the TPM.
-func TestSimulatorEnrolment(t *testing.T) {
+func TestSimulatorEnrollment(t *testing.T) {
 	tpm := openSim(t)
 	m := newManufacturer(t)
 	e := tpmEnv(t, m, api.Config{})
@@ -156,7 +156,7 @@ func TestSimulatorEnrolment(t *testing.T) {
 	}
 }
 
-// TestSimulatorEKPublic enrols a TPM without an EK certificate whose EK
+// TestSimulatorEKPublic enrolls a TPM without an EK certificate whose EK
 // public hash the factory registered.
 func TestSimulatorEKPublic(t *testing.T) {
 	tpm := openSim(t)

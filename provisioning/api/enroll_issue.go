@@ -38,7 +38,7 @@ func parseDeviceCSR(s string) (*x509.CertificateRequest, error) {
 	return csr, nil
 }
 
-// softwareCSR checks the CSR of a software key (token enrolment and
+// softwareCSR checks the CSR of a software key (token enrollment and
 // rotation without a TPM): ECDSA P-256 or P-384, as TLS 1.3 and our
 // broker want, self-signed.
 func softwareCSR(csr *x509.CertificateRequest) error {
@@ -65,7 +65,7 @@ func keyHash(pub crypto.PublicKey) (string, error) {
 
 // issueFor signs a certificate for csr's key naming deviceID, with a serial
 // from the registry, and hands the record to record, which must write it
-// (in CompleteEnrolment, together with whatever the enrolment consumes).
+// (in CompleteEnrollment, together with whatever the enrollment consumes).
 // Every check on the request must come before: the serial is the first
 // thing written.
 func (a *API) issueFor(deviceID string, csr *x509.CertificateRequest, how store.Attestation, record func(store.Certificate) error) (enroll.Issued, error) {

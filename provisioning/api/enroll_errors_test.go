@@ -12,10 +12,10 @@ import (
 	"github.com/fleetgate/fleetgate/store"
 )
 
-// TestEnrolCode pins the mapping from errors of the device routes to codes
+// TestEnrollCode pins the mapping from errors of the device routes to codes
 // and statuses: every attestation check has its own code, and a code
 // chosen where the meaning is known wins over the sentinel.
-func TestEnrolCode(t *testing.T) {
+func TestEnrollCode(t *testing.T) {
 	wrap := func(err error) error { return fmt.Errorf("device sensor-1: %w", err) }
 	tests := []struct {
 		name   string
@@ -54,11 +54,11 @@ func TestEnrolCode(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			code := enrolCode(tc.err)
-			if code != tc.code || enrolStatus(code) != tc.status {
-				t.Errorf("enrolCode(%v) = %s (%d), want %s (%d)", tc.err, code, enrolStatus(code), tc.code, tc.status)
+			code := enrollCode(tc.err)
+			if code != tc.code || enrollStatus(code) != tc.status {
+				t.Errorf("enrollCode(%v) = %s (%d), want %s (%d)", tc.err, code, enrollStatus(code), tc.code, tc.status)
 			}
-			if code != enroll.CodeBadRequest && enrolMessages[code] == "" { // bad_request says what was malformed
+			if code != enroll.CodeBadRequest && enrollMessages[code] == "" { // bad_request says what was malformed
 				t.Errorf("code %s has no message", code)
 			}
 		})
