@@ -124,7 +124,7 @@ func (b *Broker) Start(ctx context.Context) error {
 	if m == nil {
 		m = NewMetrics(nil)
 	}
-	h := &hook{server: server, reg: b.reg, sessions: b.sessions, log: b.log, now: time.Now, metrics: m,
+	h := &hook{server: server, reg: b.reg, sessions: b.sessions, log: b.log, now: time.Now, metrics: m, changes: newChangeClock(),
 		owner: newOwner(), claims: make(chan struct{}, maxClaims)}
 	l := newListener(b.cfg.Addr, b.trust.listenerConfig(), b.handshakeDeadline, b.pending, b.log)
 	l.metrics = m

@@ -2,7 +2,6 @@ package broker
 
 import (
 	"bytes"
-	"crypto/tls"
 	"fmt"
 	"log/slog"
 	"sync"
@@ -28,6 +27,10 @@ type hook struct {
 
 	// idLocks serialises takeovers per client ID.
 	idLocks idLocks
+
+	// changes counts the registry changes applied, for CONNECTs that
+	// race them (changeClock).
+	changes *changeClock
 
 	// superseded holds the serials of rotated certificates whose
 	// predecessors were already retired (see markSuperseded).
@@ -62,79 +65,68 @@ func (h *hook) Provides(b byte) bool {
 	}, []byte{b})
 }
 
-// OnConnect runs every CONNECT check. It runs before mochi looks at any
-// existing session with the same client ID, so a refused attempt leaves a
-// connected device untouched. On refusal it sends CONNACK "not authorized"
-// itself (v3.1.1 code 5, v5 0x87) and returns an error, which makes mochi
-// close the socket.
+// OnConnect decides on the CONNECT first (decide changes nothing), then
+// registers the admitted device's session once. It runs before mochi looks
+// at any existing session with the same client ID, so a refused attempt
+// leaves a connected device untouched. On refusal it sends CONNACK "not
+// authorized" itself (v3.1.1 code 5, v5 0x87) and returns an error, which
+// makes mochi close the socket.
 func (h *hook) OnConnect(cl *mqtt.Client, pk packets.Packet) error {
-	c, _ := cl.Net.Conn.(*conn)
-	attrs := []any{"remote", cl.Net.Remote, "client_id", pk.Connect.ClientIdentifier}
-	refuse := func(reason string) error {
-		h.log.Info("connect refused", append(attrs, "reason", reason)...)
-		h.refuse(cl, reason)
-		return fmt.Errorf("%w: %s", ErrRefused, reason)
+	a := h.decide(cl, pk)
+	if a.reason == "" {
+		a = h.register(cl, pk, a)
 	}
+	if a.reason != "" {
+		return h.refuseConnect(cl, pk, a)
+	}
+	h.markSuperseded(a.cert)
+	return nil
+}
 
-	cs, ok := cl.Net.Conn.(interface{ ConnectionState() tls.ConnectionState })
-	if !ok {
-		return refuse(reasonNoClientCert)
-	}
-	leaf, ok := peerLeaf(cs.ConnectionState())
-	if !ok {
-		return refuse(reasonNoClientCert)
-	}
-	serial := serialHex(leaf)
-	attrs = append(attrs, "serial", serial)
-	id, reason := checkLeaf(leaf, h.now())
-	if reason != "" {
-		return refuse(reason)
-	}
-	attrs = append(attrs, "device", id)
-
-	// Register before the lookup: a revocation committed after the lookup
-	// read its snapshot finds this session and marks it dropped.
-	s := &session{cl: cl, conn: c, deviceID: id, serial: serial, notAfter: leaf.NotAfter}
+// register adds the session of an admitted CONNECT. A registry change
+// applied while decide ran may have been missed both by the lookup and by
+// the feed's scan of the sessions, so then it decides again, now that any
+// later change finds the session; the admission comes back refused
+// (revoked_during_connect) when the answer changed.
+func (h *hook) register(cl *mqtt.Client, pk packets.Packet, a admission) admission {
+	s := &session{cl: cl, deviceID: a.deviceID, serial: a.serial, notAfter: a.notAfter, grants: a.grants}
+	s.conn, _ = cl.Net.Conn.(*conn)
 	h.sessions.add(s)
-	dev, cert, reason, err := checkRegistry(h.reg, id, leaf)
-	if err != nil {
-		h.sessions.remove(s)
-		h.log.Error("registry lookup failed; connect refused", append(attrs, "reason", reason, "error", err.Error())...)
-		h.refuse(cl, reason)
-		return fmt.Errorf("%w: %s: %w", ErrRefused, reason, err)
-	}
-	if reason == "" {
-		reason, err = checkPolicy(h.reg, dev, cert)
-		if err != nil {
-			h.sessions.remove(s)
-			h.log.Error("group policy lookup failed; connect refused", append(attrs, "reason", reason, "error", err.Error())...)
-			h.refuse(cl, reason)
-			return fmt.Errorf("%w: %s: %w", ErrRefused, reason, err)
+	if h.changes.read(a.deviceID) != a.clock {
+		if again := h.decide(cl, pk); again.reason != "" {
+			a.reason, a.err, a.failed = reasonRevokedDuringConnect, again.err, again.failed
 		}
 	}
-	if reason != "" {
+	if a.reason == "" {
+		s.approved.Store(true)
+		if s.dropped.Load() {
+			a.reason = reasonRevokedDuringConnect
+		}
+	}
+	if a.reason != "" {
 		h.sessions.remove(s)
-		return refuse(reason)
 	}
-	g, ignored := newGrants(id, dev.Publish, dev.Subscribe)
-	if len(ignored) > 0 {
-		h.log.Warn("malformed ACL grants ignored", "device", id, "grants", ignored)
+	return a
+}
+
+// refuseConnect logs a refused CONNECT with what is known of it, answers
+// "not authorized" and returns the error that makes mochi close the socket.
+func (h *hook) refuseConnect(cl *mqtt.Client, pk packets.Packet, a admission) error {
+	attrs := []any{"remote", cl.Net.Remote, "client_id", pk.Connect.ClientIdentifier}
+	if a.serial != "" {
+		attrs = append(attrs, "serial", a.serial)
 	}
-	if reason := checkPacket(pk, id, g); reason != "" {
-		h.sessions.remove(s)
-		return refuse(reason)
+	if a.deviceID != "" {
+		attrs = append(attrs, "device", a.deviceID)
 	}
-	if !cert.NotAfter.IsZero() && cert.NotAfter.Before(s.notAfter) {
-		s.notAfter = cert.NotAfter
+	attrs = append(attrs, "reason", a.reason)
+	h.refuse(cl, a.reason)
+	if a.err != nil {
+		h.log.Error(a.failed+" failed; connect refused", append(attrs, "error", a.err.Error())...)
+		return fmt.Errorf("%w: %s: %w", ErrRefused, a.reason, a.err)
 	}
-	s.grants = g
-	s.approved.Store(true)
-	if s.dropped.Load() {
-		h.sessions.remove(s)
-		return refuse(reasonRevokedDuringConnect)
-	}
-	h.markSuperseded(cert)
-	return nil
+	h.log.Info("connect refused", attrs...)
+	return fmt.Errorf("%w: %s", ErrRefused, a.reason)
 }
 
 // refuse sends CONNACK "not authorized". mochi's SendConnack maps only some

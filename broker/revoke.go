@@ -23,6 +23,9 @@ func (b *Broker) watch(ctx context.Context, changes <-chan store.Change) {
 			b.hook.takenOver(ch)
 			continue
 		}
+		// Tick before the scan: a CONNECT that registers its session after
+		// the scan sees the tick and decides again (changeClock).
+		b.hook.changes.tick(ch.DeviceID)
 		keep := func(s *session) bool { return affects(ch, s) }
 		var hit []*session
 		if ch.DeviceID != "" {

@@ -9,9 +9,9 @@ import (
 )
 
 // session is what the broker knows about one mochi client: who it is, with
-// which certificate, and what it may do. It is created at CONNECT, before
-// the registry lookup, so that a revocation racing the lookup still finds
-// it.
+// which certificate, and what it may do. It is created once a CONNECT has
+// passed every check (hook.register; a revocation racing the checks is
+// caught by the change clock, changeclock.go).
 type session struct {
 	cl       *mqtt.Client
 	conn     *conn // the connection it arrived on; nil if not ours
