@@ -8,7 +8,7 @@ DATA    ?= data
 BENCHTIME ?= 3s
 FUZZTIME  ?= 30s
 
-.PHONY: all build run test test-quick vet bench bench-connect bench-cluster sim fuzz attack soak cross clean
+.PHONY: all build run test test-deps test-quick vet bench bench-connect bench-cluster sim fuzz attack soak cross clean
 
 all: build
 
@@ -28,10 +28,15 @@ vet:
 # chromium (Debian chromium: the simulator's HTML report rendered headless).
 TEST_TAGS ?= tpmsimulator,swtpm,qemu,chromium
 
+# The Debian packages the tests drive, installed when missing (one
+# apt-get update; sudo when not root; a clear message when it cannot).
+test-deps:
+	@./scripts/test-deps
+
 # The whole suite: unit tests on real bbolt/TLS/mochi, TPM tests on the go-tpm
 # simulator and on swtpm, and end-to-end tests in test/ that start the real
 # server binary and drive it with paho and Debian's mosquitto clients.
-test: vet
+test: test-deps vet
 	FLEETGATE_REQUIRE_ETCD=1 $(GO) test -count=1 -timeout 14m -tags $(TEST_TAGS) ./...
 	# The registry's whole suite again, on etcd instead of bbolt files.
 	FLEETGATE_STORE_BACKEND=etcd $(GO) test -count=1 -timeout 5m ./store/
@@ -44,12 +49,12 @@ test-quick:
 # full auth, plain mochi over mTLS and Mosquitto (Debian mosquitto), same
 # client and certificates; prints the table with ratios against the goals
 # and writes bench-results/ (JSON + HTML).
-bench: build
+bench: test-deps build
 	$(GO) run ./firmware-sim/cmd/firmware-sim bench --server-bin $(BIN)/fleetgate --out bench-results
 
 # Scale-out: connects/s of a broker on etcd beside one on bbolt (same run),
 # and revocation fan-out to three brokers, p50/p99 (needs etcd-server).
-bench-cluster:
+bench-cluster: test-deps
 	$(GO) test -count=1 -run '^$$' -bench 'RegistryConnect|RevocationFanout' -benchtime 1x -v ./test/ | grep -E "round|fan-out|Benchmark|ok|FAIL"
 
 # The broker's connect path alone against a bare crypto/tls loop, in-process.
