@@ -26,3 +26,34 @@ func TestForbids(t *testing.T) {
 func TestCheck(t *testing.T) {
 	DepChecker{Pkg: ".", StdlibOnly: true, WantDeps: []string{"os/exec"}}.Check(t)
 }
+
+// recorder keeps the failures a check reports instead of failing the test.
+type recorder struct {
+	testing.TB
+	failures []string
+}
+
+func (r *recorder) Helper()                   {}
+func (r *recorder) Errorf(f string, a ...any) { r.failures = append(r.failures, f) }
+func (r *recorder) Fatalf(f string, a ...any) { r.failures = append(r.failures, f) }
+
+// TestCheckReports checks that forbidden and missing dependencies fail.
+func TestCheckReports(t *testing.T) {
+	tests := []struct {
+		name string
+		c    DepChecker
+	}{
+		{"error/bad-dep", DepChecker{Pkg: ".", BadDeps: []string{"os"}}},
+		{"error/missing-dep", DepChecker{Pkg: ".", WantDeps: []string{"net/http"}}},
+		{"error/not-stdlib", DepChecker{Pkg: "github.com/fleetgate/fleetgate/provisioning/client", StdlibOnly: true}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			r := &recorder{TB: t}
+			tc.c.Check(r)
+			if len(r.failures) == 0 {
+				t.Errorf("%+v passed", tc.c)
+			}
+		})
+	}
+}
