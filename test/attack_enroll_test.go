@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/fleetgate/fleetgate/provisioning/enroll"
+	"github.com/fleetgate/fleetgate/provisioning/wire"
 )
 
 // enrollmentRows attack the device routes of the provisioning API: the
@@ -37,8 +38,8 @@ func malformedCSR(t *testing.T, e *attackEnv) {
 	ctx, cancel := context.WithTimeout(context.Background(), attackWait)
 	defer cancel()
 	garbage := "-----BEGIN CERTIFICATE REQUEST-----\nbm90IGEgY3Ny\n-----END CERTIFICATE REQUEST-----\n"
-	_, err := e.enrollClient().EnrollToken(ctx, enroll.TokenRequest{Token: tok, DeviceID: "atk-csr-bad", CSR: garbage})
-	expectCode(t, err, enroll.CodeBadRequest)
+	_, err := e.enrollClient().EnrollToken(ctx, wire.TokenRequest{Token: tok, DeviceID: "atk-csr-bad", CSR: garbage})
+	expectCode(t, err, wire.CodeBadRequest)
 	e.expectNoDevice(t, "atk-csr-bad")
 	if _, err := e.enroll(t, tok, "atk-csr-good"); err != nil {
 		t.Fatalf("the token was spent by the refused request: %v", err)
@@ -53,7 +54,7 @@ func replayedToken(t *testing.T, e *attackEnv) {
 		t.Fatalf("first use: %v", err)
 	}
 	_, err := e.enroll(t, tok, "atk-replay-2")
-	expectCode(t, err, enroll.CodeTokenReplayed)
+	expectCode(t, err, wire.CodeTokenReplayed)
 	e.expectNoDevice(t, "atk-replay-2")
 }
 
@@ -66,7 +67,7 @@ func expiredToken(t *testing.T, e *attackEnv) {
 	// machine's clock: it has expired one second (plus a margin) from now.
 	<-time.After(1200 * time.Millisecond)
 	_, err := e.enroll(t, tok, "atk-expired")
-	expectCode(t, err, enroll.CodeTokenExpired)
+	expectCode(t, err, wire.CodeTokenExpired)
 	e.expectNoDevice(t, "atk-expired")
 }
 
@@ -77,7 +78,7 @@ func tokenGroupRequiresTPM(t *testing.T, e *attackEnv) {
 	tok := e.tokens(t, "atk-soft-tpm", 1, time.Hour)[0]
 	e.forTest(t).mustCtl("group", "put", "atk-soft-tpm", "--require-tpm")
 	_, err := e.enroll(t, tok, "atk-tpm-token")
-	expectCode(t, err, enroll.CodePolicy)
+	expectCode(t, err, wire.CodePolicy)
 	e.expectNoDevice(t, "atk-tpm-token")
 }
 
@@ -88,7 +89,7 @@ func unknownToken(t *testing.T, e *attackEnv) {
 		t.Fatal(err)
 	}
 	_, err := e.enroll(t, "fgt_"+base64.RawURLEncoding.EncodeToString(raw), "atk-unknown-token")
-	expectCode(t, err, enroll.CodeTokenInvalid)
+	expectCode(t, err, wire.CodeTokenInvalid)
 	e.expectNoDevice(t, "atk-unknown-token")
 }
 
@@ -110,7 +111,7 @@ func concurrentToken(t *testing.T, e *attackEnv) {
 			var refusal *enroll.Error
 			switch {
 			case errors.As(err, &refusal):
-				code = refusal.Code
+				code = string(refusal.Code)
 			case err != nil:
 				code = err.Error()
 			}
@@ -121,8 +122,8 @@ func concurrentToken(t *testing.T, e *attackEnv) {
 	}
 	wg.Wait()
 	t.Logf("answers to %d concurrent uses of one token: %v", n, codes)
-	if codes["issued"] != 1 || codes[enroll.CodeTokenReplayed] != n-1 {
-		t.Fatalf("answers %v; want 1 issued and %d %s", codes, n-1, enroll.CodeTokenReplayed)
+	if codes["issued"] != 1 || codes[string(wire.CodeTokenReplayed)] != n-1 {
+		t.Fatalf("answers %v; want 1 issued and %d %s", codes, n-1, wire.CodeTokenReplayed)
 	}
 	var devices struct {
 		Devices []struct{ ID string } `json:"devices"`
@@ -155,7 +156,7 @@ func rotationRevoked(t *testing.T, e *attackEnv) {
 		ctx, cancel := context.WithTimeout(context.Background(), attackWait)
 		defer cancel()
 		_, csr := csrFor(t, id)
-		_, err := c.FinishRotation(ctx, enroll.RotationRequest{CSR: csr})
+		_, err := c.FinishRotation(ctx, wire.RotationRequest{CSR: csr})
 		c.CloseIdleConnections() // the next call makes a new handshake
 		return err
 	}
@@ -163,5 +164,5 @@ func rotationRevoked(t *testing.T, e *attackEnv) {
 		t.Fatalf("rotation of the active device: %v", err)
 	}
 	e.forTest(t).mustCtl("device", "revoke", id, "--reason", "attack matrix: rotation")
-	expectCode(t, rotate(), enroll.CodeUnauthenticated, enroll.CodeDeviceNotActive)
+	expectCode(t, rotate(), wire.CodeUnauthenticated, wire.CodeDeviceNotActive)
 }

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/fleetgate/fleetgate/provisioning/enroll"
+	"github.com/fleetgate/fleetgate/provisioning/wire"
 )
 
 // Helpers of the enrollment rows: groups and tokens through the CLI, token
@@ -64,7 +65,7 @@ func (e *attackEnv) enroll(t *testing.T, token, id string) (tls.Certificate, err
 func (e *attackEnv) enrollCSR(pair tls.Certificate, token, id, csr string) (tls.Certificate, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), attackWait)
 	defer cancel()
-	issued, err := e.enrollClient().EnrollToken(ctx, enroll.TokenRequest{Token: token, DeviceID: id, CSR: csr})
+	issued, err := e.enrollClient().EnrollToken(ctx, wire.TokenRequest{Token: token, DeviceID: id, CSR: csr})
 	if err != nil {
 		return pair, err
 	}
@@ -83,7 +84,7 @@ func (e *attackEnv) enrollCSR(pair tls.Certificate, token, id, csr string) (tls.
 }
 
 // expectCode checks that err is a refusal with the given code.
-func expectCode(t *testing.T, err error, codes ...string) {
+func expectCode(t *testing.T, err error, codes ...wire.Code) {
 	t.Helper()
 	var refusal *enroll.Error
 	if !errors.As(err, &refusal) {

@@ -13,7 +13,7 @@ import (
 
 	"github.com/google/go-tpm/tpm2"
 
-	"github.com/fleetgate/fleetgate/provisioning/enroll"
+	"github.com/fleetgate/fleetgate/provisioning/wire"
 )
 
 // The TPM rows need no TPM: the server refuses them at the EK step of
@@ -26,8 +26,8 @@ import (
 // manufacturer root.
 func tpmSelfSignedEK(t *testing.T, e *attackEnv) {
 	ek := newECKey(t)
-	_, err := e.startTPM(t, enroll.TPMStartRequest{DeviceID: victimID, EKCert: selfSignedEKCert(t, ek), AKPublic: akPublic(t)})
-	expectCode(t, err, enroll.CodeEKUntrusted)
+	_, err := e.startTPM(t, wire.TPMStartRequest{DeviceID: victimID, EKCert: selfSignedEKCert(t, ek), AKPublic: akPublic(t)})
+	expectCode(t, err, wire.CodeEKUntrusted)
 }
 
 // tpmEKNotAllowed: an EK public area whose hash no device was registered
@@ -36,12 +36,12 @@ func tpmSelfSignedEK(t *testing.T, e *attackEnv) {
 func tpmEKNotAllowed(t *testing.T, e *attackEnv) {
 	ek := ekPublic(t, &newECKey(t).PublicKey)
 	for _, id := range []string{victimID, ""} {
-		_, err := e.startTPM(t, enroll.TPMStartRequest{DeviceID: id, EKPublic: ek, AKPublic: akPublic(t)})
-		expectCode(t, err, enroll.CodeEKNotAllowed)
+		_, err := e.startTPM(t, wire.TPMStartRequest{DeviceID: id, EKPublic: ek, AKPublic: akPublic(t)})
+		expectCode(t, err, wire.CodeEKNotAllowed)
 	}
 }
 
-func (e *attackEnv) startTPM(t *testing.T, r enroll.TPMStartRequest) (enroll.TPMStartResponse, error) {
+func (e *attackEnv) startTPM(t *testing.T, r wire.TPMStartRequest) (wire.TPMStartResponse, error) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), attackWait)
 	defer cancel()

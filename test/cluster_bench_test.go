@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/fleetgate/fleetgate/provisioning/client"
+	"github.com/fleetgate/fleetgate/provisioning/wire"
 )
 
 // benchDevice registers a device through the operator API and issues it a
@@ -23,7 +24,7 @@ import (
 func benchDevice(b testing.TB, admin *client.Client, id string) tls.Certificate {
 	b.Helper()
 	ctx := context.Background()
-	if _, err := admin.RegisterDevice(ctx, client.RegisterRequest{ID: id}); err != nil {
+	if _, err := admin.RegisterDevice(ctx, wire.RegisterRequest{ID: id}); err != nil {
 		b.Fatalf("register %s: %v", id, err)
 	}
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)

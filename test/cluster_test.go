@@ -26,6 +26,7 @@ import (
 	"github.com/fleetgate/fleetgate/device-agent/agent"
 	"github.com/fleetgate/fleetgate/internal/etcdtest"
 	"github.com/fleetgate/fleetgate/provisioning/enroll"
+	"github.com/fleetgate/fleetgate/provisioning/wire"
 )
 
 // fleet is a scaled-out deployment on loopback: a 3-member etcd cluster,
@@ -400,7 +401,7 @@ func TestClusterProvisioningReplicas(t *testing.T) {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				issued, err := c.EnrollToken(context.Background(), enroll.TokenRequest{Token: tok, DeviceID: fmt.Sprintf("twin-%02d-%d", n, i), CSR: csr})
+				issued, err := c.EnrollToken(context.Background(), wire.TokenRequest{Token: tok, DeviceID: fmt.Sprintf("twin-%02d-%d", n, i), CSR: csr})
 				results[i] = result{issued.Serial, err}
 			}()
 		}
@@ -414,8 +415,8 @@ func TestClusterProvisioningReplicas(t *testing.T) {
 					t.Errorf("serial %s issued twice (%s and token %d)", r.serial, prev, n)
 				}
 				serials[r.serial] = fmt.Sprintf("token %d", n)
-			case !enroll.IsCode(r.err, enroll.CodeTokenReplayed):
-				t.Errorf("token %d, request %d: %v, want %s", n, i, r.err, enroll.CodeTokenReplayed)
+			case !enroll.IsCode(r.err, wire.CodeTokenReplayed):
+				t.Errorf("token %d, request %d: %v, want %s", n, i, r.err, wire.CodeTokenReplayed)
 			}
 		}
 		if won != 1 {

@@ -15,6 +15,7 @@ import (
 
 	"github.com/fleetgate/fleetgate/provisioning/client"
 	"github.com/fleetgate/fleetgate/provisioning/enroll"
+	"github.com/fleetgate/fleetgate/provisioning/wire"
 )
 
 // crashLoad runs workers that enroll devices by token, rotate their
@@ -91,7 +92,7 @@ func (m *crashModel) enrollOne(ctx context.Context, enr *enroll.Client, key tls.
 	if !ok {
 		return false, reqOK
 	}
-	issued, err := enr.EnrollToken(ctx, enroll.TokenRequest{Token: token, DeviceID: id, CSR: csr})
+	issued, err := enr.EnrollToken(ctx, wire.TokenRequest{Token: token, DeviceID: id, CSR: csr})
 	var pair tls.Certificate
 	if err == nil {
 		pair, err = chainPair(key, issued.Chain)
@@ -122,7 +123,7 @@ func (m *crashModel) rotateOne(ctx context.Context, enr *enroll.Client, r *mrand
 	}
 	c := enr.WithClientCertificate(func(*tls.CertificateRequestInfo) (*tls.Certificate, error) { return &d.cert, nil })
 	defer c.CloseIdleConnections()
-	issued, err := c.FinishRotation(ctx, enroll.RotationRequest{CSR: csr})
+	issued, err := c.FinishRotation(ctx, wire.RotationRequest{CSR: csr})
 	var pair tls.Certificate
 	if err == nil {
 		pair, err = chainPair(key, issued.Chain)

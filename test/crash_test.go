@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/fleetgate/fleetgate/provisioning/client"
+	"github.com/fleetgate/fleetgate/provisioning/wire"
 )
 
 // TestCrashSafety kills the real server with SIGKILL at random moments
@@ -37,11 +38,11 @@ func TestCrashSafety(t *testing.T) {
 		admin := adminClient(t, s)
 		ctx, cancel := context.WithTimeout(context.Background(), attackWait)
 		if i == 0 {
-			if _, err := admin.PutGroup(ctx, group, client.GroupRequest{AllowTokens: true}); err != nil {
+			if _, err := admin.PutGroup(ctx, group, wire.GroupRequest{AllowTokens: true}); err != nil {
 				t.Fatal(err)
 			}
 		}
-		created, err := admin.CreateTokens(ctx, client.CreateTokensRequest{Group: group, Count: tokensPerRun, TTL: "1h"})
+		created, err := admin.CreateTokens(ctx, wire.CreateTokensRequest{Group: group, Count: tokensPerRun, TTL: "1h"})
 		cancel()
 		if err != nil {
 			t.Fatal(err)

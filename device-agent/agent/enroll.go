@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/fleetgate/fleetgate/provisioning/enroll"
+	"github.com/fleetgate/fleetgate/provisioning/wire"
 )
 
 // ensureCreds installs the stored certificate if it is still valid, and
@@ -56,7 +57,7 @@ func (r *runner) ensureCreds(ctx context.Context) error {
 }
 
 // enrolled saves and installs the result of an enrollment.
-func (r *runner) enrolled(st *State, issued enroll.Issued) error {
+func (r *runner) enrolled(st *State, issued wire.Issued) error {
 	c, err := r.loadCreds(st)
 	if err != nil {
 		return err
@@ -98,7 +99,7 @@ func retryable(err error) bool {
 		return false
 	}
 	return e.Status >= 500 || e.Status == http.StatusTooManyRequests ||
-		e.Code == enroll.CodeInternal || e.Code == enroll.CodeChallengeExpired
+		e.Code == wire.CodeInternal || e.Code == wire.CodeChallengeExpired
 }
 
 // classify maps a refusal to the agent's sentinel errors.
@@ -107,11 +108,11 @@ func classify(err error) error {
 	switch {
 	case !errors.As(err, &e):
 		return err
-	case e.Code == enroll.CodeDeviceNotActive:
+	case e.Code == wire.CodeDeviceNotActive:
 		return fmt.Errorf("%w: %w", ErrRevoked, err)
-	case e.Code == enroll.CodeTokenInvalid, e.Code == enroll.CodeTokenExpired, e.Code == enroll.CodeTokenReplayed:
+	case e.Code == wire.CodeTokenInvalid, e.Code == wire.CodeTokenExpired, e.Code == wire.CodeTokenReplayed:
 		return fmt.Errorf("%w: %w; %w", ErrNeedsEnrollment, err, errNoToken)
-	case e.Code == enroll.CodeExists:
+	case e.Code == wire.CodeExists:
 		return fmt.Errorf("%w: %w; a token re-enrolls a known device only once the registry holds no valid "+
 			"certificate for it: an operator has to revoke the old certificate (fleetgate cert revoke) first", ErrNeedsEnrollment, err)
 	default:

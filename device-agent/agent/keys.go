@@ -10,6 +10,7 @@ import (
 	"fmt"
 
 	"github.com/fleetgate/fleetgate/provisioning/enroll"
+	"github.com/fleetgate/fleetgate/provisioning/wire"
 )
 
 // keySource is where the device's keys live and how it proves that to the
@@ -18,11 +19,11 @@ import (
 type keySource interface {
 	// enroll gets a first certificate. prev is the state so far (nil on
 	// first start): its AK and used token are reused or avoided.
-	enroll(ctx context.Context, api *enroll.Client, prev *State) (*State, enroll.Issued, error)
+	enroll(ctx context.Context, api *enroll.Client, prev *State) (*State, wire.Issued, error)
 	// newKey makes a rotation key and returns it encoded for the state.
 	newKey() ([]byte, error)
 	// rotate proves the new key and asks for its certificate over mTLS.
-	rotate(ctx context.Context, mtls *enroll.Client, st *State, key []byte) (enroll.Issued, error)
+	rotate(ctx context.Context, mtls *enroll.Client, st *State, key []byte) (wire.Issued, error)
 	// signer returns the signer of an encoded key whose certificate holds
 	// pub.
 	signer(key []byte, pub crypto.PublicKey) (crypto.Signer, error)

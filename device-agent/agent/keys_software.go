@@ -15,6 +15,7 @@ import (
 	"strings"
 
 	"github.com/fleetgate/fleetgate/provisioning/enroll"
+	"github.com/fleetgate/fleetgate/provisioning/wire"
 )
 
 // softwareKeys keeps ECDSA keys in the state (PKCS#8 DER) and enrolls with
@@ -55,29 +56,29 @@ func (k *softwareKeys) readToken() (string, string, error) {
 	return tok, hex.EncodeToString(sum[:]), nil
 }
 
-func (k *softwareKeys) enroll(ctx context.Context, api *enroll.Client, prev *State) (*State, enroll.Issued, error) {
+func (k *softwareKeys) enroll(ctx context.Context, api *enroll.Client, prev *State) (*State, wire.Issued, error) {
 	tok, hash, err := k.readToken()
 	if err != nil {
-		return nil, enroll.Issued{}, err
+		return nil, wire.Issued{}, err
 	}
 	if prev != nil && prev.TokenHash == hash {
-		return nil, enroll.Issued{}, fmt.Errorf("%w: the token in token_file was already used; %w", ErrNeedsEnrollment, errNoToken)
+		return nil, wire.Issued{}, fmt.Errorf("%w: the token in token_file was already used; %w", ErrNeedsEnrollment, errNoToken)
 	}
 	der, err := k.newKey()
 	if err != nil {
-		return nil, enroll.Issued{}, err
+		return nil, wire.Issued{}, err
 	}
 	key, err := k.signer(der, nil)
 	if err != nil {
-		return nil, enroll.Issued{}, err
+		return nil, wire.Issued{}, err
 	}
 	csr, err := csrPEM(k.deviceID, key)
 	if err != nil {
-		return nil, enroll.Issued{}, err
+		return nil, wire.Issued{}, err
 	}
-	issued, err := api.EnrollToken(ctx, enroll.TokenRequest{Token: tok, DeviceID: k.deviceID, CSR: csr})
+	issued, err := api.EnrollToken(ctx, wire.TokenRequest{Token: tok, DeviceID: k.deviceID, CSR: csr})
 	if err != nil {
-		return nil, enroll.Issued{}, err
+		return nil, wire.Issued{}, err
 	}
 	return &State{DeviceID: k.deviceID, KeySource: KeySoftware, Key: der, Chain: []byte(issued.Chain), TokenHash: hash}, issued, nil
 }
@@ -94,16 +95,16 @@ func (k *softwareKeys) newKey() ([]byte, error) {
 	return der, nil
 }
 
-func (k *softwareKeys) rotate(ctx context.Context, mtls *enroll.Client, _ *State, der []byte) (enroll.Issued, error) {
+func (k *softwareKeys) rotate(ctx context.Context, mtls *enroll.Client, _ *State, der []byte) (wire.Issued, error) {
 	key, err := k.signer(der, nil)
 	if err != nil {
-		return enroll.Issued{}, err
+		return wire.Issued{}, err
 	}
 	csr, err := csrPEM(k.deviceID, key)
 	if err != nil {
-		return enroll.Issued{}, err
+		return wire.Issued{}, err
 	}
-	return mtls.FinishRotation(ctx, enroll.RotationRequest{CSR: csr})
+	return mtls.FinishRotation(ctx, wire.RotationRequest{CSR: csr})
 }
 
 // signer parses a PKCS#8 key; with pub set, it must be the key's public.

@@ -13,6 +13,7 @@ import (
 
 	"github.com/fleetgate/fleetgate/device-agent/tpmkey"
 	"github.com/fleetgate/fleetgate/provisioning/enroll"
+	"github.com/fleetgate/fleetgate/provisioning/wire"
 )
 
 // tpmKeys keeps every key in the TPM. A TPM without a resource manager
@@ -54,7 +55,7 @@ func (k *tpmKeys) unloadLocked() {
 	}
 }
 
-func (k *tpmKeys) enroll(ctx context.Context, api *enroll.Client, prev *State) (*State, enroll.Issued, error) {
+func (k *tpmKeys) enroll(ctx context.Context, api *enroll.Client, prev *State) (*State, wire.Issued, error) {
 	k.mu.Lock()
 	k.unloadLocked()
 	ak, err := k.ak(prev)
@@ -64,12 +65,12 @@ func (k *tpmKeys) enroll(ctx context.Context, api *enroll.Client, prev *State) (
 	}
 	k.mu.Unlock()
 	if err != nil {
-		return nil, enroll.Issued{}, err
+		return nil, wire.Issued{}, err
 	}
 
-	req := enroll.TPMStartRequest{DeviceID: k.deviceID, EKCert: ek.Cert, EKPublic: ek.Public, AKPublic: ak.Public()}
+	req := wire.TPMStartRequest{DeviceID: k.deviceID, EKCert: ek.Cert, EKPublic: ek.Public, AKPublic: ak.Public()}
 	start, err := api.StartTPM(ctx, req)
-	if enroll.IsCode(err, enroll.CodeEKUntrusted) && req.EKCert != nil {
+	if enroll.IsCode(err, wire.CodeEKUntrusted) && req.EKCert != nil {
 		// The server trusts no root for this EK certificate; it may still
 		// know the EK's hash from the factory line.
 		k.log.Warn("the server does not trust the TPM's EK certificate; trying the pre-registered EK hash", "err", err)
@@ -77,7 +78,7 @@ func (k *tpmKeys) enroll(ctx context.Context, api *enroll.Client, prev *State) (
 		start, err = api.StartTPM(ctx, req)
 	}
 	if err != nil {
-		return nil, enroll.Issued{}, err
+		return nil, wire.Issued{}, err
 	}
 
 	k.mu.Lock()
@@ -86,12 +87,12 @@ func (k *tpmKeys) enroll(ctx context.Context, api *enroll.Client, prev *State) (
 	})
 	k.mu.Unlock()
 	if err != nil {
-		return nil, enroll.Issued{}, err
+		return nil, wire.Issued{}, err
 	}
 	fin.ChallengeID = start.ChallengeID
 	issued, err := api.FinishTPM(ctx, fin)
 	if err != nil {
-		return nil, enroll.Issued{}, err
+		return nil, wire.Issued{}, err
 	}
 	st := &State{DeviceID: k.deviceID, KeySource: KeyTPM, Key: blob, AK: ak.Blob(), Chain: []byte(issued.Chain)}
 	return st, issued, nil
@@ -112,8 +113,8 @@ func (k *tpmKeys) ak(prev *State) (tpmkey.AK, error) {
 // proveNewKey makes (or, for a pending rotation, reloads) a key, has the AK
 // certify it with nonce and signs a CSR with it. activate, if set, runs
 // first: enrollment's credential activation. Called with mu held.
-func (k *tpmKeys) proveNewKey(ak tpmkey.AK, nonce []byte, activate func() ([]byte, error)) (enroll.TPMFinishRequest, []byte, error) {
-	var fin enroll.TPMFinishRequest
+func (k *tpmKeys) proveNewKey(ak tpmkey.AK, nonce []byte, activate func() ([]byte, error)) (wire.TPMFinishRequest, []byte, error) {
+	var fin wire.TPMFinishRequest
 	k.unloadLocked()
 	if activate != nil {
 		secret, err := activate()
@@ -134,7 +135,7 @@ func (k *tpmKeys) proveNewKey(ak tpmkey.AK, nonce []byte, activate func() ([]byt
 }
 
 // certify fills the proof fields of fin for key.
-func (k *tpmKeys) certify(key *tpmkey.Key, ak tpmkey.AK, nonce []byte, fin *enroll.TPMFinishRequest) error {
+func (k *tpmKeys) certify(key *tpmkey.Key, ak tpmkey.AK, nonce []byte, fin *wire.TPMFinishRequest) error {
 	attest, sig, err := key.Certify(ak, nonce)
 	if err != nil {
 		return err
@@ -159,15 +160,15 @@ func (k *tpmKeys) newKey() ([]byte, error) {
 	return key.Blob(), nil
 }
 
-func (k *tpmKeys) rotate(ctx context.Context, mtls *enroll.Client, st *State, blob []byte) (enroll.Issued, error) {
+func (k *tpmKeys) rotate(ctx context.Context, mtls *enroll.Client, st *State, blob []byte) (wire.Issued, error) {
 	if st.AK == nil {
-		return enroll.Issued{}, fmt.Errorf("%w: TPM state without an AK", ErrState)
+		return wire.Issued{}, fmt.Errorf("%w: TPM state without an AK", ErrState)
 	}
 	ch, err := mtls.StartRotation(ctx)
 	if err != nil {
-		return enroll.Issued{}, err
+		return wire.Issued{}, err
 	}
-	var fin enroll.TPMFinishRequest
+	var fin wire.TPMFinishRequest
 	err = func() error {
 		k.mu.Lock()
 		defer k.mu.Unlock()
@@ -184,9 +185,9 @@ func (k *tpmKeys) rotate(ctx context.Context, mtls *enroll.Client, st *State, bl
 		return k.certify(key, ak, ch.Nonce, &fin)
 	}()
 	if err != nil {
-		return enroll.Issued{}, err
+		return wire.Issued{}, err
 	}
-	return mtls.FinishRotation(ctx, enroll.RotationRequest{
+	return mtls.FinishRotation(ctx, wire.RotationRequest{
 		ChallengeID: ch.ChallengeID, KeyPublic: fin.KeyPublic, Attestation: fin.Attestation,
 		Signature: fin.Signature, CSR: fin.CSR,
 	})

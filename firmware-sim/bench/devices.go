@@ -14,6 +14,7 @@ import (
 
 	"github.com/fleetgate/fleetgate/provisioning/client"
 	"github.com/fleetgate/fleetgate/provisioning/enroll"
+	"github.com/fleetgate/fleetgate/provisioning/wire"
 )
 
 // device is one enrolled bench device: its ID (the MQTT client ID the
@@ -27,12 +28,12 @@ type device struct {
 // the agent does (fresh P-256 key, CSR, one-time token), concurrently.
 func enrollDevices(ctx context.Context, admin *client.Client, api string, roots *x509.CertPool, n int, prefix string) ([]device, error) {
 	const group, batch, workers = "bench", 1000, 8
-	if _, err := admin.PutGroup(ctx, group, client.GroupRequest{AllowTokens: true}); err != nil {
+	if _, err := admin.PutGroup(ctx, group, wire.GroupRequest{AllowTokens: true}); err != nil {
 		return nil, fmt.Errorf("%w: group: %w", ErrContender, err)
 	}
 	var tokens []string
 	for len(tokens) < n {
-		out, err := admin.CreateTokens(ctx, client.CreateTokensRequest{Group: group, Count: min(batch, n-len(tokens)), TTL: "1h"})
+		out, err := admin.CreateTokens(ctx, wire.CreateTokensRequest{Group: group, Count: min(batch, n-len(tokens)), TTL: "1h"})
 		if err != nil {
 			return nil, fmt.Errorf("%w: tokens: %w", ErrContender, err)
 		}
@@ -83,7 +84,7 @@ func enrollOne(ctx context.Context, ec *enroll.Client, roots *x509.CertPool, id,
 	if err != nil {
 		return device{}, err
 	}
-	issued, err := ec.EnrollToken(ctx, enroll.TokenRequest{Token: token, DeviceID: id,
+	issued, err := ec.EnrollToken(ctx, wire.TokenRequest{Token: token, DeviceID: id,
 		CSR: string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE REQUEST", Bytes: csr}))})
 	if err != nil {
 		return device{}, err

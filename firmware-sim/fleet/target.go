@@ -17,6 +17,7 @@ import (
 	"github.com/fleetgate/fleetgate/firmware-sim/launch"
 	"github.com/fleetgate/fleetgate/provisioning/ca"
 	"github.com/fleetgate/fleetgate/provisioning/client"
+	"github.com/fleetgate/fleetgate/provisioning/wire"
 )
 
 // connectTarget starts the server or checks the given one, and builds the
@@ -76,13 +77,13 @@ func (s *sim) connectTarget(ctx context.Context) error {
 // createTokens makes one token per software device, in batches of
 // TokenBatch per call, in a group that allows tokens.
 func (s *sim) createTokens(ctx context.Context, n int) ([]string, error) {
-	if _, err := s.admin.PutGroup(ctx, s.cfg.Group, client.GroupRequest{AllowTokens: true}); err != nil {
+	if _, err := s.admin.PutGroup(ctx, s.cfg.Group, wire.GroupRequest{AllowTokens: true}); err != nil {
 		return nil, fmt.Errorf("%w: group %s: %w", ErrSetup, s.cfg.Group, err)
 	}
 	tokens := make([]string, 0, n)
 	for len(tokens) < n {
 		batch := min(s.cfg.TokenBatch, n-len(tokens))
-		out, err := s.admin.CreateTokens(ctx, client.CreateTokensRequest{Group: s.cfg.Group, Count: batch, TTL: "24h"})
+		out, err := s.admin.CreateTokens(ctx, wire.CreateTokensRequest{Group: s.cfg.Group, Count: batch, TTL: "24h"})
 		if err != nil {
 			return nil, fmt.Errorf("%w: tokens (%d of %d made): %w", ErrSetup, len(tokens), n, err)
 		}

@@ -16,7 +16,7 @@ import (
 
 	"github.com/fleetgate/fleetgate/device-agent/tpmkey"
 	"github.com/fleetgate/fleetgate/provisioning/attest"
-	"github.com/fleetgate/fleetgate/provisioning/client"
+	"github.com/fleetgate/fleetgate/provisioning/wire"
 )
 
 // swtpm is one software TPM process serving one simulated TPM device over
@@ -93,7 +93,7 @@ func freePort() (int, error) {
 // would; the agents then enroll by attestation.
 func (s *sim) setupTPMDevices(ctx context.Context, devs []*device) error {
 	group := s.cfg.Group + "-tpm"
-	if _, err := s.admin.PutGroup(ctx, group, client.GroupRequest{RequireTPM: true}); err != nil {
+	if _, err := s.admin.PutGroup(ctx, group, wire.GroupRequest{RequireTPM: true}); err != nil {
 		return fmt.Errorf("%w: group %s: %w", ErrSetup, group, err)
 	}
 	dir, err := os.MkdirTemp("", "firmware-sim-swtpm-")
@@ -126,11 +126,11 @@ func (s *sim) setupTPMDevices(ctx context.Context, devs []*device) error {
 		if err != nil {
 			return fmt.Errorf("%w: %w", ErrSetup, err)
 		}
-		if err := enc.Encode(client.ImportRow{ID: d.id, Group: group, EKHash: hash}); err != nil {
+		if err := enc.Encode(wire.ImportRow{ID: d.id, Group: group, EKHash: hash}); err != nil {
 			return fmt.Errorf("%w: %w", ErrSetup, err)
 		}
 	}
-	if _, err := s.admin.ImportDevices(ctx, client.ImportJSONL, &rows); err != nil {
+	if _, err := s.admin.ImportDevices(ctx, wire.ImportJSONL, &rows); err != nil {
 		return fmt.Errorf("%w: pre-register TPM devices: %w", ErrSetup, err)
 	}
 	return nil

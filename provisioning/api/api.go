@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"github.com/fleetgate/fleetgate/provisioning/ca"
-	"github.com/fleetgate/fleetgate/provisioning/enroll"
+	"github.com/fleetgate/fleetgate/provisioning/wire"
 	"github.com/fleetgate/fleetgate/store"
 )
 
@@ -116,36 +116,36 @@ func New(db *store.DB, authority *ca.CA, cfg Config) *API {
 // Handler returns the routes of the API.
 func (a *API) Handler() http.Handler {
 	mux := http.NewServeMux()
-	mux.HandleFunc("GET /v1/ca", a.getCA)
+	mux.HandleFunc("GET "+wire.PathCA, a.getCA)
 
-	mux.Handle("POST /v1/devices", a.operator(a.registerDevice))
-	mux.Handle("GET /v1/devices", a.operator(a.listDevices))
-	mux.Handle("GET /v1/devices/{id}", a.operator(a.showDevice))
-	mux.Handle("POST /v1/devices/{id}/suspend", a.operator(a.suspendDevice))
-	mux.Handle("POST /v1/devices/{id}/resume", a.operator(a.resumeDevice))
-	mux.Handle("POST /v1/devices/{id}/revoke", a.operator(a.revokeDevice))
-	mux.Handle("POST /v1/devices/{id}/certificates", a.operator(a.issueCertificate))
+	mux.Handle("POST "+wire.PathDevices, a.operator(a.registerDevice))
+	mux.Handle("GET "+wire.PathDevices, a.operator(a.listDevices))
+	mux.Handle("GET "+wire.PathDevice, a.operator(a.showDevice))
+	mux.Handle("POST "+wire.PathDeviceSuspend, a.operator(a.suspendDevice))
+	mux.Handle("POST "+wire.PathDeviceResume, a.operator(a.resumeDevice))
+	mux.Handle("POST "+wire.PathDeviceRevoke, a.operator(a.revokeDevice))
+	mux.Handle("POST "+wire.PathDeviceCertificates, a.operator(a.issueCertificate))
 
-	mux.Handle("GET /v1/certificates", a.operator(a.listCertificates))
-	mux.Handle("GET /v1/certificates/{serial}", a.operator(a.showCertificate))
-	mux.Handle("POST /v1/certificates/{serial}/revoke", a.operator(a.revokeCertificate))
+	mux.Handle("GET "+wire.PathCertificates, a.operator(a.listCertificates))
+	mux.Handle("GET "+wire.PathCertificate, a.operator(a.showCertificate))
+	mux.Handle("POST "+wire.PathCertificateRevoke, a.operator(a.revokeCertificate))
 
-	mux.Handle("GET /v1/audit", a.operator(a.audit))
+	mux.Handle("GET "+wire.PathAudit, a.operator(a.audit))
 
-	mux.Handle("PUT /v1/groups/{name}", a.operator(a.putGroup))
-	mux.Handle("GET /v1/groups", a.operator(a.listGroups))
-	mux.Handle("POST /v1/tokens", a.operator(a.createTokens))
-	mux.Handle("GET /v1/tokens", a.operator(a.listTokens))
-	mux.Handle("POST /v1/devices/import", a.operator(a.importDevices))
+	mux.Handle("PUT "+wire.PathGroup, a.operator(a.putGroup))
+	mux.Handle("GET "+wire.PathGroups, a.operator(a.listGroups))
+	mux.Handle("POST "+wire.PathTokens, a.operator(a.createTokens))
+	mux.Handle("GET "+wire.PathTokens, a.operator(a.listTokens))
+	mux.Handle("POST "+wire.PathDevicesImport, a.operator(a.importDevices))
 
 	// Device routes: enrollment needs no client certificate (the TPM or the
 	// token is the proof); rotation needs the device's current one.
 	m := a.cfg.Metrics
-	mux.Handle("POST "+enroll.PathTPMStart, m.instrument(http.HandlerFunc(a.startTPM)))
-	mux.Handle("POST "+enroll.PathTPMFinish, m.instrument(http.HandlerFunc(a.finishTPM)))
-	mux.Handle("POST "+enroll.PathToken, m.instrument(http.HandlerFunc(a.enrollToken)))
-	mux.Handle("POST "+enroll.PathRotationStart, m.instrument(a.device(a.startRotation)))
-	mux.Handle("POST "+enroll.PathRotationFinish, m.instrument(a.device(a.finishRotation)))
+	mux.Handle("POST "+wire.PathTPMStart, m.instrument(http.HandlerFunc(a.startTPM)))
+	mux.Handle("POST "+wire.PathTPMFinish, m.instrument(http.HandlerFunc(a.finishTPM)))
+	mux.Handle("POST "+wire.PathToken, m.instrument(http.HandlerFunc(a.enrollToken)))
+	mux.Handle("POST "+wire.PathRotationStart, m.instrument(a.device(a.startRotation)))
+	mux.Handle("POST "+wire.PathRotationFinish, m.instrument(a.device(a.finishRotation)))
 
 	// Anything else gets the JSON error shape too, so clients never have to
 	// parse a plain text page.

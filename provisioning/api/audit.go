@@ -6,7 +6,7 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/fleetgate/fleetgate/provisioning/client"
+	"github.com/fleetgate/fleetgate/provisioning/wire"
 	"github.com/fleetgate/fleetgate/store"
 )
 
@@ -49,17 +49,14 @@ func (a *API) audit(w http.ResponseWriter, r *http.Request, _ store.Actor) {
 		a.fail(w, r, err)
 		return
 	}
-	if events == nil {
-		events = []store.AuditEvent{}
-	}
-	writeJSON(w, http.StatusOK, client.AuditList{Events: events})
+	writeJSON(w, http.StatusOK, wire.AuditList{Events: wireList(events, wireEvent)})
 }
 
 // getCA serves GET /v1/ca. The root and the device CA are public: devices
 // and operators fetch them to pin the server and to build chains.
 func (a *API) getCA(w http.ResponseWriter, _ *http.Request) {
 	authority := a.authority()
-	writeJSON(w, http.StatusOK, client.CABundle{
+	writeJSON(w, http.StatusOK, wire.CABundle{
 		Root:     string(authority.RootPEM()),
 		DeviceCA: string(authority.DeviceChainPEM()),
 	})

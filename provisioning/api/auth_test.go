@@ -20,6 +20,7 @@ import (
 	"github.com/fleetgate/fleetgate/provisioning/api/apitest"
 	"github.com/fleetgate/fleetgate/provisioning/ca"
 	"github.com/fleetgate/fleetgate/provisioning/client"
+	"github.com/fleetgate/fleetgate/provisioning/wire"
 )
 
 // TestAuthentication checks who may call the operator routes. Some
@@ -70,7 +71,7 @@ func TestAuthentication(t *testing.T) {
 			defer c.CloseIdleConnections()
 			before := take(t, tc.env)
 
-			_, err := c.RegisterDevice(testCtx(t), client.RegisterRequest{ID: "intruder-1"})
+			_, err := c.RegisterDevice(testCtx(t), wire.RegisterRequest{ID: "intruder-1"})
 			checkRefused(t, err, tc.handshake)
 			_, err = c.Revoke(testCtx(t), "sensor-1", "hostile takeover")
 			checkRefused(t, err, tc.handshake)
@@ -104,7 +105,7 @@ func checkRefused(t *testing.T, err error, handshake bool) {
 		}
 	default:
 		var apiErr *client.APIError
-		if !errors.As(err, &apiErr) || apiErr.Status != 401 || apiErr.Code != client.CodeUnauthenticated || !client.IsUnauthenticated(err) {
+		if !errors.As(err, &apiErr) || apiErr.Status != 401 || apiErr.Code != wire.CodeUnauthenticated || !client.IsUnauthenticated(err) {
 			t.Errorf("err = %v, want 401 unauthenticated", err)
 		}
 	}

@@ -7,7 +7,7 @@ import (
 	"strings"
 
 	"github.com/fleetgate/fleetgate/identity"
-	"github.com/fleetgate/fleetgate/provisioning/client"
+	"github.com/fleetgate/fleetgate/provisioning/wire"
 	"github.com/fleetgate/fleetgate/store"
 )
 
@@ -25,7 +25,7 @@ func (a *API) listCertificates(w http.ResponseWriter, r *http.Request, _ store.A
 		a.fail(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, client.CertificateList{Certificates: withoutDER(certs)})
+	writeJSON(w, http.StatusOK, wire.CertificateList{Certificates: wireList(certs, wireCertificate)})
 }
 
 // showCertificate serves GET /v1/certificates/{serial}.
@@ -35,16 +35,16 @@ func (a *API) showCertificate(w http.ResponseWriter, r *http.Request, _ store.Ac
 		a.fail(w, r, err)
 		return
 	}
-	out := client.CertificateDetail{PEM: string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: c.DER}))}
-	c.DER = nil
-	out.Certificate = c
-	writeJSON(w, http.StatusOK, out)
+	writeJSON(w, http.StatusOK, wire.CertificateDetail{
+		Certificate: wireCertificate(c),
+		PEM:         string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: c.DER})),
+	})
 }
 
 // revokeCertificate serves POST /v1/certificates/{serial}/revoke. Like a
 // device revocation it is final and must say why.
 func (a *API) revokeCertificate(w http.ResponseWriter, r *http.Request, by store.Actor) {
-	var req client.ReasonRequest
+	var req wire.ReasonRequest
 	if err := a.decode(w, r, &req, false); err != nil {
 		a.fail(w, r, err)
 		return
@@ -59,6 +59,5 @@ func (a *API) revokeCertificate(w http.ResponseWriter, r *http.Request, by store
 		a.fail(w, r, err)
 		return
 	}
-	c.DER = nil
-	writeJSON(w, http.StatusOK, c)
+	writeJSON(w, http.StatusOK, wireCertificate(c))
 }

@@ -6,13 +6,13 @@ import (
 	"strings"
 
 	"github.com/fleetgate/fleetgate/identity"
-	"github.com/fleetgate/fleetgate/provisioning/client"
+	"github.com/fleetgate/fleetgate/provisioning/wire"
 	"github.com/fleetgate/fleetgate/store"
 )
 
 // registerDevice serves POST /v1/devices.
 func (a *API) registerDevice(w http.ResponseWriter, r *http.Request, by store.Actor) {
-	var req client.RegisterRequest
+	var req wire.RegisterRequest
 	if err := a.decode(w, r, &req, false); err != nil {
 		a.fail(w, r, err)
 		return
@@ -34,7 +34,7 @@ func (a *API) registerDevice(w http.ResponseWriter, r *http.Request, by store.Ac
 		a.fail(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusCreated, d)
+	writeJSON(w, http.StatusCreated, wireDevice(d))
 }
 
 // listDevices serves GET /v1/devices?status=&group=.
@@ -52,10 +52,7 @@ func (a *API) listDevices(w http.ResponseWriter, r *http.Request, _ store.Actor)
 		a.fail(w, r, err)
 		return
 	}
-	if devices == nil {
-		devices = []store.Device{} // "[]", not "null", for scripts
-	}
-	writeJSON(w, http.StatusOK, client.DeviceList{Devices: devices})
+	writeJSON(w, http.StatusOK, wire.DeviceList{Devices: wireList(devices, wireDevice)})
 }
 
 // showDevice serves GET /v1/devices/{id}.
@@ -75,7 +72,7 @@ func (a *API) showDevice(w http.ResponseWriter, r *http.Request, _ store.Actor) 
 		a.fail(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, client.DeviceDetail{Device: d, Certificates: withoutDER(certs)})
+	writeJSON(w, http.StatusOK, wire.DeviceDetail{Device: wireDevice(d), Certificates: wireList(certs, wireCertificate)})
 }
 
 // suspendDevice serves POST /v1/devices/{id}/suspend.
@@ -101,7 +98,7 @@ func (a *API) setStatus(w http.ResponseWriter, r *http.Request, by store.Actor, 
 		a.fail(w, r, err)
 		return
 	}
-	var req client.ReasonRequest
+	var req wire.ReasonRequest
 	if err := a.decode(w, r, &req, true); err != nil {
 		a.fail(w, r, err)
 		return
@@ -116,7 +113,7 @@ func (a *API) setStatus(w http.ResponseWriter, r *http.Request, by store.Actor, 
 		a.fail(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, d)
+	writeJSON(w, http.StatusOK, wireDevice(d))
 }
 
 // pathID returns the {id} path value, refusing IDs that no device can have.
@@ -126,15 +123,4 @@ func pathID(r *http.Request) (string, error) {
 		return "", err
 	}
 	return id, nil
-}
-
-// withoutDER drops the DER of each record: listings stay small, and the PEM
-// is one GET /v1/certificates/{serial} away.
-func withoutDER(certs []store.Certificate) []store.Certificate {
-	out := make([]store.Certificate, len(certs))
-	for i, c := range certs {
-		c.DER = nil
-		out[i] = c
-	}
-	return out
 }

@@ -10,12 +10,13 @@
 // routes and TLSConfig the server side TLS settings. Operator routes need a
 // verified operator client certificate; the operator's name and the remote
 // address become the store.Actor of every change, so the audit log says who
-// did what from where. Operator bodies are the wire types of package
-// client; their errors have one shape, {"error":{"code":...,"message":...}},
-// and one mapping from sentinel errors to HTTP status and code (errors.go).
+// did what from where. Every body is a type of package wire, which the
+// clients (package client for operators, package enroll for devices) share;
+// registry records become wire types in one place (records.go). Errors
+// have one shape, {"error":{"code":...,"message":...}}, and one mapping
+// from sentinel errors to HTTP status and code (errors.go).
 //
-// Device routes speak the wire types of package enroll, the small client
-// the agent links:
+// Device routes:
 //
 //	POST /v1/enroll/tpm/start   EK certificate (or pre-registered EK public) + AK -> credential + nonce
 //	POST /v1/enroll/tpm/finish  activated secret + Certify of the new key + CSR  -> certificate
@@ -24,7 +25,7 @@
 //	POST /v1/rotate/finish      (mTLS) Certify with the enrollment AK + CSR, or a CSR alone
 //
 // Enrollment needs no client certificate: the TPM's proof or the token is
-// the credential. Each refusal carries its own code from package enroll
+// the credential. Each refusal carries its own wire.Code
 // (nonce_mismatch, ek_untrusted, token_replayed, ...) and is logged with
 // the device and the code; the message names the check but not the values
 // compared (enroll_errors.go).

@@ -19,6 +19,7 @@ import (
 	"github.com/fleetgate/fleetgate/provisioning/api/apitest"
 	"github.com/fleetgate/fleetgate/provisioning/attest"
 	"github.com/fleetgate/fleetgate/provisioning/enroll"
+	"github.com/fleetgate/fleetgate/provisioning/wire"
 	"github.com/fleetgate/fleetgate/store"
 )
 
@@ -37,7 +38,7 @@ func BenchmarkTokenEnrollment(b *testing.B) {
 			csr := csrPEM(b, newP256(b))
 			bodies := make([][]byte, b.N)
 			for i := range bodies {
-				bodies[i], _ = json.Marshal(enroll.TokenRequest{Token: tokens[i], DeviceID: fmt.Sprintf("bench-%d", i), CSR: csr})
+				bodies[i], _ = json.Marshal(wire.TokenRequest{Token: tokens[i], DeviceID: fmt.Sprintf("bench-%d", i), CSR: csr})
 			}
 			const workers = 32
 			var next atomic.Int64
@@ -57,7 +58,7 @@ func BenchmarkTokenEnrollment(b *testing.B) {
 					}
 					for n := take(); n < b.N; n = take() {
 						if c != nil {
-							var req enroll.TokenRequest
+							var req wire.TokenRequest
 							_ = json.Unmarshal(bodies[n], &req)
 							if _, err := c.EnrollToken(b.Context(), req); err != nil {
 								b.Error(err)
@@ -66,7 +67,7 @@ func BenchmarkTokenEnrollment(b *testing.B) {
 							continue
 						}
 						rec := httptest.NewRecorder()
-						h.ServeHTTP(rec, httptest.NewRequest(http.MethodPost, enroll.PathToken, bytes.NewReader(bodies[n])))
+						h.ServeHTTP(rec, httptest.NewRequest(http.MethodPost, wire.PathToken, bytes.NewReader(bodies[n])))
 						if rec.Code != http.StatusCreated {
 							b.Errorf("status %d: %s", rec.Code, rec.Body)
 							return
@@ -109,7 +110,7 @@ func BenchmarkTPMFinish(b *testing.B) {
 					defer wg.Done()
 					for n := int(next.Add(1) - 1); n < b.N; n = int(next.Add(1) - 1) {
 						rec := httptest.NewRecorder()
-						h.ServeHTTP(rec, httptest.NewRequest(http.MethodPost, enroll.PathTPMFinish, bytes.NewReader(bodies[n])))
+						h.ServeHTTP(rec, httptest.NewRequest(http.MethodPost, wire.PathTPMFinish, bytes.NewReader(bodies[n])))
 						if rec.Code != http.StatusCreated {
 							b.Errorf("status %d: %s", rec.Code, rec.Body)
 							return
@@ -143,7 +144,7 @@ func tpmFinishFixture(b *testing.B) (http.Handler, [][]byte) {
 			Secret: randomBytes(b, 32), Nonce: randomBytes(b, 32), ExpiresAt: time.Now().Add(time.Hour)}
 		ch.ID = fmt.Sprintf("%032x", randomBytes(b, 16))
 		kp, att, sig := s.certify(b, &key.PublicKey, keyAttrs(false), ch.Nonce)
-		bodies[i], _ = json.Marshal(enroll.TPMFinishRequest{ChallengeID: ch.ID, Secret: ch.Secret, KeyPublic: kp, Attestation: att, Signature: sig, CSR: csr})
+		bodies[i], _ = json.Marshal(wire.TPMFinishRequest{ChallengeID: ch.ID, Secret: ch.Secret, KeyPublic: kp, Attestation: att, Signature: sig, CSR: csr})
 		challenges[i] = ch
 	}
 	putAll(b, e, challenges)

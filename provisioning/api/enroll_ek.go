@@ -9,7 +9,7 @@ import (
 	"github.com/google/go-tpm/tpm2"
 
 	"github.com/fleetgate/fleetgate/provisioning/attest"
-	"github.com/fleetgate/fleetgate/provisioning/enroll"
+	"github.com/fleetgate/fleetgate/provisioning/wire"
 )
 
 // endorsement is the EK a start request proved nothing about yet: its
@@ -25,18 +25,18 @@ type endorsement struct {
 // manufacturer roots, and never from the request's public area. Without
 // one, the public area is taken as is: it is then only as good as the
 // allow-list entry its hash must match, which the caller checks.
-func (a *API) resolveEK(req enroll.TPMStartRequest) (endorsement, error) {
+func (a *API) resolveEK(req wire.TPMStartRequest) (endorsement, error) {
 	var ek endorsement
 	switch {
 	case len(req.EKCert) > 0:
 		if a.cfg.EKRoots == nil {
-			return ek, withCode(enroll.CodeEKUntrusted, fmt.Errorf("%w: no manufacturer roots configured; only pre-registered EK public hashes are accepted", attest.ErrEKUntrusted))
+			return ek, withCode(wire.CodeEKUntrusted, fmt.Errorf("%w: no manufacturer roots configured; only pre-registered EK public hashes are accepted", attest.ErrEKUntrusted))
 		}
 		cert, err := attest.VerifyEKCertificateChain(req.EKCert, a.cfg.EKRoots, a.cfg.EKIntermediates, a.now())
 		if err != nil {
 			// A certificate that does not even parse is no more trusted
 			// than one that does not chain.
-			return ek, withCode(enroll.CodeEKUntrusted, err)
+			return ek, withCode(wire.CodeEKUntrusted, err)
 		}
 		ek.key, ek.fromCert = cert.PublicKey, true
 	case len(req.EKPublic) > 0:

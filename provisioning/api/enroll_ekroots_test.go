@@ -9,7 +9,7 @@ import (
 
 	"github.com/fleetgate/fleetgate/provisioning/api"
 	"github.com/fleetgate/fleetgate/provisioning/api/apitest"
-	"github.com/fleetgate/fleetgate/provisioning/enroll"
+	"github.com/fleetgate/fleetgate/provisioning/wire"
 )
 
 // TestLoadEKRoots loads manufacturer bundles and, for the good one, starts
@@ -45,7 +45,7 @@ func TestLoadEKRoots(t *testing.T) {
 		}
 		e := apitest.Start(t, apitest.Options{Config: api.Config{EKRoots: roots, EKIntermediates: inters}})
 		preRegister(t, e, "tpm-1", &s.ek.PublicKey)
-		if _, err := deviceClient(t, e).StartTPM(testCtx(t), enroll.TPMStartRequest{DeviceID: "tpm-1", EKCert: ekCert, AKPublic: s.akPublic}); err != nil {
+		if _, err := deviceClient(t, e).StartTPM(testCtx(t), wire.TPMStartRequest{DeviceID: "tpm-1", EKCert: ekCert, AKPublic: s.akPublic}); err != nil {
 			t.Fatalf("start with an EK certificate from the intermediate: %v", err)
 		}
 	})

@@ -8,8 +8,7 @@ import (
 	"github.com/fleetgate/fleetgate/identity"
 	"github.com/fleetgate/fleetgate/provisioning/attest"
 	"github.com/fleetgate/fleetgate/provisioning/ca"
-	"github.com/fleetgate/fleetgate/provisioning/client"
-	"github.com/fleetgate/fleetgate/provisioning/enroll"
+	"github.com/fleetgate/fleetgate/provisioning/wire"
 	"github.com/fleetgate/fleetgate/store"
 )
 
@@ -21,7 +20,7 @@ var errDeviceUnauthenticated = errors.New("device client certificate required")
 // known: the registry's ErrExpired means challenge_expired on the TPM path
 // and token_expired on the token path.
 type coded struct {
-	code string
+	code wire.Code
 	err  error
 }
 
@@ -29,71 +28,71 @@ func (c *coded) Error() string { return c.err.Error() }
 func (c *coded) Unwrap() error { return c.err }
 
 // withCode tags err with an enrollment code.
-func withCode(code string, err error) error { return &coded{code: code, err: err} }
+func withCode(code wire.Code, err error) error { return &coded{code: code, err: err} }
 
-// enrollCode is the one mapping from errors met on the device routes to the
-// codes of package enroll. A code chosen with withCode wins; otherwise the
+// enrollCode is the one mapping from errors met on the device routes to
+// their codes. A code chosen with withCode wins; otherwise the
 // sentinels of attest, the registry and the CA decide.
-func enrollCode(err error) string {
+func enrollCode(err error) wire.Code {
 	var c *coded
 	if errors.As(err, &c) {
 		return c.code
 	}
 	switch {
 	case errors.Is(err, errDeviceUnauthenticated):
-		return enroll.CodeUnauthenticated
+		return wire.CodeUnauthenticated
 	case errors.Is(err, attest.ErrSecretMismatch):
-		return enroll.CodeSecretMismatch
+		return wire.CodeSecretMismatch
 	case errors.Is(err, attest.ErrNonceMismatch):
-		return enroll.CodeNonceMismatch
+		return wire.CodeNonceMismatch
 	case errors.Is(err, attest.ErrNameMismatch):
-		return enroll.CodeNameMismatch
+		return wire.CodeNameMismatch
 	case errors.Is(err, attest.ErrAKSignature):
-		return enroll.CodeAKSignature
+		return wire.CodeAKSignature
 	case errors.Is(err, attest.ErrAttestMagic), errors.Is(err, attest.ErrAttestType):
-		return enroll.CodeAttestation
+		return wire.CodeAttestation
 	case errors.Is(err, attest.ErrKeyAttributes):
-		return enroll.CodeKeyAttributes
+		return wire.CodeKeyAttributes
 	case errors.Is(err, attest.ErrAKAttributes):
-		return enroll.CodeAKAttributes
+		return wire.CodeAKAttributes
 	case errors.Is(err, attest.ErrCSRSignature):
-		return enroll.CodeCSRSignature
+		return wire.CodeCSRSignature
 	case errors.Is(err, attest.ErrCSRKeyMismatch):
-		return enroll.CodeCSRKeyMismatch
+		return wire.CodeCSRKeyMismatch
 	case errors.Is(err, attest.ErrEKUntrusted):
-		return enroll.CodeEKUntrusted
+		return wire.CodeEKUntrusted
 	case errors.Is(err, store.ErrState):
-		return enroll.CodeDeviceNotActive
+		return wire.CodeDeviceNotActive
 	case errors.Is(err, store.ErrPolicy):
-		return enroll.CodePolicy
+		return wire.CodePolicy
 	case errors.Is(err, store.ErrNotFound):
-		return enroll.CodeNotFound
+		return wire.CodeNotFound
 	case errors.Is(err, store.ErrExists):
-		return enroll.CodeExists
+		return wire.CodeExists
 	case errors.Is(err, errBadRequest), errors.Is(err, store.ErrInvalid),
 		errors.Is(err, identity.ErrInvalidID), errors.Is(err, ca.ErrBadCSR),
 		errors.Is(err, attest.ErrMalformed), errors.Is(err, attest.ErrEKKey):
-		return enroll.CodeBadRequest
+		return wire.CodeBadRequest
 	default:
-		return enroll.CodeInternal
+		return wire.CodeInternal
 	}
 }
 
 // enrollStatus is the HTTP status of each code: 403 for a proof that failed,
 // 409 for something already used, 410 for something too old.
-func enrollStatus(code string) int {
+func enrollStatus(code wire.Code) int {
 	switch code {
-	case enroll.CodeBadRequest, enroll.CodeAttestation:
+	case wire.CodeBadRequest, wire.CodeAttestation:
 		return http.StatusBadRequest
-	case enroll.CodeUnauthenticated:
+	case wire.CodeUnauthenticated:
 		return http.StatusUnauthorized
-	case enroll.CodeNotFound:
+	case wire.CodeNotFound:
 		return http.StatusNotFound
-	case enroll.CodeChallengeReplayed, enroll.CodeTokenReplayed, enroll.CodeExists:
+	case wire.CodeChallengeReplayed, wire.CodeTokenReplayed, wire.CodeExists:
 		return http.StatusConflict
-	case enroll.CodeChallengeExpired, enroll.CodeTokenExpired:
+	case wire.CodeChallengeExpired, wire.CodeTokenExpired:
 		return http.StatusGone
-	case enroll.CodeInternal:
+	case wire.CodeInternal:
 		return http.StatusInternalServerError
 	default:
 		return http.StatusForbidden
@@ -103,29 +102,29 @@ func enrollStatus(code string) int {
 // enrollMessages are what a refused device reads. They name the check, as
 // the code does, but carry no detail of the comparison: that goes to the
 // server log only.
-var enrollMessages = map[string]string{
-	enroll.CodeNonceMismatch:     "the attestation was not made with this challenge's nonce",
-	enroll.CodeSecretMismatch:    "the activated credential secret is wrong",
-	enroll.CodeNameMismatch:      "the attestation certifies another key than the one presented",
-	enroll.CodeAKSignature:       "the AK signature over the attestation does not verify",
-	enroll.CodeAttestation:       "the attestation is malformed or not a certify statement",
-	enroll.CodeKeyAttributes:     "the key must be an ECC P-256 signing key bound to the TPM (fixedTPM, fixedParent, sensitiveDataOrigin, not restricted)",
-	enroll.CodeAKAttributes:      "the AK must be a restricted signing key bound to the TPM (fixedTPM, fixedParent, sensitiveDataOrigin)",
-	enroll.CodeCSRSignature:      "the CSR is not signed by its key",
-	enroll.CodeCSRKeyMismatch:    "the CSR's key is not the attested key",
-	enroll.CodeEKUntrusted:       "the EK certificate is not trusted",
-	enroll.CodeEKNotAllowed:      "this TPM is not on the allow-list for the device",
-	enroll.CodeChallengeExpired:  "the challenge expired; start again",
-	enroll.CodeChallengeReplayed: "the challenge was already used; start again",
-	enroll.CodeTokenInvalid:      "the enrollment token is not valid",
-	enroll.CodeTokenExpired:      "the enrollment token expired",
-	enroll.CodeTokenReplayed:     "the enrollment token was already used",
-	enroll.CodePolicy:            "the device group's enrollment policy forbids this",
-	enroll.CodeNotFound:          "unknown device or challenge",
-	enroll.CodeExists:            "the device ID is already registered",
-	enroll.CodeDeviceNotActive:   "the device is not active",
-	enroll.CodeUnauthenticated:   "a valid, active device certificate is required",
-	enroll.CodeInternal:          "internal error; the server log has the details",
+var enrollMessages = map[wire.Code]string{
+	wire.CodeNonceMismatch:     "the attestation was not made with this challenge's nonce",
+	wire.CodeSecretMismatch:    "the activated credential secret is wrong",
+	wire.CodeNameMismatch:      "the attestation certifies another key than the one presented",
+	wire.CodeAKSignature:       "the AK signature over the attestation does not verify",
+	wire.CodeAttestation:       "the attestation is malformed or not a certify statement",
+	wire.CodeKeyAttributes:     "the key must be an ECC P-256 signing key bound to the TPM (fixedTPM, fixedParent, sensitiveDataOrigin, not restricted)",
+	wire.CodeAKAttributes:      "the AK must be a restricted signing key bound to the TPM (fixedTPM, fixedParent, sensitiveDataOrigin)",
+	wire.CodeCSRSignature:      "the CSR is not signed by its key",
+	wire.CodeCSRKeyMismatch:    "the CSR's key is not the attested key",
+	wire.CodeEKUntrusted:       "the EK certificate is not trusted",
+	wire.CodeEKNotAllowed:      "this TPM is not on the allow-list for the device",
+	wire.CodeChallengeExpired:  "the challenge expired; start again",
+	wire.CodeChallengeReplayed: "the challenge was already used; start again",
+	wire.CodeTokenInvalid:      "the enrollment token is not valid",
+	wire.CodeTokenExpired:      "the enrollment token expired",
+	wire.CodeTokenReplayed:     "the enrollment token was already used",
+	wire.CodePolicy:            "the device group's enrollment policy forbids this",
+	wire.CodeNotFound:          "unknown device or challenge",
+	wire.CodeExists:            "the device ID is already registered",
+	wire.CodeDeviceNotActive:   "the device is not active",
+	wire.CodeUnauthenticated:   "a valid, active device certificate is required",
+	wire.CodeInternal:          "internal error; the server log has the details",
 }
 
 // refuse answers a device request with err's enrollment code and logs the
@@ -134,7 +133,7 @@ var enrollMessages = map[string]string{
 func (a *API) refuse(w http.ResponseWriter, r *http.Request, deviceID string, err error) {
 	code := enrollCode(err)
 	status := enrollStatus(code)
-	a.cfg.Metrics.refusals.WithLabelValues(code).Inc()
+	a.cfg.Metrics.refusals.WithLabelValues(string(code)).Inc()
 	level := slog.LevelWarn
 	if status == http.StatusInternalServerError {
 		level = slog.LevelError
@@ -142,8 +141,8 @@ func (a *API) refuse(w http.ResponseWriter, r *http.Request, deviceID string, er
 	a.log.Log(r.Context(), level, "device request refused", "path", r.URL.Path, "device", deviceID,
 		"code", code, "remote", r.RemoteAddr, "err", err)
 	msg := enrollMessages[code]
-	if code == enroll.CodeBadRequest || msg == "" {
+	if code == wire.CodeBadRequest || msg == "" {
 		msg = err.Error() // what was malformed is the caller's to fix
 	}
-	writeJSON(w, status, client.ErrorBody{Error: client.ErrorDetail{Code: code, Message: msg}})
+	writeError(w, status, code, msg)
 }

@@ -8,7 +8,7 @@ import (
 	"net/http"
 
 	"github.com/fleetgate/fleetgate/provisioning/attest"
-	"github.com/fleetgate/fleetgate/provisioning/enroll"
+	"github.com/fleetgate/fleetgate/provisioning/wire"
 	"github.com/fleetgate/fleetgate/store"
 )
 
@@ -17,7 +17,7 @@ import (
 // challenge consumed in one registry transaction, so of two concurrent
 // finishes with one challenge exactly one gets a certificate.
 func (a *API) finishTPM(w http.ResponseWriter, r *http.Request) {
-	var req enroll.TPMFinishRequest
+	var req wire.TPMFinishRequest
 	if err := a.decode(w, r, &req, false); err != nil {
 		a.refuse(w, r, "", err)
 		return
@@ -46,7 +46,7 @@ func (a *API) finishTPM(w http.ResponseWriter, r *http.Request) {
 	// both again when it records the enrollment.
 	d, err := a.db.Device(id)
 	if err == nil && d.EKHash != ch.EKHash {
-		err = withCode(enroll.CodeEKNotAllowed, fmt.Errorf("device %s: allow-list entry changed since the challenge", id))
+		err = withCode(wire.CodeEKNotAllowed, fmt.Errorf("device %s: allow-list entry changed since the challenge", id))
 	}
 	if err == nil {
 		err = checkActive(d)
@@ -91,12 +91,12 @@ func challengeErr(err error) error {
 	case err == nil:
 		return nil
 	case errors.Is(err, store.ErrReplayed): // before ErrNotFound, which Challenge adds
-		return withCode(enroll.CodeChallengeReplayed, err)
+		return withCode(wire.CodeChallengeReplayed, err)
 	case errors.Is(err, store.ErrExpired):
-		return withCode(enroll.CodeChallengeExpired, err)
+		return withCode(wire.CodeChallengeExpired, err)
 	case errors.Is(err, store.ErrPolicy):
 		// The TPM differs from the one registered for the device.
-		return withCode(enroll.CodeEKNotAllowed, err)
+		return withCode(wire.CodeEKNotAllowed, err)
 	default:
 		return err
 	}
@@ -107,7 +107,7 @@ func challengeErr(err error) error {
 // be the certified one.
 func (a *API) verifyTPMKey(ch store.Challenge, akPublic, keyPublic, attestation, sig []byte, csrPEM string) (csr *x509.CertificateRequest, err error) {
 	if !bytes.Equal(akPublic, ch.AKPublic) {
-		return nil, withCode(enroll.CodePolicy, fmt.Errorf("challenge %s was made for another AK", ch.ID))
+		return nil, withCode(wire.CodePolicy, fmt.Errorf("challenge %s was made for another AK", ch.ID))
 	}
 	ak, err := attest.ParseAK(akPublic)
 	if err != nil {
@@ -115,7 +115,7 @@ func (a *API) verifyTPMKey(ch store.Challenge, akPublic, keyPublic, attestation,
 	}
 	key, err := attest.VerifyCertify(ak, keyPublic, attestation, sig, ch.Nonce)
 	if errors.Is(err, attest.ErrMalformed) {
-		err = withCode(enroll.CodeAttestation, err)
+		err = withCode(wire.CodeAttestation, err)
 	}
 	if err != nil {
 		return nil, err

@@ -16,6 +16,7 @@ import (
 	"github.com/fleetgate/fleetgate/provisioning/api/apitest"
 	"github.com/fleetgate/fleetgate/provisioning/attest"
 	"github.com/fleetgate/fleetgate/provisioning/enroll"
+	"github.com/fleetgate/fleetgate/provisioning/wire"
 	"github.com/fleetgate/fleetgate/store"
 )
 
@@ -40,7 +41,7 @@ func rotationClient(t testing.TB, e *apitest.Env, cert *tls.Certificate) *enroll
 
 // wantRefusal fails unless err is an *enroll.Error with the code and
 // status.
-func wantRefusal(t testing.TB, err error, status int, code string) {
+func wantRefusal(t testing.TB, err error, status int, code wire.Code) {
 	t.Helper()
 	var e *enroll.Error
 	if !errors.As(err, &e) {
@@ -66,7 +67,7 @@ func csrPEM(t testing.TB, key crypto.Signer) string {
 
 // checkEnrolled verifies an answer: a leaf for the device, chaining to the
 // device CA, recorded active in the registry with the attestation.
-func checkEnrolled(t testing.TB, e *apitest.Env, got enroll.Issued, id string, key crypto.PublicKey, how store.Attestation) store.Certificate {
+func checkEnrolled(t testing.TB, e *apitest.Env, got wire.Issued, id string, key crypto.PublicKey, how store.Attestation) store.Certificate {
 	t.Helper()
 	certs := parsePEMCertsTB(t, got.Chain)
 	if len(certs) != 2 {
@@ -93,7 +94,7 @@ func checkEnrolled(t testing.TB, e *apitest.Env, got enroll.Issued, id string, k
 }
 
 // tlsCert pairs an issued chain with its key, as a device hands it to TLS.
-func tlsCert(t testing.TB, got enroll.Issued, key crypto.Signer) *tls.Certificate {
+func tlsCert(t testing.TB, got wire.Issued, key crypto.Signer) *tls.Certificate {
 	t.Helper()
 	var c tls.Certificate
 	for _, x := range parsePEMCertsTB(t, got.Chain) {

@@ -13,7 +13,7 @@ import (
 
 	"github.com/fleetgate/fleetgate/provisioning/attest"
 	"github.com/fleetgate/fleetgate/provisioning/ca"
-	"github.com/fleetgate/fleetgate/provisioning/enroll"
+	"github.com/fleetgate/fleetgate/provisioning/wire"
 	"github.com/fleetgate/fleetgate/store"
 )
 
@@ -68,21 +68,21 @@ func keyHash(pub crypto.PublicKey) (string, error) {
 // (in CompleteEnrollment, together with whatever the enrollment consumes).
 // Every check on the request must come before: the serial is the first
 // thing written.
-func (a *API) issueFor(deviceID string, csr *x509.CertificateRequest, how store.Attestation, record func(store.Certificate) error) (enroll.Issued, error) {
+func (a *API) issueFor(deviceID string, csr *x509.CertificateRequest, how store.Attestation, record func(store.Certificate) error) (wire.Issued, error) {
 	kh, err := keyHash(csr.PublicKey)
 	if err != nil {
-		return enroll.Issued{}, err
+		return wire.Issued{}, err
 	}
 	serial, err := a.db.AllocateSerial()
 	if err != nil {
-		return enroll.Issued{}, err
+		return wire.Issued{}, err
 	}
 	// One CA for the whole request: a reload in between must not pair a
 	// certificate with another intermediate's chain.
 	authority := a.authority()
 	cert, err := authority.IssueDevice(csr, deviceID, serial, a.currentDefaultLifetime())
 	if err != nil {
-		return enroll.Issued{}, err
+		return wire.Issued{}, err
 	}
 	rec := store.Certificate{
 		Serial:      ca.SerialHex(cert),
@@ -97,7 +97,7 @@ func (a *API) issueFor(deviceID string, csr *x509.CertificateRequest, how store.
 		KeyHash:     kh,
 	}
 	if err := record(rec); err != nil {
-		return enroll.Issued{}, err
+		return wire.Issued{}, err
 	}
 	return a.issued(authority, rec), nil
 }
@@ -106,13 +106,13 @@ func (a *API) issueFor(deviceID string, csr *x509.CertificateRequest, how store.
 // intermediate that signed it, found among those authority trusts: a
 // retried rotation may answer with a certificate issued before the
 // intermediate was rotated.
-func (a *API) issued(authority *ca.CA, rec store.Certificate) enroll.Issued {
+func (a *API) issued(authority *ca.CA, rec store.Certificate) wire.Issued {
 	leaf := string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: rec.DER}))
 	chain := authority.DeviceChainPEM()
 	if c, err := x509.ParseCertificate(rec.DER); err == nil {
 		chain = authority.IssuerChainPEM(c)
 	}
-	return enroll.Issued{
+	return wire.Issued{
 		Serial:      rec.Serial,
 		Fingerprint: rec.Fingerprint,
 		NotBefore:   rec.NotBefore,

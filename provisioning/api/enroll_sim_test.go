@@ -17,7 +17,7 @@ import (
 	"github.com/fleetgate/fleetgate/device-agent/tpmkey"
 	"github.com/fleetgate/fleetgate/provisioning/api"
 	"github.com/fleetgate/fleetgate/provisioning/api/apitest"
-	"github.com/fleetgate/fleetgate/provisioning/enroll"
+	"github.com/fleetgate/fleetgate/provisioning/wire"
 	"github.com/fleetgate/fleetgate/store"
 )
 
@@ -68,9 +68,9 @@ func newSimDevice(t *testing.T, tpm transport.TPM, m *manufacturer) *simDevice {
 }
 
 // start asks for a challenge and activates its credential in the TPM.
-func (s *simDevice) start(t *testing.T, e *apitest.Env, id string) (enroll.TPMStartResponse, []byte) {
+func (s *simDevice) start(t *testing.T, e *apitest.Env, id string) (wire.TPMStartResponse, []byte) {
 	t.Helper()
-	resp, err := deviceClient(t, e).StartTPM(testCtx(t), enroll.TPMStartRequest{DeviceID: id, EKCert: s.ekCert, AKPublic: s.ak.Public()})
+	resp, err := deviceClient(t, e).StartTPM(testCtx(t), wire.TPMStartRequest{DeviceID: id, EKCert: s.ekCert, AKPublic: s.ak.Public()})
 	if err != nil {
 		t.Fatalf("start: %v", err)
 	}
@@ -93,13 +93,13 @@ func (s *simDevice) newKey(t *testing.T) *tpmkey.Key {
 }
 
 // finishRequest certifies key with nonce and signs a CSR with it.
-func (s *simDevice) finishRequest(t *testing.T, id string, secret []byte, key *tpmkey.Key, nonce []byte) enroll.TPMFinishRequest {
+func (s *simDevice) finishRequest(t *testing.T, id string, secret []byte, key *tpmkey.Key, nonce []byte) wire.TPMFinishRequest {
 	t.Helper()
 	att, sig, err := key.Certify(s.ak, nonce)
 	if err != nil {
 		t.Fatalf("Certify: %v", err)
 	}
-	return enroll.TPMFinishRequest{ChallengeID: id, Secret: secret, KeyPublic: key.Public(), Attestation: att, Signature: sig, CSR: csrPEM(t, key.Signer())}
+	return wire.TPMFinishRequest{ChallengeID: id, Secret: secret, KeyPublic: key.Public(), Attestation: att, Signature: sig, CSR: csrPEM(t, key.Signer())}
 }
 
 // TestSimulatorEnrollment enrolls a device whose key lives in the TPM, then
@@ -137,7 +137,7 @@ func TestSimulatorEnrollment(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	req := enroll.RotationRequest{ChallengeID: ch.ChallengeID, KeyPublic: key2.Public(), Attestation: att, Signature: sig, CSR: csrPEM(t, key2.Signer())}
+	req := wire.RotationRequest{ChallengeID: ch.ChallengeID, KeyPublic: key2.Public(), Attestation: att, Signature: sig, CSR: csrPEM(t, key2.Signer())}
 	second, err := rc.FinishRotation(ctx, req)
 	if err != nil {
 		t.Fatalf("finish rotation: %v", err)
@@ -163,7 +163,7 @@ func TestSimulatorEKPublic(t *testing.T) {
 	e := apitest.Start(t, apitest.Options{}) // no manufacturer roots at all
 	s := newSimDevice(t, tpm, newManufacturer(t))
 	preRegister(t, e, "sim-tpm-1", s.ekPub)
-	resp, err := deviceClient(t, e).StartTPM(testCtx(t), enroll.TPMStartRequest{EKPublic: s.ek.Public, AKPublic: s.ak.Public()})
+	resp, err := deviceClient(t, e).StartTPM(testCtx(t), wire.TPMStartRequest{EKPublic: s.ek.Public, AKPublic: s.ak.Public()})
 	if err != nil {
 		t.Fatalf("start: %v", err)
 	}
@@ -196,14 +196,14 @@ func TestSimulatorRefusals(t *testing.T) {
 	defer func() { _ = key.Close() }() // the one loaded last
 	dev := deviceClient(t, e)
 
-	finishRefused := func(t *testing.T, env *apitest.Env, req enroll.TPMFinishRequest, status int, code string) {
+	finishRefused := func(t *testing.T, env *apitest.Env, req wire.TPMFinishRequest, status int, code wire.Code) {
 		t.Helper()
 		before := take(t, env)
 		_, err := deviceClient(t, env).FinishTPM(testCtx(t), req)
 		wantRefusal(t, err, status, code)
 		assertUnchanged(t, env, before)
 	}
-	startRefused := func(t *testing.T, req enroll.TPMStartRequest, status int, code string) {
+	startRefused := func(t *testing.T, req wire.TPMStartRequest, status int, code wire.Code) {
 		t.Helper()
 		before := take(t, e)
 		_, err := dev.StartTPM(testCtx(t), req)
@@ -213,7 +213,7 @@ func TestSimulatorRefusals(t *testing.T) {
 
 	t.Run("error/wrong-nonce", func(t *testing.T) {
 		resp, secret := s.start(t, e, "sim-tpm-1")
-		finishRefused(t, e, s.finishRequest(t, resp.ChallengeID, secret, key, bytes.Repeat([]byte{0xee}, 32)), http.StatusForbidden, enroll.CodeNonceMismatch)
+		finishRefused(t, e, s.finishRequest(t, resp.ChallengeID, secret, key, bytes.Repeat([]byte{0xee}, 32)), http.StatusForbidden, wire.CodeNonceMismatch)
 	})
 	t.Run("error/replayed-finish", func(t *testing.T) {
 		resp, secret := s.start(t, e, "sim-tpm-1")
@@ -221,12 +221,12 @@ func TestSimulatorRefusals(t *testing.T) {
 		if _, err := dev.FinishTPM(testCtx(t), req); err != nil {
 			t.Fatalf("first finish: %v", err)
 		}
-		finishRefused(t, e, req, http.StatusConflict, enroll.CodeChallengeReplayed)
+		finishRefused(t, e, req, http.StatusConflict, wire.CodeChallengeReplayed)
 	})
 	t.Run("error/expired-challenge", func(t *testing.T) {
 		resp, secret := s.start(t, short, "sim-tpm-1")
 		waitPast(t, resp.ExpiresAt)
-		finishRefused(t, short, s.finishRequest(t, resp.ChallengeID, secret, key, resp.Nonce), http.StatusGone, enroll.CodeChallengeExpired)
+		finishRefused(t, short, s.finishRequest(t, resp.ChallengeID, secret, key, resp.Nonce), http.StatusGone, wire.CodeChallengeExpired)
 	})
 	t.Run("error/ak-not-restricted", func(t *testing.T) {
 		attrs := tpm2.TPMAObject{FixedTPM: true, FixedParent: true, SensitiveDataOrigin: true, UserWithAuth: true, SignEncrypt: true}
@@ -234,7 +234,7 @@ func TestSimulatorRefusals(t *testing.T) {
 		if err != nil {
 			t.Fatalf("LoadAK: %v", err)
 		}
-		startRefused(t, enroll.TPMStartRequest{DeviceID: "sim-tpm-1", EKCert: s.ekCert, AKPublic: fake.Public()}, http.StatusForbidden, enroll.CodeAKAttributes)
+		startRefused(t, wire.TPMStartRequest{DeviceID: "sim-tpm-1", EKCert: s.ekCert, AKPublic: fake.Public()}, http.StatusForbidden, wire.CodeAKAttributes)
 	})
 	t.Run("error/key-not-fixed-tpm", func(t *testing.T) {
 		// Room for the loose key: the usual one is unloaded meanwhile.
@@ -255,7 +255,7 @@ func TestSimulatorRefusals(t *testing.T) {
 			t.Fatalf("LoadKey: %v", err)
 		}
 		defer loose.Close()
-		finishRefused(t, e, s.finishRequest(t, resp.ChallengeID, secret, loose, resp.Nonce), http.StatusForbidden, enroll.CodeKeyAttributes)
+		finishRefused(t, e, s.finishRequest(t, resp.ChallengeID, secret, loose, resp.Nonce), http.StatusForbidden, wire.CodeKeyAttributes)
 	})
 	t.Run("error/certified-name-differs", func(t *testing.T) {
 		other, err := tpmkey.CreateKey(tpm)
@@ -269,44 +269,44 @@ func TestSimulatorRefusals(t *testing.T) {
 		resp, secret := s.start(t, e, "sim-tpm-1")
 		req := s.finishRequest(t, resp.ChallengeID, secret, key, resp.Nonce)
 		req.KeyPublic = otherPublic
-		finishRefused(t, e, req, http.StatusForbidden, enroll.CodeNameMismatch)
+		finishRefused(t, e, req, http.StatusForbidden, wire.CodeNameMismatch)
 	})
 	t.Run("error/csr-key-differs", func(t *testing.T) {
 		resp, secret := s.start(t, e, "sim-tpm-1")
 		req := s.finishRequest(t, resp.ChallengeID, secret, key, resp.Nonce)
 		req.CSR = csrPEM(t, newP256(t))
-		finishRefused(t, e, req, http.StatusForbidden, enroll.CodeCSRKeyMismatch)
+		finishRefused(t, e, req, http.StatusForbidden, wire.CodeCSRKeyMismatch)
 	})
 	t.Run("error/bad-csr-signature", func(t *testing.T) {
 		resp, secret := s.start(t, e, "sim-tpm-1")
 		req := s.finishRequest(t, resp.ChallengeID, secret, key, resp.Nonce)
 		req.CSR = string(tamperSignature(t, []byte(req.CSR)))
-		finishRefused(t, e, req, http.StatusForbidden, enroll.CodeCSRSignature)
+		finishRefused(t, e, req, http.StatusForbidden, wire.CodeCSRSignature)
 	})
 	t.Run("error/tampered-attestation", func(t *testing.T) {
 		resp, secret := s.start(t, e, "sim-tpm-1")
 		req := s.finishRequest(t, resp.ChallengeID, secret, key, resp.Nonce)
 		req.Attestation[len(req.Attestation)/2] ^= 0x01
-		finishRefused(t, e, req, http.StatusForbidden, enroll.CodeAKSignature)
+		finishRefused(t, e, req, http.StatusForbidden, wire.CodeAKSignature)
 	})
 	t.Run("error/credential-for-another-ek", func(t *testing.T) {
 		// The server seals the credential to the EK of the certificate
 		// presented; a TPM without that EK cannot open it and can only
 		// guess the secret.
-		resp, err := dev.StartTPM(testCtx(t), enroll.TPMStartRequest{DeviceID: "foreign-1", EKCert: m.ekCert(t, &foreignEK.PublicKey), AKPublic: s.ak.Public()})
+		resp, err := dev.StartTPM(testCtx(t), wire.TPMStartRequest{DeviceID: "foreign-1", EKCert: m.ekCert(t, &foreignEK.PublicKey), AKPublic: s.ak.Public()})
 		if err != nil {
 			t.Fatalf("start: %v", err)
 		}
 		if _, err := tpmkey.Activate(tpm, s.ak, resp.CredentialBlob, resp.EncryptedSecret); err == nil {
 			t.Fatal("the TPM activated a credential sealed to another EK")
 		}
-		finishRefused(t, e, s.finishRequest(t, resp.ChallengeID, make([]byte, 32), key, resp.Nonce), http.StatusForbidden, enroll.CodeSecretMismatch)
+		finishRefused(t, e, s.finishRequest(t, resp.ChallengeID, make([]byte, 32), key, resp.Nonce), http.StatusForbidden, wire.CodeSecretMismatch)
 	})
 	t.Run("error/ek-not-on-allow-list", func(t *testing.T) {
-		startRefused(t, enroll.TPMStartRequest{DeviceID: "other-tpm-1", EKCert: s.ekCert, AKPublic: s.ak.Public()}, http.StatusForbidden, enroll.CodeEKNotAllowed)
+		startRefused(t, wire.TPMStartRequest{DeviceID: "other-tpm-1", EKCert: s.ekCert, AKPublic: s.ak.Public()}, http.StatusForbidden, wire.CodeEKNotAllowed)
 	})
 	t.Run("error/self-signed-ek-certificate", func(t *testing.T) {
-		startRefused(t, enroll.TPMStartRequest{DeviceID: "sim-tpm-1", EKCert: selfSignedEKCert(t, newP256(t)), AKPublic: s.ak.Public()}, http.StatusForbidden, enroll.CodeEKUntrusted)
+		startRefused(t, wire.TPMStartRequest{DeviceID: "sim-tpm-1", EKCert: selfSignedEKCert(t, newP256(t)), AKPublic: s.ak.Public()}, http.StatusForbidden, wire.CodeEKUntrusted)
 	})
 	t.Run("ok/baseline", func(t *testing.T) {
 		// The same device and key pass when nothing is spoiled, so each

@@ -9,7 +9,7 @@ import (
 
 	"github.com/fleetgate/fleetgate/identity"
 	"github.com/fleetgate/fleetgate/provisioning/attest"
-	"github.com/fleetgate/fleetgate/provisioning/enroll"
+	"github.com/fleetgate/fleetgate/provisioning/wire"
 	"github.com/fleetgate/fleetgate/store"
 )
 
@@ -23,7 +23,7 @@ const nonceSize = 32
 // the certified EK, plus a fresh nonce. Both are kept in the registry as a
 // single-use challenge; nothing else is written.
 func (a *API) startTPM(w http.ResponseWriter, r *http.Request) {
-	var req enroll.TPMStartRequest
+	var req wire.TPMStartRequest
 	if err := a.decode(w, r, &req, false); err != nil {
 		a.refuse(w, r, "", err)
 		return
@@ -75,7 +75,7 @@ func (a *API) startTPM(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	a.log.Info("enrollment challenge issued", "device", d.ID, "challenge", ch.ID, "ek_from_cert", ek.fromCert, "remote", r.RemoteAddr)
-	writeJSON(w, http.StatusOK, enroll.TPMStartResponse{
+	writeJSON(w, http.StatusOK, wire.TPMStartResponse{
 		ChallengeID:     ch.ID,
 		CredentialBlob:  cred.CredBlob,
 		EncryptedSecret: cred.EncSecret,
@@ -91,7 +91,7 @@ func (a *API) allowedDevice(id string, ek endorsement) (store.Device, error) {
 	if id == "" {
 		d, err := a.db.DeviceByEK(ek.hash)
 		if errors.Is(err, store.ErrNotFound) {
-			return store.Device{}, withCode(enroll.CodeEKNotAllowed, fmt.Errorf("EK %s is on no device's allow-list: %w", ek.hash, err))
+			return store.Device{}, withCode(wire.CodeEKNotAllowed, fmt.Errorf("EK %s is on no device's allow-list: %w", ek.hash, err))
 		}
 		if err != nil {
 			return store.Device{}, err
@@ -103,7 +103,7 @@ func (a *API) allowedDevice(id string, ek endorsement) (store.Device, error) {
 		return store.Device{}, err
 	}
 	if d.EKHash == "" || d.EKHash != ek.hash {
-		return store.Device{}, withCode(enroll.CodeEKNotAllowed, fmt.Errorf("device %s: EK %s is not the registered one (%q)", id, ek.hash, d.EKHash))
+		return store.Device{}, withCode(wire.CodeEKNotAllowed, fmt.Errorf("device %s: EK %s is not the registered one (%q)", id, ek.hash, d.EKHash))
 	}
 	return d, checkActive(d)
 }

@@ -7,7 +7,7 @@ import (
 	"strings"
 
 	"github.com/fleetgate/fleetgate/identity"
-	"github.com/fleetgate/fleetgate/provisioning/enroll"
+	"github.com/fleetgate/fleetgate/provisioning/wire"
 	"github.com/fleetgate/fleetgate/store"
 )
 
@@ -16,7 +16,7 @@ import (
 // in the registry transaction that creates the device and records its
 // certificate, so a token used concurrently yields exactly one certificate.
 func (a *API) enrollToken(w http.ResponseWriter, r *http.Request) {
-	var req enroll.TokenRequest
+	var req wire.TokenRequest
 	if err := a.decode(w, r, &req, false); err != nil {
 		a.refuse(w, r, "", err)
 		return
@@ -29,7 +29,7 @@ func (a *API) enrollToken(w http.ResponseWriter, r *http.Request) {
 	// A string that cannot be a token is refused without reading the
 	// registry or spending a serial.
 	if !plausibleToken(req.Token) {
-		a.refuse(w, r, id, withCode(enroll.CodeTokenInvalid, errors.New("token is not of the form fgt_<43 base64url characters>")))
+		a.refuse(w, r, id, withCode(wire.CodeTokenInvalid, errors.New("token is not of the form fgt_<43 base64url characters>")))
 		return
 	}
 	csr, err := parseDeviceCSR(req.CSR)
@@ -71,13 +71,13 @@ func tokenErr(err error) error {
 	case err == nil:
 		return nil
 	case errors.Is(err, store.ErrReplayed):
-		return withCode(enroll.CodeTokenReplayed, err)
+		return withCode(wire.CodeTokenReplayed, err)
 	case errors.Is(err, store.ErrExpired):
-		return withCode(enroll.CodeTokenExpired, err)
+		return withCode(wire.CodeTokenExpired, err)
 	case errors.Is(err, store.ErrNotFound):
-		return withCode(enroll.CodeTokenInvalid, err)
+		return withCode(wire.CodeTokenInvalid, err)
 	case errors.Is(err, store.ErrState):
-		return withCode(enroll.CodeDeviceNotActive, err)
+		return withCode(wire.CodeDeviceNotActive, err)
 	default:
 		return err
 	}

@@ -14,6 +14,7 @@ import (
 
 	"github.com/fleetgate/fleetgate/provisioning/api/apitest"
 	"github.com/fleetgate/fleetgate/provisioning/enroll"
+	"github.com/fleetgate/fleetgate/provisioning/wire"
 	"github.com/fleetgate/fleetgate/store"
 )
 
@@ -29,7 +30,7 @@ func TestTokenEnrollment(t *testing.T) {
 	var used string
 	t.Run("ok/enroll", func(t *testing.T) {
 		key := newP256(t)
-		got, err := dev.EnrollToken(ctx, enroll.TokenRequest{Token: tokens[0], DeviceID: "sim-1", CSR: csrPEM(t, key)})
+		got, err := dev.EnrollToken(ctx, wire.TokenRequest{Token: tokens[0], DeviceID: "sim-1", CSR: csrPEM(t, key)})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -66,19 +67,19 @@ func TestTokenEnrollment(t *testing.T) {
 	goodCSR := csrPEM(t, newP256(t))
 	tests := []struct {
 		name   string
-		req    enroll.TokenRequest
+		req    wire.TokenRequest
 		status int
-		code   string
+		code   wire.Code
 	}{
-		{"error/replayed", enroll.TokenRequest{Token: used, DeviceID: "sim-2", CSR: goodCSR}, http.StatusConflict, enroll.CodeTokenReplayed},
-		{"error/expired", enroll.TokenRequest{Token: short[0], DeviceID: "sim-2", CSR: goodCSR}, http.StatusGone, enroll.CodeTokenExpired},
-		{"error/unknown", enroll.TokenRequest{Token: store.TokenPrefix + strings.Repeat("A", 43), DeviceID: "sim-2", CSR: goodCSR}, http.StatusForbidden, enroll.CodeTokenInvalid},
-		{"error/not-a-token", enroll.TokenRequest{Token: "letmein", DeviceID: "sim-2", CSR: goodCSR}, http.StatusForbidden, enroll.CodeTokenInvalid},
-		{"error/device-id-taken", enroll.TokenRequest{Token: tokens[1], DeviceID: "sim-1", CSR: goodCSR}, http.StatusConflict, enroll.CodeExists},
-		{"error/invalid-device-id", enroll.TokenRequest{Token: tokens[1], DeviceID: "sim/2", CSR: goodCSR}, http.StatusBadRequest, enroll.CodeBadRequest},
-		{"error/rsa-key", enroll.TokenRequest{Token: tokens[1], DeviceID: "sim-2", CSR: csrPEM(t, rsaKey)}, http.StatusBadRequest, enroll.CodeBadRequest},
-		{"error/csr-signature", enroll.TokenRequest{Token: tokens[1], DeviceID: "sim-2", CSR: string(tamperSignature(t, []byte(goodCSR)))}, http.StatusForbidden, enroll.CodeCSRSignature},
-		{"error/csr-garbage", enroll.TokenRequest{Token: tokens[1], DeviceID: "sim-2", CSR: "hello"}, http.StatusBadRequest, enroll.CodeBadRequest},
+		{"error/replayed", wire.TokenRequest{Token: used, DeviceID: "sim-2", CSR: goodCSR}, http.StatusConflict, wire.CodeTokenReplayed},
+		{"error/expired", wire.TokenRequest{Token: short[0], DeviceID: "sim-2", CSR: goodCSR}, http.StatusGone, wire.CodeTokenExpired},
+		{"error/unknown", wire.TokenRequest{Token: store.TokenPrefix + strings.Repeat("A", 43), DeviceID: "sim-2", CSR: goodCSR}, http.StatusForbidden, wire.CodeTokenInvalid},
+		{"error/not-a-token", wire.TokenRequest{Token: "letmein", DeviceID: "sim-2", CSR: goodCSR}, http.StatusForbidden, wire.CodeTokenInvalid},
+		{"error/device-id-taken", wire.TokenRequest{Token: tokens[1], DeviceID: "sim-1", CSR: goodCSR}, http.StatusConflict, wire.CodeExists},
+		{"error/invalid-device-id", wire.TokenRequest{Token: tokens[1], DeviceID: "sim/2", CSR: goodCSR}, http.StatusBadRequest, wire.CodeBadRequest},
+		{"error/rsa-key", wire.TokenRequest{Token: tokens[1], DeviceID: "sim-2", CSR: csrPEM(t, rsaKey)}, http.StatusBadRequest, wire.CodeBadRequest},
+		{"error/csr-signature", wire.TokenRequest{Token: tokens[1], DeviceID: "sim-2", CSR: string(tamperSignature(t, []byte(goodCSR)))}, http.StatusForbidden, wire.CodeCSRSignature},
+		{"error/csr-garbage", wire.TokenRequest{Token: tokens[1], DeviceID: "sim-2", CSR: "hello"}, http.StatusBadRequest, wire.CodeBadRequest},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -90,7 +91,7 @@ func TestTokenEnrollment(t *testing.T) {
 	}
 
 	t.Run("ok/p384-key", func(t *testing.T) {
-		got, err := dev.EnrollToken(ctx, enroll.TokenRequest{Token: tokens[1], DeviceID: "sim-3", CSR: csrPEM(t, p384)})
+		got, err := dev.EnrollToken(ctx, wire.TokenRequest{Token: tokens[1], DeviceID: "sim-3", CSR: csrPEM(t, p384)})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -103,8 +104,8 @@ func TestTokenEnrollment(t *testing.T) {
 			t.Fatal(err)
 		}
 		before := take(t, e)
-		_, err := dev.EnrollToken(ctx, enroll.TokenRequest{Token: tokens[2], DeviceID: "sim-4", CSR: goodCSR})
-		wantRefusal(t, err, http.StatusForbidden, enroll.CodePolicy)
+		_, err := dev.EnrollToken(ctx, wire.TokenRequest{Token: tokens[2], DeviceID: "sim-4", CSR: goodCSR})
+		wantRefusal(t, err, http.StatusForbidden, wire.CodePolicy)
 		unchangedBut(t, e, before)
 	})
 }
@@ -126,7 +127,7 @@ func TestTokenRace(t *testing.T) {
 			c := deviceClient(t, e)
 			csr := csrPEM(t, newP256(t))
 			<-start
-			_, errs[i] = c.EnrollToken(testCtx(t), enroll.TokenRequest{Token: token, DeviceID: fmt.Sprintf("racer-%d", i), CSR: csr})
+			_, errs[i] = c.EnrollToken(testCtx(t), wire.TokenRequest{Token: token, DeviceID: fmt.Sprintf("racer-%d", i), CSR: csr})
 		}()
 	}
 	close(start)
@@ -136,7 +137,7 @@ func TestTokenRace(t *testing.T) {
 		switch {
 		case err == nil:
 			ok++
-		case !enroll.IsCode(err, enroll.CodeTokenReplayed):
+		case !enroll.IsCode(err, wire.CodeTokenReplayed):
 			t.Errorf("loser got %v, want token_replayed", err)
 		}
 	}

@@ -14,15 +14,16 @@ import (
 	"github.com/fleetgate/fleetgate/provisioning/api"
 	"github.com/fleetgate/fleetgate/provisioning/api/apitest"
 	"github.com/fleetgate/fleetgate/provisioning/enroll"
+	"github.com/fleetgate/fleetgate/provisioning/wire"
 	"github.com/fleetgate/fleetgate/store"
 )
 
 // softAttempt is one enrollment by a soft TPM: the start answer and a
 // finish request that passes every check, for a test to spoil.
 type softAttempt struct {
-	start enroll.TPMStartResponse
+	start wire.TPMStartResponse
 	key   *ecdsa.PrivateKey
-	req   enroll.TPMFinishRequest
+	req   wire.TPMFinishRequest
 }
 
 // softStart starts an enrollment of device id with s's EK certificate and
@@ -31,14 +32,14 @@ type softAttempt struct {
 func softStart(t *testing.T, e *apitest.Env, m *manufacturer, s *softTPM, id string) softAttempt {
 	t.Helper()
 	ctx := testCtx(t)
-	resp, err := deviceClient(t, e).StartTPM(ctx, enroll.TPMStartRequest{DeviceID: id, EKCert: m.ekCert(t, &s.ek.PublicKey), AKPublic: s.akPublic})
+	resp, err := deviceClient(t, e).StartTPM(ctx, wire.TPMStartRequest{DeviceID: id, EKCert: m.ekCert(t, &s.ek.PublicKey), AKPublic: s.akPublic})
 	if err != nil {
 		t.Fatalf("start: %v", err)
 	}
 	return softPrepare(t, e, s, resp)
 }
 
-func softPrepare(t *testing.T, e *apitest.Env, s *softTPM, resp enroll.TPMStartResponse) softAttempt {
+func softPrepare(t *testing.T, e *apitest.Env, s *softTPM, resp wire.TPMStartResponse) softAttempt {
 	t.Helper()
 	ch, err := e.DB.Challenge(resp.ChallengeID)
 	if err != nil {
@@ -46,7 +47,7 @@ func softPrepare(t *testing.T, e *apitest.Env, s *softTPM, resp enroll.TPMStartR
 	}
 	key := newP256(t)
 	kp, att, sig := s.certify(t, &key.PublicKey, keyAttrs(false), resp.Nonce)
-	return softAttempt{start: resp, key: key, req: enroll.TPMFinishRequest{
+	return softAttempt{start: resp, key: key, req: wire.TPMFinishRequest{
 		ChallengeID: resp.ChallengeID, Secret: ch.Secret, KeyPublic: kp, Attestation: att, Signature: sig, CSR: csrPEM(t, key),
 	}}
 }
@@ -108,7 +109,7 @@ func TestTPMEnrollmentSoft(t *testing.T) {
 	t.Run("ok/pre-registered-ek-public", func(t *testing.T) {
 		s := newSoftTPM(t)
 		preRegister(t, e, "tpm-3", &s.ek.PublicKey)
-		resp, err := dev.StartTPM(ctx, enroll.TPMStartRequest{DeviceID: "tpm-3", EKPublic: ekArea(&s.ek.PublicKey), AKPublic: s.akPublic})
+		resp, err := dev.StartTPM(ctx, wire.TPMStartRequest{DeviceID: "tpm-3", EKPublic: ekArea(&s.ek.PublicKey), AKPublic: s.akPublic})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -145,26 +146,26 @@ func TestTPMStartRefusals(t *testing.T) {
 	tests := []struct {
 		name   string
 		env    *apitest.Env
-		req    enroll.TPMStartRequest
+		req    wire.TPMStartRequest
 		status int
-		code   string
+		code   wire.Code
 	}{
-		{"error/ek-self-signed", e, enroll.TPMStartRequest{DeviceID: "tpm-1", EKCert: selfSignedEKCert(t, s.ek), AKPublic: s.akPublic}, http.StatusForbidden, enroll.CodeEKUntrusted},
-		{"error/ek-other-manufacturer", e, enroll.TPMStartRequest{DeviceID: "tpm-1", EKCert: newManufacturer(t).ekCert(t, &s.ek.PublicKey), AKPublic: s.akPublic}, http.StatusForbidden, enroll.CodeEKUntrusted},
-		{"error/ek-cert-garbage", e, enroll.TPMStartRequest{DeviceID: "tpm-1", EKCert: []byte("not a certificate"), AKPublic: s.akPublic}, http.StatusForbidden, enroll.CodeEKUntrusted},
-		{"error/ek-cert-without-roots", noRoots, enroll.TPMStartRequest{DeviceID: "tpm-1", EKCert: m.ekCert(t, &s.ek.PublicKey), AKPublic: s.akPublic}, http.StatusForbidden, enroll.CodeEKUntrusted},
-		{"error/ek-not-the-devices", e, enroll.TPMStartRequest{DeviceID: "tpm-1", EKCert: m.ekCert(t, &stranger.ek.PublicKey), AKPublic: s.akPublic}, http.StatusForbidden, enroll.CodeEKNotAllowed},
-		{"error/ek-on-no-allow-list", e, enroll.TPMStartRequest{EKCert: m.ekCert(t, &stranger.ek.PublicKey), AKPublic: s.akPublic}, http.StatusForbidden, enroll.CodeEKNotAllowed},
-		{"error/ek-public-not-registered", e, enroll.TPMStartRequest{DeviceID: "tpm-1", EKPublic: ekArea(&stranger.ek.PublicKey), AKPublic: s.akPublic}, http.StatusForbidden, enroll.CodeEKNotAllowed},
-		{"error/ek-public-not-an-ek", e, enroll.TPMStartRequest{DeviceID: "tpm-1", EKPublic: s.akPublic, AKPublic: s.akPublic}, http.StatusBadRequest, enroll.CodeBadRequest},
-		{"error/ek-public-garbage", e, enroll.TPMStartRequest{DeviceID: "tpm-1", EKPublic: []byte{0, 3, 1, 2, 3}, AKPublic: s.akPublic}, http.StatusBadRequest, enroll.CodeBadRequest},
-		{"error/no-ek", e, enroll.TPMStartRequest{DeviceID: "tpm-1", AKPublic: s.akPublic}, http.StatusBadRequest, enroll.CodeBadRequest},
-		{"error/ak-not-restricted", e, enroll.TPMStartRequest{DeviceID: "tpm-1", EKCert: m.ekCert(t, &s.ek.PublicKey), AKPublic: unrestricted}, http.StatusForbidden, enroll.CodeAKAttributes},
-		{"error/ak-garbage", e, enroll.TPMStartRequest{DeviceID: "tpm-1", EKCert: m.ekCert(t, &s.ek.PublicKey), AKPublic: []byte{1, 2, 3}}, http.StatusBadRequest, enroll.CodeBadRequest},
-		{"error/ak-missing", e, enroll.TPMStartRequest{DeviceID: "tpm-1", EKCert: m.ekCert(t, &s.ek.PublicKey)}, http.StatusBadRequest, enroll.CodeBadRequest},
-		{"error/unknown-device", e, enroll.TPMStartRequest{DeviceID: "ghost", EKCert: m.ekCert(t, &s.ek.PublicKey), AKPublic: s.akPublic}, http.StatusNotFound, enroll.CodeNotFound},
-		{"error/invalid-device-id", e, enroll.TPMStartRequest{DeviceID: "a+b", EKCert: m.ekCert(t, &s.ek.PublicKey), AKPublic: s.akPublic}, http.StatusBadRequest, enroll.CodeBadRequest},
-		{"error/device-suspended", e, enroll.TPMStartRequest{DeviceID: "suspended-1", EKCert: m.ekCert(t, &other.ek.PublicKey), AKPublic: other.akPublic}, http.StatusForbidden, enroll.CodeDeviceNotActive},
+		{"error/ek-self-signed", e, wire.TPMStartRequest{DeviceID: "tpm-1", EKCert: selfSignedEKCert(t, s.ek), AKPublic: s.akPublic}, http.StatusForbidden, wire.CodeEKUntrusted},
+		{"error/ek-other-manufacturer", e, wire.TPMStartRequest{DeviceID: "tpm-1", EKCert: newManufacturer(t).ekCert(t, &s.ek.PublicKey), AKPublic: s.akPublic}, http.StatusForbidden, wire.CodeEKUntrusted},
+		{"error/ek-cert-garbage", e, wire.TPMStartRequest{DeviceID: "tpm-1", EKCert: []byte("not a certificate"), AKPublic: s.akPublic}, http.StatusForbidden, wire.CodeEKUntrusted},
+		{"error/ek-cert-without-roots", noRoots, wire.TPMStartRequest{DeviceID: "tpm-1", EKCert: m.ekCert(t, &s.ek.PublicKey), AKPublic: s.akPublic}, http.StatusForbidden, wire.CodeEKUntrusted},
+		{"error/ek-not-the-devices", e, wire.TPMStartRequest{DeviceID: "tpm-1", EKCert: m.ekCert(t, &stranger.ek.PublicKey), AKPublic: s.akPublic}, http.StatusForbidden, wire.CodeEKNotAllowed},
+		{"error/ek-on-no-allow-list", e, wire.TPMStartRequest{EKCert: m.ekCert(t, &stranger.ek.PublicKey), AKPublic: s.akPublic}, http.StatusForbidden, wire.CodeEKNotAllowed},
+		{"error/ek-public-not-registered", e, wire.TPMStartRequest{DeviceID: "tpm-1", EKPublic: ekArea(&stranger.ek.PublicKey), AKPublic: s.akPublic}, http.StatusForbidden, wire.CodeEKNotAllowed},
+		{"error/ek-public-not-an-ek", e, wire.TPMStartRequest{DeviceID: "tpm-1", EKPublic: s.akPublic, AKPublic: s.akPublic}, http.StatusBadRequest, wire.CodeBadRequest},
+		{"error/ek-public-garbage", e, wire.TPMStartRequest{DeviceID: "tpm-1", EKPublic: []byte{0, 3, 1, 2, 3}, AKPublic: s.akPublic}, http.StatusBadRequest, wire.CodeBadRequest},
+		{"error/no-ek", e, wire.TPMStartRequest{DeviceID: "tpm-1", AKPublic: s.akPublic}, http.StatusBadRequest, wire.CodeBadRequest},
+		{"error/ak-not-restricted", e, wire.TPMStartRequest{DeviceID: "tpm-1", EKCert: m.ekCert(t, &s.ek.PublicKey), AKPublic: unrestricted}, http.StatusForbidden, wire.CodeAKAttributes},
+		{"error/ak-garbage", e, wire.TPMStartRequest{DeviceID: "tpm-1", EKCert: m.ekCert(t, &s.ek.PublicKey), AKPublic: []byte{1, 2, 3}}, http.StatusBadRequest, wire.CodeBadRequest},
+		{"error/ak-missing", e, wire.TPMStartRequest{DeviceID: "tpm-1", EKCert: m.ekCert(t, &s.ek.PublicKey)}, http.StatusBadRequest, wire.CodeBadRequest},
+		{"error/unknown-device", e, wire.TPMStartRequest{DeviceID: "ghost", EKCert: m.ekCert(t, &s.ek.PublicKey), AKPublic: s.akPublic}, http.StatusNotFound, wire.CodeNotFound},
+		{"error/invalid-device-id", e, wire.TPMStartRequest{DeviceID: "a+b", EKCert: m.ekCert(t, &s.ek.PublicKey), AKPublic: s.akPublic}, http.StatusBadRequest, wire.CodeBadRequest},
+		{"error/device-suspended", e, wire.TPMStartRequest{DeviceID: "suspended-1", EKCert: m.ekCert(t, &other.ek.PublicKey), AKPublic: other.akPublic}, http.StatusForbidden, wire.CodeDeviceNotActive},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -195,39 +196,39 @@ func TestTPMFinishRefusals(t *testing.T) {
 		env    *apitest.Env
 		spoil  func(t *testing.T, a *softAttempt)
 		status int
-		code   string
+		code   wire.Code
 	}{
-		{"error/secret-mismatch", e, func(t *testing.T, a *softAttempt) { a.req.Secret = bytes.Repeat([]byte{7}, 32) }, http.StatusForbidden, enroll.CodeSecretMismatch},
+		{"error/secret-mismatch", e, func(t *testing.T, a *softAttempt) { a.req.Secret = bytes.Repeat([]byte{7}, 32) }, http.StatusForbidden, wire.CodeSecretMismatch},
 		{"error/nonce-mismatch", e, func(t *testing.T, a *softAttempt) {
 			a.req.KeyPublic, a.req.Attestation, a.req.Signature = s.certify(t, &a.key.PublicKey, keyAttrs(false), bytes.Repeat([]byte{1}, 32))
-		}, http.StatusForbidden, enroll.CodeNonceMismatch},
+		}, http.StatusForbidden, wire.CodeNonceMismatch},
 		{"error/name-mismatch", e, func(t *testing.T, a *softAttempt) {
 			a.req.KeyPublic = public2B(eccArea(&newP256(t).PublicKey, keyAttrs(false)))
-		}, http.StatusForbidden, enroll.CodeNameMismatch},
+		}, http.StatusForbidden, wire.CodeNameMismatch},
 		{"error/key-not-fixed-tpm", e, func(t *testing.T, a *softAttempt) {
 			attrs := keyAttrs(false)
 			attrs.FixedTPM, attrs.FixedParent = false, false
 			a.req.KeyPublic, a.req.Attestation, a.req.Signature = s.certify(t, &a.key.PublicKey, attrs, a.start.Nonce)
-		}, http.StatusForbidden, enroll.CodeKeyAttributes},
+		}, http.StatusForbidden, wire.CodeKeyAttributes},
 		{"error/key-restricted", e, func(t *testing.T, a *softAttempt) {
 			a.req.KeyPublic, a.req.Attestation, a.req.Signature = s.certify(t, &a.key.PublicKey, keyAttrs(true), a.start.Nonce)
-		}, http.StatusForbidden, enroll.CodeKeyAttributes},
-		{"error/ak-signature-other-ak", e, func(t *testing.T, a *softAttempt) { a.req.Signature = otherAK.sign(t, a.req.Attestation) }, http.StatusForbidden, enroll.CodeAKSignature},
-		{"error/tampered-attestation", e, func(t *testing.T, a *softAttempt) { a.req.Attestation[len(a.req.Attestation)-1] ^= 1 }, http.StatusForbidden, enroll.CodeAKSignature},
-		{"error/attestation-not-tpm-generated", e, func(t *testing.T, a *softAttempt) { a.req.Attestation[0] ^= 1 }, http.StatusBadRequest, enroll.CodeAttestation},
-		{"error/signature-garbage", e, func(t *testing.T, a *softAttempt) { a.req.Signature = []byte{0, 1} }, http.StatusBadRequest, enroll.CodeAttestation},
-		{"error/csr-key-mismatch", e, func(t *testing.T, a *softAttempt) { a.req.CSR = csrPEM(t, newP256(t)) }, http.StatusForbidden, enroll.CodeCSRKeyMismatch},
-		{"error/csr-signature", e, func(t *testing.T, a *softAttempt) { a.req.CSR = string(tamperSignature(t, []byte(a.req.CSR))) }, http.StatusForbidden, enroll.CodeCSRSignature},
-		{"error/csr-missing", e, func(t *testing.T, a *softAttempt) { a.req.CSR = "" }, http.StatusBadRequest, enroll.CodeBadRequest},
-		{"error/secret-missing", e, func(t *testing.T, a *softAttempt) { a.req.Secret = nil }, http.StatusBadRequest, enroll.CodeBadRequest},
-		{"error/unknown-challenge", e, func(t *testing.T, a *softAttempt) { a.req.ChallengeID = "00112233445566778899aabbccddeeff" }, http.StatusNotFound, enroll.CodeNotFound},
+		}, http.StatusForbidden, wire.CodeKeyAttributes},
+		{"error/ak-signature-other-ak", e, func(t *testing.T, a *softAttempt) { a.req.Signature = otherAK.sign(t, a.req.Attestation) }, http.StatusForbidden, wire.CodeAKSignature},
+		{"error/tampered-attestation", e, func(t *testing.T, a *softAttempt) { a.req.Attestation[len(a.req.Attestation)-1] ^= 1 }, http.StatusForbidden, wire.CodeAKSignature},
+		{"error/attestation-not-tpm-generated", e, func(t *testing.T, a *softAttempt) { a.req.Attestation[0] ^= 1 }, http.StatusBadRequest, wire.CodeAttestation},
+		{"error/signature-garbage", e, func(t *testing.T, a *softAttempt) { a.req.Signature = []byte{0, 1} }, http.StatusBadRequest, wire.CodeAttestation},
+		{"error/csr-key-mismatch", e, func(t *testing.T, a *softAttempt) { a.req.CSR = csrPEM(t, newP256(t)) }, http.StatusForbidden, wire.CodeCSRKeyMismatch},
+		{"error/csr-signature", e, func(t *testing.T, a *softAttempt) { a.req.CSR = string(tamperSignature(t, []byte(a.req.CSR))) }, http.StatusForbidden, wire.CodeCSRSignature},
+		{"error/csr-missing", e, func(t *testing.T, a *softAttempt) { a.req.CSR = "" }, http.StatusBadRequest, wire.CodeBadRequest},
+		{"error/secret-missing", e, func(t *testing.T, a *softAttempt) { a.req.Secret = nil }, http.StatusBadRequest, wire.CodeBadRequest},
+		{"error/unknown-challenge", e, func(t *testing.T, a *softAttempt) { a.req.ChallengeID = "00112233445566778899aabbccddeeff" }, http.StatusNotFound, wire.CodeNotFound},
 		{"error/device-suspended-since-start", e, func(t *testing.T, a *softAttempt) {
 			if _, err := e.DB.SetDeviceStatus("tpm-1", store.DeviceSuspended, "test", store.Actor{Name: "test"}); err != nil {
 				t.Fatal(err)
 			}
 			t.Cleanup(func() { _, _ = e.DB.SetDeviceStatus("tpm-1", store.DeviceActive, "", store.Actor{Name: "test"}) })
-		}, http.StatusForbidden, enroll.CodeDeviceNotActive},
-		{"error/challenge-expired", short, func(t *testing.T, a *softAttempt) { waitPast(t, a.start.ExpiresAt) }, http.StatusGone, enroll.CodeChallengeExpired},
+		}, http.StatusForbidden, wire.CodeDeviceNotActive},
+		{"error/challenge-expired", short, func(t *testing.T, a *softAttempt) { waitPast(t, a.start.ExpiresAt) }, http.StatusGone, wire.CodeChallengeExpired},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -247,7 +248,7 @@ func TestTPMFinishRefusals(t *testing.T) {
 		}
 		before := take(t, e)
 		_, err := dev.FinishTPM(testCtx(t), a.req)
-		wantRefusal(t, err, http.StatusConflict, enroll.CodeChallengeReplayed)
+		wantRefusal(t, err, http.StatusConflict, wire.CodeChallengeReplayed)
 		assertUnchanged(t, e, before)
 	})
 	t.Run("error/rotation-challenge-at-enrollment", func(t *testing.T) {
@@ -263,7 +264,7 @@ func TestTPMFinishRefusals(t *testing.T) {
 		}
 		a.req.ChallengeID = ch.ID
 		_, err = dev.FinishTPM(testCtx(t), a.req)
-		wantRefusal(t, err, http.StatusNotFound, enroll.CodeNotFound)
+		wantRefusal(t, err, http.StatusNotFound, wire.CodeNotFound)
 	})
 }
 
@@ -294,7 +295,7 @@ func TestTPMFinishRace(t *testing.T) {
 	for _, err := range errs {
 		if err == nil {
 			ok++
-		} else if !enroll.IsCode(err, enroll.CodeChallengeReplayed) {
+		} else if !enroll.IsCode(err, wire.CodeChallengeReplayed) {
 			t.Errorf("loser got %v, want challenge_replayed", err)
 		}
 	}

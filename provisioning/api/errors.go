@@ -6,7 +6,7 @@ import (
 
 	"github.com/fleetgate/fleetgate/identity"
 	"github.com/fleetgate/fleetgate/provisioning/ca"
-	"github.com/fleetgate/fleetgate/provisioning/client"
+	"github.com/fleetgate/fleetgate/provisioning/wire"
 	"github.com/fleetgate/fleetgate/store"
 )
 
@@ -30,27 +30,27 @@ var (
 // statusOf is the one mapping from sentinel errors to HTTP status and stable
 // code. Only the HTTP layer knows about statuses; the registry and the CA
 // speak in sentinels.
-func statusOf(err error) (int, string) {
+func statusOf(err error) (int, wire.Code) {
 	switch {
 	case errors.Is(err, errUnauthenticated):
-		return http.StatusUnauthorized, client.CodeUnauthenticated
+		return http.StatusUnauthorized, wire.CodeUnauthenticated
 	case errors.Is(err, store.ErrNotFound), errors.Is(err, errNoRoute):
-		return http.StatusNotFound, client.CodeNotFound
+		return http.StatusNotFound, wire.CodeNotFound
 	case errors.Is(err, store.ErrExists):
-		return http.StatusConflict, client.CodeExists
+		return http.StatusConflict, wire.CodeExists
 	case errors.Is(err, store.ErrPolicy):
-		return http.StatusConflict, client.CodePolicy
+		return http.StatusConflict, wire.CodePolicy
 	case errors.Is(err, store.ErrState), errors.Is(err, store.ErrExpired), errors.Is(err, store.ErrReplayed):
-		return http.StatusConflict, client.CodeInvalidState
+		return http.StatusConflict, wire.CodeInvalidState
 	case errors.Is(err, errBadRequest),
 		errors.Is(err, store.ErrInvalid),
 		errors.Is(err, identity.ErrInvalidID),
 		errors.Is(err, ca.ErrBadCSR),
 		errors.Is(err, ca.ErrBadIdentity),
 		errors.Is(err, ca.ErrBadLifetime):
-		return http.StatusBadRequest, client.CodeBadRequest
+		return http.StatusBadRequest, wire.CodeBadRequest
 	default:
-		return http.StatusInternalServerError, client.CodeInternal
+		return http.StatusInternalServerError, wire.CodeInternal
 	}
 }
 
@@ -70,5 +70,11 @@ func (a *API) fail(w http.ResponseWriter, r *http.Request, err error) {
 		// what to present.
 		msg = errUnauthenticated.Error()
 	}
-	writeJSON(w, status, client.ErrorBody{Error: client.ErrorDetail{Code: code, Message: msg}})
+	writeError(w, status, code, msg)
+}
+
+// writeError writes the one shape of every refusal, operator's and
+// device's alike.
+func writeError(w http.ResponseWriter, status int, code wire.Code, msg string) {
+	writeJSON(w, status, wire.ErrorBody{Error: wire.ErrorDetail{Code: code, Message: msg}})
 }

@@ -8,7 +8,7 @@ import (
 
 	"github.com/fleetgate/fleetgate/identity"
 	"github.com/fleetgate/fleetgate/provisioning/ca"
-	"github.com/fleetgate/fleetgate/provisioning/client"
+	"github.com/fleetgate/fleetgate/provisioning/wire"
 	"github.com/fleetgate/fleetgate/store"
 )
 
@@ -20,24 +20,24 @@ func TestStatusOf(t *testing.T) {
 		name   string
 		err    error
 		status int
-		code   string
+		code   wire.Code
 	}{
-		{"error/not-found", wrap(store.ErrNotFound), http.StatusNotFound, client.CodeNotFound},
-		{"error/no-route", errNoRoute, http.StatusNotFound, client.CodeNotFound},
-		{"error/exists", wrap(store.ErrExists), http.StatusConflict, client.CodeExists},
-		{"error/state", wrap(store.ErrState), http.StatusConflict, client.CodeInvalidState},
-		{"error/invalid", wrap(store.ErrInvalid), http.StatusBadRequest, client.CodeBadRequest},
-		{"error/invalid-id", wrap(identity.ErrInvalidID), http.StatusBadRequest, client.CodeBadRequest},
-		{"error/bad-csr", wrap(ca.ErrBadCSR), http.StatusBadRequest, client.CodeBadRequest},
-		{"error/bad-identity", wrap(ca.ErrBadIdentity), http.StatusBadRequest, client.CodeBadRequest},
-		{"error/bad-lifetime", wrap(ca.ErrBadLifetime), http.StatusBadRequest, client.CodeBadRequest},
-		{"error/bad-request", wrap(errBadRequest), http.StatusBadRequest, client.CodeBadRequest},
+		{"error/not-found", wrap(store.ErrNotFound), http.StatusNotFound, wire.CodeNotFound},
+		{"error/no-route", errNoRoute, http.StatusNotFound, wire.CodeNotFound},
+		{"error/exists", wrap(store.ErrExists), http.StatusConflict, wire.CodeExists},
+		{"error/state", wrap(store.ErrState), http.StatusConflict, wire.CodeInvalidState},
+		{"error/invalid", wrap(store.ErrInvalid), http.StatusBadRequest, wire.CodeBadRequest},
+		{"error/invalid-id", wrap(identity.ErrInvalidID), http.StatusBadRequest, wire.CodeBadRequest},
+		{"error/bad-csr", wrap(ca.ErrBadCSR), http.StatusBadRequest, wire.CodeBadRequest},
+		{"error/bad-identity", wrap(ca.ErrBadIdentity), http.StatusBadRequest, wire.CodeBadRequest},
+		{"error/bad-lifetime", wrap(ca.ErrBadLifetime), http.StatusBadRequest, wire.CodeBadRequest},
+		{"error/bad-request", wrap(errBadRequest), http.StatusBadRequest, wire.CodeBadRequest},
 		// Authentication wins over whatever it wraps: a refused operator
 		// hears 401, not the reason.
-		{"error/unauthenticated", fmt.Errorf("%w: %w", errUnauthenticated, ca.ErrNotOperator), http.StatusUnauthorized, client.CodeUnauthenticated},
-		{"error/closed", wrap(store.ErrClosed), http.StatusInternalServerError, client.CodeInternal},
-		{"error/expired-ca", wrap(ca.ErrExpired), http.StatusInternalServerError, client.CodeInternal},
-		{"error/unknown", errors.New("disk on fire"), http.StatusInternalServerError, client.CodeInternal},
+		{"error/unauthenticated", fmt.Errorf("%w: %w", errUnauthenticated, ca.ErrNotOperator), http.StatusUnauthorized, wire.CodeUnauthenticated},
+		{"error/closed", wrap(store.ErrClosed), http.StatusInternalServerError, wire.CodeInternal},
+		{"error/expired-ca", wrap(ca.ErrExpired), http.StatusInternalServerError, wire.CodeInternal},
+		{"error/unknown", errors.New("disk on fire"), http.StatusInternalServerError, wire.CodeInternal},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

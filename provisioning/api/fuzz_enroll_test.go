@@ -23,7 +23,7 @@ import (
 
 	"github.com/fleetgate/fleetgate/identity"
 	"github.com/fleetgate/fleetgate/provisioning/ca"
-	"github.com/fleetgate/fleetgate/provisioning/enroll"
+	"github.com/fleetgate/fleetgate/provisioning/wire"
 	"github.com/fleetgate/fleetgate/store"
 )
 
@@ -36,21 +36,21 @@ var fuzzRoutes = []struct {
 	// success.
 	rotation bool
 }{
-	{enroll.PathToken, enroll.TokenRequest{}, false},
-	{enroll.PathTPMStart, enroll.TPMStartRequest{}, false},
-	{enroll.PathTPMFinish, enroll.TPMFinishRequest{}, false},
-	{enroll.PathRotationFinish, enroll.RotationRequest{}, true},
-	{enroll.PathRotationStart, struct{}{}, true},
+	{wire.PathToken, wire.TokenRequest{}, false},
+	{wire.PathTPMStart, wire.TPMStartRequest{}, false},
+	{wire.PathTPMFinish, wire.TPMFinishRequest{}, false},
+	{wire.PathRotationFinish, wire.RotationRequest{}, true},
+	{wire.PathRotationStart, struct{}{}, true},
 }
 
 // enrollCodes are every code a device may hear.
-var enrollCodes = []string{
-	enroll.CodeNonceMismatch, enroll.CodeSecretMismatch, enroll.CodeNameMismatch, enroll.CodeAKSignature,
-	enroll.CodeAttestation, enroll.CodeKeyAttributes, enroll.CodeAKAttributes, enroll.CodeCSRSignature,
-	enroll.CodeCSRKeyMismatch, enroll.CodeEKUntrusted, enroll.CodeEKNotAllowed, enroll.CodeChallengeExpired,
-	enroll.CodeChallengeReplayed, enroll.CodeTokenInvalid, enroll.CodeTokenExpired, enroll.CodeTokenReplayed,
-	enroll.CodePolicy, enroll.CodeNotFound, enroll.CodeExists, enroll.CodeDeviceNotActive,
-	enroll.CodeBadRequest, enroll.CodeUnauthenticated, enroll.CodeInternal,
+var enrollCodes = []wire.Code{
+	wire.CodeNonceMismatch, wire.CodeSecretMismatch, wire.CodeNameMismatch, wire.CodeAKSignature,
+	wire.CodeAttestation, wire.CodeKeyAttributes, wire.CodeAKAttributes, wire.CodeCSRSignature,
+	wire.CodeCSRKeyMismatch, wire.CodeEKUntrusted, wire.CodeEKNotAllowed, wire.CodeChallengeExpired,
+	wire.CodeChallengeReplayed, wire.CodeTokenInvalid, wire.CodeTokenExpired, wire.CodeTokenReplayed,
+	wire.CodePolicy, wire.CodeNotFound, wire.CodeExists, wire.CodeDeviceNotActive,
+	wire.CodeBadRequest, wire.CodeUnauthenticated, wire.CodeInternal,
 }
 
 // FuzzEnrollRequests posts arbitrary bodies to the enrollment and rotation
@@ -84,15 +84,18 @@ func FuzzEnrollRequests(f *testing.F) {
 			return
 		}
 		var refusal struct {
-			Error struct{ Code, Message string } `json:"error"`
+			Error struct {
+				Code    wire.Code
+				Message string
+			} `json:"error"`
 		}
 		dec := json.NewDecoder(bytes.NewReader(out))
 		dec.DisallowUnknownFields()
 		if err := dec.Decode(&refusal); err != nil || !slices.Contains(enrollCodes, refusal.Error.Code) {
 			t.Fatalf("%s refusal %d is not the error shape with a known code (%v): %s", rt.path, status, err, out)
 		}
-		if k := unknownField(body, rt.body); k != "" && refusal.Error.Code != enroll.CodeBadRequest {
-			t.Fatalf("%s: body with unknown field %q refused as %s, want %s", rt.path, k, refusal.Error.Code, enroll.CodeBadRequest)
+		if k := unknownField(body, rt.body); k != "" && refusal.Error.Code != wire.CodeBadRequest {
+			t.Fatalf("%s: body with unknown field %q refused as %s, want %s", rt.path, k, refusal.Error.Code, wire.CodeBadRequest)
 		}
 	})
 }
@@ -142,7 +145,7 @@ func jsonNames(t reflect.Type) []string {
 // the fuzz device, whatever identity the CSR asked for.
 func checkRotated(t *testing.T, out []byte) {
 	t.Helper()
-	var issued enroll.Issued
+	var issued wire.Issued
 	if err := json.Unmarshal(out, &issued); err != nil {
 		t.Fatalf("rotation answer: %v: %s", err, out)
 	}
@@ -199,16 +202,16 @@ func newFuzzAPI(f *testing.F) (*API, *tls.ConnectionState) {
 	if err != nil {
 		f.Fatal(err)
 	}
-	body, _ := json.Marshal(enroll.TokenRequest{
+	body, _ := json.Marshal(wire.TokenRequest{
 		Token: tokens[0], DeviceID: fuzzRotator,
 		CSR: string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE REQUEST", Bytes: der})),
 	})
 	rec := httptest.NewRecorder()
-	a.Handler().ServeHTTP(rec, httptest.NewRequest(http.MethodPost, enroll.PathToken, bytes.NewReader(body)))
+	a.Handler().ServeHTTP(rec, httptest.NewRequest(http.MethodPost, wire.PathToken, bytes.NewReader(body)))
 	if rec.Code != http.StatusCreated {
 		f.Fatalf("token enrollment of %s: %d %s", fuzzRotator, rec.Code, rec.Body)
 	}
-	var issued enroll.Issued
+	var issued wire.Issued
 	if err := json.Unmarshal(rec.Body.Bytes(), &issued); err != nil {
 		f.Fatal(err)
 	}

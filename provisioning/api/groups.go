@@ -3,14 +3,14 @@ package api
 import (
 	"net/http"
 
-	"github.com/fleetgate/fleetgate/provisioning/client"
+	"github.com/fleetgate/fleetgate/provisioning/wire"
 	"github.com/fleetgate/fleetgate/store"
 )
 
 // putGroup serves PUT /v1/groups/{name}: create a group or change its
 // enrollment policy. Repeating the same request changes nothing.
 func (a *API) putGroup(w http.ResponseWriter, r *http.Request, by store.Actor) {
-	var req client.GroupRequest
+	var req wire.GroupRequest
 	if err := a.decode(w, r, &req, true); err != nil {
 		a.fail(w, r, err)
 		return
@@ -20,7 +20,7 @@ func (a *API) putGroup(w http.ResponseWriter, r *http.Request, by store.Actor) {
 		a.fail(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, g)
+	writeJSON(w, http.StatusOK, wireGroup(g))
 }
 
 // listGroups serves GET /v1/groups.
@@ -30,8 +30,5 @@ func (a *API) listGroups(w http.ResponseWriter, r *http.Request, _ store.Actor) 
 		a.fail(w, r, err)
 		return
 	}
-	if groups == nil {
-		groups = []store.Group{}
-	}
-	writeJSON(w, http.StatusOK, client.GroupList{Groups: groups})
+	writeJSON(w, http.StatusOK, wire.GroupList{Groups: wireList(groups, wireGroup)})
 }

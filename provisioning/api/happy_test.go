@@ -1,9 +1,11 @@
 package api_test
 
 import (
+	"bytes"
 	"crypto/ecdsa"
 	"crypto/x509"
 	"net"
+	"net/http"
 	"slices"
 	"strings"
 	"testing"
@@ -13,7 +15,7 @@ import (
 	"github.com/fleetgate/fleetgate/provisioning/api/apitest"
 	"github.com/fleetgate/fleetgate/provisioning/ca"
 	"github.com/fleetgate/fleetgate/provisioning/client"
-	"github.com/fleetgate/fleetgate/store"
+	"github.com/fleetgate/fleetgate/provisioning/wire"
 )
 
 // TestLifecycle walks one device through the whole operator API with the
@@ -30,7 +32,7 @@ func TestLifecycle(t *testing.T) {
 		t.Errorf("CA bundle does not match the CA's files")
 	}
 
-	d, err := e.Admin.RegisterDevice(ctx, client.RegisterRequest{
+	d, err := e.Admin.RegisterDevice(ctx, wire.RegisterRequest{
 		ID: "sensor-1", Group: "line-a",
 		Metadata:  map[string]string{"site": "plant-7"},
 		Publish:   []string{"fleet/telemetry/#"},
@@ -39,7 +41,7 @@ func TestLifecycle(t *testing.T) {
 	if err != nil {
 		t.Fatalf("register: %v", err)
 	}
-	if d.ID != "sensor-1" || d.Status != store.DeviceActive || d.Group != "line-a" ||
+	if d.ID != "sensor-1" || d.Status != wire.DeviceActive || d.Group != "line-a" ||
 		d.Metadata["site"] != "plant-7" || !slices.Equal(d.Publish, []string{"fleet/telemetry/#"}) || d.CreatedAt.IsZero() {
 		t.Errorf("registered device = %+v", d)
 	}
@@ -52,8 +54,8 @@ func TestLifecycle(t *testing.T) {
 	}{
 		{"ok/all", client.DeviceFilter{}, []string{"sensor-1", "sensor-2"}},
 		{"ok/group", client.DeviceFilter{Group: "line-a"}, []string{"sensor-1"}},
-		{"ok/status-active", client.DeviceFilter{Status: store.DeviceActive}, []string{"sensor-1", "sensor-2"}},
-		{"ok/status-suspended", client.DeviceFilter{Status: store.DeviceSuspended}, []string{}},
+		{"ok/status-active", client.DeviceFilter{Status: wire.DeviceActive}, []string{"sensor-1", "sensor-2"}},
+		{"ok/status-suspended", client.DeviceFilter{Status: wire.DeviceSuspended}, []string{}},
 	} {
 		t.Run("list/"+tc.name, func(t *testing.T) {
 			list, err := e.Admin.Devices(ctx, tc.filter)
@@ -82,11 +84,11 @@ func TestLifecycle(t *testing.T) {
 		t.Fatalf("show: %v", err)
 	}
 	if len(detail.Certificates) != 1 || detail.Certificates[0].Serial != issued.Serial ||
-		detail.Certificates[0].Status != store.CertActive || detail.Certificates[0].Attestation != store.AttestOperator {
+		detail.Certificates[0].Status != wire.CertActive || detail.Certificates[0].Attestation != wire.AttestOperator {
 		t.Fatalf("device certificates = %+v", detail.Certificates)
 	}
-	if len(detail.Certificates[0].DER) != 0 {
-		t.Errorf("device detail carries DER; listings should not")
+	if _, body := rawAnswer(t, e, http.MethodGet, wire.Expand(wire.PathDevice, "sensor-1"), nil); bytes.Contains(body, []byte(`"der"`)) {
+		t.Errorf("device detail carries DER; listings should not: %s", body)
 	}
 	one, err := e.Admin.Certificate(ctx, issued.Serial)
 	if err != nil {
@@ -96,30 +98,30 @@ func TestLifecycle(t *testing.T) {
 		t.Errorf("certificate record = %+v", one)
 	}
 
-	if d, err := e.Admin.Suspend(ctx, "sensor-1", "maintenance"); err != nil || d.Status != store.DeviceSuspended || d.Reason != "maintenance" {
+	if d, err := e.Admin.Suspend(ctx, "sensor-1", "maintenance"); err != nil || d.Status != wire.DeviceSuspended || d.Reason != "maintenance" {
 		t.Fatalf("suspend = %+v, %v", d, err)
 	}
-	if list, err := e.Admin.Devices(ctx, client.DeviceFilter{Status: store.DeviceSuspended}); err != nil || len(list) != 1 {
+	if list, err := e.Admin.Devices(ctx, client.DeviceFilter{Status: wire.DeviceSuspended}); err != nil || len(list) != 1 {
 		t.Errorf("suspended devices = %v, %v; want sensor-1", list, err)
 	}
-	if d, err := e.Admin.Resume(ctx, "sensor-1", ""); err != nil || d.Status != store.DeviceActive {
+	if d, err := e.Admin.Resume(ctx, "sensor-1", ""); err != nil || d.Status != wire.DeviceActive {
 		t.Fatalf("resume = %+v, %v", d, err)
 	}
-	if d, err := e.Admin.Revoke(ctx, "sensor-1", "decommissioned"); err != nil || d.Status != store.DeviceRevoked {
+	if d, err := e.Admin.Revoke(ctx, "sensor-1", "decommissioned"); err != nil || d.Status != wire.DeviceRevoked {
 		t.Fatalf("revoke = %+v, %v", d, err)
 	}
 	certs, err := e.Admin.Certificates(ctx, "sensor-1")
-	if err != nil || len(certs) != 1 || certs[0].Status != store.CertRevoked || certs[0].Reason != "decommissioned" {
+	if err != nil || len(certs) != 1 || certs[0].Status != wire.CertRevoked || certs[0].Reason != "decommissioned" {
 		t.Errorf("certificates after device revocation = %+v, %v; want one revoked", certs, err)
 	}
 
 	// Revoking one certificate leaves its device active.
 	second := mustIssue(t, e, "sensor-2")
 	c, err := e.Admin.RevokeCertificate(ctx, second.Serial, "key compromised")
-	if err != nil || c.Status != store.CertRevoked || c.Reason != "key compromised" {
+	if err != nil || c.Status != wire.CertRevoked || c.Reason != "key compromised" {
 		t.Fatalf("revoke certificate = %+v, %v", c, err)
 	}
-	if d, err := e.Admin.Device(ctx, "sensor-2"); err != nil || d.Device.Status != store.DeviceActive {
+	if d, err := e.Admin.Device(ctx, "sensor-2"); err != nil || d.Device.Status != wire.DeviceActive {
 		t.Errorf("sensor-2 after its certificate's revocation = %+v, %v; want active", d.Device, err)
 	}
 	all, err := e.Admin.Certificates(ctx, "")
@@ -133,7 +135,7 @@ func TestLifecycle(t *testing.T) {
 // checkIssued verifies an issued certificate the way a device and the
 // broker will: it chains to the device CA, names the device, holds the
 // CSR's key and matches the registry.
-func checkIssued(t *testing.T, e *apitest.Env, issued client.IssuedCertificate, id string, pub *ecdsa.PublicKey, lifetime time.Duration) {
+func checkIssued(t *testing.T, e *apitest.Env, issued wire.Issued, id string, pub *ecdsa.PublicKey, lifetime time.Duration) {
 	t.Helper()
 	leaves := parsePEMCerts(t, issued.Certificate)
 	chain := parsePEMCerts(t, issued.Chain)
@@ -206,16 +208,16 @@ func checkAudit(t *testing.T, e *apitest.Env, serial string) {
 	for _, tc := range []struct {
 		name string
 		q    client.AuditQuery
-		want func([]store.AuditEvent) bool
+		want func([]wire.AuditEvent) bool
 	}{
-		{"ok/action", client.AuditQuery{Action: "device.register"}, func(ev []store.AuditEvent) bool {
+		{"ok/action", client.AuditQuery{Action: "device.register"}, func(ev []wire.AuditEvent) bool {
 			return len(ev) == 2 && ev[0].Target == "sensor-1" && ev[1].Target == "sensor-2"
 		}},
-		{"ok/cert-target", client.AuditQuery{Target: serial}, func(ev []store.AuditEvent) bool {
+		{"ok/cert-target", client.AuditQuery{Target: serial}, func(ev []wire.AuditEvent) bool {
 			return len(ev) >= 1 && strings.HasPrefix(ev[0].Action, "cert.")
 		}},
-		{"ok/limit", client.AuditQuery{Limit: 1}, func(ev []store.AuditEvent) bool { return len(ev) == 1 }},
-		{"ok/since-future", client.AuditQuery{Since: time.Now().Add(time.Hour)}, func(ev []store.AuditEvent) bool { return len(ev) == 0 }},
+		{"ok/limit", client.AuditQuery{Limit: 1}, func(ev []wire.AuditEvent) bool { return len(ev) == 1 }},
+		{"ok/since-future", client.AuditQuery{Since: time.Now().Add(time.Hour)}, func(ev []wire.AuditEvent) bool { return len(ev) == 0 }},
 	} {
 		t.Run("audit/"+tc.name, func(t *testing.T) {
 			ev, err := e.Admin.Audit(ctx, tc.q)

@@ -17,7 +17,7 @@ import (
 	"time"
 
 	"github.com/fleetgate/fleetgate/provisioning/api/apitest"
-	"github.com/fleetgate/fleetgate/provisioning/client"
+	"github.com/fleetgate/fleetgate/provisioning/wire"
 	"github.com/fleetgate/fleetgate/store"
 )
 
@@ -120,8 +120,22 @@ func sameJSON(a, b any) bool {
 }
 
 // raw sends a hand-made request as the admin operator, for bodies the
-// client would never produce.
-func raw(t *testing.T, e *apitest.Env, method, path string, body []byte) (int, client.ErrorBody) {
+// client would never produce, and decodes a refusal.
+func raw(t *testing.T, e *apitest.Env, method, path string, body []byte) (int, wire.ErrorBody) {
+	t.Helper()
+	status, data := rawAnswer(t, e, method, path, body)
+	var eb wire.ErrorBody
+	if status >= 400 {
+		if err := json.Unmarshal(data, &eb); err != nil {
+			t.Fatalf("%s %s: error body is not JSON: %q", method, path, data)
+		}
+	}
+	return status, eb
+}
+
+// rawAnswer sends a hand-made request as the admin operator and returns
+// the answer's status and body as sent.
+func rawAnswer(t *testing.T, e *apitest.Env, method, path string, body []byte) (int, []byte) {
 	t.Helper()
 	hc := &http.Client{Transport: &http.Transport{TLSClientConfig: e.AdminTLS}}
 	defer hc.CloseIdleConnections()
@@ -139,19 +153,13 @@ func raw(t *testing.T, e *apitest.Env, method, path string, body []byte) (int, c
 	if err != nil {
 		t.Fatal(err)
 	}
-	var eb client.ErrorBody
-	if resp.StatusCode >= 400 {
-		if err := json.Unmarshal(data, &eb); err != nil {
-			t.Fatalf("%s %s: error body is not JSON: %q", method, path, data)
-		}
-	}
-	return resp.StatusCode, eb
+	return resp.StatusCode, data
 }
 
 // mustRegister registers a device or fails the test.
-func mustRegister(t *testing.T, e *apitest.Env, id string) store.Device {
+func mustRegister(t *testing.T, e *apitest.Env, id string) wire.Device {
 	t.Helper()
-	d, err := e.Admin.RegisterDevice(testCtx(t), client.RegisterRequest{ID: id})
+	d, err := e.Admin.RegisterDevice(testCtx(t), wire.RegisterRequest{ID: id})
 	if err != nil {
 		t.Fatalf("register %s: %v", id, err)
 	}
@@ -159,7 +167,7 @@ func mustRegister(t *testing.T, e *apitest.Env, id string) store.Device {
 }
 
 // mustIssue issues a certificate for a fresh key or fails the test.
-func mustIssue(t *testing.T, e *apitest.Env, id string) client.IssuedCertificate {
+func mustIssue(t *testing.T, e *apitest.Env, id string) wire.Issued {
 	t.Helper()
 	csr, _ := newCSR(t, id)
 	issued, err := e.Admin.IssueCertificate(testCtx(t), id, csr, 0)

@@ -11,7 +11,7 @@ import (
 	"strings"
 
 	"github.com/fleetgate/fleetgate/provisioning/attest"
-	"github.com/fleetgate/fleetgate/provisioning/client"
+	"github.com/fleetgate/fleetgate/provisioning/wire"
 	"github.com/fleetgate/fleetgate/store"
 )
 
@@ -35,12 +35,12 @@ func (a *API) importDevices(w http.ResponseWriter, r *http.Request, by store.Act
 	body := http.MaxBytesReader(w, r.Body, a.cfg.MaxImportBytes)
 	var rows []importLine
 	switch mt {
-	case client.ImportCSV:
+	case wire.ImportCSV:
 		rows, err = a.readCSV(body)
-	case client.ImportJSONL, "application/jsonl", "application/x-jsonlines":
+	case wire.ImportJSONL, "application/jsonl", "application/x-jsonlines":
 		rows, err = a.readJSONL(body)
 	default:
-		err = fmt.Errorf("%w: Content-Type %q: want %s or %s", errBadRequest, r.Header.Get("Content-Type"), client.ImportCSV, client.ImportJSONL)
+		err = fmt.Errorf("%w: Content-Type %q: want %s or %s", errBadRequest, r.Header.Get("Content-Type"), wire.ImportCSV, wire.ImportJSONL)
 	}
 	var tooBig *http.MaxBytesError
 	if errors.As(err, &tooBig) {
@@ -67,7 +67,7 @@ func (a *API) importDevices(w http.ResponseWriter, r *http.Request, by store.Act
 		a.fail(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, client.ImportResult{Created: created, Unchanged: unchanged})
+	writeJSON(w, http.StatusOK, wire.ImportResult{Created: created, Unchanged: unchanged})
 }
 
 // distinctRows returns the devices of the rows, refusing an ID or an EK
@@ -98,7 +98,7 @@ func distinctRows(rows []importLine) ([]store.Device, error) {
 // certificate must verify against the manufacturer roots; the device then
 // gets the hash of the certificate's key, which must equal ek_hash when
 // both are given.
-func (a *API) importDevice(row client.ImportRow) (store.Device, error) {
+func (a *API) importDevice(row wire.ImportRow) (store.Device, error) {
 	d := store.Device{ID: row.ID, Group: row.Group, Metadata: row.Metadata, EKHash: strings.ToLower(strings.TrimSpace(row.EKHash))}
 	if d.EKHash != "" {
 		if b, err := hex.DecodeString(d.EKHash); err != nil || len(b) != 32 {

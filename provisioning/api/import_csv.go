@@ -8,7 +8,7 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/fleetgate/fleetgate/provisioning/client"
+	"github.com/fleetgate/fleetgate/provisioning/wire"
 )
 
 // csvColumns are the columns a CSV import may have; id is required and the
@@ -62,7 +62,7 @@ func (a *API) readCSV(body io.Reader) ([]importLine, error) {
 		if err != nil {
 			return nil, rowError(line, err)
 		}
-		d, err := a.importDevice(client.ImportRow{
+		d, err := a.importDevice(wire.ImportRow{
 			ID: field(rec, "id"), Group: field(rec, "group"),
 			EKCert: field(rec, "ek_cert"), EKHash: field(rec, "ek_hash"), Metadata: meta,
 		})

@@ -8,14 +8,14 @@ import (
 	"fmt"
 	"io"
 
-	"github.com/fleetgate/fleetgate/provisioning/client"
+	"github.com/fleetgate/fleetgate/provisioning/wire"
 )
 
 // maxJSONLLine bounds one JSON-lines row; a row with a PEM EK certificate
 // is a few KiB.
 const maxJSONLLine = 1 << 20
 
-// readJSONL parses a JSON-lines import: one client.ImportRow object per
+// readJSONL parses a JSON-lines import: one wire.ImportRow object per
 // line, blank lines skipped (but counted).
 func (a *API) readJSONL(body io.Reader) ([]importLine, error) {
 	sc := bufio.NewScanner(body)
@@ -28,7 +28,7 @@ func (a *API) readJSONL(body io.Reader) ([]importLine, error) {
 		if len(raw) == 0 {
 			continue
 		}
-		var row client.ImportRow
+		var row wire.ImportRow
 		dec := json.NewDecoder(bytes.NewReader(raw))
 		dec.DisallowUnknownFields()
 		if err := dec.Decode(&row); err != nil {

@@ -13,6 +13,7 @@ import (
 	"github.com/fleetgate/fleetgate/provisioning/api/apitest"
 	"github.com/fleetgate/fleetgate/provisioning/attest"
 	"github.com/fleetgate/fleetgate/provisioning/client"
+	"github.com/fleetgate/fleetgate/provisioning/wire"
 )
 
 // TestImport pre-registers devices from CSV and JSON lines, with EK hashes
@@ -21,7 +22,7 @@ func TestImport(t *testing.T) {
 	m := newManufacturer(t)
 	e := tpmEnv(t, m, api.Config{})
 	ctx := testCtx(t)
-	if _, err := e.Admin.PutGroup(ctx, "line-a", client.GroupRequest{RequireTPM: true}); err != nil {
+	if _, err := e.Admin.PutGroup(ctx, "line-a", wire.GroupRequest{RequireTPM: true}); err != nil {
 		t.Fatal(err)
 	}
 	ek1, ek2, ek3 := newP256(t), newP256(t), newP256(t)
@@ -40,13 +41,13 @@ func TestImport(t *testing.T) {
 	jsonlFile := fmt.Sprintf(`{"id":"dev-4","group":"line-a","ek_cert":%q,"metadata":{"site":"plant-8"}}`, base64.StdEncoding.EncodeToString(m.ekCert(t, &ek3.PublicKey))) +
 		"\n\n" + `{"id":"dev-5"}` + "\n"
 
-	imp := func(t *testing.T, ct, body string) (client.ImportResult, error) {
+	imp := func(t *testing.T, ct, body string) (wire.ImportResult, error) {
 		t.Helper()
 		return e.Admin.ImportDevices(ctx, ct, strings.NewReader(body))
 	}
 	t.Run("ok/csv", func(t *testing.T) {
-		res, err := imp(t, client.ImportCSV, csvFile)
-		if err != nil || res != (client.ImportResult{Created: 3}) {
+		res, err := imp(t, wire.ImportCSV, csvFile)
+		if err != nil || res != (wire.ImportResult{Created: 3}) {
 			t.Fatalf("import = %+v, %v; want 3 created", res, err)
 		}
 		d1, err := e.DB.Device("dev-1")
@@ -59,8 +60,8 @@ func TestImport(t *testing.T) {
 		}
 	})
 	t.Run("ok/jsonl", func(t *testing.T) {
-		res, err := imp(t, client.ImportJSONL, jsonlFile)
-		if err != nil || res != (client.ImportResult{Created: 2}) {
+		res, err := imp(t, wire.ImportJSONL, jsonlFile)
+		if err != nil || res != (wire.ImportResult{Created: 2}) {
 			t.Fatalf("import = %+v, %v; want 2 created", res, err)
 		}
 		if d4, err := e.DB.DeviceByEK(hash(&ek3.PublicKey)); err != nil || d4.ID != "dev-4" || d4.Metadata["site"] != "plant-8" {
@@ -69,12 +70,12 @@ func TestImport(t *testing.T) {
 	})
 	t.Run("ok/reimport-changes-nothing", func(t *testing.T) {
 		before := take(t, e)
-		res, err := imp(t, client.ImportCSV, csvFile)
-		if err != nil || res != (client.ImportResult{Unchanged: 3}) {
+		res, err := imp(t, wire.ImportCSV, csvFile)
+		if err != nil || res != (wire.ImportResult{Unchanged: 3}) {
 			t.Fatalf("csv again = %+v, %v; want 3 unchanged", res, err)
 		}
-		res, err = imp(t, client.ImportJSONL, jsonlFile)
-		if err != nil || res != (client.ImportResult{Unchanged: 2}) {
+		res, err = imp(t, wire.ImportJSONL, jsonlFile)
+		if err != nil || res != (wire.ImportResult{Unchanged: 2}) {
 			t.Fatalf("jsonl again = %+v, %v; want 2 unchanged", res, err)
 		}
 		assertUnchanged(t, e, before)
@@ -89,10 +90,10 @@ func TestImportRefusals(t *testing.T) {
 	e := tpmEnv(t, m, api.Config{})
 	noRoots := apitest.Start(t, apitest.Options{})
 	ctx := testCtx(t)
-	if _, err := e.Admin.PutGroup(ctx, "line-a", client.GroupRequest{}); err != nil {
+	if _, err := e.Admin.PutGroup(ctx, "line-a", wire.GroupRequest{}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := e.Admin.RegisterDevice(ctx, client.RegisterRequest{ID: "taken-1", Group: "line-a"}); err != nil {
+	if _, err := e.Admin.RegisterDevice(ctx, wire.RegisterRequest{ID: "taken-1", Group: "line-a"}); err != nil {
 		t.Fatal(err)
 	}
 	ek := newP256(t)
@@ -110,30 +111,30 @@ func TestImportRefusals(t *testing.T) {
 		env            *apitest.Env
 		line           int
 	}{
-		{"error/invalid-id-after-pem", client.ImportCSV, header + pemRow + "bad/id,,,,\n", e, nextLine},
-		{"error/unknown-group", client.ImportCSV, header + "ok-1,,,,\nok-2,no-such-group,,,\n", e, 3},
-		{"error/conflicts-with-registered", client.ImportCSV, header + "ok-1,,,,\ntaken-1,,,,\n", e, 3},
-		{"error/duplicate-id", client.ImportCSV, header + "ok-1,,,,\nok-2,,,,\nok-1,,,,\n", e, 4},
-		{"error/duplicate-ek", client.ImportCSV, header + pemRow + "ok-2,,," + ekHash + ",\n", e, nextLine},
-		{"error/ek-cert-forged", client.ImportCSV, header + "ok-1,,,,\nok-2,," + forged + ",,\n", e, 3},
-		{"error/ek-hash-not-the-certs", client.ImportCSV, header + "ok-1,line-a,\"" + pemCert + "\"," + strings.Repeat("ab", 32) + ",\n", e, 2},
-		{"error/ek-hash-malformed", client.ImportCSV, header + "ok-1,,,xyz,\n", e, 2},
-		{"error/ek-cert-without-roots", client.ImportCSV, header + pemRow, noRoots, 2},
-		{"error/bad-metadata", client.ImportCSV, header + "ok-1,,,,site\n", e, 2},
-		{"error/unknown-column", client.ImportCSV, "id,colour\nok-1,red\n", e, 1},
-		{"error/no-id-column", client.ImportCSV, "group\nline-a\n", e, 1},
-		{"error/field-count", client.ImportCSV, header + "ok-1,,,,\nok-2,line-a\n", e, 3},
-		{"error/jsonl-unknown-field", client.ImportJSONL, `{"id":"ok-1"}` + "\n\n" + `{"id":"ok-2","colour":"red"}` + "\n", e, 3},
-		{"error/jsonl-garbage", client.ImportJSONL, `{"id":"ok-1"}` + "\n" + `{"id":` + "\n", e, 2},
-		{"error/jsonl-two-objects", client.ImportJSONL, `{"id":"ok-1"} {"id":"ok-2"}` + "\n", e, 1},
-		{"error/jsonl-invalid-id", client.ImportJSONL, `{"id":"ok-1"}` + "\n" + `{"id":"a+b"}` + "\n", e, 2},
+		{"error/invalid-id-after-pem", wire.ImportCSV, header + pemRow + "bad/id,,,,\n", e, nextLine},
+		{"error/unknown-group", wire.ImportCSV, header + "ok-1,,,,\nok-2,no-such-group,,,\n", e, 3},
+		{"error/conflicts-with-registered", wire.ImportCSV, header + "ok-1,,,,\ntaken-1,,,,\n", e, 3},
+		{"error/duplicate-id", wire.ImportCSV, header + "ok-1,,,,\nok-2,,,,\nok-1,,,,\n", e, 4},
+		{"error/duplicate-ek", wire.ImportCSV, header + pemRow + "ok-2,,," + ekHash + ",\n", e, nextLine},
+		{"error/ek-cert-forged", wire.ImportCSV, header + "ok-1,,,,\nok-2,," + forged + ",,\n", e, 3},
+		{"error/ek-hash-not-the-certs", wire.ImportCSV, header + "ok-1,line-a,\"" + pemCert + "\"," + strings.Repeat("ab", 32) + ",\n", e, 2},
+		{"error/ek-hash-malformed", wire.ImportCSV, header + "ok-1,,,xyz,\n", e, 2},
+		{"error/ek-cert-without-roots", wire.ImportCSV, header + pemRow, noRoots, 2},
+		{"error/bad-metadata", wire.ImportCSV, header + "ok-1,,,,site\n", e, 2},
+		{"error/unknown-column", wire.ImportCSV, "id,colour\nok-1,red\n", e, 1},
+		{"error/no-id-column", wire.ImportCSV, "group\nline-a\n", e, 1},
+		{"error/field-count", wire.ImportCSV, header + "ok-1,,,,\nok-2,line-a\n", e, 3},
+		{"error/jsonl-unknown-field", wire.ImportJSONL, `{"id":"ok-1"}` + "\n\n" + `{"id":"ok-2","colour":"red"}` + "\n", e, 3},
+		{"error/jsonl-garbage", wire.ImportJSONL, `{"id":"ok-1"}` + "\n" + `{"id":` + "\n", e, 2},
+		{"error/jsonl-two-objects", wire.ImportJSONL, `{"id":"ok-1"} {"id":"ok-2"}` + "\n", e, 1},
+		{"error/jsonl-invalid-id", wire.ImportJSONL, `{"id":"ok-1"}` + "\n" + `{"id":"a+b"}` + "\n", e, 2},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			before := take(t, tc.env)
 			_, err := tc.env.Admin.ImportDevices(ctx, tc.ct, strings.NewReader(tc.body))
 			var apiErr *client.APIError
-			if !errors.As(err, &apiErr) || apiErr.Status != http.StatusBadRequest || apiErr.Code != client.CodeBadRequest {
+			if !errors.As(err, &apiErr) || apiErr.Status != http.StatusBadRequest || apiErr.Code != wire.CodeBadRequest {
 				t.Fatalf("err = %v, want 400 bad_request", err)
 			}
 			t.Logf("refused: %s", apiErr.Message)
@@ -156,14 +157,14 @@ func TestImportRefusals(t *testing.T) {
 		small := apitest.Start(t, apitest.Options{Config: api.Config{MaxImportBytes: 1 << 10}})
 		before := take(t, small)
 		body := header + strings.Repeat("ok-1,,,,\n", 200)
-		_, err := small.Admin.ImportDevices(ctx, client.ImportCSV, strings.NewReader(body))
+		_, err := small.Admin.ImportDevices(ctx, wire.ImportCSV, strings.NewReader(body))
 		if !client.IsBadRequest(err) {
 			t.Fatalf("err = %v, want bad request", err)
 		}
 		assertUnchanged(t, small, before)
 	})
 	t.Run("error/not-an-operator", func(t *testing.T) {
-		_, err := e.Anonymous.ImportDevices(ctx, client.ImportCSV, strings.NewReader(header+"ok-1,,,,\n"))
+		_, err := e.Anonymous.ImportDevices(ctx, wire.ImportCSV, strings.NewReader(header+"ok-1,,,,\n"))
 		if !client.IsUnauthenticated(err) {
 			t.Fatalf("err = %v, want unauthenticated", err)
 		}

@@ -11,6 +11,7 @@ import (
 	"github.com/fleetgate/fleetgate/provisioning/api"
 	"github.com/fleetgate/fleetgate/provisioning/api/apitest"
 	"github.com/fleetgate/fleetgate/provisioning/client"
+	"github.com/fleetgate/fleetgate/provisioning/wire"
 )
 
 // syncBuffer is a log sink safe for the server's goroutines.
@@ -41,7 +42,7 @@ func TestInternalErrorIsNotLeaked(t *testing.T) {
 	}
 	_, err := e.Admin.Devices(testCtx(t), client.DeviceFilter{})
 	var apiErr *client.APIError
-	if !errors.As(err, &apiErr) || apiErr.Status != 500 || apiErr.Code != client.CodeInternal {
+	if !errors.As(err, &apiErr) || apiErr.Status != 500 || apiErr.Code != wire.CodeInternal {
 		t.Fatalf("err = %v, want 500 internal", err)
 	}
 	if strings.Contains(apiErr.Message, "closed") {

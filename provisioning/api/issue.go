@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"github.com/fleetgate/fleetgate/provisioning/ca"
-	"github.com/fleetgate/fleetgate/provisioning/client"
+	"github.com/fleetgate/fleetgate/provisioning/wire"
 	"github.com/fleetgate/fleetgate/store"
 )
 
@@ -25,7 +25,7 @@ func (a *API) issueCertificate(w http.ResponseWriter, r *http.Request, by store.
 		a.fail(w, r, err)
 		return
 	}
-	var req client.IssueRequest
+	var req wire.IssueRequest
 	if err := a.decode(w, r, &req, false); err != nil {
 		a.fail(w, r, err)
 		return
@@ -86,7 +86,7 @@ func (a *API) issueCertificate(w http.ResponseWriter, r *http.Request, by store.
 		return
 	}
 	leaf := certPEM(cert)
-	writeJSON(w, http.StatusCreated, client.IssuedCertificate{
+	writeJSON(w, http.StatusCreated, wire.Issued{
 		Serial:      rec.Serial,
 		Fingerprint: rec.Fingerprint,
 		NotBefore:   rec.NotBefore,

@@ -13,6 +13,7 @@ import (
 	"github.com/fleetgate/fleetgate/provisioning/api"
 	"github.com/fleetgate/fleetgate/provisioning/ca"
 	"github.com/fleetgate/fleetgate/provisioning/client"
+	"github.com/fleetgate/fleetgate/provisioning/wire"
 	"github.com/fleetgate/fleetgate/store"
 )
 
@@ -76,9 +77,9 @@ func (e *liveEnv) reload(t *testing.T) {
 
 // issue registers id and issues it a certificate; it returns the TLS
 // certificate (leaf and chain as served) and the answer.
-func (e *liveEnv) issue(t *testing.T, id string) (*tls.Certificate, client.IssuedCertificate) {
+func (e *liveEnv) issue(t *testing.T, id string) (*tls.Certificate, wire.Issued) {
 	t.Helper()
-	if _, err := e.admin.RegisterDevice(testCtx(t), client.RegisterRequest{ID: id}); err != nil {
+	if _, err := e.admin.RegisterDevice(testCtx(t), wire.RegisterRequest{ID: id}); err != nil {
 		t.Fatal(err)
 	}
 	csr, key := newCSR(t, id)

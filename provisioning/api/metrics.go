@@ -7,7 +7,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/fleetgate/fleetgate/provisioning/enroll"
+	"github.com/fleetgate/fleetgate/provisioning/wire"
 )
 
 // Metrics are the enrollment metrics of the API. Create them with NewMetrics
@@ -46,11 +46,11 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 
 // enrollSteps names the device routes for the step label.
 var enrollSteps = map[string]string{
-	enroll.PathTPMStart:       "tpm_start",
-	enroll.PathTPMFinish:      "tpm_finish",
-	enroll.PathToken:          "token",
-	enroll.PathRotationStart:  "rotate_start",
-	enroll.PathRotationFinish: "rotate_finish",
+	wire.PathTPMStart:       "tpm_start",
+	wire.PathTPMFinish:      "tpm_finish",
+	wire.PathToken:          "token",
+	wire.PathRotationStart:  "rotate_start",
+	wire.PathRotationFinish: "rotate_finish",
 }
 
 // instrument counts and times a device route. Issued certificates are the

@@ -10,6 +10,7 @@ import (
 
 	"github.com/fleetgate/fleetgate/provisioning/api/apitest"
 	"github.com/fleetgate/fleetgate/provisioning/client"
+	"github.com/fleetgate/fleetgate/provisioning/wire"
 	"github.com/fleetgate/fleetgate/store"
 )
 
@@ -20,11 +21,11 @@ func TestGroupsAndTokens(t *testing.T) {
 	ctx := testCtx(t)
 
 	t.Run("ok/put-and-list-groups", func(t *testing.T) {
-		g, err := e.Admin.PutGroup(ctx, "sim", client.GroupRequest{AllowTokens: true})
+		g, err := e.Admin.PutGroup(ctx, "sim", wire.GroupRequest{AllowTokens: true})
 		if err != nil || g.Name != "sim" || !g.AllowTokens || g.RequireTPM {
 			t.Fatalf("put = %+v, %v", g, err)
 		}
-		if _, err := e.Admin.PutGroup(ctx, "line-a", client.GroupRequest{RequireTPM: true}); err != nil {
+		if _, err := e.Admin.PutGroup(ctx, "line-a", wire.GroupRequest{RequireTPM: true}); err != nil {
 			t.Fatal(err)
 		}
 		groups, err := e.Admin.Groups(ctx)
@@ -41,17 +42,17 @@ func TestGroupsAndTokens(t *testing.T) {
 	})
 	t.Run("ok/put-same-policy-twice", func(t *testing.T) {
 		before := take(t, e)
-		if _, err := e.Admin.PutGroup(ctx, "sim", client.GroupRequest{AllowTokens: true}); err != nil {
+		if _, err := e.Admin.PutGroup(ctx, "sim", wire.GroupRequest{AllowTokens: true}); err != nil {
 			t.Fatal(err)
 		}
 		assertUnchanged(t, e, before)
 	})
 
-	var created client.CreatedTokens
+	var created wire.CreatedTokens
 	t.Run("ok/create-tokens", func(t *testing.T) {
 		start := time.Now()
 		var err error
-		created, err = e.Admin.CreateTokens(ctx, client.CreateTokensRequest{Group: "sim", Count: 5, TTL: "2h"})
+		created, err = e.Admin.CreateTokens(ctx, wire.CreateTokensRequest{Group: "sim", Count: 5, TTL: "2h"})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -86,40 +87,40 @@ func TestGroupsAndTokens(t *testing.T) {
 		name   string
 		do     func() error
 		status int
-		code   string
+		code   wire.Code
 	}{
 		{"error/group-tpm-and-tokens", func() error {
-			_, err := e.Admin.PutGroup(ctx, "both", client.GroupRequest{RequireTPM: true, AllowTokens: true})
+			_, err := e.Admin.PutGroup(ctx, "both", wire.GroupRequest{RequireTPM: true, AllowTokens: true})
 			return err
-		}, http.StatusBadRequest, client.CodeBadRequest},
+		}, http.StatusBadRequest, wire.CodeBadRequest},
 		{"error/group-invalid-name", func() error {
-			_, err := e.Admin.PutGroup(ctx, "a+b", client.GroupRequest{})
+			_, err := e.Admin.PutGroup(ctx, "a+b", wire.GroupRequest{})
 			return err
-		}, http.StatusBadRequest, client.CodeBadRequest},
+		}, http.StatusBadRequest, wire.CodeBadRequest},
 		{"error/tokens-for-tpm-group", func() error {
-			_, err := e.Admin.CreateTokens(ctx, client.CreateTokensRequest{Group: "line-a"})
+			_, err := e.Admin.CreateTokens(ctx, wire.CreateTokensRequest{Group: "line-a"})
 			return err
-		}, http.StatusConflict, client.CodePolicy},
+		}, http.StatusConflict, wire.CodePolicy},
 		{"error/tokens-for-unknown-group", func() error {
-			_, err := e.Admin.CreateTokens(ctx, client.CreateTokensRequest{Group: "ghost"})
+			_, err := e.Admin.CreateTokens(ctx, wire.CreateTokensRequest{Group: "ghost"})
 			return err
-		}, http.StatusNotFound, client.CodeNotFound},
+		}, http.StatusNotFound, wire.CodeNotFound},
 		{"error/tokens-without-group", func() error {
-			_, err := e.Admin.CreateTokens(ctx, client.CreateTokensRequest{})
+			_, err := e.Admin.CreateTokens(ctx, wire.CreateTokensRequest{})
 			return err
-		}, http.StatusBadRequest, client.CodeBadRequest},
+		}, http.StatusBadRequest, wire.CodeBadRequest},
 		{"error/tokens-count", func() error {
-			_, err := e.Admin.CreateTokens(ctx, client.CreateTokensRequest{Group: "sim", Count: store.MaxTokens + 1})
+			_, err := e.Admin.CreateTokens(ctx, wire.CreateTokensRequest{Group: "sim", Count: store.MaxTokens + 1})
 			return err
-		}, http.StatusBadRequest, client.CodeBadRequest},
+		}, http.StatusBadRequest, wire.CodeBadRequest},
 		{"error/tokens-ttl", func() error {
-			_, err := e.Admin.CreateTokens(ctx, client.CreateTokensRequest{Group: "sim", TTL: "forever"})
+			_, err := e.Admin.CreateTokens(ctx, wire.CreateTokensRequest{Group: "sim", TTL: "forever"})
 			return err
-		}, http.StatusBadRequest, client.CodeBadRequest},
+		}, http.StatusBadRequest, wire.CodeBadRequest},
 		{"error/tokens-anonymous", func() error {
-			_, err := e.Anonymous.CreateTokens(ctx, client.CreateTokensRequest{Group: "sim"})
+			_, err := e.Anonymous.CreateTokens(ctx, wire.CreateTokensRequest{Group: "sim"})
 			return err
-		}, http.StatusUnauthorized, client.CodeUnauthenticated},
+		}, http.StatusUnauthorized, wire.CodeUnauthenticated},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -12,6 +12,7 @@ import (
 
 	"github.com/fleetgate/fleetgate/provisioning/api/apitest"
 	"github.com/fleetgate/fleetgate/provisioning/client"
+	"github.com/fleetgate/fleetgate/provisioning/wire"
 )
 
 // TestRefusals checks that each bad request gets the right status and code
@@ -32,8 +33,8 @@ func TestRefusals(t *testing.T) {
 	}
 	goodCSR, _ := newCSR(t, "active-1")
 
-	viaClient := func(call func(context.Context, *client.Client) error) func(t *testing.T) (int, string) {
-		return func(t *testing.T) (int, string) {
+	viaClient := func(call func(context.Context, *client.Client) error) func(t *testing.T) (int, wire.Code) {
+		return func(t *testing.T) (int, wire.Code) {
 			err := call(ctx, e.Admin)
 			var apiErr *client.APIError
 			if !errors.As(err, &apiErr) {
@@ -43,8 +44,8 @@ func TestRefusals(t *testing.T) {
 			return apiErr.Status, apiErr.Code
 		}
 	}
-	viaRaw := func(method, path, body string) func(t *testing.T) (int, string) {
-		return func(t *testing.T) (int, string) {
+	viaRaw := func(method, path, body string) func(t *testing.T) (int, wire.Code) {
+		return func(t *testing.T) (int, wire.Code) {
 			status, eb := raw(t, e, method, path, []byte(body))
 			if eb.Error.Message == "" {
 				t.Errorf("error body has no message")
@@ -53,15 +54,15 @@ func TestRefusals(t *testing.T) {
 			return status, eb.Error.Code
 		}
 	}
-	issue := func(id string, csr []byte, lifetime time.Duration) func(t *testing.T) (int, string) {
+	issue := func(id string, csr []byte, lifetime time.Duration) func(t *testing.T) (int, wire.Code) {
 		return viaClient(func(ctx context.Context, c *client.Client) error {
 			_, err := c.IssueCertificate(ctx, id, csr, lifetime)
 			return err
 		})
 	}
-	register := func(id string) func(t *testing.T) (int, string) {
+	register := func(id string) func(t *testing.T) (int, wire.Code) {
 		return viaClient(func(ctx context.Context, c *client.Client) error {
-			_, err := c.RegisterDevice(ctx, client.RegisterRequest{ID: id})
+			_, err := c.RegisterDevice(ctx, wire.RegisterRequest{ID: id})
 			return err
 		})
 	}
@@ -73,68 +74,68 @@ func TestRefusals(t *testing.T) {
 	)
 	tests := []struct {
 		name   string
-		do     func(t *testing.T) (int, string)
+		do     func(t *testing.T) (int, wire.Code)
 		status int
-		code   string
+		code   wire.Code
 	}{
-		{"error/csr-garbage", issue("active-1", []byte("not a certificate request"), 0), bad, client.CodeBadRequest},
-		{"error/csr-tampered-signature", issue("active-1", tamperSignature(t, goodCSR), 0), bad, client.CodeBadRequest},
-		{"error/csr-missing", issue("active-1", nil, 0), bad, client.CodeBadRequest},
-		{"error/lifetime-too-long", issue("active-1", goodCSR, 400*24*time.Hour), bad, client.CodeBadRequest},
+		{"error/csr-garbage", issue("active-1", []byte("not a certificate request"), 0), bad, wire.CodeBadRequest},
+		{"error/csr-tampered-signature", issue("active-1", tamperSignature(t, goodCSR), 0), bad, wire.CodeBadRequest},
+		{"error/csr-missing", issue("active-1", nil, 0), bad, wire.CodeBadRequest},
+		{"error/lifetime-too-long", issue("active-1", goodCSR, 400*24*time.Hour), bad, wire.CodeBadRequest},
 		{"error/lifetime-not-a-duration", viaRaw("POST", "/v1/devices/active-1/certificates",
-			fmt.Sprintf(`{"csr":%q,"lifetime":"a month"}`, goodCSR)), bad, client.CodeBadRequest},
-		{"error/issue-unknown-device", issue("ghost", goodCSR, 0), notFound, client.CodeNotFound},
-		{"error/issue-suspended-device", issue("suspended-1", goodCSR, 0), conflict, client.CodeInvalidState},
-		{"error/issue-revoked-device", issue("revoked-1", goodCSR, 0), conflict, client.CodeInvalidState},
-		{"error/issue-invalid-id", issue("a+b", goodCSR, 0), bad, client.CodeBadRequest},
-		{"error/duplicate-id", register("active-1"), conflict, client.CodeExists},
-		{"error/reuse-revoked-id", register("revoked-1"), conflict, client.CodeExists},
-		{"error/invalid-id-slash", register("a/b"), bad, client.CodeBadRequest},
-		{"error/invalid-id-plus", register("a+b"), bad, client.CodeBadRequest},
-		{"error/invalid-id-empty", register(""), bad, client.CodeBadRequest},
-		{"error/bad-topic-filter", viaRaw("POST", "/v1/devices", `{"id":"new-1","publish":["a/#/b"]}`), bad, client.CodeBadRequest},
-		{"error/unknown-json-field", viaRaw("POST", "/v1/devices", `{"id":"new-1","colour":"red"}`), bad, client.CodeBadRequest},
-		{"error/malformed-json", viaRaw("POST", "/v1/devices", `{"id":`), bad, client.CodeBadRequest},
-		{"error/empty-body", viaRaw("POST", "/v1/devices", ``), bad, client.CodeBadRequest},
-		{"error/trailing-data", viaRaw("POST", "/v1/devices", `{"id":"new-1"}{"id":"new-2"}`), bad, client.CodeBadRequest},
+			fmt.Sprintf(`{"csr":%q,"lifetime":"a month"}`, goodCSR)), bad, wire.CodeBadRequest},
+		{"error/issue-unknown-device", issue("ghost", goodCSR, 0), notFound, wire.CodeNotFound},
+		{"error/issue-suspended-device", issue("suspended-1", goodCSR, 0), conflict, wire.CodeInvalidState},
+		{"error/issue-revoked-device", issue("revoked-1", goodCSR, 0), conflict, wire.CodeInvalidState},
+		{"error/issue-invalid-id", issue("a+b", goodCSR, 0), bad, wire.CodeBadRequest},
+		{"error/duplicate-id", register("active-1"), conflict, wire.CodeExists},
+		{"error/reuse-revoked-id", register("revoked-1"), conflict, wire.CodeExists},
+		{"error/invalid-id-slash", register("a/b"), bad, wire.CodeBadRequest},
+		{"error/invalid-id-plus", register("a+b"), bad, wire.CodeBadRequest},
+		{"error/invalid-id-empty", register(""), bad, wire.CodeBadRequest},
+		{"error/bad-topic-filter", viaRaw("POST", "/v1/devices", `{"id":"new-1","publish":["a/#/b"]}`), bad, wire.CodeBadRequest},
+		{"error/unknown-json-field", viaRaw("POST", "/v1/devices", `{"id":"new-1","colour":"red"}`), bad, wire.CodeBadRequest},
+		{"error/malformed-json", viaRaw("POST", "/v1/devices", `{"id":`), bad, wire.CodeBadRequest},
+		{"error/empty-body", viaRaw("POST", "/v1/devices", ``), bad, wire.CodeBadRequest},
+		{"error/trailing-data", viaRaw("POST", "/v1/devices", `{"id":"new-1"}{"id":"new-2"}`), bad, wire.CodeBadRequest},
 		{"error/body-over-limit", viaRaw("POST", "/v1/devices",
-			`{"id":"new-1","metadata":{"blob":"`+strings.Repeat("x", 70<<10)+`"}}`), bad, client.CodeBadRequest},
+			`{"id":"new-1","metadata":{"blob":"`+strings.Repeat("x", 70<<10)+`"}}`), bad, wire.CodeBadRequest},
 		{"error/show-unknown-device", viaClient(func(ctx context.Context, c *client.Client) error {
 			_, err := c.Device(ctx, "ghost")
 			return err
-		}), notFound, client.CodeNotFound},
+		}), notFound, wire.CodeNotFound},
 		{"error/suspend-unknown-device", viaClient(func(ctx context.Context, c *client.Client) error {
 			_, err := c.Suspend(ctx, "ghost", "")
 			return err
-		}), notFound, client.CodeNotFound},
+		}), notFound, wire.CodeNotFound},
 		{"error/revoke-without-reason", viaClient(func(ctx context.Context, c *client.Client) error {
 			_, err := c.Revoke(ctx, "active-1", "  ")
 			return err
-		}), bad, client.CodeBadRequest},
+		}), bad, wire.CodeBadRequest},
 		{"error/resume-revoked-device", viaClient(func(ctx context.Context, c *client.Client) error {
 			_, err := c.Resume(ctx, "revoked-1", "")
 			return err
-		}), conflict, client.CodeInvalidState},
+		}), conflict, wire.CodeInvalidState},
 		{"error/suspend-revoked-device", viaClient(func(ctx context.Context, c *client.Client) error {
 			_, err := c.Suspend(ctx, "revoked-1", "")
 			return err
-		}), conflict, client.CodeInvalidState},
+		}), conflict, wire.CodeInvalidState},
 		{"error/cert-revoke-without-reason", viaClient(func(ctx context.Context, c *client.Client) error {
 			_, err := c.RevokeCertificate(ctx, issued.Serial, "")
 			return err
-		}), bad, client.CodeBadRequest},
+		}), bad, wire.CodeBadRequest},
 		{"error/cert-unknown-serial", viaClient(func(ctx context.Context, c *client.Client) error {
 			_, err := c.Certificate(ctx, "abc123")
 			return err
-		}), notFound, client.CodeNotFound},
+		}), notFound, wire.CodeNotFound},
 		{"error/cert-revoke-unknown-serial", viaClient(func(ctx context.Context, c *client.Client) error {
 			_, err := c.RevokeCertificate(ctx, "abc123", "lost")
 			return err
-		}), notFound, client.CodeNotFound},
-		{"error/list-bad-status", viaRaw("GET", "/v1/devices?status=sleeping", ""), bad, client.CodeBadRequest},
-		{"error/audit-bad-since", viaRaw("GET", "/v1/audit?since=yesterday", ""), bad, client.CodeBadRequest},
-		{"error/audit-bad-limit", viaRaw("GET", "/v1/audit?limit=-1", ""), bad, client.CodeBadRequest},
-		{"error/unknown-route", viaRaw("GET", "/v1/gadgets", ""), notFound, client.CodeNotFound},
+		}), notFound, wire.CodeNotFound},
+		{"error/list-bad-status", viaRaw("GET", "/v1/devices?status=sleeping", ""), bad, wire.CodeBadRequest},
+		{"error/audit-bad-since", viaRaw("GET", "/v1/audit?since=yesterday", ""), bad, wire.CodeBadRequest},
+		{"error/audit-bad-limit", viaRaw("GET", "/v1/audit?limit=-1", ""), bad, wire.CodeBadRequest},
+		{"error/unknown-route", viaRaw("GET", "/v1/gadgets", ""), notFound, wire.CodeNotFound},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -8,7 +8,7 @@ import (
 	"net/http"
 
 	"github.com/fleetgate/fleetgate/provisioning/attest"
-	"github.com/fleetgate/fleetgate/provisioning/enroll"
+	"github.com/fleetgate/fleetgate/provisioning/wire"
 	"github.com/fleetgate/fleetgate/store"
 )
 
@@ -21,7 +21,7 @@ func (a *API) startRotation(w http.ResponseWriter, r *http.Request, d store.Devi
 		return
 	}
 	if len(d.AKPublic) == 0 {
-		a.refuse(w, r, d.ID, fmt.Errorf("%w: device %s has no TPM attestation key; send the CSR alone to %s", errBadRequest, d.ID, enroll.PathRotationFinish))
+		a.refuse(w, r, d.ID, fmt.Errorf("%w: device %s has no TPM attestation key; send the CSR alone to %s", errBadRequest, d.ID, wire.PathRotationFinish))
 		return
 	}
 	ch := store.Challenge{
@@ -47,7 +47,7 @@ func (a *API) startRotation(w http.ResponseWriter, r *http.Request, d store.Devi
 		a.refuse(w, r, d.ID, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, enroll.RotationChallenge{ChallengeID: ch.ID, Nonce: ch.Nonce, ExpiresAt: ch.ExpiresAt})
+	writeJSON(w, http.StatusOK, wire.RotationChallenge{ChallengeID: ch.ID, Nonce: ch.Nonce, ExpiresAt: ch.ExpiresAt})
 }
 
 // finishRotation serves POST /v1/rotate/finish. The new certificate
@@ -56,7 +56,7 @@ func (a *API) startRotation(w http.ResponseWriter, r *http.Request, d store.Devi
 // key, after a lost reply, gets the certificate already issued (200)
 // rather than a second one (201).
 func (a *API) finishRotation(w http.ResponseWriter, r *http.Request, d store.Device, old store.Certificate) {
-	var req enroll.RotationRequest
+	var req wire.RotationRequest
 	if err := a.decode(w, r, &req, false); err != nil {
 		a.refuse(w, r, d.ID, err)
 		return
@@ -81,7 +81,7 @@ func (a *API) finishRotation(w http.ResponseWriter, r *http.Request, d store.Dev
 	if a.answerRetry(w, d.ID, old.Serial, kh) {
 		return
 	}
-	var issued enroll.Issued
+	var issued wire.Issued
 	if len(d.AKPublic) > 0 {
 		issued, err = a.rotateTPM(r, d, old, req, csr)
 	} else {
@@ -112,16 +112,16 @@ func (a *API) answerRetry(w http.ResponseWriter, id, old, kh string) bool {
 
 // rotateTPM checks the AK remembered from enrollment certified the new key
 // with the rotation challenge's nonce.
-func (a *API) rotateTPM(r *http.Request, d store.Device, old store.Certificate, req enroll.RotationRequest, csr *x509.CertificateRequest) (enroll.Issued, error) {
+func (a *API) rotateTPM(r *http.Request, d store.Device, old store.Certificate, req wire.RotationRequest, csr *x509.CertificateRequest) (wire.Issued, error) {
 	if req.ChallengeID == "" || len(req.KeyPublic) == 0 || len(req.Attestation) == 0 || len(req.Signature) == 0 {
-		return enroll.Issued{}, fmt.Errorf("%w: a TPM device rotates with challenge_id, key_public, attestation and signature", errBadRequest)
+		return wire.Issued{}, fmt.Errorf("%w: a TPM device rotates with challenge_id, key_public, attestation and signature", errBadRequest)
 	}
 	ch, err := a.challenge(req.ChallengeID, store.PurposeRotate, d.ID)
 	if err != nil {
-		return enroll.Issued{}, err
+		return wire.Issued{}, err
 	}
 	if _, err := a.verifyTPMKey(ch, d.AKPublic, req.KeyPublic, req.Attestation, req.Signature, req.CSR); err != nil {
-		return enroll.Issued{}, err
+		return wire.Issued{}, err
 	}
 	return a.issueFor(d.ID, csr, store.AttestTPM, func(rec store.Certificate) error {
 		return challengeErr(a.db.CompleteEnrollment(store.Enrollment{
@@ -135,22 +135,22 @@ func (a *API) rotateTPM(r *http.Request, d store.Device, old store.Certificate, 
 
 // rotateSoftware renews a software key, allowed only in a group whose
 // policy admits software keys (the token groups).
-func (a *API) rotateSoftware(r *http.Request, d store.Device, old store.Certificate, req enroll.RotationRequest, csr *x509.CertificateRequest) (enroll.Issued, error) {
+func (a *API) rotateSoftware(r *http.Request, d store.Device, old store.Certificate, req wire.RotationRequest, csr *x509.CertificateRequest) (wire.Issued, error) {
 	if req.ChallengeID != "" || len(req.KeyPublic) > 0 || len(req.Attestation) > 0 || len(req.Signature) > 0 {
-		return enroll.Issued{}, fmt.Errorf("%w: device %s has no TPM attestation key; send the CSR alone", errBadRequest, d.ID)
+		return wire.Issued{}, fmt.Errorf("%w: device %s has no TPM attestation key; send the CSR alone", errBadRequest, d.ID)
 	}
 	g, err := a.db.Group(d.Group)
 	if errors.Is(err, store.ErrNotFound) {
 		g, err = store.Group{Name: d.Group}, nil // a group without a record has the default policy
 	}
 	if err != nil {
-		return enroll.Issued{}, err
+		return wire.Issued{}, err
 	}
 	if g.RequireTPM || !g.AllowTokens {
-		return enroll.Issued{}, fmt.Errorf("%w: group %q does not admit software keys", store.ErrPolicy, d.Group)
+		return wire.Issued{}, fmt.Errorf("%w: group %q does not admit software keys", store.ErrPolicy, d.Group)
 	}
 	if err := softwareCSR(csr); err != nil {
-		return enroll.Issued{}, err
+		return wire.Issued{}, err
 	}
 	return a.issueFor(d.ID, csr, store.AttestToken, func(rec store.Certificate) error {
 		return a.db.CompleteEnrollment(store.Enrollment{

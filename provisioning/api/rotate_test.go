@@ -8,16 +8,15 @@ import (
 
 	"github.com/fleetgate/fleetgate/provisioning/api"
 	"github.com/fleetgate/fleetgate/provisioning/api/apitest"
-	"github.com/fleetgate/fleetgate/provisioning/client"
-	"github.com/fleetgate/fleetgate/provisioning/enroll"
+	"github.com/fleetgate/fleetgate/provisioning/wire"
 	"github.com/fleetgate/fleetgate/store"
 )
 
 // enrollByToken enrolls a software device and returns its TLS certificate.
-func enrollByToken(t *testing.T, e *apitest.Env, token, id string) (*tls.Certificate, enroll.Issued) {
+func enrollByToken(t *testing.T, e *apitest.Env, token, id string) (*tls.Certificate, wire.Issued) {
 	t.Helper()
 	key := newP256(t)
-	got, err := deviceClient(t, e).EnrollToken(testCtx(t), enroll.TokenRequest{Token: token, DeviceID: id, CSR: csrPEM(t, key)})
+	got, err := deviceClient(t, e).EnrollToken(testCtx(t), wire.TokenRequest{Token: token, DeviceID: id, CSR: csrPEM(t, key)})
 	if err != nil {
 		t.Fatalf("enroll %s: %v", id, err)
 	}
@@ -35,10 +34,10 @@ func TestSoftwareRotation(t *testing.T) {
 	ctx := testCtx(t)
 	key2 := newP256(t)
 
-	var second enroll.Issued
+	var second wire.Issued
 	t.Run("ok/rotate", func(t *testing.T) {
 		var err error
-		second, err = rc.FinishRotation(ctx, enroll.RotationRequest{CSR: csrPEM(t, key2)})
+		second, err = rc.FinishRotation(ctx, wire.RotationRequest{CSR: csrPEM(t, key2)})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -54,7 +53,7 @@ func TestSoftwareRotation(t *testing.T) {
 	t.Run("ok/retry-same-key", func(t *testing.T) {
 		before, _ := e.DB.Certificates("sim-1")
 		// A new CSR for the same key, as an agent that lost the reply makes.
-		again, err := rc.FinishRotation(ctx, enroll.RotationRequest{CSR: csrPEM(t, key2)})
+		again, err := rc.FinishRotation(ctx, wire.RotationRequest{CSR: csrPEM(t, key2)})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -72,7 +71,7 @@ func TestSoftwareRotation(t *testing.T) {
 			t.Fatal(err)
 		}
 		key3 := newP256(t)
-		third, err := rotationClient(t, e, tlsCert(t, second, key2)).FinishRotation(ctx, enroll.RotationRequest{CSR: csrPEM(t, key3)})
+		third, err := rotationClient(t, e, tlsCert(t, second, key2)).FinishRotation(ctx, wire.RotationRequest{CSR: csrPEM(t, key3)})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -87,7 +86,7 @@ func TestSoftwareRotation(t *testing.T) {
 	}
 	cert3, _ := enrollByToken(t, e, tokens[2], "sim-3")
 	// A device enrolled by an operator into a group without tokens.
-	if _, err := e.Admin.RegisterDevice(ctx, client.RegisterRequest{ID: "plain-1", Group: "line-a"}); err != nil {
+	if _, err := e.Admin.RegisterDevice(ctx, wire.RegisterRequest{ID: "plain-1", Group: "line-a"}); err != nil {
 		t.Fatal(err)
 	}
 	plainKey := newP256(t)
@@ -95,26 +94,26 @@ func TestSoftwareRotation(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	plain := tlsCert(t, enroll.Issued{Chain: plainIssued.Chain}, plainKey)
+	plain := tlsCert(t, wire.Issued{Chain: plainIssued.Chain}, plainKey)
 	adminCert := &e.AdminTLS.Certificates[0]
 
 	tests := []struct {
 		name   string
 		cert   *tls.Certificate // nil: none
-		req    enroll.RotationRequest
+		req    wire.RotationRequest
 		start  bool
 		status int
-		code   string
+		code   wire.Code
 	}{
-		{"error/no-client-cert", nil, enroll.RotationRequest{CSR: csrPEM(t, newP256(t))}, false, http.StatusUnauthorized, enroll.CodeUnauthenticated},
-		{"error/operator-cert", adminCert, enroll.RotationRequest{CSR: csrPEM(t, newP256(t))}, false, http.StatusUnauthorized, enroll.CodeUnauthenticated},
-		{"error/revoked-device", cert2, enroll.RotationRequest{CSR: csrPEM(t, newP256(t))}, false, http.StatusUnauthorized, enroll.CodeUnauthenticated},
-		{"error/superseded-cert", cert1, enroll.RotationRequest{CSR: csrPEM(t, newP256(t))}, false, http.StatusUnauthorized, enroll.CodeUnauthenticated},
-		{"error/group-without-tokens", plain, enroll.RotationRequest{CSR: csrPEM(t, newP256(t))}, false, http.StatusForbidden, enroll.CodePolicy},
-		{"error/tpm-fields-from-software-device", cert3, enroll.RotationRequest{ChallengeID: "00112233445566778899aabbccddeeff", CSR: csrPEM(t, newP256(t))}, false, http.StatusBadRequest, enroll.CodeBadRequest},
-		{"error/start-for-software-device", cert3, enroll.RotationRequest{}, true, http.StatusBadRequest, enroll.CodeBadRequest},
-		{"error/csr-signature", cert3, enroll.RotationRequest{CSR: string(tamperSignature(t, []byte(csrPEM(t, newP256(t)))))}, false, http.StatusForbidden, enroll.CodeCSRSignature},
-		{"error/csr-missing", cert3, enroll.RotationRequest{}, false, http.StatusBadRequest, enroll.CodeBadRequest},
+		{"error/no-client-cert", nil, wire.RotationRequest{CSR: csrPEM(t, newP256(t))}, false, http.StatusUnauthorized, wire.CodeUnauthenticated},
+		{"error/operator-cert", adminCert, wire.RotationRequest{CSR: csrPEM(t, newP256(t))}, false, http.StatusUnauthorized, wire.CodeUnauthenticated},
+		{"error/revoked-device", cert2, wire.RotationRequest{CSR: csrPEM(t, newP256(t))}, false, http.StatusUnauthorized, wire.CodeUnauthenticated},
+		{"error/superseded-cert", cert1, wire.RotationRequest{CSR: csrPEM(t, newP256(t))}, false, http.StatusUnauthorized, wire.CodeUnauthenticated},
+		{"error/group-without-tokens", plain, wire.RotationRequest{CSR: csrPEM(t, newP256(t))}, false, http.StatusForbidden, wire.CodePolicy},
+		{"error/tpm-fields-from-software-device", cert3, wire.RotationRequest{ChallengeID: "00112233445566778899aabbccddeeff", CSR: csrPEM(t, newP256(t))}, false, http.StatusBadRequest, wire.CodeBadRequest},
+		{"error/start-for-software-device", cert3, wire.RotationRequest{}, true, http.StatusBadRequest, wire.CodeBadRequest},
+		{"error/csr-signature", cert3, wire.RotationRequest{CSR: string(tamperSignature(t, []byte(csrPEM(t, newP256(t)))))}, false, http.StatusForbidden, wire.CodeCSRSignature},
+		{"error/csr-missing", cert3, wire.RotationRequest{}, false, http.StatusBadRequest, wire.CodeBadRequest},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -151,7 +150,7 @@ func TestTPMRotationSoft(t *testing.T) {
 	}
 	rc := rotationClient(t, e, tlsCert(t, first, a.key))
 
-	rotation := func(t *testing.T, ak *softTPM) (enroll.RotationChallenge, enroll.RotationRequest) {
+	rotation := func(t *testing.T, ak *softTPM) (wire.RotationChallenge, wire.RotationRequest) {
 		t.Helper()
 		ch, err := rc.StartRotation(ctx)
 		if err != nil {
@@ -159,11 +158,11 @@ func TestTPMRotationSoft(t *testing.T) {
 		}
 		key := newP256(t)
 		kp, att, sig := ak.certify(t, &key.PublicKey, keyAttrs(false), ch.Nonce)
-		return ch, enroll.RotationRequest{ChallengeID: ch.ChallengeID, KeyPublic: kp, Attestation: att, Signature: sig, CSR: csrPEM(t, key)}
+		return ch, wire.RotationRequest{ChallengeID: ch.ChallengeID, KeyPublic: kp, Attestation: att, Signature: sig, CSR: csrPEM(t, key)}
 	}
 
-	var req enroll.RotationRequest
-	var second enroll.Issued
+	var req wire.RotationRequest
+	var second wire.Issued
 	t.Run("ok/rotate", func(t *testing.T) {
 		_, req = rotation(t, s)
 		second, err = rc.FinishRotation(ctx, req)
@@ -187,35 +186,35 @@ func TestTPMRotationSoft(t *testing.T) {
 	otherAK := newSoftTPM(t)
 	tests := []struct {
 		name   string
-		spoil  func(t *testing.T, ch enroll.RotationChallenge, r *enroll.RotationRequest)
+		spoil  func(t *testing.T, ch wire.RotationChallenge, r *wire.RotationRequest)
 		status int
-		code   string
+		code   wire.Code
 	}{
-		{"error/nonce-mismatch", func(t *testing.T, ch enroll.RotationChallenge, r *enroll.RotationRequest) {
+		{"error/nonce-mismatch", func(t *testing.T, ch wire.RotationChallenge, r *wire.RotationRequest) {
 			key := newP256(t)
 			r.KeyPublic, r.Attestation, r.Signature = s.certify(t, &key.PublicKey, keyAttrs(false), a.start.Nonce)
 			r.CSR = csrPEM(t, key)
-		}, http.StatusForbidden, enroll.CodeNonceMismatch},
-		{"error/other-ak", func(t *testing.T, ch enroll.RotationChallenge, r *enroll.RotationRequest) {
+		}, http.StatusForbidden, wire.CodeNonceMismatch},
+		{"error/other-ak", func(t *testing.T, ch wire.RotationChallenge, r *wire.RotationRequest) {
 			r.Signature = otherAK.sign(t, r.Attestation)
-		}, http.StatusForbidden, enroll.CodeAKSignature},
-		{"error/no-challenge", func(t *testing.T, ch enroll.RotationChallenge, r *enroll.RotationRequest) {
+		}, http.StatusForbidden, wire.CodeAKSignature},
+		{"error/no-challenge", func(t *testing.T, ch wire.RotationChallenge, r *wire.RotationRequest) {
 			r.ChallengeID = ""
-		}, http.StatusBadRequest, enroll.CodeBadRequest},
-		{"error/csr-alone", func(t *testing.T, ch enroll.RotationChallenge, r *enroll.RotationRequest) {
-			*r = enroll.RotationRequest{CSR: r.CSR}
-		}, http.StatusBadRequest, enroll.CodeBadRequest},
-		{"error/enrollment-challenge", func(t *testing.T, ch enroll.RotationChallenge, r *enroll.RotationRequest) {
+		}, http.StatusBadRequest, wire.CodeBadRequest},
+		{"error/csr-alone", func(t *testing.T, ch wire.RotationChallenge, r *wire.RotationRequest) {
+			*r = wire.RotationRequest{CSR: r.CSR}
+		}, http.StatusBadRequest, wire.CodeBadRequest},
+		{"error/enrollment-challenge", func(t *testing.T, ch wire.RotationChallenge, r *wire.RotationRequest) {
 			r.ChallengeID = softStart(t, e, m, s, "tpm-1").start.ChallengeID
-		}, http.StatusNotFound, enroll.CodeNotFound},
-		{"error/spent-challenge-new-key", func(t *testing.T, ch enroll.RotationChallenge, r *enroll.RotationRequest) {
+		}, http.StatusNotFound, wire.CodeNotFound},
+		{"error/spent-challenge-new-key", func(t *testing.T, ch wire.RotationChallenge, r *wire.RotationRequest) {
 			if _, err := rc.FinishRotation(ctx, *r); err != nil {
 				t.Fatal(err)
 			}
 			key := newP256(t)
 			r.KeyPublic, r.Attestation, r.Signature = s.certify(t, &key.PublicKey, keyAttrs(false), ch.Nonce)
 			r.CSR = csrPEM(t, key)
-		}, http.StatusConflict, enroll.CodeChallengeReplayed},
+		}, http.StatusConflict, wire.CodeChallengeReplayed},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

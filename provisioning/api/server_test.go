@@ -10,6 +10,7 @@ import (
 	"github.com/fleetgate/fleetgate/provisioning/api"
 	"github.com/fleetgate/fleetgate/provisioning/ca"
 	"github.com/fleetgate/fleetgate/provisioning/client"
+	"github.com/fleetgate/fleetgate/provisioning/wire"
 	"github.com/fleetgate/fleetgate/store"
 )
 
@@ -40,8 +41,8 @@ func TestServer(t *testing.T) {
 		t.Fatal(err)
 	}
 	c := client.New("https://"+ln.Addr().String(), tlsCfg)
-	d, err := c.RegisterDevice(testCtx(t), client.RegisterRequest{ID: "sensor-1"})
-	if err != nil || d.Status != store.DeviceActive {
+	d, err := c.RegisterDevice(testCtx(t), wire.RegisterRequest{ID: "sensor-1"})
+	if err != nil || d.Status != wire.DeviceActive {
 		t.Fatalf("register through Server = %+v, %v", d, err)
 	}
 	c.CloseIdleConnections()

@@ -6,7 +6,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/fleetgate/fleetgate/provisioning/client"
+	"github.com/fleetgate/fleetgate/provisioning/wire"
 	"github.com/fleetgate/fleetgate/store"
 )
 
@@ -18,7 +18,7 @@ const maxTokenTTL = 90 * 24 * time.Hour
 // createTokens serves POST /v1/tokens. The plaintexts leave the server in
 // this answer only; the registry stores their hashes.
 func (a *API) createTokens(w http.ResponseWriter, r *http.Request, by store.Actor) {
-	var req client.CreateTokensRequest
+	var req wire.CreateTokensRequest
 	if err := a.decode(w, r, &req, false); err != nil {
 		a.fail(w, r, err)
 		return
@@ -52,7 +52,7 @@ func (a *API) createTokens(w http.ResponseWriter, r *http.Request, by store.Acto
 		a.fail(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusCreated, client.CreatedTokens{Group: req.Group, Tokens: tokens, ExpiresAt: expires})
+	writeJSON(w, http.StatusCreated, wire.CreatedTokens{Group: req.Group, Tokens: tokens, ExpiresAt: expires})
 }
 
 // listTokens serves GET /v1/tokens?group=.
@@ -62,8 +62,5 @@ func (a *API) listTokens(w http.ResponseWriter, r *http.Request, _ store.Actor) 
 		a.fail(w, r, err)
 		return
 	}
-	if tokens == nil {
-		tokens = []store.Token{}
-	}
-	writeJSON(w, http.StatusOK, client.TokenList{Tokens: tokens})
+	writeJSON(w, http.StatusOK, wire.TokenList{Tokens: wireList(tokens, wireToken)})
 }

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/fleetgate/fleetgate/provisioning/client"
+	"github.com/fleetgate/fleetgate/provisioning/wire"
 	"github.com/spf13/cobra"
 )
 
@@ -40,7 +41,7 @@ what to which device or certificate, from which address, and when.`)
 				return err
 			}
 			if o.json {
-				return printJSON(cmd.OutOrStdout(), client.AuditList{Events: events})
+				return printJSON(cmd.OutOrStdout(), wire.AuditList{Events: events})
 			}
 			t := newTable(cmd.OutOrStdout(), "SEQ", "TIME", "ACTOR", "REMOTE", "ACTION", "TARGET", "DETAIL")
 			for _, e := range events {

@@ -13,7 +13,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/fleetgate/fleetgate/provisioning/client"
-	"github.com/fleetgate/fleetgate/store"
+	"github.com/fleetgate/fleetgate/provisioning/wire"
 )
 
 // auditExportPage is how many events one request of an export fetches.
@@ -97,7 +97,7 @@ func newAuditEncoder(w io.Writer, format string) *auditEncoder {
 	return &auditEncoder{json: json.NewEncoder(w)}
 }
 
-func (e *auditEncoder) write(ev store.AuditEvent) error {
+func (e *auditEncoder) write(ev wire.AuditEvent) error {
 	if e.json != nil {
 		return e.json.Encode(ev)
 	}

@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"github.com/fleetgate/fleetgate/provisioning/client"
-	"github.com/fleetgate/fleetgate/store"
+	"github.com/fleetgate/fleetgate/provisioning/wire"
 	"github.com/spf13/cobra"
 )
 
@@ -70,7 +70,7 @@ func loadOrMakeCSR(csrFile, newKey, deviceID string) ([]byte, func(), error) {
 // writeIssued prints or writes the issued chain. With --out the chain goes
 // to the file and a summary to stdout; without it stdout holds the PEM alone
 // so that it can be redirected.
-func writeIssued(cmd *cobra.Command, o *options, issued client.IssuedCertificate, outFile, keyFile string) error {
+func writeIssued(cmd *cobra.Command, o *options, issued wire.Issued, outFile, keyFile string) error {
 	out := cmd.OutOrStdout()
 	if outFile != "" {
 		if err := os.WriteFile(outFile, []byte(issued.Chain), 0o644); err != nil {
@@ -102,7 +102,7 @@ func certListCommand(o *options) *cobra.Command {
 				return err
 			}
 			if o.json {
-				return printJSON(cmd.OutOrStdout(), client.CertificateList{Certificates: certs})
+				return printJSON(cmd.OutOrStdout(), wire.CertificateList{Certificates: certs})
 			}
 			return printCertificates(cmd.OutOrStdout(), certs)
 		})
@@ -153,7 +153,7 @@ func certRevokeCommand(o *options) *cobra.Command {
 	return cmd
 }
 
-func printCertificates(w io.Writer, certs []store.Certificate) error {
+func printCertificates(w io.Writer, certs []wire.Certificate) error {
 	t := newTable(w, "SERIAL", "DEVICE", "STATUS", "ATTESTATION", "NOT AFTER", "REASON")
 	for _, c := range certs {
 		t.row(c.Serial, c.DeviceID, string(c.Status), string(c.Attestation), stamp(c.NotAfter), c.Reason)
@@ -161,7 +161,7 @@ func printCertificates(w io.Writer, certs []store.Certificate) error {
 	return t.flush()
 }
 
-func printCertificate(w io.Writer, c store.Certificate) error {
+func printCertificate(w io.Writer, c wire.Certificate) error {
 	return fields(w,
 		"serial", c.Serial,
 		"fingerprint", c.Fingerprint,

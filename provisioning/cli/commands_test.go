@@ -15,7 +15,7 @@ import (
 
 	"github.com/fleetgate/fleetgate/provisioning/api/apitest"
 	"github.com/fleetgate/fleetgate/provisioning/cli"
-	"github.com/fleetgate/fleetgate/provisioning/client"
+	"github.com/fleetgate/fleetgate/provisioning/wire"
 	"github.com/fleetgate/fleetgate/store"
 )
 
@@ -61,7 +61,7 @@ func TestOperatorWorkflow(t *testing.T) {
 		}
 	})
 	t.Run("ok/device-list-json-filtered", func(t *testing.T) {
-		var list client.DeviceList
+		var list wire.DeviceList
 		decodeJSON(t, run(t, e, "device", "list", "--group", "line-b", "--json").mustSucceed(t).stdout, &list)
 		if len(list.Devices) != 1 || list.Devices[0].ID != "sensor-2" {
 			t.Errorf("devices = %+v", list.Devices)
@@ -147,7 +147,7 @@ func TestOperatorWorkflow(t *testing.T) {
 		if len(rs) != 2 || rs[1][0] != serial1 || rs[1][1] != "sensor-1" || rs[1][2] != "active" || rs[1][3] != "operator" {
 			t.Errorf("rows = %q", rs)
 		}
-		var list client.CertificateList
+		var list wire.CertificateList
 		decodeJSON(t, run(t, e, "cert", "list", "--json").mustSucceed(t).stdout, &list)
 		if len(list.Certificates) != 2 {
 			t.Errorf("all certificates = %d, want 2", len(list.Certificates))
@@ -158,7 +158,7 @@ func TestOperatorWorkflow(t *testing.T) {
 		if !strings.Contains(r.stdout, "serial:") || len(pemCerts(t, []byte(r.stdout))) != 1 {
 			t.Errorf("output:\n%s", r.stdout)
 		}
-		var c client.CertificateDetail
+		var c wire.CertificateDetail
 		decodeJSON(t, run(t, e, "cert", "show", serial1, "--json").mustSucceed(t).stdout, &c)
 		if c.Serial != serial1 || c.DeviceID != "sensor-1" || c.PEM == "" {
 			t.Errorf("certificate = %+v", c)
@@ -212,7 +212,7 @@ func TestOperatorWorkflow(t *testing.T) {
 				t.Errorf("row %q: want actor admin from 127.0.0.1 about sensor-1", row)
 			}
 		}
-		var list client.AuditList
+		var list wire.AuditList
 		decodeJSON(t, run(t, e, "audit", "--action", "device.revoke", "--json").mustSucceed(t).stdout, &list)
 		if len(list.Events) != 1 || list.Events[0].Target != "sensor-1" {
 			t.Errorf("events = %+v", list.Events)

@@ -7,7 +7,7 @@ import (
 	"strings"
 
 	"github.com/fleetgate/fleetgate/provisioning/client"
-	"github.com/fleetgate/fleetgate/store"
+	"github.com/fleetgate/fleetgate/provisioning/wire"
 	"github.com/spf13/cobra"
 )
 
@@ -34,7 +34,7 @@ the device's certificates; device IDs are never reused.`)
 }
 
 func deviceRegisterCommand(o *options) *cobra.Command {
-	var req client.RegisterRequest
+	var req wire.RegisterRequest
 	var meta []string
 	cmd := o.leaf("register ID", "Register a new device", []string{"ID"}, func(cmd *cobra.Command, args []string) error {
 		m, err := parseKV("meta", meta)
@@ -65,12 +65,12 @@ func deviceListCommand(o *options) *cobra.Command {
 	var status, group string
 	cmd := o.leaf("list", "List devices", nil, func(cmd *cobra.Command, _ []string) error {
 		return o.call(cmd, func(ctx context.Context, c *client.Client) error {
-			devices, err := c.Devices(ctx, client.DeviceFilter{Status: store.DeviceStatus(status), Group: group})
+			devices, err := c.Devices(ctx, client.DeviceFilter{Status: wire.DeviceStatus(status), Group: group})
 			if err != nil {
 				return err
 			}
 			if o.json {
-				return printJSON(cmd.OutOrStdout(), client.DeviceList{Devices: devices})
+				return printJSON(cmd.OutOrStdout(), wire.DeviceList{Devices: devices})
 			}
 			t := newTable(cmd.OutOrStdout(), "ID", "STATUS", "GROUP", "CREATED", "REASON")
 			for _, d := range devices {
@@ -105,7 +105,7 @@ func deviceShowCommand(o *options) *cobra.Command {
 }
 
 // statusCall is one of the client's Suspend, Resume and Revoke.
-type statusCall func(ctx context.Context, id, reason string) (store.Device, error)
+type statusCall func(ctx context.Context, id, reason string) (wire.Device, error)
 
 // deviceStatusCommand builds suspend, resume and revoke, which differ only
 // in the client method and in whether a reason is required.
@@ -139,7 +139,7 @@ func deviceStatusCommand(o *options, verb, short string, reasonRequired bool, pi
 	return cmd
 }
 
-func printDevice(w io.Writer, d store.Device) error {
+func printDevice(w io.Writer, d wire.Device) error {
 	return fields(w,
 		"id", d.ID,
 		"status", string(d.Status),

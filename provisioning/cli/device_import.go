@@ -8,14 +8,15 @@ import (
 	"strings"
 
 	"github.com/fleetgate/fleetgate/provisioning/client"
+	"github.com/fleetgate/fleetgate/provisioning/wire"
 	"github.com/spf13/cobra"
 )
 
 // importFormats maps --format values and file extensions to content types.
 var importFormats = map[string]string{
-	"csv":    client.ImportCSV,
-	"jsonl":  client.ImportJSONL,
-	"ndjson": client.ImportJSONL,
+	"csv":    wire.ImportCSV,
+	"jsonl":  wire.ImportJSONL,
+	"ndjson": wire.ImportJSONL,
 }
 
 func deviceImportCommand(o *options) *cobra.Command {

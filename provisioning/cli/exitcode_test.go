@@ -12,6 +12,7 @@ import (
 	"github.com/fleetgate/fleetgate/provisioning/api/apitest"
 	"github.com/fleetgate/fleetgate/provisioning/cli"
 	"github.com/fleetgate/fleetgate/provisioning/client"
+	"github.com/fleetgate/fleetgate/provisioning/wire"
 	"github.com/fleetgate/fleetgate/store"
 )
 
@@ -116,7 +117,7 @@ func TestEnvironmentDefaults(t *testing.T) {
 }
 
 func TestExitCode(t *testing.T) {
-	apiErr := func(status int, code string) error {
+	apiErr := func(status int, code wire.Code) error {
 		return fmt.Errorf("call: %w", &client.APIError{Status: status, Code: code})
 	}
 	tests := []struct {
@@ -125,12 +126,12 @@ func TestExitCode(t *testing.T) {
 		want int
 	}{
 		{"ok/nil", nil, cli.ExitOK},
-		{"error/not-found", apiErr(404, client.CodeNotFound), cli.ExitNotFound},
-		{"error/exists", apiErr(409, client.CodeExists), cli.ExitConflict},
-		{"error/invalid-state", apiErr(409, client.CodeInvalidState), cli.ExitConflict},
-		{"error/bad-request", apiErr(400, client.CodeBadRequest), cli.ExitBadInput},
-		{"error/unauthenticated", apiErr(401, client.CodeUnauthenticated), cli.ExitUnreachable},
-		{"error/internal", apiErr(500, client.CodeInternal), cli.ExitInternal},
+		{"error/not-found", apiErr(404, wire.CodeNotFound), cli.ExitNotFound},
+		{"error/exists", apiErr(409, wire.CodeExists), cli.ExitConflict},
+		{"error/invalid-state", apiErr(409, wire.CodeInvalidState), cli.ExitConflict},
+		{"error/bad-request", apiErr(400, wire.CodeBadRequest), cli.ExitBadInput},
+		{"error/unauthenticated", apiErr(401, wire.CodeUnauthenticated), cli.ExitUnreachable},
+		{"error/internal", apiErr(500, wire.CodeInternal), cli.ExitInternal},
 		{"error/unreachable", fmt.Errorf("%w: refused", client.ErrUnreachable), cli.ExitUnreachable},
 		{"error/credentials", fmt.Errorf("%w: no file", client.ErrCredentials), cli.ExitUnreachable},
 		{"error/deadline", context.DeadlineExceeded, cli.ExitUnreachable},

@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"github.com/fleetgate/fleetgate/provisioning/client"
+	"github.com/fleetgate/fleetgate/provisioning/wire"
 	"github.com/spf13/cobra"
 )
 
@@ -21,7 +22,7 @@ with its TPM or through an operator.`)
 }
 
 func groupPutCommand(o *options) *cobra.Command {
-	var req client.GroupRequest
+	var req wire.GroupRequest
 	cmd := o.leaf("put NAME", "Create a group or replace its policy", []string{"NAME"}, func(cmd *cobra.Command, args []string) error {
 		if req.RequireTPM && req.AllowTokens {
 			return usagef("--require-tpm and --allow-tokens exclude each other: tokens enroll software keys")
@@ -52,7 +53,7 @@ func groupListCommand(o *options) *cobra.Command {
 				return err
 			}
 			if o.json {
-				return printJSON(cmd.OutOrStdout(), client.GroupList{Groups: groups})
+				return printJSON(cmd.OutOrStdout(), wire.GroupList{Groups: groups})
 			}
 			t := newTable(cmd.OutOrStdout(), "NAME", "REQUIRE_TPM", "ALLOW_TOKENS", "CREATED")
 			for _, g := range groups {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 
 	"github.com/fleetgate/fleetgate/provisioning/client"
+	"github.com/fleetgate/fleetgate/provisioning/wire"
 	"github.com/spf13/cobra"
 )
 
@@ -35,17 +36,17 @@ func (o *options) withHint(cmd *cobra.Command, err error) error {
 		hint = fmt.Sprintf("is the server running at %s? start it with `make run`, or point --server (FLEETGATE_SERVER) at it; if it is running, check that --cacert is its root and --cert an operator certificate it trusts", o.server)
 	case errors.As(err, &apiErr):
 		switch apiErr.Code {
-		case client.CodeUnauthenticated:
+		case wire.CodeUnauthenticated:
 			hint = "the server does not accept this operator certificate; check --cert and --key"
-		case client.CodeNotFound:
+		case wire.CodeNotFound:
 			hint = "list what exists with `fleetgate device list` or `fleetgate cert list`"
-		case client.CodeExists:
+		case wire.CodeExists:
 			hint = "device IDs are never reused, not even after revocation; pick another ID"
-		case client.CodePolicy:
+		case wire.CodePolicy:
 			hint = "see the group's policy with `fleetgate group list`"
-		case client.CodeInvalidState:
+		case wire.CodeInvalidState:
 			hint = "see the current state with `fleetgate device show ID`"
-		case client.CodeBadRequest:
+		case wire.CodeBadRequest:
 			hint = "fix the input and run the command again"
 		default:
 			hint = "the server log has the details"

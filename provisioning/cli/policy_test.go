@@ -9,7 +9,7 @@ import (
 
 	"github.com/fleetgate/fleetgate/provisioning/api/apitest"
 	"github.com/fleetgate/fleetgate/provisioning/cli"
-	"github.com/fleetgate/fleetgate/provisioning/client"
+	"github.com/fleetgate/fleetgate/provisioning/wire"
 	"github.com/fleetgate/fleetgate/store"
 )
 
@@ -42,7 +42,7 @@ func TestGroupTokenImport(t *testing.T) {
 				t.Errorf("row %d = %q, want it to start with %q", i, rs[i], want[i])
 			}
 		}
-		var list client.GroupList
+		var list wire.GroupList
 		decodeJSON(t, run(t, e, "group", "list", "--json").mustSucceed(t).stdout, &list)
 		if len(list.Groups) != 2 || !list.Groups[1].AllowTokens {
 			t.Errorf("--json groups = %+v", list.Groups)
@@ -95,9 +95,9 @@ func TestGroupTokenImport(t *testing.T) {
 		if d, err := e.DB.DeviceByEK(strings.Repeat("ab", 32)); err != nil || d.ID != "fab-1" || d.Metadata["site"] != "plant-7" {
 			t.Errorf("fab-1 = %+v, %v", d, err)
 		}
-		var res client.ImportResult
+		var res wire.ImportResult
 		decodeJSON(t, run(t, e, "device", "import", csvFile, "--json").mustSucceed(t).stdout, &res)
-		if res != (client.ImportResult{Unchanged: 2}) {
+		if res != (wire.ImportResult{Unchanged: 2}) {
 			t.Errorf("second import = %+v, want 2 unchanged", res)
 		}
 	})

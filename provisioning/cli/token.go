@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/fleetgate/fleetgate/provisioning/client"
+	"github.com/fleetgate/fleetgate/provisioning/wire"
 	"github.com/spf13/cobra"
 )
 
@@ -25,7 +26,7 @@ hashes: the plaintexts are printed (or written with --out) once.`)
 }
 
 func tokenCreateCommand(o *options) *cobra.Command {
-	var req client.CreateTokensRequest
+	var req wire.CreateTokensRequest
 	var ttl time.Duration
 	var outFile string
 	cmd := o.leaf("create", "Create enrollment tokens for a group", nil, func(cmd *cobra.Command, _ []string) error {
@@ -79,7 +80,7 @@ func tokenCreateCommand(o *options) *cobra.Command {
 
 // writeTokens writes the plaintexts one per line to f, or to stdout when
 // f is nil, with a summary on stderr so that stdout can be redirected.
-func writeTokens(cmd *cobra.Command, o *options, created client.CreatedTokens, f *os.File) error {
+func writeTokens(cmd *cobra.Command, o *options, created wire.CreatedTokens, f *os.File) error {
 	lines := strings.Join(created.Tokens, "\n") + "\n"
 	if f != nil {
 		if _, err := f.WriteString(lines); err != nil {
@@ -110,7 +111,7 @@ func tokenListCommand(o *options) *cobra.Command {
 				return err
 			}
 			if o.json {
-				return printJSON(cmd.OutOrStdout(), client.TokenList{Tokens: tokens})
+				return printJSON(cmd.OutOrStdout(), wire.TokenList{Tokens: tokens})
 			}
 			t := newTable(cmd.OutOrStdout(), "HASH", "GROUP", "CREATED", "EXPIRES", "USED", "DEVICE")
 			for _, tk := range tokens {

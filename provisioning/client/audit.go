@@ -7,11 +7,11 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/fleetgate/fleetgate/store"
+	"github.com/fleetgate/fleetgate/provisioning/wire"
 )
 
 // Audit returns the audit events matching q, oldest first.
-func (c *Client) Audit(ctx context.Context, q AuditQuery) ([]store.AuditEvent, error) {
+func (c *Client) Audit(ctx context.Context, q AuditQuery) ([]wire.AuditEvent, error) {
 	v := url.Values{}
 	if q.Target != "" {
 		v.Set("target", q.Target)
@@ -28,15 +28,15 @@ func (c *Client) Audit(ctx context.Context, q AuditQuery) ([]store.AuditEvent, e
 	if q.After != nil {
 		v.Set("after", strconv.FormatUint(*q.After, 10))
 	}
-	var list AuditList
-	err := c.do(ctx, http.MethodGet, "/v1/audit", v, nil, &list, http.StatusOK)
+	var list wire.AuditList
+	err := c.do(ctx, http.MethodGet, wire.PathAudit, v, nil, &list, http.StatusOK)
 	return list.Events, err
 }
 
 // CA returns the public trust material: the root and the device CA chain.
 // The route needs no operator certificate.
-func (c *Client) CA(ctx context.Context) (CABundle, error) {
-	var out CABundle
-	err := c.do(ctx, http.MethodGet, "/v1/ca", nil, nil, &out, http.StatusOK)
+func (c *Client) CA(ctx context.Context) (wire.CABundle, error) {
+	var out wire.CABundle
+	err := c.do(ctx, http.MethodGet, wire.PathCA, nil, nil, &out, http.StatusOK)
 	return out, err
 }

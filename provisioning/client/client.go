@@ -11,6 +11,8 @@ import (
 	"net/url"
 	"strings"
 	"time"
+
+	"github.com/fleetgate/fleetgate/provisioning/wire"
 )
 
 // maxResponseBytes bounds how much of an answer the client reads; the
@@ -45,28 +47,33 @@ func New(baseURL string, tlsCfg *tls.Config) *Client {
 // done with the client.
 func (c *Client) CloseIdleConnections() { c.http.CloseIdleConnections() }
 
-// do sends one request and decodes the answer into out when the status is
+// do sends in as JSON and decodes the answer into out when the status is
 // want. Any other status is decoded as an *APIError.
 func (c *Client) do(ctx context.Context, method, path string, query url.Values, in, out any, want int) error {
+	if in == nil {
+		return c.send(ctx, method, path, query, "", nil, out, want)
+	}
+	raw, err := json.Marshal(in)
+	if err != nil {
+		return fmt.Errorf("encode request: %w", err)
+	}
+	return c.send(ctx, method, path, query, "application/json", bytes.NewReader(raw), out, want)
+}
+
+// send sends body as contentType and decodes the JSON answer into out when
+// the status is want. Any other status is decoded as an *APIError.
+func (c *Client) send(ctx context.Context, method, path string, query url.Values, contentType string, body io.Reader, out any, want int) error {
 	target := c.base + path
 	if len(query) > 0 {
 		target += "?" + query.Encode()
-	}
-	var body io.Reader
-	if in != nil {
-		raw, err := json.Marshal(in)
-		if err != nil {
-			return fmt.Errorf("encode request: %w", err)
-		}
-		body = bytes.NewReader(raw)
 	}
 	req, err := http.NewRequestWithContext(ctx, method, target, body)
 	if err != nil {
 		return fmt.Errorf("build request %s %s: %w", method, path, err)
 	}
 	req.Header.Set("Accept", "application/json")
-	if in != nil {
-		req.Header.Set("Content-Type", "application/json")
+	if contentType != "" {
+		req.Header.Set("Content-Type", contentType)
 	}
 	resp, err := c.http.Do(req)
 	if err != nil {
@@ -92,7 +99,7 @@ func (c *Client) do(ctx context.Context, method, path string, query url.Values, 
 // decodeError turns a refusal into an *APIError, keeping the status even when
 // the body is not ours (a proxy's error page, for example).
 func decodeError(status int, raw []byte) error {
-	var body ErrorBody
+	var body wire.ErrorBody
 	if err := json.Unmarshal(raw, &body); err != nil || body.Error.Code == "" {
 		msg := strings.TrimSpace(string(raw))
 		if len(msg) > 200 {
@@ -103,17 +110,18 @@ func decodeError(status int, raw []byte) error {
 	return &APIError{Status: status, Code: body.Error.Code, Message: body.Error.Message}
 }
 
-func codeForStatus(status int) string {
+// codeForStatus guesses a code for an answer that carries none.
+func codeForStatus(status int) wire.Code {
 	switch status {
 	case http.StatusNotFound:
-		return CodeNotFound
+		return wire.CodeNotFound
 	case http.StatusConflict:
-		return CodeExists
+		return wire.CodeExists
 	case http.StatusBadRequest:
-		return CodeBadRequest
+		return wire.CodeBadRequest
 	case http.StatusUnauthorized, http.StatusForbidden:
-		return CodeUnauthenticated
+		return wire.CodeUnauthenticated
 	default:
-		return CodeInternal
+		return wire.CodeInternal
 	}
 }

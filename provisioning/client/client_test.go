@@ -13,6 +13,7 @@ import (
 
 	"github.com/fleetgate/fleetgate/provisioning/api/apitest"
 	"github.com/fleetgate/fleetgate/provisioning/client"
+	"github.com/fleetgate/fleetgate/provisioning/wire"
 )
 
 func TestErrorClassification(t *testing.T) {
@@ -21,12 +22,12 @@ func TestErrorClassification(t *testing.T) {
 		err                                       error
 		notFound, conflict, badRequest, unauthent bool
 	}{
-		{"ok/not-found", &client.APIError{Status: 404, Code: client.CodeNotFound}, true, false, false, false},
-		{"ok/exists", &client.APIError{Status: 409, Code: client.CodeExists}, false, true, false, false},
-		{"ok/invalid-state-wrapped", errors.Join(errors.New("ctx"), &client.APIError{Status: 409, Code: client.CodeInvalidState}), false, true, false, false},
-		{"ok/bad-request", &client.APIError{Status: 400, Code: client.CodeBadRequest}, false, false, true, false},
-		{"ok/unauthenticated", &client.APIError{Status: 401, Code: client.CodeUnauthenticated}, false, false, false, true},
-		{"error/internal", &client.APIError{Status: 500, Code: client.CodeInternal}, false, false, false, false},
+		{"ok/not-found", &client.APIError{Status: 404, Code: wire.CodeNotFound}, true, false, false, false},
+		{"ok/exists", &client.APIError{Status: 409, Code: wire.CodeExists}, false, true, false, false},
+		{"ok/invalid-state-wrapped", errors.Join(errors.New("ctx"), &client.APIError{Status: 409, Code: wire.CodeInvalidState}), false, true, false, false},
+		{"ok/bad-request", &client.APIError{Status: 400, Code: wire.CodeBadRequest}, false, false, true, false},
+		{"ok/unauthenticated", &client.APIError{Status: 401, Code: wire.CodeUnauthenticated}, false, false, false, true},
+		{"error/internal", &client.APIError{Status: 500, Code: wire.CodeInternal}, false, false, false, false},
 		{"error/not-an-api-error", errors.New("boom"), false, false, false, false},
 	}
 	for _, tc := range tests {
@@ -50,7 +51,7 @@ func TestForeignErrorPage(t *testing.T) {
 	c := client.New(srv.URL, nil)
 	_, err := c.Device(context.Background(), "sensor-1")
 	var apiErr *client.APIError
-	if !errors.As(err, &apiErr) || apiErr.Status != 404 || apiErr.Code != client.CodeNotFound || apiErr.Message != "upstream is having a bad day" {
+	if !errors.As(err, &apiErr) || apiErr.Status != 404 || apiErr.Code != wire.CodeNotFound || apiErr.Message != "upstream is having a bad day" {
 		t.Fatalf("err = %#v", err)
 	}
 }

@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+
+	"github.com/fleetgate/fleetgate/provisioning/wire"
 )
 
 // ErrUnreachable means the request got no answer from the server: nothing
@@ -13,9 +15,9 @@ var ErrUnreachable = errors.New("cannot reach the fleetgate server")
 
 // APIError is a refusal answered by the server.
 type APIError struct {
-	Status  int    // HTTP status code
-	Code    string // stable code, one of the Code constants
-	Message string // what was wrong, for people
+	Status  int       // HTTP status code
+	Code    wire.Code // stable code: branch on it
+	Message string    // what was wrong, for people
 }
 
 // Error implements error.

@@ -11,6 +11,8 @@ import (
 	"net/http"
 	"strings"
 	"time"
+
+	"github.com/fleetgate/fleetgate/provisioning/wire"
 )
 
 // maxResponseBytes bounds what the client reads of an answer; the largest
@@ -100,7 +102,7 @@ func (c *Client) post(ctx context.Context, path string, in, out any) error {
 // decodeError turns a refusal into an *Error, keeping the status even when
 // the body is not the server's (a proxy's error page).
 func decodeError(status int, raw []byte) error {
-	var body errorBody
+	var body wire.ErrorBody
 	if err := json.Unmarshal(raw, &body); err == nil && body.Error.Code != "" {
 		return &Error{Status: status, Code: body.Error.Code, Message: body.Error.Message}
 	}
@@ -112,15 +114,15 @@ func decodeError(status int, raw []byte) error {
 }
 
 // codeForStatus guesses a code for an answer that carries none.
-func codeForStatus(status int) string {
+func codeForStatus(status int) wire.Code {
 	switch status {
 	case http.StatusBadRequest:
-		return CodeBadRequest
+		return wire.CodeBadRequest
 	case http.StatusUnauthorized:
-		return CodeUnauthenticated
+		return wire.CodeUnauthenticated
 	case http.StatusNotFound:
-		return CodeNotFound
+		return wire.CodeNotFound
 	default:
-		return CodeInternal
+		return wire.CodeInternal
 	}
 }

@@ -11,7 +11,6 @@ import (
 	"crypto/x509/pkix"
 	"encoding/json"
 	"errors"
-	"go/build"
 	"math/big"
 	"net"
 	"net/http"
@@ -20,7 +19,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/fleetgate/fleetgate/internal/deptest"
 	"github.com/fleetgate/fleetgate/provisioning/enroll"
+	"github.com/fleetgate/fleetgate/provisioning/wire"
 )
 
 func testCtx(t *testing.T) context.Context {
@@ -53,10 +54,10 @@ func TestWire(t *testing.T) {
 		_ = json.NewDecoder(r.Body).Decode(&got)
 		w.Header().Set("Content-Type", "application/json")
 		switch r.URL.Path {
-		case enroll.PathTPMStart:
+		case wire.PathTPMStart:
 			w.WriteHeader(http.StatusOK)
 			_, _ = w.Write([]byte(`{"challenge_id":"abc","credential_blob":"AQI=","encrypted_secret":"AwQ=","nonce":"BQY=","expires_at":"2030-01-02T03:04:05Z"}`))
-		case enroll.PathRotationStart:
+		case wire.PathRotationStart:
 			_, _ = w.Write([]byte(`{"challenge_id":"r1","nonce":"BwgJ","expires_at":"2030-01-02T03:04:05Z"}`))
 		default:
 			w.WriteHeader(http.StatusCreated)
@@ -64,7 +65,7 @@ func TestWire(t *testing.T) {
 		}
 	})
 	ctx := testCtx(t)
-	resp, err := c.StartTPM(ctx, enroll.TPMStartRequest{DeviceID: "sensor-1", EKCert: []byte{0xde, 0xad}, AKPublic: []byte{1}})
+	resp, err := c.StartTPM(ctx, wire.TPMStartRequest{DeviceID: "sensor-1", EKCert: []byte{0xde, 0xad}, AKPublic: []byte{1}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -74,16 +75,16 @@ func TestWire(t *testing.T) {
 	if _, sent := got["ek_public"]; sent {
 		t.Errorf("empty ek_public was sent: %v", got)
 	}
-	want := enroll.TPMStartResponse{ChallengeID: "abc", CredentialBlob: []byte{1, 2}, EncryptedSecret: []byte{3, 4}, Nonce: []byte{5, 6},
+	want := wire.TPMStartResponse{ChallengeID: "abc", CredentialBlob: []byte{1, 2}, EncryptedSecret: []byte{3, 4}, Nonce: []byte{5, 6},
 		ExpiresAt: time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)}
 	if resp.ChallengeID != want.ChallengeID || !bytes.Equal(resp.CredentialBlob, want.CredentialBlob) ||
 		!bytes.Equal(resp.EncryptedSecret, want.EncryptedSecret) || !bytes.Equal(resp.Nonce, want.Nonce) || !resp.ExpiresAt.Equal(want.ExpiresAt) {
 		t.Errorf("response = %+v, want %+v", resp, want)
 	}
-	if _, err := c.FinishTPM(ctx, enroll.TPMFinishRequest{ChallengeID: "abc"}); err != nil {
+	if _, err := c.FinishTPM(ctx, wire.TPMFinishRequest{ChallengeID: "abc"}); err != nil {
 		t.Fatal(err)
 	}
-	issued, err := c.EnrollToken(ctx, enroll.TokenRequest{Token: "fgt_x", DeviceID: "sim-1", CSR: "csr"})
+	issued, err := c.EnrollToken(ctx, wire.TokenRequest{Token: "fgt_x", DeviceID: "sim-1", CSR: "csr"})
 	if err != nil || issued.Serial != "1f" || issued.Chain != "leaf+ca" {
 		t.Fatalf("EnrollToken = %+v, %v", issued, err)
 	}
@@ -94,14 +95,14 @@ func TestWire(t *testing.T) {
 	if err != nil || ch.ChallengeID != "r1" || !bytes.Equal(ch.Nonce, []byte{7, 8, 9}) {
 		t.Fatalf("StartRotation = %+v, %v", ch, err)
 	}
-	if _, err := c.FinishRotation(ctx, enroll.RotationRequest{CSR: "csr"}); err != nil {
+	if _, err := c.FinishRotation(ctx, wire.RotationRequest{CSR: "csr"}); err != nil {
 		t.Fatal(err)
 	}
 	if len(got) != 1 || got["csr"] != "csr" {
 		t.Errorf("software rotation sent %v, want the CSR alone", got)
 	}
-	wantPaths := []string{"POST " + enroll.PathTPMStart, "POST " + enroll.PathTPMFinish, "POST " + enroll.PathToken,
-		"POST " + enroll.PathRotationStart, "POST " + enroll.PathRotationFinish}
+	wantPaths := []string{"POST " + wire.PathTPMStart, "POST " + wire.PathTPMFinish, "POST " + wire.PathToken,
+		"POST " + wire.PathRotationStart, "POST " + wire.PathRotationFinish}
 	if strings.Join(paths, ",") != strings.Join(wantPaths, ",") {
 		t.Errorf("paths = %v, want %v", paths, wantPaths)
 	}
@@ -114,14 +115,14 @@ func TestRefusals(t *testing.T) {
 		name   string
 		status int
 		body   string
-		code   string
+		code   wire.Code
 		msg    string
 	}{
-		{"error/server-code", http.StatusForbidden, `{"error":{"code":"nonce_mismatch","message":"wrong nonce"}}`, enroll.CodeNonceMismatch, "wrong nonce"},
-		{"error/proxy-page", http.StatusBadGateway, `<html>bad gateway</html>`, enroll.CodeInternal, "<html>bad gateway</html>"},
-		{"error/plain-404", http.StatusNotFound, "no such page", enroll.CodeNotFound, "no such page"},
-		{"error/plain-401", http.StatusUnauthorized, "", enroll.CodeUnauthenticated, ""},
-		{"error/json-without-code", http.StatusBadRequest, `{"error":{}}`, enroll.CodeBadRequest, `{"error":{}}`},
+		{"error/server-code", http.StatusForbidden, `{"error":{"code":"nonce_mismatch","message":"wrong nonce"}}`, wire.CodeNonceMismatch, "wrong nonce"},
+		{"error/proxy-page", http.StatusBadGateway, `<html>bad gateway</html>`, wire.CodeInternal, "<html>bad gateway</html>"},
+		{"error/plain-404", http.StatusNotFound, "no such page", wire.CodeNotFound, "no such page"},
+		{"error/plain-401", http.StatusUnauthorized, "", wire.CodeUnauthenticated, ""},
+		{"error/json-without-code", http.StatusBadRequest, `{"error":{}}`, wire.CodeBadRequest, `{"error":{}}`},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -129,7 +130,7 @@ func TestRefusals(t *testing.T) {
 				w.WriteHeader(tc.status)
 				_, _ = w.Write([]byte(tc.body))
 			})
-			_, err := c.FinishTPM(testCtx(t), enroll.TPMFinishRequest{})
+			_, err := c.FinishTPM(testCtx(t), wire.TPMFinishRequest{})
 			var e *enroll.Error
 			if !errors.As(err, &e) || e.Status != tc.status || e.Code != tc.code || e.Message != tc.msg {
 				t.Fatalf("err = %#v, want status %d code %s message %q", err, tc.status, tc.code, tc.msg)
@@ -157,7 +158,7 @@ func TestUnreachable(t *testing.T) {
 		"error/untrusted-server":  enroll.New(untrusted.URL, x509.NewCertPool()),
 	} {
 		t.Run(name, func(t *testing.T) {
-			_, err := c.EnrollToken(testCtx(t), enroll.TokenRequest{})
+			_, err := c.EnrollToken(testCtx(t), wire.TokenRequest{})
 			var e *enroll.Error
 			if !errors.Is(err, enroll.ErrUnreachable) || errors.As(err, &e) {
 				t.Fatalf("err = %v, want ErrUnreachable", err)
@@ -196,15 +197,13 @@ func TestWithClientCertificate(t *testing.T) {
 // TestStandardLibraryOnly keeps the package free of server code, the
 // registry and TPM libraries: the agent built for small boards links it.
 func TestStandardLibraryOnly(t *testing.T) {
-	pkg, err := build.ImportDir(".", 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, imp := range pkg.Imports {
-		if first, _, _ := strings.Cut(imp, "/"); strings.Contains(first, ".") {
-			t.Errorf("imports %s, which is not in the standard library", imp)
-		}
-	}
+	deptest.DepChecker{
+		Pkg:        ".",
+		BadDeps:    deptest.ServerDeps,
+		StdlibOnly: true,
+		AllowDeps:  []string{"github.com/fleetgate/fleetgate/provisioning/wire"},
+		WantDeps:   []string{"net/http"},
+	}.Check(t)
 }
 
 func selfSigned(t *testing.T, cn string) *tls.Certificate {

@@ -1,6 +1,7 @@
 // Package enroll is the device side of the fleetgate enrollment protocol:
-// its wire types and a Go client for the enrollment and rotation routes of
-// the provisioning API. The device agent and the fleet simulator use it.
+// a Go client for the enrollment and rotation routes of the provisioning
+// API, speaking the types of package wire. The device agent and the fleet
+// simulator use it.
 //
 // # Basics
 //
@@ -24,17 +25,17 @@
 //
 // # Errors
 //
-// A refusal comes back as an *Error with the HTTP status and one of the
-// Code constants, which names the check that failed; IsCode branches on it.
+// A refusal comes back as an *Error with the HTTP status and a wire.Code,
+// which names the check that failed; IsCode branches on it.
 // A request that got no answer (nothing listening, TLS refused, timeout)
 // wraps ErrUnreachable, so an agent can tell "provisioning is down, retry
 // later" from "refused, do something else".
 //
 // # Caveats
 //
-// The package imports only the standard library: it holds no server code,
-// no registry and no TPM library, so the agent cross-built for small ARM
-// boards stays small. The byte-slice fields carry TPM structures as the
+// The package imports only the standard library and package wire: it holds
+// no server code, no registry and no TPM library, so the agent cross-built
+// for small ARM boards stays small (a test enforces this). The byte-slice fields carry TPM structures as the
 // TPM produced them (TPM2B_PUBLIC, TPMS_ATTEST, TPMT_SIGNATURE); JSON
 // encodes them as standard base64.
 package enroll

@@ -5,16 +5,17 @@ import (
 	"fmt"
 
 	"github.com/fleetgate/fleetgate/provisioning/enroll"
+	"github.com/fleetgate/fleetgate/provisioning/wire"
 )
 
 // An agent tells a refusal, which names the failed check, from a server it
 // could not reach, which is worth retrying.
 func ExampleIsCode() {
-	var err error = fmt.Errorf("enroll: %w", &enroll.Error{Status: 409, Code: enroll.CodeChallengeReplayed, Message: "the challenge was already used; start again"})
+	var err error = fmt.Errorf("enroll: %w", &enroll.Error{Status: 409, Code: wire.CodeChallengeReplayed, Message: "the challenge was already used; start again"})
 	switch {
 	case errors.Is(err, enroll.ErrUnreachable):
 		fmt.Println("retry later")
-	case enroll.IsCode(err, enroll.CodeChallengeReplayed), enroll.IsCode(err, enroll.CodeChallengeExpired):
+	case enroll.IsCode(err, wire.CodeChallengeReplayed), enroll.IsCode(err, wire.CodeChallengeExpired):
 		fmt.Println("start again")
 	default:
 		fmt.Println("give up:", err)

@@ -1,8 +1,8 @@
-package enroll
+package wire
 
 import "time"
 
-// TPMStartRequest is the body of POST /v1/enroll/tpm/start.
+// TPMStartRequest is the body of POST PathTPMStart.
 type TPMStartRequest struct {
 	// DeviceID names the pre-registered device. Empty: the server finds
 	// the device by the EK's hash in its factory allow-list.
@@ -18,7 +18,7 @@ type TPMStartRequest struct {
 	AKPublic []byte `json:"ak_public"`
 }
 
-// TPMStartResponse is the answer to StartTPM: a credential for
+// TPMStartResponse is the answer of POST PathTPMStart: a credential for
 // TPM2_ActivateCredential and the nonce to certify the new key with. Both
 // are single-use and expire at ExpiresAt.
 type TPMStartResponse struct {
@@ -29,7 +29,8 @@ type TPMStartResponse struct {
 	ExpiresAt       time.Time `json:"expires_at"`
 }
 
-// TPMFinishRequest is the body of POST /v1/enroll/tpm/finish.
+// TPMFinishRequest is the body of POST PathTPMFinish; the answer is an
+// Issued.
 type TPMFinishRequest struct {
 	ChallengeID string `json:"challenge_id"`
 	// Secret is what TPM2_ActivateCredential returned.
@@ -45,8 +46,9 @@ type TPMFinishRequest struct {
 	CSR string `json:"csr"`
 }
 
-// TokenRequest is the body of POST /v1/enroll/token: a device of a group
-// that allows software keys enrolls with a one-time token.
+// TokenRequest is the body of POST PathToken: a device of a group that
+// allows software keys enrolls with a one-time token. The answer is an
+// Issued.
 type TokenRequest struct {
 	Token    string `json:"token"`
 	DeviceID string `json:"device_id"`
@@ -55,43 +57,22 @@ type TokenRequest struct {
 	CSR string `json:"csr"`
 }
 
-// RotationChallenge is the answer to StartRotation: the nonce a TPM device
-// certifies its new key with.
+// RotationChallenge is the answer of POST PathRotationStart: the nonce a
+// TPM device certifies its new key with.
 type RotationChallenge struct {
 	ChallengeID string    `json:"challenge_id"`
 	Nonce       []byte    `json:"nonce"`
 	ExpiresAt   time.Time `json:"expires_at"`
 }
 
-// RotationRequest is the body of POST /v1/rotate/finish. TPM devices send
+// RotationRequest is the body of POST PathRotationFinish. TPM devices send
 // the challenge and the Certify fields, made with the AK remembered from
-// enrollment; software-key devices send only the CSR.
+// enrollment; software-key devices send only the CSR. The answer is an
+// Issued.
 type RotationRequest struct {
 	ChallengeID string `json:"challenge_id,omitempty"`
 	KeyPublic   []byte `json:"key_public,omitempty"`
 	Attestation []byte `json:"attestation,omitempty"`
 	Signature   []byte `json:"signature,omitempty"`
 	CSR         string `json:"csr"`
-}
-
-// Issued is a certificate issued by enrollment or rotation.
-type Issued struct {
-	Serial      string    `json:"serial"`      // lower-case hex
-	Fingerprint string    `json:"fingerprint"` // lower-case hex SHA-256 of the DER
-	NotBefore   time.Time `json:"not_before"`
-	NotAfter    time.Time `json:"not_after"`
-	// Certificate is the PEM leaf alone.
-	Certificate string `json:"certificate"`
-	// Chain is the PEM leaf followed by the device CA: what the device
-	// hands to TLS.
-	Chain string `json:"chain"`
-}
-
-// errorBody is the body of every refusal, the same shape as the operator
-// API's.
-type errorBody struct {
-	Error struct {
-		Code    string `json:"code"`
-		Message string `json:"message"`
-	} `json:"error"`
 }

@@ -1,13 +1,9 @@
-package client
+package wire
 
-import (
-	"time"
+import "time"
 
-	"github.com/fleetgate/fleetgate/store"
-)
-
-// GroupRequest is the body of PUT /v1/groups/{name}: the group's
-// enrollment policy.
+// GroupRequest is the body of PUT PathGroup: the group's enrollment policy.
+// The answer is the Group as stored.
 type GroupRequest struct {
 	// RequireTPM admits only TPM-attested certificates of the group's
 	// devices at the broker.
@@ -17,12 +13,12 @@ type GroupRequest struct {
 	AllowTokens bool `json:"allow_tokens"`
 }
 
-// GroupList is the answer of GET /v1/groups.
+// GroupList is the answer of GET PathGroups, sorted by name.
 type GroupList struct {
-	Groups []store.Group `json:"groups"`
+	Groups []Group `json:"groups"`
 }
 
-// CreateTokensRequest is the body of POST /v1/tokens.
+// CreateTokensRequest is the body of POST PathTokens.
 type CreateTokensRequest struct {
 	Group string `json:"group"`
 	// Count is how many tokens to make; 0 means one.
@@ -32,7 +28,7 @@ type CreateTokensRequest struct {
 	TTL string `json:"ttl,omitempty"`
 }
 
-// CreatedTokens is the answer of POST /v1/tokens. The plaintext tokens
+// CreatedTokens is the answer of POST PathTokens. The plaintext tokens
 // exist only in this answer: the registry keeps their hashes.
 type CreatedTokens struct {
 	Group     string    `json:"group"`
@@ -40,13 +36,13 @@ type CreatedTokens struct {
 	ExpiresAt time.Time `json:"expires_at"` // no later than the tokens' real expiry
 }
 
-// TokenList is the answer of GET /v1/tokens?group=: hashes and use, never
+// TokenList is the answer of GET PathTokens?group=: hashes and use, never
 // plaintexts.
 type TokenList struct {
-	Tokens []store.Token `json:"tokens"`
+	Tokens []Token `json:"tokens"`
 }
 
-// Content types of POST /v1/devices/import.
+// Content types of POST PathDevicesImport.
 const (
 	ImportCSV   = "text/csv"             // header id,group,ek_cert,ek_hash,metadata
 	ImportJSONL = "application/x-ndjson" // one JSON object per line, ImportRow
@@ -65,13 +61,9 @@ type ImportRow struct {
 	Metadata map[string]string `json:"metadata,omitempty"`
 }
 
-// ImportResult is the answer of POST /v1/devices/import. Importing the
-// same file again creates nothing and counts every row unchanged.
+// ImportResult is the answer of POST PathDevicesImport. Importing the same
+// file again creates nothing and counts every row unchanged.
 type ImportResult struct {
 	Created   int `json:"created"`
 	Unchanged int `json:"unchanged"`
 }
-
-// CodePolicy is the ErrorDetail.Code of a request the group's enrollment
-// policy forbids, such as tokens for a group that requires a TPM.
-const CodePolicy = "policy"

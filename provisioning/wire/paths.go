@@ -1,0 +1,50 @@
+package wire
+
+import (
+	"net/url"
+	"strings"
+)
+
+// Routes of the API. Those with a {wildcard} are http.ServeMux patterns as
+// the server registers them; clients fill the wildcard with Expand.
+const (
+	PathCA = "/v1/ca" // public trust material, no client certificate
+
+	PathDevices            = "/v1/devices"
+	PathDevicesImport      = "/v1/devices/import"
+	PathDevice             = "/v1/devices/{id}"
+	PathDeviceSuspend      = "/v1/devices/{id}/suspend"
+	PathDeviceResume       = "/v1/devices/{id}/resume"
+	PathDeviceRevoke       = "/v1/devices/{id}/revoke"
+	PathDeviceCertificates = "/v1/devices/{id}/certificates"
+
+	PathCertificates      = "/v1/certificates"
+	PathCertificate       = "/v1/certificates/{serial}"
+	PathCertificateRevoke = "/v1/certificates/{serial}/revoke"
+
+	PathGroups = "/v1/groups"
+	PathGroup  = "/v1/groups/{name}"
+	PathTokens = "/v1/tokens"
+	PathAudit  = "/v1/audit"
+
+	// Device routes: enrollment needs no client certificate, rotation the
+	// device's current one.
+	PathTPMStart       = "/v1/enroll/tpm/start"
+	PathTPMFinish      = "/v1/enroll/tpm/finish"
+	PathToken          = "/v1/enroll/token"
+	PathRotationStart  = "/v1/rotate/start"
+	PathRotationFinish = "/v1/rotate/finish"
+)
+
+// Expand fills the one {wildcard} of pattern with value, escaped so that
+// it stays a single path segment: a malformed ID reaches the server as
+// itself and is refused there, never routed elsewhere. A pattern without a
+// wildcard comes back unchanged.
+func Expand(pattern, value string) string {
+	start := strings.IndexByte(pattern, '{')
+	end := strings.IndexByte(pattern, '}')
+	if start < 0 || end < start {
+		return pattern
+	}
+	return pattern[:start] + url.PathEscape(value) + pattern[end+1:]
+}

@@ -1,0 +1,114 @@
+package wire
+
+import "time"
+
+// DeviceStatus is the lifecycle state of a device.
+type DeviceStatus string
+
+// Device states. Only an active device may connect. Suspended can return to
+// active; revoked is final.
+const (
+	DeviceActive    DeviceStatus = "active"
+	DeviceSuspended DeviceStatus = "suspended"
+	DeviceRevoked   DeviceStatus = "revoked"
+)
+
+// CertStatus is the state of one issued certificate.
+type CertStatus string
+
+// Certificate states. Only an active certificate admits its device;
+// superseded means the device connected with the certificate that rotated
+// it out; revoked is final.
+const (
+	CertActive     CertStatus = "active"
+	CertSuperseded CertStatus = "superseded"
+	CertRevoked    CertStatus = "revoked"
+)
+
+// Attestation says how the CA convinced itself that a certificate's key
+// belongs to the device.
+type Attestation string
+
+// Attestation kinds.
+const (
+	AttestOperator Attestation = "operator" // an operator submitted the CSR
+	AttestTPM      Attestation = "tpm"      // the device's TPM certified the key
+	AttestToken    Attestation = "token"    // the device presented a one-time token
+)
+
+// Device is one registered device as the operator routes show it.
+type Device struct {
+	ID        string            `json:"id"`
+	Status    DeviceStatus      `json:"status"`
+	Reason    string            `json:"reason,omitempty"` // why it was suspended or revoked
+	Group     string            `json:"group,omitempty"`
+	Metadata  map[string]string `json:"metadata,omitempty"`
+	CreatedAt time.Time         `json:"created_at"`
+	UpdatedAt time.Time         `json:"updated_at"`
+
+	// ACL grants beyond the device's own namespace devices/<id>/#: MQTT
+	// topic filters the device may publish to and subscribe within.
+	Publish   []string `json:"publish,omitempty"`
+	Subscribe []string `json:"subscribe,omitempty"`
+
+	// Set by factory pre-registration (EKHash) and TPM enrollment.
+	EKHash   string `json:"ek_hash,omitempty"`   // hex SHA-256 of the EK public key
+	AKPublic []byte `json:"ak_public,omitempty"` // TPM2B_PUBLIC of the attestation key
+}
+
+// Certificate is the record of one issued device certificate, without the
+// certificate itself (CertificateDetail adds it as PEM).
+type Certificate struct {
+	Serial      string      `json:"serial"`      // lower-case hex, no leading zeros
+	Fingerprint string      `json:"fingerprint"` // lower-case hex SHA-256 of the DER
+	DeviceID    string      `json:"device_id"`
+	NotBefore   time.Time   `json:"not_before"`
+	NotAfter    time.Time   `json:"not_after"`
+	Status      CertStatus  `json:"status"`
+	Attestation Attestation `json:"attestation"`
+	IssuedAt    time.Time   `json:"issued_at"`
+	RevokedAt   time.Time   `json:"revoked_at,omitzero"`
+	Reason      string      `json:"reason,omitempty"`
+	// KeyHash is the lower-case hex SHA-256 of the certificate's
+	// SubjectPublicKeyInfo DER.
+	KeyHash string `json:"key_hash,omitempty"`
+	// Supersedes is the serial of the certificate this one replaced by
+	// rotation.
+	Supersedes string `json:"supersedes,omitempty"`
+}
+
+// Group is a group's enrollment policy. A group without a record has the
+// default policy: no TPM requirement, no tokens.
+type Group struct {
+	Name string `json:"name"`
+	// RequireTPM admits only TPM-attested certificates of the group's
+	// devices at the broker.
+	RequireTPM bool `json:"require_tpm"`
+	// AllowTokens lets one-time tokens with software keys enroll devices
+	// into the group.
+	AllowTokens bool      `json:"allow_tokens"`
+	CreatedAt   time.Time `json:"created_at"`
+}
+
+// Token is an enrollment token as listed: its hash and use, never the
+// plaintext.
+type Token struct {
+	Hash      string    `json:"hash"` // SHA-256 of the plaintext, hex
+	Group     string    `json:"group"`
+	ExpiresAt time.Time `json:"expires_at"`
+	CreatedAt time.Time `json:"created_at"`
+	CreatedBy string    `json:"created_by"`
+	UsedAt    time.Time `json:"used_at,omitzero"`
+	UsedBy    string    `json:"used_by,omitempty"` // ID of the device it enrolled
+}
+
+// AuditEvent is one entry of the append-only audit log.
+type AuditEvent struct {
+	Seq    uint64    `json:"seq"`
+	Time   time.Time `json:"time"`
+	Actor  string    `json:"actor"` // operator name, "device:<id>", or "system"
+	Remote string    `json:"remote,omitempty"`
+	Action string    `json:"action"` // e.g. "device.register", "device.revoke", "cert.issue"
+	Target string    `json:"target"` // device ID or certificate serial
+	Detail string    `json:"detail,omitempty"`
+}
