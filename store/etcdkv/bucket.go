@@ -67,4 +67,3 @@ func (b *etcdBucket) Descend(fn func(k, v []byte) (bool, error)) error {
 		return fn([]byte(k[len(b.prefix):]), v)
 	})
 }
-

@@ -20,6 +20,7 @@ package etcdkv
 import (
 	"context"
 	"fmt"
+	"io"
 	"log/slog"
 	"strconv"
 	"strings"
@@ -61,13 +62,16 @@ var errClosed = fmt.Errorf("%w: etcd registry", kv.ErrClosed)
 
 // Open connects to the cluster, creates the schema key when the prefix is
 // empty (or checks it), loads the local copy of l.Local and starts the
-// watch that keeps it current. onChange receives, in revision order, every
+// watch that keeps it current; log may be nil. onChange receives, in revision order, every
 // change to the copied buckets and every session claim; it runs on the
 // watch's goroutine and must not block or read the backend.
 func Open(o Options, l kv.Layout, log *slog.Logger, onChange func([]kv.RawChange)) (*Backend, error) {
 	o, err := o.withDefaults()
 	if err != nil {
 		return nil, err
+	}
+	if log == nil {
+		log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
 	cli, err := clientv3.New(clientv3.Config{
 		Endpoints:            o.Endpoints,
@@ -106,9 +110,12 @@ func (b *Backend) Prefix() string { return b.prefix }
 // Revision is the revision the local copy holds.
 func (b *Backend) Revision() int64 { return b.copy.revision() }
 
-// Close stops the session claims and the watch, then the client.
+// Close stops the session claims and the watch, then the client. Later
+// calls do nothing.
 func (b *Backend) Close() error {
-	b.closed.Store(true)
+	if b.closed.Swap(true) {
+		return nil
+	}
 	b.claims.stop()
 	b.copy.stop()
 	return b.cli.Close()

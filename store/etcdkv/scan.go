@@ -99,4 +99,3 @@ func (t *etcdTx) scanRange(start, end string, desc bool, fn func(key string, val
 	}
 	return nil
 }
-
