@@ -26,33 +26,32 @@ func (db *DB) change(r kv.RawChange) (Change, bool) {
 	case string(bucketSessions):
 		return Change{Kind: ChangeSession, DeviceID: r.Key, Owner: string(r.New), Revision: r.Revision, Time: r.Time}, true
 	case string(bucketDevices):
-		var was, d Device
-		if decode(r.New, &d) != nil {
-			return Change{}, false
-		}
-		if r.Old != nil && decode(r.Old, &was) == nil && was.Status == d.Status {
-			return Change{}, false
-		}
-		if r.Old == nil && d.Status == DeviceActive {
-			return Change{}, false
-		}
-		return Change{Kind: ChangeDevice, DeviceID: d.ID, DeviceStatus: d.Status, Time: d.UpdatedAt}, true
+		d, ok := statusNews(r, func(d Device) DeviceStatus { return d.Status }, DeviceActive)
+		return Change{Kind: ChangeDevice, DeviceID: d.ID, DeviceStatus: d.Status, Time: d.UpdatedAt}, ok
 	case string(bucketCerts):
-		var was, c Certificate
-		if decode(r.New, &c) != nil {
-			return Change{}, false
-		}
-		if r.Old != nil && decode(r.Old, &was) == nil && was.Status == c.Status {
-			return Change{}, false
-		}
-		if r.Old == nil && c.Status == CertActive {
-			return Change{}, false
-		}
+		c, ok := statusNews(r, func(c Certificate) CertStatus { return c.Status }, CertActive)
 		at := c.RevokedAt
-		if at.IsZero() {
+		if ok && at.IsZero() {
 			at = db.clock()
 		}
-		return Change{Kind: ChangeCert, DeviceID: c.DeviceID, Serial: c.Serial, CertStatus: c.Status, Time: at}, true
+		return Change{Kind: ChangeCert, DeviceID: c.DeviceID, Serial: c.Serial, CertStatus: c.Status, Time: at}, ok
 	}
 	return Change{}, false
+}
+
+// statusNews decodes the record a raw change wrote and reports whether its
+// status is news: it changed, or a new record starts in another status than
+// initial. A record that does not decode is no news.
+func statusNews[T any, S comparable](r kv.RawChange, status func(T) S, initial S) (T, bool) {
+	var cur, was T
+	if decode(r.New, &cur) != nil {
+		return cur, false
+	}
+	if r.Old == nil {
+		return cur, status(cur) != initial
+	}
+	if decode(r.Old, &was) == nil && status(was) == status(cur) {
+		return cur, false
+	}
+	return cur, true
 }
