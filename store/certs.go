@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/fleetgate/fleetgate/identity"
-
 	"github.com/fleetgate/fleetgate/store/kv"
 )
 

@@ -4,7 +4,6 @@ import (
 	"fmt"
 
 	"github.com/fleetgate/fleetgate/identity"
-
 	"github.com/fleetgate/fleetgate/store/kv"
 )
 
