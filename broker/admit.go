@@ -85,6 +85,8 @@ type deviceFinder interface {
 	Device(id string) (store.Device, error)
 }
 
+var _ deviceFinder = (*store.DB)(nil)
+
 // checkRegistry looks the certificate up and judges the records. err is set
 // only for a registry failure (reason registry_error), which the caller
 // logs at Error.

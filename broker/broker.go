@@ -26,6 +26,8 @@ type Registry interface {
 	Watch(ctx context.Context) <-chan store.Change
 }
 
+var _ Registry = (*store.DB)(nil)
+
 // Broker is an MQTT broker that admits only registered devices over mutual
 // TLS. Create it with New, then Start it once; Close stops it.
 type Broker struct {

@@ -31,6 +31,8 @@ type sessionClaimer interface {
 	ClaimSession(deviceID, owner string) (int64, error)
 }
 
+var _ sessionClaimer = (*store.DB)(nil)
+
 // newOwner names this broker process in session claims.
 func newOwner() string {
 	host, _ := os.Hostname()

@@ -11,10 +11,13 @@ import (
 const reasonAttestationPolicy = "attestation_policy"
 
 // groupFinder is an optional Registry capability: the enrollment policy of a
-// device group. *store.DB has it. Without it no group policy is enforced.
+// device group. A registry without it enforces no group policy; the guard
+// below keeps *store.DB from losing it unnoticed.
 type groupFinder interface {
 	Group(name string) (store.Group, error)
 }
+
+var _ groupFinder = (*store.DB)(nil)
 
 // checkPolicy enforces the group's attestation requirement. Only a
 // certificate that is not TPM-attested in a named group costs a lookup.
@@ -43,6 +46,8 @@ func checkPolicy(reg Registry, dev store.Device, cert store.Certificate) (string
 type superseder interface {
 	MarkSuperseded(deviceID, currentSerial string) (int, error)
 }
+
+var _ superseder = (*store.DB)(nil)
 
 // markSuperseded retires the predecessors of cert in the background, once
 // per serial for the broker's lifetime: it writes to the registry, and

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"slices"
 	"time"
+
+	"github.com/fleetgate/fleetgate/store/kv"
 )
 
 // AuditFilter selects audit events. The zero value selects all of them.
@@ -31,7 +33,7 @@ func (db *DB) Record(action, target, detail string, by Actor) error {
 	if action == "" {
 		return fmt.Errorf("%w: audit event without an action", ErrInvalid)
 	}
-	return db.update(func(tx kvTx) ([]Change, error) {
+	return db.update(func(tx kv.Tx) ([]Change, error) {
 		return nil, db.appendAudit(tx, action, target, detail, by)
 	})
 }
@@ -42,7 +44,7 @@ func (db *DB) Audit(f AuditFilter) ([]AuditEvent, error) {
 		return nil, fmt.Errorf("%w: audit limit %d and head %d: at most one, not negative", ErrInvalid, f.Limit, f.Head)
 	}
 	var out []AuditEvent
-	err := db.view(func(tx kvTx) error {
+	err := db.view(func(tx kv.Tx) error {
 		b := tx.Bucket(bucketAudit)
 		if f.Limit == 0 {
 			return b.Ascend(seqKey(f.AfterSeq+1), func(k, v []byte) (bool, error) {
@@ -85,7 +87,7 @@ func collect(out *[]AuditEvent, f AuditFilter, k, v []byte) error {
 
 // appendAudit writes one event inside tx, so that the log and the change it
 // describes commit together or not at all.
-func (db *DB) appendAudit(tx kvTx, action, target, detail string, by Actor) error {
+func (db *DB) appendAudit(tx kv.Tx, action, target, detail string, by Actor) error {
 	b := tx.Bucket(bucketAudit)
 	seq, err := b.NextSequence()
 	if err != nil {

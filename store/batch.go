@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"sync/atomic"
 	"time"
+
+	"github.com/fleetgate/fleetgate/store/kv"
 )
 
 // Group commit. An fsynced bbolt commit costs far more than writing one
@@ -29,7 +31,7 @@ type batchItem struct {
 	// must not write: a refused item then leaves no trace, and the other
 	// items of the transaction go on. Items run in arrival order, so an
 	// item sees what the items before it wrote.
-	check func(tx kvTx) (write func(tx kvTx) error, err error)
+	check func(tx kv.Tx) (write func(tx kv.Tx) error, err error)
 	done  chan error // buffered: the batcher never waits for the caller
 }
 
@@ -38,7 +40,7 @@ type batcher struct {
 	items   chan *batchItem // unbuffered: an item sent is an item answered
 	stop    chan struct{}   // closed by close: no new items are taken
 	stopped chan struct{}   // closed when the goroutine has returned
-	limit   int             // items per transaction: the backend's batchLimit
+	limit   int             // items per transaction: db.batchLimit
 	waiting atomic.Int64    // callers that submitted and wait for their result
 	commits atomic.Uint64   // transactions committed, for benchmarks and tests
 }
@@ -49,7 +51,7 @@ var errNothingWritten = errors.New("no item of the batch was written")
 
 // start runs the batcher's goroutine for db.
 func (b *batcher) start(db *DB) {
-	b.limit = db.kv.batchLimit()
+	b.limit = db.batchLimit()
 	b.items = make(chan *batchItem)
 	b.stop = make(chan struct{})
 	b.stopped = make(chan struct{})
@@ -64,7 +66,7 @@ func (b *batcher) close() {
 }
 
 // submit queues one item and waits for its outcome.
-func (b *batcher) submit(check func(tx kvTx) (func(tx kvTx) error, error)) error {
+func (b *batcher) submit(check func(tx kv.Tx) (func(tx kv.Tx) error, error)) error {
 	it := &batchItem{check: check, done: make(chan error, 1)}
 	b.waiting.Add(1)
 	defer b.waiting.Add(-1)
@@ -140,7 +142,7 @@ func (b *batcher) collect(first *batchItem, last int) []*batchItem {
 // that a fault belongs to the item that caused it.
 func (db *DB) commitBatch(batch []*batchItem) {
 	errs := make([]error, len(batch))
-	err := db.update(func(tx kvTx) ([]Change, error) {
+	err := db.update(func(tx kv.Tx) ([]Change, error) {
 		wrote := false
 		clear(errs) // a retried transaction judges every item afresh
 		for i, it := range batch {

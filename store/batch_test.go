@@ -6,6 +6,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/fleetgate/fleetgate/store/kv"
 )
 
 func TestCompleteEnrollments(t *testing.T) {
@@ -101,8 +103,8 @@ func TestGroupCommitWriteFailure(t *testing.T) {
 	db := openTestDB(t)
 	errDisk := errors.New("write refused by the test")
 	item := func(target string, fail bool) *batchItem {
-		return &batchItem{done: make(chan error, 1), check: func(tx kvTx) (func(tx kvTx) error, error) {
-			return func(tx kvTx) error {
+		return &batchItem{done: make(chan error, 1), check: func(tx kv.Tx) (func(tx kv.Tx) error, error) {
+			return func(tx kv.Tx) error {
 				if err := db.appendAudit(tx, "test.item", target, "", system); err != nil {
 					return err
 				}

@@ -4,6 +4,8 @@ import (
 	"crypto/rand"
 	"fmt"
 	"testing"
+
+	"github.com/fleetgate/fleetgate/store/kv"
 )
 
 // setupLookup returns a registry holding 1000 devices with one certificate
@@ -16,7 +18,7 @@ func setupLookup(b *testing.B) (*DB, string, string) {
 	if _, err := rand.Read(der); err != nil {
 		b.Fatal(err)
 	}
-	err := db.kv.update(func(tx kvTx) error {
+	err := db.kv.Update(func(tx kv.Tx) error {
 		for i := range 1000 {
 			d := Device{ID: fmt.Sprintf("bench-%04d", i), Status: DeviceActive, Group: "bench",
 				CreatedAt: testEpoch, UpdatedAt: testEpoch, Publish: []string{"fleet/+/status"}}

@@ -3,6 +3,8 @@ package store
 import (
 	"bytes"
 	"fmt"
+
+	"github.com/fleetgate/fleetgate/store/kv"
 )
 
 // A certificate is stored in two parts: the JSON record without its DER in
@@ -11,7 +13,7 @@ import (
 // changes after issue, so status updates rewrite only the small record.
 
 // getCert reads one certificate, DER included, inside tx.
-func getCert(tx kvTx, serial string) (Certificate, error) {
+func getCert(tx kv.Tx, serial string) (Certificate, error) {
 	var c Certificate
 	ok, err := getJSON(tx.Bucket(bucketCerts), []byte(serial), &c)
 	if err != nil {
@@ -28,7 +30,7 @@ func getCert(tx kvTx, serial string) (Certificate, error) {
 }
 
 // putCert writes a certificate's record, leaving its DER where it is.
-func putCert(tx kvTx, c Certificate) error {
+func putCert(tx kv.Tx, c Certificate) error {
 	c.DER = nil
 	return putJSON(tx.Bucket(bucketCerts), []byte(c.Serial), c)
 }
@@ -36,7 +38,7 @@ func putCert(tx kvTx, c Certificate) error {
 // insertCert writes a new certificate: its record, its DER, the device
 // index entry and, for a rotation, the rotations index entry. The caller
 // has checked that the serial is free (checkNewCert).
-func insertCert(tx kvTx, c Certificate) error {
+func insertCert(tx kv.Tx, c Certificate) error {
 	if err := putCert(tx, c); err != nil {
 		return err
 	}
@@ -55,7 +57,7 @@ func insertCert(tx kvTx, c Certificate) error {
 }
 
 // checkNewCert fails with ErrExists when the serial is already recorded.
-func checkNewCert(tx kvTx, serial string) error {
+func checkNewCert(tx kv.Tx, serial string) error {
 	if tx.Bucket(bucketCerts).Get([]byte(serial)) != nil {
 		return fmt.Errorf("%w: certificate serial %s", ErrExists, serial)
 	}

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/fleetgate/fleetgate/identity"
+	"github.com/fleetgate/fleetgate/store/kv"
 )
 
 // AddCertificate records a certificate the CA issued and writes "cert.issue"
@@ -26,7 +27,7 @@ func (db *DB) AddCertificate(c Certificate, by Actor) error {
 		c.IssuedAt = db.clock()
 	}
 	c.RevokedAt, c.Reason = time.Time{}, "" // an active certificate has no revocation
-	err := db.update(func(tx kvTx) ([]Change, error) {
+	err := db.update(func(tx kv.Tx) ([]Change, error) {
 		d, err := getDevice(tx, c.DeviceID)
 		if err != nil {
 			return nil, fmt.Errorf("certificate %s: %w", c.Serial, err)
@@ -112,7 +113,7 @@ func isLowerHex(s string) bool {
 // Certificate returns the certificate with the given serial, or ErrNotFound.
 func (db *DB) Certificate(serial string) (Certificate, error) {
 	var c Certificate
-	err := db.view(func(tx kvTx) error {
+	err := db.view(func(tx kv.Tx) error {
 		var err error
 		c, err = getCert(tx, serial)
 		return err
@@ -125,7 +126,7 @@ func (db *DB) Certificate(serial string) (Certificate, error) {
 // without certificates, known or not, yields an empty slice.
 func (db *DB) Certificates(deviceID string) ([]Certificate, error) {
 	out := []Certificate{}
-	err := db.view(func(tx kvTx) error {
+	err := db.view(func(tx kv.Tx) error {
 		if deviceID == "" {
 			return tx.Bucket(bucketCerts).ForEach(func(k, _ []byte) error {
 				c, err := getCert(tx, string(k))

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/fleetgate/fleetgate/identity"
+	"github.com/fleetgate/fleetgate/store/kv"
 )
 
 // Challenge is the server's half of a TPM enrollment or rotation between the
@@ -49,11 +50,11 @@ func (db *DB) PutChallenge(c Challenge) error {
 	if err := validateChallenge(c, db.clock()); err != nil {
 		return err
 	}
-	return db.batch.submit(func(tx kvTx) (func(tx kvTx) error, error) {
+	return db.batch.submit(func(tx kv.Tx) (func(tx kv.Tx) error, error) {
 		if tx.Bucket(bucketChallenges).Get([]byte(c.ID)) != nil || tx.Bucket(bucketChallengesUsed).Get([]byte(c.ID)) != nil {
 			return nil, fmt.Errorf("%w: challenge %s", ErrExists, c.ID)
 		}
-		return func(tx kvTx) error {
+		return func(tx kv.Tx) error {
 			if err := sweepChallenges(tx, db.clock(), db.sweepLimit()); err != nil {
 				return err
 			}
@@ -71,7 +72,7 @@ func (db *DB) PutChallenge(c Challenge) error {
 // the error is both ErrReplayed and ErrNotFound.
 func (db *DB) Challenge(id string) (Challenge, error) {
 	var c Challenge
-	err := db.view(func(tx kvTx) error {
+	err := db.view(func(tx kv.Tx) error {
 		var err error
 		c, err = liveChallenge(tx, id, db.clock())
 		if errors.Is(err, ErrReplayed) {
@@ -102,7 +103,7 @@ func validateChallenge(c Challenge, now time.Time) error {
 
 // liveChallenge reads a challenge that may still be consumed: ErrNotFound
 // when unknown, ErrReplayed when already consumed, ErrExpired when too old.
-func liveChallenge(tx kvTx, id string, now time.Time) (Challenge, error) {
+func liveChallenge(tx kv.Tx, id string, now time.Time) (Challenge, error) {
 	var c Challenge
 	found, err := getJSON(tx.Bucket(bucketChallenges), []byte(id), &c)
 	switch {
@@ -121,7 +122,7 @@ func liveChallenge(tx kvTx, id string, now time.Time) (Challenge, error) {
 // consumeChallenge deletes a challenge and remembers its ID until its
 // expiry, so that a replay is told apart from a guess. Its expiry index
 // entry stays: the sweep uses it to forget the ID later.
-func consumeChallenge(tx kvTx, c Challenge) error {
+func consumeChallenge(tx kv.Tx, c Challenge) error {
 	if err := tx.Bucket(bucketChallenges).Delete([]byte(c.ID)); err != nil {
 		return err
 	}
@@ -130,7 +131,7 @@ func consumeChallenge(tx kvTx, c Challenge) error {
 
 // sweepChallenges deletes up to limit challenges, live or consumed, whose
 // expiry has passed, oldest first.
-func sweepChallenges(tx kvTx, now time.Time, limit int) error {
+func sweepChallenges(tx kv.Tx, now time.Time, limit int) error {
 	idx := tx.Bucket(bucketChallengeExpiry)
 	end := binary.BigEndian.AppendUint64(nil, uint64(now.UnixNano()))
 	var done [][]byte
@@ -169,7 +170,7 @@ func expiryKey(expires time.Time, id string) []byte {
 // or fewer where the backend bounds a transaction (each costs a read and
 // three deletes).
 func (db *DB) sweepLimit() int {
-	if limit := db.kv.txnLimit(); limit > 0 {
+	if limit := db.txnLimit(); limit > 0 {
 		return min(maxSweep, max(1, (limit-16)/4))
 	}
 	return maxSweep

@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/fleetgate/fleetgate/store/kv"
 )
 
 func TestPutChallenge(t *testing.T) {
@@ -151,7 +153,7 @@ func TestChallengeSweep(t *testing.T) {
 // challengeKeys counts the keys of the challenge buckets.
 func challengeKeys(t *testing.T, db *DB) (live, used, index int) {
 	t.Helper()
-	err := db.view(func(tx kvTx) error {
+	err := db.view(func(tx kv.Tx) error {
 		count := func(name []byte) (n int) {
 			_ = tx.Bucket(name).ForEach(func(_, _ []byte) error { n++; return nil })
 			return n

@@ -4,6 +4,8 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
+
+	"github.com/fleetgate/fleetgate/store/kv"
 )
 
 // Bucket layout. Every record is a JSON value so that the file can be read
@@ -73,7 +75,7 @@ func seqKey(seq uint64) []byte {
 
 // getJSON decodes the value stored under key into v. It reports false when
 // the key is absent.
-func getJSON(b kvBucket, key []byte, v any) (bool, error) {
+func getJSON(b kv.Bucket, key []byte, v any) (bool, error) {
 	raw := b.Get(key)
 	if raw == nil {
 		return false, nil
@@ -93,7 +95,7 @@ func decode(raw []byte, v any) error {
 }
 
 // putJSON encodes v and stores it under key.
-func putJSON(b kvBucket, key []byte, v any) error {
+func putJSON(b kv.Bucket, key []byte, v any) error {
 	raw, err := json.Marshal(v)
 	if err != nil {
 		return fmt.Errorf("encode %s: %w", key, err)

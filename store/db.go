@@ -1,7 +1,6 @@
 package store
 
 import (
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -10,8 +9,8 @@ import (
 	"sync"
 	"time"
 
-	bolt "go.etcd.io/bbolt"
-	berrors "go.etcd.io/bbolt/errors"
+	"github.com/fleetgate/fleetgate/store/boltkv"
+	"github.com/fleetgate/fleetgate/store/kv"
 )
 
 // DefaultLockTimeout is how long Open waits for another process to release
@@ -33,11 +32,21 @@ type Options struct {
 	Now func() time.Time
 }
 
+// withDefaults fills in the logger and the clock.
+func (o Options) withDefaults() Options {
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	return o
+}
+
 // DB is an open device registry. It is safe for concurrent use by many
 // goroutines of one process.
 type DB struct {
-	kv   backend
-	bolt *bolt.DB // the embedded file; nil on etcd
+	kv   kv.Backend // the bbolt file (boltkv) or an etcd cluster (etcdkv)
 	path string
 	log  *slog.Logger
 	now  func() time.Time
@@ -53,6 +62,15 @@ type DB struct {
 	closeErr  error
 }
 
+// newDB returns a registry over no backend yet, its feed ready: a backend
+// that reports its changes publishes into it from the moment it opens.
+func newDB(path string, opts Options) *DB {
+	opts = opts.withDefaults()
+	db := &DB{path: path, log: opts.Logger, now: opts.Now}
+	db.feed.init()
+	return db
+}
+
 // Open opens the registry at path, creating the file (mode 0600) and its
 // parent directory (mode 0700) when missing. A new file gets the current
 // schema version; an existing one must carry it, else Open returns
@@ -62,34 +80,18 @@ func Open(path string, opts Options) (*DB, error) {
 	if opts.LockTimeout <= 0 {
 		opts.LockTimeout = DefaultLockTimeout
 	}
-	if opts.Logger == nil {
-		opts.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
-	}
-	if opts.Now == nil {
-		opts.Now = time.Now
-	}
 	if path == "" {
 		return nil, fmt.Errorf("%w: empty registry path", ErrInvalid)
 	}
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return nil, fmt.Errorf("create registry directory: %w", err)
 	}
-	// NoSync stays false: a device registered or a serial handed out must
-	// survive a power cut.
-	bdb, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: opts.LockTimeout})
-	if errors.Is(err, berrors.ErrTimeout) {
-		return nil, fmt.Errorf("%w: %s: still held after %s; is another fleetgate server running on this registry? stop it or use another file",
-			ErrLocked, path, opts.LockTimeout)
-	}
+	db := newDB(path, opts)
+	be, err := boltkv.Open(path, opts.LockTimeout, layout)
 	if err != nil {
-		return nil, fmt.Errorf("open registry %s: %w", path, err)
+		return nil, err
 	}
-	db := &DB{kv: boltKV{bdb}, bolt: bdb, path: path, log: opts.Logger, now: opts.Now}
-	db.feed.init()
-	if err := bdb.Update(initSchema); err != nil {
-		_ = bdb.Close()
-		return nil, fmt.Errorf("open registry %s: %w", path, err)
-	}
+	db.kv = be
 	db.batch.start(db)
 	if fi, err := os.Stat(path); err == nil && fi.Mode().Perm()&0o077 != 0 {
 		db.log.Warn("registry file is readable by other users; chmod 600 it", "path", path, "mode", fi.Mode().Perm())
@@ -99,12 +101,12 @@ func Open(path string, opts Options) (*DB, error) {
 }
 
 // Close lets a group commit in progress finish, closes every Watch channel,
-// then the file. Later calls return the first call's result.
+// then the backend. Later calls return the first call's result.
 func (db *DB) Close() error {
 	db.closeOnce.Do(func() {
 		db.batch.close()
 		db.feed.close()
-		db.closeErr = db.kv.close()
+		db.closeErr = db.kv.Close()
 		db.log.Info("registry closed", "path", db.path)
 	})
 	return db.closeErr
@@ -113,37 +115,29 @@ func (db *DB) Close() error {
 // Path returns the file the registry was opened from, or the etcd URL.
 func (db *DB) Path() string { return db.path }
 
-// Check verifies the consistency of the file's pages and returns the first
-// problem found. It runs in a write transaction that is rolled back: bbolt's
-// check reads the freelist, which a concurrent writer would change under a
-// read-only transaction.
+// Check verifies the consistency of the backend's storage and returns the
+// first problem found: the pages of a bbolt file; on etcd, which checks
+// its own storage, only that the registry is open.
 func (db *DB) Check() error {
-	if e, ok := db.kv.(*etcdKV); ok {
-		if e.closed.Load() {
-			return errEtcdClosed
-		}
-		return nil // etcd checks its own storage
-	}
-	tx, err := db.bolt.Begin(true)
-	if err != nil {
-		return mapBoltErr(err)
-	}
-	defer func() { _ = tx.Rollback() }()
-	var first error
-	for err := range tx.Check() { // drain: the checker goroutine blocks until read
-		if first == nil {
-			first = err
-		}
-	}
-	if first != nil {
-		return fmt.Errorf("registry %s is inconsistent: %w", db.path, first)
+	if c, ok := db.kv.(kv.Checker); ok {
+		return c.Check()
 	}
 	return nil
 }
 
 // view runs fn in a read-only transaction.
-func (db *DB) view(fn func(tx kvTx) error) error {
-	return db.kv.view(fn)
+func (db *DB) view(fn func(tx kv.Tx) error) error {
+	return db.kv.View(fn)
+}
+
+// viewLocal runs fn where a broker reads on CONNECT: the bbolt file, or the
+// local copy of an etcd registry, which looks a record missing from the
+// copy up in the cluster before the caller hears ErrNotFound.
+func (db *DB) viewLocal(fn func(tx kv.Tx) error) error {
+	if l, ok := db.kv.(kv.LocalViewer); ok {
+		return l.ViewLocal(fn)
+	}
+	return db.kv.View(fn)
 }
 
 // update runs fn in one durable write transaction and, once it committed,
@@ -152,11 +146,11 @@ func (db *DB) view(fn func(tx kvTx) error) error {
 // lost a race with another host is retried on fresh reads), so fn must
 // derive everything it returns from tx; there the changes reach the feed
 // through etcd's watch instead, from whichever host wrote them.
-func (db *DB) update(fn func(tx kvTx) ([]Change, error)) error {
+func (db *DB) update(fn func(tx kv.Tx) ([]Change, error)) error {
 	db.writeMu.Lock()
 	defer db.writeMu.Unlock()
 	var changes []Change
-	err := db.kv.update(func(tx kvTx) error {
+	err := db.kv.Update(func(tx kv.Tx) error {
 		var err error
 		changes, err = fn(tx)
 		return err
@@ -164,50 +158,26 @@ func (db *DB) update(fn func(tx kvTx) ([]Change, error)) error {
 	if err != nil {
 		return err
 	}
-	if db.kv.localFeed() {
+	if _, watched := db.kv.(kv.ChangeSource); !watched {
 		db.feed.publish(changes)
 	}
 	return nil
 }
 
-// backend is where the buckets are kept: the embedded bbolt file or etcd.
-type backend interface {
-	view(fn func(tx kvTx) error) error
-	// update commits what fn wrote, or nothing when fn fails. It may run
-	// fn again when the transaction conflicted with another writer.
-	update(fn func(tx kvTx) error) error
-	close() error
-	// localFeed reports whether update's callers publish the change feed
-	// (one process owns the file) or the backend does from a watch.
-	localFeed() bool
-	// batchLimit bounds the enrollments of one group commit.
-	batchLimit() int
-	// txnLimit bounds the operations of one transaction; 0: no bound.
-	txnLimit() int
-}
-
-// boltKV keeps the registry in one bbolt file.
-type boltKV struct{ db *bolt.DB }
-
-func (b boltKV) view(fn func(tx kvTx) error) error {
-	return mapBoltErr(b.db.View(func(tx *bolt.Tx) error { return fn(boltTx{tx}) }))
-}
-
-func (b boltKV) update(fn func(tx kvTx) error) error {
-	return mapBoltErr(b.db.Update(func(tx *bolt.Tx) error { return fn(boltTx{tx}) }))
-}
-
-func (b boltKV) close() error    { return b.db.Close() }
-func (b boltKV) localFeed() bool { return true }
-func (b boltKV) batchLimit() int { return maxBatch }
-func (b boltKV) txnLimit() int   { return 0 }
-
-// mapBoltErr turns bbolt's "closed" error into ErrClosed.
-func mapBoltErr(err error) error {
-	if errors.Is(err, berrors.ErrDatabaseNotOpen) {
-		return fmt.Errorf("%w: %w", ErrClosed, err)
+// batchLimit bounds the items of one group commit.
+func (db *DB) batchLimit() int {
+	if l, ok := db.kv.(kv.Limits); ok {
+		return l.BatchLimit()
 	}
-	return err
+	return maxBatch
+}
+
+// txnLimit bounds the operations of one transaction; 0: no bound.
+func (db *DB) txnLimit() int {
+	if l, ok := db.kv.(kv.Limits); ok {
+		return l.TxnLimit()
+	}
+	return 0
 }
 
 // clock returns the current time in UTC without a monotonic reading, the

@@ -4,6 +4,7 @@ import (
 	"fmt"
 
 	"github.com/fleetgate/fleetgate/identity"
+	"github.com/fleetgate/fleetgate/store/kv"
 )
 
 // DeviceFilter selects devices. The zero value selects all of them.
@@ -28,7 +29,7 @@ func (db *DB) CreateDevice(d Device, by Actor) (Device, error) {
 	d.CreatedAt, d.UpdatedAt = now, now
 
 	var out Device
-	err := db.update(func(tx kvTx) ([]Change, error) {
+	err := db.update(func(tx kv.Tx) ([]Change, error) {
 		b := tx.Bucket(bucketDevices)
 		if b.Get([]byte(d.ID)) != nil {
 			return nil, fmt.Errorf("%w: device %s (device IDs are never reused)", ErrExists, d.ID)
@@ -82,7 +83,7 @@ func validateNewDevice(d *Device) error {
 // Device returns the device with the given ID, or ErrNotFound.
 func (db *DB) Device(id string) (Device, error) {
 	var d Device
-	err := db.viewLocal(func(tx kvTx) error {
+	err := db.viewLocal(func(tx kv.Tx) error {
 		var err error
 		d, err = getDevice(tx, id)
 		return err
@@ -98,7 +99,7 @@ func (db *DB) Devices(f DeviceFilter) ([]Device, error) {
 		return nil, fmt.Errorf("%w: unknown device status %q in filter", ErrInvalid, f.Status)
 	}
 	out := []Device{}
-	err := db.view(func(tx kvTx) error {
+	err := db.view(func(tx kv.Tx) error {
 		return tx.Bucket(bucketDevices).ForEach(func(k, v []byte) error {
 			var d Device
 			if err := decode(v, &d); err != nil {
@@ -117,7 +118,7 @@ func (db *DB) Devices(f DeviceFilter) ([]Device, error) {
 }
 
 // getDevice reads one device inside tx.
-func getDevice(tx kvTx, id string) (Device, error) {
+func getDevice(tx kv.Tx, id string) (Device, error) {
 	var d Device
 	ok, err := getJSON(tx.Bucket(bucketDevices), []byte(id), &d)
 	if err != nil {

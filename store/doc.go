@@ -1,15 +1,15 @@
 // Package store is fleetgate's device registry: devices, their certificates,
 // certificate serial numbers, enrollment groups, challenges and one-time
-// tokens, an append-only audit log and a feed of status changes, kept in
-// one go.etcd.io/bbolt file.
+// tokens, an append-only audit log and a feed of status changes. It keeps
+// them in one go.etcd.io/bbolt file (Open) or in an etcd cluster shared by
+// several hosts (OpenEtcd).
 //
 // # Basics
 //
-// Open a registry with Open and close it with DB.Close. Every mutation is one
-// fsynced bbolt write transaction that also appends its audit event, so the
-// log and the change it describes commit together or not at all. Reads are
-// bbolt read transactions and run concurrently with each other and with the
-// single writer.
+// Open a registry with Open or OpenEtcd and close it with DB.Close. Every
+// mutation is one durable write transaction that also appends its audit
+// event, so the log and the change it describes commit together or not at
+// all. Reads run concurrently with each other and with writes.
 //
 // A device is registered once (CreateDevice) and its ID is never reused,
 // even after revocation. SetDeviceStatus suspends, resumes and revokes it;
@@ -49,6 +49,43 @@
 // connects with the new one; the broker then calls MarkSuperseded, which
 // publishes ChangeCert events for the certificates it retires.
 //
+// # Backends
+//
+// The domain code here runs over the transaction interface of store/kv:
+// buckets of ordered keys, read-only and read-write transactions. Each
+// backend lives in its own package and adds optional capabilities (kv.Checker,
+// kv.Limits, kv.ChangeSource, kv.LocalViewer, kv.SessionClaimer,
+// kv.HealthReporter) that the registry finds by type assertion;
+// store/storetest is the conformance suite every backend passes.
+//
+// store/boltkv keeps one file, written by one process: Open takes an
+// exclusive lock on it, every write transaction is an fsynced commit, and
+// the process that commits publishes the change feed. Check verifies the
+// file's pages.
+//
+// store/etcdkv keeps each bucket as a key range under a prefix. A
+// transaction reads at one revision and buffers its writes; it commits with
+// one etcd transaction guarded by the mod revisions of every key it read
+// and every range it scanned, and runs again on fresh reads when another
+// host wrote any of them meanwhile (up to 50 times), or when the cluster
+// was between leaders. An etcd transaction holds at most --max-txn-ops
+// operations (EtcdOptions.MaxTxnOps, 128 by default): group commits take 8
+// enrollments, bulk writes (token batches, factory imports) are split to
+// fit after a check of the whole, and revoking a device with many
+// certificates continues in further transactions. Each host keeps
+// a local copy of devices, certificates and groups, fed by one etcd watch:
+// Lookup, Device and Group read it, so a broker's CONNECT does not wait on
+// the network; a record missing from the copy is looked for in the cluster
+// before ErrNotFound stands, and a host reads its own writes. The watch is
+// the source of the change feed on every host, whoever wrote the change; a
+// watch that fell behind etcd's compaction resyncs from a fresh read and
+// reports every status that differs. When the cluster stops answering, the
+// copy still judges devices for EtcdOptions.Grace (5 minutes by default);
+// past it Lookup fails with ErrUnavailable, and Health reports the state.
+// ClaimSession records which broker admitted a device last, in batches of
+// claims that arrive together; every broker sees the claim on its feed and
+// ends its own older session of the device.
+//
 // # Caveats
 //
 // A bbolt file has one writing process. Open takes an exclusive lock on the
@@ -66,8 +103,9 @@
 // replayed after a restart: a watcher that starts up must read the current
 // state (Devices, Certificates, Lookup) rather than rely on the feed.
 //
-// Each write costs an fsync (around half a millisecond to a few on common
-// disks), so keep writes off hot paths such as the MQTT connect.
+// Each write costs an fsync on bbolt (around half a millisecond to a few on
+// common disks), a round trip to the cluster's quorum on etcd, so keep
+// writes off hot paths such as the MQTT connect.
 // CompleteEnrollment, AllocateSerial and PutChallenge are committed in
 // groups: concurrent calls share one transaction and one fsync, each
 // checked on its own so that a refused call does not affect the others.

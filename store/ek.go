@@ -2,6 +2,8 @@ package store
 
 import (
 	"fmt"
+
+	"github.com/fleetgate/fleetgate/store/kv"
 )
 
 // The ek_hash bucket is the factory allow-list: it maps the hash of a TPM's
@@ -13,7 +15,7 @@ import (
 // SHA-256 of the EK public area), or ErrNotFound.
 func (db *DB) DeviceByEK(ekHash string) (Device, error) {
 	var d Device
-	err := db.view(func(tx kvTx) error {
+	err := db.view(func(tx kv.Tx) error {
 		id := ekOwner(tx, ekHash)
 		if id == "" {
 			return fmt.Errorf("%w: no device with EK hash %q", ErrNotFound, ekHash)
@@ -38,7 +40,7 @@ func validateEKHash(deviceID, ekHash string) error {
 }
 
 // ekOwner returns the ID of the device holding ekHash, or "".
-func ekOwner(tx kvTx, ekHash string) string {
+func ekOwner(tx kv.Tx, ekHash string) string {
 	if ekHash == "" {
 		return ""
 	}
@@ -47,7 +49,7 @@ func ekOwner(tx kvTx, ekHash string) string {
 
 // checkEKFree fails with ErrExists when ekHash belongs to a device other
 // than deviceID.
-func checkEKFree(tx kvTx, deviceID, ekHash string) error {
+func checkEKFree(tx kv.Tx, deviceID, ekHash string) error {
 	if owner := ekOwner(tx, ekHash); owner != "" && owner != deviceID {
 		return fmt.Errorf("%w: EK hash %s already belongs to device %s", ErrExists, ekHash, owner)
 	}
@@ -55,7 +57,7 @@ func checkEKFree(tx kvTx, deviceID, ekHash string) error {
 }
 
 // putEKOwner records that ekHash belongs to deviceID.
-func putEKOwner(tx kvTx, deviceID, ekHash string) error {
+func putEKOwner(tx kv.Tx, deviceID, ekHash string) error {
 	if ekHash == "" {
 		return nil
 	}

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/fleetgate/fleetgate/identity"
+	"github.com/fleetgate/fleetgate/store/kv"
 )
 
 // Enrollment is everything that finishing one enrollment or rotation writes.
@@ -61,7 +62,7 @@ func (db *DB) CompleteEnrollment(e Enrollment, by Actor) error {
 	if err := db.prepareEnrollment(&e); err != nil {
 		return err
 	}
-	err := db.batch.submit(func(tx kvTx) (func(tx kvTx) error, error) {
+	err := db.batch.submit(func(tx kv.Tx) (func(tx kv.Tx) error, error) {
 		return db.checkEnrollment(tx, e, by)
 	})
 	if err == nil {
@@ -84,7 +85,7 @@ func (db *DB) CompleteEnrollments(es []Enrollment, by Actor) []error {
 		if errs[i] = db.prepareEnrollment(&e); errs[i] != nil {
 			continue
 		}
-		items = append(items, &batchItem{done: make(chan error, 1), check: func(tx kvTx) (func(tx kvTx) error, error) {
+		items = append(items, &batchItem{done: make(chan error, 1), check: func(tx kv.Tx) (func(tx kv.Tx) error, error) {
 			return db.checkEnrollment(tx, e, by)
 		}})
 		prepared = append(prepared, e)

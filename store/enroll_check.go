@@ -3,6 +3,8 @@ package store
 import (
 	"bytes"
 	"fmt"
+
+	"github.com/fleetgate/fleetgate/store/kv"
 )
 
 // The checks of one enrollment inside the shared transaction. Each reads
@@ -11,7 +13,7 @@ import (
 // batchItem).
 
 // checkEnrollment dispatches on the enrollment's path.
-func (db *DB) checkEnrollment(tx kvTx, e Enrollment, by Actor) (func(tx kvTx) error, error) {
+func (db *DB) checkEnrollment(tx kv.Tx, e Enrollment, by Actor) (func(tx kv.Tx) error, error) {
 	switch {
 	case e.TokenHash != "":
 		return db.checkTokenEnrollment(tx, e, by)
@@ -24,7 +26,7 @@ func (db *DB) checkEnrollment(tx kvTx, e Enrollment, by Actor) (func(tx kvTx) er
 
 // checkTokenEnrollment: consume the token, create the device, record the
 // certificate.
-func (db *DB) checkTokenEnrollment(tx kvTx, e Enrollment, by Actor) (func(tx kvTx) error, error) {
+func (db *DB) checkTokenEnrollment(tx kv.Tx, e Enrollment, by Actor) (func(tx kv.Tx) error, error) {
 	d, c := e.Device, e.Certificate
 	now := db.clock()
 	tok, err := getToken(tx, e.TokenHash)
@@ -58,7 +60,7 @@ func (db *DB) checkTokenEnrollment(tx kvTx, e Enrollment, by Actor) (func(tx kvT
 	if err := checkNewCert(tx, c.Serial); err != nil {
 		return nil, err
 	}
-	return func(tx kvTx) error {
+	return func(tx kv.Tx) error {
 		if d.CreatedAt.IsZero() {
 			d.Group, d.CreatedAt = tok.Group, now
 		}
@@ -79,7 +81,7 @@ func (db *DB) checkTokenEnrollment(tx kvTx, e Enrollment, by Actor) (func(tx kvT
 
 // checkTPMEnrollment: consume the challenge, bind the TPM to the
 // pre-registered device, record the certificate.
-func (db *DB) checkTPMEnrollment(tx kvTx, e Enrollment, by Actor) (func(tx kvTx) error, error) {
+func (db *DB) checkTPMEnrollment(tx kv.Tx, e Enrollment, by Actor) (func(tx kv.Tx) error, error) {
 	d, c := e.Device, e.Certificate
 	now := db.clock()
 	ch, err := liveChallenge(tx, e.ChallengeID, now)
@@ -116,7 +118,7 @@ func (db *DB) checkTPMEnrollment(tx kvTx, e Enrollment, by Actor) (func(tx kvTx)
 	if err := checkNewCert(tx, c.Serial); err != nil {
 		return nil, err
 	}
-	return func(tx kvTx) error {
+	return func(tx kv.Tx) error {
 		if err := consumeChallenge(tx, ch); err != nil {
 			return err
 		}
@@ -139,7 +141,7 @@ func (db *DB) checkTPMEnrollment(tx kvTx, e Enrollment, by Actor) (func(tx kvTx)
 
 // checkSoftwareRotation: record the new certificate of a device whose key
 // is not in a TPM.
-func (db *DB) checkSoftwareRotation(tx kvTx, e Enrollment, by Actor) (func(tx kvTx) error, error) {
+func (db *DB) checkSoftwareRotation(tx kv.Tx, e Enrollment, by Actor) (func(tx kv.Tx) error, error) {
 	d, c := e.Device, e.Certificate
 	dev, err := getDevice(tx, d.ID)
 	if err != nil {
@@ -161,7 +163,7 @@ func (db *DB) checkSoftwareRotation(tx kvTx, e Enrollment, by Actor) (func(tx kv
 	if err := checkNewCert(tx, c.Serial); err != nil {
 		return nil, err
 	}
-	return func(tx kvTx) error {
+	return func(tx kv.Tx) error {
 		if err := insertCert(tx, c); err != nil {
 			return err
 		}
@@ -170,7 +172,7 @@ func (db *DB) checkSoftwareRotation(tx kvTx, e Enrollment, by Actor) (func(tx kv
 }
 
 // auditEnrollment appends the "device.enroll" event of one enrollment.
-func (db *DB) auditEnrollment(tx kvTx, e Enrollment, extra string, by Actor) error {
+func (db *DB) auditEnrollment(tx kv.Tx, e Enrollment, extra string, by Actor) error {
 	c := e.Certificate
 	detail := fmt.Sprintf("attestation=%s serial=%s fingerprint=%s", c.Attestation, c.Serial, c.Fingerprint)
 	if e.Supersedes != "" {

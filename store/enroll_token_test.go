@@ -7,6 +7,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/fleetgate/fleetgate/store/kv"
 )
 
 func TestTokenEnrollment(t *testing.T) {
@@ -125,7 +127,7 @@ const theToken = "fgt_the-one-token-of-these-tests"
 // valid for an hour from the clock's reading.
 func storeToken(t testing.TB, db *DB, token, group string) {
 	t.Helper()
-	err := db.update(func(tx kvTx) ([]Change, error) {
+	err := db.update(func(tx kv.Tx) ([]Change, error) {
 		now := db.clock()
 		tok := Token{Hash: HashToken(token), Group: group, CreatedAt: now, ExpiresAt: now.Add(time.Hour), CreatedBy: "test"}
 		return nil, putJSON(tx.Bucket(bucketTokens), []byte(tok.Hash), tok)

@@ -1,31 +1,36 @@
 package store
 
-import "errors"
+import (
+	"errors"
+
+	"github.com/fleetgate/fleetgate/store/kv"
+)
 
 // Sentinel errors. Callers branch on them with errors.Is; messages wrap them
-// with the offending value.
+// with the offending value. Those a backend may return are the backends'
+// own (store/kv), under the same names.
 var (
 	// ErrNotFound means the device, certificate or token does not exist.
-	ErrNotFound = errors.New("not found")
+	ErrNotFound = kv.ErrNotFound
 
 	// ErrExists means a device or certificate with that key is already recorded.
 	ErrExists = errors.New("already exists")
 
 	// ErrLocked means another process holds the registry file open.
-	ErrLocked = errors.New("registry is locked by another process")
+	ErrLocked = kv.ErrLocked
 
 	// ErrSchema means the registry file was written by an incompatible version.
-	ErrSchema = errors.New("registry schema version mismatch")
+	ErrSchema = kv.ErrSchema
 
 	// ErrInvalid means a record failed validation before it was written.
-	ErrInvalid = errors.New("invalid record")
+	ErrInvalid = kv.ErrInvalid
 
 	// ErrState means the requested transition is not allowed from the record's
 	// current status (for example resuming a revoked device).
 	ErrState = errors.New("transition not allowed")
 
 	// ErrClosed means the registry has been closed.
-	ErrClosed = errors.New("registry closed")
+	ErrClosed = kv.ErrClosed
 
 	// ErrExpired means a challenge or enrollment token is past its expiry
 	// time. The caller has to start over (a new challenge, a new token).
@@ -43,5 +48,5 @@ var (
 	// ErrUnavailable means the registry's etcd cluster could not be reached
 	// in time, or that the local copy a broker judges devices from is older
 	// than its grace period. Nothing was written; the caller may retry.
-	ErrUnavailable = errors.New("registry unavailable")
+	ErrUnavailable = kv.ErrUnavailable
 )

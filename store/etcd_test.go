@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/fleetgate/fleetgate/internal/etcdtest"
+	"github.com/fleetgate/fleetgate/store/etcdkv"
 )
 
 // openEtcdDB opens a registry on the cluster under a prefix of its own and
@@ -188,8 +189,8 @@ func TestEtcdResyncAfterCompaction(t *testing.T) {
 
 	// The broker's watch stops (a long partition), the registry moves on
 	// and etcd compacts the history the watch would resume from.
-	m := broker.kv.(*etcdKV).mirror
-	m.stop()
+	w := broker.kv.(*etcdkv.Backend)
+	w.StopWatch()
 	if _, err := writer.SetDeviceStatus("dev-1", DeviceRevoked, "stolen", operator); err != nil {
 		t.Fatal(err)
 	}
@@ -197,7 +198,7 @@ func TestEtcdResyncAfterCompaction(t *testing.T) {
 		t.Fatal(err)
 	}
 	c.Compact(t)
-	m.start()
+	w.StartWatch()
 
 	got := map[string]Change{}
 	for range 3 { // dev-1 revoked, its certificate revoked, dev-2 suspended

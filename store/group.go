@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/fleetgate/fleetgate/identity"
+	"github.com/fleetgate/fleetgate/store/kv"
 )
 
 // Group carries the enrollment policy of the devices whose Device.Group
@@ -35,7 +36,7 @@ func (db *DB) PutGroup(g Group, by Actor) (Group, error) {
 	}
 	var out Group
 	changed := false
-	err := db.update(func(tx kvTx) ([]Change, error) {
+	err := db.update(func(tx kv.Tx) ([]Change, error) {
 		b := tx.Bucket(bucketGroups)
 		var old Group
 		found, err := getJSON(b, []byte(g.Name), &old)
@@ -73,7 +74,7 @@ func (db *DB) PutGroup(g Group, by Actor) (Group, error) {
 // name is the group of devices without one and returns the default policy.
 func (db *DB) Group(name string) (Group, error) {
 	var g Group
-	err := db.viewLocal(func(tx kvTx) error {
+	err := db.viewLocal(func(tx kv.Tx) error {
 		var err error
 		g, err = getGroup(tx, name)
 		return err
@@ -84,7 +85,7 @@ func (db *DB) Group(name string) (Group, error) {
 // Groups returns every group, sorted by name.
 func (db *DB) Groups() ([]Group, error) {
 	out := []Group{}
-	err := db.view(func(tx kvTx) error {
+	err := db.view(func(tx kv.Tx) error {
 		return tx.Bucket(bucketGroups).ForEach(func(k, v []byte) error {
 			var g Group
 			if err := decode(v, &g); err != nil {
@@ -101,7 +102,7 @@ func (db *DB) Groups() ([]Group, error) {
 }
 
 // getGroup reads one group inside tx; "" is the default policy.
-func getGroup(tx kvTx, name string) (Group, error) {
+func getGroup(tx kv.Tx, name string) (Group, error) {
 	if name == "" {
 		return Group{}, nil
 	}
@@ -119,7 +120,7 @@ func getGroup(tx kvTx, name string) (Group, error) {
 // policyOf returns the policy that applies to a device of the named group:
 // the group's record, or the default policy when it has none (devices
 // registered with a free-form group before groups had records).
-func policyOf(tx kvTx, name string) (Group, error) {
+func policyOf(tx kv.Tx, name string) (Group, error) {
 	if name == "" {
 		return Group{}, nil
 	}

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+
+	"github.com/fleetgate/fleetgate/store/kv"
 )
 
 // ImportError says which row of an ImportDevices batch was refused and why.
@@ -50,7 +52,7 @@ func (db *DB) ImportDevices(devs []Device, by Actor) (created, unchanged int, er
 	// Every check of a transaction comes before its first write: a refused
 	// row leaves the transaction untouched, so returning its error writes
 	// nothing.
-	check := func(tx kvTx, rows []Device, base int) (fresh []bool, same int, err error) {
+	check := func(tx kv.Tx, rows []Device, base int) (fresh []bool, same int, err error) {
 		fresh = make([]bool, len(rows))
 		for i, d := range rows {
 			refuse := func(err error) ([]bool, int, error) {
@@ -77,7 +79,7 @@ func (db *DB) ImportDevices(devs []Device, by Actor) (created, unchanged int, er
 		return fresh, same, nil
 	}
 	apply := func(rows []Device, base int) (made, same int, err error) {
-		err = db.update(func(tx kvTx) ([]Change, error) {
+		err = db.update(func(tx kv.Tx) ([]Change, error) {
 			fresh, n, err := check(tx, rows, base)
 			if err != nil {
 				return nil, err
@@ -113,11 +115,11 @@ func (db *DB) ImportDevices(devs []Device, by Actor) (created, unchanged int, er
 	// after others committed, running the same import again completes it
 	// (existing rows count as unchanged).
 	per := len(rows)
-	if limit := db.kv.txnLimit(); limit > 0 {
+	if limit := db.txnLimit(); limit > 0 {
 		per = max(1, (limit-8)/4) // a row reads and writes up to 4 keys
 	}
 	if per < len(rows) || refused != nil {
-		err = db.view(func(tx kvTx) error { _, _, err := check(tx, rows, 0); return err })
+		err = db.view(func(tx kv.Tx) error { _, _, err := check(tx, rows, 0); return err })
 		if err == nil && refused != nil {
 			err = refused
 		}

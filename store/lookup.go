@@ -2,6 +2,8 @@ package store
 
 import (
 	"fmt"
+
+	"github.com/fleetgate/fleetgate/store/kv"
 )
 
 // Lookup returns a device and one of its certificates, read in one
@@ -14,7 +16,7 @@ import (
 func (db *DB) Lookup(deviceID, serial string) (Device, Certificate, error) {
 	var d Device
 	var c Certificate
-	err := db.viewLocal(func(tx kvTx) error {
+	err := db.viewLocal(func(tx kv.Tx) error {
 		var err error
 		if d, err = getDevice(tx, deviceID); err != nil {
 			return err

@@ -3,6 +3,8 @@ package store
 import (
 	"fmt"
 	"time"
+
+	"github.com/fleetgate/fleetgate/store/kv"
 )
 
 // checkTokenReenrollment decides whether a token may enroll a device that
@@ -17,7 +19,7 @@ import (
 //   - holds no active certificate that is still valid (ErrExists: it can
 //     rotate with that one, and a token must not mint a second identity
 //     for a live device).
-func checkTokenReenrollment(tx kvTx, id, group string, now time.Time) (Device, error) {
+func checkTokenReenrollment(tx kv.Tx, id, group string, now time.Time) (Device, error) {
 	dev, err := getDevice(tx, id)
 	if err != nil {
 		return Device{}, err

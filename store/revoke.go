@@ -2,6 +2,8 @@ package store
 
 import (
 	"fmt"
+
+	"github.com/fleetgate/fleetgate/store/kv"
 )
 
 // RevokeCertificate marks one certificate revoked with the given reason,
@@ -12,7 +14,7 @@ import (
 func (db *DB) RevokeCertificate(serial, reason string, by Actor) (Certificate, error) {
 	var out Certificate
 	changed := false
-	err := db.update(func(tx kvTx) ([]Change, error) {
+	err := db.update(func(tx kv.Tx) ([]Change, error) {
 		c, err := getCert(tx, serial)
 		if err != nil {
 			return nil, err

@@ -2,6 +2,8 @@ package store
 
 import (
 	"fmt"
+
+	"github.com/fleetgate/fleetgate/store/kv"
 )
 
 // Rotation keeps the old certificate active until the device has shown that
@@ -16,7 +18,7 @@ import (
 // hash (hex SHA-256 of its SubjectPublicKeyInfo DER), or ErrNotFound.
 func (db *DB) FindRotation(supersedes, keyHash string) (Certificate, error) {
 	var c Certificate
-	err := db.view(func(tx kvTx) error {
+	err := db.view(func(tx kv.Tx) error {
 		serial := tx.Bucket(bucketRotations).Get(rotationKey(supersedes, keyHash))
 		if serial == nil {
 			return fmt.Errorf("%w: no rotation of certificate %q for key %q", ErrNotFound, supersedes, keyHash)
@@ -43,7 +45,7 @@ func (db *DB) FindRotation(supersedes, keyHash string) (Certificate, error) {
 // (ErrState): a revoked certificate must not retire its predecessors.
 func (db *DB) MarkSuperseded(deviceID, currentSerial string) (int, error) {
 	var marked []string
-	err := db.update(func(tx kvTx) ([]Change, error) {
+	err := db.update(func(tx kv.Tx) ([]Change, error) {
 		marked = nil // a retried fn starts over
 		cur, err := getCert(tx, currentSerial)
 		if err != nil {
@@ -126,7 +128,7 @@ func (db *DB) MarkSuperseded(deviceID, currentSerial string) (int, error) {
 // (ErrNotFound otherwise) and be active (ErrState), and no certificate may
 // have been issued yet for the same old serial and key (ErrExists; the
 // caller should have asked FindRotation). An empty old serial passes.
-func checkSupersedes(tx kvTx, deviceID, old, keyHash string) error {
+func checkSupersedes(tx kv.Tx, deviceID, old, keyHash string) error {
 	if old == "" {
 		return nil
 	}

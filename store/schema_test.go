@@ -46,7 +46,14 @@ func TestOpenFileOfFirstRelease(t *testing.T) {
 	if err := db.CompleteEnrollment(rotation("new-1", "b1", "b2", "k"), system); err != nil {
 		t.Errorf("rotation on an upgraded file: %v", err)
 	}
-	err = db.bolt.View(func(tx *bolt.Tx) error {
+	if err := db.Check(); err != nil {
+		t.Error(err)
+	}
+	// The file is locked while open: look at its buckets once closed.
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	rawUpdate(t, path, func(tx *bolt.Tx) error {
 		for _, name := range addedBuckets {
 			if tx.Bucket(name) == nil {
 				t.Errorf("bucket %s not created on open", name)
@@ -54,10 +61,4 @@ func TestOpenFileOfFirstRelease(t *testing.T) {
 		}
 		return nil
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := db.Check(); err != nil {
-		t.Error(err)
-	}
 }

@@ -7,6 +7,8 @@ import (
 	"math"
 	"math/big"
 	"sync"
+
+	"github.com/fleetgate/fleetgate/store/kv"
 )
 
 // serialBlock is how many serial counters one fsynced commit reserves.
@@ -65,7 +67,7 @@ func (db *DB) nextSerialCounter() (uint64, error) {
 // reserveSerials moves the persisted counter serialBlock ahead in one
 // commit and returns the reserved range.
 func (db *DB) reserveSerials() (first, last uint64, err error) {
-	err = db.batch.submit(func(tx kvTx) (func(tx kvTx) error, error) {
+	err = db.batch.submit(func(tx kv.Tx) (func(tx kv.Tx) error, error) {
 		meta := tx.Bucket(bucketMeta)
 		cur := uint64(0)
 		if raw := meta.Get(keySerial); raw != nil {
@@ -77,10 +79,10 @@ func (db *DB) reserveSerials() (first, last uint64, err error) {
 		if cur > math.MaxUint64-serialBlock {
 			return nil, fmt.Errorf("serial counter exhausted")
 		}
-		return func(tx kvTx) error {
+		return func(tx kv.Tx) error {
 			first, last = cur+1, cur+serialBlock
 			return tx.Bucket(bucketMeta).Put(keySerial, binary.BigEndian.AppendUint64(nil, last))
 		}, nil
 	})
-	return first, last, mapBoltErr(err)
+	return first, last, err
 }

@@ -3,6 +3,8 @@ package store
 import (
 	"fmt"
 	"time"
+
+	"github.com/fleetgate/fleetgate/store/kv"
 )
 
 // SetDeviceStatus moves a device to another state. Allowed: active to
@@ -26,13 +28,13 @@ func (db *DB) SetDeviceStatus(id string, status DeviceStatus, reason string, by 
 		return Device{}, fmt.Errorf("%w: unknown device status %q", ErrInvalid, status)
 	}
 	per := 0 // certificates revoked per transaction; 0: all
-	if limit := db.kv.txnLimit(); limit > 0 {
+	if limit := db.txnLimit(); limit > 0 {
 		per = max(1, (limit-12)/3) // a certificate reads one key and writes three
 	}
 	var out Device
 	var revoked []string
 	changed, more, last := false, false, ""
-	err := db.update(func(tx kvTx) ([]Change, error) {
+	err := db.update(func(tx kv.Tx) ([]Change, error) {
 		d, err := getDevice(tx, id)
 		if err != nil {
 			return nil, err
@@ -75,7 +77,7 @@ func (db *DB) SetDeviceStatus(id string, status DeviceStatus, reason string, by 
 	for more && err == nil {
 		var part []string
 		from := last // a retried transaction starts from the same place
-		err = db.update(func(tx kvTx) ([]Change, error) {
+		err = db.update(func(tx kv.Tx) ([]Change, error) {
 			d, err := getDevice(tx, id)
 			if err != nil {
 				return nil, err
@@ -121,7 +123,7 @@ func transition(from, to DeviceStatus) (string, error) {
 // device inside tx whose index keys follow after (all when empty), looking
 // at no more than limit of them (0: all). It returns the serials revoked
 // and, when it stopped at the limit, the last one it looked at.
-func (db *DB) revokeDeviceCerts(tx kvTx, deviceID, reason string, now time.Time, by Actor, limit int, after string) (serials []string, last string, err error) {
+func (db *DB) revokeDeviceCerts(tx kv.Tx, deviceID, reason string, now time.Time, by Actor, limit int, after string) (serials []string, last string, err error) {
 	prefix := indexPrefix(deviceID)
 	// Collect first: the writes below must not run under the scan.
 	var all []string

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"testing"
+
+	"github.com/fleetgate/fleetgate/store/kv"
 )
 
 func TestSetDeviceStatus(t *testing.T) {
@@ -163,7 +165,7 @@ func TestRevokeDeviceAtomic(t *testing.T) {
 	db := openTestDB(t)
 	mustDevice(t, db, "dev-1")
 	mustCert(t, db, "dev-1", "a1")
-	if err := db.kv.update(func(tx kvTx) error {
+	if err := db.kv.Update(func(tx kv.Tx) error {
 		return tx.Bucket(bucketCertsByDevice).Put(indexKey("dev-1", "ff"), []byte{})
 	}); err != nil {
 		t.Fatal(err)
@@ -190,7 +192,7 @@ func TestRevokeDeviceAtomic(t *testing.T) {
 // rotation, which no API of this package performs yet.
 func setCertStatus(t *testing.T, db *DB, serial string, status CertStatus) {
 	t.Helper()
-	err := db.kv.update(func(tx kvTx) error {
+	err := db.kv.Update(func(tx kv.Tx) error {
 		c, err := getCert(tx, serial)
 		if err != nil {
 			return err

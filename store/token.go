@@ -9,6 +9,8 @@ import (
 	"fmt"
 	"slices"
 	"time"
+
+	"github.com/fleetgate/fleetgate/store/kv"
 )
 
 // Token is the stored form of a one-time enrollment token. The registry
@@ -69,13 +71,13 @@ func (db *DB) CreateTokens(group string, n int, ttl time.Duration, by Actor) ([]
 	// the caller gets no plaintext, so the parts stored are unusable and
 	// expire unused.
 	per := len(hashes)
-	if limit := db.kv.txnLimit(); limit > 0 {
+	if limit := db.txnLimit(); limit > 0 {
 		per = max(1, limit-4)
 	}
 	var err error
 	for start := 0; start < len(hashes) && err == nil; start += per {
 		part := hashes[start:min(start+per, len(hashes))]
-		err = db.update(func(tx kvTx) ([]Change, error) {
+		err = db.update(func(tx kv.Tx) ([]Change, error) {
 			g, err := getGroup(tx, group)
 			if err != nil {
 				return nil, err
@@ -109,7 +111,7 @@ func (db *DB) CreateTokens(group string, n int, ttl time.Duration, by Actor) ([]
 // empty, used and unused, sorted by creation time and then by hash.
 func (db *DB) Tokens(group string) ([]Token, error) {
 	out := []Token{}
-	err := db.view(func(tx kvTx) error {
+	err := db.view(func(tx kv.Tx) error {
 		return tx.Bucket(bucketTokens).ForEach(func(k, v []byte) error {
 			var t Token
 			if err := decode(v, &t); err != nil {
@@ -131,7 +133,7 @@ func (db *DB) Tokens(group string) ([]Token, error) {
 }
 
 // getToken reads one token inside tx, or ErrNotFound.
-func getToken(tx kvTx, hash string) (Token, error) {
+func getToken(tx kv.Tx, hash string) (Token, error) {
 	var t Token
 	found, err := getJSON(tx.Bucket(bucketTokens), []byte(hash), &t)
 	if err != nil {
@@ -150,7 +152,7 @@ func getToken(tx kvTx, hash string) (Token, error) {
 // in the transaction that consumes the token, which is what counts.
 func (db *DB) CheckToken(hash string) (Token, error) {
 	var tok Token
-	err := db.view(func(tx kvTx) error {
+	err := db.view(func(tx kv.Tx) error {
 		var err error
 		if tok, err = getToken(tx, hash); err != nil {
 			return err

@@ -70,7 +70,7 @@ func TestCreateTokens(t *testing.T) {
 			}
 			e := lastAudit(t, db)
 			parts := 1 // one transaction, one event; on etcd one per part
-			if limit := db.kv.txnLimit(); limit > 0 {
+			if limit := db.txnLimit(); limit > 0 {
 				parts = (tt.n + limit - 5) / (limit - 4)
 			}
 			if e.Action != "token.create" || e.Target != tt.group || !strings.Contains(e.Detail, "count=") || auditLen(t, db) != auditBefore+parts {

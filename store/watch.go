@@ -3,6 +3,8 @@ package store
 import (
 	"context"
 	"sync"
+
+	"github.com/fleetgate/fleetgate/store/kv"
 )
 
 // Watch returns a channel that receives every Change committed after Watch
@@ -15,10 +17,8 @@ import (
 // waits, briefly, until the copy holds this process's latest commit, so
 // that changes committed here before the call are not reported.
 func (db *DB) Watch(ctx context.Context) <-chan Change {
-	if e, ok := db.kv.(*etcdKV); ok && e.mirror != nil {
-		if want := e.lastCommit.Load(); want > 0 {
-			e.mirror.waitFor(want)
-		}
+	if s, ok := db.kv.(kv.ChangeSource); ok {
+		s.AwaitOwnCommits()
 	}
 	return db.feed.subscribe(ctx)
 }

@@ -6,6 +6,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/fleetgate/fleetgate/store/kv"
 )
 
 // addCertsRaw records n active certificates for a device in one
@@ -16,11 +18,11 @@ func addCertsRaw(t *testing.T, db *DB, deviceID string, n int) []string {
 	t.Helper()
 	serials := make([]string, n)
 	per := n
-	if limit := db.kv.txnLimit(); limit > 0 {
+	if limit := db.txnLimit(); limit > 0 {
 		per = limit / 3 // three keys per certificate
 	}
 	for start := 0; start < n; start += per {
-		err := db.kv.update(func(tx kvTx) error {
+		err := db.kv.Update(func(tx kv.Tx) error {
 			for i := start; i < min(start+per, n); i++ {
 				c := testCert(deviceID, fmt.Sprintf("1%05x", i))
 				c.Status, c.IssuedAt = CertActive, testEpoch
@@ -39,7 +41,7 @@ func addCertsRaw(t *testing.T, db *DB, deviceID string, n int) []string {
 }
 
 // putCertRaw stores a certificate as AddCertificate does, without its checks.
-func putCertRaw(tx kvTx, c Certificate) error {
+func putCertRaw(tx kv.Tx, c Certificate) error {
 	if err := putCert(tx, c); err != nil {
 		return err
 	}

@@ -1,0 +1,70 @@
+package kv
+
+import "time"
+
+// Optional capabilities of a Backend. The store finds them by type
+// assertion; every backend declares those it has with a compile-time
+// guard, so that renaming a method cannot switch one off unnoticed.
+
+// Checker verifies the backend's own storage.
+type Checker interface {
+	// Check returns the first inconsistency found, or ErrClosed.
+	Check() error
+}
+
+// Limits bound what one transaction may hold. A backend without them
+// takes transactions of any size.
+type Limits interface {
+	// BatchLimit bounds the items of one group commit.
+	BatchLimit() int
+	// TxnLimit bounds the operations of one transaction; 0: no bound.
+	TxnLimit() int
+}
+
+// ChangeSource is a backend whose changes come from a watch, whoever wrote
+// them, rather than from the local commit: it hands them to the callback
+// it was opened with, and the committer publishes nothing itself.
+type ChangeSource interface {
+	// AwaitOwnCommits waits, briefly, until the changes of this process's
+	// latest commit were handed to the callback.
+	AwaitOwnCommits()
+}
+
+// LocalViewer serves reads from a local copy of the Layout's Local
+// buckets, so that a broker's CONNECT does not wait on the network.
+type LocalViewer interface {
+	// ViewLocal runs fn on the copy, read-only; buckets not copied read
+	// empty. When fn returns ErrNotFound while the backend answers, fn
+	// runs again on the backend itself: a record written elsewhere a
+	// moment ago may not have reached the copy yet.
+	ViewLocal(fn func(tx Tx) error) error
+}
+
+// SessionClaimer records which broker last admitted a device, on a backend
+// shared by several brokers.
+type SessionClaimer interface {
+	// ClaimSession stores owner under key in the Layout's Sessions bucket,
+	// unconditionally, and returns the revision of the write.
+	ClaimSession(key, owner string) (int64, error)
+}
+
+// HealthReporter reports the connection state of a remote backend.
+type HealthReporter interface {
+	Health() Health
+}
+
+// Health is a backend's connection state, for metrics and readiness.
+type Health struct {
+	Backend string `json:"backend"` // "bolt" or "etcd"
+	// Reachable: the etcd watch answered within three heartbeats. Always
+	// true on bolt.
+	Reachable bool `json:"reachable"`
+	// PastGrace: etcd has been silent for longer than the grace period;
+	// lookups fail with ErrUnavailable.
+	PastGrace   bool          `json:"past_grace"`
+	LastContact time.Time     `json:"last_contact,omitzero"`
+	Grace       time.Duration `json:"grace,omitempty"`
+	Revision    int64         `json:"revision,omitempty"` // of the local copy
+	Resyncs     uint64        `json:"resyncs"`            // after compaction
+	Conflicts   uint64        `json:"conflicts"`          // write transactions retried
+}
