@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/fleetgate/fleetgate/firmware-sim/mqttwire"
 	"github.com/fleetgate/fleetgate/provisioning/ca"
 	"github.com/fleetgate/fleetgate/store"
 )
@@ -155,7 +156,7 @@ func (e *connectBench) connect(addr string) (tls.CurveID, error) {
 	if err := conn.SetDeadline(time.Now().Add(wait)); err != nil {
 		return 0, err
 	}
-	if _, err := conn.Write(connectV3("bench-device")); err != nil {
+	if _, err := conn.Write(mqttwire.Connect("bench-device", 60, true)); err != nil {
 		return 0, err
 	}
 	ack := make([]byte, 4)
@@ -165,7 +166,7 @@ func (e *connectBench) connect(addr string) (tls.CurveID, error) {
 	if ack[0] != 0x20 || ack[3] != 0 {
 		return 0, fmt.Errorf("CONNACK % x", ack)
 	}
-	if _, err := conn.Write(disconnectPacket); err != nil {
+	if _, err := conn.Write(mqttwire.Disconnect); err != nil {
 		return 0, err
 	}
 	return conn.ConnectionState().CurveID, nil
