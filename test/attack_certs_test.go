@@ -5,6 +5,8 @@ import (
 	"crypto/x509"
 	"testing"
 	"time"
+
+	"github.com/fleetgate/fleetgate/firmware-sim/mqttwire"
 )
 
 // certificateRows are the refusals that depend only on the certificate
@@ -77,7 +79,7 @@ func certificateRows() []attackRow {
 				c := e.craft(t, "atk-ghost", nil)
 				return &c
 			},
-			pk:     func(*attackEnv) []byte { return connectPk(connectOpts{id: "atk-ghost"}) },
+			pk:     func(*attackEnv) []byte { return session("atk-ghost").Packet() },
 			stage:  atConnect,
 			reason: "unknown_device",
 		},
@@ -90,7 +92,7 @@ func certificateRows() []attackRow {
 		{
 			name:   "error/empty client ID",
 			cert:   func(_ *testing.T, e *attackEnv) *tls.Certificate { return &e.attacker },
-			pk:     func(*attackEnv) []byte { return connectPk(connectOpts{id: ""}) },
+			pk:     func(*attackEnv) []byte { return session("").Packet() },
 			stage:  atConnect,
 			reason: "client_id_mismatch",
 		},
@@ -98,7 +100,9 @@ func certificateRows() []attackRow {
 			name: "error/will on a foreign topic",
 			cert: func(_ *testing.T, e *attackEnv) *tls.Certificate { return &e.attacker },
 			pk: func(*attackEnv) []byte {
-				return connectPk(connectOpts{id: attackerID, willTopic: "devices/" + victimID + "/status", willPayload: "offline"})
+				o := session(attackerID)
+				o.WillTopic, o.WillPayload = "devices/"+victimID+"/status", "offline"
+				return o.Packet()
 			},
 			stage:  atConnect,
 			reason: "will_topic",
@@ -137,11 +141,11 @@ func registryRows() []attackRow {
 		rows = append(rows, attackRow{name: a.name, run: func(t *testing.T, e *attackEnv) {
 			id := "atk-state-" + string(rune('a'+i))
 			cert := e.device(t, id)
-			c := e.connectMQTT(t, cert, connectOpts{id: id})
-			_ = c.send(disconnectPk)
+			c := e.connectMQTT(t, cert, session(id))
+			_ = c.send(mqttwire.Disconnect)
 			c.Close()
 			a.act(e.forTest(t), id, cert)
-			o := e.attempt(t, e.tlsConfig(&cert), connectPk(connectOpts{id: id}))
+			o := e.attempt(t, e.tlsConfig(&cert), session(id).Packet())
 			e.expectRefused(t, o, atConnect, a.reason)
 		}})
 	}
@@ -153,7 +157,7 @@ func registryRows() []attackRow {
 		s.mustCtl("group", "put", "atk-tpm-only")
 		cert := e.device(t, "atk-tpm-grp", "--group", "atk-tpm-only")
 		s.mustCtl("group", "put", "atk-tpm-only", "--require-tpm")
-		o := e.attempt(t, e.tlsConfig(&cert), connectPk(connectOpts{id: "atk-tpm-grp"}))
+		o := e.attempt(t, e.tlsConfig(&cert), session("atk-tpm-grp").Packet())
 		e.expectRefused(t, o, atConnect, "attestation_policy")
 	}})
 	return rows

@@ -108,7 +108,7 @@ type refusalCase struct {
 // run attempts the connection and checks the refusal.
 func (c refusalCase) run(t *testing.T, e *attackEnv) {
 	cert := c.cert(t, e)
-	pk := connectPk(connectOpts{id: attackerID})
+	pk := session(attackerID).Packet()
 	if c.pk != nil {
 		pk = c.pk(e)
 	}

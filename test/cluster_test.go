@@ -24,6 +24,7 @@ import (
 	"time"
 
 	"github.com/fleetgate/fleetgate/device-agent/agent"
+	"github.com/fleetgate/fleetgate/firmware-sim/mqttwire"
 	"github.com/fleetgate/fleetgate/internal/etcdtest"
 	"github.com/fleetgate/fleetgate/provisioning/enroll"
 )
@@ -93,7 +94,7 @@ func (f *fleet) open(b *server, cert tls.Certificate, id string) (*mqttConn, byt
 		GetClientCertificate: func(*tls.CertificateRequestInfo) (*tls.Certificate, error) { return &cert, nil }}
 	c, err := dialMQTT(net.JoinHostPort("127.0.0.1", b.mqttPort), conf)
 	if err == nil {
-		err = c.send(connectPk(connectOpts{id: id}))
+		err = c.send(session(id).Packet())
 	}
 	var code byte
 	if err == nil {
@@ -462,7 +463,7 @@ func TestClusterOneSessionPerDevice(t *testing.T) {
 	// The first broker ends its session; the second keeps its own.
 	ended := func(c *mqttConn, what string) {
 		t.Helper()
-		_, err := c.await(what, func(mqttPacket) bool { return false })
+		_, err := c.await(what, func(mqttwire.Packet) bool { return false })
 		if errors.Is(err, os.ErrDeadlineExceeded) {
 			t.Fatalf("%s: still open after %s", what, attackWait)
 		}
@@ -471,19 +472,19 @@ func TestClusterOneSessionPerDevice(t *testing.T) {
 	if !strings.Contains(f.brokers[0].logs.String(), "reason=taken_over_elsewhere") {
 		t.Errorf("broker 0 did not log the takeover:\n%s", f.brokers[0].logs.String())
 	}
-	if err := second.send(packet(0xC0, nil)); err != nil { // PINGREQ
+	if err := second.send(mqttwire.Pingreq); err != nil { // PINGREQ
 		t.Fatal(err)
 	}
-	if p, err := second.next(); err != nil || p.typ != pkPingresp {
-		t.Fatalf("second session after the takeover: packet %d, %v", p.typ, err)
+	if p, err := second.next(); err != nil || p.Type != mqttwire.PINGRESP {
+		t.Fatalf("second session after the takeover: packet %d, %v", p.Type, err)
 	}
 	// And back: connecting to the first broker again ends the second.
 	third, _ := open(f.brokers[0])
 	ended(second, "the second session")
-	if err := third.send(packet(0xC0, nil)); err != nil {
+	if err := third.send(mqttwire.Pingreq); err != nil {
 		t.Fatal(err)
 	}
-	if p, err := third.next(); err != nil || p.typ != pkPingresp {
-		t.Fatalf("third session: packet %d, %v", p.typ, err)
+	if p, err := third.next(); err != nil || p.Type != mqttwire.PINGRESP {
+		t.Fatalf("third session: packet %d, %v", p.Type, err)
 	}
 }
