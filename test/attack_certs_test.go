@@ -125,15 +125,15 @@ func registryRows() []attackRow {
 	}
 	actions := []action{
 		{"error/revoked certificate", func(s *server, _ string, cert tls.Certificate) {
-			s.mustCtl("cert", "revoke", cert.Leaf.SerialNumber.Text(16), "--reason", "attack matrix")
+			s.MustCtl("cert", "revoke", cert.Leaf.SerialNumber.Text(16), "--reason", "attack matrix")
 		}, "cert_revoked"},
 		{"error/suspended device", func(s *server, id string, _ tls.Certificate) {
-			s.mustCtl("device", "suspend", id, "--reason", "attack matrix")
+			s.MustCtl("device", "suspend", id, "--reason", "attack matrix")
 		}, "device_suspended"},
 		// Revoking a device revokes its certificates, and the broker
 		// checks the certificate first.
 		{"error/revoked device", func(s *server, id string, _ tls.Certificate) {
-			s.mustCtl("device", "revoke", id, "--reason", "attack matrix")
+			s.MustCtl("device", "revoke", id, "--reason", "attack matrix")
 		}, "cert_revoked|device_revoked"},
 	}
 	var rows []attackRow
@@ -154,9 +154,9 @@ func registryRows() []attackRow {
 		// on whether the operator API also refuses to issue in such a
 		// group: the broker must refuse at CONNECT either way.
 		s := e.forTest(t)
-		s.mustCtl("group", "put", "atk-tpm-only")
+		s.MustCtl("group", "put", "atk-tpm-only")
 		cert := e.device(t, "atk-tpm-grp", "--group", "atk-tpm-only")
-		s.mustCtl("group", "put", "atk-tpm-only", "--require-tpm")
+		s.MustCtl("group", "put", "atk-tpm-only", "--require-tpm")
 		o := e.attempt(t, e.tlsConfig(&cert), session("atk-tpm-grp").Packet())
 		e.expectRefused(t, o, atConnect, "attestation_policy")
 	}})

@@ -137,7 +137,7 @@ func (e *attackEnv) connectMQTT(t *testing.T, cert tls.Certificate, o mqttwire.C
 	}
 	code, _, err := c.connack()
 	if err != nil || code != 0 {
-		t.Fatalf("CONNECT %s: return code %d, error %v; server log:\n%s", o.ClientID, code, err, e.s.logs.String())
+		t.Fatalf("CONNECT %s: return code %d, error %v; server log:\n%s", o.ClientID, code, err, e.s.Logs.String())
 	}
 	return c
 }

@@ -10,7 +10,6 @@ import (
 	"crypto/x509/pkix"
 	"encoding/pem"
 	"math/big"
-	"net"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -49,11 +48,11 @@ const (
 func newAttackEnv(t *testing.T, extra ...string) *attackEnv {
 	t.Helper()
 	s := startServer(t, t.TempDir(), extra...)
-	e := &attackEnv{s: s, addr: net.JoinHostPort("127.0.0.1", s.mqttPort)}
+	e := &attackEnv{s: s, addr: s.MQTT}
 	e.roots = x509.NewCertPool()
-	e.roots.AddCert(readPEMCert(t, s.caFile("root.crt")))
-	e.deviceCA = readPEMCert(t, s.caFile("device-ca.crt"))
-	e.caKey = readPKCS8(t, s.caFile("device-ca.key"))
+	e.roots.AddCert(readPEMCert(t, s.CAFile("root.crt")))
+	e.deviceCA = readPEMCert(t, s.CAFile("device-ca.crt"))
+	e.caKey = readPKCS8(t, s.CAFile("device-ca.key"))
 	e.attacker = e.device(t, attackerID)
 	e.publisher = e.device(t, publisherID, "--publish", "#")
 	e.observer = e.device(t, observerID, "--subscribe", "devices/#")
@@ -63,17 +62,13 @@ func newAttackEnv(t *testing.T, extra ...string) *attackEnv {
 
 // forTest returns the server handle bound to t, so that its helpers fail
 // the subtest that calls them and not the parent.
-func (e *attackEnv) forTest(t *testing.T) *server {
-	s := *e.s
-	s.t = t
-	return &s
-}
+func (e *attackEnv) forTest(t *testing.T) *server { return e.s.forTest(t) }
 
 // device registers id through the CLI, issues its certificate and loads
 // it as a TLS client certificate.
 func (e *attackEnv) device(t *testing.T, id string, registerArgs ...string) tls.Certificate {
 	t.Helper()
-	certFile, keyFile := e.forTest(t).device(id, registerArgs...)
+	certFile, keyFile := e.forTest(t).Device(id, registerArgs...)
 	pair, err := tls.LoadX509KeyPair(certFile, keyFile)
 	if err != nil {
 		t.Fatal(err)

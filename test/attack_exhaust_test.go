@@ -36,7 +36,7 @@ func oversizedRemainingLength(t *testing.T, e *attackEnv) {
 	const n, workers = 1000, 8
 	const maxGrowth = 32 << 20
 	header := []byte{mqttwire.CONNECT << 4, 0xff, 0xff, 0xff, 0x7f} // 268,435,455 bytes announced
-	pid := e.s.cmd.Process.Pid
+	pid := e.s.PID
 	run := func(count int) (closed int64) {
 		var wg sync.WaitGroup
 		var next atomic.Int64

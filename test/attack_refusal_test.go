@@ -84,7 +84,7 @@ func (e *attackEnv) waitLog(t *testing.T, pattern string) string {
 	re := regexp.MustCompile(pattern)
 	deadline := time.Now().Add(attackWait)
 	for {
-		for _, line := range strings.Split(e.s.logs.String(), "\n") {
+		for _, line := range strings.Split(e.s.Logs.String(), "\n") {
 			if re.MatchString(line) {
 				return line
 			}

@@ -197,7 +197,7 @@ func resumedRevoked(t *testing.T, e *attackEnv) {
 	if o := e.attempt(t, conf, session(id).Packet()); o.connack != 0 {
 		t.Fatalf("first connection: CONNACK %d, error %v", o.connack, o.err)
 	}
-	e.forTest(t).mustCtl("device", "revoke", id, "--reason", "attack matrix: resumption")
+	e.forTest(t).MustCtl("device", "revoke", id, "--reason", "attack matrix: resumption")
 	o := e.attempt(t, conf, session(id).Packet())
 	if !o.resumed {
 		t.Fatalf("the second handshake did not resume the TLS session: the case tests nothing")

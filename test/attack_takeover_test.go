@@ -80,7 +80,7 @@ func concurrentTakeovers(t *testing.T, e *attackEnv) {
 		return
 	}
 	// Worse than a leak would be a session revocation cannot reach.
-	e.forTest(t).mustCtl("device", "revoke", id, "--reason", "attack matrix: orphaned sessions")
+	e.forTest(t).MustCtl("device", "revoke", id, "--reason", "attack matrix: orphaned sessions")
 	var survivors int
 	for _, c := range orphans {
 		expectClosedOrCount(c, &survivors)

@@ -92,7 +92,7 @@ func BenchmarkRegistryConnect(b *testing.B) {
 	for _, f := range []*fleet{bolt, etcd} {
 		if f.roots == nil {
 			f.roots = x509.NewCertPool()
-			f.roots.AddCert(readPEMCert(b, f.api.caFile("root.crt")))
+			f.roots.AddCert(readPEMCert(b, f.api.CAFile("root.crt")))
 		}
 	}
 	setup := func(f *fleet) ([]tls.Certificate, []string) {

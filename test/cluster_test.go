@@ -11,7 +11,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -53,7 +52,7 @@ func startFleet(t testing.TB, brokers int) *fleet {
 			"--registry-grace", "30s"))
 	}
 	f.roots = x509.NewCertPool()
-	f.roots.AddCert(readPEMCert(t, f.api.caFile("root.crt")))
+	f.roots.AddCert(readPEMCert(t, f.api.CAFile("root.crt")))
 	return f
 }
 
@@ -61,9 +60,8 @@ func startFleet(t testing.TB, brokers int) *fleet {
 // certificate.
 func (f *fleet) device(t *testing.T, id string, registerArgs ...string) (tls.Certificate, string, string) {
 	t.Helper()
-	api := *f.api
-	api.t = t
-	certFile, keyFile := api.device(id, registerArgs...)
+	api := f.api.forTest(t)
+	certFile, keyFile := api.Device(id, registerArgs...)
 	pair, err := tls.LoadX509KeyPair(certFile, keyFile)
 	if err != nil {
 		t.Fatal(err)
@@ -75,11 +73,10 @@ func (f *fleet) device(t *testing.T, id string, registerArgs ...string) (tls.Cer
 // tokens) through the API process.
 func (f *fleet) tokens(t *testing.T, n int) []string {
 	t.Helper()
-	api := *f.api
-	api.t = t
-	api.mustCtl("group", "put", "boards", "--allow-tokens")
+	api := f.api.forTest(t)
+	api.MustCtl("group", "put", "boards", "--allow-tokens")
 	out := filepath.Join(t.TempDir(), "tokens")
-	api.mustCtl("token", "create", "--group", "boards", "--count", strconv.Itoa(n), "--out", out)
+	api.MustCtl("token", "create", "--group", "boards", "--count", strconv.Itoa(n), "--out", out)
 	raw, err := os.ReadFile(out)
 	if err != nil {
 		t.Fatal(err)
@@ -92,7 +89,7 @@ func (f *fleet) tokens(t *testing.T, n int) []string {
 func (f *fleet) open(b *server, cert tls.Certificate, id string) (*mqttConn, byte, error) {
 	conf := &tls.Config{RootCAs: f.roots, ServerName: "127.0.0.1",
 		GetClientCertificate: func(*tls.CertificateRequestInfo) (*tls.Certificate, error) { return &cert, nil }}
-	c, err := dialMQTT(net.JoinHostPort("127.0.0.1", b.mqttPort), conf)
+	c, err := dialMQTT(b.MQTT, conf)
 	if err == nil {
 		err = c.send(session(id).Packet())
 	}
@@ -117,7 +114,7 @@ var dropDelay = regexp.MustCompile(`msg="device disconnected".* device=(\S+) .*d
 // dropDelays returns the revocation delays a broker logged for a device.
 func dropDelays(s *server, device string) []float64 {
 	var out []float64
-	for _, m := range dropDelay.FindAllStringSubmatch(s.logs.String(), -1) {
+	for _, m := range dropDelay.FindAllStringSubmatch(s.Logs.String(), -1) {
 		if m[1] == device {
 			v, _ := strconv.ParseFloat(m[2], 64)
 			out = append(out, v)
@@ -147,7 +144,7 @@ func TestClusterRevocationReachesEveryBroker(t *testing.T) {
 	bystander.waitFor(t, "SUBACK")
 
 	for i := range f.brokers {
-		f.api.mustCtl("device", "revoke", fmt.Sprintf("fan-%d", i), "--reason", "stolen")
+		f.api.MustCtl("device", "revoke", fmt.Sprintf("fan-%d", i), "--reason", "stolen")
 	}
 	for i, m := range subs {
 		id := fmt.Sprintf("fan-%d", i)
@@ -156,7 +153,7 @@ func TestClusterRevocationReachesEveryBroker(t *testing.T) {
 		var delays []float64
 		for delays == nil {
 			if time.Now().After(deadline) {
-				t.Fatalf("broker %d logged no drop of %s:\n%s", i, id, f.brokers[i].logs.String())
+				t.Fatalf("broker %d logged no drop of %s:\n%s", i, id, f.brokers[i].Logs.String())
 			}
 			if delays = dropDelays(f.brokers[i], id); delays == nil {
 				time.Sleep(10 * time.Millisecond) // the log line follows the close
@@ -211,7 +208,7 @@ func TestClusterEtcdMemberKilledUnderLoad(t *testing.T) {
 				if err != nil || code != 0 {
 					refused.Add(1)
 					mu.Lock()
-					wrong = append(wrong, fmt.Sprintf("load-%02d on broker :%s: code %d, %v", i, b.mqttPort, code, err))
+					wrong = append(wrong, fmt.Sprintf("load-%02d on broker :%s: code %d, %v", i, b.MQTTPort(), code, err))
 					mu.Unlock()
 					continue
 				}
@@ -237,7 +234,7 @@ func TestClusterEtcdMemberKilledUnderLoad(t *testing.T) {
 	awaitCount("after the kill", start+100)
 
 	// A revocation through the API process while a member is down.
-	f.api.mustCtl("device", "revoke", "victim", "--reason", "compromised")
+	f.api.MustCtl("device", "revoke", "victim", "--reason", "compromised")
 	for i, b := range f.brokers {
 		deadline := time.Now().Add(5 * time.Second)
 		for {
@@ -275,10 +272,10 @@ func TestClusterAgentFailsOver(t *testing.T) {
 	f := startFleet(t, 2)
 	tok := f.tokens(t, 1)[0]
 	_, obsCert, obsKey := f.device(t, "observer", "--subscribe", "devices/#")
-	addr := func(s *server) string { return net.JoinHostPort("127.0.0.1", s.mqttPort) }
+	addr := func(s *server) string { return s.MQTT }
 
 	cfg := agent.DefaultConfig()
-	cfg.DeviceID, cfg.ProvisioningURL = "roamer", f.api.apiURL
+	cfg.DeviceID, cfg.ProvisioningURL = "roamer", f.api.API
 	cfg.Brokers = []string{addr(f.brokers[0]), addr(f.brokers[1])}
 	cfg.RootCAs, cfg.KeySource, cfg.Token = f.roots, agent.KeySoftware, tok
 	cfg.BackoffMin, cfg.BackoffMax = agent.Duration{Duration: 50 * time.Millisecond}, agent.Duration{Duration: time.Second}
@@ -306,10 +303,10 @@ func TestClusterAgentFailsOver(t *testing.T) {
 	watcher := f.brokers[1].startSub(t, "observer", obsCert, obsKey, "-t", "devices/roamer/#")
 	watcher.waitFor(t, "SUBACK")
 
-	if err := f.brokers[0].cmd.Process.Kill(); err != nil {
+	if err := f.brokers[0].Signal(os.Kill); err != nil {
 		t.Fatal(err)
 	}
-	<-f.brokers[0].exited
+	<-f.brokers[0].Exited()
 	onBroker(addr(f.brokers[1]))
 	if err := a.Publish("after-failover", 1, []byte("still here")); err != nil {
 		t.Fatal(err)
@@ -325,7 +322,7 @@ func TestClusterEtcdDownWithinGrace(t *testing.T) {
 	b := f.brokers[0]
 	good, _, _ := f.device(t, "steady")
 	bad, _, _ := f.device(t, "lost")
-	f.api.mustCtl("device", "revoke", "lost", "--reason", "stolen")
+	f.api.MustCtl("device", "revoke", "lost", "--reason", "stolen")
 	deadline := time.Now().Add(10 * time.Second)
 	for code, err := f.connect(b, bad, "lost"); err != nil || code == 0; code, err = f.connect(b, bad, "lost") {
 		if time.Now().After(deadline) {
@@ -337,7 +334,7 @@ func TestClusterEtcdDownWithinGrace(t *testing.T) {
 		f.etcd.Kill(i)
 	}
 	metric := func(name string) string {
-		resp, err := http.Get(b.opsURL + "/metrics")
+		resp, err := http.Get(b.Ops + "/metrics")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -366,8 +363,8 @@ func TestClusterEtcdDownWithinGrace(t *testing.T) {
 	if v := metric("fleetgate_registry_past_grace"); v != "0" {
 		t.Errorf("fleetgate_registry_past_grace = %q within the grace period", v)
 	}
-	if !strings.Contains(b.logs.String(), "registry unreachable; judging devices from the local copy") {
-		t.Errorf("no log line about the unreachable registry:\n%s", b.logs.String())
+	if !strings.Contains(b.Logs.String(), "registry unreachable; judging devices from the local copy") {
+		t.Errorf("no log line about the unreachable registry:\n%s", b.Logs.String())
 	}
 }
 
@@ -375,7 +372,7 @@ func TestClusterEtcdDownWithinGrace(t *testing.T) {
 // both at once enrolls one device, and the serials they issue never repeat.
 func TestClusterProvisioningReplicas(t *testing.T) {
 	f := startFleet(t, 1)
-	second := startServer(t, f.api.dataDir, "--registry", f.registry, "--role", "api")
+	second := startServer(t, f.api.DataDir, "--registry", f.registry, "--role", "api")
 	apis := []*server{f.api, second}
 	toks := f.tokens(t, 20)
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
@@ -397,7 +394,7 @@ func TestClusterProvisioningReplicas(t *testing.T) {
 		}
 		results := make([]result, 6)
 		for i := range results {
-			c := enroll.New(apis[i%2].apiURL, f.roots)
+			c := enroll.New(apis[i%2].API, f.roots)
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
@@ -469,8 +466,8 @@ func TestClusterOneSessionPerDevice(t *testing.T) {
 		}
 	}
 	ended(first, "the first session")
-	if !strings.Contains(f.brokers[0].logs.String(), "reason=taken_over_elsewhere") {
-		t.Errorf("broker 0 did not log the takeover:\n%s", f.brokers[0].logs.String())
+	if !strings.Contains(f.brokers[0].Logs.String(), "reason=taken_over_elsewhere") {
+		t.Errorf("broker 0 did not log the takeover:\n%s", f.brokers[0].Logs.String())
 	}
 	if err := second.send(mqttwire.Pingreq); err != nil { // PINGREQ
 		t.Fatal(err)
