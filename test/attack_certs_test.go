@@ -4,9 +4,9 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"testing"
-	"time"
 
 	"github.com/fleetgate/fleetgate/firmware-sim/mqttwire"
+	"github.com/fleetgate/fleetgate/internal/testkit/pki"
 )
 
 // certificateRows are the refusals that depend only on the certificate
@@ -30,46 +30,39 @@ func certificateRows() []attackRow {
 		{
 			name: "error/certificate from a foreign CA",
 			cert: func(t *testing.T, e *attackEnv) *tls.Certificate {
-				parent, key := foreignCA(t)
-				c := craftCert(t, parent, key, attackerID, nil)
+				c := pki.Foreign(t).Device(t, attackerID, nil)
 				return &c
 			},
 			stage:  atTLS,
 			reason: "bad_certificate",
 		},
 		{
-			name: "error/expired certificate",
-			cert: withCert(func(c *x509.Certificate) {
-				c.NotBefore, c.NotAfter = time.Now().Add(-2*time.Hour), time.Now().Add(-time.Hour)
-			}),
+			name:   "error/expired certificate",
+			cert:   withCert(pki.Expired),
 			stage:  atTLS,
 			reason: "bad_certificate",
 		},
 		{
-			name: "error/certificate not yet valid",
-			cert: withCert(func(c *x509.Certificate) {
-				c.NotBefore, c.NotAfter = time.Now().Add(time.Hour), time.Now().Add(2*time.Hour)
-			}),
+			name:   "error/certificate not yet valid",
+			cert:   withCert(pki.NotYetValid),
 			stage:  atTLS,
 			reason: "bad_certificate",
 		},
 		{
 			name:   "error/EKU serverAuth only",
-			cert:   withCert(func(c *x509.Certificate) { c.ExtKeyUsage = []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth} }),
+			cert:   withCert(pki.ServerAuthOnly),
 			stage:  atTLS,
 			reason: "bad_certificate",
 		},
 		{
 			name:   "error/no EKU",
-			cert:   withCert(func(c *x509.Certificate) { c.ExtKeyUsage = nil }),
+			cert:   withCert(pki.NoEKU),
 			stage:  atConnect,
 			reason: "eku",
 		},
 		{
-			name: "error/CA:TRUE leaf",
-			cert: withCert(func(c *x509.Certificate) {
-				c.IsCA, c.KeyUsage = true, x509.KeyUsageDigitalSignature|x509.KeyUsageCertSign
-			}),
+			name:   "error/CA:TRUE leaf",
+			cert:   withCert(pki.CALeaf),
 			stage:  atConnect,
 			reason: "ca_leaf",
 		},

@@ -2,10 +2,8 @@ package test
 
 import (
 	"context"
-	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
-	"crypto/x509/pkix"
 	"encoding/json"
 	"encoding/pem"
 	"errors"
@@ -14,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/fleetgate/fleetgate/internal/testkit/pki"
 	"github.com/fleetgate/fleetgate/provisioning/enroll"
 )
 
@@ -43,12 +42,9 @@ func (e *attackEnv) tokens(t *testing.T, group string, n int, ttl time.Duration)
 // csrFor makes a software key and a PEM CSR for device id.
 func csrFor(t *testing.T, id string) (tls.Certificate, string) {
 	t.Helper()
-	key := newECKey(t)
-	der, err := x509.CreateCertificateRequest(rand.Reader, &x509.CertificateRequest{Subject: pkix.Name{CommonName: id}}, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return tls.Certificate{PrivateKey: key}, string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE REQUEST", Bytes: der}))
+	key := pki.Key(t)
+	csr := pki.CSR(t, key, id)
+	return tls.Certificate{PrivateKey: key}, string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE REQUEST", Bytes: csr.Raw}))
 }
 
 // enroll enrolls device id with token and a fresh key; the returned

@@ -2,12 +2,8 @@ package test
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
-	"encoding/pem"
 	"errors"
 	"fmt"
 	"io"
@@ -25,6 +21,7 @@ import (
 	"github.com/fleetgate/fleetgate/device-agent/agent"
 	"github.com/fleetgate/fleetgate/firmware-sim/mqttwire"
 	"github.com/fleetgate/fleetgate/internal/etcdtest"
+	"github.com/fleetgate/fleetgate/internal/testkit/pki"
 	"github.com/fleetgate/fleetgate/provisioning/enroll"
 )
 
@@ -51,8 +48,7 @@ func startFleet(t testing.TB, brokers int) *fleet {
 		f.brokers = append(f.brokers, startServer(t, dir, "--registry", f.registry, "--role", "broker",
 			"--registry-grace", "30s"))
 	}
-	f.roots = x509.NewCertPool()
-	f.roots.AddCert(readPEMCert(t, f.api.CAFile("root.crt")))
+	f.roots = pki.ReadPool(t, f.api.CAFile("root.crt"))
 	return f
 }
 
@@ -375,15 +371,8 @@ func TestClusterProvisioningReplicas(t *testing.T) {
 	second := startServer(t, f.api.DataDir, "--registry", f.registry, "--role", "api")
 	apis := []*server{f.api, second}
 	toks := f.tokens(t, 20)
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	csrDER, err := x509.CreateCertificateRequest(rand.Reader, &x509.CertificateRequest{}, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	csr := string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE REQUEST", Bytes: csrDER}))
+	key := pki.Key(t)
+	csr := pki.CSRPEM(t, key, "")
 
 	serials := map[string]string{}
 	for n, tok := range toks {

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/fleetgate/fleetgate/internal/testkit/pki"
 	"github.com/fleetgate/fleetgate/provisioning/client"
 )
 
@@ -31,8 +32,7 @@ func TestCrashSafety(t *testing.T) {
 	for i := range iterations {
 		s := startServer(t, dir, "--log-level", "info")
 		if roots == nil {
-			roots = x509.NewCertPool()
-			roots.AddCert(readPEMCert(t, s.CAFile("root.crt")))
+			roots = pki.ReadPool(t, s.CAFile("root.crt"))
 		}
 		admin := adminClient(t, s)
 		ctx, cancel := context.WithTimeout(context.Background(), attackWait)

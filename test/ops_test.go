@@ -2,13 +2,9 @@ package test
 
 import (
 	"bytes"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/json"
-	"encoding/pem"
 	"io"
 	"math/big"
 	"net/http"
@@ -17,6 +13,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/fleetgate/fleetgate/internal/testkit/pki"
 )
 
 // TestOpsEndpoints: /healthz and /readyz answer, /metrics counts a refusal
@@ -106,23 +104,8 @@ func httpGet(t *testing.T, url string) (int, string) {
 // enrollToken posts a token enrollment with a fresh P-256 key.
 func enrollToken(t *testing.T, s *server, token, id string) (int, string) {
 	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	der, err := x509.CreateCertificateRequest(rand.Reader, &x509.CertificateRequest{}, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	body, _ := json.Marshal(map[string]string{"token": token, "device_id": id,
-		"csr": string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE REQUEST", Bytes: der}))})
-	roots := x509.NewCertPool()
-	rootPEM, err := os.ReadFile(s.CAFile("root.crt"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	roots.AppendCertsFromPEM(rootPEM)
-	hc := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: roots}}}
+	body, _ := json.Marshal(map[string]string{"token": token, "device_id": id, "csr": pki.CSRPEM(t, pki.Key(t), "")})
+	hc := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: s.Roots()}}}
 	resp, err := hc.Post(s.API+"/v1/enroll/token", "application/json", bytes.NewReader(body))
 	if err != nil {
 		t.Fatal(err)

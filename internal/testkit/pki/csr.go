@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"encoding/pem"
 	"testing"
 )
 
@@ -21,4 +22,10 @@ func CSR(t testing.TB, key crypto.Signer, cn string) *x509.CertificateRequest {
 		t.Fatal(err)
 	}
 	return csr
+}
+
+// CSRPEM is CSR encoded as PEM, the form the enrolment API takes.
+func CSRPEM(t testing.TB, key crypto.Signer, cn string) string {
+	t.Helper()
+	return string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE REQUEST", Bytes: CSR(t, key, cn).Raw}))
 }
