@@ -142,5 +142,5 @@ func preRegisterHash(t *testing.T, srv *server, id, hash string) {
 	if err := os.WriteFile(csv, []byte("id,ek_hash\n"+id+","+hash+"\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	srv.mustCtl("device", "import", csv)
+	srv.MustCtl("device", "import", csv)
 }

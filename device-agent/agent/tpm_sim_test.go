@@ -51,7 +51,7 @@ func preRegister(t *testing.T, srv *server, tpm transport.TPM, id string) {
 	if err := os.WriteFile(csv, []byte("id,ek_hash\n"+id+","+hex.EncodeToString(sum[:])+"\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	srv.mustCtl("device", "import", csv)
+	srv.MustCtl("device", "import", csv)
 }
 
 // TestTPMDevice enrolls a TPM device on the simulator by attestation,
