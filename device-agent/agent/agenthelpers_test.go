@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
 	"sync"
 	"sync/atomic"
@@ -228,3 +229,13 @@ func (c *offsetClock) set(d time.Duration) {
 
 // isErr reports errors.Is for table checks.
 func isErr(err, target error) bool { return errors.Is(err, target) }
+
+// preRegisterHash imports id with an EK hash, as the factory line does.
+func preRegisterHash(t *testing.T, srv *server, id, hash string) {
+	t.Helper()
+	csv := filepath.Join(t.TempDir(), "factory.csv")
+	if err := os.WriteFile(csv, []byte("id,ek_hash\n"+id+","+hash+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	srv.MustCtl("device", "import", csv)
+}

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/fleetgate/fleetgate/internal/testkit/logbuf"
+	"github.com/fleetgate/fleetgate/internal/testkit/swtpm"
 )
 
 // maxBinary is the size goal of each cross-built agent.
@@ -31,8 +32,8 @@ func TestQEMU(t *testing.T) {
 	}
 	bin, native := crossBuild(t)
 	qemu := []string{"qemu-aarch64", bin}
-	tpm := startSWTPM(t)
-	srv := startServer(t, t.TempDir(), "127.0.0.1:0", "127.0.0.1:0", "--cert-lifetime", "1h", "--ek-roots", tpm.roots)
+	tpm := swtpm.Start(t)
+	srv := startServer(t, t.TempDir(), "127.0.0.1:0", "127.0.0.1:0", "--cert-lifetime", "1h", "--ek-roots", tpm.RootsFile)
 
 	t.Run("ok/software", func(t *testing.T) {
 		dir := t.TempDir()
@@ -43,8 +44,8 @@ func TestQEMU(t *testing.T) {
 		runDevice(t, srv, qemu, "q-sw", map[string]any{"key_source": KeySoftware, "token_file": tokenFile})
 	})
 	t.Run("ok/swtpm", func(t *testing.T) {
-		preRegisterHash(t, srv, "q-tpm", tpm.ekHash)
-		runDevice(t, srv, qemu, "q-tpm", map[string]any{"key_source": KeyTPM, "tpm_path": tpm.path})
+		preRegisterHash(t, srv, "q-tpm", tpm.EKHash(t))
+		runDevice(t, srv, qemu, "q-tpm", map[string]any{"key_source": KeyTPM, "tpm_path": tpm.Path})
 	})
 	// The same software device natively: the agent's own memory, without
 	// qemu's (its translated code and its own heap).

@@ -14,13 +14,14 @@ import (
 	"github.com/google/go-tpm/tpm2"
 
 	"github.com/fleetgate/fleetgate/device-agent/tpmkey"
+	"github.com/fleetgate/fleetgate/internal/testkit/tpmsim"
 	"github.com/fleetgate/fleetgate/provisioning/attest"
 )
 
 // TestSimulatorRefusals presents the server with what a cheating or broken
 // device could send, each built from real TPM output.
 func TestSimulatorRefusals(t *testing.T) {
-	tpm := openSim(t)
+	tpm := tpmsim.Open(t)
 	m := newManufacturer(t)
 	e := enroll(t, tpm, m)
 	// The baseline must pass, or the refusals below prove nothing.
