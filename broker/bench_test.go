@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/fleetgate/fleetgate/firmware-sim/mqttwire"
+	"github.com/fleetgate/fleetgate/internal/testkit/pki"
 	"github.com/fleetgate/fleetgate/provisioning/ca"
 	"github.com/fleetgate/fleetgate/store"
 )
@@ -110,7 +111,7 @@ func newConnectBench(b *testing.B) *connectBench {
 	if _, err := db.CreateDevice(store.Device{ID: id}, actor); err != nil {
 		b.Fatal(err)
 	}
-	key := newKey(b)
+	key := pki.Key(b)
 	csrDER, err := x509.CreateCertificateRequest(rand.Reader, &x509.CertificateRequest{Subject: pkix.Name{CommonName: id}}, key)
 	if err != nil {
 		b.Fatal(err)

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/fleetgate/fleetgate/internal/testkit/pki"
 	"github.com/fleetgate/fleetgate/provisioning/ca"
 	"github.com/fleetgate/fleetgate/store"
 )
@@ -71,7 +72,7 @@ func TestRotatedCertificateSupersedes(t *testing.T) {
 // and predecessor.
 func (f *fixture) issueAttested(id string, how store.Attestation, supersedes string) tls.Certificate {
 	f.t.Helper()
-	key := newKey(f.t)
+	key := pki.Key(f.t)
 	csrDER, err := x509.CreateCertificateRequest(rand.Reader, &x509.CertificateRequest{}, key)
 	if err != nil {
 		f.t.Fatal(err)
