@@ -3,10 +3,7 @@ package broker
 import (
 	"bufio"
 	"context"
-	"crypto/rand"
 	"crypto/tls"
-	"crypto/x509"
-	"crypto/x509/pkix"
 	"errors"
 	"fmt"
 	"io"
@@ -112,14 +109,7 @@ func newConnectBench(b *testing.B) *connectBench {
 		b.Fatal(err)
 	}
 	key := pki.Key(b)
-	csrDER, err := x509.CreateCertificateRequest(rand.Reader, &x509.CertificateRequest{Subject: pkix.Name{CommonName: id}}, key)
-	if err != nil {
-		b.Fatal(err)
-	}
-	csr, err := x509.ParseCertificateRequest(csrDER)
-	if err != nil {
-		b.Fatal(err)
-	}
+	csr := pki.CSR(b, key, id)
 	serial, err := db.AllocateSerial()
 	if err != nil {
 		b.Fatal(err)

@@ -3,10 +3,8 @@ package broker
 import (
 	"context"
 	"crypto"
-	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
-	"crypto/x509/pkix"
 	"log/slog"
 	"net"
 	"path/filepath"
@@ -106,14 +104,7 @@ func (f *fixture) device(id string, adjust func(*store.Device)) tls.Certificate 
 func (f *fixture) issue(id string, lifetime time.Duration) tls.Certificate {
 	f.t.Helper()
 	key := pki.Key(f.t)
-	csrDER, err := x509.CreateCertificateRequest(rand.Reader, &x509.CertificateRequest{Subject: pkix.Name{CommonName: id}}, key)
-	if err != nil {
-		f.t.Fatal(err)
-	}
-	csr, err := x509.ParseCertificateRequest(csrDER)
-	if err != nil {
-		f.t.Fatal(err)
-	}
+	csr := pki.CSR(f.t, key, id)
 	serial, err := f.db.AllocateSerial()
 	if err != nil {
 		f.t.Fatal(err)

@@ -1,10 +1,8 @@
 package broker
 
 import (
-	"crypto/rand"
 	"crypto/sha256"
 	"crypto/tls"
-	"crypto/x509"
 	"encoding/hex"
 	"testing"
 	"time"
@@ -73,14 +71,7 @@ func TestRotatedCertificateSupersedes(t *testing.T) {
 func (f *fixture) issueAttested(id string, how store.Attestation, supersedes string) tls.Certificate {
 	f.t.Helper()
 	key := pki.Key(f.t)
-	csrDER, err := x509.CreateCertificateRequest(rand.Reader, &x509.CertificateRequest{}, key)
-	if err != nil {
-		f.t.Fatal(err)
-	}
-	csr, err := x509.ParseCertificateRequest(csrDER)
-	if err != nil {
-		f.t.Fatal(err)
-	}
+	csr := pki.CSR(f.t, key, "")
 	serial, err := f.db.AllocateSerial()
 	if err != nil {
 		f.t.Fatal(err)
