@@ -3,10 +3,7 @@ package broker
 import (
 	"bufio"
 	"context"
-	"crypto/rand"
 	"crypto/tls"
-	"crypto/x509"
-	"crypto/x509/pkix"
 	"errors"
 	"fmt"
 	"io"
@@ -16,6 +13,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/fleetgate/fleetgate/firmware-sim/mqttwire"
+	"github.com/fleetgate/fleetgate/internal/testkit/pki"
 	"github.com/fleetgate/fleetgate/provisioning/ca"
 	"github.com/fleetgate/fleetgate/store"
 )
@@ -109,15 +108,8 @@ func newConnectBench(b *testing.B) *connectBench {
 	if _, err := db.CreateDevice(store.Device{ID: id}, actor); err != nil {
 		b.Fatal(err)
 	}
-	key := newKey(b)
-	csrDER, err := x509.CreateCertificateRequest(rand.Reader, &x509.CertificateRequest{Subject: pkix.Name{CommonName: id}}, key)
-	if err != nil {
-		b.Fatal(err)
-	}
-	csr, err := x509.ParseCertificateRequest(csrDER)
-	if err != nil {
-		b.Fatal(err)
-	}
+	key := pki.Key(b)
+	csr := pki.CSR(b, key, id)
 	serial, err := db.AllocateSerial()
 	if err != nil {
 		b.Fatal(err)
@@ -155,7 +147,7 @@ func (e *connectBench) connect(addr string) (tls.CurveID, error) {
 	if err := conn.SetDeadline(time.Now().Add(wait)); err != nil {
 		return 0, err
 	}
-	if _, err := conn.Write(connectV3("bench-device")); err != nil {
+	if _, err := conn.Write(mqttwire.Connect("bench-device", 60, true)); err != nil {
 		return 0, err
 	}
 	ack := make([]byte, 4)
@@ -165,7 +157,7 @@ func (e *connectBench) connect(addr string) (tls.CurveID, error) {
 	if ack[0] != 0x20 || ack[3] != 0 {
 		return 0, fmt.Errorf("CONNACK % x", ack)
 	}
-	if _, err := conn.Write(disconnectPacket); err != nil {
+	if _, err := conn.Write(mqttwire.Disconnect); err != nil {
 		return 0, err
 	}
 	return conn.ConnectionState().CurveID, nil

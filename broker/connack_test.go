@@ -2,10 +2,13 @@ package broker
 
 import (
 	"crypto/tls"
+	"io"
 	"testing"
 	"time"
 
 	paho "github.com/eclipse/paho.mqtt.golang"
+
+	"github.com/fleetgate/fleetgate/firmware-sim/mqttwire"
 )
 
 // TestV5NotAuthorized: an MQTT 5 CONNECT refused at the checks gets
@@ -22,11 +25,11 @@ func TestV5NotAuthorized(t *testing.T) {
 	if err := conn.SetDeadline(time.Now().Add(wait)); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := conn.Write(connectV5("someone-else")); err != nil {
+	if _, err := conn.Write(mqttwire.ConnectOptions{ClientID: "someone-else", KeepAlive: 60, Clean: true, Level: 5}.Packet()); err != nil {
 		t.Fatal(err)
 	}
 	ack := make([]byte, 4)
-	if _, err := readFull(conn, ack); err != nil {
+	if _, err := io.ReadFull(conn, ack); err != nil {
 		t.Fatal(err)
 	}
 	if ack[0] != 0x20 || ack[3] != 0x87 {

@@ -3,10 +3,8 @@ package broker
 import (
 	"context"
 	"crypto"
-	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
-	"crypto/x509/pkix"
 	"log/slog"
 	"net"
 	"path/filepath"
@@ -14,6 +12,7 @@ import (
 	"time"
 
 	"github.com/fleetgate/fleetgate/identity"
+	"github.com/fleetgate/fleetgate/internal/testkit/pki"
 	"github.com/fleetgate/fleetgate/provisioning/ca"
 	"github.com/fleetgate/fleetgate/store"
 )
@@ -49,7 +48,7 @@ func newFixture(t *testing.T, adjust func(*Config)) *fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	f := &fixture{t: t, db: db, ca: authority, caKey: readKey(t, filepath.Join(caDir, ca.DeviceCAKeyFile)), logs: newLogSink()}
+	f := &fixture{t: t, db: db, ca: authority, caKey: pki.ReadKey(t, filepath.Join(caDir, ca.DeviceCAKeyFile)), logs: newLogSink()}
 	cfg := Config{
 		Addr:           "127.0.0.1:0",
 		GetCertificate: func(*tls.ClientHelloInfo) (*tls.Certificate, error) { return authority.ServerCertificate(), nil },
@@ -104,15 +103,8 @@ func (f *fixture) device(id string, adjust func(*store.Device)) tls.Certificate 
 // issue gives a registered device a new certificate from the real CA.
 func (f *fixture) issue(id string, lifetime time.Duration) tls.Certificate {
 	f.t.Helper()
-	key := newKey(f.t)
-	csrDER, err := x509.CreateCertificateRequest(rand.Reader, &x509.CertificateRequest{Subject: pkix.Name{CommonName: id}}, key)
-	if err != nil {
-		f.t.Fatal(err)
-	}
-	csr, err := x509.ParseCertificateRequest(csrDER)
-	if err != nil {
-		f.t.Fatal(err)
-	}
+	key := pki.Key(f.t)
+	csr := pki.CSR(f.t, key, id)
 	serial, err := f.db.AllocateSerial()
 	if err != nil {
 		f.t.Fatal(err)

@@ -4,12 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
-	"crypto/x509"
-	"crypto/x509/pkix"
 	"errors"
 	"io"
 	"log/slog"
@@ -20,6 +15,7 @@ import (
 
 	"github.com/mochi-mqtt/server/v2/packets"
 
+	"github.com/fleetgate/fleetgate/internal/testkit/pki"
 	"github.com/fleetgate/fleetgate/provisioning/ca"
 	"github.com/fleetgate/fleetgate/store"
 )
@@ -99,18 +95,8 @@ func newFuzzEnv(f *testing.F) *fuzzEnv {
 		if _, err := db.CreateDevice(d, store.Actor{Name: "fuzz"}); err != nil {
 			f.Fatal(err)
 		}
-		key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-		if err != nil {
-			f.Fatal(err)
-		}
-		der, err := x509.CreateCertificateRequest(rand.Reader, &x509.CertificateRequest{Subject: pkix.Name{CommonName: id}}, key)
-		if err != nil {
-			f.Fatal(err)
-		}
-		csr, err := x509.ParseCertificateRequest(der)
-		if err != nil {
-			f.Fatal(err)
-		}
+		key := pki.Key(f)
+		csr := pki.CSR(f, key, id)
 		serial, err := db.AllocateSerial()
 		if err != nil {
 			f.Fatal(err)

@@ -10,6 +10,7 @@ import (
 
 	"github.com/mochi-mqtt/server/v2/packets"
 
+	"github.com/fleetgate/fleetgate/firmware-sim/mqttwire"
 	"github.com/fleetgate/fleetgate/store"
 )
 
@@ -26,7 +27,7 @@ func FuzzPublish(f *testing.F) {
 	g := fuzzGrants()
 	var round int
 	f.Fuzz(func(t *testing.T, data []byte) {
-		stream := append(connectV3(fuzzDevice), data...)
+		stream := append(mqttwire.Connect(fuzzDevice, 60, true), data...)
 		for _, pk := range decodeStream(stream)[1:] {
 			if pk.FixedHeader.Type == packets.Connect {
 				break
@@ -82,9 +83,7 @@ func (e *fuzzEnv) dialKeepalive(f *testing.F, cert tls.Certificate, id string) *
 		f.Fatal(err)
 	}
 	f.Cleanup(func() { c.Close() })
-	body := append(mqttString("MQTT"), 4, 0x02, 0, 0)
-	body = append(body, mqttString(id)...)
-	if _, err := c.Write(append(append([]byte{0x10}, remainingLength(len(body))...), body...)); err != nil {
+	if _, err := c.Write(mqttwire.Connect(id, 0, true)); err != nil {
 		f.Fatal(err)
 	}
 	k := &keepaliveConn{c: c, r: bufio.NewReader(c)}
@@ -100,11 +99,9 @@ func (e *fuzzEnv) dialKeepalive(f *testing.F, cert tls.Certificate, id string) *
 // publish sends a QoS 1 message and waits for its PUBACK.
 func (k *keepaliveConn) publish(t *testing.T, id uint16, topic, payload string) {
 	t.Helper()
-	body := append(mqttString(topic), byte(id>>8), byte(id))
-	body = append(body, payload...)
 	_ = k.c.SetDeadline(time.Now().Add(fuzzWait))
 	defer k.c.SetDeadline(time.Time{})
-	if _, err := k.c.Write(append(append([]byte{0x32}, remainingLength(len(body))...), body...)); err != nil {
+	if _, err := k.c.Write(mqttwire.Publish(topic, 1, id, []byte(payload))); err != nil {
 		t.Fatalf("control publish: %v", err)
 	}
 	for {
@@ -124,9 +121,7 @@ func (k *keepaliveConn) publish(t *testing.T, id uint16, topic, payload string) 
 func (e *fuzzEnv) observe(f *testing.F, cert tls.Certificate) <-chan packets.Packet {
 	f.Helper()
 	k := e.dialKeepalive(f, cert, "fz-obs")
-	body := append([]byte{0, 1}, mqttString("#")...)
-	body = append(body, 0)
-	if _, err := k.c.Write(append(append([]byte{0x82}, remainingLength(len(body))...), body...)); err != nil {
+	if _, err := k.c.Write(mqttwire.Subscribe(1, "#", 0)); err != nil {
 		f.Fatal(err)
 	}
 	_ = k.c.SetReadDeadline(time.Now().Add(fuzzWait))

@@ -4,6 +4,8 @@ import (
 	"testing"
 
 	"github.com/mochi-mqtt/server/v2/packets"
+
+	"github.com/fleetgate/fleetgate/firmware-sim/mqttwire"
 )
 
 // FuzzSubscribe connects as fz-a and sends arbitrary bytes after the
@@ -15,7 +17,7 @@ func FuzzSubscribe(f *testing.F) {
 	e := newFuzzEnv(f)
 	g := fuzzGrants()
 	f.Fuzz(func(t *testing.T, data []byte) {
-		stream := append(connectV3(fuzzDevice), data...)
+		stream := append(mqttwire.Connect(fuzzDevice, 60, true), data...)
 		var subs []packets.Packet
 		for _, pk := range decodeStream(stream)[1:] {
 			if pk.FixedHeader.Type == packets.Connect {

@@ -8,6 +8,8 @@ import (
 	"runtime"
 	"testing"
 	"time"
+
+	"github.com/fleetgate/fleetgate/firmware-sim/mqttwire"
 )
 
 // awaitClosedByServer reads from conn until the server closes it, and
@@ -163,7 +165,7 @@ func TestOversizedConnect(t *testing.T) {
 
 	var before, after runtime.MemStats
 	runtime.ReadMemStats(&before)
-	header := append([]byte{0x10}, remainingLength(256<<20-1)...)
+	header := mqttwire.AppendLength([]byte{0x10}, 256<<20-1)
 	if _, err := conn.Write(header); err != nil {
 		t.Fatal(err)
 	}

@@ -10,6 +10,8 @@ import (
 	mqtt "github.com/mochi-mqtt/server/v2"
 	"github.com/mochi-mqtt/server/v2/listeners"
 	"github.com/mochi-mqtt/server/v2/packets"
+
+	"github.com/fleetgate/fleetgate/firmware-sim/mqttwire"
 )
 
 // TestMemoryReleaseProvides: the hook counts sessions and must never
@@ -149,7 +151,7 @@ func TestMemoryReleaseCountsMochiSessions(t *testing.T) {
 			t.Fatal(err)
 		}
 		_ = conn.SetDeadline(time.Now().Add(wait))
-		if _, err := conn.Write(connectV3("mem-test")); err != nil {
+		if _, err := conn.Write(mqttwire.Connect("mem-test", 60, true)); err != nil {
 			t.Fatal(err)
 		}
 		ack := make([]byte, 4)
@@ -165,7 +167,7 @@ func TestMemoryReleaseCountsMochiSessions(t *testing.T) {
 			}
 			time.Sleep(5 * time.Millisecond)
 		}
-		_, _ = conn.Write(disconnectPacket)
+		_, _ = conn.Write(mqttwire.Disconnect)
 		conn.Close()
 		// mochi runs OnDisconnect after the socket closed, on its own
 		// goroutine, with no event to wait for: poll with a deadline.

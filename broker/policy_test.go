@@ -1,14 +1,13 @@
 package broker
 
 import (
-	"crypto/rand"
 	"crypto/sha256"
 	"crypto/tls"
-	"crypto/x509"
 	"encoding/hex"
 	"testing"
 	"time"
 
+	"github.com/fleetgate/fleetgate/internal/testkit/pki"
 	"github.com/fleetgate/fleetgate/provisioning/ca"
 	"github.com/fleetgate/fleetgate/store"
 )
@@ -71,15 +70,8 @@ func TestRotatedCertificateSupersedes(t *testing.T) {
 // and predecessor.
 func (f *fixture) issueAttested(id string, how store.Attestation, supersedes string) tls.Certificate {
 	f.t.Helper()
-	key := newKey(f.t)
-	csrDER, err := x509.CreateCertificateRequest(rand.Reader, &x509.CertificateRequest{}, key)
-	if err != nil {
-		f.t.Fatal(err)
-	}
-	csr, err := x509.ParseCertificateRequest(csrDER)
-	if err != nil {
-		f.t.Fatal(err)
-	}
+	key := pki.Key(f.t)
+	csr := pki.CSR(f.t, key, "")
 	serial, err := f.db.AllocateSerial()
 	if err != nil {
 		f.t.Fatal(err)

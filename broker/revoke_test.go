@@ -3,10 +3,12 @@ package broker
 import (
 	"crypto/tls"
 	"fmt"
+	"io"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/fleetgate/fleetgate/firmware-sim/mqttwire"
 	"github.com/fleetgate/fleetgate/store"
 )
 
@@ -176,11 +178,11 @@ func TestWillAfterDrop(t *testing.T) {
 			if err := conn.SetDeadline(time.Now().Add(wait)); err != nil {
 				t.Fatal(err)
 			}
-			if _, err := conn.Write(connectWithWill(id, "devices/"+id+"/status", "gone")); err != nil {
+			if _, err := conn.Write(mqttwire.ConnectOptions{ClientID: id, KeepAlive: 60, Clean: true, WillTopic: "devices/" + id + "/status", WillPayload: "gone"}.Packet()); err != nil {
 				t.Fatal(err)
 			}
 			ack := make([]byte, 4)
-			if _, err := readFull(conn, ack); err != nil || ack[3] != 0 {
+			if _, err := io.ReadFull(conn, ack); err != nil || ack[3] != 0 {
 				t.Fatalf("CONNACK % x, %v", ack, err)
 			}
 			tt.end(f, conn, id, cert.Leaf.SerialNumber.Text(16))

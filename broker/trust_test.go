@@ -4,12 +4,14 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
+	"io"
 	"net"
 	"testing"
 	"time"
 
 	paho "github.com/eclipse/paho.mqtt.golang"
 
+	"github.com/fleetgate/fleetgate/firmware-sim/mqttwire"
 	"github.com/fleetgate/fleetgate/store"
 )
 
@@ -76,17 +78,17 @@ func TestSetClientCAsResumption(t *testing.T) {
 		if err := conn.SetDeadline(time.Now().Add(wait)); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := conn.Write(connectV3("resumer")); err != nil {
+		if _, err := conn.Write(mqttwire.Connect("resumer", 60, true)); err != nil {
 			return tls.ConnectionState{}, err
 		}
 		ack := make([]byte, 4)
-		if _, err := readFull(conn, ack); err != nil {
+		if _, err := io.ReadFull(conn, ack); err != nil {
 			return tls.ConnectionState{}, err
 		}
 		if ack[0] != 0x20 || ack[3] != 0 {
 			t.Fatalf("CONNACK % x, want accepted", ack)
 		}
-		_, _ = conn.Write(disconnectPacket)
+		_, _ = conn.Write(mqttwire.Disconnect)
 		return conn.ConnectionState(), nil
 	}
 

@@ -3,6 +3,8 @@ package test
 import (
 	"strings"
 	"testing"
+
+	"github.com/fleetgate/fleetgate/firmware-sim/mqttwire"
 )
 
 // aclRows are the attacks of an admitted device on other devices: taking
@@ -36,7 +38,7 @@ func spoofedClientID(t *testing.T, e *attackEnv) {
 	if code := victim.subscribe(t, "devices/"+victimID+"/#"); code != 1 {
 		t.Fatalf("victim's own subscription: SUBACK %#x", code)
 	}
-	o := e.attempt(t, e.tlsConfig(&e.attacker), connectPk(connectOpts{id: victimID}))
+	o := e.attempt(t, e.tlsConfig(&e.attacker), session(victimID).Packet())
 	e.expectRefused(t, o, atConnect, "client_id_mismatch")
 
 	topic := "devices/" + victimID + "/alive"
@@ -55,7 +57,7 @@ func spoofedClientID(t *testing.T, e *attackEnv) {
 // connection, so the sentinel arrives after anything leak would have
 // delivered.
 func subscribeDenied(t *testing.T, e *attackEnv, filter, leak string) {
-	a := e.connectMQTT(t, e.attacker, connectOpts{id: attackerID})
+	a := e.connectMQTT(t, e.attacker, session(attackerID))
 	own := "devices/" + attackerID + "/#"
 	if code := a.subscribe(t, 1, own, 1); code != 1 {
 		t.Fatalf("subscribe %q: SUBACK %#x, want 1", own, code)
@@ -84,27 +86,27 @@ func subscribeDenied(t *testing.T, e *attackEnv, filter, leak string) {
 func foreignRetained(t *testing.T, e *attackEnv) {
 	foreign := "devices/" + victimID + "/cmd"
 	own := "devices/" + attackerID + "/cmd"
-	a1 := e.connectMQTT(t, e.attacker, connectOpts{id: attackerID})
-	if err := a1.send(publishPk(foreign, "evil retained qos1", 1, true, 10)); err != nil {
+	a1 := e.connectMQTT(t, e.attacker, session(attackerID))
+	if err := a1.send(mqttwire.PublishRetained(foreign, 1, 10, []byte("evil retained qos1"))); err != nil {
 		t.Fatal(err)
 	}
 	expectClosedMQTT(t, a1, "a QoS 1 retained publish to "+foreign)
 
-	a := e.connectMQTT(t, e.attacker, connectOpts{id: attackerID})
-	if err := a.send(publishPk(foreign, "evil retained qos0", 0, true, 0)); err != nil {
+	a := e.connectMQTT(t, e.attacker, session(attackerID))
+	if err := a.send(mqttwire.PublishRetained(foreign, 0, 0, []byte("evil retained qos0"))); err != nil {
 		t.Fatal(err)
 	}
 	// The broker handles one connection's packets in order: once this
 	// PUBACK is in, the QoS 0 publish before it has been judged.
-	if err := a.send(publishPk(own, "own retained", 1, true, 11)); err != nil {
+	if err := a.send(mqttwire.PublishRetained(own, 1, 11, []byte("own retained"))); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := a.await("PUBACK", func(pk mqttPacket) bool { return pk.typ == pkPuback }); err != nil {
+	if _, err := a.await("PUBACK", func(pk mqttwire.Packet) bool { return pk.Type == mqttwire.PUBACK }); err != nil {
 		t.Fatalf("retained publish to %q: %v", own, err)
 	}
 
 	// The observer may subscribe to devices/#, so it would see either.
-	obs := e.connectMQTT(t, e.observer, connectOpts{id: observerID})
+	obs := e.connectMQTT(t, e.observer, session(observerID))
 	if code := obs.subscribe(t, 1, "devices/+/cmd", 1); code != 1 {
 		t.Fatalf("observer subscribe: SUBACK %#x", code)
 	}
@@ -123,10 +125,10 @@ func foreignRetained(t *testing.T, e *attackEnv) {
 		t.Fatalf("the retained message on the attacker's own topic was not delivered: the test proves nothing")
 	}
 	// An empty retained message clears the attacker's own one.
-	if err := a.send(publishPk(own, "", 1, true, 12)); err != nil {
+	if err := a.send(mqttwire.PublishRetained(own, 1, 12, []byte(""))); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := a.await("PUBACK", func(pk mqttPacket) bool { return pk.typ == pkPuback }); err != nil {
+	if _, err := a.await("PUBACK", func(pk mqttwire.Packet) bool { return pk.Type == mqttwire.PUBACK }); err != nil {
 		t.Fatal(err)
 	}
 }

@@ -4,7 +4,9 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"testing"
-	"time"
+
+	"github.com/fleetgate/fleetgate/firmware-sim/mqttwire"
+	"github.com/fleetgate/fleetgate/internal/testkit/pki"
 )
 
 // certificateRows are the refusals that depend only on the certificate
@@ -28,46 +30,39 @@ func certificateRows() []attackRow {
 		{
 			name: "error/certificate from a foreign CA",
 			cert: func(t *testing.T, e *attackEnv) *tls.Certificate {
-				parent, key := foreignCA(t)
-				c := craftCert(t, parent, key, attackerID, nil)
+				c := pki.Foreign(t).Device(t, attackerID, nil)
 				return &c
 			},
 			stage:  atTLS,
 			reason: "bad_certificate",
 		},
 		{
-			name: "error/expired certificate",
-			cert: withCert(func(c *x509.Certificate) {
-				c.NotBefore, c.NotAfter = time.Now().Add(-2*time.Hour), time.Now().Add(-time.Hour)
-			}),
+			name:   "error/expired certificate",
+			cert:   withCert(pki.Expired),
 			stage:  atTLS,
 			reason: "bad_certificate",
 		},
 		{
-			name: "error/certificate not yet valid",
-			cert: withCert(func(c *x509.Certificate) {
-				c.NotBefore, c.NotAfter = time.Now().Add(time.Hour), time.Now().Add(2*time.Hour)
-			}),
+			name:   "error/certificate not yet valid",
+			cert:   withCert(pki.NotYetValid),
 			stage:  atTLS,
 			reason: "bad_certificate",
 		},
 		{
 			name:   "error/EKU serverAuth only",
-			cert:   withCert(func(c *x509.Certificate) { c.ExtKeyUsage = []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth} }),
+			cert:   withCert(pki.ServerAuthOnly),
 			stage:  atTLS,
 			reason: "bad_certificate",
 		},
 		{
 			name:   "error/no EKU",
-			cert:   withCert(func(c *x509.Certificate) { c.ExtKeyUsage = nil }),
+			cert:   withCert(pki.NoEKU),
 			stage:  atConnect,
 			reason: "eku",
 		},
 		{
-			name: "error/CA:TRUE leaf",
-			cert: withCert(func(c *x509.Certificate) {
-				c.IsCA, c.KeyUsage = true, x509.KeyUsageDigitalSignature|x509.KeyUsageCertSign
-			}),
+			name:   "error/CA:TRUE leaf",
+			cert:   withCert(pki.CALeaf),
 			stage:  atConnect,
 			reason: "ca_leaf",
 		},
@@ -77,7 +72,7 @@ func certificateRows() []attackRow {
 				c := e.craft(t, "atk-ghost", nil)
 				return &c
 			},
-			pk:     func(*attackEnv) []byte { return connectPk(connectOpts{id: "atk-ghost"}) },
+			pk:     func(*attackEnv) []byte { return session("atk-ghost").Packet() },
 			stage:  atConnect,
 			reason: "unknown_device",
 		},
@@ -90,7 +85,7 @@ func certificateRows() []attackRow {
 		{
 			name:   "error/empty client ID",
 			cert:   func(_ *testing.T, e *attackEnv) *tls.Certificate { return &e.attacker },
-			pk:     func(*attackEnv) []byte { return connectPk(connectOpts{id: ""}) },
+			pk:     func(*attackEnv) []byte { return session("").Packet() },
 			stage:  atConnect,
 			reason: "client_id_mismatch",
 		},
@@ -98,7 +93,9 @@ func certificateRows() []attackRow {
 			name: "error/will on a foreign topic",
 			cert: func(_ *testing.T, e *attackEnv) *tls.Certificate { return &e.attacker },
 			pk: func(*attackEnv) []byte {
-				return connectPk(connectOpts{id: attackerID, willTopic: "devices/" + victimID + "/status", willPayload: "offline"})
+				o := session(attackerID)
+				o.WillTopic, o.WillPayload = "devices/"+victimID+"/status", "offline"
+				return o.Packet()
 			},
 			stage:  atConnect,
 			reason: "will_topic",
@@ -121,15 +118,15 @@ func registryRows() []attackRow {
 	}
 	actions := []action{
 		{"error/revoked certificate", func(s *server, _ string, cert tls.Certificate) {
-			s.mustCtl("cert", "revoke", cert.Leaf.SerialNumber.Text(16), "--reason", "attack matrix")
+			s.MustCtl("cert", "revoke", cert.Leaf.SerialNumber.Text(16), "--reason", "attack matrix")
 		}, "cert_revoked"},
 		{"error/suspended device", func(s *server, id string, _ tls.Certificate) {
-			s.mustCtl("device", "suspend", id, "--reason", "attack matrix")
+			s.MustCtl("device", "suspend", id, "--reason", "attack matrix")
 		}, "device_suspended"},
 		// Revoking a device revokes its certificates, and the broker
 		// checks the certificate first.
 		{"error/revoked device", func(s *server, id string, _ tls.Certificate) {
-			s.mustCtl("device", "revoke", id, "--reason", "attack matrix")
+			s.MustCtl("device", "revoke", id, "--reason", "attack matrix")
 		}, "cert_revoked|device_revoked"},
 	}
 	var rows []attackRow
@@ -137,11 +134,11 @@ func registryRows() []attackRow {
 		rows = append(rows, attackRow{name: a.name, run: func(t *testing.T, e *attackEnv) {
 			id := "atk-state-" + string(rune('a'+i))
 			cert := e.device(t, id)
-			c := e.connectMQTT(t, cert, connectOpts{id: id})
-			_ = c.send(disconnectPk)
+			c := e.connectMQTT(t, cert, session(id))
+			_ = c.send(mqttwire.Disconnect)
 			c.Close()
 			a.act(e.forTest(t), id, cert)
-			o := e.attempt(t, e.tlsConfig(&cert), connectPk(connectOpts{id: id}))
+			o := e.attempt(t, e.tlsConfig(&cert), session(id).Packet())
 			e.expectRefused(t, o, atConnect, a.reason)
 		}})
 	}
@@ -150,10 +147,10 @@ func registryRows() []attackRow {
 		// on whether the operator API also refuses to issue in such a
 		// group: the broker must refuse at CONNECT either way.
 		s := e.forTest(t)
-		s.mustCtl("group", "put", "atk-tpm-only")
+		s.MustCtl("group", "put", "atk-tpm-only")
 		cert := e.device(t, "atk-tpm-grp", "--group", "atk-tpm-only")
-		s.mustCtl("group", "put", "atk-tpm-only", "--require-tpm")
-		o := e.attempt(t, e.tlsConfig(&cert), connectPk(connectOpts{id: "atk-tpm-grp"}))
+		s.MustCtl("group", "put", "atk-tpm-only", "--require-tpm")
+		o := e.attempt(t, e.tlsConfig(&cert), session("atk-tpm-grp").Packet())
 		e.expectRefused(t, o, atConnect, "attestation_policy")
 	}})
 	return rows

@@ -9,6 +9,8 @@ import (
 	"time"
 
 	paho "github.com/eclipse/paho.mqtt.golang"
+
+	"github.com/fleetgate/fleetgate/firmware-sim/mqttwire"
 )
 
 // attackWait bounds anything the matrix awaits: generous for a loaded
@@ -48,11 +50,11 @@ func (c *mqttConn) send(pk []byte) error {
 }
 
 // next reads one packet, remembering a PUBLISH.
-func (c *mqttConn) next() (mqttPacket, error) {
+func (c *mqttConn) next() (mqttwire.Packet, error) {
 	_ = c.tc.SetReadDeadline(time.Now().Add(attackWait))
-	p, err := readMQTT(c.r)
-	if err == nil && p.typ == pkPublish {
-		m, perr := p.publish()
+	p, err := mqttwire.ReadPacket(c.r, mqttwire.MaxPacket)
+	if err == nil && p.Type == mqttwire.PUBLISH {
+		m, perr := decodePublish(p)
 		if perr != nil {
 			return p, perr
 		}
@@ -62,7 +64,7 @@ func (c *mqttConn) next() (mqttPacket, error) {
 }
 
 // await reads packets until one satisfies match and returns it.
-func (c *mqttConn) await(what string, match func(mqttPacket) bool) (mqttPacket, error) {
+func (c *mqttConn) await(what string, match func(mqttwire.Packet) bool) (mqttwire.Packet, error) {
 	for {
 		p, err := c.next()
 		if err != nil {
@@ -80,38 +82,38 @@ func (c *mqttConn) connack() (code byte, present bool, err error) {
 	if err != nil {
 		return 0, false, err
 	}
-	if p.typ != pkConnack || len(p.body) != 2 {
-		return 0, false, fmt.Errorf("first packet from the broker is type %d, not CONNACK", p.typ)
+	if p.Type != mqttwire.CONNACK || len(p.Body) != 2 {
+		return 0, false, fmt.Errorf("first packet from the broker is type %d, not CONNACK", p.Type)
 	}
-	return p.body[1], p.body[0]&1 != 0, nil
+	return p.Body[1], p.Body[0]&1 != 0, nil
 }
 
 // subscribe sends one SUBSCRIBE and returns the SUBACK return code.
 func (c *mqttConn) subscribe(t *testing.T, id uint16, filter string, qos byte) byte {
 	t.Helper()
-	if err := c.send(subscribePk(id, filter, qos)); err != nil {
+	if err := c.send(mqttwire.Subscribe(id, filter, qos)); err != nil {
 		t.Fatalf("subscribe %q: %v", filter, err)
 	}
-	p, err := c.await("SUBACK", func(p mqttPacket) bool { return p.typ == pkSuback })
+	p, err := c.await("SUBACK", func(p mqttwire.Packet) bool { return p.Type == mqttwire.SUBACK })
 	if err != nil {
 		t.Fatalf("subscribe %q: %v", filter, err)
 	}
-	if len(p.body) != 3 {
-		t.Fatalf("subscribe %q: SUBACK of %d bytes", filter, len(p.body))
+	if len(p.Body) != 3 {
+		t.Fatalf("subscribe %q: SUBACK of %d bytes", filter, len(p.Body))
 	}
-	return p.body[2]
+	return p.Body[2]
 }
 
 // awaitPayload reads until a PUBLISH with payload arrives and returns
 // everything published to this connection up to and including it.
 func (c *mqttConn) awaitPayload(t *testing.T, payload string) []publishMsg {
 	t.Helper()
-	_, err := c.await("PUBLISH "+payload, func(p mqttPacket) bool {
-		m, _ := p.publish()
-		if p.typ == pkPublish && m.qos > 0 {
-			_ = c.send(pubackPk(m.id))
+	_, err := c.await("PUBLISH "+payload, func(p mqttwire.Packet) bool {
+		m, _ := decodePublish(p)
+		if p.Type == mqttwire.PUBLISH && m.qos > 0 {
+			_ = c.send(mqttwire.Puback(m.id))
 		}
-		return p.typ == pkPublish && m.payload == payload
+		return p.Type == mqttwire.PUBLISH && m.payload == payload
 	})
 	if err != nil {
 		t.Fatalf("%v; received before: %+v", err, c.published)
@@ -121,21 +123,21 @@ func (c *mqttConn) awaitPayload(t *testing.T, payload string) []publishMsg {
 
 // connectMQTT connects a device that must be admitted; the connection is
 // closed at cleanup.
-func (e *attackEnv) connectMQTT(t *testing.T, cert tls.Certificate, o connectOpts) *mqttConn {
+func (e *attackEnv) connectMQTT(t *testing.T, cert tls.Certificate, o mqttwire.ConnectOptions) *mqttConn {
 	t.Helper()
 	c, err := dialMQTT(e.addr, e.tlsConfig(&cert))
 	if c != nil {
 		t.Cleanup(func() { c.Close() })
 	}
 	if err != nil {
-		t.Fatalf("TLS handshake of %s: %v", o.id, err)
+		t.Fatalf("TLS handshake of %s: %v", o.ClientID, err)
 	}
-	if err := c.send(connectPk(o)); err != nil {
-		t.Fatalf("CONNECT %s: %v", o.id, err)
+	if err := c.send(o.Packet()); err != nil {
+		t.Fatalf("CONNECT %s: %v", o.ClientID, err)
 	}
 	code, _, err := c.connack()
 	if err != nil || code != 0 {
-		t.Fatalf("CONNECT %s: return code %d, error %v; server log:\n%s", o.id, code, err, e.s.logs.String())
+		t.Fatalf("CONNECT %s: return code %d, error %v; server log:\n%s", o.ClientID, code, err, e.s.Logs.String())
 	}
 	return c
 }

@@ -76,7 +76,7 @@ func expiredToken(t *testing.T, e *attackEnv) {
 func tokenGroupRequiresTPM(t *testing.T, e *attackEnv) {
 	e.softGroup(t, "atk-soft-tpm")
 	tok := e.tokens(t, "atk-soft-tpm", 1, time.Hour)[0]
-	e.forTest(t).mustCtl("group", "put", "atk-soft-tpm", "--require-tpm")
+	e.forTest(t).MustCtl("group", "put", "atk-soft-tpm", "--require-tpm")
 	_, err := e.enroll(t, tok, "atk-tpm-token")
 	expectCode(t, err, wire.CodePolicy)
 	e.expectNoDevice(t, "atk-tpm-token")
@@ -128,14 +128,14 @@ func concurrentToken(t *testing.T, e *attackEnv) {
 	var devices struct {
 		Devices []struct{ ID string } `json:"devices"`
 	}
-	decodeJSON(t, e.forTest(t).mustCtl("device", "list", "--group", group, "--json"), &devices)
+	decodeJSON(t, e.forTest(t).MustCtl("device", "list", "--group", group, "--json"), &devices)
 	if len(devices.Devices) != 1 {
 		t.Fatalf("group %s holds %d devices, want 1: %+v", group, len(devices.Devices), devices.Devices)
 	}
 	var certs struct {
 		Certificates []struct{ Serial string } `json:"certificates"`
 	}
-	decodeJSON(t, e.forTest(t).mustCtl("cert", "list", "--device", devices.Devices[0].ID, "--json"), &certs)
+	decodeJSON(t, e.forTest(t).MustCtl("cert", "list", "--device", devices.Devices[0].ID, "--json"), &certs)
 	if len(certs.Certificates) != 1 {
 		t.Fatalf("device %s holds %d certificates, want 1", devices.Devices[0].ID, len(certs.Certificates))
 	}
@@ -163,6 +163,6 @@ func rotationRevoked(t *testing.T, e *attackEnv) {
 	if err := rotate(); err != nil {
 		t.Fatalf("rotation of the active device: %v", err)
 	}
-	e.forTest(t).mustCtl("device", "revoke", id, "--reason", "attack matrix: rotation")
+	e.forTest(t).MustCtl("device", "revoke", id, "--reason", "attack matrix: rotation")
 	expectCode(t, rotate(), wire.CodeUnauthenticated, wire.CodeDeviceNotActive)
 }

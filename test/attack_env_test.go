@@ -1,21 +1,11 @@
 package test
 
 import (
-	"crypto"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
-	"math/big"
-	"net"
-	"net/url"
-	"os"
-	"path/filepath"
 	"testing"
-	"time"
+
+	"github.com/fleetgate/fleetgate/internal/testkit/pki"
 )
 
 // attackEnv is one running server as the attack matrix sees it: the
@@ -27,8 +17,7 @@ type attackEnv struct {
 	s        *server
 	addr     string // MQTT listener, 127.0.0.1:port
 	roots    *x509.CertPool
-	deviceCA *x509.Certificate
-	caKey    crypto.Signer
+	deviceCA *pki.CA
 
 	attacker  tls.Certificate // atk-a: an ordinary registered device
 	publisher tls.Certificate // atk-pub: may publish to any topic (grant #)
@@ -49,11 +38,9 @@ const (
 func newAttackEnv(t *testing.T, extra ...string) *attackEnv {
 	t.Helper()
 	s := startServer(t, t.TempDir(), extra...)
-	e := &attackEnv{s: s, addr: net.JoinHostPort("127.0.0.1", s.mqttPort)}
-	e.roots = x509.NewCertPool()
-	e.roots.AddCert(readPEMCert(t, s.caFile("root.crt")))
-	e.deviceCA = readPEMCert(t, s.caFile("device-ca.crt"))
-	e.caKey = readPKCS8(t, s.caFile("device-ca.key"))
+	e := &attackEnv{s: s, addr: s.MQTT}
+	e.roots = pki.ReadPool(t, s.CAFile("root.crt"))
+	e.deviceCA = pki.LoadCA(t, s.CAFile("device-ca.crt"), s.CAFile("device-ca.key"))
 	e.attacker = e.device(t, attackerID)
 	e.publisher = e.device(t, publisherID, "--publish", "#")
 	e.observer = e.device(t, observerID, "--subscribe", "devices/#")
@@ -63,17 +50,13 @@ func newAttackEnv(t *testing.T, extra ...string) *attackEnv {
 
 // forTest returns the server handle bound to t, so that its helpers fail
 // the subtest that calls them and not the parent.
-func (e *attackEnv) forTest(t *testing.T) *server {
-	s := *e.s
-	s.t = t
-	return &s
-}
+func (e *attackEnv) forTest(t *testing.T) *server { return e.s.forTest(t) }
 
 // device registers id through the CLI, issues its certificate and loads
 // it as a TLS client certificate.
 func (e *attackEnv) device(t *testing.T, id string, registerArgs ...string) tls.Certificate {
 	t.Helper()
-	certFile, keyFile := e.forTest(t).device(id, registerArgs...)
+	certFile, keyFile := e.forTest(t).Device(id, registerArgs...)
 	pair, err := tls.LoadX509KeyPair(certFile, keyFile)
 	if err != nil {
 		t.Fatal(err)
@@ -104,116 +87,5 @@ func (e *attackEnv) tlsConfig(cert *tls.Certificate) *tls.Config {
 // recorded, so the registry does not know it.
 func (e *attackEnv) craft(t *testing.T, id string, adjust func(*x509.Certificate)) tls.Certificate {
 	t.Helper()
-	return craftCert(t, e.deviceCA, e.caKey, id, adjust)
-}
-
-// craftCert signs a client certificate naming device id with signer (self
-// signed when parent is nil).
-func craftCert(t *testing.T, parent *x509.Certificate, signer crypto.Signer, id string, adjust func(*x509.Certificate)) tls.Certificate {
-	t.Helper()
-	key := newECKey(t)
-	serial, err := rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 120))
-	if err != nil {
-		t.Fatal(err)
-	}
-	now := time.Now()
-	tmpl := &x509.Certificate{
-		SerialNumber: serial.Add(serial, big.NewInt(1)),
-		Subject:      pkix.Name{CommonName: id},
-		URIs:         []*url.URL{{Scheme: "urn", Opaque: "fleetgate:device:" + id}},
-		NotBefore:    now.Add(-time.Minute),
-		NotAfter:     now.Add(time.Hour),
-		KeyUsage:     x509.KeyUsageDigitalSignature,
-		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth},
-	}
-	if adjust != nil {
-		adjust(tmpl)
-	}
-	if tmpl.IsCA {
-		tmpl.BasicConstraintsValid = true
-	}
-	if parent == nil {
-		parent = tmpl
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, parent, key.Public(), signer)
-	if err != nil {
-		t.Fatal(err)
-	}
-	leaf, err := x509.ParseCertificate(der)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key, Leaf: leaf}
-}
-
-// foreignCA is a self-signed CA the server has never heard of.
-func foreignCA(t *testing.T) (*x509.Certificate, crypto.Signer) {
-	t.Helper()
-	key := newECKey(t)
-	tmpl := &x509.Certificate{
-		SerialNumber:          big.NewInt(7),
-		Subject:               pkix.Name{CommonName: "foreign device CA"},
-		NotBefore:             time.Now().Add(-time.Hour),
-		NotAfter:              time.Now().Add(24 * time.Hour),
-		IsCA:                  true,
-		BasicConstraintsValid: true,
-		KeyUsage:              x509.KeyUsageCertSign,
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, key.Public(), key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cert, err := x509.ParseCertificate(der)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return cert, key
-}
-
-func newECKey(t *testing.T) *ecdsa.PrivateKey {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return key
-}
-
-// readPEMCert loads the first certificate of a PEM file.
-func readPEMCert(t testing.TB, path string) *x509.Certificate {
-	t.Helper()
-	block := readPEMBlock(t, path)
-	cert, err := x509.ParseCertificate(block.Bytes)
-	if err != nil {
-		t.Fatalf("%s: %v", path, err)
-	}
-	return cert
-}
-
-// readPKCS8 loads a PKCS#8 PEM private key, the form the CA writes.
-func readPKCS8(t *testing.T, path string) crypto.Signer {
-	t.Helper()
-	block := readPEMBlock(t, path)
-	key, err := x509.ParsePKCS8PrivateKey(block.Bytes)
-	if err != nil {
-		t.Fatalf("%s: %v", path, err)
-	}
-	signer, ok := key.(crypto.Signer)
-	if !ok {
-		t.Fatalf("%s: %T is not a signer", path, key)
-	}
-	return signer
-}
-
-func readPEMBlock(t testing.TB, path string) *pem.Block {
-	t.Helper()
-	data, err := os.ReadFile(filepath.Clean(path))
-	if err != nil {
-		t.Fatal(err)
-	}
-	block, _ := pem.Decode(data)
-	if block == nil {
-		t.Fatalf("%s: no PEM block", path)
-	}
-	return block
+	return e.deviceCA.Device(t, id, adjust)
 }

@@ -13,6 +13,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/fleetgate/fleetgate/firmware-sim/mqttwire"
 )
 
 // exhaustionRows attack the server's resources rather than its checks:
@@ -33,8 +35,8 @@ func exhaustionRows() []attackRow {
 func oversizedRemainingLength(t *testing.T, e *attackEnv) {
 	const n, workers = 1000, 8
 	const maxGrowth = 32 << 20
-	header := []byte{pkConnect << 4, 0xff, 0xff, 0xff, 0x7f} // 268,435,455 bytes announced
-	pid := e.s.cmd.Process.Pid
+	header := []byte{mqttwire.CONNECT << 4, 0xff, 0xff, 0xff, 0x7f} // 268,435,455 bytes announced
+	pid := e.s.PID
 	run := func(count int) (closed int64) {
 		var wg sync.WaitGroup
 		var next atomic.Int64
@@ -113,7 +115,7 @@ func (e *attackEnv) timedConnect(cert tls.Certificate, id string) (time.Duration
 	if err != nil {
 		return 0, fmt.Errorf("%s: TLS handshake: %w", id, err)
 	}
-	if err := c.send(connectPk(connectOpts{id: id})); err != nil {
+	if err := c.send(session(id).Packet()); err != nil {
 		return 0, fmt.Errorf("%s: CONNECT: %w", id, err)
 	}
 	code, _, err := c.connack()
@@ -124,7 +126,7 @@ func (e *attackEnv) timedConnect(cert tls.Certificate, id string) (time.Duration
 	if code != 0 {
 		return 0, fmt.Errorf("%s: CONNACK return code %d", id, code)
 	}
-	_ = c.send(disconnectPk)
+	_ = c.send(mqttwire.Disconnect)
 	return elapsed, nil
 }
 

@@ -69,7 +69,7 @@ func connectFlood(t *testing.T, e *attackEnv) {
 				}
 				c, err := dialMQTT(e.addr, e.tlsConfig(&flood))
 				if err == nil {
-					err = c.send(connectPk(connectOpts{id: floodID}))
+					err = c.send(session(floodID).Packet())
 				}
 				var code byte
 				if err == nil {

@@ -16,7 +16,7 @@ func (e *attackEnv) countLog(t *testing.T, substr string, min int) int {
 	t.Helper()
 	deadline := time.Now().Add(attackWait)
 	for {
-		n := strings.Count(e.s.logs.String(), substr)
+		n := strings.Count(e.s.Logs.String(), substr)
 		if n >= min {
 			return n
 		}

@@ -84,7 +84,7 @@ func (e *attackEnv) waitLog(t *testing.T, pattern string) string {
 	re := regexp.MustCompile(pattern)
 	deadline := time.Now().Add(attackWait)
 	for {
-		for _, line := range strings.Split(e.s.logs.String(), "\n") {
+		for _, line := range strings.Split(e.s.Logs.String(), "\n") {
 			if re.MatchString(line) {
 				return line
 			}
@@ -108,7 +108,7 @@ type refusalCase struct {
 // run attempts the connection and checks the refusal.
 func (c refusalCase) run(t *testing.T, e *attackEnv) {
 	cert := c.cert(t, e)
-	pk := connectPk(connectOpts{id: attackerID})
+	pk := session(attackerID).Packet()
 	if c.pk != nil {
 		pk = c.pk(e)
 	}

@@ -7,6 +7,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/fleetgate/fleetgate/firmware-sim/mqttwire"
 )
 
 // sessionRows attack what a session carries across connections: its Will
@@ -31,14 +33,15 @@ func takeoverStaysInside(t *testing.T, e *attackEnv) {
 	ns := "devices/" + id + "/"
 	foreignNS := "devices/" + victimID + "/"
 	cert := e.device(t, id)
-	persistent := connectOpts{id: id, persistent: true}
+	persistent := session(id)
+	persistent.Clean = false
 
-	obs := e.connectMQTT(t, e.observer, connectOpts{id: observerID})
+	obs := e.connectMQTT(t, e.observer, session(observerID))
 	if code := obs.subscribe(t, 1, "devices/#", 1); code != 1 {
 		t.Fatalf("observer subscribe: SUBACK %#x", code)
 	}
 	withWill := persistent
-	withWill.willTopic, withWill.willPayload = ns+"status", "will of the first connection"
+	withWill.WillTopic, withWill.WillPayload = ns+"status", "will of the first connection"
 	w1 := e.connectMQTT(t, cert, withWill)
 	for i, f := range []string{ns + "in", "#", foreignNS + "#"} {
 		want := byte(0x80)
@@ -61,8 +64,8 @@ func takeoverStaysInside(t *testing.T, e *attackEnv) {
 	awaitUnacked(t, w1, inflight[len(inflight)-1])
 
 	forged := persistent
-	forged.willTopic, forged.willPayload = foreignNS+"status", "forged will"
-	e.expectRefused(t, e.attempt(t, e.tlsConfig(&cert), connectPk(forged)), atConnect, "will_topic")
+	forged.WillTopic, forged.WillPayload = foreignNS+"status", "forged will"
+	e.expectRefused(t, e.attempt(t, e.tlsConfig(&cert), forged.Packet()), atConnect, "will_topic")
 	pub.publish(t, ns+"in", "inflight 4", false)
 	awaitUnacked(t, w1, "inflight 4") // still w1's session: the refusal took nothing over
 	inflight = append(inflight, "inflight 4")
@@ -73,14 +76,14 @@ func takeoverStaysInside(t *testing.T, e *attackEnv) {
 	expectClosedMQTT(t, w1, "the first connection after the takeover")
 
 	// Messages queued while the device is offline.
-	_ = w2.send(disconnectPk)
+	_ = w2.send(mqttwire.Disconnect)
 	w2.Close()
 	pub.publish(t, ns+"in", "queued offline", false)
 	pub.publish(t, foreignNS+"out", "foreign queued offline", false)
 	w3 := e.connectPersistent(t, cert, persistent)
 	pub.publish(t, ns+"in", "after reconnect", false)
 	collect(t, w3, ns, "queued offline", "after reconnect")
-	_ = w3.send(disconnectPk)
+	_ = w3.send(mqttwire.Disconnect)
 
 	pub.publish(t, ns+"in", "observer sentinel", false)
 	var will bool
@@ -88,9 +91,9 @@ func takeoverStaysInside(t *testing.T, e *attackEnv) {
 		switch {
 		case m.payload == "forged will" || m.topic == foreignNS+"status":
 			t.Fatalf("a Will reached %q: %q", m.topic, m.payload)
-		case m.payload == withWill.willPayload:
-			if m.topic != withWill.willTopic {
-				t.Fatalf("the Will went to %q, want %q", m.topic, withWill.willTopic)
+		case m.payload == withWill.WillPayload:
+			if m.topic != withWill.WillTopic {
+				t.Fatalf("the Will went to %q, want %q", m.topic, withWill.WillTopic)
 			}
 			will = true
 		}
@@ -98,15 +101,15 @@ func takeoverStaysInside(t *testing.T, e *attackEnv) {
 	if !will {
 		// The Will of a taken-over connection is published from its
 		// goroutine; wait for it if it has not come yet.
-		got := obs.awaitPayload(t, withWill.willPayload)
-		if m := got[len(got)-1]; m.topic != withWill.willTopic {
-			t.Fatalf("the Will went to %q, want %q", m.topic, withWill.willTopic)
+		got := obs.awaitPayload(t, withWill.WillPayload)
+		if m := got[len(got)-1]; m.topic != withWill.WillTopic {
+			t.Fatalf("the Will went to %q, want %q", m.topic, withWill.WillTopic)
 		}
 	}
 }
 
 // connectPersistent resumes a persistent session, which must be present.
-func (e *attackEnv) connectPersistent(t *testing.T, cert tls.Certificate, o connectOpts) *mqttConn {
+func (e *attackEnv) connectPersistent(t *testing.T, cert tls.Certificate, o mqttwire.ConnectOptions) *mqttConn {
 	t.Helper()
 	c, err := dialMQTT(e.addr, e.tlsConfig(&cert))
 	if c != nil {
@@ -115,12 +118,12 @@ func (e *attackEnv) connectPersistent(t *testing.T, cert tls.Certificate, o conn
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := c.send(connectPk(o)); err != nil {
+	if err := c.send(o.Packet()); err != nil {
 		t.Fatal(err)
 	}
 	code, present, err := c.connack()
 	if err != nil || code != 0 || !present {
-		t.Fatalf("persistent reconnect of %s: CONNACK %d, session present %v, error %v", o.id, code, present, err)
+		t.Fatalf("persistent reconnect of %s: CONNACK %d, session present %v, error %v", o.ClientID, code, present, err)
 	}
 	return c
 }
@@ -146,9 +149,9 @@ func expectClosedMQTT(t *testing.T, c *mqttConn, what string) {
 // anything, so the messages stay in flight.
 func awaitUnacked(t *testing.T, c *mqttConn, payload string) {
 	t.Helper()
-	_, err := c.await(payload, func(p mqttPacket) bool {
-		m, _ := p.publish()
-		return p.typ == pkPublish && m.payload == payload
+	_, err := c.await(payload, func(p mqttwire.Packet) bool {
+		m, _ := decodePublish(p)
+		return p.Type == mqttwire.PUBLISH && m.payload == payload
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -168,15 +171,15 @@ func collect(t *testing.T, c *mqttConn, ns string, payloads ...string) {
 		if err != nil {
 			t.Fatalf("still missing %v: %v; received %+v", missing, err, c.published)
 		}
-		if p.typ != pkPublish {
+		if p.Type != mqttwire.PUBLISH {
 			continue
 		}
-		m, _ := p.publish()
+		m, _ := decodePublish(p)
 		if !strings.HasPrefix(m.topic, ns) {
 			t.Fatalf("received %q on %q, outside %s#", m.payload, m.topic, ns)
 		}
 		if m.qos > 0 {
-			_ = c.send(pubackPk(m.id))
+			_ = c.send(mqttwire.Puback(m.id))
 		}
 		delete(missing, m.payload)
 	}
@@ -191,11 +194,11 @@ func resumedRevoked(t *testing.T, e *attackEnv) {
 	conf := e.tlsConfig(&cert)
 	conf.ClientSessionCache = tls.NewLRUClientSessionCache(8)
 	// Reading the CONNACK also reads the session ticket sent before it.
-	if o := e.attempt(t, conf, connectPk(connectOpts{id: id})); o.connack != 0 {
+	if o := e.attempt(t, conf, session(id).Packet()); o.connack != 0 {
 		t.Fatalf("first connection: CONNACK %d, error %v", o.connack, o.err)
 	}
-	e.forTest(t).mustCtl("device", "revoke", id, "--reason", "attack matrix: resumption")
-	o := e.attempt(t, conf, connectPk(connectOpts{id: id}))
+	e.forTest(t).MustCtl("device", "revoke", id, "--reason", "attack matrix: resumption")
+	o := e.attempt(t, conf, session(id).Packet())
 	if !o.resumed {
 		t.Fatalf("the second handshake did not resume the TLS session: the case tests nothing")
 	}

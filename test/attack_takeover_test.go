@@ -4,6 +4,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+
+	"github.com/fleetgate/fleetgate/firmware-sim/mqttwire"
 )
 
 // concurrentTakeovers: many connections CONNECT with one identity at the
@@ -27,7 +29,7 @@ func concurrentTakeovers(t *testing.T, e *attackEnv) {
 			for range rounds {
 				c, err := dialMQTT(e.addr, e.tlsConfig(&cert))
 				if err == nil {
-					err = c.send(connectPk(connectOpts{id: id}))
+					err = c.send(session(id).Packet())
 				}
 				var code byte
 				if err == nil {
@@ -53,18 +55,18 @@ func concurrentTakeovers(t *testing.T, e *attackEnv) {
 		}
 	})
 	// A last connection takes over whichever one is current, and leaves.
-	last := e.connectMQTT(t, cert, connectOpts{id: id})
-	_ = last.send(disconnectPk)
+	last := e.connectMQTT(t, cert, session(id))
+	_ = last.send(mqttwire.Disconnect)
 
 	// A served connection answers PINGREQ; a taken-over one is closed.
 	var orphans []*mqttConn
 	for _, c := range held {
-		if c.send(pingreqPk) != nil {
+		if c.send(mqttwire.Pingreq) != nil {
 			continue
 		}
-		p, err := c.await("PINGRESP or close", func(p mqttPacket) bool { return p.typ == pkPingresp })
+		p, err := c.await("PINGRESP or close", func(p mqttwire.Packet) bool { return p.Type == mqttwire.PINGRESP })
 		switch {
-		case err == nil && p.typ == pkPingresp:
+		case err == nil && p.Type == mqttwire.PINGRESP:
 			orphans = append(orphans, c)
 		case err != nil && !isClosed(err):
 			t.Fatalf("no PINGRESP and no close within %s: %v", attackWait, err)
@@ -78,7 +80,7 @@ func concurrentTakeovers(t *testing.T, e *attackEnv) {
 		return
 	}
 	// Worse than a leak would be a session revocation cannot reach.
-	e.forTest(t).mustCtl("device", "revoke", id, "--reason", "attack matrix: orphaned sessions")
+	e.forTest(t).MustCtl("device", "revoke", id, "--reason", "attack matrix: orphaned sessions")
 	var survivors int
 	for _, c := range orphans {
 		expectClosedOrCount(c, &survivors)

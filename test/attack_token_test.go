@@ -2,10 +2,8 @@ package test
 
 import (
 	"context"
-	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
-	"crypto/x509/pkix"
 	"encoding/json"
 	"encoding/pem"
 	"errors"
@@ -14,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/fleetgate/fleetgate/internal/testkit/pki"
 	"github.com/fleetgate/fleetgate/provisioning/enroll"
 	"github.com/fleetgate/fleetgate/provisioning/wire"
 )
@@ -22,18 +21,18 @@ import (
 // enrollment through the device client library, and refusal checks.
 
 // enrollClient is a device's client for the enrollment routes.
-func (e *attackEnv) enrollClient() *enroll.Client { return enroll.New(e.s.apiURL, e.roots) }
+func (e *attackEnv) enrollClient() *enroll.Client { return enroll.New(e.s.API, e.roots) }
 
 // softGroup creates a group that admits token enrollment.
 func (e *attackEnv) softGroup(t *testing.T, name string) {
 	t.Helper()
-	e.forTest(t).mustCtl("group", "put", name, "--allow-tokens")
+	e.forTest(t).MustCtl("group", "put", name, "--allow-tokens")
 }
 
 // tokens creates n enrollment tokens for group through the CLI.
 func (e *attackEnv) tokens(t *testing.T, group string, n int, ttl time.Duration) []string {
 	t.Helper()
-	out := e.forTest(t).mustCtl("token", "create", "--group", group, "--count", itoa(n), "--ttl", ttl.String())
+	out := e.forTest(t).MustCtl("token", "create", "--group", group, "--count", itoa(n), "--ttl", ttl.String())
 	toks := strings.Fields(out)
 	if len(toks) != n {
 		t.Fatalf("token create printed %d tokens, want %d:\n%s", len(toks), n, out)
@@ -44,12 +43,9 @@ func (e *attackEnv) tokens(t *testing.T, group string, n int, ttl time.Duration)
 // csrFor makes a software key and a PEM CSR for device id.
 func csrFor(t *testing.T, id string) (tls.Certificate, string) {
 	t.Helper()
-	key := newECKey(t)
-	der, err := x509.CreateCertificateRequest(rand.Reader, &x509.CertificateRequest{Subject: pkix.Name{CommonName: id}}, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return tls.Certificate{PrivateKey: key}, string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE REQUEST", Bytes: der}))
+	key := pki.Key(t)
+	csr := pki.CSR(t, key, id)
+	return tls.Certificate{PrivateKey: key}, string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE REQUEST", Bytes: csr.Raw}))
 }
 
 // enroll enrolls device id with token and a fresh key; the returned
@@ -102,7 +98,7 @@ func expectCode(t *testing.T, err error, codes ...wire.Code) {
 // expectNoDevice checks that the registry does not know id.
 func (e *attackEnv) expectNoDevice(t *testing.T, id string) {
 	t.Helper()
-	if out, _, code := e.forTest(t).ctl("device", "show", id); code != 3 {
+	if out, _, code := e.forTest(t).Ctl("device", "show", id); code != 3 {
 		t.Fatalf("device %s exists after a refused enrollment (exit %d):\n%s", id, code, out)
 	}
 }

@@ -13,6 +13,7 @@ import (
 
 	"github.com/google/go-tpm/tpm2"
 
+	"github.com/fleetgate/fleetgate/internal/testkit/pki"
 	"github.com/fleetgate/fleetgate/provisioning/wire"
 )
 
@@ -25,7 +26,7 @@ import (
 // SAN, EK certificate EKU) but signed by its own key chains to no
 // manufacturer root.
 func tpmSelfSignedEK(t *testing.T, e *attackEnv) {
-	ek := newECKey(t)
+	ek := pki.Key(t)
 	_, err := e.startTPM(t, wire.TPMStartRequest{DeviceID: victimID, EKCert: selfSignedEKCert(t, ek), AKPublic: akPublic(t)})
 	expectCode(t, err, wire.CodeEKUntrusted)
 }
@@ -34,7 +35,7 @@ func tpmSelfSignedEK(t *testing.T, e *attackEnv) {
 // with, both for a named device (registered without an EK) and for a
 // lookup by EK alone.
 func tpmEKNotAllowed(t *testing.T, e *attackEnv) {
-	ek := ekPublic(t, &newECKey(t).PublicKey)
+	ek := ekPublic(t, &pki.Key(t).PublicKey)
 	for _, id := range []string{victimID, ""} {
 		_, err := e.startTPM(t, wire.TPMStartRequest{DeviceID: id, EKPublic: ek, AKPublic: akPublic(t)})
 		expectCode(t, err, wire.CodeEKNotAllowed)
@@ -51,7 +52,7 @@ func (e *attackEnv) startTPM(t *testing.T, r wire.TPMStartRequest) (wire.TPMStar
 // akPublic is the TPM2B_PUBLIC of a fresh P-256 attestation key.
 func akPublic(t *testing.T) []byte {
 	t.Helper()
-	k := newECKey(t)
+	k := pki.Key(t)
 	return tpm2.Marshal(tpm2.New2B(tpm2.TPMTPublic{
 		Type:    tpm2.TPMAlgECC,
 		NameAlg: tpm2.TPMAlgSHA256,

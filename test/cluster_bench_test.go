@@ -2,11 +2,7 @@ package test
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
-	"crypto/x509"
 	"encoding/pem"
 	"fmt"
 	"slices"
@@ -15,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/fleetgate/fleetgate/internal/testkit/pki"
 	"github.com/fleetgate/fleetgate/provisioning/client"
 	"github.com/fleetgate/fleetgate/provisioning/wire"
 )
@@ -27,15 +24,8 @@ func benchDevice(b testing.TB, admin *client.Client, id string) tls.Certificate 
 	if _, err := admin.RegisterDevice(ctx, wire.RegisterRequest{ID: id}); err != nil {
 		b.Fatalf("register %s: %v", id, err)
 	}
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		b.Fatal(err)
-	}
-	csr, err := x509.CreateCertificateRequest(rand.Reader, &x509.CertificateRequest{}, key)
-	if err != nil {
-		b.Fatal(err)
-	}
-	issued, err := admin.IssueCertificate(ctx, id, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE REQUEST", Bytes: csr}), 0)
+	key := pki.Key(b)
+	issued, err := admin.IssueCertificate(ctx, id, []byte(pki.CSRPEM(b, key, "")), 0)
 	if err != nil {
 		b.Fatalf("issue %s: %v", id, err)
 	}
@@ -92,8 +82,7 @@ func BenchmarkRegistryConnect(b *testing.B) {
 	etcd := startFleet(b, 2)
 	for _, f := range []*fleet{bolt, etcd} {
 		if f.roots == nil {
-			f.roots = x509.NewCertPool()
-			f.roots.AddCert(readPEMCert(b, f.api.caFile("root.crt")))
+			f.roots = pki.ReadPool(b, f.api.CAFile("root.crt"))
 		}
 	}
 	setup := func(f *fleet) ([]tls.Certificate, []string) {

@@ -2,16 +2,11 @@ package test
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
-	"encoding/pem"
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -24,7 +19,9 @@ import (
 	"time"
 
 	"github.com/fleetgate/fleetgate/device-agent/agent"
+	"github.com/fleetgate/fleetgate/firmware-sim/mqttwire"
 	"github.com/fleetgate/fleetgate/internal/etcdtest"
+	"github.com/fleetgate/fleetgate/internal/testkit/pki"
 	"github.com/fleetgate/fleetgate/provisioning/enroll"
 	"github.com/fleetgate/fleetgate/provisioning/wire"
 )
@@ -52,8 +49,7 @@ func startFleet(t testing.TB, brokers int) *fleet {
 		f.brokers = append(f.brokers, startServer(t, dir, "--registry", f.registry, "--role", "broker",
 			"--registry-grace", "30s"))
 	}
-	f.roots = x509.NewCertPool()
-	f.roots.AddCert(readPEMCert(t, f.api.caFile("root.crt")))
+	f.roots = pki.ReadPool(t, f.api.CAFile("root.crt"))
 	return f
 }
 
@@ -61,9 +57,8 @@ func startFleet(t testing.TB, brokers int) *fleet {
 // certificate.
 func (f *fleet) device(t *testing.T, id string, registerArgs ...string) (tls.Certificate, string, string) {
 	t.Helper()
-	api := *f.api
-	api.t = t
-	certFile, keyFile := api.device(id, registerArgs...)
+	api := f.api.forTest(t)
+	certFile, keyFile := api.Device(id, registerArgs...)
 	pair, err := tls.LoadX509KeyPair(certFile, keyFile)
 	if err != nil {
 		t.Fatal(err)
@@ -75,11 +70,10 @@ func (f *fleet) device(t *testing.T, id string, registerArgs ...string) (tls.Cer
 // tokens) through the API process.
 func (f *fleet) tokens(t *testing.T, n int) []string {
 	t.Helper()
-	api := *f.api
-	api.t = t
-	api.mustCtl("group", "put", "boards", "--allow-tokens")
+	api := f.api.forTest(t)
+	api.MustCtl("group", "put", "boards", "--allow-tokens")
 	out := filepath.Join(t.TempDir(), "tokens")
-	api.mustCtl("token", "create", "--group", "boards", "--count", strconv.Itoa(n), "--out", out)
+	api.MustCtl("token", "create", "--group", "boards", "--count", strconv.Itoa(n), "--out", out)
 	raw, err := os.ReadFile(out)
 	if err != nil {
 		t.Fatal(err)
@@ -92,9 +86,9 @@ func (f *fleet) tokens(t *testing.T, n int) []string {
 func (f *fleet) open(b *server, cert tls.Certificate, id string) (*mqttConn, byte, error) {
 	conf := &tls.Config{RootCAs: f.roots, ServerName: "127.0.0.1",
 		GetClientCertificate: func(*tls.CertificateRequestInfo) (*tls.Certificate, error) { return &cert, nil }}
-	c, err := dialMQTT(net.JoinHostPort("127.0.0.1", b.mqttPort), conf)
+	c, err := dialMQTT(b.MQTT, conf)
 	if err == nil {
-		err = c.send(connectPk(connectOpts{id: id}))
+		err = c.send(session(id).Packet())
 	}
 	var code byte
 	if err == nil {
@@ -117,7 +111,7 @@ var dropDelay = regexp.MustCompile(`msg="device disconnected".* device=(\S+) .*d
 // dropDelays returns the revocation delays a broker logged for a device.
 func dropDelays(s *server, device string) []float64 {
 	var out []float64
-	for _, m := range dropDelay.FindAllStringSubmatch(s.logs.String(), -1) {
+	for _, m := range dropDelay.FindAllStringSubmatch(s.Logs.String(), -1) {
 		if m[1] == device {
 			v, _ := strconv.ParseFloat(m[2], 64)
 			out = append(out, v)
@@ -147,7 +141,7 @@ func TestClusterRevocationReachesEveryBroker(t *testing.T) {
 	bystander.waitFor(t, "SUBACK")
 
 	for i := range f.brokers {
-		f.api.mustCtl("device", "revoke", fmt.Sprintf("fan-%d", i), "--reason", "stolen")
+		f.api.MustCtl("device", "revoke", fmt.Sprintf("fan-%d", i), "--reason", "stolen")
 	}
 	for i, m := range subs {
 		id := fmt.Sprintf("fan-%d", i)
@@ -156,7 +150,7 @@ func TestClusterRevocationReachesEveryBroker(t *testing.T) {
 		var delays []float64
 		for delays == nil {
 			if time.Now().After(deadline) {
-				t.Fatalf("broker %d logged no drop of %s:\n%s", i, id, f.brokers[i].logs.String())
+				t.Fatalf("broker %d logged no drop of %s:\n%s", i, id, f.brokers[i].Logs.String())
 			}
 			if delays = dropDelays(f.brokers[i], id); delays == nil {
 				time.Sleep(10 * time.Millisecond) // the log line follows the close
@@ -211,7 +205,7 @@ func TestClusterEtcdMemberKilledUnderLoad(t *testing.T) {
 				if err != nil || code != 0 {
 					refused.Add(1)
 					mu.Lock()
-					wrong = append(wrong, fmt.Sprintf("load-%02d on broker :%s: code %d, %v", i, b.mqttPort, code, err))
+					wrong = append(wrong, fmt.Sprintf("load-%02d on broker :%s: code %d, %v", i, b.MQTTPort(), code, err))
 					mu.Unlock()
 					continue
 				}
@@ -237,7 +231,7 @@ func TestClusterEtcdMemberKilledUnderLoad(t *testing.T) {
 	awaitCount("after the kill", start+100)
 
 	// A revocation through the API process while a member is down.
-	f.api.mustCtl("device", "revoke", "victim", "--reason", "compromised")
+	f.api.MustCtl("device", "revoke", "victim", "--reason", "compromised")
 	for i, b := range f.brokers {
 		deadline := time.Now().Add(5 * time.Second)
 		for {
@@ -275,10 +269,10 @@ func TestClusterAgentFailsOver(t *testing.T) {
 	f := startFleet(t, 2)
 	tok := f.tokens(t, 1)[0]
 	_, obsCert, obsKey := f.device(t, "observer", "--subscribe", "devices/#")
-	addr := func(s *server) string { return net.JoinHostPort("127.0.0.1", s.mqttPort) }
+	addr := func(s *server) string { return s.MQTT }
 
 	cfg := agent.DefaultConfig()
-	cfg.DeviceID, cfg.ProvisioningURL = "roamer", f.api.apiURL
+	cfg.DeviceID, cfg.ProvisioningURL = "roamer", f.api.API
 	cfg.Brokers = []string{addr(f.brokers[0]), addr(f.brokers[1])}
 	cfg.RootCAs, cfg.KeySource, cfg.Token = f.roots, agent.KeySoftware, tok
 	cfg.BackoffMin, cfg.BackoffMax = agent.Duration{Duration: 50 * time.Millisecond}, agent.Duration{Duration: time.Second}
@@ -306,10 +300,10 @@ func TestClusterAgentFailsOver(t *testing.T) {
 	watcher := f.brokers[1].startSub(t, "observer", obsCert, obsKey, "-t", "devices/roamer/#")
 	watcher.waitFor(t, "SUBACK")
 
-	if err := f.brokers[0].cmd.Process.Kill(); err != nil {
+	if err := f.brokers[0].Signal(os.Kill); err != nil {
 		t.Fatal(err)
 	}
-	<-f.brokers[0].exited
+	<-f.brokers[0].Exited()
 	onBroker(addr(f.brokers[1]))
 	if err := a.Publish("after-failover", 1, []byte("still here")); err != nil {
 		t.Fatal(err)
@@ -325,7 +319,7 @@ func TestClusterEtcdDownWithinGrace(t *testing.T) {
 	b := f.brokers[0]
 	good, _, _ := f.device(t, "steady")
 	bad, _, _ := f.device(t, "lost")
-	f.api.mustCtl("device", "revoke", "lost", "--reason", "stolen")
+	f.api.MustCtl("device", "revoke", "lost", "--reason", "stolen")
 	deadline := time.Now().Add(10 * time.Second)
 	for code, err := f.connect(b, bad, "lost"); err != nil || code == 0; code, err = f.connect(b, bad, "lost") {
 		if time.Now().After(deadline) {
@@ -337,7 +331,7 @@ func TestClusterEtcdDownWithinGrace(t *testing.T) {
 		f.etcd.Kill(i)
 	}
 	metric := func(name string) string {
-		resp, err := http.Get(b.opsURL + "/metrics")
+		resp, err := http.Get(b.Ops + "/metrics")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -366,8 +360,8 @@ func TestClusterEtcdDownWithinGrace(t *testing.T) {
 	if v := metric("fleetgate_registry_past_grace"); v != "0" {
 		t.Errorf("fleetgate_registry_past_grace = %q within the grace period", v)
 	}
-	if !strings.Contains(b.logs.String(), "registry unreachable; judging devices from the local copy") {
-		t.Errorf("no log line about the unreachable registry:\n%s", b.logs.String())
+	if !strings.Contains(b.Logs.String(), "registry unreachable; judging devices from the local copy") {
+		t.Errorf("no log line about the unreachable registry:\n%s", b.Logs.String())
 	}
 }
 
@@ -375,18 +369,11 @@ func TestClusterEtcdDownWithinGrace(t *testing.T) {
 // both at once enrolls one device, and the serials they issue never repeat.
 func TestClusterProvisioningReplicas(t *testing.T) {
 	f := startFleet(t, 1)
-	second := startServer(t, f.api.dataDir, "--registry", f.registry, "--role", "api")
+	second := startServer(t, f.api.DataDir, "--registry", f.registry, "--role", "api")
 	apis := []*server{f.api, second}
 	toks := f.tokens(t, 20)
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	csrDER, err := x509.CreateCertificateRequest(rand.Reader, &x509.CertificateRequest{}, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	csr := string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE REQUEST", Bytes: csrDER}))
+	key := pki.Key(t)
+	csr := pki.CSRPEM(t, key, "")
 
 	serials := map[string]string{}
 	for n, tok := range toks {
@@ -397,7 +384,7 @@ func TestClusterProvisioningReplicas(t *testing.T) {
 		}
 		results := make([]result, 6)
 		for i := range results {
-			c := enroll.New(apis[i%2].apiURL, f.roots)
+			c := enroll.New(apis[i%2].API, f.roots)
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
@@ -463,28 +450,28 @@ func TestClusterOneSessionPerDevice(t *testing.T) {
 	// The first broker ends its session; the second keeps its own.
 	ended := func(c *mqttConn, what string) {
 		t.Helper()
-		_, err := c.await(what, func(mqttPacket) bool { return false })
+		_, err := c.await(what, func(mqttwire.Packet) bool { return false })
 		if errors.Is(err, os.ErrDeadlineExceeded) {
 			t.Fatalf("%s: still open after %s", what, attackWait)
 		}
 	}
 	ended(first, "the first session")
-	if !strings.Contains(f.brokers[0].logs.String(), "reason=taken_over_elsewhere") {
-		t.Errorf("broker 0 did not log the takeover:\n%s", f.brokers[0].logs.String())
+	if !strings.Contains(f.brokers[0].Logs.String(), "reason=taken_over_elsewhere") {
+		t.Errorf("broker 0 did not log the takeover:\n%s", f.brokers[0].Logs.String())
 	}
-	if err := second.send(packet(0xC0, nil)); err != nil { // PINGREQ
+	if err := second.send(mqttwire.Pingreq); err != nil { // PINGREQ
 		t.Fatal(err)
 	}
-	if p, err := second.next(); err != nil || p.typ != pkPingresp {
-		t.Fatalf("second session after the takeover: packet %d, %v", p.typ, err)
+	if p, err := second.next(); err != nil || p.Type != mqttwire.PINGRESP {
+		t.Fatalf("second session after the takeover: packet %d, %v", p.Type, err)
 	}
 	// And back: connecting to the first broker again ends the second.
 	third, _ := open(f.brokers[0])
 	ended(second, "the second session")
-	if err := third.send(packet(0xC0, nil)); err != nil {
+	if err := third.send(mqttwire.Pingreq); err != nil {
 		t.Fatal(err)
 	}
-	if p, err := third.next(); err != nil || p.typ != pkPingresp {
-		t.Fatalf("third session: packet %d, %v", p.typ, err)
+	if p, err := third.next(); err != nil || p.Type != mqttwire.PINGRESP {
+		t.Fatalf("third session: packet %d, %v", p.Type, err)
 	}
 }

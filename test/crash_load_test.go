@@ -28,7 +28,7 @@ func crashLoad(ctx context.Context, s *server, m *crashModel, roots *x509.CertPo
 	for w := range workers {
 		wg.Go(func() {
 			r := mrand.New(mrand.NewPCG(seed, uint64(w)))
-			enr := enroll.New(s.apiURL, roots)
+			enr := enroll.New(s.API, roots)
 			defer enr.CloseIdleConnections()
 			for ctx.Err() == nil {
 				key, csr, err := softwareCSR()

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/fleetgate/fleetgate/internal/testkit/pki"
 	"github.com/fleetgate/fleetgate/provisioning/client"
 	"github.com/fleetgate/fleetgate/provisioning/wire"
 )
@@ -32,8 +33,7 @@ func TestCrashSafety(t *testing.T) {
 	for i := range iterations {
 		s := startServer(t, dir, "--log-level", "info")
 		if roots == nil {
-			roots = x509.NewCertPool()
-			roots.AddCert(readPEMCert(t, s.caFile("root.crt")))
+			roots = pki.ReadPool(t, s.CAFile("root.crt"))
 		}
 		admin := adminClient(t, s)
 		ctx, cancel := context.WithTimeout(context.Background(), attackWait)
@@ -60,10 +60,10 @@ func TestCrashSafety(t *testing.T) {
 		// The kill lands anywhere in the first 300 ms of load: often in
 		// the middle of a group commit, sometimes between requests.
 		<-time.After(time.Duration(5+rand.IntN(300)) * time.Millisecond)
-		if err := s.cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		if err := s.Signal(syscall.SIGKILL); err != nil {
 			t.Fatal(err)
 		}
-		<-s.exited
+		<-s.Exited()
 		stopLoad()
 		<-done
 		admin.CloseIdleConnections()
@@ -71,7 +71,7 @@ func TestCrashSafety(t *testing.T) {
 	}
 	// A clean start and stop after the last kill, and a last look.
 	s := startServer(t, dir, "--log-level", "info")
-	s.stop()
+	s.Stop()
 	last = checkRegistry(t, filepath.Join(dir, "registry.db"), m, group)
 
 	t.Logf("%d kills in %s; registry: %d devices, %d certificates, %d tokens consumed",
@@ -89,9 +89,9 @@ func TestCrashSafety(t *testing.T) {
 // first operator.
 func adminClient(t testing.TB, s *server) *client.Client {
 	t.Helper()
-	conf, err := client.LoadTLS(s.caFile("admin.crt"), s.caFile("admin.key"), s.caFile("root.crt"))
+	conf, err := client.LoadTLS(s.CAFile("admin.crt"), s.CAFile("admin.key"), s.CAFile("root.crt"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	return client.New(s.apiURL, conf)
+	return client.New(s.API, conf)
 }

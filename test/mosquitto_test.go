@@ -8,6 +8,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/fleetgate/fleetgate/internal/testkit/fleetserver"
 )
 
 // sub is a running mosquitto_sub with debug output, read line by line.
@@ -22,7 +24,7 @@ type sub struct {
 
 // mosqArgs are the TLS and identity arguments common to mosquitto_pub/sub.
 func (s *server) mosqArgs(id, cert, key string) []string {
-	return []string{"-h", "127.0.0.1", "-p", s.mqttPort, "--cafile", s.caFile("root.crt"),
+	return []string{"-h", "127.0.0.1", "-p", s.MQTTPort(), "--cafile", s.CAFile("root.crt"),
 		"--cert", cert, "--key", key, "-i", id}
 }
 
@@ -115,6 +117,6 @@ func (s *server) pub(t *testing.T, id, cert, key string, extra ...string) (strin
 	path := needTool(t, "mosquitto_pub")
 	args := append(s.mosqArgs(id, cert, key), "-V", "mqttv311")
 	args = append(args, extra...)
-	out, errOut, code := runCmd(t, path, args...)
+	out, errOut, code := fleetserver.Run(t, path, args...)
 	return out + errOut, code
 }

@@ -11,7 +11,7 @@ import (
 // code a script can branch on, and changes nothing in the registry.
 func TestOperatorBadInput(t *testing.T) {
 	s := startServer(t, t.TempDir())
-	s.device("dev-ok")
+	s.Device("dev-ok")
 	before := snapshot(t, s)
 
 	garbage := filepath.Join(t.TempDir(), "bad.csr")
@@ -32,7 +32,7 @@ func TestOperatorBadInput(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			out, errOut, code := s.ctl(c.args...)
+			out, errOut, code := s.Ctl(c.args...)
 			if code == 0 {
 				t.Fatalf("exit 0; stdout: %s", out)
 			}
@@ -51,5 +51,5 @@ func TestOperatorBadInput(t *testing.T) {
 
 // snapshot renders the registry's devices and certificates as the CLI shows them.
 func snapshot(t *testing.T, s *server) string {
-	return s.mustCtl("device", "list", "--json") + s.mustCtl("cert", "list", "--json")
+	return s.MustCtl("device", "list", "--json") + s.MustCtl("cert", "list", "--json")
 }

@@ -2,13 +2,9 @@ package test
 
 import (
 	"bytes"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/json"
-	"encoding/pem"
 	"io"
 	"math/big"
 	"net/http"
@@ -17,6 +13,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/fleetgate/fleetgate/internal/testkit/pki"
 )
 
 // TestOpsEndpoints: /healthz and /readyz answer, /metrics counts a refusal
@@ -25,26 +23,26 @@ import (
 func TestOpsEndpoints(t *testing.T) {
 	s := startServer(t, t.TempDir())
 	for _, p := range []string{"/healthz", "/readyz"} {
-		if code, body := httpGet(t, s.opsURL+p); code != 200 {
+		if code, body := httpGet(t, s.Ops+p); code != 200 {
 			t.Fatalf("%s: %d %s", p, code, body)
 		}
 	}
 
-	cert, key := s.device("dev-m")
-	acert, akey := s.device("dev-other")
+	cert, key := s.Device("dev-m")
+	acert, akey := s.Device("dev-other")
 	if out, code := s.pub(t, "dev-m", acert, akey, "-t", "devices/dev-m/x", "-m", "x"); code == 0 {
 		t.Fatalf("spoofed client ID admitted: %s", out)
 	}
 	sub := s.startSub(t, "dev-m", cert, key, "-t", "devices/dev-m/#")
 	sub.waitFor(t, "received SUBACK")
-	certJSON := s.mustCtl("cert", "list", "--device", "dev-m", "--json")
-	s.mustCtl("device", "revoke", "dev-m", "--reason", "ops test")
+	certJSON := s.MustCtl("cert", "list", "--device", "dev-m", "--json")
+	s.MustCtl("device", "revoke", "dev-m", "--reason", "ops test")
 	sub.waitExit(t, 30*time.Second)
 
 	// One token enrollment and one refused token, through the device API.
-	s.mustCtl("group", "put", "sim", "--allow-tokens")
+	s.MustCtl("group", "put", "sim", "--allow-tokens")
 	tokFile := t.TempDir() + "/tokens.txt"
-	s.mustCtl("token", "create", "--group", "sim", "--count", "1", "--out", tokFile)
+	s.MustCtl("token", "create", "--group", "sim", "--count", "1", "--out", tokFile)
 	tok, _ := os.ReadFile(tokFile)
 	if code, body := enrollToken(t, s, strings.TrimSpace(string(tok)), "sim-1"); code != 201 {
 		t.Fatalf("token enrollment: %d %s", code, body)
@@ -53,7 +51,7 @@ func TestOpsEndpoints(t *testing.T) {
 		t.Fatal("a made-up token enrolled a device")
 	}
 
-	_, metrics := httpGet(t, s.opsURL+"/metrics")
+	_, metrics := httpGet(t, s.Ops+"/metrics")
 	for _, want := range []string{
 		`fleetgate_broker_connect_refusals_total{reason="client_id_mismatch"} 1`,
 		`fleetgate_broker_sessions_dropped_total{reason="device_revoked"} 1`,
@@ -69,7 +67,7 @@ func TestOpsEndpoints(t *testing.T) {
 		}
 	}
 
-	code, der := httpGet(t, s.opsURL+"/crl")
+	code, der := httpGet(t, s.Ops+"/crl")
 	if code != 200 {
 		t.Fatalf("/crl: %d", code)
 	}
@@ -106,24 +104,9 @@ func httpGet(t *testing.T, url string) (int, string) {
 // enrollToken posts a token enrollment with a fresh P-256 key.
 func enrollToken(t *testing.T, s *server, token, id string) (int, string) {
 	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	der, err := x509.CreateCertificateRequest(rand.Reader, &x509.CertificateRequest{}, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	body, _ := json.Marshal(map[string]string{"token": token, "device_id": id,
-		"csr": string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE REQUEST", Bytes: der}))})
-	roots := x509.NewCertPool()
-	rootPEM, err := os.ReadFile(s.caFile("root.crt"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	roots.AppendCertsFromPEM(rootPEM)
-	hc := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: roots}}}
-	resp, err := hc.Post(s.apiURL+"/v1/enroll/token", "application/json", bytes.NewReader(body))
+	body, _ := json.Marshal(map[string]string{"token": token, "device_id": id, "csr": pki.CSRPEM(t, pki.Key(t), "")})
+	hc := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: s.Roots()}}}
+	resp, err := hc.Post(s.API+"/v1/enroll/token", "application/json", bytes.NewReader(body))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -7,6 +7,9 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/fleetgate/fleetgate/internal/testkit/bins"
+	"github.com/fleetgate/fleetgate/internal/testkit/fleetserver"
 )
 
 // TestMosquittoRefusals drives the broker with Debian's mosquitto clients:
@@ -15,8 +18,8 @@ import (
 // connected and sees nothing it should not.
 func TestMosquittoRefusals(t *testing.T) {
 	s := startServer(t, t.TempDir())
-	acert, akey := s.device("dev-a")
-	bcert, bkey := s.device("dev-b")
+	acert, akey := s.Device("dev-a")
+	bcert, bkey := s.Device("dev-b")
 
 	// dev-b is connected and listening to its own namespace throughout.
 	victim := s.startSub(t, "dev-b", bcert, bkey, "-t", "devices/dev-b/#")
@@ -66,9 +69,9 @@ func TestMosquittoRefusals(t *testing.T) {
 	// start again and check that its own traffic still flows.
 	victim2 := s.startSub(t, "dev-b", bcert, bkey, "-t", "devices/dev-b/#")
 	victim2.waitFor(t, "received SUBACK")
-	s.mustCtl("device", "register", "dev-c", "--publish", "devices/dev-b/inbox")
+	s.MustCtl("device", "register", "dev-c", "--publish", "devices/dev-b/inbox")
 	ccert, ckey := t.TempDir()+"/c.crt", t.TempDir()+"/c.key"
-	s.mustCtl("cert", "issue", "dev-c", "--new-key", ckey, "--out", ccert)
+	s.MustCtl("cert", "issue", "dev-c", "--new-key", ckey, "--out", ccert)
 	if out, code := s.pub(t, "dev-c", ccert, ckey, "-t", "devices/dev-b/inbox", "-m", "granted-message", "-q", "1"); code != 0 {
 		t.Fatalf("granted publish refused (exit %d): %s", code, out)
 	}
@@ -82,17 +85,17 @@ func TestMosquittoRefusals(t *testing.T) {
 // one connects again.
 func TestSuspendResume(t *testing.T) {
 	s := startServer(t, t.TempDir())
-	cert, key := s.device("dev-s")
+	cert, key := s.Device("dev-s")
 	m := s.startSub(t, "dev-s", cert, key, "-t", "devices/dev-s/#")
 	m.waitFor(t, "received SUBACK")
-	s.mustCtl("device", "suspend", "dev-s", "--reason", "maintenance")
+	s.MustCtl("device", "suspend", "dev-s", "--reason", "maintenance")
 	if code := m.waitExit(t, 30*time.Second); code == 0 {
 		t.Fatalf("suspended device's mosquitto_sub exited 0:\n%s", m.output())
 	}
 	if out, code := s.pub(t, "dev-s", cert, key, "-t", "devices/dev-s/x", "-m", "x"); code == 0 {
 		t.Fatalf("suspended device admitted:\n%s", out)
 	}
-	s.mustCtl("device", "resume", "dev-s")
+	s.MustCtl("device", "resume", "dev-s")
 	if out, code := s.pub(t, "dev-s", cert, key, "-t", "devices/dev-s/x", "-m", "x"); code != 0 {
 		t.Fatalf("resumed device refused (exit %d):\n%s", code, out)
 	}
@@ -102,8 +105,8 @@ func TestSuspendResume(t *testing.T) {
 // sends CONNECT are both closed by the server at the handshake deadline.
 func TestHalfOpenSockets(t *testing.T) {
 	s := startServer(t, t.TempDir(), "--handshake-timeout", "1s")
-	cert, key := s.device("dev-h")
-	addr := net.JoinHostPort("127.0.0.1", s.mqttPort)
+	cert, key := s.Device("dev-h")
+	addr := s.MQTT
 
 	raw, err := net.Dial("tcp", addr)
 	if err != nil {
@@ -142,7 +145,7 @@ func expectClosed(t *testing.T, what string, c net.Conn) {
 func TestSecondServerSameDataDir(t *testing.T) {
 	dir := t.TempDir()
 	startServer(t, dir)
-	out, errOut, code := runCmd(t, binary, "serve", "--data", dir, "--mqtt-addr", "127.0.0.1:0", "--api-addr", "127.0.0.1:0")
+	out, errOut, code := fleetserver.Run(t, bins.Fleetgate(t), "serve", "--data", dir, "--mqtt-addr", "127.0.0.1:0", "--api-addr", "127.0.0.1:0")
 	if code == 0 {
 		t.Fatalf("second server exited 0:\n%s%s", out, errOut)
 	}

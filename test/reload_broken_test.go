@@ -15,9 +15,9 @@ import (
 // later fix is reloaded.
 func TestReloadBrokenCAFile(t *testing.T) {
 	s := startServer(t, t.TempDir(), "--reload-interval", "500ms")
-	caDir := filepath.Dir(s.caFile(ca.RootCertFile))
-	subCert, subKey := s.device("dev-sub")
-	pubCert, pubKey := s.device("dev-pub", "--publish", "devices/dev-sub/#")
+	caDir := filepath.Dir(s.CAFile(ca.RootCertFile))
+	subCert, subKey := s.Device("dev-sub")
+	pubCert, pubKey := s.Device("dev-pub", "--publish", "devices/dev-sub/#")
 	issuing := issuerSerial(t, subCert)
 	sub := s.startSub(t, "dev-sub", subCert, subKey, "-t", "devices/dev-sub/#", "-q", "1")
 	sub.waitFor(t, "received SUBACK")
@@ -45,8 +45,8 @@ func TestReloadBrokenCAFile(t *testing.T) {
 			if err != nil && !os.IsNotExist(err) {
 				t.Fatal(err)
 			}
-			failed := s.logCount("level=ERROR", "reload failed", "part=ca")
-			reloaded := s.logCount("msg=reloaded", "part=ca")
+			failed := s.Logs.Count("level=ERROR", "reload failed", "part=ca")
+			reloaded := s.Logs.Count("msg=reloaded", "part=ca")
 			replaceAtomically(t, caDir, tc.file, tc.broken)
 			s.awaitLog(t, failed+1, "level=ERROR", "reload failed", "part=ca", "trigger=file_change")
 
@@ -56,7 +56,7 @@ func TestReloadBrokenCAFile(t *testing.T) {
 				t.Fatalf("device refused while the CA file is broken (exit %d):\n%s", code, out)
 			}
 			sub.waitFor(t, "kept-"+tc.file)
-			fresh, _ := s.device("dev-during-" + string(rune('a'+i)))
+			fresh, _ := s.Device("dev-during-" + string(rune('a'+i)))
 			if got := issuerSerial(t, fresh); got != issuing {
 				t.Fatalf("certificate issued by %s while the CA file is broken, want the kept %s", got, issuing)
 			}
@@ -72,7 +72,7 @@ func TestReloadBrokenCAFile(t *testing.T) {
 		})
 	}
 	stayedConnected(t, sub)
-	if got := s.logCount("level=ERROR", "reload failed", "part=ca"); got != len(cases) {
+	if got := s.Logs.Count("level=ERROR", "reload failed", "part=ca"); got != len(cases) {
 		t.Fatalf("%d reload failures logged for %d broken files", got, len(cases))
 	}
 }

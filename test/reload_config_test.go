@@ -20,8 +20,8 @@ func TestReloadConfigFile(t *testing.T) {
 		t.Fatal(err)
 	}
 	s := startServer(t, filepath.Join(dir, "data"), "--config", configFile)
-	subCert, subKey := s.device("dev-sub")
-	pubCert, pubKey := s.device("dev-pub", "--publish", "devices/dev-sub/#")
+	subCert, subKey := s.Device("dev-sub")
+	pubCert, pubKey := s.Device("dev-pub", "--publish", "devices/dev-sub/#")
 	sub := s.startSub(t, "dev-sub", subCert, subKey, "-t", "devices/dev-sub/#", "-q", "1")
 	sub.waitFor(t, "received SUBACK")
 
@@ -30,8 +30,8 @@ func TestReloadConfigFile(t *testing.T) {
 	s.awaitLog(t, 1, "msg=reloaded", "trigger=file_change", "part=config", "handshake_timeout 1m0s -> 1s")
 	s.awaitLog(t, 1, "level=WARN", "need a restart", "max_packet_size")
 
-	timeouts := s.logCount("tls handshake failed", "reason=timeout")
-	conn, err := net.Dial("tcp", "127.0.0.1:"+s.mqttPort)
+	timeouts := s.Logs.Count("tls handshake failed", "reason=timeout")
+	conn, err := net.Dial("tcp", "127.0.0.1:"+s.MQTTPort())
 	if err != nil {
 		t.Fatal(err)
 	}

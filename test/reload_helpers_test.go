@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/fleetgate/fleetgate/internal/testkit/bins"
+	"github.com/fleetgate/fleetgate/internal/testkit/fleetserver"
 	"github.com/fleetgate/fleetgate/provisioning/ca"
 )
 
@@ -21,8 +23,8 @@ import (
 // as an operator would, and returns its stdout; it must succeed.
 func (s *server) caCmd(t *testing.T, args ...string) string {
 	t.Helper()
-	full := append(append([]string{"ca"}, args...), "--data", s.dataDir)
-	out, errOut, code := runCmd(t, binary, full...)
+	full := append(append([]string{"ca"}, args...), "--data", s.DataDir)
+	out, errOut, code := fleetserver.Run(t, bins.Fleetgate(t), full...)
 	if code != 0 {
 		t.Fatalf("fleetgate %s: exit %d\nstdout: %s\nstderr: %s", strings.Join(full, " "), code, out, errOut)
 	}
@@ -32,24 +34,9 @@ func (s *server) caCmd(t *testing.T, args ...string) string {
 // hup sends SIGHUP to the server.
 func (s *server) hup(t *testing.T) {
 	t.Helper()
-	if err := s.cmd.Process.Signal(syscall.SIGHUP); err != nil {
+	if err := s.Signal(syscall.SIGHUP); err != nil {
 		t.Fatal(err)
 	}
-}
-
-// logCount is the number of server log lines holding every part.
-func (s *server) logCount(parts ...string) int {
-	n := 0
-	for _, line := range strings.Split(s.logs.String(), "\n") {
-		ok := true
-		for _, p := range parts {
-			ok = ok && strings.Contains(line, p)
-		}
-		if ok {
-			n++
-		}
-	}
-	return n
 }
 
 // awaitLog waits until at least n server log lines hold every part. The
@@ -57,9 +44,9 @@ func (s *server) logCount(parts ...string) int {
 func (s *server) awaitLog(t *testing.T, n int, parts ...string) {
 	t.Helper()
 	deadline := time.Now().Add(30 * time.Second)
-	for s.logCount(parts...) < n {
+	for s.Logs.Count(parts...) < n {
 		select {
-		case <-s.exited:
+		case <-s.Exited():
 			t.Fatalf("server exited while waiting for %q", parts)
 		default:
 		}
@@ -80,7 +67,7 @@ func (s *server) reloadVia(t *testing.T, sighup bool, want ...string) {
 		trigger = "trigger=sighup"
 	}
 	parts := append([]string{"msg=reloaded", trigger, "part=ca"}, want...)
-	n := s.logCount(parts...)
+	n := s.Logs.Count(parts...)
 	if sighup {
 		s.hup(t)
 	}
@@ -139,7 +126,7 @@ func serialIn(t *testing.T, out, label string) string {
 func (s *server) serverSerial(t *testing.T, addr string, cert *tls.Certificate) string {
 	t.Helper()
 	roots := x509.NewCertPool()
-	for _, c := range certChain(t, s.caFile(ca.RootCertFile)) {
+	for _, c := range certChain(t, s.CAFile(ca.RootCertFile)) {
 		roots.AddCert(c)
 	}
 	conf := &tls.Config{RootCAs: roots, ServerName: "127.0.0.1"}

@@ -25,8 +25,8 @@ func TestReloadRotationFileChange(t *testing.T) {
 // connect, and a device of the old one still connects; after the
 // retirement, that device is refused at the TLS handshake.
 func rotationScenario(t *testing.T, s *server, sighup bool) {
-	subCert, subKey := s.device("dev-sub")
-	spareCert, spareKey := s.device("dev-spare", "--publish", "devices/dev-sub/#")
+	subCert, subKey := s.Device("dev-sub")
+	spareCert, spareKey := s.Device("dev-spare", "--publish", "devices/dev-sub/#")
 	oldSerial := issuerSerial(t, subCert)
 
 	sub := s.startSub(t, "dev-sub", subCert, subKey, "-t", "devices/dev-sub/#", "-q", "1")
@@ -39,14 +39,14 @@ func rotationScenario(t *testing.T, s *server, sighup bool) {
 	}
 	if sighup {
 		// No watcher runs: until the signal the server issues as before.
-		beforeCert, _ := s.device("dev-before-hup")
+		beforeCert, _ := s.Device("dev-before-hup")
 		if got := issuerSerial(t, beforeCert); got != oldSerial {
 			t.Fatalf("issued by %s before SIGHUP, want the old %s: something reloaded without the signal", got, oldSerial)
 		}
 	}
 	s.reloadVia(t, sighup, "issuing intermediate "+oldSerial+" -> "+newSerial, "trusted intermediate added "+oldSerial)
 
-	newCert, newKey := s.device("dev-new", "--publish", "devices/dev-sub/#")
+	newCert, newKey := s.Device("dev-new", "--publish", "devices/dev-sub/#")
 	if got := issuerSerial(t, newCert); got != newSerial {
 		t.Fatalf("certificate issued after the reload chains to %s, want the new intermediate %s", got, newSerial)
 	}
@@ -62,7 +62,7 @@ func rotationScenario(t *testing.T, s *server, sighup bool) {
 	s.caCmd(t, "retire-intermediate", oldSerial)
 	s.reloadVia(t, sighup, "trusted intermediate retired "+oldSerial)
 
-	refusals := s.logCount("tls handshake failed", "reason=bad_certificate")
+	refusals := s.Logs.Count("tls handshake failed", "reason=bad_certificate")
 	out2, code := s.pub(t, "dev-spare", spareCert, spareKey, "-t", "devices/dev-sub/x", "-m", "after-retire-spare", "-q", "1")
 	if code == 0 {
 		t.Fatalf("device of the retired intermediate connected:\n%s", out2)
@@ -81,7 +81,7 @@ func rotationScenario(t *testing.T, s *server, sighup bool) {
 		t.Fatal("a message from the refused device arrived")
 	}
 	stayedConnected(t, sub)
-	if s.logCount("device disconnected", "dev-sub") != 0 {
-		t.Fatalf("the broker disconnected dev-sub:\n%s", s.logs.String())
+	if s.Logs.Count("device disconnected", "dev-sub") != 0 {
+		t.Fatalf("the broker disconnected dev-sub:\n%s", s.Logs.String())
 	}
 }

@@ -14,14 +14,14 @@ import (
 // connected.
 func TestReloadServerCertificate(t *testing.T) {
 	s := startServer(t, t.TempDir(), "--reload-interval", "500ms")
-	subCert, subKey := s.device("dev-sub")
-	pubCert, pubKey := s.device("dev-pub", "--publish", "devices/dev-sub/#")
+	subCert, subKey := s.Device("dev-sub")
+	pubCert, pubKey := s.Device("dev-pub", "--publish", "devices/dev-sub/#")
 	pair, err := tls.LoadX509KeyPair(pubCert, pubKey)
 	if err != nil {
 		t.Fatal(err)
 	}
-	mqttAddr := "127.0.0.1:" + s.mqttPort
-	apiAddr := strings.TrimPrefix(s.apiURL, "https://")
+	mqttAddr := s.MQTT
+	apiAddr := strings.TrimPrefix(s.API, "https://")
 
 	sub := s.startSub(t, "dev-sub", subCert, subKey, "-t", "devices/dev-sub/#", "-q", "1")
 	sub.waitFor(t, "received SUBACK")
@@ -34,7 +34,7 @@ func TestReloadServerCertificate(t *testing.T) {
 	if renewed == before {
 		t.Fatalf("renew-server kept serial %s", before)
 	}
-	onDisk := certChain(t, s.caFile(ca.ServerCertFile))[0]
+	onDisk := certChain(t, s.CAFile(ca.ServerCertFile))[0]
 	if ca.SerialHex(onDisk) != renewed {
 		t.Fatalf("%s holds serial %s, the command printed %s", ca.ServerCertFile, ca.SerialHex(onDisk), renewed)
 	}

@@ -17,7 +17,7 @@ func TestSoftwareDevice(t *testing.T) {
 	srv := newServer(t)
 	obs := srv.observer(t, "devices/sw-1/#")
 	ev := newEvents()
-	cfg := softwareConfig(t, srv, "sw-1", srv.token("boards"), ev)
+	cfg := softwareConfig(t, srv, "sw-1", srv.Token("boards"), ev)
 	cfg.Subscribe = []string{"cmd/#"}
 	a := start(t, cfg)
 
@@ -74,7 +74,7 @@ func TestConnectionLoss(t *testing.T) {
 	srv := newServer(t)
 	obs := srv.observer(t, "devices/sw-2/status")
 	ev := newEvents()
-	cfg := softwareConfig(t, srv, "sw-2", srv.token("boards"), ev)
+	cfg := softwareConfig(t, srv, "sw-2", srv.Token("boards"), ev)
 	conns := make(chan net.Conn, 10)
 	cfg.MQTTOptions = func(o *mqtt.ClientOptions) {
 		o.SetCustomOpenConnectionFn(func(uri *url.URL, opts mqtt.ClientOptions) (net.Conn, error) {

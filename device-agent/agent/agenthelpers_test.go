@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
 	"sync"
 	"sync/atomic"
@@ -12,6 +13,8 @@ import (
 	"time"
 
 	mqtt "github.com/eclipse/paho.mqtt.golang"
+
+	"github.com/fleetgate/fleetgate/internal/testkit/logbuf"
 )
 
 // wait is how long a test waits for an event: generous, so a loaded
@@ -87,10 +90,10 @@ func await[T any](t *testing.T, ch <-chan T, what string) T {
 // softwareConfig is an agent of srv with a software key and fast backoff.
 func softwareConfig(t *testing.T, srv *server, id, token string, ev *events) Config {
 	t.Helper()
-	log, _ := testLogger(t)
+	log, _ := logbuf.Logger(t, "agent log")
 	cfg := DefaultConfig()
-	cfg.DeviceID, cfg.ProvisioningURL, cfg.Broker = id, srv.apiURL, srv.mqttAddr
-	cfg.RootCAs, cfg.KeySource, cfg.Token = srv.roots(), KeySoftware, token
+	cfg.DeviceID, cfg.ProvisioningURL, cfg.Broker = id, srv.API, srv.MQTT
+	cfg.RootCAs, cfg.KeySource, cfg.Token = srv.Roots(), KeySoftware, token
 	cfg.BackoffMin, cfg.BackoffMax = Duration{50 * time.Millisecond}, Duration{time.Second}
 	cfg.Logger = log
 	if ev != nil {
@@ -162,16 +165,16 @@ func (s *server) observer(t *testing.T, filter string) *observer {
 	id := fmt.Sprintf("observer-%d", observers.Add(1))
 	dir := t.TempDir()
 	crt, key := filepath.Join(dir, "obs.crt"), filepath.Join(dir, "obs.key")
-	s.mustCtl("device", "register", id, "--subscribe", "devices/#", "--publish", "devices/#")
-	s.mustCtl("cert", "issue", id, "--new-key", key, "--out", crt)
+	s.MustCtl("device", "register", id, "--subscribe", "devices/#", "--publish", "devices/#")
+	s.MustCtl("cert", "issue", id, "--new-key", key, "--out", crt)
 	pair, err := tls.LoadX509KeyPair(crt, key)
 	if err != nil {
 		t.Fatal(err)
 	}
 	o := &observer{msgs: make(chan mqtt.Message, 10000)}
-	opts := mqtt.NewClientOptions().AddBroker("tls://" + s.mqttAddr).SetClientID(id).SetCleanSession(true).
+	opts := mqtt.NewClientOptions().AddBroker("tls://" + s.MQTT).SetClientID(id).SetCleanSession(true).
 		SetProtocolVersion(4).SetAutoReconnect(false).
-		SetTLSConfig(&tls.Config{RootCAs: s.roots(), Certificates: []tls.Certificate{pair}})
+		SetTLSConfig(&tls.Config{RootCAs: s.Roots(), Certificates: []tls.Certificate{pair}})
 	o.client = mqtt.NewClient(opts)
 	if tok := o.client.Connect(); !tok.WaitTimeout(wait) || tok.Error() != nil {
 		t.Fatalf("observer connect: %v", tok.Error())
@@ -226,3 +229,13 @@ func (c *offsetClock) set(d time.Duration) {
 
 // isErr reports errors.Is for table checks.
 func isErr(err, target error) bool { return errors.Is(err, target) }
+
+// preRegisterHash imports id with an EK hash, as the factory line does.
+func preRegisterHash(t *testing.T, srv *server, id, hash string) {
+	t.Helper()
+	csv := filepath.Join(t.TempDir(), "factory.csv")
+	if err := os.WriteFile(csv, []byte("id,ek_hash\n"+id+","+hash+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	srv.MustCtl("device", "import", csv)
+}

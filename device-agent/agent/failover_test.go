@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/fleetgate/fleetgate/internal/testkit/logbuf"
 )
 
 // firstBroker makes the agent start on the first broker of its list:
@@ -15,7 +17,7 @@ func firstBroker() float64 { return 0 }
 // random draws are all 0 (see firstBroker).
 func failoverConfig(t *testing.T, srv *server, id string, ev *events, brokers ...string) Config {
 	t.Helper()
-	cfg := softwareConfig(t, srv, id, srv.token("boards"), ev)
+	cfg := softwareConfig(t, srv, id, srv.Token("boards"), ev)
 	cfg.Broker, cfg.Brokers = "", brokers
 	cfg.Rand = firstBroker
 	return cfg
@@ -44,7 +46,7 @@ func TestFailoverClosedPort(t *testing.T) {
 	obs := srv.observer(t, "devices/fo-1/#")
 	ev := newEvents()
 	dead := freeAddr(t)
-	a := start(t, failoverConfig(t, srv, "fo-1", ev, dead, srv.mqttAddr))
+	a := start(t, failoverConfig(t, srv, "fo-1", ev, dead, srv.MQTT))
 
 	await(t, ev.enrolled, "enrollment")
 	if n := await(t, ev.attempts, "the first attempt"); n != 1 {
@@ -54,8 +56,8 @@ func TestFailoverClosedPort(t *testing.T) {
 		t.Fatal("an attempt on a closed port reported no error")
 	}
 	await(t, ev.connected, "connection to the second broker")
-	if got := a.Broker(); got != srv.mqttAddr {
-		t.Errorf("Broker() = %q, want %q", got, srv.mqttAddr)
+	if got := a.Broker(); got != srv.MQTT {
+		t.Errorf("Broker() = %q, want %q", got, srv.MQTT)
 	}
 	sendAndSee(t, a, ev, obs, "data", "via the second broker")
 }
@@ -92,7 +94,7 @@ func TestFailoverSilentBroker(t *testing.T) {
 	})
 
 	ev := newEvents()
-	cfg := failoverConfig(t, srv, "fo-2", ev, silent.Addr().String(), srv.mqttAddr)
+	cfg := failoverConfig(t, srv, "fo-2", ev, silent.Addr().String(), srv.MQTT)
 	timeout := 3 * time.Second
 	cfg.ConnectTimeout = Duration{timeout}
 	stamps := stampHooks(&cfg)
@@ -110,8 +112,8 @@ func TestFailoverSilentBroker(t *testing.T) {
 	}
 	nextStamp(t, stamps, true, "the attempt on the second broker")
 	await(t, ev.connected, "connection to the second broker")
-	if got := a.Broker(); got != srv.mqttAddr {
-		t.Errorf("Broker() = %q, want %q", got, srv.mqttAddr)
+	if got := a.Broker(); got != srv.MQTT {
+		t.Errorf("Broker() = %q, want %q", got, srv.MQTT)
 	}
 }
 
@@ -122,11 +124,11 @@ func TestFailoverSilentBroker(t *testing.T) {
 func TestFailoverOnLoss(t *testing.T) {
 	srv := newServer(t)
 	obs := srv.observer(t, "devices/fo-3/#")
-	pa, pb := newProxy(t, srv.mqttAddr), newProxy(t, srv.mqttAddr)
+	pa, pb := newProxy(t, srv.MQTT), newProxy(t, srv.MQTT)
 	ev := newEvents()
 	cfg := failoverConfig(t, srv, "fo-3", ev, pa.addr(), pb.addr())
 	cfg.BackoffMin, cfg.BackoffMax = Duration{10 * time.Minute}, Duration{10 * time.Minute}
-	log, logs := testLogger(t)
+	log, logs := logbuf.Logger(t, "agent log")
 	cfg.Logger = log
 	a := start(t, cfg)
 
@@ -197,7 +199,7 @@ func nextStamp(t *testing.T, stamps <-chan stamp, attempt bool, what string) sta
 // turn; and a session that did not last gets no quick move at its loss.
 func TestFailoverBackoff(t *testing.T) {
 	srv := newServer(t)
-	pa, pb := newProxy(t, srv.mqttAddr), newProxy(t, srv.mqttAddr)
+	pa, pb := newProxy(t, srv.MQTT), newProxy(t, srv.MQTT)
 	ev := newEvents()
 	cfg := failoverConfig(t, srv, "fo-4", ev, pa.addr(), pb.addr())
 	// Every backoff is exactly BackoffMin (the random source says 0), and

@@ -4,6 +4,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/fleetgate/fleetgate/internal/testkit/logbuf"
 )
 
 // enrolled runs a software agent of srv until it connected once, then
@@ -11,7 +13,7 @@ import (
 func enrolledState(t *testing.T, srv *server, id string) Config {
 	t.Helper()
 	ev := newEvents()
-	cfg := softwareConfig(t, srv, id, srv.token("boards"), ev)
+	cfg := softwareConfig(t, srv, id, srv.Token("boards"), ev)
 	cfg.StateDir = t.TempDir()
 	a := start(t, cfg)
 	await(t, ev.connected, "first connection")
@@ -28,14 +30,14 @@ func enrolledState(t *testing.T, srv *server, id string) Config {
 func TestBrokerDown(t *testing.T) {
 	srv := newServer(t)
 	cfg := enrolledState(t, srv, "out-1")
-	srv.stop()
+	srv.Stop()
 
 	mqttAddr := freeAddr(t)
 	ev := newEvents()
 	cfg.Hooks = ev.hooks()
 	cfg.Broker = mqttAddr
 	cfg.BackoffMin, cfg.BackoffMax = Duration{100 * time.Millisecond}, Duration{800 * time.Millisecond}
-	log, logs := testLogger(t)
+	log, logs := logbuf.Logger(t, "agent log")
 	cfg.Logger = log
 	start(t, cfg)
 
@@ -58,7 +60,7 @@ func TestBrokerDown(t *testing.T) {
 		t.Error("the retries were not logged")
 	}
 
-	startServer(t, srv.dataDir, mqttAddr, "127.0.0.1:0")
+	startServer(t, srv.DataDir, mqttAddr, "127.0.0.1:0")
 	await(t, ev.connected, "connection once the broker is up")
 }
 
@@ -67,15 +69,15 @@ func TestBrokerDown(t *testing.T) {
 // then the device enrolls and connects.
 func TestProvisioningDown(t *testing.T) {
 	srv := newServer(t)
-	token := srv.token("boards")
-	srv.stop()
+	token := srv.Token("boards")
+	srv.Stop()
 
 	apiAddr, mqttAddr := freeAddr(t), freeAddr(t)
 	ev := newEvents()
 	cfg := softwareConfig(t, srv, "out-2", token, ev)
 	cfg.ProvisioningURL, cfg.Broker = "https://"+apiAddr, mqttAddr
 	cfg.BackoffMin, cfg.BackoffMax = Duration{100 * time.Millisecond}, Duration{500 * time.Millisecond}
-	log, logs := testLogger(t)
+	log, logs := logbuf.Logger(t, "agent log")
 	cfg.Logger = log
 	start(t, cfg)
 
@@ -96,7 +98,7 @@ func TestProvisioningDown(t *testing.T) {
 		t.Errorf("%d broker attempts before the device had a certificate", n)
 	}
 
-	startServer(t, srv.dataDir, mqttAddr, apiAddr)
+	startServer(t, srv.DataDir, mqttAddr, apiAddr)
 	await(t, ev.enrolled, "enrollment once provisioning is up")
 	await(t, ev.connected, "connection")
 }
@@ -107,8 +109,8 @@ func TestProvisioningDown(t *testing.T) {
 func TestStopWhileOffline(t *testing.T) {
 	srv := newServer(t)
 	enrolled := enrolledState(t, srv, "stop-1")
-	fresh := softwareConfig(t, srv, "stop-2", srv.token("boards"), nil)
-	srv.stop()
+	fresh := softwareConfig(t, srv, "stop-2", srv.Token("boards"), nil)
+	srv.Stop()
 	tests := []struct {
 		name string
 		cfg  Config

@@ -12,6 +12,9 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/fleetgate/fleetgate/internal/testkit/logbuf"
+	"github.com/fleetgate/fleetgate/internal/testkit/swtpm"
 )
 
 // maxBinary is the size goal of each cross-built agent.
@@ -29,27 +32,27 @@ func TestQEMU(t *testing.T) {
 	}
 	bin, native := crossBuild(t)
 	qemu := []string{"qemu-aarch64", bin}
-	tpm := startSWTPM(t)
-	srv := startServer(t, t.TempDir(), "127.0.0.1:0", "127.0.0.1:0", "--cert-lifetime", "1h", "--ek-roots", tpm.roots)
+	tpm := swtpm.Start(t)
+	srv := startServer(t, t.TempDir(), "127.0.0.1:0", "127.0.0.1:0", "--cert-lifetime", "1h", "--ek-roots", tpm.RootsFile)
 
 	t.Run("ok/software", func(t *testing.T) {
 		dir := t.TempDir()
 		tokenFile := filepath.Join(dir, "token")
-		if err := os.WriteFile(tokenFile, []byte(srv.token("boards")+"\n"), 0o600); err != nil {
+		if err := os.WriteFile(tokenFile, []byte(srv.Token("boards")+"\n"), 0o600); err != nil {
 			t.Fatal(err)
 		}
 		runDevice(t, srv, qemu, "q-sw", map[string]any{"key_source": KeySoftware, "token_file": tokenFile})
 	})
 	t.Run("ok/swtpm", func(t *testing.T) {
-		preRegisterHash(t, srv, "q-tpm", tpm.ekHash)
-		runDevice(t, srv, qemu, "q-tpm", map[string]any{"key_source": KeyTPM, "tpm_path": tpm.path})
+		preRegisterHash(t, srv, "q-tpm", tpm.EKHash(t))
+		runDevice(t, srv, qemu, "q-tpm", map[string]any{"key_source": KeyTPM, "tpm_path": tpm.Path})
 	})
 	// The same software device natively: the agent's own memory, without
 	// qemu's (its translated code and its own heap).
 	t.Run("ok/software-native", func(t *testing.T) {
 		dir := t.TempDir()
 		tokenFile := filepath.Join(dir, "token")
-		if err := os.WriteFile(tokenFile, []byte(srv.token("boards")+"\n"), 0o600); err != nil {
+		if err := os.WriteFile(tokenFile, []byte(srv.Token("boards")+"\n"), 0o600); err != nil {
 			t.Fatal(err)
 		}
 		runDevice(t, srv, []string{native}, "n-sw", map[string]any{"key_source": KeySoftware, "token_file": tokenFile})
@@ -109,7 +112,7 @@ func crossBuild(t *testing.T) (arm64, native string) {
 func runDevice(t *testing.T, srv *server, command []string, id string, keys map[string]any) {
 	obs := srv.observer(t, "devices/"+id+"/#")
 	cfg := map[string]any{
-		"device_id": id, "provisioning_url": srv.apiURL, "broker": srv.mqttAddr, "ca_file": srv.caFile("root.crt"),
+		"device_id": id, "provisioning_url": srv.API, "broker": srv.MQTT, "ca_file": srv.CAFile("root.crt"),
 		"state_dir": t.TempDir(), "rotate_at": 0.02, "rotate_jitter": -1, "backoff_min": "200ms", "backoff_max": "2s",
 		"heartbeat": "1s", "log_level": "debug", "request_timeout": "5m", "connect_timeout": "2m",
 	}
@@ -121,7 +124,7 @@ func runDevice(t *testing.T, srv *server, command []string, id string, keys map[
 	if err := os.WriteFile(cfgFile, raw, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	logs := &syncBuffer{}
+	logs := &logbuf.Buffer{}
 	cmd := exec.Command(command[0], append(command[1:], "-config", cfgFile)...)
 	cmd.Stdout, cmd.Stderr = logs, logs
 	if err := cmd.Start(); err != nil {
@@ -168,7 +171,7 @@ func runDevice(t *testing.T, srv *server, command []string, id string, keys map[
 		t.Error("the rotation was not logged")
 	}
 
-	srv.mustCtl("device", "revoke", id, "--reason", "end of test")
+	srv.MustCtl("device", "revoke", id, "--reason", "end of test")
 	select {
 	case code := <-exited:
 		if code != 3 {

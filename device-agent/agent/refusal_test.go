@@ -21,11 +21,11 @@ func TestRevoked(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			srv := newServer(t)
 			ev := newEvents()
-			cfg := softwareConfig(t, srv, tt.id, srv.token("boards"), ev)
+			cfg := softwareConfig(t, srv, tt.id, srv.Token("boards"), ev)
 			a := start(t, cfg)
 			await(t, ev.connected, "connection")
 
-			srv.mustCtl(tt.cmd...)
+			srv.MustCtl(tt.cmd...)
 			err := a.result(t)
 			if !errors.Is(err, ErrRevoked) {
 				t.Fatalf("Run = %v, want ErrRevoked", err)
@@ -43,7 +43,7 @@ func TestRevoked(t *testing.T) {
 func TestRevokedWhileOff(t *testing.T) {
 	srv := newServer(t)
 	cfg := enrolledState(t, srv, "rev-3")
-	srv.mustCtl("device", "revoke", "rev-3", "--reason", "decommissioned")
+	srv.MustCtl("device", "revoke", "rev-3", "--reason", "decommissioned")
 	ev := newEvents()
 	cfg.Hooks = ev.hooks()
 	a := start(t, cfg)
@@ -95,7 +95,7 @@ func TestExpiredWhileOffline(t *testing.T) {
 	t.Run("error/fresh-token-for-existing-device", func(t *testing.T) {
 		ev := newEvents()
 		c := cfg
-		c.Token, c.Hooks = srv.token("boards"), ev.hooks()
+		c.Token, c.Hooks = srv.Token("boards"), ev.hooks()
 		c.Now = func() time.Time { return time.Now().Add(31 * 24 * time.Hour) }
 		err := start(t, c).result(t)
 		if !errors.Is(err, ErrNeedsEnrollment) || !strings.Contains(err.Error(), "no valid certificate") {
@@ -113,7 +113,7 @@ func TestExpiredWhileOffline(t *testing.T) {
 func TestClockAhead(t *testing.T) {
 	srv := newServer(t)
 	ev := newEvents()
-	cfg := softwareConfig(t, srv, "clk-1", srv.token("boards"), ev)
+	cfg := softwareConfig(t, srv, "clk-1", srv.Token("boards"), ev)
 	cfg.Now = func() time.Time { return time.Now().Add(400 * 24 * time.Hour) }
 	err := start(t, cfg).result(t)
 	if !errors.Is(err, ErrClock) {

@@ -21,7 +21,7 @@ func TestRotationKeepsQueuedMessages(t *testing.T) {
 	srv := newServer(t)
 	obs := srv.observer(t, "devices/rot-1/data/#")
 	ev := newEvents()
-	cfg := softwareConfig(t, srv, "rot-1", srv.token("boards"), ev)
+	cfg := softwareConfig(t, srv, "rot-1", srv.Token("boards"), ev)
 	cfg.StateDir = t.TempDir()
 	a := start(t, cfg)
 	first := await(t, ev.enrolled, "enrollment")
@@ -130,7 +130,7 @@ func TestScheduledRotation(t *testing.T) {
 	srv := newServer(t)
 	ev := newEvents()
 	clock := &offsetClock{}
-	cfg := softwareConfig(t, srv, "rot-2", srv.token("boards"), ev)
+	cfg := softwareConfig(t, srv, "rot-2", srv.Token("boards"), ev)
 	cfg.Now = clock.now
 	cfg.ScheduleCheck = Duration{50 * time.Millisecond}
 	start(t, cfg)
@@ -161,7 +161,7 @@ func TestScheduledRotation(t *testing.T) {
 func TestRotationLostReply(t *testing.T) {
 	srv := newServer(t)
 	ev := newEvents()
-	cfg := softwareConfig(t, srv, "rot-3", srv.token("boards"), ev)
+	cfg := softwareConfig(t, srv, "rot-3", srv.Token("boards"), ev)
 	cfg.StateDir = t.TempDir()
 	a := start(t, cfg)
 	first := await(t, ev.enrolled, "enrollment")
@@ -194,7 +194,7 @@ func TestRotationLostReply(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	mtls := enroll.New(srv.apiURL, srv.roots()).WithClientCertificate(
+	mtls := enroll.New(srv.API, srv.Roots()).WithClientCertificate(
 		func(*tls.CertificateRequestInfo) (*tls.Certificate, error) { return cur.tls, nil })
 	lost, err := keys.rotate(context.Background(), mtls, st, pending)
 	if err != nil {
@@ -217,7 +217,7 @@ func TestRotationLostReply(t *testing.T) {
 	var show struct {
 		Certificates []struct{ Serial, Status, Supersedes string }
 	}
-	if err := json.Unmarshal([]byte(srv.mustCtl("device", "show", "rot-3", "--json")), &show); err != nil {
+	if err := json.Unmarshal([]byte(srv.MustCtl("device", "show", "rot-3", "--json")), &show); err != nil {
 		t.Fatal(err)
 	}
 	if len(show.Certificates) != 2 {

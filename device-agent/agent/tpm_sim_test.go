@@ -6,29 +6,15 @@ import (
 	"crypto/sha256"
 	"crypto/x509"
 	"encoding/hex"
-	"os"
-	"path/filepath"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/google/go-tpm/tpm2/transport"
-	"github.com/google/go-tpm/tpm2/transport/simulator"
 
 	"github.com/fleetgate/fleetgate/device-agent/tpmkey"
+	"github.com/fleetgate/fleetgate/internal/testkit/tpmsim"
 )
-
-// openSim starts the in-process TPM simulator; one per process, so these
-// tests never run in parallel.
-func openSim(t *testing.T) transport.TPM {
-	t.Helper()
-	sim, err := simulator.OpenSimulator()
-	if err != nil {
-		t.Fatalf("open simulator: %v", err)
-	}
-	t.Cleanup(func() { sim.Close() })
-	return sim
-}
 
 // preRegister imports id with the TPM's EK hash, as the factory line does
 // for a TPM without an EK certificate.
@@ -47,11 +33,7 @@ func preRegister(t *testing.T, srv *server, tpm transport.TPM, id string) {
 		t.Fatal(err)
 	}
 	sum := sha256.Sum256(der)
-	csv := filepath.Join(t.TempDir(), "factory.csv")
-	if err := os.WriteFile(csv, []byte("id,ek_hash\n"+id+","+hex.EncodeToString(sum[:])+"\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	srv.mustCtl("device", "import", csv)
+	preRegisterHash(t, srv, id, hex.EncodeToString(sum[:]))
 }
 
 // TestTPMDevice enrolls a TPM device on the simulator by attestation,
@@ -60,7 +42,7 @@ func preRegister(t *testing.T, srv *server, tpm transport.TPM, id string) {
 // was off, attests again.
 func TestTPMDevice(t *testing.T) {
 	srv := newServer(t)
-	tpm := openSim(t)
+	tpm := tpmsim.Open(t)
 	preRegister(t, srv, tpm, "tpm-1")
 
 	ev := newEvents()

@@ -14,10 +14,11 @@ import (
 	"github.com/google/go-tpm/tpm2"
 
 	"github.com/fleetgate/fleetgate/device-agent/tpmkey"
+	"github.com/fleetgate/fleetgate/internal/testkit/tpmsim"
 )
 
 func TestSimulatorReadEKWithoutCertificate(t *testing.T) {
-	tpm := openSim(t)
+	tpm := tpmsim.Open(t)
 	ek, err := tpmkey.ReadEK(tpm)
 	if err != nil {
 		t.Fatalf("ReadEK: %v", err)
@@ -58,7 +59,7 @@ func TestSimulatorReadEKWithoutCertificate(t *testing.T) {
 }
 
 func TestSimulatorReadEKCertificate(t *testing.T) {
-	tpm := openSim(t)
+	tpm := tpmsim.Open(t)
 	ek, err := tpmkey.ReadEKKind(tpm, tpmkey.EKECCP384)
 	if err != nil {
 		t.Fatal(err)
@@ -95,7 +96,7 @@ func TestSimulatorReadEKCertificate(t *testing.T) {
 }
 
 func TestSimulatorActivate(t *testing.T) {
-	tpm := openSim(t)
+	tpm := tpmsim.Open(t)
 	ak, err := tpmkey.CreateAK(tpm)
 	if err != nil {
 		t.Fatal(err)

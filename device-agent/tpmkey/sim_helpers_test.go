@@ -15,24 +15,7 @@ import (
 
 	"github.com/google/go-tpm/tpm2"
 	"github.com/google/go-tpm/tpm2/transport"
-	"github.com/google/go-tpm/tpm2/transport/simulator"
 )
-
-// openSim starts the in-process TPM simulator. Only one can run per
-// process, so these tests never run in parallel.
-func openSim(t *testing.T) transport.TPM {
-	t.Helper()
-	sim, err := simulator.OpenSimulator()
-	if err != nil {
-		t.Fatalf("open simulator: %v", err)
-	}
-	t.Cleanup(func() {
-		if err := sim.Close(); err != nil {
-			t.Errorf("close simulator: %v", err)
-		}
-	})
-	return sim
-}
 
 // writeNV defines an owner NV index and writes data to it in chunks, the way
 // a manufacturer provisions an EK certificate.

@@ -16,10 +16,11 @@ import (
 	"github.com/google/go-tpm/tpm2"
 
 	"github.com/fleetgate/fleetgate/device-agent/tpmkey"
+	"github.com/fleetgate/fleetgate/internal/testkit/tpmsim"
 )
 
 func TestSimulatorAKBlob(t *testing.T) {
-	tpm := openSim(t)
+	tpm := tpmsim.Open(t)
 	ak, err := tpmkey.CreateAK(tpm)
 	if err != nil {
 		t.Fatalf("CreateAK: %v", err)
@@ -50,7 +51,7 @@ func TestSimulatorAKBlob(t *testing.T) {
 }
 
 func TestSimulatorSigner(t *testing.T) {
-	tpm := openSim(t)
+	tpm := tpmsim.Open(t)
 	key, err := tpmkey.CreateKey(tpm)
 	if err != nil {
 		t.Fatalf("CreateKey: %v", err)
@@ -102,7 +103,7 @@ func TestSimulatorSigner(t *testing.T) {
 }
 
 func TestSimulatorKeyLifecycle(t *testing.T) {
-	tpm := openSim(t)
+	tpm := tpmsim.Open(t)
 	key, err := tpmkey.CreateKey(tpm)
 	if err != nil {
 		t.Fatal(err)
@@ -176,7 +177,7 @@ func TestSimulatorKeyLifecycle(t *testing.T) {
 // concurrent TLS handshakes would; the simulator transport is not safe for
 // concurrent use, so this fails (or trips -race) unless the key serialises.
 func TestSimulatorSignerConcurrent(t *testing.T) {
-	tpm := openSim(t)
+	tpm := tpmsim.Open(t)
 	key, err := tpmkey.CreateKey(tpm)
 	if err != nil {
 		t.Fatal(err)

@@ -4,24 +4,22 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"os/exec"
 	"os/signal"
-	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/fleetgate/fleetgate/firmware-sim/report"
+	"github.com/fleetgate/fleetgate/internal/testkit/bins"
 )
-
-// serverBin is the fleetgate binary, built once (or FLEETGATE_BIN).
-var serverBin string
 
 // targetChildEnv makes the test binary act as `firmware-sim bench-target`
 // when bench starts it as a contender.
 const targetChildEnv = "FIRMWARE_SIM_BENCH_TARGET_CHILD"
 
+// TestMain builds nothing; it lets the test binary act as the bench target
+// child that Run starts.
 func TestMain(m *testing.M) {
 	if os.Getenv(targetChildEnv) == "1" {
 		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -33,25 +31,7 @@ func TestMain(m *testing.M) {
 		}
 		os.Exit(0)
 	}
-	if bin := os.Getenv("FLEETGATE_BIN"); bin != "" {
-		serverBin = bin
-		os.Exit(m.Run())
-	}
-	dir, err := os.MkdirTemp("", "firmware-sim-bench-test-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	serverBin = filepath.Join(dir, "fleetgate")
-	build := exec.Command("go", "build", "-o", serverBin, "../../cmd/fleetgate")
-	build.Stdout, build.Stderr = os.Stdout, os.Stderr
-	if err := build.Run(); err != nil {
-		fmt.Fprintln(os.Stderr, "building fleetgate:", err)
-		os.Exit(1)
-	}
-	code := m.Run()
-	os.RemoveAll(dir)
-	os.Exit(code)
+	os.Exit(m.Run())
 }
 
 // TestRunSmall runs the whole bench at a tiny scale: every contender in
@@ -64,7 +44,7 @@ func TestRunSmall(t *testing.T) {
 	}
 	var log strings.Builder
 	cfg := Config{
-		ServerBin: serverBin, Mosquitto: mosquitto,
+		ServerBin: bins.Fleetgate(t), Mosquitto: mosquitto,
 		Rounds: 1, Round: 300 * time.Millisecond, ConnectClients: 2, MessageClients: 2, Window: 4,
 		Idle: 40, Settle: 100 * time.Millisecond, Log: &log,
 		TargetCommand: []string{os.Args[0]}, TargetEnv: []string{targetChildEnv + "=1"},
@@ -147,7 +127,7 @@ func TestRunSmall(t *testing.T) {
 func TestRunNarrow(t *testing.T) {
 	var log strings.Builder
 	cfg := Config{
-		ServerBin: serverBin, Contenders: []string{NameBare}, Rows: []string{RowConnects},
+		ServerBin: bins.Fleetgate(t), Contenders: []string{NameBare}, Rows: []string{RowConnects},
 		Rounds: 2, Round: 200 * time.Millisecond, ConnectClients: 2, MessageClients: 1, Idle: 3, Log: &log,
 		TargetCommand: []string{os.Args[0]}, TargetEnv: []string{targetChildEnv + "=1"},
 	}

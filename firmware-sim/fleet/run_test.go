@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/fleetgate/fleetgate/firmware-sim/report"
+	"github.com/fleetgate/fleetgate/internal/testkit/bins"
 )
 
 // smallRun is a run against a server the simulator starts from the real
@@ -17,7 +18,7 @@ func smallRun(t *testing.T, mutate func(*Config)) *report.Report {
 	t.Helper()
 	var progress bytes.Buffer
 	cfg := Config{
-		Target:          Target{Start: true, ServerBin: serverBin},
+		Target:          Target{Start: true, ServerBin: bins.Fleetgate(t)},
 		Devices:         50,
 		TokenBatch:      20, // three CreateTokens calls
 		ConnectRate:     200,

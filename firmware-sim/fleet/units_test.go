@@ -11,6 +11,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/fleetgate/fleetgate/internal/testkit/bins"
 )
 
 func TestStartedBy(t *testing.T) {
@@ -133,7 +135,7 @@ func TestValidate(t *testing.T) {
 // limit Linux allows (fs.nr_open is at most 2^30) fails before anything
 // starts.
 func TestRunRefusesWhatItCannotHold(t *testing.T) {
-	_, err := Run(context.Background(), Config{Target: Target{Start: true, ServerBin: serverBin}, Devices: 1 << 30})
+	_, err := Run(context.Background(), Config{Target: Target{Start: true, ServerBin: bins.Fleetgate(t)}, Devices: 1 << 30})
 	if !errors.Is(err, ErrLimits) {
 		t.Errorf("Run = %v, want ErrLimits", err)
 	}

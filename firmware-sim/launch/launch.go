@@ -179,6 +179,9 @@ func (s *Server) CAFile(name string) string { return filepath.Join(s.DataDir, "c
 // Exited is closed when the process has ended.
 func (s *Server) Exited() <-chan struct{} { return s.exited }
 
+// Signal sends sig to the server: SIGHUP to reload, SIGKILL to crash it.
+func (s *Server) Signal(sig os.Signal) error { return s.cmd.Process.Signal(sig) }
+
 // Log returns the end of the server's stderr.
 func (s *Server) Log() string { return s.tail.String() }
 

@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/fleetgate/fleetgate/internal/testkit/pki"
 	"github.com/fleetgate/fleetgate/provisioning/attest"
 )
 
@@ -42,7 +43,7 @@ func TestVerifyEKCertificate(t *testing.T) {
 		{name: "error/intermediate-missing", der: func() []byte { return m.ekCert(t, &ekKey.PublicKey).Raw },
 			roots: m.roots, now: now, want: attest.ErrEKUntrusted},
 		{name: "error/self-signed-fake", der: func() []byte {
-			return issue(t, ekCertTemplate(t), nil, &fake.PublicKey, fake).Raw
+			return pki.Issue(t, ekCertTemplate(t), nil, &fake.PublicKey, fake).Raw
 		}, roots: m.roots, intermediates: m.intermediate, now: now, want: attest.ErrEKUntrusted},
 		{name: "error/fake-ca-same-name", der: func() []byte {
 			// A CA with the manufacturer's name but another key.
@@ -55,17 +56,17 @@ func TestVerifyEKCertificate(t *testing.T) {
 			now: now, want: attest.ErrEKUntrusted},
 		{name: "error/other-critical-extension", der: func() []byte {
 			ext := pkix.Extension{Id: asn1.ObjectIdentifier{1, 3, 6, 1, 4, 1, 99999, 1}, Critical: true, Value: []byte{5, 0}}
-			return issue(t, ekCertTemplate(t, standardTPMSAN(t), ext), m.root, &ekKey.PublicKey, m.rootKey).Raw
+			return pki.Issue(t, ekCertTemplate(t, standardTPMSAN(t), ext), m.root, &ekKey.PublicKey, m.rootKey).Raw
 		}, roots: m.roots, now: now, want: attest.ErrEKUntrusted},
 		{name: "error/critical-san-without-manufacturer", der: func() []byte {
 			san := tpmSAN(t, pkix.AttributeTypeAndValue{Type: asn1.ObjectIdentifier{2, 5, 4, 3}, Value: "not a tpm"})
-			return issue(t, ekCertTemplate(t, san), m.root, &ekKey.PublicKey, m.rootKey).Raw
+			return pki.Issue(t, ekCertTemplate(t, san), m.root, &ekKey.PublicKey, m.rootKey).Raw
 		}, roots: m.roots, now: now, want: attest.ErrEKUntrusted},
 		{name: "error/leaf-is-ca", der: func() []byte {
 			tmpl := ekCertTemplate(t)
 			tmpl.IsCA = true
 			tmpl.KeyUsage |= x509.KeyUsageCertSign
-			return issue(t, tmpl, m.root, &ekKey.PublicKey, m.rootKey).Raw
+			return pki.Issue(t, tmpl, m.root, &ekKey.PublicKey, m.rootKey).Raw
 		}, roots: m.roots, now: now, want: attest.ErrEKUntrusted},
 		{name: "error/garbage", der: func() []byte { return []byte("not a certificate") },
 			roots: m.roots, now: now, want: attest.ErrMalformed},

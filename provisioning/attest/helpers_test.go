@@ -10,11 +10,11 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/asn1"
-	"math/big"
 	"testing"
-	"time"
 
 	"github.com/google/go-tpm/tpm2"
+
+	"github.com/fleetgate/fleetgate/internal/testkit/pki"
 )
 
 // This file builds, in software, the byte strings a TPM would produce, so
@@ -160,11 +160,11 @@ type manufacturer struct {
 func newManufacturer(t testing.TB) *manufacturer {
 	t.Helper()
 	m := &manufacturer{rootKey: newP256(t), interKey: newP256(t)}
-	m.root = issue(t, &x509.Certificate{
+	m.root = pki.Issue(t, &x509.Certificate{
 		Subject: pkix.Name{CommonName: "Test TPM Root CA"}, IsCA: true, BasicConstraintsValid: true,
 		KeyUsage: x509.KeyUsageCertSign,
 	}, nil, &m.rootKey.PublicKey, m.rootKey)
-	m.inter = issue(t, &x509.Certificate{
+	m.inter = pki.Issue(t, &x509.Certificate{
 		Subject: pkix.Name{CommonName: "Test TPM EK CA"}, IsCA: true, BasicConstraintsValid: true,
 		KeyUsage: x509.KeyUsageCertSign,
 	}, m.root, &m.interKey.PublicKey, m.rootKey)
@@ -173,29 +173,6 @@ func newManufacturer(t testing.TB) *manufacturer {
 	m.intermediate = x509.NewCertPool()
 	m.intermediate.AddCert(m.inter)
 	return m
-}
-
-// issue signs tmpl with signer (self-signed when parent is nil), filling in
-// serial and validity.
-func issue(t testing.TB, tmpl, parent *x509.Certificate, pub, signer any) *x509.Certificate {
-	t.Helper()
-	tmpl.SerialNumber = big.NewInt(time.Now().UnixNano())
-	if tmpl.NotBefore.IsZero() {
-		tmpl.NotBefore = time.Now().Add(-time.Hour)
-		tmpl.NotAfter = time.Now().Add(24 * time.Hour)
-	}
-	if parent == nil {
-		parent = tmpl
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, parent, pub, signer)
-	if err != nil {
-		t.Fatalf("create certificate: %v", err)
-	}
-	c, err := x509.ParseCertificate(der)
-	if err != nil {
-		t.Fatalf("parse certificate: %v", err)
-	}
-	return c
 }
 
 var (
@@ -245,10 +222,10 @@ func ekCertTemplate(t testing.TB, extra ...pkix.Extension) *x509.Certificate {
 
 // ekCert issues an EK certificate for pub from the intermediate CA.
 func (m *manufacturer) ekCert(t testing.TB, pub any) *x509.Certificate {
-	return issue(t, ekCertTemplate(t), m.inter, pub, m.interKey)
+	return pki.Issue(t, ekCertTemplate(t), m.inter, pub, m.interKey)
 }
 
 // ekCertFromRoot issues an EK certificate for pub directly from the root.
 func (m *manufacturer) ekCertFromRoot(t testing.TB, pub any) *x509.Certificate {
-	return issue(t, ekCertTemplate(t), m.root, pub, m.rootKey)
+	return pki.Issue(t, ekCertTemplate(t), m.root, pub, m.rootKey)
 }

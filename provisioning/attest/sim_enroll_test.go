@@ -13,6 +13,7 @@ import (
 	"github.com/google/go-tpm/tpm2/transport"
 
 	"github.com/fleetgate/fleetgate/device-agent/tpmkey"
+	"github.com/fleetgate/fleetgate/internal/testkit/tpmsim"
 	"github.com/fleetgate/fleetgate/provisioning/attest"
 )
 
@@ -91,7 +92,7 @@ func enroll(t *testing.T, tpm transport.TPM, m *manufacturer) *enrollment {
 }
 
 func TestSimulatorEnrollment(t *testing.T) {
-	tpm := openSim(t)
+	tpm := tpmsim.Open(t)
 	e := enroll(t, tpm, newManufacturer(t))
 
 	// Server, step 5.
@@ -115,7 +116,7 @@ func TestSimulatorEnrollment(t *testing.T) {
 // supported EK template: the server infers the template's hash and cipher
 // from the key alone, and the TPM must agree.
 func TestSimulatorEKKinds(t *testing.T) {
-	tpm := openSim(t)
+	tpm := tpmsim.Open(t)
 	ak, err := tpmkey.CreateAK(tpm)
 	if err != nil {
 		t.Fatal(err)

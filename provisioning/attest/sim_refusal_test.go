@@ -14,13 +14,15 @@ import (
 	"github.com/google/go-tpm/tpm2"
 
 	"github.com/fleetgate/fleetgate/device-agent/tpmkey"
+	"github.com/fleetgate/fleetgate/internal/testkit/pki"
+	"github.com/fleetgate/fleetgate/internal/testkit/tpmsim"
 	"github.com/fleetgate/fleetgate/provisioning/attest"
 )
 
 // TestSimulatorRefusals presents the server with what a cheating or broken
 // device could send, each built from real TPM output.
 func TestSimulatorRefusals(t *testing.T) {
-	tpm := openSim(t)
+	tpm := tpmsim.Open(t)
 	m := newManufacturer(t)
 	e := enroll(t, tpm, m)
 	// The baseline must pass, or the refusals below prove nothing.
@@ -233,7 +235,7 @@ func TestSimulatorRefusals(t *testing.T) {
 		}
 		// The TPM's real EK key in a certificate the attacker signed.
 		forger := newP256(t)
-		fake := issue(t, ekCertTemplate(t), nil, ekPub, forger)
+		fake := pki.Issue(t, ekCertTemplate(t), nil, ekPub, forger)
 		_, err = attest.VerifyEKCertificateChain(fake.Raw, m.roots, m.intermediate, time.Now())
 		if !errors.Is(err, attest.ErrEKUntrusted) {
 			t.Fatalf("err = %v", err)

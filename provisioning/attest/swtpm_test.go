@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/fleetgate/fleetgate/device-agent/tpmkey"
+	"github.com/fleetgate/fleetgate/internal/testkit/swtpm"
 	"github.com/fleetgate/fleetgate/provisioning/attest"
 )
 
@@ -20,8 +21,8 @@ import (
 // swtpm-localca CA: once with the EK ReadEK picks (ECC P-384, the only ECC
 // certificate swtpm writes) and once with the RSA-2048 EK.
 func TestSWTPMEnrollment(t *testing.T) {
-	sw := startSWTPM(t)
-	tpm := sw.tpm
+	sw := swtpm.Start(t)
+	tpm := sw.Open(t)
 
 	def, err := tpmkey.ReadEK(tpm)
 	if err != nil {
@@ -42,10 +43,10 @@ func TestSWTPMEnrollment(t *testing.T) {
 			}
 			// Step 2: the certificate chains to the localca root only
 			// through its issuer.
-			if _, err := attest.VerifyEKCertificate(ek.Cert, sw.roots, time.Now()); !errors.Is(err, attest.ErrEKUntrusted) {
+			if _, err := attest.VerifyEKCertificate(ek.Cert, sw.Roots, time.Now()); !errors.Is(err, attest.ErrEKUntrusted) {
 				t.Fatalf("without the intermediate: err = %v, want ErrEKUntrusted", err)
 			}
-			cert, err := attest.VerifyEKCertificateChain(ek.Cert, sw.roots, sw.intermediates, time.Now())
+			cert, err := attest.VerifyEKCertificateChain(ek.Cert, sw.Roots, sw.Intermediates, time.Now())
 			if err != nil {
 				t.Fatalf("VerifyEKCertificateChain: %v", err)
 			}

@@ -7,12 +7,14 @@ import (
 	"testing"
 
 	"github.com/fleetgate/fleetgate/device-agent/tpmkey"
+	"github.com/fleetgate/fleetgate/internal/testkit/swtpm"
 )
 
 // TestSWTPMTLS signs a TLS 1.3 client handshake with a key in swtpm.
 func TestSWTPMTLS(t *testing.T) {
-	sw := startSWTPM(t)
-	key, err := tpmkey.CreateKey(sw.tpm)
+	sw := swtpm.Start(t)
+	tpm := sw.Open(t)
+	key, err := tpmkey.CreateKey(tpm)
 	if err != nil {
 		t.Fatalf("CreateKey: %v", err)
 	}

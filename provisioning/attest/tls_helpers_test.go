@@ -8,6 +8,8 @@ import (
 	"net"
 	"testing"
 	"time"
+
+	"github.com/fleetgate/fleetgate/internal/testkit/pki"
 )
 
 // mTLSHandshake issues a client certificate for the device key from a
@@ -17,17 +19,17 @@ import (
 func mTLSHandshake(t *testing.T, signer crypto.Signer) crypto.PublicKey {
 	t.Helper()
 	caKey := newP256(t)
-	ca := issue(t, &x509.Certificate{
+	ca := pki.Issue(t, &x509.Certificate{
 		Subject: pkix.Name{CommonName: "fleetgate test device CA"}, IsCA: true, BasicConstraintsValid: true,
 		KeyUsage: x509.KeyUsageCertSign,
 	}, nil, &caKey.PublicKey, caKey)
-	client := issue(t, &x509.Certificate{
+	client := pki.Issue(t, &x509.Certificate{
 		Subject:     pkix.Name{CommonName: "device"},
 		KeyUsage:    x509.KeyUsageDigitalSignature,
 		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth},
 	}, ca, signer.Public(), caKey)
 	serverKey := newP256(t)
-	server := issue(t, &x509.Certificate{
+	server := pki.Issue(t, &x509.Certificate{
 		Subject:     pkix.Name{CommonName: "broker"},
 		IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1)},
 		KeyUsage:    x509.KeyUsageDigitalSignature,

@@ -1,12 +1,15 @@
-//go:build swtpm
-
-package attest_test
+// Package swtpm runs Debian's swtpm for tests: a TPM freshly manufactured
+// by swtpm_setup with RSA-2048 and ECC P-384 EKs and their certificates,
+// issued by a swtpm-localca CA kept in the test's temporary directory,
+// served on loopback until cleanup. A missing swtpm fails the test: the
+// tests that need it run under the swtpm or qemu build tag, which says
+// the tool is there.
+package swtpm
 
 import (
 	"bytes"
 	"context"
 	"crypto/x509"
-	"encoding/pem"
 	"fmt"
 	"net"
 	"os"
@@ -16,23 +19,23 @@ import (
 	"testing"
 	"time"
 
-	"github.com/google/go-tpm/tpm2/transport"
-
-	"github.com/fleetgate/fleetgate/device-agent/tpmkey"
+	"github.com/fleetgate/fleetgate/internal/testkit/pki"
 )
 
-// swtpmTPM is a freshly manufactured swtpm: EK certificates issued by a
-// swtpm-localca CA kept in the test's temporary directory.
-type swtpmTPM struct {
-	tpm           transport.TPMCloser
-	roots         *x509.CertPool // swtpm-localca's self-signed root
-	intermediates *x509.CertPool // the localca issuer that signs EK certificates
+// TPM is a running swtpm.
+type TPM struct {
+	// Path is how tpmkey.Open reaches it: tcp://127.0.0.1:port?ctrl=port.
+	Path string
+	// RootsFile is a PEM bundle of the localca root and the issuer that
+	// signs EK certificates, for --ek-roots.
+	RootsFile string
+	// Roots holds the localca's self-signed root; Intermediates the
+	// issuer that signs EK certificates.
+	Roots, Intermediates *x509.CertPool
 }
 
-// startSWTPM manufactures a TPM with swtpm_setup (RSA-2048 and ECC P-384
-// EKs with certificates) and serves it with swtpm on loopback. The process
-// is killed at cleanup.
-func startSWTPM(t *testing.T) *swtpmTPM {
+// Start manufactures and serves a TPM; swtpm is killed at cleanup.
+func Start(t testing.TB) *TPM {
 	t.Helper()
 	dir := t.TempDir()
 	state, ca := filepath.Join(dir, "state"), filepath.Join(dir, "ca")
@@ -58,19 +61,36 @@ func startSWTPM(t *testing.T) *swtpmTPM {
 	setup := exec.CommandContext(ctx, "swtpm_setup", "--tpm2", "--tpmstate", state,
 		"--create-ek-cert", "--config", filepath.Join(dir, "swtpm_setup.conf"), "--overwrite")
 	if out, err := setup.CombinedOutput(); err != nil {
-		t.Fatalf("swtpm_setup: %v\n%s", err, out)
+		t.Fatalf("swtpm_setup (apt-get install -y swtpm swtpm-tools): %v\n%s", err, out)
+	}
+	rootFile, issuerFile := filepath.Join(ca, "swtpm-localca-rootca-cert.pem"), filepath.Join(ca, "issuercert.pem")
+	tpm := &TPM{
+		RootsFile:     filepath.Join(dir, "ek-roots.pem"),
+		Roots:         pki.ReadPool(t, rootFile),
+		Intermediates: pki.ReadPool(t, issuerFile),
+	}
+	var bundle []byte
+	for _, f := range []string{rootFile, issuerFile} {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		bundle = append(bundle, b...)
+	}
+	if err := os.WriteFile(tpm.RootsFile, bundle, 0o600); err != nil {
+		t.Fatal(err)
 	}
 
 	// swtpm 0.7 cannot be handed a listening socket reliably (with
 	// --server fd=N it stops answering if the first client is slow), so it
 	// gets free ports and is polled until it listens.
 	cmdPort, ctrlPort := freePort(t), freePort(t)
-	var stderr bytes.Buffer
+	var out bytes.Buffer
 	srv := exec.Command("swtpm", "socket", "--tpm2", "--tpmstate", "dir="+state,
 		"--server", "type=tcp,bindaddr=127.0.0.1,port="+strconv.Itoa(cmdPort),
 		"--ctrl", "type=tcp,bindaddr=127.0.0.1,port="+strconv.Itoa(ctrlPort),
 		"--flags", "not-need-init,startup-clear")
-	srv.Stdout, srv.Stderr = &stderr, &stderr
+	srv.Stdout, srv.Stderr = &out, &out
 	if err := srv.Start(); err != nil {
 		t.Fatalf("start swtpm: %v", err)
 	}
@@ -78,25 +98,16 @@ func startSWTPM(t *testing.T) *swtpmTPM {
 		_ = srv.Process.Kill()
 		_ = srv.Wait()
 		if t.Failed() {
-			t.Logf("swtpm output: %s", stderr.String())
+			t.Logf("swtpm output: %s", out.String())
 		}
 	})
 	waitListening(t, net.JoinHostPort("127.0.0.1", strconv.Itoa(ctrlPort)))
-	tpm, err := tpmkey.Open(fmt.Sprintf("tcp://127.0.0.1:%d?ctrl=%d", cmdPort, ctrlPort))
-	if err != nil {
-		t.Fatalf("tpmkey.Open: %v", err)
-	}
-	t.Cleanup(func() { _ = tpm.Close() })
-
-	return &swtpmTPM{
-		tpm:           tpm,
-		roots:         pemPool(t, filepath.Join(ca, "swtpm-localca-rootca-cert.pem")),
-		intermediates: pemPool(t, filepath.Join(ca, "issuercert.pem")),
-	}
+	tpm.Path = fmt.Sprintf("tcp://127.0.0.1:%d?ctrl=%d", cmdPort, ctrlPort)
+	return tpm
 }
 
 // freePort asks the kernel for a free loopback port.
-func freePort(t *testing.T) int {
+func freePort(t testing.TB) int {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -109,7 +120,7 @@ func freePort(t *testing.T) int {
 // waitListening polls until addr accepts: swtpm signals readiness no other
 // way. It probes the control port because the command port serves one
 // client at a time. The deadline is generous for a loaded machine.
-func waitListening(t *testing.T, addr string) {
+func waitListening(t testing.TB, addr string) {
 	t.Helper()
 	deadline := time.Now().Add(30 * time.Second)
 	for {
@@ -123,24 +134,4 @@ func waitListening(t *testing.T, addr string) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-}
-
-// pemPool loads one PEM certificate into a new pool.
-func pemPool(t *testing.T, path string) *x509.CertPool {
-	t.Helper()
-	b, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	blk, _ := pem.Decode(b)
-	if blk == nil {
-		t.Fatalf("%s: no PEM", path)
-	}
-	c, err := x509.ParseCertificate(blk.Bytes)
-	if err != nil {
-		t.Fatalf("%s: %v", path, err)
-	}
-	p := x509.NewCertPool()
-	p.AddCert(c)
-	return p
 }

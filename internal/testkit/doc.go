@@ -1,0 +1,14 @@
+// Package testkit is the root of the shared test code. It holds nothing
+// itself; each concern is a subpackage named for what it provides:
+//
+//   - bins: the fleetgate binary, built once per test process.
+//   - fleetserver: a running `fleetgate serve` with its operator CLI.
+//   - logbuf: a log buffer tests can read and wait on.
+//   - pki: test CAs and the good and bad certificates they sign.
+//   - tpmsim: the go-tpm simulator (build tag tpmsimulator).
+//   - swtpm: a freshly manufactured Debian swtpm with EK certificates.
+//
+// Raw MQTT packets come from firmware-sim/mqttwire, which the load tools
+// already share. Helpers take testing.TB, call t.Helper and clean up with
+// t.Cleanup; no TestMain builds or starts anything.
+package testkit

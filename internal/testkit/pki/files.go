@@ -1,0 +1,61 @@
+package pki
+
+import (
+	"crypto"
+	"crypto/x509"
+	"encoding/pem"
+	"os"
+	"testing"
+)
+
+// LoadCA reads a CA from the PEM files a fleetgate data directory holds:
+// the certificate and its PKCS#8 key.
+func LoadCA(t testing.TB, certFile, keyFile string) *CA {
+	t.Helper()
+	return &CA{Cert: ReadCert(t, certFile), Key: ReadKey(t, keyFile)}
+}
+
+// ReadCert loads the first certificate of a PEM file.
+func ReadCert(t testing.TB, path string) *x509.Certificate {
+	t.Helper()
+	c, err := x509.ParseCertificate(readPEM(t, path).Bytes)
+	if err != nil {
+		t.Fatalf("%s: %v", path, err)
+	}
+	return c
+}
+
+// ReadKey loads a PKCS#8 PEM private key, the form the CA writes.
+func ReadKey(t testing.TB, path string) crypto.Signer {
+	t.Helper()
+	k, err := x509.ParsePKCS8PrivateKey(readPEM(t, path).Bytes)
+	if err != nil {
+		t.Fatalf("%s: %v", path, err)
+	}
+	s, ok := k.(crypto.Signer)
+	if !ok {
+		t.Fatalf("%s: %T is not a signer", path, k)
+	}
+	return s
+}
+
+// ReadPool loads the first certificate of a PEM file into a new pool.
+func ReadPool(t testing.TB, path string) *x509.CertPool {
+	t.Helper()
+	p := x509.NewCertPool()
+	p.AddCert(ReadCert(t, path))
+	return p
+}
+
+func readPEM(t testing.TB, path string) *pem.Block {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	blk, _ := pem.Decode(b)
+	if blk == nil {
+		t.Fatalf("%s: no PEM block", path)
+	}
+	return blk
+}
