@@ -1,4 +1,4 @@
-package main
+package server
 
 import (
 	"errors"
@@ -7,8 +7,8 @@ import (
 	"time"
 )
 
-// reloadConfig reads the configuration again (file, environment, flags, in
-// that order, as at start) and applies the fields that can change while
+// reloadConfig reads the configuration again (through Config.Reread,
+// layered as at start) and applies the fields that can change while
 // serving: log_level, handshake_timeout, max_pending, cert_lifetime and
 // reload_interval. Other changed fields are listed as needing a restart
 // and keep their running value, so the notice repeats at every reload

@@ -1,23 +1,18 @@
-package main
+package server
 
 import (
 	"bytes"
 	"context"
-	"crypto/tls"
 	"log/slog"
 	"net"
 	"os"
 	"path/filepath"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
-	"github.com/fleetgate/fleetgate/broker"
-	"github.com/fleetgate/fleetgate/provisioning/api"
 	"github.com/fleetgate/fleetgate/provisioning/ca"
-	"github.com/fleetgate/fleetgate/store"
 )
 
 // wait bounds anything a test awaits; reached only when something is broken.
@@ -87,11 +82,12 @@ func containsAll(s string, parts []string) bool {
 	return true
 }
 
-// reloadEnv is a started broker and an API over a real registry and CA
-// directory, with the reloader serve would build, reading configFile.
+// reloadEnv is a started server over a real registry and CA directory
+// whose Reread reads configFile over the test's listeners and data
+// directory, as the command layers its flags over the file.
 type reloadEnv struct {
+	srv        *Server
 	rl         *reloader
-	brk        *broker.Broker
 	caDir      string
 	configFile string
 	logs       *logSink
@@ -102,44 +98,32 @@ func newReloadEnv(t *testing.T, configJSON string) *reloadEnv {
 	dir := t.TempDir()
 	e := &reloadEnv{caDir: filepath.Join(dir, "ca"), configFile: filepath.Join(dir, "config.json"), logs: newLogSink()}
 	e.writeConfig(t, configJSON)
-	src := configSource{file: e.configFile, cmd: serveCommand(), flags: DefaultConfig()}
-	cfg, err := src.load()
+	base := DefaultConfig()
+	base.DataDir, base.MQTTAddr, base.APIAddr, base.OpsAddr = dir, "127.0.0.1:0", "127.0.0.1:0", ""
+	// Watching only when the test's file asks for it: a reload the test
+	// did not trigger would upset its counts of log lines.
+	base.ReloadInterval.Duration = 0
+	base.LogOutput = e.logs
+	load := func() (Config, error) {
+		c := base
+		if err := c.LoadFile(e.configFile); err != nil {
+			return Config{}, err
+		}
+		return c, c.Validate()
+	}
+	cfg, err := load()
 	if err != nil {
 		t.Fatal(err)
 	}
-	level := new(slog.LevelVar)
-	level.Set(slog.LevelInfo)
-	log := slog.New(slog.NewTextHandler(e.logs, &slog.HandlerOptions{Level: level}))
-
-	db, err := store.Open(filepath.Join(dir, "registry.db"), store.Options{})
-	if err != nil {
+	cfg.Reread = load
+	if e.srv, err = Start(context.Background(), cfg); err != nil {
 		t.Fatal(err)
 	}
-	authority, _, err := ca.Bootstrap(e.caDir, ca.BootstrapOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	rl := &reloader{log: log, level: level, caDir: e.caDir, loadCfg: src.load, cfg: cfg}
-	rl.authority.Store(authority)
-	rl.interval.Store(int64(cfg.ReloadInterval.Duration))
-	e.brk, err = broker.New(broker.Config{
-		Addr:             "127.0.0.1:0",
-		GetCertificate:   func(*tls.ClientHelloInfo) (*tls.Certificate, error) { return rl.current().ServerCertificate(), nil },
-		ClientCAs:        authority.DevicePool(),
-		HandshakeTimeout: cfg.HandshakeTimeout.Duration,
-		Logger:           log,
-	}, db)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := e.brk.Start(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	rl.brk, rl.api = e.brk, api.New(db, authority, api.Config{Logger: log})
-	e.rl = rl
+	e.rl = e.srv.rl
 	t.Cleanup(func() {
-		e.brk.Close()
-		db.Close()
+		if err := e.srv.Close(); err != nil {
+			t.Error(err)
+		}
 		if t.Failed() {
 			t.Logf("log:\n%s", e.logs.String())
 		}
@@ -180,7 +164,7 @@ func TestReloadConfig(t *testing.T) {
 			t.Fatal(err)
 		}
 		// The old one-hour deadline would keep this idle socket open.
-		conn, err := net.Dial("tcp", e.brk.Addr().String())
+		conn, err := net.Dial("tcp", e.srv.Endpoints().MQTT)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -289,20 +273,9 @@ func TestReloadCA(t *testing.T) {
 
 // TestWatch: a changed config file and a changed CA file are reloaded
 // without a signal; a broken file is reported once and retried when it
-// changes again; SIGHUP reloads everything.
+// changes again; Reload (on SIGHUP) reloads everything.
 func TestWatch(t *testing.T) {
 	e := newReloadEnv(t, `{"reload_interval": "100ms"}`)
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	hup := make(chan os.Signal, 1)
-	done := make(chan struct{})
-	caFP, cfgFP := caFingerprint(e.caDir), configFingerprint(e.configFile)
-	go func() {
-		defer close(done)
-		e.rl.watch(ctx, hup, e.configFile, caFP, cfgFP)
-	}()
-	defer func() { cancel(); <-done }()
-
 	e.writeConfig(t, `{"reload_interval": "100ms", "log_level": "debug"}`)
 	e.logs.await(t, 1, "msg=reloaded", "trigger=file_change", "part=config", "log_level info -> debug")
 
@@ -319,7 +292,9 @@ func TestWatch(t *testing.T) {
 	write(t, e.caDir, ca.DeviceCACertFile, saved)
 	e.logs.await(t, 1, "msg=reloaded", "trigger=file_change", "part=ca")
 
-	hup <- syscall.SIGHUP
+	if err := e.srv.Reload("sighup"); err != nil {
+		t.Fatal(err)
+	}
 	e.logs.await(t, 1, "msg=reloaded", "trigger=sighup", "part=ca")
 	e.logs.await(t, 1, "msg=reloaded", "trigger=sighup", "part=config")
 }

@@ -1,6 +1,8 @@
-package main
+package server
 
 import (
+	"crypto/x509"
+	"errors"
 	"fmt"
 	"log/slog"
 	"slices"
@@ -11,6 +13,24 @@ import (
 	"github.com/fleetgate/fleetgate/broker"
 	"github.com/fleetgate/fleetgate/provisioning/api"
 	"github.com/fleetgate/fleetgate/provisioning/ca"
+)
+
+// liveBroker is what a reload changes in a running broker.
+type liveBroker interface {
+	SetClientCAs(pool *x509.CertPool) error
+	SetHandshakeTimeout(d time.Duration) error
+	SetMaxPending(n int) error
+}
+
+// liveAPI is what a reload changes in a running provisioning API.
+type liveAPI interface {
+	SetCA(authority *ca.CA)
+	SetDefaultLifetime(d time.Duration) error
+}
+
+var (
+	_ liveBroker = (*broker.Broker)(nil)
+	_ liveAPI    = (*api.API)(nil)
 )
 
 // reloader applies a changed CA directory and configuration to the running
@@ -27,8 +47,8 @@ type reloader struct {
 	level   *slog.LevelVar
 	caDir   string
 	loadCfg func() (Config, error)
-	brk     *broker.Broker
-	api     *api.API
+	brk     liveBroker // nil when this process runs no broker (role api)
+	api     liveAPI    // nil when it runs no API (role broker)
 
 	authority atomic.Pointer[ca.CA]
 	interval  atomic.Int64 // file check period in nanoseconds; 0: SIGHUP only
@@ -40,10 +60,10 @@ type reloader struct {
 // current is the CA in effect; handshakes and requests read it each time.
 func (r *reloader) current() *ca.CA { return r.authority.Load() }
 
-// reloadAll reloads the CA directory and the configuration.
-func (r *reloader) reloadAll(trigger string) {
-	_ = r.reloadCA(trigger)
-	_ = r.reloadConfig(trigger)
+// reloadAll reloads the CA directory and the configuration; each part is
+// applied or refused on its own.
+func (r *reloader) reloadAll(trigger string) error {
+	return errors.Join(r.reloadCA(trigger), r.reloadConfig(trigger))
 }
 
 // reloadCA loads the CA directory again and, if it is sound, swaps it into
