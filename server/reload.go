@@ -28,9 +28,21 @@ type liveAPI interface {
 	SetDefaultLifetime(d time.Duration) error
 }
 
+// notRun stands for the part a role leaves out: a reload has nothing to
+// change there.
+type notRun struct{}
+
+func (notRun) SetClientCAs(*x509.CertPool) error       { return nil }
+func (notRun) SetHandshakeTimeout(time.Duration) error { return nil }
+func (notRun) SetMaxPending(int) error                 { return nil }
+func (notRun) SetCA(*ca.CA)                            {}
+func (notRun) SetDefaultLifetime(time.Duration) error  { return nil }
+
 var (
 	_ liveBroker = (*broker.Broker)(nil)
 	_ liveAPI    = (*api.API)(nil)
+	_ liveBroker = notRun{}
+	_ liveAPI    = notRun{}
 )
 
 // reloader applies a changed CA directory and configuration to the running
@@ -47,8 +59,8 @@ type reloader struct {
 	level   *slog.LevelVar
 	caDir   string
 	loadCfg func() (Config, error)
-	brk     liveBroker // nil when this process runs no broker (role api)
-	api     liveAPI    // nil when it runs no API (role broker)
+	brk     liveBroker // notRun when this process runs no broker (role api)
+	api     liveAPI    // notRun when it runs no API (role broker)
 
 	authority atomic.Pointer[ca.CA]
 	interval  atomic.Int64 // file check period in nanoseconds; 0: SIGHUP only
@@ -81,15 +93,11 @@ func (r *reloader) reloadCA(trigger string) error {
 	}
 	changes := caChanges(r.current(), next)
 	if len(changes) > 0 {
-		if r.brk != nil {
-			if err := r.brk.SetClientCAs(next.DevicePool()); err != nil {
-				r.log.Error("reload failed; keeping the previous CA material", "trigger", trigger, "part", "ca", "error", err.Error())
-				return err
-			}
+		if err := r.brk.SetClientCAs(next.DevicePool()); err != nil {
+			r.log.Error("reload failed; keeping the previous CA material", "trigger", trigger, "part", "ca", "error", err.Error())
+			return err
 		}
-		if r.api != nil {
-			r.api.SetCA(next)
-		}
+		r.api.SetCA(next)
 		r.authority.Store(next)
 	}
 	r.log.Info("reloaded", "trigger", trigger, "part", "ca", "changes", orNone(changes))

@@ -92,7 +92,8 @@ func Start(ctx context.Context, cfg Config) (_ *Server, err error) {
 	if len(created) > 0 {
 		log.Info("created CA material", "dir", cfg.CADir(), "files", created)
 	}
-	s.rl = &reloader{log: log.With("component", "reload"), level: level, caDir: cfg.CADir(), loadCfg: cfg.reread(), cfg: cfg}
+	s.rl = &reloader{log: log.With("component", "reload"), level: level, caDir: cfg.CADir(), loadCfg: cfg.reread(), cfg: cfg,
+		brk: notRun{}, api: notRun{}} // until the role's listeners start
 	s.rl.authority.Store(authority)
 	s.rl.interval.Store(int64(cfg.ReloadInterval.Duration))
 
