@@ -1,86 +1,16 @@
 package server
 
 import (
-	"bytes"
 	"context"
 	"log/slog"
 	"net"
 	"os"
 	"path/filepath"
-	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/fleetgate/fleetgate/provisioning/ca"
 )
-
-// wait bounds anything a test awaits; reached only when something is broken.
-const wait = 30 * time.Second
-
-// logSink collects log lines and wakes waiters on each one.
-type logSink struct {
-	mu     sync.Mutex
-	buf    bytes.Buffer
-	notify chan struct{}
-}
-
-func newLogSink() *logSink { return &logSink{notify: make(chan struct{})} }
-
-func (l *logSink) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	close(l.notify)
-	l.notify = make(chan struct{})
-	return l.buf.Write(p)
-}
-
-// count is the number of lines holding every part.
-func (l *logSink) count(parts ...string) int {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	n := 0
-	for _, line := range strings.Split(l.buf.String(), "\n") {
-		if containsAll(line, parts) {
-			n++
-		}
-	}
-	return n
-}
-
-// await waits until at least n lines hold every part.
-func (l *logSink) await(t *testing.T, n int, parts ...string) {
-	t.Helper()
-	deadline := time.After(wait)
-	for {
-		l.mu.Lock()
-		notify := l.notify
-		l.mu.Unlock()
-		if l.count(parts...) >= n {
-			return
-		}
-		select {
-		case <-notify:
-		case <-deadline:
-			t.Fatalf("fewer than %d log lines with %q within %s:\n%s", n, parts, wait, l.String())
-		}
-	}
-}
-
-func (l *logSink) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.String()
-}
-
-func containsAll(s string, parts []string) bool {
-	for _, p := range parts {
-		if !strings.Contains(s, p) {
-			return false
-		}
-	}
-	return true
-}
 
 // reloadEnv is a started server over a real registry and CA directory
 // whose Reread reads configFile over the test's listeners and data
@@ -297,47 +227,4 @@ func TestWatch(t *testing.T) {
 	}
 	e.logs.await(t, 1, "msg=reloaded", "trigger=sighup", "part=ca")
 	e.logs.await(t, 1, "msg=reloaded", "trigger=sighup", "part=config")
-}
-
-func write(t *testing.T, dir, name string, data []byte) {
-	t.Helper()
-	if err := os.WriteFile(filepath.Join(dir, name), data, 0o600); err != nil {
-		t.Fatal(err)
-	}
-}
-
-func read(t *testing.T, dir, name string) []byte {
-	t.Helper()
-	data, err := os.ReadFile(filepath.Join(dir, name))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return data
-}
-
-// snapshotDir and restoreDir save and put back every file of dir.
-func snapshotDir(t *testing.T, dir string) map[string][]byte {
-	t.Helper()
-	entries, err := os.ReadDir(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	out := map[string][]byte{}
-	for _, en := range entries {
-		out[en.Name()] = read(t, dir, en.Name())
-	}
-	return out
-}
-
-func restoreDir(t *testing.T, dir string, saved map[string][]byte) {
-	t.Helper()
-	entries, _ := os.ReadDir(dir)
-	for _, en := range entries {
-		if _, ok := saved[en.Name()]; !ok {
-			os.Remove(filepath.Join(dir, en.Name()))
-		}
-	}
-	for name, data := range saved {
-		write(t, dir, name, data)
-	}
 }
