@@ -6,21 +6,31 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/fleetgate/fleetgate/server"
 )
 
-func TestConfigPrecedence(t *testing.T) {
+// fileThenEnv layers a config file holding configJSON and then env over
+// the defaults, as serve does before its flags.
+func fileThenEnv(t *testing.T, configJSON string, env map[string]string) server.Config {
+	t.Helper()
 	file := filepath.Join(t.TempDir(), "c.json")
-	if err := os.WriteFile(file, []byte(`{"mqtt_addr": ":1883", "handshake_timeout": "3s", "log_format": "json"}`), 0o600); err != nil {
+	if err := os.WriteFile(file, []byte(configJSON), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	c := DefaultConfig()
+	c := server.DefaultConfig()
 	if err := c.LoadFile(file); err != nil {
 		t.Fatal(err)
 	}
-	env := map[string]string{"FLEETGATE_MQTT_ADDR": ":2883", "FLEETGATE_MAX_PENDING": "7"}
-	if err := c.LoadEnv(func(k string) string { return env[k] }); err != nil {
+	if err := loadEnv(&c, func(k string) string { return env[k] }); err != nil {
 		t.Fatal(err)
 	}
+	return c
+}
+
+func TestConfigPrecedence(t *testing.T) {
+	c := fileThenEnv(t, `{"mqtt_addr": ":1883", "handshake_timeout": "3s", "log_format": "json"}`,
+		map[string]string{"FLEETGATE_MQTT_ADDR": ":2883", "FLEETGATE_MAX_PENDING": "7"})
 	if c.MQTTAddr != ":2883" || c.HandshakeTimeout.Duration != 3*time.Second || c.LogFormat != "json" || c.MaxPending != 7 {
 		t.Fatalf("merged config %+v", c)
 	}
@@ -39,44 +49,35 @@ func TestConfigPrecedence(t *testing.T) {
 	}
 }
 
-func TestConfigErrors(t *testing.T) {
-	cases := []struct {
-		name   string
-		adjust func(*Config)
-		want   string
-	}{
-		{"error/zero timeout", func(c *Config) { c.HandshakeTimeout.Duration = 0 }, "handshake_timeout"},
-		{"error/tiny packets", func(c *Config) { c.MaxPacketSize = 10 }, "max_packet_size"},
-		{"error/no pending", func(c *Config) { c.MaxPending = 0 }, "max_pending"},
-		{"error/lifetime", func(c *Config) { c.CertLifetime.Duration = time.Minute }, "cert_lifetime"},
-		{"error/log level", func(c *Config) { c.LogLevel = "loud" }, "log_level"},
-		{"error/log format", func(c *Config) { c.LogFormat = "xml" }, "log_format"},
-		{"error/data dir", func(c *Config) { c.DataDir = "" }, "data_dir"},
-		{"error/negative reload interval", func(c *Config) { c.ReloadInterval.Duration = -time.Second }, "reload_interval"},
-		{"error/reload interval too short", func(c *Config) { c.ReloadInterval.Duration = time.Millisecond }, "reload_interval"},
+// TestGCEnv: FLEETGATE_GC_PERCENT and FLEETGATE_MEMORY_LIMIT stand over the
+// file's gc_percent and memory_limit.
+func TestGCEnv(t *testing.T) {
+	c := fileThenEnv(t, `{"gc_percent": 200, "memory_limit": "1GiB"}`,
+		map[string]string{"FLEETGATE_GC_PERCENT": "-1", "FLEETGATE_MEMORY_LIMIT": "768MiB"})
+	if c.GCPercent != -1 || c.MemoryLimit != 768<<20 {
+		t.Fatalf("from env: gc_percent %d, memory_limit %s", c.GCPercent, c.MemoryLimit)
 	}
-	for _, tc := range cases {
-		t.Run(tc.name, func(t *testing.T) {
-			c := DefaultConfig()
-			tc.adjust(&c)
-			err := c.Validate()
-			if err == nil || !strings.Contains(err.Error(), tc.want) {
-				t.Fatalf("Validate() = %v, want an error naming %s", err, tc.want)
+	if err := c.Validate(); err != nil {
+		t.Fatalf("collector off with a limit refused: %v", err)
+	}
+}
+
+// TestEnvErrors: a variable that does not parse is refused by name.
+func TestEnvErrors(t *testing.T) {
+	for k, v := range map[string]string{
+		"FLEETGATE_HANDSHAKE_TIMEOUT": "soon",
+		"FLEETGATE_GC_PERCENT":        "lots",
+		"FLEETGATE_MEMORY_LIMIT":      "2GB",
+		"FLEETGATE_MAX_PACKET_SIZE":   "-1",
+	} {
+		c := server.DefaultConfig()
+		if err := loadEnv(&c, func(key string) string {
+			if key == k {
+				return v
 			}
-		})
-	}
-	bad := filepath.Join(t.TempDir(), "bad.json")
-	os.WriteFile(bad, []byte(`{"mqtt_adr": ":1"}`), 0o600)
-	c := DefaultConfig()
-	if err := c.LoadFile(bad); err == nil || !strings.Contains(err.Error(), "mqtt_adr") {
-		t.Fatalf("a misspelt key was accepted: %v", err)
-	}
-	if err := c.LoadEnv(func(k string) string {
-		if k == "FLEETGATE_HANDSHAKE_TIMEOUT" {
-			return "soon"
+			return ""
+		}); err == nil || !strings.Contains(err.Error(), k) {
+			t.Errorf("%s=%s: loadEnv = %v, want an error naming it", k, v, err)
 		}
-		return ""
-	}); err == nil {
-		t.Fatal("a bad duration in the environment was accepted")
 	}
 }

@@ -24,6 +24,7 @@ func main() {
 	}
 }
 
+// run executes the command line args until ctx ends (SIGINT or SIGTERM).
 func run(ctx context.Context, args []string) error {
 	root := &cobra.Command{
 		Use:           "fleetgate",
@@ -31,7 +32,7 @@ func run(ctx context.Context, args []string) error {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(serveCommand(), caCommand())
+	root.AddCommand(serveCommand())
 	root.AddCommand(cli.Commands()...)
 	root.SetArgs(args)
 	return root.ExecuteContext(ctx)

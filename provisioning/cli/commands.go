@@ -7,8 +7,8 @@ import (
 )
 
 // Commands returns the operator command groups (device, cert, audit, group,
-// token) to attach to the root `fleetgate` command. Each call returns fresh
-// commands with their own flag values.
+// token, and ca for the CA files) to attach to the root `fleetgate`
+// command. Each call returns fresh commands with their own flag values.
 func Commands() []*cobra.Command {
 	return []*cobra.Command{
 		deviceCommand(&options{}),
@@ -16,6 +16,7 @@ func Commands() []*cobra.Command {
 		auditCommand(&options{}),
 		groupCommand(&options{}),
 		tokenCommand(&options{}),
+		caCommand(),
 	}
 }
 

@@ -5,6 +5,10 @@
 // JSON for scripts (--json), and end with an exit code scripts can branch
 // on (see ExitCode).
 //
+// The ca group works offline on the CA files of a data directory instead:
+// it lists, rotates and retires device intermediates and renews the server
+// certificate; a running server picks the change up at its next reload.
+//
 // # Basics
 //
 // Commands returns the command groups; the binary's main attaches them to

@@ -1,6 +1,8 @@
-package main
+package server
 
 import (
+	"crypto/x509"
+	"errors"
 	"fmt"
 	"log/slog"
 	"slices"
@@ -11,6 +13,36 @@ import (
 	"github.com/fleetgate/fleetgate/broker"
 	"github.com/fleetgate/fleetgate/provisioning/api"
 	"github.com/fleetgate/fleetgate/provisioning/ca"
+)
+
+// liveBroker is what a reload changes in a running broker.
+type liveBroker interface {
+	SetClientCAs(pool *x509.CertPool) error
+	SetHandshakeTimeout(d time.Duration) error
+	SetMaxPending(n int) error
+}
+
+// liveAPI is what a reload changes in a running provisioning API.
+type liveAPI interface {
+	SetCA(authority *ca.CA)
+	SetDefaultLifetime(d time.Duration) error
+}
+
+// notRun stands for the part a role leaves out: a reload has nothing to
+// change there.
+type notRun struct{}
+
+func (notRun) SetClientCAs(*x509.CertPool) error       { return nil }
+func (notRun) SetHandshakeTimeout(time.Duration) error { return nil }
+func (notRun) SetMaxPending(int) error                 { return nil }
+func (notRun) SetCA(*ca.CA)                            {}
+func (notRun) SetDefaultLifetime(time.Duration) error  { return nil }
+
+var (
+	_ liveBroker = (*broker.Broker)(nil)
+	_ liveAPI    = (*api.API)(nil)
+	_ liveBroker = notRun{}
+	_ liveAPI    = notRun{}
 )
 
 // reloader applies a changed CA directory and configuration to the running
@@ -27,8 +59,8 @@ type reloader struct {
 	level   *slog.LevelVar
 	caDir   string
 	loadCfg func() (Config, error)
-	brk     *broker.Broker
-	api     *api.API
+	brk     liveBroker // notRun when this process runs no broker (role api)
+	api     liveAPI    // notRun when it runs no API (role broker)
 
 	authority atomic.Pointer[ca.CA]
 	interval  atomic.Int64 // file check period in nanoseconds; 0: SIGHUP only
@@ -40,10 +72,10 @@ type reloader struct {
 // current is the CA in effect; handshakes and requests read it each time.
 func (r *reloader) current() *ca.CA { return r.authority.Load() }
 
-// reloadAll reloads the CA directory and the configuration.
-func (r *reloader) reloadAll(trigger string) {
-	_ = r.reloadCA(trigger)
-	_ = r.reloadConfig(trigger)
+// reloadAll reloads the CA directory and the configuration; each part is
+// applied or refused on its own.
+func (r *reloader) reloadAll(trigger string) error {
+	return errors.Join(r.reloadCA(trigger), r.reloadConfig(trigger))
 }
 
 // reloadCA loads the CA directory again and, if it is sound, swaps it into
@@ -61,15 +93,11 @@ func (r *reloader) reloadCA(trigger string) error {
 	}
 	changes := caChanges(r.current(), next)
 	if len(changes) > 0 {
-		if r.brk != nil {
-			if err := r.brk.SetClientCAs(next.DevicePool()); err != nil {
-				r.log.Error("reload failed; keeping the previous CA material", "trigger", trigger, "part", "ca", "error", err.Error())
-				return err
-			}
+		if err := r.brk.SetClientCAs(next.DevicePool()); err != nil {
+			r.log.Error("reload failed; keeping the previous CA material", "trigger", trigger, "part", "ca", "error", err.Error())
+			return err
 		}
-		if r.api != nil {
-			r.api.SetCA(next)
-		}
+		r.api.SetCA(next)
 		r.authority.Store(next)
 	}
 	r.log.Info("reloaded", "trigger", trigger, "part", "ca", "changes", orNone(changes))

@@ -1,10 +1,10 @@
-package main
+package cli
 
 import (
 	"crypto/x509"
 	"fmt"
 	"io"
-	"os"
+	"path/filepath"
 	"text/tabwriter"
 	"time"
 
@@ -13,14 +13,16 @@ import (
 	"github.com/fleetgate/fleetgate/provisioning/ca"
 )
 
+// defaultDataDir is the server's default data_dir: where `make run`
+// keeps the registry and the CA.
+const defaultDataDir = "data"
+
 // caCommand is `fleetgate ca`: offline operations on the CA directory of a
 // data directory. They only change files; a running server picks the
-// result up at its next reload (SIGHUP, or within reload_interval).
+// result up at its next reload (SIGHUP, or within reload_interval). Unlike
+// the other groups they need no server, so they carry no connection flags.
 func caCommand() *cobra.Command {
-	dataDir := DefaultConfig().DataDir
-	if v := os.Getenv("FLEETGATE_DATA_DIR"); v != "" {
-		dataDir = v
-	}
+	dataDir := envOr("FLEETGATE_DATA_DIR", defaultDataDir)
 	cmd := &cobra.Command{
 		Use:   "ca",
 		Short: "Rotate and retire device intermediates, renew the server certificate (offline, on the data directory)",
@@ -31,7 +33,7 @@ Do not run two of these commands on the same directory at once.`,
 		Args: cobra.NoArgs,
 	}
 	cmd.PersistentFlags().StringVar(&dataDir, "data", dataDir, "data directory (the CA is in <data>/ca); FLEETGATE_DATA_DIR also sets it")
-	caDir := func() string { return Config{DataDir: dataDir}.CADir() }
+	caDir := func() string { return filepath.Join(dataDir, "ca") }
 
 	cmd.AddCommand(&cobra.Command{
 		Use:   "list",

@@ -1,4 +1,4 @@
-package main
+package server
 
 import (
 	"encoding/json"
@@ -11,33 +11,12 @@ import (
 	"testing"
 )
 
-func TestParseByteSize(t *testing.T) {
-	good := map[string]ByteSize{"": 0, "0": 0, "1048576": 1 << 20, "512MiB": 512 << 20, "2GiB": 2 << 30, "64KiB": 64 << 10, "3TiB": 3 << 40, "100B": 100}
-	for in, want := range good {
-		got, err := ParseByteSize(in)
-		if err != nil || got != want {
-			t.Errorf("ParseByteSize(%q) = %d, %v; want %d", in, got, err, want)
-		}
-	}
-	for _, in := range []string{"2GB", "lots", "-1MiB", "1.5GiB", "MiB", "9999999999TiB"} {
-		if _, err := ParseByteSize(in); err == nil {
-			t.Errorf("ParseByteSize(%q) accepted", in)
-		}
-	}
-	for _, b := range []ByteSize{0, 100, 64 << 10, 512 << 20, 3 << 30, 1<<30 + 1} {
-		back, err := ParseByteSize(b.String())
-		if err != nil || back != b {
-			t.Errorf("%d -> %q -> %d, %v", b, b.String(), back, err)
-		}
-	}
-}
-
 func TestGCConfig(t *testing.T) {
 	if c := DefaultConfig(); c.GCPercent != DefaultGCPercent || c.MemoryLimit != 0 {
 		t.Fatalf("defaults gc_percent %d, memory_limit %s; want %d and none", c.GCPercent, c.MemoryLimit, DefaultGCPercent)
 	}
 
-	// File, then environment over it.
+	// From the file.
 	file := filepath.Join(t.TempDir(), "c.json")
 	if err := os.WriteFile(file, []byte(`{"gc_percent": 200, "memory_limit": "1GiB"}`), 0o600); err != nil {
 		t.Fatal(err)
@@ -49,13 +28,8 @@ func TestGCConfig(t *testing.T) {
 	if c.GCPercent != 200 || c.MemoryLimit != 1<<30 {
 		t.Fatalf("from file: gc_percent %d, memory_limit %s", c.GCPercent, c.MemoryLimit)
 	}
-	env := map[string]string{"FLEETGATE_GC_PERCENT": "-1", "FLEETGATE_MEMORY_LIMIT": "768MiB"}
-	if err := c.LoadEnv(func(k string) string { return env[k] }); err != nil {
-		t.Fatal(err)
-	}
-	if c.GCPercent != -1 || c.MemoryLimit != 768<<20 {
-		t.Fatalf("from env: gc_percent %d, memory_limit %s", c.GCPercent, c.MemoryLimit)
-	}
+	// The environment layer over the file is the command's (cmd/fleetgate).
+	c.GCPercent, c.MemoryLimit = -1, 768<<20
 	if err := c.Validate(); err != nil {
 		t.Fatalf("collector off with a limit refused: %v", err)
 	}
@@ -84,17 +58,6 @@ func TestGCConfig(t *testing.T) {
 			t.Errorf("%s: Validate() = %v, want an error with %q", tc.name, err, tc.want)
 		}
 	}
-	for k, v := range map[string]string{"FLEETGATE_GC_PERCENT": "lots", "FLEETGATE_MEMORY_LIMIT": "2GB"} {
-		c := DefaultConfig()
-		if err := c.LoadEnv(func(key string) string {
-			if key == k {
-				return v
-			}
-			return ""
-		}); err == nil || !strings.Contains(err.Error(), k) {
-			t.Errorf("%s=%s: LoadEnv = %v, want an error naming it", k, v, err)
-		}
-	}
 	if err := json.Unmarshal([]byte(`{"memory_limit": "much"}`), &c); err == nil {
 		t.Error("memory_limit \"much\" accepted from JSON")
 	}
@@ -116,8 +79,7 @@ func TestApplyGC(t *testing.T) {
 		debug.SetMemoryLimit(prevLimit)
 	})
 	log := slog.New(slog.DiscardHandler)
-	noEnv := func(string) string { return "" }
-	rt := gcRuntime{getenv: noEnv, setPercent: debug.SetGCPercent, setLimit: debug.SetMemoryLimit}
+	rt := processGC(GCEnv{})
 
 	applyGC(DefaultConfig(), rt, log)
 	p, l := readGC()
@@ -139,8 +101,7 @@ func TestApplyGC(t *testing.T) {
 	// neither is touched.
 	debug.SetGCPercent(100)
 	debug.SetMemoryLimit(prevLimit)
-	env := map[string]string{"GOGC": "100", "GOMEMLIMIT": "1GiB"}
-	rt.getenv = func(k string) string { return env[k] }
+	rt.env = GCEnv{GOGC: "100", GOMEMLIMIT: "1GiB"}
 	var logged strings.Builder
 	applyGC(c, rt, slog.New(slog.NewTextHandler(&logged, nil)))
 	if p, l := readGC(); p != 100 || l != uint64(prevLimit) {

@@ -1,97 +1,23 @@
-package main
+package server
 
 import (
-	"bytes"
 	"context"
-	"crypto/tls"
 	"log/slog"
 	"net"
 	"os"
 	"path/filepath"
-	"strings"
-	"sync"
-	"syscall"
 	"testing"
 	"time"
 
-	"github.com/fleetgate/fleetgate/broker"
-	"github.com/fleetgate/fleetgate/provisioning/api"
 	"github.com/fleetgate/fleetgate/provisioning/ca"
-	"github.com/fleetgate/fleetgate/store"
 )
 
-// wait bounds anything a test awaits; reached only when something is broken.
-const wait = 30 * time.Second
-
-// logSink collects log lines and wakes waiters on each one.
-type logSink struct {
-	mu     sync.Mutex
-	buf    bytes.Buffer
-	notify chan struct{}
-}
-
-func newLogSink() *logSink { return &logSink{notify: make(chan struct{})} }
-
-func (l *logSink) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	close(l.notify)
-	l.notify = make(chan struct{})
-	return l.buf.Write(p)
-}
-
-// count is the number of lines holding every part.
-func (l *logSink) count(parts ...string) int {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	n := 0
-	for _, line := range strings.Split(l.buf.String(), "\n") {
-		if containsAll(line, parts) {
-			n++
-		}
-	}
-	return n
-}
-
-// await waits until at least n lines hold every part.
-func (l *logSink) await(t *testing.T, n int, parts ...string) {
-	t.Helper()
-	deadline := time.After(wait)
-	for {
-		l.mu.Lock()
-		notify := l.notify
-		l.mu.Unlock()
-		if l.count(parts...) >= n {
-			return
-		}
-		select {
-		case <-notify:
-		case <-deadline:
-			t.Fatalf("fewer than %d log lines with %q within %s:\n%s", n, parts, wait, l.String())
-		}
-	}
-}
-
-func (l *logSink) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.String()
-}
-
-func containsAll(s string, parts []string) bool {
-	for _, p := range parts {
-		if !strings.Contains(s, p) {
-			return false
-		}
-	}
-	return true
-}
-
-// reloadEnv is a started broker and an API over a real registry and CA
-// directory, with the reloader serve would build, reading configFile.
+// reloadEnv is a started server over a real registry and CA directory
+// whose Reread reads configFile over the test's listeners and data
+// directory, as the command layers its flags over the file.
 type reloadEnv struct {
+	srv        *Server
 	rl         *reloader
-	brk        *broker.Broker
 	caDir      string
 	configFile string
 	logs       *logSink
@@ -102,44 +28,32 @@ func newReloadEnv(t *testing.T, configJSON string) *reloadEnv {
 	dir := t.TempDir()
 	e := &reloadEnv{caDir: filepath.Join(dir, "ca"), configFile: filepath.Join(dir, "config.json"), logs: newLogSink()}
 	e.writeConfig(t, configJSON)
-	src := configSource{file: e.configFile, cmd: serveCommand(), flags: DefaultConfig()}
-	cfg, err := src.load()
+	base := DefaultConfig()
+	base.DataDir, base.MQTTAddr, base.APIAddr, base.OpsAddr = dir, "127.0.0.1:0", "127.0.0.1:0", ""
+	// Watching only when the test's file asks for it: a reload the test
+	// did not trigger would upset its counts of log lines.
+	base.ReloadInterval.Duration = 0
+	base.LogOutput = e.logs
+	load := func() (Config, error) {
+		c := base
+		if err := c.LoadFile(e.configFile); err != nil {
+			return Config{}, err
+		}
+		return c, c.Validate()
+	}
+	cfg, err := load()
 	if err != nil {
 		t.Fatal(err)
 	}
-	level := new(slog.LevelVar)
-	level.Set(slog.LevelInfo)
-	log := slog.New(slog.NewTextHandler(e.logs, &slog.HandlerOptions{Level: level}))
-
-	db, err := store.Open(filepath.Join(dir, "registry.db"), store.Options{})
-	if err != nil {
+	cfg.Reread = load
+	if e.srv, err = Start(context.Background(), cfg); err != nil {
 		t.Fatal(err)
 	}
-	authority, _, err := ca.Bootstrap(e.caDir, ca.BootstrapOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	rl := &reloader{log: log, level: level, caDir: e.caDir, loadCfg: src.load, cfg: cfg}
-	rl.authority.Store(authority)
-	rl.interval.Store(int64(cfg.ReloadInterval.Duration))
-	e.brk, err = broker.New(broker.Config{
-		Addr:             "127.0.0.1:0",
-		GetCertificate:   func(*tls.ClientHelloInfo) (*tls.Certificate, error) { return rl.current().ServerCertificate(), nil },
-		ClientCAs:        authority.DevicePool(),
-		HandshakeTimeout: cfg.HandshakeTimeout.Duration,
-		Logger:           log,
-	}, db)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := e.brk.Start(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	rl.brk, rl.api = e.brk, api.New(db, authority, api.Config{Logger: log})
-	e.rl = rl
+	e.rl = e.srv.rl
 	t.Cleanup(func() {
-		e.brk.Close()
-		db.Close()
+		if err := e.srv.Close(); err != nil {
+			t.Error(err)
+		}
 		if t.Failed() {
 			t.Logf("log:\n%s", e.logs.String())
 		}
@@ -180,7 +94,7 @@ func TestReloadConfig(t *testing.T) {
 			t.Fatal(err)
 		}
 		// The old one-hour deadline would keep this idle socket open.
-		conn, err := net.Dial("tcp", e.brk.Addr().String())
+		conn, err := net.Dial("tcp", e.srv.Endpoints().MQTT)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -289,20 +203,9 @@ func TestReloadCA(t *testing.T) {
 
 // TestWatch: a changed config file and a changed CA file are reloaded
 // without a signal; a broken file is reported once and retried when it
-// changes again; SIGHUP reloads everything.
+// changes again; Reload (on SIGHUP) reloads everything.
 func TestWatch(t *testing.T) {
 	e := newReloadEnv(t, `{"reload_interval": "100ms"}`)
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	hup := make(chan os.Signal, 1)
-	done := make(chan struct{})
-	caFP, cfgFP := caFingerprint(e.caDir), configFingerprint(e.configFile)
-	go func() {
-		defer close(done)
-		e.rl.watch(ctx, hup, e.configFile, caFP, cfgFP)
-	}()
-	defer func() { cancel(); <-done }()
-
 	e.writeConfig(t, `{"reload_interval": "100ms", "log_level": "debug"}`)
 	e.logs.await(t, 1, "msg=reloaded", "trigger=file_change", "part=config", "log_level info -> debug")
 
@@ -319,50 +222,9 @@ func TestWatch(t *testing.T) {
 	write(t, e.caDir, ca.DeviceCACertFile, saved)
 	e.logs.await(t, 1, "msg=reloaded", "trigger=file_change", "part=ca")
 
-	hup <- syscall.SIGHUP
+	if err := e.srv.Reload("sighup"); err != nil {
+		t.Fatal(err)
+	}
 	e.logs.await(t, 1, "msg=reloaded", "trigger=sighup", "part=ca")
 	e.logs.await(t, 1, "msg=reloaded", "trigger=sighup", "part=config")
-}
-
-func write(t *testing.T, dir, name string, data []byte) {
-	t.Helper()
-	if err := os.WriteFile(filepath.Join(dir, name), data, 0o600); err != nil {
-		t.Fatal(err)
-	}
-}
-
-func read(t *testing.T, dir, name string) []byte {
-	t.Helper()
-	data, err := os.ReadFile(filepath.Join(dir, name))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return data
-}
-
-// snapshotDir and restoreDir save and put back every file of dir.
-func snapshotDir(t *testing.T, dir string) map[string][]byte {
-	t.Helper()
-	entries, err := os.ReadDir(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	out := map[string][]byte{}
-	for _, en := range entries {
-		out[en.Name()] = read(t, dir, en.Name())
-	}
-	return out
-}
-
-func restoreDir(t *testing.T, dir string, saved map[string][]byte) {
-	t.Helper()
-	entries, _ := os.ReadDir(dir)
-	for _, en := range entries {
-		if _, ok := saved[en.Name()]; !ok {
-			os.Remove(filepath.Join(dir, en.Name()))
-		}
-	}
-	for name, data := range saved {
-		write(t, dir, name, data)
-	}
 }

@@ -1,9 +1,10 @@
-package main
+package server
 
 import (
 	"context"
 	"crypto/sha256"
 	"errors"
+	"hash"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -24,23 +25,39 @@ type fingerprint [sha256.Size]byte
 func fingerprintFiles(dir string, names []string) fingerprint {
 	h := sha256.New()
 	for _, name := range names {
-		h.Write([]byte(name))
-		h.Write([]byte{0})
 		data, err := os.ReadFile(filepath.Join(dir, name))
-		switch {
-		case errors.Is(err, fs.ErrNotExist):
-			h.Write([]byte("absent"))
-		case err != nil:
-			h.Write([]byte("error: " + err.Error()))
-		default:
-			h.Write([]byte("present"))
-			h.Write(data)
-		}
-		h.Write([]byte{0})
+		digestFile(h, name, data, err)
 	}
 	var fp fingerprint
 	h.Sum(fp[:0])
 	return fp
+}
+
+// digestContents is the fingerprint of one file named name holding data,
+// as fingerprintFiles would take it.
+func digestContents(name string, data []byte) fingerprint {
+	h := sha256.New()
+	digestFile(h, name, data, nil)
+	var fp fingerprint
+	h.Sum(fp[:0])
+	return fp
+}
+
+// digestFile adds one file's name and contents, or why it could not be
+// read, to h.
+func digestFile(h hash.Hash, name string, data []byte, err error) {
+	h.Write([]byte(name))
+	h.Write([]byte{0})
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		h.Write([]byte("absent"))
+	case err != nil:
+		h.Write([]byte("error: " + err.Error()))
+	default:
+		h.Write([]byte("present"))
+		h.Write(data)
+	}
+	h.Write([]byte{0})
 }
 
 // caFingerprint digests the files Load reads.
@@ -55,13 +72,21 @@ func configFingerprint(file string) fingerprint {
 	return fingerprintFiles(filepath.Dir(file), []string{filepath.Base(file)})
 }
 
-// watch reloads on SIGHUP (everything) and, every reload interval, what
-// changed on disk since it was last looked at, until ctx ends. caFP and
-// cfgFP are the digests taken before the running material was read, so a
-// change made while the server started is seen at the first check. A
-// change is acted on once, whether its reload succeeds or fails: a broken
-// file is reported once and retried when it changes again.
-func (r *reloader) watch(ctx context.Context, hup <-chan os.Signal, configFile string, caFP, cfgFP fingerprint) {
+// reloadRequest asks the watcher to reload everything now; the outcome
+// goes to done, which has room for it.
+type reloadRequest struct {
+	trigger string
+	done    chan error
+}
+
+// watch reloads everything on request (Server.Reload) and, every reload
+// interval, what changed on disk since it was last looked at, until ctx
+// ends. caFP and cfgFP are the digests of the material the server started
+// with, taken before it was read, so a change made while the server
+// started is seen at the first check. A change is acted on once, whether
+// its reload succeeds or fails: a broken file is reported once and retried
+// when it changes again.
+func (r *reloader) watch(ctx context.Context, requests <-chan reloadRequest, configFile string, caFP, cfgFP fingerprint) {
 	for {
 		var tick <-chan time.Time
 		if d := r.reloadInterval(); d > 0 {
@@ -71,9 +96,9 @@ func (r *reloader) watch(ctx context.Context, hup <-chan os.Signal, configFile s
 		select {
 		case <-ctx.Done():
 			return
-		case <-hup:
+		case req := <-requests:
 			caFP, cfgFP = caFingerprint(r.caDir), configFingerprint(configFile)
-			r.reloadAll("sighup")
+			req.done <- r.reloadAll(req.trigger)
 		case <-tick:
 			if fp := caFingerprint(r.caDir); fp != caFP {
 				caFP = fp

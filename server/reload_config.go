@@ -1,4 +1,4 @@
-package main
+package server
 
 import (
 	"errors"
@@ -7,8 +7,8 @@ import (
 	"time"
 )
 
-// reloadConfig reads the configuration again (file, environment, flags, in
-// that order, as at start) and applies the fields that can change while
+// reloadConfig reads the configuration again (through Config.Reread,
+// layered as at start) and applies the fields that can change while
 // serving: log_level, handshake_timeout, max_pending, cert_lifetime and
 // reload_interval. Other changed fields are listed as needing a restart
 // and keep their running value, so the notice repeats at every reload
@@ -58,28 +58,13 @@ func (r *reloader) applyConfig(next Config) (changes []string, errs []error) {
 		commit()
 	}
 	apply("handshake_timeout", cur.HandshakeTimeout.Duration, next.HandshakeTimeout.Duration,
-		func() error {
-			if r.brk == nil {
-				return nil // role api: no listener to change
-			}
-			return r.brk.SetHandshakeTimeout(next.HandshakeTimeout.Duration)
-		},
+		func() error { return r.brk.SetHandshakeTimeout(next.HandshakeTimeout.Duration) },
 		func() { cur.HandshakeTimeout = next.HandshakeTimeout })
 	apply("max_pending", cur.MaxPending, next.MaxPending,
-		func() error {
-			if r.brk == nil {
-				return nil
-			}
-			return r.brk.SetMaxPending(next.MaxPending)
-		},
+		func() error { return r.brk.SetMaxPending(next.MaxPending) },
 		func() { cur.MaxPending = next.MaxPending })
 	apply("cert_lifetime", cur.CertLifetime.Duration, next.CertLifetime.Duration,
-		func() error {
-			if r.api == nil {
-				return nil // role broker: nothing issues certificates here
-			}
-			return r.api.SetDefaultLifetime(next.CertLifetime.Duration)
-		},
+		func() error { return r.api.SetDefaultLifetime(next.CertLifetime.Duration) },
 		func() { cur.CertLifetime = next.CertLifetime })
 	apply("reload_interval", cur.ReloadInterval.Duration, next.ReloadInterval.Duration,
 		func() error { r.interval.Store(int64(next.ReloadInterval.Duration)); return nil },

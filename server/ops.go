@@ -1,4 +1,4 @@
-package main
+package server
 
 import (
 	"context"
@@ -143,17 +143,14 @@ func (o *opsServer) currentCRL() ([]byte, error) {
 	return der, nil
 }
 
-// serveOps starts the ops listener; it stops when ctx ends.
-func serveOps(ctx context.Context, addr string, h http.Handler, log *slog.Logger) (net.Addr, error) {
+// listenOps binds the ops listener and serves h on it until the returned
+// server is closed.
+func listenOps(addr string, h http.Handler, log *slog.Logger) (*http.Server, net.Addr, error) {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	srv := &http.Server{Handler: h, ReadHeaderTimeout: 5 * time.Second, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelDebug)}
 	go srv.Serve(ln)
-	go func() {
-		<-ctx.Done()
-		srv.Close()
-	}()
-	return ln.Addr(), nil
+	return srv, ln.Addr(), nil
 }

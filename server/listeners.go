@@ -1,0 +1,126 @@
+package server
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/fleetgate/fleetgate/broker"
+	"github.com/fleetgate/fleetgate/provisioning/api"
+	"github.com/fleetgate/fleetgate/provisioning/ca"
+)
+
+// startListeners starts what the role asks for: the broker, the API, and
+// the ops listener when ops_addr is set. All of them share one metrics
+// registry. The broker and the revocation counter stop when ctx ends.
+func (s *Server) startListeners(ctx context.Context, authority *ca.CA) error {
+	metricsReg := newMetricsRegistry()
+	registerRegistryMetrics(metricsReg, s.db)
+	s.at.MQTT, s.at.API, s.at.Ops = "not run (role api)", "not run (role broker)", "disabled"
+	if s.cfg.Role != RoleAPI {
+		if err := s.startBroker(ctx, authority, metricsReg); err != nil {
+			return err
+		}
+	}
+	if s.cfg.Role != RoleBroker {
+		if err := s.startAPI(authority, metricsReg); err != nil {
+			return err
+		}
+	}
+	if s.cfg.OpsAddr != "" {
+		if err := s.startOps(ctx, metricsReg); err != nil {
+			return fmt.Errorf("start ops listener on %s: %w", s.cfg.OpsAddr, err)
+		}
+	}
+	return nil
+}
+
+// startBroker starts the mTLS MQTT listener. Its server certificate comes
+// from the reloader at every handshake, so a reload swaps it in.
+func (s *Server) startBroker(ctx context.Context, authority *ca.CA, metricsReg *prometheus.Registry) error {
+	cfg, rl := s.cfg, s.rl
+	brk, err := broker.New(broker.Config{
+		Metrics:          broker.NewMetrics(metricsReg),
+		Addr:             cfg.MQTTAddr,
+		GetCertificate:   func(*tls.ClientHelloInfo) (*tls.Certificate, error) { return rl.current().ServerCertificate(), nil },
+		ClientCAs:        authority.DevicePool(),
+		HandshakeTimeout: cfg.HandshakeTimeout.Duration,
+		MaxPacketSize:    cfg.MaxPacketSize,
+		MaxPending:       cfg.MaxPending,
+		Logger:           s.log.With("component", "broker"),
+	}, s.db)
+	if err != nil {
+		return err
+	}
+	if err := brk.Start(ctx); err != nil {
+		return fmt.Errorf("start broker on %s: %w", cfg.MQTTAddr, err)
+	}
+	s.brk, rl.brk = brk, brk
+	s.at.MQTT = brk.Addr().String()
+	return nil
+}
+
+// startAPI starts the operator and provisioning HTTPS API. A failure while
+// it serves is reported on Err.
+func (s *Server) startAPI(authority *ca.CA, metricsReg *prometheus.Registry) error {
+	cfg := s.cfg
+	apiCfg := api.Config{
+		Metrics:         api.NewMetrics(metricsReg),
+		Logger:          s.log.With("component", "api"),
+		DefaultLifetime: cfg.CertLifetime.Duration,
+		ChallengeTTL:    cfg.ChallengeTTL.Duration,
+	}
+	if cfg.EKRoots != "" {
+		var err error
+		apiCfg.EKRoots, apiCfg.EKIntermediates, err = api.LoadEKRoots(cfg.EKRoots)
+		if err != nil {
+			return fmt.Errorf("ek_roots %s: %w", cfg.EKRoots, err)
+		}
+	}
+	ln, err := net.Listen("tcp", cfg.APIAddr)
+	if err != nil {
+		return fmt.Errorf("start API on %s: %w", cfg.APIAddr, err)
+	}
+	handler := api.New(s.db, authority, apiCfg)
+	s.rl.api = handler
+	s.api = handler.Server(cfg.APIAddr)
+	s.goBackground(func() {
+		if err := s.api.ServeTLS(ln, "", ""); !errors.Is(err, http.ErrServerClosed) {
+			s.errc <- fmt.Errorf("API server: %w", err)
+		}
+	})
+	s.at.API = "https://" + ln.Addr().String()
+	return nil
+}
+
+// startOps starts the plain-HTTP ops listener and the revocation counter
+// feeding its metrics and CRL cache.
+func (s *Server) startOps(ctx context.Context, metricsReg *prometheus.Registry) error {
+	brokerDone := make(<-chan struct{}) // never closed without a broker
+	if s.brk != nil {
+		brokerDone = s.brk.Done()
+	}
+	db := s.db
+	ops := &opsServer{db: db, authority: s.rl.current, log: s.log.With("component", "ops"), ready: func() bool {
+		select {
+		case <-brokerDone:
+			return false
+		default:
+			return !db.Health().PastGrace
+		}
+	}}
+	ops.revocations = newRevocationCounter(metricsReg)
+	s.goBackground(func() { ops.watchRevocations(ctx) })
+	srv, addr, err := listenOps(s.cfg.OpsAddr, ops.handler(metricsReg), s.log)
+	if err != nil {
+		return err
+	}
+	s.ops = srv
+	s.at.Ops = "http://" + addr.String()
+	return nil
+}
