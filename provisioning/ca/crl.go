@@ -23,6 +23,9 @@ type RevokedCert struct {
 // the broker (which reads revocations from the registry itself). number
 // must grow with every CRL the caller publishes.
 func (ca *CA) DeviceCRL(revoked []RevokedCert, number *big.Int, validity time.Duration) ([]byte, error) {
+	if ca.deviceKey == nil {
+		return nil, fmt.Errorf("sign device CRL: %w", ErrNoCAKey)
+	}
 	if validity <= 0 {
 		validity = DefaultCRLValidity
 	}
