@@ -64,6 +64,11 @@ type Config struct {
 	EtcdCert      string   `json:"etcd_cert"`      // client certificate for etcd
 	EtcdKey       string   `json:"etcd_key"`
 
+	// BundleDir, for role broker only, is a broker bundle written by
+	// `fleetgate ca broker-bundle`: the broker serves and verifies from it
+	// and holds no CA key. Empty: the CA directory under DataDir.
+	BundleDir string `json:"bundle_dir"`
+
 	// Reread reads the configuration again for a reload, layered as it
 	// was at start. Nil: the configuration stays as started and a reload
 	// changes only the CA material.
@@ -133,6 +138,9 @@ func (c Config) Validate() error {
 		errs = append(errs, errors.New("api_addr must be set"))
 	}
 	errs = append(errs, c.validateRegistry()...)
+	if c.BundleDir != "" && c.Role != RoleBroker {
+		errs = append(errs, fmt.Errorf("bundle_dir is for role broker only, not %q: a process serving the API signs certificates and needs the CA directory", c.Role))
+	}
 	if c.HandshakeTimeout.Duration <= 0 {
 		errs = append(errs, errors.New("handshake_timeout must be positive"))
 	}

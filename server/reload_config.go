@@ -97,6 +97,7 @@ func restartFields(cur, next Config) []string {
 	add("registry", cur.Registry != next.Registry)
 	add("registry_grace", cur.RegistryGrace != next.RegistryGrace)
 	add("role", cur.Role != next.Role)
+	add("bundle_dir", cur.BundleDir != next.BundleDir)
 	add("etcd_ca", cur.EtcdCA != next.EtcdCA)
 	add("etcd_cert", cur.EtcdCert != next.EtcdCert)
 	add("etcd_key", cur.EtcdKey != next.EtcdKey)

@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/fleetgate/fleetgate/broker"
-	"github.com/fleetgate/fleetgate/provisioning/ca"
 	"github.com/fleetgate/fleetgate/store"
 )
 
@@ -51,7 +50,7 @@ type Endpoints struct {
 }
 
 // Start validates cfg, opens the registry, loads or creates the CA under
-// cfg.CADir(), starts the listeners the role asks for and the reload
+// cfg.CADir() (or, for a broker, loads the bundle in cfg.BundleDir), starts the listeners the role asks for and the reload
 // watcher, and returns once all of them accept. On any error it closes
 // what it had opened and returns the error. The server lives until Close,
 // or until ctx ends, which closes it the same way.
@@ -84,15 +83,13 @@ func Start(ctx context.Context, cfg Config) (_ *Server, err error) {
 
 	// The digest is taken before the files are read, so that a change made
 	// while the server starts is reloaded rather than missed.
-	caFP := caFingerprint(cfg.CADir())
-	authority, created, err := ca.Bootstrap(cfg.CADir(), ca.BootstrapOptions{ServerNames: cfg.ServerNames, Logger: log.With("component", "ca")})
+	src := cfg.caSource()
+	caFP := src.fingerprint()
+	authority, err := openCA(cfg, src, log.With("component", "ca"))
 	if err != nil {
-		return nil, fmt.Errorf("certificate authority: %w", err)
+		return nil, err
 	}
-	if len(created) > 0 {
-		log.Info("created CA material", "dir", cfg.CADir(), "files", created)
-	}
-	s.rl = &reloader{log: log.With("component", "reload"), level: level, caDir: cfg.CADir(), loadCfg: cfg.reread(), cfg: cfg,
+	s.rl = &reloader{log: log.With("component", "reload"), level: level, src: src, loadCfg: cfg.reread(), cfg: cfg,
 		brk: notRun{}, api: notRun{}} // until the role's listeners start
 	s.rl.authority.Store(authority)
 	s.rl.interval.Store(int64(cfg.ReloadInterval.Duration))

@@ -14,6 +14,9 @@ import (
 // what to do next. Tests and tools parse its address lines: keep them.
 func printBanner(out io.Writer, cfg server.Config, at server.Endpoints) {
 	caDir := cfg.CADir()
+	if cfg.BundleDir != "" {
+		caDir = cfg.BundleDir // a broker bundle: the root, and no operator credentials
+	}
 	fmt.Fprintf(out, `fleetgate is running (role %s)
   MQTT (mTLS):       %s
   API (HTTPS):       %s

@@ -64,4 +64,5 @@ func applyFlags(cmd *cobra.Command, dst *server.Config, src server.Config) {
 	set("etcd-ca", func() { dst.EtcdCA = src.EtcdCA })
 	set("etcd-cert", func() { dst.EtcdCert = src.EtcdCert })
 	set("etcd-key", func() { dst.EtcdKey = src.EtcdKey })
+	set("bundle", func() { dst.BundleDir = src.BundleDir })
 }

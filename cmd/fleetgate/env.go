@@ -37,6 +37,7 @@ func loadEnv(c *server.Config, getenv func(string) string) error {
 			"FLEETGATE_ETCD_CA":    &c.EtcdCA,
 			"FLEETGATE_ETCD_CERT":  &c.EtcdCert,
 			"FLEETGATE_ETCD_KEY":   &c.EtcdKey,
+			"FLEETGATE_BUNDLE_DIR": &c.BundleDir,
 		}),
 		fromEnv(getenv, list, map[string]*[]string{"FLEETGATE_SERVER_NAMES": &c.ServerNames}),
 		fromEnv(getenv, duration, map[string]*server.Duration{

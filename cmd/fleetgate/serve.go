@@ -21,7 +21,9 @@ func serveCommand() *cobra.Command {
 		Long: `Run the mTLS MQTT broker and the operator/provisioning HTTPS API in one
 process over one bbolt registry file in the data directory. On first start the
 CA (root, device-issuing intermediate, server and first operator certificates)
-is created under <data_dir>/ca.
+is created under <data_dir>/ca. A broker host (--role broker) may instead start
+from a bundle holding no CA key (--bundle DIR, written on the CA host with
+fleetgate ca broker-bundle); it never creates a CA.
 
 Configuration precedence, lowest first: defaults, --config JSON file,
 FLEETGATE_* environment variables, flags.
@@ -60,6 +62,7 @@ connection. A reload that fails keeps the previous material and logs why.`,
 	f.StringVar(&cfg.EtcdCA, "etcd-ca", "", "PEM CA bundle to verify etcd's TLS certificates")
 	f.StringVar(&cfg.EtcdCert, "etcd-cert", "", "client certificate for etcd (with --etcd-key)")
 	f.StringVar(&cfg.EtcdKey, "etcd-key", "", "client key for etcd")
+	f.StringVar(&cfg.BundleDir, "bundle", "", "role broker: serve from this broker bundle (fleetgate ca broker-bundle) instead of <data>/ca; it holds no CA key")
 	f.Var(&cfg.MemoryLimit, "memory-limit", "soft memory limit such as 2GiB (default none); the GOMEMLIMIT environment variable wins")
 	return cmd
 }
