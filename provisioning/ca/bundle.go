@@ -112,18 +112,6 @@ func bundleServerNames(names []string) (serverNames, error) {
 	return sn, nil
 }
 
-// readRootKey reads the root key of dir and checks it matches root.
-func readRootKey(dir string, root *x509.Certificate) (crypto.Signer, error) {
-	key, err := readKey(dir, RootKeyFile)
-	if err != nil {
-		return nil, fmt.Errorf("CA directory %s: the root key is needed to sign the server certificate: %w", dir, err)
-	}
-	if !keyMatches(key, root.PublicKey) {
-		return nil, fmt.Errorf("CA directory %s: %w: %s does not match %s", dir, ErrCorrupt, RootKeyFile, RootCertFile)
-	}
-	return key, nil
-}
-
 // prepareBundleDir creates out (mode 0700) or checks that everything in it
 // belongs to a bundle.
 func prepareBundleDir(out string) error {

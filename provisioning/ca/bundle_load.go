@@ -27,15 +27,9 @@ var caKeyFiles = []string{RootKeyFile, DeviceCAKeyFile, OperatorCAKeyFile}
 // certificate, and the server key must match its certificate (ErrCorrupt
 // otherwise). Like Load it changes nothing and may run at any moment.
 func LoadBrokerBundle(dir string) (*CA, error) {
-	var missing []string
-	for _, name := range bundleFiles {
-		ok, err := exists(dir, name)
-		if err != nil {
-			return nil, fmt.Errorf("broker bundle %s: %w", dir, err)
-		}
-		if !ok {
-			missing = append(missing, name)
-		}
+	missing, err := missingFiles(dir, bundleFiles)
+	if err != nil {
+		return nil, fmt.Errorf("broker bundle %s: %w", dir, err)
 	}
 	if len(missing) > 0 {
 		return nil, fmt.Errorf("%w: broker bundle %s lacks %v (write one with `fleetgate ca broker-bundle` on the CA host): %w",
@@ -49,18 +43,11 @@ func LoadBrokerBundle(dir string) (*CA, error) {
 	if err != nil {
 		return nil, fmt.Errorf("broker bundle %s: %w", dir, err)
 	}
-	server, err := readCert(dir, ServerCertFile)
-	if err != nil {
-		return nil, fmt.Errorf("broker bundle %s: %w", dir, err)
-	}
-	serverKey, err := readKey(dir, ServerKeyFile)
+	server, serverKey, err := readPair(dir, ServerCertFile, ServerKeyFile)
 	if err != nil {
 		return nil, fmt.Errorf("broker bundle %s: %w", dir, err)
 	}
 	var errs []error
-	if !keyMatches(serverKey, server.PublicKey) {
-		errs = append(errs, fmt.Errorf("%w: %s does not match %s", ErrCorrupt, ServerKeyFile, ServerCertFile))
-	}
 	if !root.BasicConstraintsValid || !root.IsCA || root.CheckSignatureFrom(root) != nil {
 		errs = append(errs, fmt.Errorf("%w: %s is not a self-signed CA certificate", ErrCorrupt, RootCertFile))
 	}
