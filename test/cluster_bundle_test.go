@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/fleetgate/fleetgate/internal/testkit/bins"
+	"github.com/fleetgate/fleetgate/internal/testkit/fleetserver"
 	"github.com/fleetgate/fleetgate/internal/testkit/pki"
 	"github.com/fleetgate/fleetgate/provisioning/ca"
 )
@@ -216,4 +218,18 @@ func TestClusterBrokerWithCAKeysWarns(t *testing.T) {
 	}
 	good, _, _ := f.device(t, "legacy-ok")
 	f.admitted(t, b, good, "legacy-ok")
+
+	// Pointed at an empty bundle directory, a broker says what is missing
+	// and creates no CA, there or in its data directory.
+	data, empty := t.TempDir(), t.TempDir()
+	_, errOut, code := fleetserver.Run(t, bins.Fleetgate(t), "serve", "--role", "broker", "--registry", f.registry,
+		"--data", data, "--bundle", empty, "--mqtt-addr", "127.0.0.1:0", "--ops-addr", "")
+	if code == 0 || !strings.Contains(errOut, "broker bundle") || !strings.Contains(errOut, "fleetgate ca broker-bundle") {
+		t.Fatalf("broker on an empty bundle: exit %d\n%s", code, errOut)
+	}
+	for _, dir := range []string{empty, filepath.Join(data, "ca")} {
+		if entries, _ := os.ReadDir(dir); len(entries) != 0 {
+			t.Errorf("%s holds %d files after the refused start, want none", dir, len(entries))
+		}
+	}
 }
