@@ -52,4 +52,8 @@ var (
 	// issues device certificates now; it cannot be retired before another
 	// one has replaced it.
 	ErrIssuingIntermediate = errors.New("intermediate is the issuing one")
+
+	// ErrBadPublicURL means a public base URL for revocation is not an
+	// absolute http(s) URL with a host and without query or fragment.
+	ErrBadPublicURL = errors.New("bad public URL")
 )
