@@ -58,7 +58,7 @@ func (r revokedRegistry) Certificate(string) (store.Certificate, error) {
 	return store.Certificate{}, store.ErrNotFound
 }
 func (r revokedRegistry) Certificates(string) ([]store.Certificate, error) { return r.certs, nil }
-func (r revokedRegistry) Watch(context.Context) <-chan store.Change       { return nil }
+func (r revokedRegistry) Watch(context.Context) <-chan store.Change        { return nil }
 
 // BenchmarkCRL100k: time and size of a CRL listing 100,000 revoked
 // certificates, signed by the device intermediate.
