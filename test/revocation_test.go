@@ -6,7 +6,6 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -23,7 +22,7 @@ import (
 // refuses the certificate with the CRL fetched from its distribution
 // point.
 func TestRevocationForRelyingParties(t *testing.T) {
-	openssl := needOpenSSL(t)
+	openssl := needTool(t, "openssl")
 	addr := freeLoopbackAddr(t)
 	base := "http://" + addr
 	s := startServer(t, t.TempDir(), "--public-url", base, "--revocation-addr", addr)
@@ -76,15 +75,6 @@ func TestRevocationForRelyingParties(t *testing.T) {
 	if out, code := verify(); code == 0 || !strings.Contains(out, "certificate revoked") {
 		t.Fatalf("openssl verify accepted a revoked certificate: exit %d\n%s", code, out)
 	}
-}
-
-func needOpenSSL(t *testing.T) string {
-	t.Helper()
-	p, err := exec.LookPath("openssl")
-	if err != nil {
-		t.Fatal("openssl not found: install Debian's openssl (apt-get install -y openssl)")
-	}
-	return p
 }
 
 // freeLoopbackAddr returns a loopback address with a port free a moment

@@ -34,10 +34,11 @@ func TestOCSPStatuses(t *testing.T) {
 		}
 		return body(t, resp)
 	}
-	for name, send := range map[string]func(*testing.T, []byte) []byte{
+	senders := map[string]func(*testing.T, []byte) []byte{
 		"POST": func(t *testing.T, der []byte) []byte { return e.post(t, der) },
 		"GET":  get,
-	} {
+	}
+	for name, send := range senders {
 		t.Run("ok/good by "+name, func(t *testing.T) {
 			r := parse(t, send(t, ocspRequest(t, leaf, issuer, nil)), leaf, issuer)
 			if r.Status != ocsp.Good || r.SerialNumber.Cmp(leaf.SerialNumber) != 0 {
@@ -55,10 +56,7 @@ func TestOCSPStatuses(t *testing.T) {
 		t.Fatal(err)
 	}
 	e.await(t, ca.SerialHex(leaf))
-	for name, send := range map[string]func(*testing.T, []byte) []byte{
-		"POST": func(t *testing.T, der []byte) []byte { return e.post(t, der) },
-		"GET":  get,
-	} {
+	for name, send := range senders {
 		t.Run("ok/revoked by "+name, func(t *testing.T) {
 			r := parse(t, send(t, ocspRequest(t, leaf, issuer, nil)), leaf, issuer)
 			if r.Status != ocsp.Revoked {
