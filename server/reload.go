@@ -58,6 +58,7 @@ type reloader struct {
 	log     *slog.Logger
 	level   *slog.LevelVar
 	src     caSource // the CA directory or the broker bundle
+	pubURL  string   // public_url as started: revocation URLs in device certificates
 	loadCfg func() (Config, error)
 	brk     liveBroker // notRun when this process runs no broker (role api)
 	api     liveAPI    // notRun when it runs no API (role broker)
@@ -84,6 +85,9 @@ func (r *reloader) reloadCA(trigger string) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	next, err := r.src.load(r.src.dir)
+	if err == nil {
+		next, err = next.WithPublicURL(r.pubURL)
+	}
 	if err == nil {
 		err = sameRoot(r.current(), next)
 	}

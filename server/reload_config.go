@@ -88,6 +88,8 @@ func restartFields(cur, next Config) []string {
 	add("api_addr", cur.APIAddr != next.APIAddr)
 	add("ops_addr", cur.OpsAddr != next.OpsAddr)
 	add("server_names", !slices.Equal(cur.ServerNames, next.ServerNames))
+	add("public_url", cur.PublicURL != next.PublicURL)
+	add("revocation_addr", cur.RevocationAddr != next.RevocationAddr)
 	add("max_packet_size", cur.MaxPacketSize != next.MaxPacketSize)
 	add("ek_roots", cur.EKRoots != next.EKRoots)
 	add("challenge_ttl", cur.ChallengeTTL != next.ChallengeTTL)

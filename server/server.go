@@ -27,6 +27,7 @@ type Server struct {
 	brk *broker.Broker // nil for role api
 	api *http.Server   // nil for role broker
 	ops *http.Server   // nil when ops_addr is empty
+	rev *http.Server   // relying-party CRL and OCSP listener; nil when not run
 	at  Endpoints
 
 	cancel  context.CancelFunc // ends the background work
@@ -43,10 +44,11 @@ type Server struct {
 // Endpoints says where a started server serves, in the form the banner
 // and the log show it.
 type Endpoints struct {
-	MQTT     string // host:port, or "not run (role api)"
-	API      string // https://host:port, or "not run (role broker)"
-	Ops      string // http://host:port, or "disabled"
-	Registry string // the bbolt file or the etcd URL
+	MQTT       string // host:port, or "not run (role api)"
+	API        string // https://host:port, or "not run (role broker)"
+	Ops        string // http://host:port, or "disabled"
+	Revocation string // http://host:port of CRLs and OCSP, or "disabled"
+	Registry   string // the bbolt file or the etcd URL
 }
 
 // Start validates cfg, opens the registry, loads or creates the CA under
@@ -89,7 +91,10 @@ func Start(ctx context.Context, cfg Config) (_ *Server, err error) {
 	if err != nil {
 		return nil, err
 	}
-	s.rl = &reloader{log: log.With("component", "reload"), level: level, src: src, loadCfg: cfg.reread(), cfg: cfg,
+	if authority, err = authority.WithPublicURL(cfg.PublicURL); err != nil {
+		return nil, fmt.Errorf("certificate authority: %w", err)
+	}
+	s.rl = &reloader{log: log.With("component", "reload"), level: level, src: src, pubURL: cfg.PublicURL, loadCfg: cfg.reread(), cfg: cfg,
 		brk: notRun{}, api: notRun{}} // until the role's listeners start
 	s.rl.authority.Store(authority)
 	s.rl.interval.Store(int64(cfg.ReloadInterval.Duration))
@@ -171,6 +176,9 @@ func (s *Server) Close() error {
 		}
 		if s.ops != nil {
 			_ = s.ops.Close()
+		}
+		if s.rev != nil {
+			_ = s.rev.Close()
 		}
 		if s.brk != nil {
 			_ = s.brk.Close()

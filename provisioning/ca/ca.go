@@ -26,6 +26,7 @@ type CA struct {
 	operatorCA  *x509.Certificate
 	operatorKey crypto.Signer
 	server      tls.Certificate
+	publicURL   string // base of the revocation URLs in device certificates; "" for none
 }
 
 // Dir returns the directory the CA was loaded from.

@@ -61,4 +61,8 @@ var (
 	// files that are not part of one, so writing the bundle there could mix
 	// it with other material. The wrapping error names the files.
 	ErrNotBundleDir = errors.New("not a broker bundle directory")
+
+	// ErrBadPublicURL means a public base URL for revocation is not an
+	// absolute http(s) URL with a host and without query or fragment.
+	ErrBadPublicURL = errors.New("bad public URL")
 )
