@@ -7,6 +7,8 @@
 //   - pki: test CAs and the good and bad certificates they sign.
 //   - tpmsim: the go-tpm simulator (build tag tpmsimulator).
 //   - swtpm: a freshly manufactured Debian swtpm with EK certificates.
+//   - etcdtest: a real etcd cluster of member processes on loopback.
+//   - deptest: checks that a package links nothing it must not.
 //
 // Raw MQTT packets come from firmware-sim/mqttwire, which the load tools
 // already share. Helpers take testing.TB, call t.Helper and clean up with
