@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/fleetgate/fleetgate/identity"
+	"github.com/fleetgate/fleetgate/internal/testkit/softtpm"
 	"github.com/fleetgate/fleetgate/provisioning/api"
 	"github.com/fleetgate/fleetgate/provisioning/api/apitest"
 	"github.com/fleetgate/fleetgate/provisioning/attest"
@@ -136,9 +137,9 @@ func tokenGroup(t testing.TB, e *apitest.Env, group string, n int, ttl time.Dura
 }
 
 // tpmEnv starts the API with m's root as the EK manufacturer root.
-func tpmEnv(t testing.TB, m *manufacturer, cfg api.Config) *apitest.Env {
+func tpmEnv(t testing.TB, m *softtpm.Manufacturer, cfg api.Config) *apitest.Env {
 	t.Helper()
-	cfg.EKRoots = m.pool()
+	cfg.EKRoots = m.Pool()
 	return apitest.Start(t, apitest.Options{Config: cfg})
 }
 

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/fleetgate/fleetgate/internal/testkit/pki"
 	"github.com/fleetgate/fleetgate/provisioning/api/apitest"
 	"github.com/fleetgate/fleetgate/provisioning/enroll"
 	"github.com/fleetgate/fleetgate/provisioning/wire"
@@ -29,7 +30,7 @@ func TestTokenEnrollment(t *testing.T) {
 
 	var used string
 	t.Run("ok/enroll", func(t *testing.T) {
-		key := newP256(t)
+		key := pki.Key(t)
 		got, err := dev.EnrollToken(ctx, wire.TokenRequest{Token: tokens[0], DeviceID: "sim-1", CSR: csrPEM(t, key)})
 		if err != nil {
 			t.Fatal(err)
@@ -64,7 +65,7 @@ func TestTokenEnrollment(t *testing.T) {
 		t.Fatal(err)
 	}
 	p384, _ := ecdsa.GenerateKey(elliptic.P384(), rand.Reader)
-	goodCSR := csrPEM(t, newP256(t))
+	goodCSR := csrPEM(t, pki.Key(t))
 	tests := []struct {
 		name   string
 		req    wire.TokenRequest
@@ -125,7 +126,7 @@ func TestTokenRace(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			c := deviceClient(t, e)
-			csr := csrPEM(t, newP256(t))
+			csr := csrPEM(t, pki.Key(t))
 			<-start
 			_, errs[i] = c.EnrollToken(testCtx(t), wire.TokenRequest{Token: token, DeviceID: fmt.Sprintf("racer-%d", i), CSR: csr})
 		}()
