@@ -37,7 +37,7 @@ func BenchmarkTokenEnrollment(b *testing.B) {
 		b.Run(mode, func(b *testing.B) {
 			e := apitest.Start(b, apitest.Options{Config: api.Config{Logger: discardLogger()}})
 			tokens := benchTokens(b, e, b.N)
-			csr := csrPEM(b, pki.Key(b))
+			csr := pki.CSRPEM(b, pki.Key(b), "ignored")
 			bodies := make([][]byte, b.N)
 			for i := range bodies {
 				bodies[i], _ = json.Marshal(wire.TokenRequest{Token: tokens[i], DeviceID: fmt.Sprintf("bench-%d", i), CSR: csr})
@@ -138,7 +138,7 @@ func tpmFinishFixture(b *testing.B) (http.Handler, [][]byte) {
 	preRegister(b, e, "tpm-1", &s.EK.PublicKey)
 	ekHash, _ := attest.EKHash(&s.EK.PublicKey)
 	key := pki.Key(b)
-	csr := csrPEM(b, key)
+	csr := pki.CSRPEM(b, key, "ignored")
 	bodies := make([][]byte, b.N)
 	challenges := make([]store.Challenge, b.N)
 	for i := range challenges {

@@ -2,16 +2,14 @@ package api_test
 
 import (
 	"crypto"
-	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
 	"errors"
 	"testing"
 	"time"
 
 	"github.com/fleetgate/fleetgate/identity"
+	"github.com/fleetgate/fleetgate/internal/testkit/pki"
 	"github.com/fleetgate/fleetgate/internal/testkit/softtpm"
 	"github.com/fleetgate/fleetgate/provisioning/api"
 	"github.com/fleetgate/fleetgate/provisioning/api/apitest"
@@ -56,21 +54,11 @@ func wantRefusal(t testing.TB, err error, status int, code wire.Code) {
 	}
 }
 
-// csrPEM returns a PEM CSR signed by key.
-func csrPEM(t testing.TB, key crypto.Signer) string {
-	t.Helper()
-	der, err := x509.CreateCertificateRequest(rand.Reader, &x509.CertificateRequest{Subject: pkix.Name{CommonName: "ignored"}}, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE REQUEST", Bytes: der}))
-}
-
 // checkEnrolled verifies an answer: a leaf for the device, chaining to the
 // device CA, recorded active in the registry with the attestation.
 func checkEnrolled(t testing.TB, e *apitest.Env, got wire.Issued, id string, key crypto.PublicKey, how store.Attestation) store.Certificate {
 	t.Helper()
-	certs := parsePEMCertsTB(t, got.Chain)
+	certs := pki.ParseCerts(t, []byte(got.Chain))
 	if len(certs) != 2 {
 		t.Fatalf("chain holds %d certificates, want leaf and device CA", len(certs))
 	}
@@ -98,29 +86,11 @@ func checkEnrolled(t testing.TB, e *apitest.Env, got wire.Issued, id string, key
 func tlsCert(t testing.TB, got wire.Issued, key crypto.Signer) *tls.Certificate {
 	t.Helper()
 	var c tls.Certificate
-	for _, x := range parsePEMCertsTB(t, got.Chain) {
+	for _, x := range pki.ParseCerts(t, []byte(got.Chain)) {
 		c.Certificate = append(c.Certificate, x.Raw)
 	}
 	c.PrivateKey = key
 	return &c
-}
-
-func parsePEMCertsTB(t testing.TB, data string) []*x509.Certificate {
-	t.Helper()
-	var out []*x509.Certificate
-	rest := []byte(data)
-	for {
-		var block *pem.Block
-		block, rest = pem.Decode(rest)
-		if block == nil {
-			return out
-		}
-		c, err := x509.ParseCertificate(block.Bytes)
-		if err != nil {
-			t.Fatal(err)
-		}
-		out = append(out, c)
-	}
 }
 
 // tokenGroup creates a group that allows tokens and n tokens for it.

@@ -86,7 +86,7 @@ func (s *simDevice) finishRequest(t *testing.T, id string, secret []byte, key *t
 	if err != nil {
 		t.Fatalf("Certify: %v", err)
 	}
-	return wire.TPMFinishRequest{ChallengeID: id, Secret: secret, KeyPublic: key.Public(), Attestation: att, Signature: sig, CSR: csrPEM(t, key.Signer())}
+	return wire.TPMFinishRequest{ChallengeID: id, Secret: secret, KeyPublic: key.Public(), Attestation: att, Signature: sig, CSR: pki.CSRPEM(t, key.Signer(), "ignored")}
 }
 
 // TestSimulatorEnrollment enrolls a device whose key lives in the TPM, then
@@ -124,7 +124,7 @@ func TestSimulatorEnrollment(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	req := wire.RotationRequest{ChallengeID: ch.ChallengeID, KeyPublic: key2.Public(), Attestation: att, Signature: sig, CSR: csrPEM(t, key2.Signer())}
+	req := wire.RotationRequest{ChallengeID: ch.ChallengeID, KeyPublic: key2.Public(), Attestation: att, Signature: sig, CSR: pki.CSRPEM(t, key2.Signer(), "ignored")}
 	second, err := rc.FinishRotation(ctx, req)
 	if err != nil {
 		t.Fatalf("finish rotation: %v", err)
@@ -261,7 +261,7 @@ func TestSimulatorRefusals(t *testing.T) {
 	t.Run("error/csr-key-differs", func(t *testing.T) {
 		resp, secret := s.start(t, e, "sim-tpm-1")
 		req := s.finishRequest(t, resp.ChallengeID, secret, key, resp.Nonce)
-		req.CSR = csrPEM(t, pki.Key(t))
+		req.CSR = pki.CSRPEM(t, pki.Key(t), "ignored")
 		finishRefused(t, e, req, http.StatusForbidden, wire.CodeCSRKeyMismatch)
 	})
 	t.Run("error/bad-csr-signature", func(t *testing.T) {

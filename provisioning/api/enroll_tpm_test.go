@@ -50,7 +50,7 @@ func softPrepare(t *testing.T, e *apitest.Env, s *softtpm.TPM, resp wire.TPMStar
 	key := pki.Key(t)
 	kp, att, sig := s.Certify(t, &key.PublicKey, softtpm.Attrs(false), resp.Nonce)
 	return softAttempt{start: resp, key: key, req: wire.TPMFinishRequest{
-		ChallengeID: resp.ChallengeID, Secret: ch.Secret, KeyPublic: kp, Attestation: att, Signature: sig, CSR: csrPEM(t, key),
+		ChallengeID: resp.ChallengeID, Secret: ch.Secret, KeyPublic: kp, Attestation: att, Signature: sig, CSR: pki.CSRPEM(t, key, "ignored"),
 	}}
 }
 
@@ -208,7 +208,7 @@ func TestTPMFinishRefusals(t *testing.T) {
 		{"error/tampered-attestation", e, func(t *testing.T, a *softAttempt) { a.req.Attestation[len(a.req.Attestation)-1] ^= 1 }, http.StatusForbidden, wire.CodeAKSignature},
 		{"error/attestation-not-tpm-generated", e, func(t *testing.T, a *softAttempt) { a.req.Attestation[0] ^= 1 }, http.StatusBadRequest, wire.CodeAttestation},
 		{"error/signature-garbage", e, func(t *testing.T, a *softAttempt) { a.req.Signature = []byte{0, 1} }, http.StatusBadRequest, wire.CodeAttestation},
-		{"error/csr-key-mismatch", e, func(t *testing.T, a *softAttempt) { a.req.CSR = csrPEM(t, pki.Key(t)) }, http.StatusForbidden, wire.CodeCSRKeyMismatch},
+		{"error/csr-key-mismatch", e, func(t *testing.T, a *softAttempt) { a.req.CSR = pki.CSRPEM(t, pki.Key(t), "ignored") }, http.StatusForbidden, wire.CodeCSRKeyMismatch},
 		{"error/csr-signature", e, func(t *testing.T, a *softAttempt) { a.req.CSR = string(tamperSignature(t, []byte(a.req.CSR))) }, http.StatusForbidden, wire.CodeCSRSignature},
 		{"error/csr-missing", e, func(t *testing.T, a *softAttempt) { a.req.CSR = "" }, http.StatusBadRequest, wire.CodeBadRequest},
 		{"error/secret-missing", e, func(t *testing.T, a *softAttempt) { a.req.Secret = nil }, http.StatusBadRequest, wire.CodeBadRequest},

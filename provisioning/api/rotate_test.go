@@ -18,7 +18,7 @@ import (
 func enrollByToken(t *testing.T, e *apitest.Env, token, id string) (*tls.Certificate, wire.Issued) {
 	t.Helper()
 	key := pki.Key(t)
-	got, err := deviceClient(t, e).EnrollToken(testCtx(t), wire.TokenRequest{Token: token, DeviceID: id, CSR: csrPEM(t, key)})
+	got, err := deviceClient(t, e).EnrollToken(testCtx(t), wire.TokenRequest{Token: token, DeviceID: id, CSR: pki.CSRPEM(t, key, "ignored")})
 	if err != nil {
 		t.Fatalf("enroll %s: %v", id, err)
 	}
@@ -39,7 +39,7 @@ func TestSoftwareRotation(t *testing.T) {
 	var second wire.Issued
 	t.Run("ok/rotate", func(t *testing.T) {
 		var err error
-		second, err = rc.FinishRotation(ctx, wire.RotationRequest{CSR: csrPEM(t, key2)})
+		second, err = rc.FinishRotation(ctx, wire.RotationRequest{CSR: pki.CSRPEM(t, key2, "ignored")})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -55,7 +55,7 @@ func TestSoftwareRotation(t *testing.T) {
 	t.Run("ok/retry-same-key", func(t *testing.T) {
 		before, _ := e.DB.Certificates("sim-1")
 		// A new CSR for the same key, as an agent that lost the reply makes.
-		again, err := rc.FinishRotation(ctx, wire.RotationRequest{CSR: csrPEM(t, key2)})
+		again, err := rc.FinishRotation(ctx, wire.RotationRequest{CSR: pki.CSRPEM(t, key2, "ignored")})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -73,7 +73,7 @@ func TestSoftwareRotation(t *testing.T) {
 			t.Fatal(err)
 		}
 		key3 := pki.Key(t)
-		third, err := rotationClient(t, e, tlsCert(t, second, key2)).FinishRotation(ctx, wire.RotationRequest{CSR: csrPEM(t, key3)})
+		third, err := rotationClient(t, e, tlsCert(t, second, key2)).FinishRotation(ctx, wire.RotationRequest{CSR: pki.CSRPEM(t, key3, "ignored")})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -92,7 +92,7 @@ func TestSoftwareRotation(t *testing.T) {
 		t.Fatal(err)
 	}
 	plainKey := pki.Key(t)
-	plainIssued, err := e.Admin.IssueCertificate(ctx, "plain-1", []byte(csrPEM(t, plainKey)), 0)
+	plainIssued, err := e.Admin.IssueCertificate(ctx, "plain-1", []byte(pki.CSRPEM(t, plainKey, "ignored")), 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -107,14 +107,14 @@ func TestSoftwareRotation(t *testing.T) {
 		status int
 		code   wire.Code
 	}{
-		{"error/no-client-cert", nil, wire.RotationRequest{CSR: csrPEM(t, pki.Key(t))}, false, http.StatusUnauthorized, wire.CodeUnauthenticated},
-		{"error/operator-cert", adminCert, wire.RotationRequest{CSR: csrPEM(t, pki.Key(t))}, false, http.StatusUnauthorized, wire.CodeUnauthenticated},
-		{"error/revoked-device", cert2, wire.RotationRequest{CSR: csrPEM(t, pki.Key(t))}, false, http.StatusUnauthorized, wire.CodeUnauthenticated},
-		{"error/superseded-cert", cert1, wire.RotationRequest{CSR: csrPEM(t, pki.Key(t))}, false, http.StatusUnauthorized, wire.CodeUnauthenticated},
-		{"error/group-without-tokens", plain, wire.RotationRequest{CSR: csrPEM(t, pki.Key(t))}, false, http.StatusForbidden, wire.CodePolicy},
-		{"error/tpm-fields-from-software-device", cert3, wire.RotationRequest{ChallengeID: "00112233445566778899aabbccddeeff", CSR: csrPEM(t, pki.Key(t))}, false, http.StatusBadRequest, wire.CodeBadRequest},
+		{"error/no-client-cert", nil, wire.RotationRequest{CSR: pki.CSRPEM(t, pki.Key(t), "ignored")}, false, http.StatusUnauthorized, wire.CodeUnauthenticated},
+		{"error/operator-cert", adminCert, wire.RotationRequest{CSR: pki.CSRPEM(t, pki.Key(t), "ignored")}, false, http.StatusUnauthorized, wire.CodeUnauthenticated},
+		{"error/revoked-device", cert2, wire.RotationRequest{CSR: pki.CSRPEM(t, pki.Key(t), "ignored")}, false, http.StatusUnauthorized, wire.CodeUnauthenticated},
+		{"error/superseded-cert", cert1, wire.RotationRequest{CSR: pki.CSRPEM(t, pki.Key(t), "ignored")}, false, http.StatusUnauthorized, wire.CodeUnauthenticated},
+		{"error/group-without-tokens", plain, wire.RotationRequest{CSR: pki.CSRPEM(t, pki.Key(t), "ignored")}, false, http.StatusForbidden, wire.CodePolicy},
+		{"error/tpm-fields-from-software-device", cert3, wire.RotationRequest{ChallengeID: "00112233445566778899aabbccddeeff", CSR: pki.CSRPEM(t, pki.Key(t), "ignored")}, false, http.StatusBadRequest, wire.CodeBadRequest},
 		{"error/start-for-software-device", cert3, wire.RotationRequest{}, true, http.StatusBadRequest, wire.CodeBadRequest},
-		{"error/csr-signature", cert3, wire.RotationRequest{CSR: string(tamperSignature(t, []byte(csrPEM(t, pki.Key(t)))))}, false, http.StatusForbidden, wire.CodeCSRSignature},
+		{"error/csr-signature", cert3, wire.RotationRequest{CSR: string(tamperSignature(t, []byte(pki.CSRPEM(t, pki.Key(t), "ignored"))))}, false, http.StatusForbidden, wire.CodeCSRSignature},
 		{"error/csr-missing", cert3, wire.RotationRequest{}, false, http.StatusBadRequest, wire.CodeBadRequest},
 	}
 	for _, tc := range tests {
@@ -160,7 +160,7 @@ func TestTPMRotationSoft(t *testing.T) {
 		}
 		key := pki.Key(t)
 		kp, att, sig := ak.Certify(t, &key.PublicKey, softtpm.Attrs(false), ch.Nonce)
-		return ch, wire.RotationRequest{ChallengeID: ch.ChallengeID, KeyPublic: kp, Attestation: att, Signature: sig, CSR: csrPEM(t, key)}
+		return ch, wire.RotationRequest{ChallengeID: ch.ChallengeID, KeyPublic: kp, Attestation: att, Signature: sig, CSR: pki.CSRPEM(t, key, "ignored")}
 	}
 
 	var req wire.RotationRequest
@@ -195,7 +195,7 @@ func TestTPMRotationSoft(t *testing.T) {
 		{"error/nonce-mismatch", func(t *testing.T, ch wire.RotationChallenge, r *wire.RotationRequest) {
 			key := pki.Key(t)
 			r.KeyPublic, r.Attestation, r.Signature = s.Certify(t, &key.PublicKey, softtpm.Attrs(false), a.start.Nonce)
-			r.CSR = csrPEM(t, key)
+			r.CSR = pki.CSRPEM(t, key, "ignored")
 		}, http.StatusForbidden, wire.CodeNonceMismatch},
 		{"error/other-ak", func(t *testing.T, ch wire.RotationChallenge, r *wire.RotationRequest) {
 			r.Signature = otherAK.Sign(t, r.Attestation)
@@ -215,7 +215,7 @@ func TestTPMRotationSoft(t *testing.T) {
 			}
 			key := pki.Key(t)
 			r.KeyPublic, r.Attestation, r.Signature = s.Certify(t, &key.PublicKey, softtpm.Attrs(false), ch.Nonce)
-			r.CSR = csrPEM(t, key)
+			r.CSR = pki.CSRPEM(t, key, "ignored")
 		}, http.StatusConflict, wire.CodeChallengeReplayed},
 	}
 	for _, tc := range tests {
