@@ -128,8 +128,9 @@ func preRegister(t testing.TB, e *apitest.Env, id string, ekPub crypto.PublicKey
 // unchangedBut asserts that a refused request left devices, certificates
 // and the audit log alone. Unlike assertUnchanged it allows a serial to
 // have been spent, which a refused token costs (the token is judged in the
-// transaction that records the certificate).
-func unchangedBut(t *testing.T, e *apitest.Env, before snapshot) {
+// transaction that records the certificate). It returns the state it
+// compared.
+func unchangedBut(t *testing.T, e *apitest.Env, before snapshot) snapshot {
 	t.Helper()
 	after := take(t, e)
 	if !sameJSON(before.devices, after.devices) {
@@ -141,4 +142,5 @@ func unchangedBut(t *testing.T, e *apitest.Env, before snapshot) {
 	if after.audit != before.audit {
 		t.Errorf("audit log grew from %d to %d events", before.audit, after.audit)
 	}
+	return after
 }
