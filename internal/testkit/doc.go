@@ -5,7 +5,9 @@
 //   - fleetserver: a running `fleetgate serve` with its operator CLI.
 //   - logbuf: a log buffer tests can read and wait on.
 //   - pki: test CAs and the good and bad certificates they sign.
-//   - tpmsim: the go-tpm simulator (build tag tpmsimulator).
+//   - softtpm: the byte strings a TPM sends, and EK certificates, made in
+//     software.
+//   - tpmsim: the go-tpm simulator (build tag tpmsimulator) and key blobs.
 //   - swtpm: a freshly manufactured Debian swtpm with EK certificates.
 //   - etcdtest: a real etcd cluster of member processes on loopback.
 //   - deptest: checks that a package links nothing it must not.
