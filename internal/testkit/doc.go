@@ -1,7 +1,8 @@
 // Package testkit is the root of the shared test code. It holds nothing
 // itself; each concern is a subpackage named for what it provides:
 //
-//   - bins: the fleetgate binary, built once per test process.
+//   - bins: the fleetgate binary and, through Build, any other main
+//     package natively or cross-compiled, each built once per process.
 //   - fleetserver: a running `fleetgate serve` with its operator CLI.
 //   - logbuf: a log buffer tests can read and wait on.
 //   - pki: test CAs and the good and bad certificates they sign.
