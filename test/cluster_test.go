@@ -20,7 +20,7 @@ import (
 
 	"github.com/fleetgate/fleetgate/device-agent/agent"
 	"github.com/fleetgate/fleetgate/firmware-sim/mqttwire"
-	"github.com/fleetgate/fleetgate/internal/etcdtest"
+	"github.com/fleetgate/fleetgate/internal/testkit/etcdtest"
 	"github.com/fleetgate/fleetgate/internal/testkit/pki"
 	"github.com/fleetgate/fleetgate/provisioning/enroll"
 	"github.com/fleetgate/fleetgate/provisioning/wire"
