@@ -1,6 +1,7 @@
 package ca
 
 import (
+
 	"bytes"
 	"crypto/x509"
 	"errors"
@@ -11,6 +12,8 @@ import (
 	"slices"
 	"testing"
 	"time"
+
+	"github.com/fleetgate/fleetgate/internal/testkit/pki"
 )
 
 // privateKeyBlocks counts the PEM private key blocks of every file in dir.
@@ -96,7 +99,7 @@ func TestWriteBrokerBundle(t *testing.T) {
 	if verifies(b.Server, loaded.DevicePool()) {
 		t.Error("the server certificate passes as a device")
 	}
-	csr := mustCSR(t, csrDER(t, newP256(t), &x509.CertificateRequest{}))
+	csr := mustCSR(t, csrDER(t, pki.Key(t), &x509.CertificateRequest{}))
 	if _, err := loaded.IssueDevice(csr, "dev-x", big.NewInt(9), 0); !errors.Is(err, ErrNoCAKey) {
 		t.Errorf("IssueDevice from a bundle: %v, want ErrNoCAKey", err)
 	}
