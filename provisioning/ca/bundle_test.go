@@ -1,7 +1,6 @@
 package ca
 
 import (
-
 	"bytes"
 	"crypto/x509"
 	"errors"
