@@ -9,6 +9,8 @@ import (
 
 	"github.com/ThalesGroup/crypto11"
 	"github.com/miekg/pkcs11"
+
+	"github.com/fleetgate/fleetgate/provisioning/ca"
 )
 
 // Token is an open, logged-in PKCS#11 token. Its signers stay usable until
@@ -135,3 +137,5 @@ func (t *Token) Delete(label string) error {
 // Close logs out and releases the module once no other Token uses it.
 // Signers from the token stop working.
 func (t *Token) Close() error { return t.ctx.Close() }
+
+var _ ca.KeyGenerator = (*Token)(nil)
