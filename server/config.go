@@ -149,7 +149,9 @@ func (c Config) Validate() error {
 		errs = append(errs, fmt.Errorf("bundle_dir is for role broker only, not %q: a process serving the API signs certificates and needs the CA directory", c.Role))
 	}
 	if h := c.hsm(); h.Enabled() {
-		errs = append(errs, h.Validate())
+		if err := h.Validate(); err != nil {
+			errs = append(errs, err)
+		}
 	}
 	if c.HandshakeTimeout.Duration <= 0 {
 		errs = append(errs, errors.New("handshake_timeout must be positive"))
