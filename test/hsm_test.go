@@ -10,6 +10,7 @@ import (
 
 	"github.com/fleetgate/fleetgate/internal/testkit/bins"
 	"github.com/fleetgate/fleetgate/internal/testkit/fleetserver"
+	"github.com/fleetgate/fleetgate/internal/testkit/pki"
 	"github.com/fleetgate/fleetgate/internal/testkit/softhsm"
 )
 
@@ -83,7 +84,7 @@ func TestCAKeysInHSM(t *testing.T) {
 		{"no token configured", data, nil, []string{"no token is configured", "root.key", "hsm_module"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			before := listing(t, filepath.Join(tc.data, "ca"))
+			before := pki.DirState(t, filepath.Join(tc.data, "ca"))
 			args := append([]string{"serve", "--data", tc.data, "--mqtt-addr", "127.0.0.1:0", "--api-addr", "127.0.0.1:0", "--ops-addr", ""}, tc.args...)
 			_, errOut, code := fleetserver.Run(t, bin, args...)
 			if code == 0 {
@@ -97,7 +98,7 @@ func TestCAKeysInHSM(t *testing.T) {
 			if strings.Contains(errOut, "fleetgate serving") {
 				t.Errorf("serve opened its listeners before failing:\n%s", errOut)
 			}
-			if after := listing(t, filepath.Join(tc.data, "ca")); after != before {
+			if after := pki.DirState(t, filepath.Join(tc.data, "ca")); after != before {
 				t.Errorf("the refused start changed the CA directory:\nbefore %s\nafter  %s", before, after)
 			}
 		})
@@ -129,24 +130,6 @@ func TestCAKeysInHSM(t *testing.T) {
 	if !strings.Contains(srv.Logs.String(), "opened the PKCS#11 token") {
 		t.Errorf("server log does not say it opened the token:\n%s", srv.Logs.String())
 	}
-}
-
-// listing is the names, sizes and modification times in dir.
-func listing(t *testing.T, dir string) string {
-	t.Helper()
-	entries, err := os.ReadDir(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var b strings.Builder
-	for _, e := range entries {
-		info, err := e.Info()
-		if err != nil {
-			t.Fatal(err)
-		}
-		b.WriteString(e.Name() + " " + info.ModTime().String() + "; ")
-	}
-	return b.String()
 }
 
 // copyDir copies the regular files of src into a new directory dst.

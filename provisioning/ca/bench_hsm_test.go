@@ -1,15 +1,12 @@
 package ca_test
 
 import (
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/x509"
 	"math/big"
 	"path/filepath"
 	"testing"
 	"time"
 
+	"github.com/fleetgate/fleetgate/internal/testkit/pki"
 	"github.com/fleetgate/fleetgate/internal/testkit/softhsm"
 	"github.com/fleetgate/fleetgate/provisioning/ca"
 )
@@ -33,18 +30,7 @@ func BenchmarkIssueHSM(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		b.Fatal(err)
-	}
-	der, err := x509.CreateCertificateRequest(rand.Reader, &x509.CertificateRequest{}, key)
-	if err != nil {
-		b.Fatal(err)
-	}
-	csr, err := x509.ParseCertificateRequest(der)
-	if err != nil {
-		b.Fatal(err)
-	}
+	csr := pki.CSR(b, pki.Key(b), "")
 
 	var spent [2]time.Duration
 	b.ResetTimer()

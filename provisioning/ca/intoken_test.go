@@ -1,9 +1,6 @@
 package ca_test
 
 import (
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/x509"
 	"errors"
 	"math/big"
@@ -13,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/fleetgate/fleetgate/internal/testkit/pki"
 	"github.com/fleetgate/fleetgate/internal/testkit/softhsm"
 	"github.com/fleetgate/fleetgate/provisioning/ca"
 	"github.com/fleetgate/fleetgate/provisioning/hsm"
@@ -57,18 +55,7 @@ func TestCAKeysInTokenIssueDevices(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	devKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	der, err := x509.CreateCertificateRequest(rand.Reader, &x509.CertificateRequest{}, devKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	csr, err := x509.ParseCertificateRequest(der)
-	if err != nil {
-		t.Fatal(err)
-	}
+	csr := pki.CSR(t, pki.Key(t), "")
 	leaf, err := authority.IssueDevice(csr, "dev-hsm-1", big.NewInt(42), 24*time.Hour)
 	if err != nil {
 		t.Fatal(err)
@@ -124,29 +111,12 @@ func TestBootstrapTokenErrors(t *testing.T) {
 	if err := tok.Delete("fg-device-ca"); err != nil {
 		t.Fatal(err)
 	}
-	before := dirState(t, dir)
+	before := pki.DirState(t, dir)
 	_, _, err := ca.Bootstrap(dir, ca.BootstrapOptions{Keys: tok})
 	if !errors.Is(err, hsm.ErrNoKey) || !strings.Contains(err.Error(), `"fg-device-ca"`) || !strings.Contains(err.Error(), ca.DeviceCAKeyFile) {
 		t.Fatalf("Bootstrap with the key gone from the token: %v, want ErrNoKey naming the label and the file", err)
 	}
-	if after := dirState(t, dir); after != before {
+	if after := pki.DirState(t, dir); after != before {
 		t.Fatalf("a failed Bootstrap changed the CA directory:\nbefore %s\nafter  %s", before, after)
 	}
-}
-
-func dirState(t *testing.T, dir string) string {
-	t.Helper()
-	entries, err := os.ReadDir(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var b strings.Builder
-	for _, e := range entries {
-		info, err := e.Info()
-		if err != nil {
-			t.Fatal(err)
-		}
-		b.WriteString(e.Name() + ":" + info.ModTime().String() + " ")
-	}
-	return b.String()
 }

@@ -80,16 +80,12 @@ func readCert(dir, name string) (*x509.Certificate, error) {
 // readKey loads dir/name as a single PKCS#8 PEM private key, or, when it
 // holds a key reference, as the key in a token that keys finds.
 func readKey(dir, name string, keys KeyStore) (crypto.Signer, error) {
-	block, err := readKeyBlock(dir, name)
+	block, ref, err := readKeyFile(dir, name)
 	if err != nil {
 		return nil, err
 	}
-	if block.Type == pemKeyRef {
-		ref, err := decodeKeyRef(block)
-		if err != nil {
-			return nil, fmt.Errorf("%w: %s: %v", ErrCorrupt, name, err)
-		}
-		return openKeyRef(name, ref, keys)
+	if ref != nil {
+		return openKeyRef(name, *ref, keys)
 	}
 	k, err := x509.ParsePKCS8PrivateKey(block.Bytes)
 	if err != nil {
@@ -105,15 +101,11 @@ func readKey(dir, name string, keys KeyStore) (crypto.Signer, error) {
 // readPublicKey returns the public half of the key in dir/name, a file key
 // or a reference, without opening any token.
 func readPublicKey(dir, name string) (crypto.PublicKey, error) {
-	block, err := readKeyBlock(dir, name)
+	_, ref, err := readKeyFile(dir, name)
 	if err != nil {
 		return nil, err
 	}
-	if block.Type == pemKeyRef {
-		ref, err := decodeKeyRef(block)
-		if err != nil {
-			return nil, fmt.Errorf("%w: %s: %v", ErrCorrupt, name, err)
-		}
+	if ref != nil {
 		return ref.Public, nil
 	}
 	k, err := readKey(dir, name, nil)
@@ -123,16 +115,25 @@ func readPublicKey(dir, name string) (crypto.PublicKey, error) {
 	return k.Public(), nil
 }
 
-func readKeyBlock(dir, name string) (*pem.Block, error) {
+// readKeyFile reads the single PEM block of dir/name, a private key or a
+// key reference; ref is the decoded reference when it is one.
+func readKeyFile(dir, name string) (block *pem.Block, ref *KeyRef, err error) {
 	data, err := os.ReadFile(filepath.Join(dir, name))
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	block, err := decodeOnePEM(data, pemPrivateKey, pemKeyRef)
+	block, err = decodeOnePEM(data, pemPrivateKey, pemKeyRef)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %s: %v", ErrCorrupt, name, err)
+		return nil, nil, fmt.Errorf("%w: %s: %v", ErrCorrupt, name, err)
 	}
-	return block, nil
+	if block.Type != pemKeyRef {
+		return block, nil, nil
+	}
+	r, err := decodeKeyRef(block)
+	if err != nil {
+		return nil, nil, fmt.Errorf("%w: %s: %v", ErrCorrupt, name, err)
+	}
+	return block, &r, nil
 }
 
 // readPair loads a certificate and its key and checks that they belong
