@@ -8,7 +8,7 @@ DATA    ?= data
 BENCHTIME ?= 3s
 FUZZTIME  ?= 30s
 
-.PHONY: all build run test test-deps test-quick vet bench bench-connect bench-ocsp bench-cluster sim fuzz attack soak cross clean
+.PHONY: all build run test test-deps test-quick vet bench bench-connect bench-ocsp bench-cluster bench-hsm sim fuzz attack soak cross clean
 
 all: build
 
@@ -37,7 +37,7 @@ test-deps:
 # simulator and on swtpm, and end-to-end tests in test/ that start the real
 # server binary and drive it with paho and Debian's mosquitto clients.
 test: test-deps vet
-	FLEETGATE_REQUIRE_ETCD=1 $(GO) test -count=1 -timeout 14m -tags $(TEST_TAGS) ./...
+	FLEETGATE_REQUIRE_ETCD=1 FLEETGATE_REQUIRE_SOFTHSM=1 $(GO) test -count=1 -timeout 14m -tags $(TEST_TAGS) ./...
 	# The registry's whole suite again, on etcd instead of bbolt files.
 	FLEETGATE_STORE_BACKEND=etcd $(GO) test -count=1 -timeout 5m ./store/
 
@@ -54,6 +54,11 @@ bench: test-deps build
 
 # Scale-out: connects/s of a broker on etcd beside one on bbolt (same run),
 # and revocation fan-out to three brokers, p50/p99 (needs etcd-server).
+# Device certificates issued per second: file keys against the device
+# intermediate in a SoftHSM token, in one run.
+bench-hsm: test-deps
+	$(GO) test -count=3 -run '^$$' -bench IssueHSM -benchtime 2000x ./provisioning/ca/ | grep -E "Benchmark|ok|FAIL"
+
 bench-cluster: test-deps
 	$(GO) test -count=1 -run '^$$' -bench 'RegistryConnect|RevocationFanout' -benchtime 1x -v ./test/ | grep -E "round|fan-out|Benchmark|ok|FAIL"
 

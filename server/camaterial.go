@@ -18,15 +18,17 @@ type caSource struct {
 	files     []string                     // watched for changes
 	load      func(string) (*ca.CA, error) // what a reload reads
 	renewHint string                       // what to do about a server certificate close to expiry
+	keys      ca.KeyStore                  // CA keys kept in a token; nil when all are files
 }
 
 // caSource returns the source the configuration names.
-func (c Config) caSource() caSource {
+func (c Config) caSource(keys ca.KeyStore) caSource {
 	if c.BundleDir != "" {
 		return caSource{dir: c.BundleDir, bundle: true, files: ca.BundleFiles(), load: ca.LoadBrokerBundle,
 			renewHint: "write a new bundle on the CA host with `fleetgate ca broker-bundle` and copy it here"}
 	}
-	return caSource{dir: c.CADir(), files: ca.MaterialFiles(), load: ca.Load,
+	return caSource{dir: c.CADir(), files: ca.MaterialFiles(), keys: keys,
+		load:      func(dir string) (*ca.CA, error) { return ca.LoadWithKeys(dir, keys) },
 		renewHint: "run `fleetgate ca renew-server`"}
 }
 
@@ -48,7 +50,7 @@ func openCA(cfg Config, src caSource, log *slog.Logger) (*ca.CA, error) {
 		warnCAKeys(cfg, src, log)
 		return authority, nil
 	}
-	authority, created, err := ca.Bootstrap(src.dir, ca.BootstrapOptions{ServerNames: cfg.ServerNames, Logger: log})
+	authority, created, err := ca.Bootstrap(src.dir, ca.BootstrapOptions{ServerNames: cfg.ServerNames, Logger: log, Keys: src.keys})
 	if err != nil {
 		return nil, fmt.Errorf("certificate authority: %w", err)
 	}

@@ -73,6 +73,13 @@ type Config struct {
 	// and holds no CA key. Empty: the CA directory under DataDir.
 	BundleDir string `json:"bundle_dir"`
 
+	// CA keys in a PKCS#11 token (hsmkeys.go), read at start: the module,
+	// the token label and the user PIN from a file or a named variable.
+	HSMModule  string `json:"hsm_module"`
+	HSMToken   string `json:"hsm_token"`
+	HSMPINFile string `json:"hsm_pin_file"`
+	HSMPINEnv  string `json:"hsm_pin_env"`
+
 	// Reread reads the configuration again for a reload, layered as it
 	// was at start. Nil: the configuration stays as started and a reload
 	// changes only the CA material.
@@ -144,6 +151,11 @@ func (c Config) Validate() error {
 	errs = append(errs, c.validateRegistry()...)
 	if c.BundleDir != "" && c.Role != RoleBroker {
 		errs = append(errs, fmt.Errorf("bundle_dir is for role broker only, not %q: a process serving the API signs certificates and needs the CA directory", c.Role))
+	}
+	if h := c.hsm(); h.Enabled() {
+		if err := h.Validate(); err != nil {
+			errs = append(errs, err)
+		}
 	}
 	if c.HandshakeTimeout.Duration <= 0 {
 		errs = append(errs, errors.New("handshake_timeout must be positive"))

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/fleetgate/fleetgate/broker"
+	"github.com/fleetgate/fleetgate/provisioning/hsm"
 	"github.com/fleetgate/fleetgate/store"
 )
 
@@ -20,15 +21,16 @@ const shutdownTimeout = 5 * time.Second
 // or both (by Role) over one registry, with the ops listener and the
 // reload watcher.
 type Server struct {
-	cfg Config
-	log *slog.Logger
-	db  *store.DB
-	rl  *reloader
-	brk *broker.Broker // nil for role api
-	api *http.Server   // nil for role broker
-	ops *http.Server   // nil when ops_addr is empty
-	rev *http.Server   // relying-party CRL and OCSP listener; nil when not run
-	at  Endpoints
+	cfg  Config
+	log  *slog.Logger
+	db   *store.DB
+	keys *hsm.Token // the PKCS#11 token holding CA keys; nil when they are files
+	rl   *reloader
+	brk  *broker.Broker // nil for role api
+	api  *http.Server   // nil for role broker
+	ops  *http.Server   // nil when ops_addr is empty
+	rev  *http.Server   // relying-party CRL and OCSP listener; nil when not run
+	at   Endpoints
 
 	cancel  context.CancelFunc // ends the background work
 	stopped <-chan struct{}    // closed once Close has begun
@@ -85,7 +87,10 @@ func Start(ctx context.Context, cfg Config) (_ *Server, err error) {
 
 	// The digest is taken before the files are read, so that a change made
 	// while the server starts is reloaded rather than missed.
-	src := cfg.caSource()
+	if s.keys, err = openKeys(cfg, log); err != nil {
+		return nil, err
+	}
+	src := cfg.caSource(keyStore(s.keys))
 	caFP := src.fingerprint()
 	authority, err := openCA(cfg, src, log.With("component", "ca"))
 	if err != nil {
@@ -186,6 +191,9 @@ func (s *Server) Close() error {
 		s.wg.Wait()
 		if s.db != nil {
 			s.closeErr = s.db.Close()
+		}
+		if s.keys != nil {
+			_ = s.keys.Close()
 		}
 	})
 	return s.closeErr

@@ -67,4 +67,8 @@ func applyFlags(cmd *cobra.Command, dst *server.Config, src server.Config) {
 	set("etcd-cert", func() { dst.EtcdCert = src.EtcdCert })
 	set("etcd-key", func() { dst.EtcdKey = src.EtcdKey })
 	set("bundle", func() { dst.BundleDir = src.BundleDir })
+	set("hsm-module", func() { dst.HSMModule = src.HSMModule })
+	set("hsm-token", func() { dst.HSMToken = src.HSMToken })
+	set("hsm-pin-file", func() { dst.HSMPINFile = src.HSMPINFile })
+	set("hsm-pin-env", func() { dst.HSMPINEnv = src.HSMPINEnv })
 }

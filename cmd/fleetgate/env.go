@@ -40,6 +40,10 @@ func loadEnv(c *server.Config, getenv func(string) string) error {
 			"FLEETGATE_ETCD_CERT":       &c.EtcdCert,
 			"FLEETGATE_ETCD_KEY":        &c.EtcdKey,
 			"FLEETGATE_BUNDLE_DIR":      &c.BundleDir,
+			"FLEETGATE_HSM_MODULE":      &c.HSMModule,
+			"FLEETGATE_HSM_TOKEN":       &c.HSMToken,
+			"FLEETGATE_HSM_PIN_FILE":    &c.HSMPINFile,
+			"FLEETGATE_HSM_PIN_ENV":     &c.HSMPINEnv,
 		}),
 		fromEnv(getenv, list, map[string]*[]string{"FLEETGATE_SERVER_NAMES": &c.ServerNames}),
 		fromEnv(getenv, duration, map[string]*server.Duration{

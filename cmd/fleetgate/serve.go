@@ -64,6 +64,10 @@ connection. A reload that fails keeps the previous material and logs why.`,
 	f.StringVar(&cfg.EtcdCA, "etcd-ca", "", "PEM CA bundle to verify etcd's TLS certificates")
 	f.StringVar(&cfg.EtcdCert, "etcd-cert", "", "client certificate for etcd (with --etcd-key)")
 	f.StringVar(&cfg.EtcdKey, "etcd-key", "", "client key for etcd")
+	f.StringVar(&cfg.HSMModule, "hsm-module", "", "PKCS#11 module holding CA keys that <data>/ca names by reference (fleetgate ca init-hsm)")
+	f.StringVar(&cfg.HSMToken, "hsm-token", "", "label of the PKCS#11 token holding the CA keys")
+	f.StringVar(&cfg.HSMPINFile, "hsm-pin-file", "", "file holding the token's user PIN")
+	f.StringVar(&cfg.HSMPINEnv, "hsm-pin-env", "", "name of an environment variable holding the token's user PIN")
 	f.StringVar(&cfg.BundleDir, "bundle", "", "role broker: serve from this broker bundle (fleetgate ca broker-bundle) instead of <data>/ca; it holds no CA key")
 	f.Var(&cfg.MemoryLimit, "memory-limit", "soft memory limit such as 2GiB (default none); the GOMEMLIMIT environment variable wins")
 	return cmd

@@ -1,6 +1,7 @@
 package ca
 
 import (
+	"crypto"
 	"crypto/x509"
 	"fmt"
 	"log/slog"
@@ -20,6 +21,10 @@ type BootstrapOptions struct {
 	// Logger receives a line when the server certificate is renewed or
 	// reissued; nil discards.
 	Logger *slog.Logger
+	// Keys finds the CA keys that the directory names by reference, kept
+	// in a PKCS#11 token (written by CreateInToken); nil when all keys are
+	// files.
+	Keys KeyStore
 }
 
 // caFiles are the files of the three CAs. They are created together on a
@@ -94,7 +99,7 @@ func Bootstrap(dir string, opts BootstrapOptions) (*CA, []string, error) {
 	var created []string
 	switch {
 	case len(present) == 0:
-		created, err = createCAs(dir, now())
+		created, err = createCAs(dir, now(), fileKey)
 		if err != nil {
 			return nil, nil, err
 		}
@@ -113,13 +118,13 @@ func Bootstrap(dir string, opts BootstrapOptions) (*CA, []string, error) {
 		log.Info("finished an interrupted device intermediate rotation", "file", DeviceCACertFile)
 	}
 
-	more, err := ensureServer(dir, names, now(), log)
+	more, err := ensureServer(dir, names, now(), log, opts.Keys)
 	if err != nil {
 		return nil, nil, err
 	}
 	created = append(created, more...)
 
-	ca, err := load(dir, now)
+	ca, err := load(dir, now, opts.Keys)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -135,12 +140,30 @@ func isCAFile(name string) bool {
 	return false
 }
 
-// createCAs generates the root, the device CA, the operator CA and the admin
-// certificate in memory, then writes them. Generating first means a failure
-// in crypto leaves nothing on disk; a failure while writing is reported with
-// what was already written.
-func createCAs(dir string, now time.Time) ([]string, error) {
-	rootKey, err := newKey()
+// caKeySource makes the key of one CA (root, device or operator, named by
+// its key file) and returns it with what its key file holds: a PEM private
+// key, or a reference to a key in a token.
+type caKeySource func(keyFile string) (crypto.Signer, []byte, error)
+
+// fileKey is the default caKeySource: a new key, kept as a PEM file.
+func fileKey(string) (crypto.Signer, []byte, error) {
+	k, err := newKey()
+	if err != nil {
+		return nil, nil, err
+	}
+	keyPEM, err := EncodeKeyPEM(k)
+	if err != nil {
+		return nil, nil, err
+	}
+	return k, keyPEM, nil
+}
+
+// createCAs generates the root, the device CA, the operator CA (their keys
+// from newCAKey) and the admin certificate, then writes them. Generating
+// first means a failure in crypto leaves nothing on disk; a failure while
+// writing is reported with what was already written.
+func createCAs(dir string, now time.Time, newCAKey caKeySource) ([]string, error) {
+	rootKey, rootFile, err := newCAKey(RootKeyFile)
 	if err != nil {
 		return nil, err
 	}
@@ -148,7 +171,7 @@ func createCAs(dir string, now time.Time) ([]string, error) {
 	if err != nil {
 		return nil, err
 	}
-	deviceKey, err := newKey()
+	deviceKey, deviceFile, err := newCAKey(DeviceCAKeyFile)
 	if err != nil {
 		return nil, err
 	}
@@ -157,7 +180,7 @@ func createCAs(dir string, now time.Time) ([]string, error) {
 	if err != nil {
 		return nil, err
 	}
-	operatorKey, err := newKey()
+	operatorKey, operatorFile, err := newCAKey(OperatorCAKeyFile)
 	if err != nil {
 		return nil, err
 	}
@@ -171,27 +194,14 @@ func createCAs(dir string, now time.Time) ([]string, error) {
 		return nil, err
 	}
 
-	rootPEM, err := EncodeKeyPEM(rootKey)
-	if err != nil {
-		return nil, err
-	}
-	devicePEM, err := EncodeKeyPEM(deviceKey)
-	if err != nil {
-		return nil, err
-	}
-	operatorPEM, err := EncodeKeyPEM(operatorKey)
-	if err != nil {
-		return nil, err
-	}
-
 	files := []struct {
 		name string
 		data []byte
 		mode os.FileMode
 	}{
-		{RootKeyFile, rootPEM, keyMode}, {RootCertFile, EncodeCertPEM(root), certMode},
-		{DeviceCAKeyFile, devicePEM, keyMode}, {DeviceCACertFile, EncodeCertPEM(deviceCA), certMode},
-		{OperatorCAKeyFile, operatorPEM, keyMode}, {OperatorCACertFile, EncodeCertPEM(operatorCA), certMode},
+		{RootKeyFile, rootFile, keyMode}, {RootCertFile, EncodeCertPEM(root), certMode},
+		{DeviceCAKeyFile, deviceFile, keyMode}, {DeviceCACertFile, EncodeCertPEM(deviceCA), certMode},
+		{OperatorCAKeyFile, operatorFile, keyMode}, {OperatorCACertFile, EncodeCertPEM(operatorCA), certMode},
 		{AdminKeyFile, adminKey, keyMode}, {AdminCertFile, adminCert, certMode},
 	}
 	var created []string

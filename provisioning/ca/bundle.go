@@ -54,11 +54,11 @@ func WriteBrokerBundle(caDir, out string, names []string, now time.Time) (Broker
 	if err != nil {
 		return BrokerBundle{}, err
 	}
-	authority, err := load(caDir, func() time.Time { return now })
+	authority, err := load(caDir, func() time.Time { return now }, nil)
 	if err != nil {
 		return BrokerBundle{}, err
 	}
-	rootKey, err := readRootKey(caDir, authority.root)
+	rootKey, err := readRootKey(caDir, authority.root, nil)
 	if err != nil {
 		return BrokerBundle{}, err
 	}
@@ -144,7 +144,7 @@ func prepareBundleDir(out string) error {
 // bundleServerKey returns the server key of the bundle in out, or a new
 // one with its PEM when there is none.
 func bundleServerKey(out string) (key crypto.Signer, keyPEM []byte, kept bool, err error) {
-	key, err = readKey(out, ServerKeyFile)
+	key, err = readKey(out, ServerKeyFile, nil)
 	switch {
 	case err == nil:
 		return key, nil, true, nil

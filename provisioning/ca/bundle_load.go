@@ -43,7 +43,7 @@ func LoadBrokerBundle(dir string) (*CA, error) {
 	if err != nil {
 		return nil, fmt.Errorf("broker bundle %s: %w", dir, err)
 	}
-	server, serverKey, err := readPair(dir, ServerCertFile, ServerKeyFile)
+	server, serverKey, err := readPair(dir, ServerCertFile, ServerKeyFile, nil)
 	if err != nil {
 		return nil, fmt.Errorf("broker bundle %s: %w", dir, err)
 	}

@@ -18,7 +18,7 @@ func TestChains(t *testing.T) {
 
 	// A client certificate signed directly by the root: a root-key holder
 	// (or a bug) must not be able to mint devices past the device CA.
-	rootKey, err := readKey(dir, RootKeyFile)
+	rootKey, err := readKey(dir, RootKeyFile, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -81,6 +81,11 @@ func subjectKeyID(pub crypto.PublicKey) ([]byte, error) {
 
 // keyMatches reports whether key is the private half of pub.
 func keyMatches(key crypto.Signer, pub crypto.PublicKey) bool {
-	eq, ok := key.Public().(interface{ Equal(crypto.PublicKey) bool })
-	return ok && eq.Equal(pub)
+	return publicMatches(key.Public(), pub)
+}
+
+// publicMatches reports whether a and b are the same public key.
+func publicMatches(a, b crypto.PublicKey) bool {
+	eq, ok := a.(interface{ Equal(crypto.PublicKey) bool })
+	return ok && eq.Equal(b)
 }

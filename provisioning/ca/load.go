@@ -42,10 +42,16 @@ func MaterialFiles() []string {
 // certificate from the staged DeviceCANextCertFile. RecoverRotation
 // completes it on disk.
 func Load(dir string) (*CA, error) {
-	return load(dir, time.Now)
+	return load(dir, time.Now, nil)
 }
 
-func load(dir string, now func() time.Time) (*CA, error) {
+// LoadWithKeys is Load for a CA directory whose CA keys may be references
+// to keys in a token: keys finds them (a nil keys finds none).
+func LoadWithKeys(dir string, keys KeyStore) (*CA, error) {
+	return load(dir, time.Now, keys)
+}
+
+func load(dir string, now func() time.Time, keys KeyStore) (*CA, error) {
 	missing, err := missingFiles(dir, runtimeFiles)
 	if err != nil {
 		return nil, fmt.Errorf("CA directory %s: %w", dir, err)
@@ -56,14 +62,14 @@ func load(dir string, now func() time.Time) (*CA, error) {
 
 	var errs []error
 	pair := func(certName, keyName string) (*x509.Certificate, crypto.Signer) {
-		c, k, err := readPair(dir, certName, keyName)
+		c, k, err := readPair(dir, certName, keyName, keys)
 		if err != nil {
 			errs = append(errs, err)
 		}
 		return c, k
 	}
 	root, _ := pair(RootCertFile, RootKeyFile)
-	deviceCA, deviceKey, err := readDevicePair(dir)
+	deviceCA, deviceKey, err := readDevicePair(dir, keys)
 	if err != nil {
 		errs = append(errs, err)
 	}
@@ -163,12 +169,12 @@ func samePublicKey(a, b *x509.Certificate) bool {
 // the staged certificate is the issuing one. If the staged file is gone
 // too, the rotation installed it while we read: the certificate is read
 // again.
-func readDevicePair(dir string) (*x509.Certificate, crypto.Signer, error) {
+func readDevicePair(dir string, keys KeyStore) (*x509.Certificate, crypto.Signer, error) {
 	c, err := readCert(dir, DeviceCACertFile)
 	if err != nil {
 		return nil, nil, err
 	}
-	k, err := readKey(dir, DeviceCAKeyFile)
+	k, err := readKey(dir, DeviceCAKeyFile, keys)
 	if err != nil {
 		return nil, nil, err
 	}

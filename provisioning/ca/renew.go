@@ -20,11 +20,11 @@ func RenewServer(dir string, extraNames []string, now time.Time) (*x509.Certific
 	if err != nil {
 		return nil, fmt.Errorf("CA directory %s: %w", dir, err)
 	}
-	rootKey, err := readRootKey(dir, root)
+	rootKey, err := readRootKey(dir, root, nil)
 	if err != nil {
 		return nil, err
 	}
-	key, err := readKey(dir, ServerKeyFile)
+	key, err := readKey(dir, ServerKeyFile, nil)
 	if err != nil {
 		return nil, fmt.Errorf("CA directory %s: %w", dir, err)
 	}

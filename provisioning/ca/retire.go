@@ -28,7 +28,7 @@ func RetireIntermediate(dir, serial string) (*x509.Certificate, error) {
 	if _, err := RecoverRotation(dir); err != nil {
 		return nil, err
 	}
-	current, err := load(dir, time.Now)
+	current, err := load(dir, time.Now, nil)
 	if err != nil {
 		return nil, err
 	}

@@ -73,11 +73,11 @@ func RotateIntermediate(dir string, now time.Time) (Rotation, error) {
 // planRotation checks the directory, creates the new intermediate in
 // memory and returns the file operations that install it.
 func planRotation(dir string, now time.Time) (Rotation, []rotationStep, error) {
-	current, err := load(dir, func() time.Time { return now })
+	current, err := load(dir, func() time.Time { return now }, nil)
 	if err != nil {
 		return Rotation{}, nil, err
 	}
-	rootKey, err := readKey(dir, RootKeyFile)
+	rootKey, err := readKey(dir, RootKeyFile, nil)
 	if err != nil {
 		return Rotation{}, nil, fmt.Errorf("CA directory %s: the root key is needed to sign a new intermediate: %w", dir, err)
 	}
@@ -136,11 +136,11 @@ func RecoverRotation(dir string) (finished bool, err error) {
 	if err != nil {
 		return false, fmt.Errorf("CA directory %s: %w", dir, err)
 	}
-	key, err := readKey(dir, DeviceCAKeyFile)
+	key, err := readPublicKey(dir, DeviceCAKeyFile)
 	if err != nil {
 		return false, fmt.Errorf("CA directory %s: %w", dir, err)
 	}
-	if keyMatches(key, cert.PublicKey) {
+	if publicMatches(key, cert.PublicKey) {
 		for _, name := range []string{DeviceCANextKeyFile, DeviceCANextCertFile} {
 			if err := os.Remove(filepath.Join(dir, name)); err != nil && !errors.Is(err, fs.ErrNotExist) {
 				return false, fmt.Errorf("remove stale %s: %w", name, err)
@@ -149,7 +149,7 @@ func RecoverRotation(dir string) (finished bool, err error) {
 		return false, syncDir(dir)
 	}
 	staged, err := readCert(dir, DeviceCANextCertFile)
-	if err != nil || !keyMatches(key, staged.PublicKey) {
+	if err != nil || !publicMatches(key, staged.PublicKey) {
 		return false, fmt.Errorf("CA directory %s: %w: %s does not match %s, and no staged rotation explains it",
 			dir, ErrCorrupt, DeviceCAKeyFile, DeviceCACertFile)
 	}

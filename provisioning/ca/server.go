@@ -15,12 +15,12 @@ import (
 // when present (a key is never overwritten); only the certificate is
 // replaced, which is safe because clients trust the root, not the leaf.
 // It returns the files it created.
-func ensureServer(dir string, names serverNames, now time.Time, log *slog.Logger) ([]string, error) {
+func ensureServer(dir string, names serverNames, now time.Time, log *slog.Logger, keys KeyStore) ([]string, error) {
 	root, err := readCert(dir, RootCertFile)
 	if err != nil {
 		return nil, fmt.Errorf("CA directory %s: %w", dir, err)
 	}
-	rootKey, err := readKey(dir, RootKeyFile)
+	rootKey, err := readKey(dir, RootKeyFile, keys)
 	if err != nil {
 		return nil, fmt.Errorf("CA directory %s: %w", dir, err)
 	}
@@ -30,7 +30,7 @@ func ensureServer(dir string, names serverNames, now time.Time, log *slog.Logger
 
 	var created []string
 	var key crypto.Signer
-	switch k, err := readKey(dir, ServerKeyFile); {
+	switch k, err := readKey(dir, ServerKeyFile, nil); {
 	case err == nil:
 		key = k
 	case errors.Is(err, fs.ErrNotExist):

@@ -116,6 +116,7 @@ expires (use "fleetgate device revoke" to drop one at once).`,
 	renew.Flags().StringSliceVar(&names, "server-name", nil, "extra DNS name or IP for the server certificate (repeatable)")
 	cmd.AddCommand(renew)
 	cmd.AddCommand(brokerBundleCommand(caDir))
+	cmd.AddCommand(caInitHSMCommand(caDir))
 	return cmd
 }
 

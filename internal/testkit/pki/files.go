@@ -5,6 +5,7 @@ import (
 	"crypto/x509"
 	"encoding/pem"
 	"os"
+	"strings"
 	"testing"
 )
 
@@ -77,4 +78,23 @@ func ParseCerts(t testing.TB, data []byte) []*x509.Certificate {
 		}
 		out = append(out, c)
 	}
+}
+
+// DirState is the names and modification times of the entries of dir: two
+// equal states mean nothing was added, removed or rewritten there.
+func DirState(t testing.TB, dir string) string {
+	t.Helper()
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b strings.Builder
+	for _, e := range entries {
+		info, err := e.Info()
+		if err != nil {
+			t.Fatal(err)
+		}
+		b.WriteString(e.Name() + " " + info.ModTime().String() + "; ")
+	}
+	return b.String()
 }
