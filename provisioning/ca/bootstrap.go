@@ -112,12 +112,22 @@ func Bootstrap(dir string, opts BootstrapOptions) (*CA, []string, error) {
 	if finished {
 		log.Info("finished an interrupted device intermediate rotation", "file", DeviceCACertFile)
 	}
+	if finished, err := recoverRootInstall(dir); err != nil {
+		return nil, nil, err
+	} else if finished {
+		log.Info("finished installing the new root of an interrupted root rollover", "file", RootCertFile)
+	}
 
 	more, err := ensureServer(dir, names, now(), log)
 	if err != nil {
 		return nil, nil, err
 	}
 	created = append(created, more...)
+	if wrote, err := ensureSoleRootBundle(dir, now()); err != nil {
+		return nil, nil, err
+	} else if wrote {
+		log.Info("signed a trust bundle listing the root", "file", TrustBundleFile)
+	}
 
 	ca, err := load(dir, now)
 	if err != nil {

@@ -74,7 +74,9 @@ func TestVerify(t *testing.T) {
 		t.Fatal(err)
 	}
 	stranger := pki.NewCA(t, "root 2") // same name, another key
-	tampered := tamper(t, duringRollover, func(tb *wire.TrustBundle) { tb.Payload = []byte(strings.Replace(string(tb.Payload), `"sequence":2`, `"sequence":7`, 1)) })
+	tampered := tamper(t, duringRollover, func(tb *wire.TrustBundle) {
+		tb.Payload = []byte(strings.Replace(string(tb.Payload), `"sequence":2`, `"sequence":7`, 1))
+	})
 	for _, tc := range []struct {
 		name    string
 		raw     []byte
