@@ -258,29 +258,5 @@ func FinishRootRollover(dir string, now time.Time) (RootRollover, error) {
 // between renaming its key and its certificate (finished = true), or
 // removes staged files a rollover left before renaming either.
 func recoverRootInstall(dir string) (finished bool, err error) {
-	cert, err := readCert(dir, RootCertFile)
-	if err != nil {
-		return false, fmt.Errorf("CA directory %s: %w", dir, err)
-	}
-	key, err := readKey(dir, RootKeyFile)
-	if err != nil {
-		return false, fmt.Errorf("CA directory %s: %w", dir, err)
-	}
-	if keyMatches(key, cert.PublicKey) {
-		for _, name := range []string{RootNextKeyFile, RootNextCertFile} {
-			if err := os.Remove(filepath.Join(dir, name)); err != nil && !errors.Is(err, fs.ErrNotExist) {
-				return false, fmt.Errorf("remove stale %s: %w", name, err)
-			}
-		}
-		return false, syncDir(dir)
-	}
-	staged, err := readCert(dir, RootNextCertFile)
-	if err != nil || !keyMatches(key, staged.PublicKey) {
-		return false, fmt.Errorf("CA directory %s: %w: %s does not match %s, and no staged root explains it",
-			dir, ErrCorrupt, RootKeyFile, RootCertFile)
-	}
-	if err := renameInDir(dir, RootNextCertFile, RootCertFile); err != nil {
-		return false, fmt.Errorf("install %s: %w", RootCertFile, err)
-	}
-	return true, nil
+	return recoverStaged(dir, RootCertFile, RootKeyFile, RootNextCertFile, RootNextKeyFile, nil)
 }
