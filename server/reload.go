@@ -1,6 +1,7 @@
 package server
 
 import (
+	"bytes"
 	"crypto/x509"
 	"errors"
 	"fmt"
@@ -111,11 +112,13 @@ func (r *reloader) reloadCA(trigger string) error {
 	return nil
 }
 
-// sameRoot refuses a new root: every device and operator pins the old one,
-// so serving under a new root would lock all of them out at once.
+// sameRoot refuses a new root that does not come through a rollover:
+// every device and operator pins the old one, so serving under a root
+// they do not trust would lock all of them out at once. A rollover keeps
+// the old root as the previous one (`fleetgate ca root-rollover begin`).
 func sameRoot(cur, next *ca.CA) error {
-	if !cur.Root().Equal(next.Root()) {
-		return fmt.Errorf("%s changed (serial %s -> %s): a new root cannot be reloaded; every device must trust it first, then restart the server",
+	if !cur.Root().Equal(next.Root()) && (next.PreviousRoot() == nil || !next.PreviousRoot().Equal(cur.Root())) {
+		return fmt.Errorf("%s changed (serial %s -> %s): a new root is reloaded only through `fleetgate ca root-rollover begin`, which keeps the old one trusted",
 			ca.RootCertFile, ca.SerialHex(cur.Root()), ca.SerialHex(next.Root()))
 	}
 	return nil
@@ -124,6 +127,12 @@ func sameRoot(cur, next *ca.CA) error {
 // caChanges describes what differs between two loaded CAs, for the log.
 func caChanges(cur, next *ca.CA) []string {
 	var out []string
+	if !cur.Root().Equal(next.Root()) {
+		out = append(out, fmt.Sprintf("root %s -> %s", ca.SerialHex(cur.Root()), ca.SerialHex(next.Root())))
+	}
+	if p := cur.PreviousRoot(); p != nil && next.PreviousRoot() == nil {
+		out = append(out, "previous root retired "+ca.SerialHex(p))
+	}
 	if !cur.DeviceCA().Equal(next.DeviceCA()) {
 		out = append(out, fmt.Sprintf("issuing intermediate %s -> %s", ca.SerialHex(cur.DeviceCA()), ca.SerialHex(next.DeviceCA())))
 	}
@@ -140,6 +149,9 @@ func caChanges(cur, next *ca.CA) []string {
 	}
 	if a, b := cur.ServerCertificate().Leaf, next.ServerCertificate().Leaf; !a.Equal(b) {
 		out = append(out, fmt.Sprintf("server certificate %s -> %s", ca.SerialHex(a), ca.SerialHex(b)))
+	}
+	if !bytes.Equal(cur.TrustBundle(), next.TrustBundle()) {
+		out = append(out, "trust bundle")
 	}
 	if !cur.OperatorCA().Equal(next.OperatorCA()) {
 		out = append(out, fmt.Sprintf("operator CA %s -> %s", ca.SerialHex(cur.OperatorCA()), ca.SerialHex(next.OperatorCA())))

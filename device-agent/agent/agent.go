@@ -10,8 +10,6 @@ import (
 	"io"
 	"os"
 	"sync/atomic"
-
-	"github.com/fleetgate/fleetgate/provisioning/enroll"
 )
 
 // Agent is one device: it enrolls, keeps one MQTT session and rotates its
@@ -19,10 +17,8 @@ import (
 // Rotate may be called from any goroutine.
 type Agent struct {
 	cfg   Config
-	roots *x509.CertPool
-	api   *enroll.Client // enrollment: server-authenticated TLS
-	mtls  *enroll.Client // rotation: presents the current certificate
-	store StateStore     // nil: a StateDir opened by Run
+	ep    atomic.Pointer[endpoints] // replaced when a trust bundle brings new roots
+	store StateStore                // nil: a StateDir opened by Run
 	out   *outbox
 
 	running   atomic.Bool
@@ -30,6 +26,7 @@ type Agent struct {
 	served    atomic.Pointer[creds]  // what the last MQTT handshake presented
 	broker    atomic.Pointer[string] // the session's broker; nil or "" while down
 	rotateReq chan chan error
+	trustReq  chan chan error
 }
 
 // New checks cfg (see Config.Validate), fills its defaults and returns an
@@ -54,12 +51,11 @@ func New(cfg Config) (*Agent, error) {
 			return nil, fmt.Errorf("%w: ca_file %s holds no PEM certificate", ErrConfig, cfg.CAFile)
 		}
 	}
-	a := &Agent{cfg: cfg, roots: roots, store: cfg.StateStore, rotateReq: make(chan chan error)}
+	a := &Agent{cfg: cfg, store: cfg.StateStore, rotateReq: make(chan chan error), trustReq: make(chan chan error)}
 	if a.store == nil && cfg.StateDir == "" {
 		a.store = &MemoryState{}
 	}
-	a.api = enroll.New(cfg.ProvisioningURL, roots)
-	a.mtls = a.api.WithClientCertificate(a.apiCertificate)
+	a.setRoots(roots)
 	a.out = newOutbox(cfg.MaxQueued, cfg.Hooks.OnPublished)
 	return a, nil
 }
@@ -88,12 +84,18 @@ func (a *Agent) Queued() int { return a.out.len() }
 // failed; it waits while Run is still enrolling. ErrNotRunning: Run is not
 // running.
 func (a *Agent) Rotate(ctx context.Context) error {
+	return a.request(ctx, a.rotateReq)
+}
+
+// request hands the running session loop a request on ch and waits for
+// its answer.
+func (a *Agent) request(ctx context.Context, ch chan chan error) error {
 	if !a.running.Load() {
 		return ErrNotRunning
 	}
 	done := make(chan error, 1)
 	select {
-	case a.rotateReq <- done:
+	case ch <- done:
 	case <-ctx.Done():
 		return ctx.Err()
 	}
@@ -186,6 +188,9 @@ func (a *Agent) Run(ctx context.Context) error {
 			ErrState, st.DeviceID, st.KeySource, a.cfg.DeviceID, a.cfg.KeySource)
 	}
 	r := &runner{a: a, cfg: a.cfg, log: a.cfg.Logger.With("device", a.cfg.DeviceID), store: store, keys: keys, st: st}
+	if err := r.loadTrust(); err != nil {
+		return err
+	}
 	r.pickBroker()
 	err = r.run(ctx)
 	if errors.Is(err, errStopped) {

@@ -35,6 +35,7 @@ const (
 	DefaultScheduleCheck  = time.Minute
 	DefaultMaxQueued      = 1000
 	DefaultMaxInflight    = 32
+	DefaultTrustRefresh   = 24 * time.Hour
 )
 
 // Config is everything an agent needs. The JSON fields are what the
@@ -100,6 +101,10 @@ type Config struct {
 	// wall clock again: timers do not see clock jumps (NTP setting the
 	// clock of a board without RTC after boot).
 	ScheduleCheck Duration `json:"schedule_check,omitzero"`
+	// TrustRefresh is how often the agent fetches the trust bundle from
+	// the provisioning API (it also does after every rotation), so it
+	// learns a new root during a root rollover.
+	TrustRefresh Duration `json:"trust_refresh,omitzero"`
 	// MaxQueued bounds the messages waiting for the broker; MaxInflight
 	// bounds those sent but not yet acknowledged.
 	MaxQueued   int `json:"max_queued,omitempty"`
@@ -151,6 +156,7 @@ func DefaultConfig() Config {
 		KeepAlive:      Duration{DefaultKeepAlive},
 		RequestTimeout: Duration{DefaultRequestTimeout},
 		ScheduleCheck:  Duration{DefaultScheduleCheck},
+		TrustRefresh:   Duration{DefaultTrustRefresh},
 		MaxQueued:      DefaultMaxQueued,
 		MaxInflight:    DefaultMaxInflight,
 	}
@@ -179,6 +185,7 @@ func (c Config) withDefaults() Config {
 		{&c.BackoffMin, &d.BackoffMin}, {&c.BackoffMax, &d.BackoffMax},
 		{&c.ConnectTimeout, &d.ConnectTimeout}, {&c.KeepAlive, &d.KeepAlive},
 		{&c.RequestTimeout, &d.RequestTimeout}, {&c.ScheduleCheck, &d.ScheduleCheck},
+		{&c.TrustRefresh, &d.TrustRefresh},
 	} {
 		if p.v.Duration == 0 {
 			*p.v = *p.def

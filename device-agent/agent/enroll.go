@@ -35,7 +35,7 @@ func (r *runner) ensureCreds(ctx context.Context) error {
 			return errStopped
 		}
 		rctx, cancel := r.requestCtx(ctx)
-		st, issued, err := r.keys.enroll(rctx, r.a.api, r.st)
+		st, issued, err := r.keys.enroll(rctx, r.a.api(), r.st)
 		cancel()
 		if err == nil {
 			return r.enrolled(st, issued)
@@ -68,6 +68,9 @@ func (r *runner) enrolled(st *State, issued wire.Issued) error {
 		r.log.Error("the device clock is wrong; stopping", "err", err)
 		return err
 	}
+	if r.st != nil && st.TrustBundle == nil {
+		st.TrustBundle = r.st.TrustBundle // enrolling again keeps the roots learned
+	}
 	if err := r.store.Save(st); err != nil {
 		return err
 	}
@@ -78,7 +81,7 @@ func (r *runner) enrolled(st *State, issued wire.Issued) error {
 	// effort: net/http may return the connection to its idle pool a
 	// moment after the reply was read, and then the transport's idle
 	// timeout closes it.
-	r.a.api.CloseIdleConnections()
+	r.a.api().CloseIdleConnections()
 	r.log.Info("enrolled", "serial", c.info.Serial, "not_after", c.info.NotAfter, "key_source", st.KeySource,
 		"rotate_at", c.rotateAt)
 	if h := r.cfg.Hooks.OnEnrolled; h != nil {

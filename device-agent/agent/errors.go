@@ -45,3 +45,9 @@ var ErrNotRunning = errors.New("agent: not running")
 // already expired by the device's clock: the clock is wrong, and enrolling
 // again would only repeat that.
 var ErrClock = errors.New("agent: device clock is past the new certificate's expiry")
+
+// ErrTrustBundle is returned by RefreshTrust when the agent refused the
+// trust bundle the API served: signed by a key that chains to none of the
+// roots it holds, older than the one it holds, or malformed. The agent
+// keeps the roots it had and logs the refusal.
+var ErrTrustBundle = errors.New("agent: trust bundle refused")

@@ -3,6 +3,7 @@ package agent
 import (
 	"context"
 	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"time"
@@ -26,8 +27,8 @@ var (
 // session is persistent (CleanSession false) so subscriptions and
 // messages for the device survive reconnects; outbound messages are kept
 // by the outbox, not by paho (noStore). TLS checks the broker's
-// certificate against the host of addr.
-func (r *runner) newClient(addr string) (mqtt.Client, <-chan error) {
+// certificate against the host of addr and roots.
+func (r *runner) newClient(addr string, roots *x509.CertPool) (mqtt.Client, <-chan error) {
 	cfg := r.cfg
 	lost := make(chan error, 1)
 	o := mqtt.NewClientOptions()
@@ -40,7 +41,7 @@ func (r *runner) newClient(addr string) (mqtt.Client, <-chan error) {
 	o.SetConnectTimeout(cfg.ConnectTimeout.Duration)
 	o.SetKeepAlive(cfg.KeepAlive.Duration)
 	o.SetTLSConfig(&tls.Config{
-		RootCAs:              r.a.roots,
+		RootCAs:              roots,
 		GetClientCertificate: r.a.mqttCertificate,
 		MinVersion:           tls.VersionTLS12,
 	})

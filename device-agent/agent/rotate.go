@@ -55,6 +55,9 @@ func (s *sessionState) rotateNow(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	// A rotation is when a device learns new roots of a root rollover:
+	// fetched with the new certificate, so a refusal does not undo it.
+	_ = r.refreshTrust(ctx)
 	if h := r.cfg.Hooks.OnRotated; h != nil {
 		h(old.info, c.info)
 	}
@@ -84,7 +87,7 @@ func (r *runner) rotate(ctx context.Context) (*creds, error) {
 		r.log.Info("resuming a rotation with the saved key", "serial", cur.info.Serial, "key_created", st.Pending.Created)
 	}
 	rctx, cancel := r.requestCtx(ctx)
-	issued, err := r.keys.rotate(rctx, r.a.mtls, st, st.Pending.Key)
+	issued, err := r.keys.rotate(rctx, r.a.mtls(), st, st.Pending.Key)
 	cancel()
 	if err != nil {
 		return nil, err
@@ -101,7 +104,7 @@ func (r *runner) rotate(ctx context.Context) (*creds, error) {
 	r.st = next
 	r.install(c)
 	// Kept-alive connections still present the old certificate.
-	r.a.mtls.CloseIdleConnections()
+	r.a.mtls().CloseIdleConnections()
 	r.log.Info("rotated", "old_serial", cur.info.Serial, "serial", c.info.Serial, "not_after", c.info.NotAfter,
 		"rotate_at", c.rotateAt)
 	return c, nil

@@ -117,6 +117,9 @@ func checkStateDir(t *testing.T, dir, serial string) {
 		names = append(names, e.Name())
 	}
 	want := []string{"lock", stateFile, p.Key.Name, p.Chain.Name}
+	if p.Trust != nil { // the trust bundle fetched after a rotation
+		want = append(want, p.Trust.Name)
+	}
 	slices.Sort(want)
 	if !slices.Equal(names, want) {
 		t.Errorf("state dir holds %v, want %v", names, want)

@@ -6,6 +6,8 @@ import (
 	"log/slog"
 	"slices"
 	"time"
+
+	"github.com/fleetgate/fleetgate/provisioning/trustbundle"
 )
 
 // runner is the state of one Run: what it loaded, and its key source.
@@ -15,7 +17,8 @@ type runner struct {
 	log   *slog.Logger
 	store StateStore
 	keys  keySource
-	st    *State // last saved state; nil before the first enrollment
+	st    *State              // last saved state; nil before the first enrollment
+	trust *trustbundle.Bundle // the trust bundle held; nil: the configured CA
 
 	rotFails   int       // failed rotations of the current certificate
 	rotRetryAt time.Time // after a failed rotation: when to try again

@@ -2,6 +2,7 @@ package agent
 
 import (
 	"context"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"time"
@@ -30,6 +31,8 @@ func (r *runner) session(ctx context.Context) error {
 	defer connectT.Stop()
 	checkT := time.NewTimer(r.untilCheck())
 	defer checkT.Stop()
+	trustT := time.NewTimer(r.cfg.TrustRefresh.Duration)
+	defer trustT.Stop()
 	for {
 		select {
 		case <-ctx.Done():
@@ -93,6 +96,13 @@ func (r *runner) session(ctx context.Context) error {
 			}
 			checkT.Reset(r.untilCheck())
 
+		case <-trustT.C:
+			_ = r.refreshTrust(ctx) // logged; tried again at the next refresh or rotation
+			trustT.Reset(r.cfg.TrustRefresh.Duration)
+
+		case done := <-r.a.trustReq:
+			done <- r.refreshTrust(ctx)
+
 		case done := <-r.a.rotateReq:
 			r.rotRetryAt = time.Time{}
 			err := s.rotateNow(ctx)
@@ -109,9 +119,10 @@ func (r *runner) session(ctx context.Context) error {
 // and whether it is up.
 type sessionState struct {
 	r      *runner
-	client mqtt.Client  // nil before the first attempt
-	lost   <-chan error // client's connection losses
-	addr   string       // client's broker
+	client mqtt.Client    // nil before the first attempt
+	lost   <-chan error   // client's connection losses
+	addr   string         // client's broker
+	roots  *x509.CertPool // what client verifies the broker with
 	up     bool
 	tries  int  // attempts since the last established session
 	level  int  // backoff exponent: failures since the last stable session
@@ -126,8 +137,11 @@ type sessionState struct {
 // so they move along).
 func (s *sessionState) connect(ctx context.Context) error {
 	r := s.r
-	if addr := r.brokers[r.next]; s.client == nil || s.addr != addr {
-		s.client, s.lost = r.newClient(addr)
+	// A client also serves one set of roots: a trust bundle that brought
+	// new ones builds a new client.
+	if addr := r.brokers[r.next]; s.client == nil || s.addr != addr || s.roots != r.a.roots() {
+		s.roots = r.a.roots()
+		s.client, s.lost = r.newClient(addr, s.roots)
 		s.addr = addr
 	}
 	s.tries++

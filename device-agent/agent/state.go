@@ -24,6 +24,10 @@ type State struct {
 	// rotation whose reply was lost is retried with it, so the server
 	// answers with the certificate it already issued instead of a second.
 	Pending *Pending
+	// TrustBundle is the last verified trust bundle (wire.TrustBundle
+	// JSON): its roots replace the configured CA for verifying the broker
+	// and the API. Nil until the first one is accepted.
+	TrustBundle []byte
 }
 
 // Pending is a rotation in progress.
@@ -40,6 +44,7 @@ func (s *State) Clone() *State {
 	}
 	c := *s
 	c.Key, c.Chain, c.AK = bytes.Clone(s.Key), bytes.Clone(s.Chain), bytes.Clone(s.AK)
+	c.TrustBundle = bytes.Clone(s.TrustBundle)
 	if s.Pending != nil {
 		p := *s.Pending
 		p.Key = bytes.Clone(s.Pending.Key)
@@ -61,7 +66,8 @@ func (s *State) equal(o *State) bool {
 		return false
 	}
 	return s.DeviceID == o.DeviceID && s.KeySource == o.KeySource && s.TokenHash == o.TokenHash &&
-		slices.Equal(s.Key, o.Key) && slices.Equal(s.Chain, o.Chain) && slices.Equal(s.AK, o.AK)
+		slices.Equal(s.Key, o.Key) && slices.Equal(s.Chain, o.Chain) && slices.Equal(s.AK, o.AK) &&
+		slices.Equal(s.TrustBundle, o.TrustBundle)
 }
 
 // StateStore keeps the agent's State. Save must be atomic: after a crash

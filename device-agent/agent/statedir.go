@@ -45,6 +45,7 @@ type pointer struct {
 	Key        *fileRef     `json:"key,omitempty"`
 	Chain      *fileRef     `json:"chain,omitempty"`
 	AK         *fileRef     `json:"ak,omitempty"`
+	Trust      *fileRef     `json:"trust,omitempty"`
 	TokenHash  string       `json:"token_hash,omitempty"`
 	Pending    *pendingJSON `json:"pending,omitempty"`
 }
@@ -102,7 +103,7 @@ func (d *StateDir) Load() (*State, error) {
 	for _, f := range []struct {
 		ref *fileRef
 		dst *[]byte
-	}{{p.Key, &s.Key}, {p.Chain, &s.Chain}, {p.AK, &s.AK}} {
+	}{{p.Key, &s.Key}, {p.Chain, &s.Chain}, {p.AK, &s.AK}, {p.Trust, &s.TrustBundle}} {
 		if *f.dst, err = d.read(f.ref); err != nil {
 			return nil, err
 		}
@@ -153,6 +154,7 @@ func (d *StateDir) Save(s *State) error {
 		return &fileRef{Name: name, SHA256: hex.EncodeToString(sum[:])}
 	}
 	p.Key, p.Chain, p.AK = write("key", s.Key), write("chain", s.Chain), write("ak", s.AK)
+	p.Trust = write("trust", s.TrustBundle)
 	if s.Pending != nil {
 		p.Pending = &pendingJSON{Key: write("pending", s.Pending.Key), For: s.Pending.For, Created: s.Pending.Created}
 	}
@@ -181,7 +183,7 @@ func (d *StateDir) Save(s *State) error {
 func (d *StateDir) sweep(p *pointer) error {
 	keep := map[string]bool{stateFile: true, "lock": true}
 	if p != nil {
-		for _, r := range []*fileRef{p.Key, p.Chain, p.AK} {
+		for _, r := range []*fileRef{p.Key, p.Chain, p.AK, p.Trust} {
 			if r != nil {
 				keep[r.Name] = true
 			}
@@ -212,7 +214,7 @@ func ownFile(n string) bool {
 	if strings.HasSuffix(n, ".tmp") {
 		return true
 	}
-	for _, kind := range []string{"key.", "chain.", "ak.", "pending."} {
+	for _, kind := range []string{"key.", "chain.", "ak.", "pending.", "trust."} {
 		if strings.HasPrefix(n, kind) {
 			return true
 		}

@@ -75,6 +75,7 @@ func (c Config) Validate() error {
 	for name, d := range map[string]Duration{
 		"connect_timeout": c.ConnectTimeout, "keepalive": c.KeepAlive,
 		"request_timeout": c.RequestTimeout, "schedule_check": c.ScheduleCheck,
+		"trust_refresh": c.TrustRefresh,
 	} {
 		if d.Duration <= 0 {
 			bad("%s %s: must be positive", name, d)

@@ -117,16 +117,30 @@ func Bootstrap(dir string, opts BootstrapOptions) (*CA, []string, error) {
 	if finished {
 		log.Info("finished an interrupted device intermediate rotation", "file", DeviceCACertFile)
 	}
+	if finished, err := recoverRootInstall(dir); err != nil {
+		return nil, nil, err
+	} else if finished {
+		log.Info("finished installing the new root of an interrupted root rollover", "file", RootCertFile)
+	}
 
 	more, err := ensureServer(dir, names, now(), log, opts.Keys)
 	if err != nil {
 		return nil, nil, err
 	}
 	created = append(created, more...)
-
+	// The directory must load before the trust bundle is added to it: a
+	// failed start leaves the directory as it found it.
 	ca, err := load(dir, now, opts.Keys)
 	if err != nil {
 		return nil, nil, err
+	}
+	if wrote, err := ensureSoleRootBundle(dir, now(), opts.Keys); err != nil {
+		return nil, nil, err
+	} else if wrote {
+		log.Info("signed a trust bundle listing the root", "file", TrustBundleFile)
+		if ca, err = load(dir, now, opts.Keys); err != nil {
+			return nil, nil, err
+		}
 	}
 	return ca, created, nil
 }

@@ -49,8 +49,11 @@ func TestBootstrapCreatesEverything(t *testing.T) {
 		}
 	}
 	entries, _ := os.ReadDir(dir)
-	if len(entries) != len(want) {
-		t.Errorf("directory holds %d entries, want %d (temporary files left?)", len(entries), len(want))
+	if len(entries) != len(want)+1 { // + the trust bundle
+		t.Errorf("directory holds %d entries, want %d (temporary files left?)", len(entries), len(want)+1)
+	}
+	if len(c.TrustBundle()) == 0 {
+		t.Errorf("no trust bundle after the first start")
 	}
 
 	root, dca := c.Root(), c.DeviceCA()

@@ -26,7 +26,9 @@ type CA struct {
 	operatorCA  *x509.Certificate
 	operatorKey crypto.Signer
 	server      tls.Certificate
-	publicURL   string // base of the revocation URLs in device certificates; "" for none
+	publicURL   string            // base of the revocation URLs in device certificates; "" for none
+	previous    *x509.Certificate // during a root rollover, the root being replaced; else nil
+	trustBundle []byte            // TrustBundleFile as written; nil when there is none
 }
 
 // Dir returns the directory the CA was loaded from.
@@ -66,13 +68,30 @@ func (ca *CA) DevicePool() *x509.CertPool {
 // ClientCAs for operator calls.
 func (ca *CA) OperatorPool() *x509.CertPool { return poolOf(ca.operatorCA) }
 
-// RootPool returns a new pool holding the root: what devices and operators
+// RootPool returns a new pool holding the roots in force (the root and,
+// during a root rollover, the previous root): what devices and operators
 // use to verify the server.
-func (ca *CA) RootPool() *x509.CertPool { return poolOf(ca.root) }
+func (ca *CA) RootPool() *x509.CertPool {
+	p := poolOf(ca.root)
+	if ca.previous != nil {
+		p.AddCert(ca.previous)
+	}
+	return p
+}
+
+// PreviousRoot returns the root a rollover is replacing, or nil when no
+// rollover is in progress. Callers must not modify it.
+func (ca *CA) PreviousRoot() *x509.Certificate { return ca.previous }
+
+// TrustBundle returns the signed trust bundle (TrustBundleFile) as
+// written, or nil when the directory has none.
+func (ca *CA) TrustBundle() []byte { return ca.trustBundle }
 
 // ServerCertificate returns the TLS server certificate with its key and
 // Leaf set. The chain is the leaf alone: it is signed by the root, which
-// clients already hold. Each call returns a copy of the struct.
+// clients already hold; during a root rollover the cross-certificate of
+// the new root follows it, so clients holding only the previous root
+// verify it too. Each call returns a copy of the struct.
 func (ca *CA) ServerCertificate() *tls.Certificate {
 	c := ca.server
 	return &c

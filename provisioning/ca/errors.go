@@ -66,3 +66,18 @@ var (
 	// absolute http(s) URL with a host and without query or fragment.
 	ErrBadPublicURL = errors.New("bad public URL")
 )
+
+var (
+	// ErrRolloverInProgress means a root rollover was begun and is
+	// complete up to its finish: it cannot be begun again.
+	ErrRolloverInProgress = errors.New("root rollover already in progress")
+
+	// ErrNoRollover means no root rollover is in progress, so there is
+	// none to finish.
+	ErrNoRollover = errors.New("no root rollover in progress")
+
+	// ErrRolloverIncomplete means a root rollover stopped before the new
+	// root issued the device intermediate and the server certificate, so
+	// the previous root cannot be retired yet.
+	ErrRolloverIncomplete = errors.New("root rollover incomplete")
+)

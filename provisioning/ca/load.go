@@ -24,7 +24,8 @@ var runtimeFiles = []string{
 // reads: a watcher that sees one of them change should load the directory
 // again.
 func MaterialFiles() []string {
-	return append(slices.Clone(runtimeFiles), TrustedDeviceCAsFile, DeviceCANextCertFile)
+	return append(slices.Clone(runtimeFiles), TrustedDeviceCAsFile, DeviceCANextCertFile,
+		PreviousRootCertFile, RootCrossCertFile, RootNextCertFile, TrustBundleFile)
 }
 
 // Load reads an existing CA directory. Every runtime file must exist
@@ -68,7 +69,14 @@ func load(dir string, now func() time.Time, keys KeyStore) (*CA, error) {
 		}
 		return c, k
 	}
-	root, _ := pair(RootCertFile, RootKeyFile)
+	root, _, err := readStagedPair(dir, RootCertFile, RootKeyFile, RootNextCertFile, keys)
+	if err != nil {
+		errs = append(errs, err)
+	}
+	rollover, err := readRollover(dir)
+	if err != nil {
+		errs = append(errs, err)
+	}
 	deviceCA, deviceKey, err := readDevicePair(dir, keys)
 	if err != nil {
 		errs = append(errs, err)
@@ -82,11 +90,15 @@ func load(dir string, now func() time.Time, keys KeyStore) (*CA, error) {
 	if err := errors.Join(errs...); err != nil {
 		return nil, fmt.Errorf("CA directory %s: %w", dir, err)
 	}
-	if err := checkHierarchy(root, deviceCA, operatorCA, server); err != nil {
+	roots := rollover.roots(root)
+	if err := checkHierarchy(roots, deviceCA, operatorCA, server); err != nil {
 		return nil, fmt.Errorf("CA directory %s: %w", dir, err)
 	}
-	trusted, err = checkTrusted(trusted, root, deviceCA, operatorCA)
+	trusted, err = checkTrusted(trusted, roots, deviceCA, operatorCA)
 	if err != nil {
+		return nil, fmt.Errorf("CA directory %s: %w", dir, err)
+	}
+	if err := rollover.check(root, now()); err != nil {
 		return nil, fmt.Errorf("CA directory %s: %w", dir, err)
 	}
 	return &CA{
@@ -99,10 +111,12 @@ func load(dir string, now func() time.Time, keys KeyStore) (*CA, error) {
 		operatorCA:  operatorCA,
 		operatorKey: operatorKey,
 		server: tls.Certificate{
-			Certificate: [][]byte{server.Raw},
+			Certificate: rollover.serverChain(root, server),
 			PrivateKey:  serverKey,
 			Leaf:        server,
 		},
+		previous:    rollover.previous,
+		trustBundle: rollover.bundle,
 	}, nil
 }
 
@@ -121,10 +135,14 @@ func missingFiles(dir string, names []string) ([]string, error) {
 	return missing, nil
 }
 
-// checkHierarchy verifies who signed whom. The operator CA must not share a
-// key with the root or the device CA: if it did, device certificates would
-// chain to the operator pool and devices could act as operators.
-func checkHierarchy(root, deviceCA, operatorCA, server *x509.Certificate) error {
+// checkHierarchy verifies who signed whom: the device CA and the server
+// certificate are signed by a root in force (roots: the current root
+// first, then during a rollover the previous one). The operator CA must
+// not share a key with the root or the device CA: if it did, device
+// certificates would chain to the operator pool and devices could act as
+// operators.
+func checkHierarchy(roots []*x509.Certificate, deviceCA, operatorCA, server *x509.Certificate) error {
+	root := roots[0]
 	var errs []error
 	bad := func(format string, args ...any) {
 		errs = append(errs, fmt.Errorf("%w: "+format, append([]any{ErrCorrupt}, args...)...))
@@ -143,19 +161,25 @@ func checkHierarchy(root, deviceCA, operatorCA, server *x509.Certificate) error 
 	if err := root.CheckSignatureFrom(root); err != nil {
 		bad("%s is not self-signed: %v", RootCertFile, err)
 	}
-	if err := deviceCA.CheckSignatureFrom(root); err != nil {
-		bad("%s is not signed by %s: %v", DeviceCACertFile, RootCertFile, err)
+	if !signedByAny(deviceCA, roots) {
+		bad("%s is not signed by %s", DeviceCACertFile, RootCertFile)
 	}
-	if err := server.CheckSignatureFrom(root); err != nil {
-		bad("%s is not signed by %s: %v", ServerCertFile, RootCertFile, err)
+	if !signedByAny(server, roots) {
+		bad("%s is not signed by %s", ServerCertFile, RootCertFile)
 	}
 	if err := operatorCA.CheckSignatureFrom(operatorCA); err != nil {
 		bad("%s is not self-signed: %v", OperatorCACertFile, err)
 	}
-	if samePublicKey(operatorCA, root) || samePublicKey(operatorCA, deviceCA) {
+	if slices.ContainsFunc(roots, func(r *x509.Certificate) bool { return samePublicKey(operatorCA, r) }) ||
+		samePublicKey(operatorCA, deviceCA) {
 		bad("%s shares its key with the device hierarchy", OperatorCACertFile)
 	}
 	return errors.Join(errs...)
+}
+
+// signedByAny reports whether one of roots signed c.
+func signedByAny(c *x509.Certificate, roots []*x509.Certificate) bool {
+	return slices.ContainsFunc(roots, func(r *x509.Certificate) bool { return c.CheckSignatureFrom(r) == nil })
 }
 
 func samePublicKey(a, b *x509.Certificate) bool {
@@ -163,28 +187,34 @@ func samePublicKey(a, b *x509.Certificate) bool {
 	return ok && eq.Equal(b.PublicKey)
 }
 
-// readDevicePair reads the issuing intermediate and its key. When they do
-// not match but the staged certificate of a rotation matches the key, the
-// rotation stopped (or is) between installing the key and the certificate:
-// the staged certificate is the issuing one. If the staged file is gone
-// too, the rotation installed it while we read: the certificate is read
-// again.
+// readDevicePair reads the issuing intermediate and its key, finishing a
+// rotation in flight (readStagedPair).
 func readDevicePair(dir string, keys KeyStore) (*x509.Certificate, crypto.Signer, error) {
-	c, err := readCert(dir, DeviceCACertFile)
+	return readStagedPair(dir, DeviceCACertFile, DeviceCAKeyFile, DeviceCANextCertFile, keys)
+}
+
+// readStagedPair reads a CA certificate and its key. When they do not
+// match but the staged certificate nextName of a rotation matches the key,
+// the rotation stopped (or is) between installing the key and the
+// certificate: the staged certificate is the one in force. If the staged
+// file is gone too, the rotation installed it while we read: the
+// certificate is read again.
+func readStagedPair(dir, certName, keyName, nextName string, keys KeyStore) (*x509.Certificate, crypto.Signer, error) {
+	c, err := readCert(dir, certName)
 	if err != nil {
 		return nil, nil, err
 	}
-	k, err := readKey(dir, DeviceCAKeyFile, keys)
+	k, err := readKey(dir, keyName, keys)
 	if err != nil {
 		return nil, nil, err
 	}
 	if keyMatches(k, c.PublicKey) {
 		return c, k, nil
 	}
-	for _, name := range []string{DeviceCANextCertFile, DeviceCACertFile} {
+	for _, name := range []string{nextName, certName} {
 		if again, err := readCert(dir, name); err == nil && keyMatches(k, again.PublicKey) {
 			return again, k, nil
 		}
 	}
-	return nil, nil, fmt.Errorf("%w: %s does not match %s", ErrCorrupt, DeviceCAKeyFile, DeviceCACertFile)
+	return nil, nil, fmt.Errorf("%w: %s does not match %s", ErrCorrupt, keyName, certName)
 }

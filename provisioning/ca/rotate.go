@@ -132,38 +132,55 @@ func planRotation(dir string, now time.Time) (Rotation, []rotationStep, error) {
 // removes staged files, which were never used. A directory without staged
 // files is left alone.
 func RecoverRotation(dir string) (finished bool, err error) {
-	cert, err := readCert(dir, DeviceCACertFile)
+	return recoverStaged(dir, DeviceCACertFile, DeviceCAKeyFile, DeviceCANextCertFile, DeviceCANextKeyFile,
+		func(old *x509.Certificate) error {
+			trusted, err := readTrusted(dir)
+			if err != nil {
+				return fmt.Errorf("CA directory %s: %w", dir, err)
+			}
+			if !slices.ContainsFunc(trusted, old.Equal) {
+				if err := replaceFile(dir, TrustedDeviceCAsFile, encodeBundle(append(trusted, old)), certMode); err != nil {
+					return fmt.Errorf("write %s: %w", TrustedDeviceCAsFile, err)
+				}
+			}
+			return nil
+		})
+}
+
+// recoverStaged brings a pair installed by staged renames (key first, then
+// certificate) to a final state: when the key is installed but the
+// certificate is still staged, it runs beforeCert with the old
+// certificate and installs the staged one (finished = true); when the
+// pair matches, it removes staged files, which were never used.
+func recoverStaged(dir, certName, keyName, nextCert, nextKey string, beforeCert func(old *x509.Certificate) error) (finished bool, err error) {
+	cert, err := readCert(dir, certName)
 	if err != nil {
 		return false, fmt.Errorf("CA directory %s: %w", dir, err)
 	}
-	key, err := readPublicKey(dir, DeviceCAKeyFile)
+	key, err := readPublicKey(dir, keyName)
 	if err != nil {
 		return false, fmt.Errorf("CA directory %s: %w", dir, err)
 	}
 	if publicMatches(key, cert.PublicKey) {
-		for _, name := range []string{DeviceCANextKeyFile, DeviceCANextCertFile} {
+		for _, name := range []string{nextKey, nextCert} {
 			if err := os.Remove(filepath.Join(dir, name)); err != nil && !errors.Is(err, fs.ErrNotExist) {
 				return false, fmt.Errorf("remove stale %s: %w", name, err)
 			}
 		}
 		return false, syncDir(dir)
 	}
-	staged, err := readCert(dir, DeviceCANextCertFile)
+	staged, err := readCert(dir, nextCert)
 	if err != nil || !publicMatches(key, staged.PublicKey) {
 		return false, fmt.Errorf("CA directory %s: %w: %s does not match %s, and no staged rotation explains it",
-			dir, ErrCorrupt, DeviceCAKeyFile, DeviceCACertFile)
+			dir, ErrCorrupt, keyName, certName)
 	}
-	trusted, err := readTrusted(dir)
-	if err != nil {
-		return false, fmt.Errorf("CA directory %s: %w", dir, err)
-	}
-	if !slices.ContainsFunc(trusted, cert.Equal) {
-		if err := replaceFile(dir, TrustedDeviceCAsFile, encodeBundle(append(trusted, cert)), certMode); err != nil {
-			return false, fmt.Errorf("write %s: %w", TrustedDeviceCAsFile, err)
+	if beforeCert != nil {
+		if err := beforeCert(cert); err != nil {
+			return false, err
 		}
 	}
-	if err := renameInDir(dir, DeviceCANextCertFile, DeviceCACertFile); err != nil {
-		return false, fmt.Errorf("install %s: %w", DeviceCACertFile, err)
+	if err := renameInDir(dir, nextCert, certName); err != nil {
+		return false, fmt.Errorf("install %s: %w", certName, err)
 	}
 	return true, nil
 }

@@ -53,8 +53,8 @@ func TestRotateIntermediate(t *testing.T) {
 	if !verifies(oldLeaf, pool) || !verifies(newLeaf, pool) {
 		t.Fatalf("pool accepts old-intermediate leaf %v, new-intermediate leaf %v; want both", verifies(oldLeaf, pool), verifies(newLeaf, pool))
 	}
-	if entries, _ := os.ReadDir(dir); len(entries) != len(allFiles)+1 {
-		t.Errorf("directory holds %d entries, want %d (staged or temporary files left?)", len(entries), len(allFiles)+1)
+	if entries, _ := os.ReadDir(dir); len(entries) != len(allFiles)+2 { // + trusted bundle, trust bundle
+		t.Errorf("directory holds %d entries, want %d (staged or temporary files left?)", len(entries), len(allFiles)+2)
 	}
 
 	// A second rotation keeps both older intermediates.

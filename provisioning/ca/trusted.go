@@ -73,11 +73,11 @@ func encodeBundle(certs []*x509.Certificate) []byte {
 }
 
 // checkTrusted verifies that every trusted intermediate is a CA signed by
-// the root and shares no key with the operator CA (which would let a device
+// a root in force (roots) and shares no key with the operator CA (which would let a device
 // act as an operator). It returns the list without duplicates and without
 // the issuing intermediate, which a rotation interrupted after its first
 // step leaves in both places.
-func checkTrusted(trusted []*x509.Certificate, root, deviceCA, operatorCA *x509.Certificate) ([]*x509.Certificate, error) {
+func checkTrusted(trusted []*x509.Certificate, roots []*x509.Certificate, deviceCA, operatorCA *x509.Certificate) ([]*x509.Certificate, error) {
 	var errs []error
 	out := make([]*x509.Certificate, 0, len(trusted))
 	for i, c := range trusted {
@@ -88,7 +88,7 @@ func checkTrusted(trusted []*x509.Certificate, root, deviceCA, operatorCA *x509.
 		switch {
 		case !c.BasicConstraintsValid || !c.IsCA:
 			errs = append(errs, fmt.Errorf("%w: %s is not a CA certificate", ErrCorrupt, name))
-		case c.CheckSignatureFrom(root) != nil:
+		case !signedByAny(c, roots):
 			errs = append(errs, fmt.Errorf("%w: %s is not signed by %s", ErrCorrupt, name, RootCertFile))
 		case samePublicKey(operatorCA, c):
 			errs = append(errs, fmt.Errorf("%w: %s shares its key with %s", ErrCorrupt, name, OperatorCACertFile))

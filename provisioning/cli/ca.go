@@ -117,6 +117,7 @@ expires (use "fleetgate device revoke" to drop one at once).`,
 	cmd.AddCommand(renew)
 	cmd.AddCommand(brokerBundleCommand(caDir))
 	cmd.AddCommand(caInitHSMCommand(caDir))
+	cmd.AddCommand(rootRolloverCommand(caDir, &dataDir))
 	return cmd
 }
 
@@ -141,6 +142,10 @@ func printCAList(out io.Writer, c *ca.CA, now time.Time) {
 		}
 		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\n", role, ca.SerialHex(cert), cert.Subject.CommonName,
 			cert.NotBefore.UTC().Format(time.RFC3339), cert.NotAfter.UTC().Format(time.RFC3339), state)
+	}
+	row("root", c.Root())
+	if p := c.PreviousRoot(); p != nil {
+		row("previous-root", p)
 	}
 	row("issuing", c.DeviceCA())
 	for _, t := range c.TrustedDeviceCAs() {

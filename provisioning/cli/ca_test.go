@@ -100,3 +100,34 @@ func TestCACommands(t *testing.T) {
 		t.Fatalf("after retire and renew: %v (server before %s); renew said:\n%s", rows, serverBefore, out)
 	}
 }
+
+// TestRootRolloverCommands runs begin and finish as an operator would,
+// with their refusals.
+func TestRootRolloverCommands(t *testing.T) {
+	data := t.TempDir()
+	first, _, err := ca.Bootstrap(filepath.Join(data, "ca"), ca.BootstrapOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := runCA(t, "root-rollover", "finish", "--data", data); !errors.Is(err, ca.ErrNoRollover) {
+		t.Fatalf("finish without begin = %v, want ErrNoRollover", err)
+	}
+	out, err := runCA(t, "root-rollover", "begin", "--data", data)
+	if err != nil || !strings.Contains(out, "root-rollover finish --data "+data) {
+		t.Fatalf("begin: %v\n%s", err, out)
+	}
+	rows := listRows(t, data)
+	if len(rows["previous-root"]) != 1 || rows["previous-root"][0] != ca.SerialHex(first.Root()) ||
+		rows["root"][0] == ca.SerialHex(first.Root()) || len(rows["trusted"]) != 1 {
+		t.Fatalf("list during the rollover: %v", rows)
+	}
+	if _, err := runCA(t, "root-rollover", "begin", "--data", data); !errors.Is(err, ca.ErrRolloverInProgress) {
+		t.Fatalf("begin twice = %v, want ErrRolloverInProgress", err)
+	}
+	if out, err := runCA(t, "root-rollover", "finish", "--data", data); err != nil || !strings.Contains(out, "retire intermediate "+ca.SerialHex(first.DeviceCA())) {
+		t.Fatalf("finish: %v\n%s", err, out)
+	}
+	if rows := listRows(t, data); len(rows["previous-root"]) != 0 || len(rows["trusted"]) != 0 {
+		t.Fatalf("list after the rollover: %v", rows)
+	}
+}

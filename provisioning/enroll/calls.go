@@ -2,6 +2,8 @@ package enroll
 
 import (
 	"context"
+	"encoding/json"
+	"net/http"
 
 	"github.com/fleetgate/fleetgate/provisioning/wire"
 )
@@ -45,5 +47,14 @@ func (c *Client) StartRotation(ctx context.Context) (wire.RotationChallenge, err
 func (c *Client) FinishRotation(ctx context.Context, r wire.RotationRequest) (wire.Issued, error) {
 	var out wire.Issued
 	err := c.post(ctx, wire.PathRotationFinish, r, &out)
+	return out, err
+}
+
+// TrustBundle fetches the signed trust bundle (wire.TrustBundle) as raw
+// JSON, for the caller to verify against the roots it holds. The client
+// must present the current certificate (WithClientCertificate).
+func (c *Client) TrustBundle(ctx context.Context) ([]byte, error) {
+	var out json.RawMessage
+	err := c.do(ctx, http.MethodGet, wire.PathTrustBundle, nil, &out)
 	return out, err
 }

@@ -65,6 +65,12 @@ func (c *Client) CloseIdleConnections() { c.http.CloseIdleConnections() }
 // post sends in as JSON and decodes a 2xx answer into out; any other
 // status becomes an *Error.
 func (c *Client) post(ctx context.Context, path string, in, out any) error {
+	return c.do(ctx, http.MethodPost, path, in, out)
+}
+
+// do sends a request with in (nil: no body) as JSON and decodes a 2xx
+// answer into out; any other status becomes an *Error.
+func (c *Client) do(ctx context.Context, method, path string, in, out any) error {
 	var body io.Reader = http.NoBody
 	if in != nil {
 		raw, err := json.Marshal(in)
@@ -73,7 +79,7 @@ func (c *Client) post(ctx context.Context, path string, in, out any) error {
 		}
 		body = bytes.NewReader(raw)
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.base+path, body)
+	req, err := http.NewRequestWithContext(ctx, method, c.base+path, body)
 	if err != nil {
 		return fmt.Errorf("enroll: build request %s: %w", path, err)
 	}
@@ -83,18 +89,18 @@ func (c *Client) post(ctx context.Context, path string, in, out any) error {
 	}
 	resp, err := c.http.Do(req)
 	if err != nil {
-		return fmt.Errorf("%w: POST %s%s: %w", ErrUnreachable, c.base, path, err)
+		return fmt.Errorf("%w: %s %s%s: %w", ErrUnreachable, method, c.base, path, err)
 	}
 	defer resp.Body.Close()
 	raw, err := io.ReadAll(io.LimitReader(resp.Body, maxResponseBytes))
 	if err != nil {
-		return fmt.Errorf("%w: reading the answer to POST %s: %w", ErrUnreachable, path, err)
+		return fmt.Errorf("%w: reading the answer to %s %s: %w", ErrUnreachable, method, path, err)
 	}
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
 		return decodeError(resp.StatusCode, raw)
 	}
 	if err := json.Unmarshal(raw, out); err != nil {
-		return fmt.Errorf("enroll: decode answer to POST %s: %w", path, err)
+		return fmt.Errorf("enroll: decode answer to %s %s: %w", method, path, err)
 	}
 	return nil
 }

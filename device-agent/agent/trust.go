@@ -1,0 +1,57 @@
+package agent
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/fleetgate/fleetgate/provisioning/trustbundle"
+)
+
+// loadTrust makes the roots of the stored trust bundle, if any, the ones
+// the agent verifies the broker and the API with. The bundle was verified
+// when it was fetched; the state directory is trusted like the key.
+func (r *runner) loadTrust() error {
+	if r.st == nil || r.st.TrustBundle == nil {
+		return nil
+	}
+	b, _, err := trustbundle.Parse(r.st.TrustBundle)
+	if err != nil {
+		return fmt.Errorf("%w: stored trust bundle: %w", ErrState, err)
+	}
+	r.trust = b
+	r.a.setRoots(b.Pool())
+	return nil
+}
+
+// refreshTrust fetches the trust bundle with the current certificate,
+// verifies it against the roots held and the bundle held, and, when it is
+// newer, saves it and verifies the broker and the API with its roots from
+// the next connection on. A refusal is logged and changes nothing.
+func (r *runner) refreshTrust(ctx context.Context) error {
+	rctx, cancel := r.requestCtx(ctx)
+	raw, err := r.a.mtls().TrustBundle(rctx)
+	cancel()
+	if err != nil {
+		r.log.Warn("could not fetch the trust bundle; keeping the roots held", "err", err)
+		return err
+	}
+	b, err := trustbundle.Verify(raw, r.a.roots(), r.trust, r.now())
+	if err != nil {
+		err = fmt.Errorf("%w: %w", ErrTrustBundle, err)
+		r.log.Error("refused the trust bundle; keeping the roots held", "err", err)
+		return err
+	}
+	if r.trust != nil && b.Sequence == r.trust.Sequence {
+		return nil
+	}
+	st := r.st.Clone()
+	st.TrustBundle = b.Raw
+	if err := r.store.Save(st); err != nil {
+		return err
+	}
+	r.st, r.trust = st, b
+	r.a.setRoots(b.Pool())
+	r.log.Info("accepted a trust bundle", "sequence", b.Sequence, "roots", len(b.RootCerts),
+		"issued_at", b.IssuedAt)
+	return nil
+}
