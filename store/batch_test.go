@@ -28,7 +28,7 @@ func TestCompleteEnrollments(t *testing.T) {
 	}
 	want := []error{nil, ErrReplayed, nil, ErrExists, ErrInvalid, nil}
 
-	errs := db.CompleteEnrollments(batch, operator)
+	errs := db.CompleteEnrollments(t.Context(), batch, operator)
 	if len(errs) != len(batch) {
 		t.Fatalf("%d results for %d enrollments", len(errs), len(batch))
 	}
@@ -41,12 +41,12 @@ func TestCompleteEnrollments(t *testing.T) {
 		t.Errorf("%d commits for one batch, want 1", n)
 	}
 	for _, id := range []string{"dev-a", "dev-c", "dev-e"} {
-		if certs, err := db.Certificates(id); err != nil || len(certs) != 1 {
+		if certs, err := db.Certificates(t.Context(), id); err != nil || len(certs) != 1 {
 			t.Errorf("committed device %s: certificates %v, %v", id, certs, err)
 		}
 	}
 	for _, id := range []string{"dev-b", "dev-d", "static-bad"} {
-		if _, err := db.Device(id); !errors.Is(err, ErrNotFound) {
+		if _, err := db.Device(t.Context(), id); !errors.Is(err, ErrNotFound) {
 			t.Errorf("refused device %s was written: %v", id, err)
 		}
 	}
@@ -56,7 +56,7 @@ func TestCompleteEnrollments(t *testing.T) {
 	if tok := tokenNamed(t, db, tokens[2]); !tok.UsedAt.IsZero() {
 		t.Errorf("token of a refused enrollment consumed: %+v", tok)
 	}
-	if c, _ := db.Certificate("a1"); c.DeviceID != "dev-a" {
+	if c, _ := db.Certificate(t.Context(), "a1"); c.DeviceID != "dev-a" {
 		t.Errorf("serial a1 belongs to %s, want dev-a", c.DeviceID)
 	}
 	if n := auditLen(t, db) - auditBefore; n != 3 {
@@ -76,7 +76,7 @@ func TestGroupCommit(t *testing.T) {
 		wg.Go(func() {
 			for i := range each {
 				n := w*each + i
-				errs <- db.CompleteEnrollment(tokenEnrollment(tokens[n], fmt.Sprintf("dev-%03d", n), serialOf(n)), system)
+				errs <- db.CompleteEnrollment(t.Context(), tokenEnrollment(tokens[n], fmt.Sprintf("dev-%03d", n), serialOf(n)), system)
 			}
 		})
 	}
@@ -116,13 +116,13 @@ func TestGroupCommitWriteFailure(t *testing.T) {
 		}}
 	}
 	batch := []*batchItem{item("first", false), item("faulty", true), item("last", false)}
-	db.commitBatch(batch)
+	db.commitBatch(t.Context(), batch)
 	for i, want := range []error{nil, errDisk, nil} {
 		if err := <-batch[i].done; !errors.Is(err, want) || (want == nil) != (err == nil) {
 			t.Errorf("item %d: %v, want %v", i, err, want)
 		}
 	}
-	events, err := db.Audit(AuditFilter{Action: "test.item"})
+	events, err := db.Audit(t.Context(), AuditFilter{Action: "test.item"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -142,16 +142,16 @@ func TestBatchedWritesAfterClose(t *testing.T) {
 	if err := db.Close(); err != nil {
 		t.Fatal(err)
 	}
-	if err := db.CompleteEnrollment(tokenEnrollment(token, "dev-1", "a1"), system); !errors.Is(err, ErrClosed) {
+	if err := db.CompleteEnrollment(t.Context(), tokenEnrollment(token, "dev-1", "a1"), system); !errors.Is(err, ErrClosed) {
 		t.Errorf("CompleteEnrollment after Close = %v, want ErrClosed", err)
 	}
-	errs := db.CompleteEnrollments([]Enrollment{tokenEnrollment(token, "dev-1", "a1")}, system)
+	errs := db.CompleteEnrollments(t.Context(), []Enrollment{tokenEnrollment(token, "dev-1", "a1")}, system)
 	if !errors.Is(errs[0], ErrClosed) {
 		t.Errorf("CompleteEnrollments after Close = %v, want ErrClosed", errs[0])
 	}
 	c := Challenge{ID: challengeID(1), DeviceID: "dev-1", Purpose: PurposeEnroll, AKPublic: []byte{1}, Secret: []byte{1}, Nonce: []byte{1},
 		ExpiresAt: testEpoch.Add(time.Hour)}
-	if err := db.PutChallenge(c); !errors.Is(err, ErrClosed) {
+	if err := db.PutChallenge(t.Context(), c); !errors.Is(err, ErrClosed) {
 		t.Errorf("PutChallenge after Close = %v, want ErrClosed", err)
 	}
 }
