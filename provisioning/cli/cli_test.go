@@ -105,7 +105,7 @@ func pemCerts(t *testing.T, data []byte) []*x509.Certificate {
 
 func countCerts(t *testing.T, e *apitest.Env) int {
 	t.Helper()
-	certs, err := e.DB.Certificates("")
+	certs, err := e.DB.Certificates(t.Context(), "")
 	if err != nil {
 		t.Fatal(err)
 	}
