@@ -1,6 +1,7 @@
 package store
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"sync"
@@ -153,5 +154,48 @@ func TestBatchedWritesAfterClose(t *testing.T) {
 		ExpiresAt: testEpoch.Add(time.Hour)}
 	if err := db.PutChallenge(t.Context(), c); !errors.Is(err, ErrClosed) {
 		t.Errorf("PutChallenge after Close = %v, want ErrClosed", err)
+	}
+}
+
+// A caller whose context is done before its write was taken into a
+// transaction hears context.Canceled, and nothing of the write is kept.
+func TestWritesCancelled(t *testing.T) {
+	db := openTestDB(t)
+	mustGroup(t, db, "sim", false, true)
+	token := mustTokens(t, db, "sim", 1)[0]
+	ctx, cancel := context.WithCancel(t.Context())
+	cancel()
+	commitsBefore := db.batch.commits.Load()
+	if err := db.CompleteEnrollment(ctx, tokenEnrollment(token, "dev-1", "a1"), system); !errors.Is(err, context.Canceled) {
+		t.Errorf("CompleteEnrollment = %v, want context.Canceled", err)
+	}
+	errs := db.CompleteEnrollments(ctx, []Enrollment{tokenEnrollment(token, "dev-1", "a1")}, system)
+	if !errors.Is(errs[0], context.Canceled) {
+		t.Errorf("CompleteEnrollments = %v, want context.Canceled", errs[0])
+	}
+	c := Challenge{ID: challengeID(1), DeviceID: "dev-1", Purpose: PurposeEnroll, AKPublic: []byte{1}, Secret: []byte{1}, Nonce: []byte{1},
+		ExpiresAt: testEpoch.Add(time.Hour)}
+	if err := db.PutChallenge(ctx, c); !errors.Is(err, context.Canceled) {
+		t.Errorf("PutChallenge = %v, want context.Canceled", err)
+	}
+	if _, err := db.AllocateSerial(ctx); !errors.Is(err, context.Canceled) {
+		t.Errorf("AllocateSerial = %v, want context.Canceled", err)
+	}
+	if _, err := db.CreateDevice(ctx, Device{ID: "dev-2"}, operator); !errors.Is(err, context.Canceled) {
+		t.Errorf("CreateDevice = %v, want context.Canceled", err)
+	}
+	if n := db.batch.commits.Load() - commitsBefore; n != 0 {
+		t.Errorf("%d group commits for cancelled callers, want 0", n)
+	}
+	for _, id := range []string{"dev-1", "dev-2"} {
+		if _, err := db.Device(t.Context(), id); !errors.Is(err, ErrNotFound) {
+			t.Errorf("device %s of a cancelled call: %v, want ErrNotFound", id, err)
+		}
+	}
+	if _, err := db.Challenge(t.Context(), c.ID); !errors.Is(err, ErrNotFound) {
+		t.Errorf("challenge of a cancelled call: %v, want ErrNotFound", err)
+	}
+	if tok := tokenNamed(t, db, token); !tok.UsedAt.IsZero() {
+		t.Errorf("token consumed by a cancelled enrollment: %+v", tok)
 	}
 }
