@@ -7,8 +7,8 @@
 // remote backend bounds each request by the earlier of the caller's
 // context and its own request timeout, and stops retrying once the
 // context is done; a local one checks the context before it starts. A
-// transaction refused that way returns an error wrapping ctx.Err() and
-// writes nothing.
+// transaction whose context ends before its commit returns an error
+// wrapping ctx.Err() and writes nothing.
 package kv
 
 import "context"
