@@ -10,6 +10,8 @@ import (
 	"os"
 	"path/filepath"
 	"time"
+
+	"github.com/fleetgate/fleetgate/provisioning/ca"
 )
 
 // Duration is a time.Duration that reads and writes as "10s" in JSON.
@@ -42,6 +44,8 @@ type Config struct {
 	APIAddr          string   `json:"api_addr"`          // operator HTTPS API
 	OpsAddr          string   `json:"ops_addr"`          // plain HTTP: /metrics, /healthz, /readyz, /crl ("" disables)
 	ServerNames      []string `json:"server_names"`      // extra DNS names/IPs in the server certificate
+	PublicURL        string   `json:"public_url"`        // base of the CRL and OCSP URLs in device certificates ("" for none)
+	RevocationAddr   string   `json:"revocation_addr"`   // plain HTTP for relying parties: /crl/, /ocsp ("" : DefaultRevocationAddr when public_url is set)
 	HandshakeTimeout Duration `json:"handshake_timeout"` // TLS handshake + CONNECT deadline
 	MaxPacketSize    uint32   `json:"max_packet_size"`   // bytes; larger MQTT packets close the connection
 	MaxPending       int      `json:"max_pending"`       // connections not yet authenticated
@@ -63,6 +67,11 @@ type Config struct {
 	EtcdCA        string   `json:"etcd_ca"`        // PEM CA bundle for etcd's client TLS
 	EtcdCert      string   `json:"etcd_cert"`      // client certificate for etcd
 	EtcdKey       string   `json:"etcd_key"`
+
+	// BundleDir, for role broker only, is a broker bundle written by
+	// `fleetgate ca broker-bundle`: the broker serves and verifies from it
+	// and holds no CA key. Empty: the CA directory under DataDir.
+	BundleDir string `json:"bundle_dir"`
 
 	// Reread reads the configuration again for a reload, layered as it
 	// was at start. Nil: the configuration stays as started and a reload
@@ -133,6 +142,9 @@ func (c Config) Validate() error {
 		errs = append(errs, errors.New("api_addr must be set"))
 	}
 	errs = append(errs, c.validateRegistry()...)
+	if c.BundleDir != "" && c.Role != RoleBroker {
+		errs = append(errs, fmt.Errorf("bundle_dir is for role broker only, not %q: a process serving the API signs certificates and needs the CA directory", c.Role))
+	}
 	if c.HandshakeTimeout.Duration <= 0 {
 		errs = append(errs, errors.New("handshake_timeout must be positive"))
 	}
@@ -150,6 +162,11 @@ func (c Config) Validate() error {
 	}
 	if d := c.ReloadInterval.Duration; d < 0 || (d > 0 && d < 100*time.Millisecond) {
 		errs = append(errs, fmt.Errorf("reload_interval %s must be 0 (SIGHUP only) or at least 100ms", c.ReloadInterval))
+	}
+	if c.PublicURL != "" {
+		if err := ca.CheckPublicURL(c.PublicURL); err != nil {
+			errs = append(errs, fmt.Errorf("public_url: %w", err))
+		}
 	}
 	errs = append(errs, c.validateGC()...)
 	if _, err := c.level(); err != nil {
@@ -187,6 +204,25 @@ func (c Config) Logger(level *slog.LevelVar) *slog.Logger {
 		return slog.New(slog.NewJSONHandler(out, opts))
 	}
 	return slog.New(slog.NewTextHandler(out, opts))
+}
+
+// DefaultRevocationAddr is where relying parties fetch CRLs and OCSP
+// responses when public_url is set and revocation_addr is not.
+const DefaultRevocationAddr = ":8880"
+
+// RevocationListen is the address of the relying-party listener: empty
+// (none) unless revocation_addr or public_url is set. Role broker runs
+// none: it holds no CA key to sign with.
+func (c Config) RevocationListen() string {
+	switch {
+	case c.Role == RoleBroker:
+		return ""
+	case c.RevocationAddr != "":
+		return c.RevocationAddr
+	case c.PublicURL != "":
+		return DefaultRevocationAddr
+	}
+	return ""
 }
 
 // RegistryPath is the bbolt file holding the registry.

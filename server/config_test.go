@@ -22,6 +22,8 @@ func TestConfigErrors(t *testing.T) {
 		{"error/log format", func(c *Config) { c.LogFormat = "xml" }, "log_format"},
 		{"error/data dir", func(c *Config) { c.DataDir = "" }, "data_dir"},
 		{"error/negative reload interval", func(c *Config) { c.ReloadInterval.Duration = -time.Second }, "reload_interval"},
+		{"error/public url relative", func(c *Config) { c.PublicURL = "pki.example.com" }, "public_url"},
+		{"error/public url query", func(c *Config) { c.PublicURL = "http://pki.example.com/?x=1" }, "public_url"},
 		{"error/reload interval too short", func(c *Config) { c.ReloadInterval.Duration = time.Millisecond }, "reload_interval"},
 	}
 	for _, tc := range cases {
@@ -39,5 +41,28 @@ func TestConfigErrors(t *testing.T) {
 	c := DefaultConfig()
 	if err := c.LoadFile(bad); err == nil || !strings.Contains(err.Error(), "mqtt_adr") {
 		t.Fatalf("a misspelt key was accepted: %v", err)
+	}
+}
+
+// TestRevocationListen: the relying-party listener runs when either key is
+// set, on the default address for a bare public_url, and never in a
+// broker-only process.
+func TestRevocationListen(t *testing.T) {
+	for _, tc := range []struct {
+		name, url, addr, role, want string
+	}{
+		{"ok/off by default", "", "", RoleAll, ""},
+		{"ok/default address", "http://pki.example.com", "", RoleAll, DefaultRevocationAddr},
+		{"ok/address given", "http://pki.example.com", "127.0.0.1:1", RoleAPI, "127.0.0.1:1"},
+		{"ok/address without url", "", "127.0.0.1:1", RoleAll, "127.0.0.1:1"},
+		{"ok/broker runs none", "http://pki.example.com", "127.0.0.1:1", RoleBroker, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := DefaultConfig()
+			c.PublicURL, c.RevocationAddr, c.Role = tc.url, tc.addr, tc.role
+			if got := c.RevocationListen(); got != tc.want {
+				t.Fatalf("RevocationListen() = %q, want %q", got, tc.want)
+			}
+		})
 	}
 }

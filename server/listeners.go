@@ -21,7 +21,7 @@ import (
 func (s *Server) startListeners(ctx context.Context, authority *ca.CA) error {
 	metricsReg := newMetricsRegistry()
 	registerRegistryMetrics(metricsReg, s.db)
-	s.at.MQTT, s.at.API, s.at.Ops = "not run (role api)", "not run (role broker)", "disabled"
+	s.at.MQTT, s.at.API, s.at.Ops, s.at.Revocation = "not run (role api)", "not run (role broker)", "disabled", "disabled"
 	if s.cfg.Role != RoleAPI {
 		if err := s.startBroker(ctx, authority, metricsReg); err != nil {
 			return err
@@ -30,6 +30,11 @@ func (s *Server) startListeners(ctx context.Context, authority *ca.CA) error {
 	if s.cfg.Role != RoleBroker {
 		if err := s.startAPI(authority, metricsReg); err != nil {
 			return err
+		}
+	}
+	if addr := s.cfg.RevocationListen(); addr != "" {
+		if err := s.startRevocation(ctx, addr); err != nil {
+			return fmt.Errorf("start revocation listener on %s: %w", addr, err)
 		}
 	}
 	if s.cfg.OpsAddr != "" {

@@ -101,6 +101,10 @@ func (o *opsServer) watchRevocations(ctx context.Context) {
 
 func (o *opsServer) serveCRL(w http.ResponseWriter, r *http.Request) {
 	der, err := o.currentCRL(r.Context())
+	if errors.Is(err, ca.ErrNoCAKey) {
+		http.Error(w, "this broker runs from a bundle and holds no CA key to sign a CRL: fetch /crl from the API host", http.StatusNotFound)
+		return
+	}
 	if err != nil {
 		o.log.Error("building the device CRL failed", "error", err.Error())
 		http.Error(w, "CRL unavailable", http.StatusInternalServerError)

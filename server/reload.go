@@ -57,7 +57,8 @@ var (
 type reloader struct {
 	log     *slog.Logger
 	level   *slog.LevelVar
-	caDir   string
+	src     caSource // the CA directory or the broker bundle
+	pubURL  string   // public_url as started: revocation URLs in device certificates
 	loadCfg func() (Config, error)
 	brk     liveBroker // notRun when this process runs no broker (role api)
 	api     liveAPI    // notRun when it runs no API (role broker)
@@ -78,17 +79,20 @@ func (r *reloader) reloadAll(trigger string) error {
 	return errors.Join(r.reloadCA(trigger), r.reloadConfig(trigger))
 }
 
-// reloadCA loads the CA directory again and, if it is sound, swaps it into
-// the broker and the API.
+// reloadCA loads the CA directory (or the broker bundle) again and, if it
+// is sound, swaps it into the broker and the API.
 func (r *reloader) reloadCA(trigger string) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	next, err := ca.Load(r.caDir)
+	next, err := r.src.load(r.src.dir)
+	if err == nil {
+		next, err = next.WithPublicURL(r.pubURL)
+	}
 	if err == nil {
 		err = sameRoot(r.current(), next)
 	}
 	if err != nil {
-		r.log.Error("reload failed; keeping the previous CA material", "trigger", trigger, "part", "ca", "dir", r.caDir, "error", err.Error())
+		r.log.Error("reload failed; keeping the previous CA material", "trigger", trigger, "part", "ca", "dir", r.src.dir, "error", err.Error())
 		return err
 	}
 	changes := caChanges(r.current(), next)
@@ -102,7 +106,7 @@ func (r *reloader) reloadCA(trigger string) error {
 	}
 	r.log.Info("reloaded", "trigger", trigger, "part", "ca", "changes", orNone(changes))
 	if left := time.Until(next.ServerCertificate().Leaf.NotAfter); left < ca.ServerRenewBefore {
-		r.log.Warn("server certificate expires soon; run `fleetgate ca renew-server`", "expires_in", left.Round(time.Hour).String())
+		r.log.Warn("server certificate expires soon; "+r.src.renewHint, "expires_in", left.Round(time.Hour).String())
 	}
 	return nil
 }

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/fleetgate/fleetgate/internal/testkit/logbuf"
 	"github.com/fleetgate/fleetgate/provisioning/ca"
 )
 
@@ -20,13 +21,13 @@ type reloadEnv struct {
 	rl         *reloader
 	caDir      string
 	configFile string
-	logs       *logSink
+	logs       *logbuf.Buffer
 }
 
 func newReloadEnv(t *testing.T, configJSON string) *reloadEnv {
 	t.Helper()
 	dir := t.TempDir()
-	e := &reloadEnv{caDir: filepath.Join(dir, "ca"), configFile: filepath.Join(dir, "config.json"), logs: newLogSink()}
+	e := &reloadEnv{caDir: filepath.Join(dir, "ca"), configFile: filepath.Join(dir, "config.json"), logs: &logbuf.Buffer{}}
 	e.writeConfig(t, configJSON)
 	base := DefaultConfig()
 	base.DataDir, base.MQTTAddr, base.APIAddr, base.OpsAddr = dir, "127.0.0.1:0", "127.0.0.1:0", ""
@@ -80,10 +81,10 @@ func TestReloadConfig(t *testing.T) {
 			t.Fatal(err)
 		}
 		e.rl.log.Debug("probe after")
-		if e.logs.count("probe before") != 0 || e.logs.count("probe after") != 1 {
-			t.Fatalf("debug lines before/after the reload: %d/%d, want 0/1", e.logs.count("probe before"), e.logs.count("probe after"))
+		if e.logs.Count("probe before") != 0 || e.logs.Count("probe after") != 1 {
+			t.Fatalf("debug lines before/after the reload: %d/%d, want 0/1", e.logs.Count("probe before"), e.logs.Count("probe after"))
 		}
-		if e.logs.count("msg=reloaded", "part=config", "log_level info -> debug") != 1 {
+		if e.logs.Count("msg=reloaded", "part=config", "log_level info -> debug") != 1 {
 			t.Fatal("no reloaded line naming the level change")
 		}
 	})
@@ -105,7 +106,7 @@ func TestReloadConfig(t *testing.T) {
 		if _, err := conn.Read(make([]byte, 1)); err == nil || os.IsTimeout(err) {
 			t.Fatalf("idle socket read %v, want it closed by the new handshake timeout", err)
 		}
-		if e.logs.count("handshake_timeout 1h0m0s -> 200ms", "cert_lifetime 720h0m0s -> 48h0m0s", "max_pending 1024 -> 10") != 1 {
+		if e.logs.Count("handshake_timeout 1h0m0s -> 200ms", "cert_lifetime 720h0m0s -> 48h0m0s", "max_pending 1024 -> 10") != 1 {
 			t.Fatal("reloaded line does not name every applied field")
 		}
 	})
@@ -115,7 +116,7 @@ func TestReloadConfig(t *testing.T) {
 		if err := e.rl.reloadConfig("test"); err != nil {
 			t.Fatal(err)
 		}
-		if e.logs.count("level=WARN", "need a restart", "mqtt_addr", "max_packet_size") != 1 {
+		if e.logs.Count("level=WARN", "need a restart", "mqtt_addr", "max_packet_size") != 1 {
 			t.Fatal("no restart notice naming mqtt_addr and max_packet_size")
 		}
 		if e.rl.cfg.MQTTAddr == ":1" || e.rl.cfg.MaxPacketSize == 4096 {
@@ -129,12 +130,12 @@ func TestReloadConfig(t *testing.T) {
 		{"error/unknown field", `{"log_level": "warn", "log_levle": "warn"}`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			failed := e.logs.count("reload failed", "part=config")
+			failed := e.logs.Count("reload failed", "part=config")
 			e.writeConfig(t, tc.json)
 			if err := e.rl.reloadConfig("test"); err == nil {
 				t.Fatal("reload accepted a bad config file")
 			}
-			if e.logs.count("level=ERROR", "reload failed", "part=config") != failed+1 {
+			if e.logs.Count("level=ERROR", "reload failed", "part=config") != failed+1 {
 				t.Fatal("no error line for the failed reload")
 			}
 			if e.rl.level.Level() != slog.LevelDebug || e.rl.cfg.LogLevel != "debug" {
@@ -182,7 +183,7 @@ func TestReloadCA(t *testing.T) {
 			}
 		})
 	}
-	if n := e.logs.count("level=ERROR", "reload failed", "part=ca"); n != len(broken) {
+	if n := e.logs.Count("level=ERROR", "reload failed", "part=ca"); n != len(broken) {
 		t.Fatalf("%d error lines for %d failed reloads", n, len(broken))
 	}
 
@@ -196,7 +197,7 @@ func TestReloadCA(t *testing.T) {
 	if !e.rl.current().DeviceCA().Equal(r.New) {
 		t.Fatal("the rotated intermediate is not in effect after the reload")
 	}
-	if e.logs.count("msg=reloaded", "part=ca", "issuing intermediate "+ca.SerialHex(r.Old)+" -> "+ca.SerialHex(r.New), "trusted intermediate added "+ca.SerialHex(r.Old)) != 1 {
+	if e.logs.Count("msg=reloaded", "part=ca", "issuing intermediate "+ca.SerialHex(r.Old)+" -> "+ca.SerialHex(r.New), "trusted intermediate added "+ca.SerialHex(r.Old)) != 1 {
 		t.Fatal("reloaded line does not describe the rotation")
 	}
 }
@@ -207,24 +208,24 @@ func TestReloadCA(t *testing.T) {
 func TestWatch(t *testing.T) {
 	e := newReloadEnv(t, `{"reload_interval": "100ms"}`)
 	e.writeConfig(t, `{"reload_interval": "100ms", "log_level": "debug"}`)
-	e.logs.await(t, 1, "msg=reloaded", "trigger=file_change", "part=config", "log_level info -> debug")
+	e.logs.Await(t, wait, "msg=reloaded", "trigger=file_change", "part=config", "log_level info -> debug")
 
 	saved := read(t, e.caDir, ca.DeviceCACertFile)
 	write(t, e.caDir, ca.DeviceCACertFile, saved[:100])
-	e.logs.await(t, 1, "reload failed", "trigger=file_change", "part=ca")
+	e.logs.Await(t, wait, "reload failed", "trigger=file_change", "part=ca")
 	// Another change to the config file: once it is reloaded, the watcher
 	// has looked at the broken CA file again, and must not have retried.
 	e.writeConfig(t, `{"reload_interval": "100ms", "log_level": "debug", "cert_lifetime": "48h"}`)
-	e.logs.await(t, 1, "msg=reloaded", "trigger=file_change", "part=config", "cert_lifetime")
-	if n := e.logs.count("reload failed", "part=ca"); n != 1 {
+	e.logs.Await(t, wait, "msg=reloaded", "trigger=file_change", "part=config", "cert_lifetime")
+	if n := e.logs.Count("reload failed", "part=ca"); n != 1 {
 		t.Fatalf("the unchanged broken file was reloaded %d times, want once", n)
 	}
 	write(t, e.caDir, ca.DeviceCACertFile, saved)
-	e.logs.await(t, 1, "msg=reloaded", "trigger=file_change", "part=ca")
+	e.logs.Await(t, wait, "msg=reloaded", "trigger=file_change", "part=ca")
 
 	if err := e.srv.Reload("sighup"); err != nil {
 		t.Fatal(err)
 	}
-	e.logs.await(t, 1, "msg=reloaded", "trigger=sighup", "part=ca")
-	e.logs.await(t, 1, "msg=reloaded", "trigger=sighup", "part=config")
+	e.logs.Await(t, wait, "msg=reloaded", "trigger=sighup", "part=ca")
+	e.logs.Await(t, wait, "msg=reloaded", "trigger=sighup", "part=config")
 }

@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/fleetgate/fleetgate/broker"
-	"github.com/fleetgate/fleetgate/provisioning/ca"
 	"github.com/fleetgate/fleetgate/store"
 )
 
@@ -28,6 +27,7 @@ type Server struct {
 	brk *broker.Broker // nil for role api
 	api *http.Server   // nil for role broker
 	ops *http.Server   // nil when ops_addr is empty
+	rev *http.Server   // relying-party CRL and OCSP listener; nil when not run
 	at  Endpoints
 
 	cancel  context.CancelFunc // ends the background work
@@ -44,14 +44,15 @@ type Server struct {
 // Endpoints says where a started server serves, in the form the banner
 // and the log show it.
 type Endpoints struct {
-	MQTT     string // host:port, or "not run (role api)"
-	API      string // https://host:port, or "not run (role broker)"
-	Ops      string // http://host:port, or "disabled"
-	Registry string // the bbolt file or the etcd URL
+	MQTT       string // host:port, or "not run (role api)"
+	API        string // https://host:port, or "not run (role broker)"
+	Ops        string // http://host:port, or "disabled"
+	Revocation string // http://host:port of CRLs and OCSP, or "disabled"
+	Registry   string // the bbolt file or the etcd URL
 }
 
 // Start validates cfg, opens the registry, loads or creates the CA under
-// cfg.CADir(), starts the listeners the role asks for and the reload
+// cfg.CADir() (or, for a broker, loads the bundle in cfg.BundleDir), starts the listeners the role asks for and the reload
 // watcher, and returns once all of them accept. On any error it closes
 // what it had opened and returns the error. The server lives until Close,
 // or until ctx ends, which closes it the same way.
@@ -84,15 +85,16 @@ func Start(ctx context.Context, cfg Config) (_ *Server, err error) {
 
 	// The digest is taken before the files are read, so that a change made
 	// while the server starts is reloaded rather than missed.
-	caFP := caFingerprint(cfg.CADir())
-	authority, created, err := ca.Bootstrap(cfg.CADir(), ca.BootstrapOptions{ServerNames: cfg.ServerNames, Logger: log.With("component", "ca")})
+	src := cfg.caSource()
+	caFP := src.fingerprint()
+	authority, err := openCA(cfg, src, log.With("component", "ca"))
 	if err != nil {
+		return nil, err
+	}
+	if authority, err = authority.WithPublicURL(cfg.PublicURL); err != nil {
 		return nil, fmt.Errorf("certificate authority: %w", err)
 	}
-	if len(created) > 0 {
-		log.Info("created CA material", "dir", cfg.CADir(), "files", created)
-	}
-	s.rl = &reloader{log: log.With("component", "reload"), level: level, caDir: cfg.CADir(), loadCfg: cfg.reread(), cfg: cfg,
+	s.rl = &reloader{log: log.With("component", "reload"), level: level, src: src, pubURL: cfg.PublicURL, loadCfg: cfg.reread(), cfg: cfg,
 		brk: notRun{}, api: notRun{}} // until the role's listeners start
 	s.rl.authority.Store(authority)
 	s.rl.interval.Store(int64(cfg.ReloadInterval.Duration))
@@ -174,6 +176,9 @@ func (s *Server) Close() error {
 		}
 		if s.ops != nil {
 			_ = s.ops.Close()
+		}
+		if s.rev != nil {
+			_ = s.rev.Close()
 		}
 		if s.brk != nil {
 			_ = s.brk.Close()

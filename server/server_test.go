@@ -8,9 +8,14 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/fleetgate/fleetgate/internal/testkit/logbuf"
 	"github.com/fleetgate/fleetgate/store"
 )
+
+// wait bounds anything a test awaits; reached only when something is broken.
+const wait = 30 * time.Second
 
 // testConfig is a server on loopback ports chosen by the kernel, in its
 // own data directory, logging to logs.
@@ -42,7 +47,7 @@ func get(t *testing.T, url string) (int, string) {
 // TestStartClose: a started server is ready, serves on every endpoint it
 // reports, and Close stops all of them, more than once without harm.
 func TestStartClose(t *testing.T) {
-	logs := newLogSink()
+	logs := &logbuf.Buffer{}
 	srv, err := Start(context.Background(), testConfig(t, logs))
 	if err != nil {
 		t.Fatal(err)
@@ -63,7 +68,7 @@ func TestStartClose(t *testing.T) {
 		}
 		conn.Close()
 	}
-	if logs.count("msg=\"fleetgate serving\"", "mqtt="+at.MQTT, "api="+at.API) != 1 {
+	if logs.Count("msg=\"fleetgate serving\"", "mqtt="+at.MQTT, "api="+at.API) != 1 {
 		t.Fatal("no serving line naming the endpoints")
 	}
 
@@ -137,17 +142,17 @@ func TestStartErrors(t *testing.T) {
 // Close does.
 func TestContextEndCloses(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
-	logs := newLogSink()
+	logs := &logbuf.Buffer{}
 	srv, err := Start(ctx, testConfig(t, logs))
 	if err != nil {
 		t.Fatal(err)
 	}
 	cancel()
-	logs.await(t, 1, "msg=\"registry closed\"")
+	logs.Await(t, wait, "msg=\"registry closed\"")
 	if err := srv.Close(); err != nil {
 		t.Fatal(err)
 	}
-	if n := logs.count("msg=\"shutting down\""); n != 1 {
+	if n := logs.Count("msg=\"shutting down\""); n != 1 {
 		t.Fatalf("%d shutting down lines, want 1", n)
 	}
 }

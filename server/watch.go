@@ -9,8 +9,6 @@ import (
 	"os"
 	"path/filepath"
 	"time"
-
-	"github.com/fleetgate/fleetgate/provisioning/ca"
 )
 
 // fingerprint is a digest of the contents of a set of files. Contents,
@@ -60,9 +58,6 @@ func digestFile(h hash.Hash, name string, data []byte, err error) {
 	h.Write([]byte{0})
 }
 
-// caFingerprint digests the files Load reads.
-func caFingerprint(dir string) fingerprint { return fingerprintFiles(dir, ca.MaterialFiles()) }
-
 // configFingerprint digests the config file; without one there is nothing
 // to watch.
 func configFingerprint(file string) fingerprint {
@@ -97,10 +92,10 @@ func (r *reloader) watch(ctx context.Context, requests <-chan reloadRequest, con
 		case <-ctx.Done():
 			return
 		case req := <-requests:
-			caFP, cfgFP = caFingerprint(r.caDir), configFingerprint(configFile)
+			caFP, cfgFP = r.src.fingerprint(), configFingerprint(configFile)
 			req.done <- r.reloadAll(req.trigger)
 		case <-tick:
-			if fp := caFingerprint(r.caDir); fp != caFP {
+			if fp := r.src.fingerprint(); fp != caFP {
 				caFP = fp
 				_ = r.reloadCA("file_change")
 			}

@@ -6,7 +6,7 @@ import (
 	"sync/atomic"
 	"testing"
 
-	"github.com/fleetgate/fleetgate/internal/etcdtest"
+	"github.com/fleetgate/fleetgate/internal/testkit/etcdtest"
 )
 
 // BackendEnv selects the backend the package's tests open registries on:

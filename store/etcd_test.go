@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/fleetgate/fleetgate/internal/etcdtest"
+	"github.com/fleetgate/fleetgate/internal/testkit/etcdtest"
 	"github.com/fleetgate/fleetgate/store/etcdkv"
 )
 

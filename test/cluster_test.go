@@ -20,7 +20,7 @@ import (
 
 	"github.com/fleetgate/fleetgate/device-agent/agent"
 	"github.com/fleetgate/fleetgate/firmware-sim/mqttwire"
-	"github.com/fleetgate/fleetgate/internal/etcdtest"
+	"github.com/fleetgate/fleetgate/internal/testkit/etcdtest"
 	"github.com/fleetgate/fleetgate/internal/testkit/pki"
 	"github.com/fleetgate/fleetgate/provisioning/enroll"
 	"github.com/fleetgate/fleetgate/provisioning/wire"
@@ -39,18 +39,31 @@ type fleet struct {
 
 func startFleet(t testing.TB, brokers int) *fleet {
 	t.Helper()
+	f := startFleetAPI(t)
+	// The API process created the CA; the brokers share its directory (on
+	// separate hosts: a copy of it).
+	for range brokers {
+		f.brokers = append(f.brokers, f.startBroker(t, f.api.DataDir))
+	}
+	return f
+}
+
+// startFleetAPI starts the etcd cluster and the API process, which creates
+// the CA, and no broker.
+func startFleetAPI(t testing.TB) *fleet {
+	t.Helper()
 	ec := etcdtest.Start(t, 3)
 	f := &fleet{etcd: ec, registry: "etcd://" + strings.Join(ec.Endpoints(), ",") + "/fleet-test"}
-	dir := t.TempDir()
-	// The API process creates the CA; the brokers then share its
-	// directory (on separate hosts: a copy of it).
-	f.api = startServer(t, dir, "--registry", f.registry, "--role", "api")
-	for range brokers {
-		f.brokers = append(f.brokers, startServer(t, dir, "--registry", f.registry, "--role", "broker",
-			"--registry-grace", "30s"))
-	}
+	f.api = startServer(t, t.TempDir(), "--registry", f.registry, "--role", "api")
 	f.roots = pki.ReadPool(t, f.api.CAFile("root.crt"))
 	return f
+}
+
+// startBroker starts a broker process on the fleet's registry in dataDir,
+// with extra flags.
+func (f *fleet) startBroker(t testing.TB, dataDir string, extra ...string) *server {
+	t.Helper()
+	return startServer(t, dataDir, append([]string{"--registry", f.registry, "--role", "broker", "--registry-grace", "30s"}, extra...)...)
 }
 
 // device registers a device through the API process and loads its

@@ -30,7 +30,7 @@ func needTool(t *testing.T, name string) string {
 	t.Helper()
 	p, err := exec.LookPath(name)
 	if err != nil {
-		t.Fatalf("%s not found: install Debian's mosquitto-clients (apt-get install -y mosquitto-clients); .ci/run does this", name)
+		t.Fatalf("%s not found: install its Debian package (apt-get install -y mosquitto-clients openssl); .ci/run does this", name)
 	}
 	return p
 }

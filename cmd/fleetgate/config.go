@@ -46,6 +46,8 @@ func applyFlags(cmd *cobra.Command, dst *server.Config, src server.Config) {
 	set("mqtt-addr", func() { dst.MQTTAddr = src.MQTTAddr })
 	set("api-addr", func() { dst.APIAddr = src.APIAddr })
 	set("ops-addr", func() { dst.OpsAddr = src.OpsAddr })
+	set("public-url", func() { dst.PublicURL = src.PublicURL })
+	set("revocation-addr", func() { dst.RevocationAddr = src.RevocationAddr })
 	set("server-name", func() { dst.ServerNames = src.ServerNames })
 	set("handshake-timeout", func() { dst.HandshakeTimeout = src.HandshakeTimeout })
 	set("max-packet-size", func() { dst.MaxPacketSize = src.MaxPacketSize })
@@ -64,4 +66,5 @@ func applyFlags(cmd *cobra.Command, dst *server.Config, src server.Config) {
 	set("etcd-ca", func() { dst.EtcdCA = src.EtcdCA })
 	set("etcd-cert", func() { dst.EtcdCert = src.EtcdCert })
 	set("etcd-key", func() { dst.EtcdKey = src.EtcdKey })
+	set("bundle", func() { dst.BundleDir = src.BundleDir })
 }

@@ -81,3 +81,20 @@ func TestEnvErrors(t *testing.T) {
 		}
 	}
 }
+
+// TestBundleDirConfig: bundle_dir comes from the file or
+// FLEETGATE_BUNDLE_DIR, and only a broker may have one.
+func TestBundleDirConfig(t *testing.T) {
+	etcd := `"registry": "etcd://127.0.0.1:2379", "role": "broker"`
+	c := fileThenEnv(t, `{`+etcd+`, "bundle_dir": "/from/file"}`, map[string]string{"FLEETGATE_BUNDLE_DIR": "/from/env"})
+	if c.BundleDir != "/from/env" {
+		t.Fatalf("bundle_dir %q, want the environment's", c.BundleDir)
+	}
+	if err := c.Validate(); err != nil {
+		t.Fatalf("broker with a bundle refused: %v", err)
+	}
+	c.Role = server.RoleAll
+	if err := c.Validate(); err == nil || !strings.Contains(err.Error(), "bundle_dir is for role broker only") {
+		t.Fatalf("role all with a bundle: Validate = %v, want a refusal naming bundle_dir", err)
+	}
+}

@@ -21,7 +21,9 @@ func serveCommand() *cobra.Command {
 		Long: `Run the mTLS MQTT broker and the operator/provisioning HTTPS API in one
 process over one bbolt registry file in the data directory. On first start the
 CA (root, device-issuing intermediate, server and first operator certificates)
-is created under <data_dir>/ca.
+is created under <data_dir>/ca. A broker host (--role broker) may instead start
+from a bundle holding no CA key (--bundle DIR, written on the CA host with
+fleetgate ca broker-bundle); it never creates a CA.
 
 Configuration precedence, lowest first: defaults, --config JSON file,
 FLEETGATE_* environment variables, flags.
@@ -43,6 +45,8 @@ connection. A reload that fails keeps the previous material and logs why.`,
 	f.StringVar(&cfg.MQTTAddr, "mqtt-addr", cfg.MQTTAddr, "MQTT over mTLS listen address")
 	f.StringVar(&cfg.APIAddr, "api-addr", cfg.APIAddr, "operator and provisioning HTTPS listen address")
 	f.StringVar(&cfg.OpsAddr, "ops-addr", cfg.OpsAddr, "plain-HTTP address for /metrics, /healthz, /readyz and /crl (empty disables)")
+	f.StringVar(&cfg.PublicURL, "public-url", cfg.PublicURL, "base URL relying parties reach the revocation listener at; device certificates then name <url>/crl/<issuer-id>.crl and <url>/ocsp")
+	f.StringVar(&cfg.RevocationAddr, "revocation-addr", cfg.RevocationAddr, "plain-HTTP address serving CRLs and OCSP to relying parties (default "+server.DefaultRevocationAddr+" when --public-url is set)")
 	f.StringSliceVar(&cfg.ServerNames, "server-name", nil, "extra DNS name or IP for the server certificate (repeatable)")
 	f.DurationVar(&cfg.HandshakeTimeout.Duration, "handshake-timeout", cfg.HandshakeTimeout.Duration, "deadline for the TLS handshake and the CONNECT packet")
 	f.Uint32Var(&cfg.MaxPacketSize, "max-packet-size", cfg.MaxPacketSize, "largest MQTT packet accepted, in bytes")
@@ -60,6 +64,7 @@ connection. A reload that fails keeps the previous material and logs why.`,
 	f.StringVar(&cfg.EtcdCA, "etcd-ca", "", "PEM CA bundle to verify etcd's TLS certificates")
 	f.StringVar(&cfg.EtcdCert, "etcd-cert", "", "client certificate for etcd (with --etcd-key)")
 	f.StringVar(&cfg.EtcdKey, "etcd-key", "", "client key for etcd")
+	f.StringVar(&cfg.BundleDir, "bundle", "", "role broker: serve from this broker bundle (fleetgate ca broker-bundle) instead of <data>/ca; it holds no CA key")
 	f.Var(&cfg.MemoryLimit, "memory-limit", "soft memory limit such as 2GiB (default none); the GOMEMLIMIT environment variable wins")
 	return cmd
 }

@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/fleetgate/fleetgate/internal/testkit/bins"
 	"github.com/fleetgate/fleetgate/internal/testkit/logbuf"
 	"github.com/fleetgate/fleetgate/internal/testkit/swtpm"
 )
@@ -58,14 +59,7 @@ func TestQEMU(t *testing.T) {
 		runDevice(t, srv, []string{native}, "n-sw", map[string]any{"key_source": KeySoftware, "token_file": tokenFile})
 	})
 	t.Run("ok/qemu-baseline", func(t *testing.T) {
-		idle := filepath.Join(t.TempDir(), "idle.go")
-		os.WriteFile(idle, []byte("package main\n\nimport \"time\"\n\nfunc main() { time.Sleep(time.Hour) }\n"), 0o600)
-		out := filepath.Join(t.TempDir(), "idle")
-		build := exec.Command("go", "build", "-trimpath", "-ldflags", "-s -w", "-o", out, idle)
-		build.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux", "GOARCH=arm64")
-		if b, err := build.CombinedOutput(); err != nil {
-			t.Fatalf("%v\n%s", err, b)
-		}
+		out := bins.Build(t, "./testdata/idle", "CGO_ENABLED=0", "GOOS=linux", "GOARCH=arm64")
 		cmd := exec.Command("qemu-aarch64", out)
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
@@ -80,25 +74,18 @@ func TestQEMU(t *testing.T) {
 // one, and a native build for comparison.
 func crossBuild(t *testing.T) (arm64, native string) {
 	t.Helper()
-	dir := t.TempDir()
-	native = filepath.Join(dir, "device-agent-native")
-	if b, err := exec.Command("go", "build", "-trimpath", "-ldflags", "-s -w", "-o", native, "../cmd/device-agent").CombinedOutput(); err != nil {
-		t.Fatalf("native build: %v\n%s", err, b)
-	}
+	const pkg = "github.com/fleetgate/fleetgate/device-agent/cmd/device-agent"
+	native = bins.Build(t, pkg)
 	for _, target := range []struct{ arch, arm string }{{"arm64", ""}, {"arm", "7"}} {
-		out := filepath.Join(dir, "device-agent-linux-"+target.arch+target.arm)
-		cmd := exec.Command("go", "build", "-trimpath", "-ldflags", "-s -w", "-o", out, "../cmd/device-agent")
-		cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux", "GOARCH="+target.arch, "GOARM="+target.arm)
-		if b, err := cmd.CombinedOutput(); err != nil {
-			t.Fatalf("cross build %s: %v\n%s", target.arch, err, b)
-		}
+		out := bins.Build(t, pkg, "CGO_ENABLED=0", "GOOS=linux", "GOARCH="+target.arch, "GOARM="+target.arm)
+		name := "device-agent-linux-" + target.arch + target.arm
 		info, err := os.Stat(out)
 		if err != nil {
 			t.Fatal(err)
 		}
-		t.Logf("%s: %d bytes (%.2f MiB)", filepath.Base(out), info.Size(), float64(info.Size())/(1<<20))
+		t.Logf("%s: %d bytes (%.2f MiB)", name, info.Size(), float64(info.Size())/(1<<20))
 		if info.Size() > maxBinary {
-			t.Errorf("%s is %d bytes, over the %d goal", filepath.Base(out), info.Size(), maxBinary)
+			t.Errorf("%s is %d bytes, over the %d goal", name, info.Size(), maxBinary)
 		}
 		if target.arch == "arm64" {
 			arm64 = out

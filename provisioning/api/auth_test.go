@@ -2,21 +2,17 @@ package api_test
 
 import (
 	"crypto"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
-	"encoding/pem"
 	"errors"
 	"math/big"
 	"net/url"
-	"os"
 	"path/filepath"
 	"testing"
 	"time"
 
+	"github.com/fleetgate/fleetgate/internal/testkit/pki"
 	"github.com/fleetgate/fleetgate/provisioning/api/apitest"
 	"github.com/fleetgate/fleetgate/provisioning/ca"
 	"github.com/fleetgate/fleetgate/provisioning/client"
@@ -130,26 +126,14 @@ func deviceCertificate(t *testing.T, e *apitest.Env, id string) *tls.Certificate
 // certificates the CA itself would never issue.
 func operatorCA(t *testing.T, e *apitest.Env) (crypto.Signer, *x509.Certificate) {
 	t.Helper()
-	data, err := os.ReadFile(filepath.Join(e.CADir, ca.OperatorCAKeyFile))
-	if err != nil {
-		t.Fatal(err)
-	}
-	block, _ := pem.Decode(data)
-	key, err := x509.ParsePKCS8PrivateKey(block.Bytes)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return key.(crypto.Signer), e.CA.OperatorCA()
+	return pki.ReadKey(t, filepath.Join(e.CADir, ca.OperatorCAKeyFile)), e.CA.OperatorCA()
 }
 
 // operatorLeaf makes a certificate naming operator name, signed by parent
 // (self-signed when parent is nil).
 func operatorLeaf(t *testing.T, parent *x509.Certificate, parentKey crypto.Signer, name string, eku []x509.ExtKeyUsage, isCA bool) *tls.Certificate {
 	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
+	key := pki.Key(t)
 	uri, _ := url.Parse(ca.OperatorURIPrefix + name)
 	tmpl := &x509.Certificate{
 		SerialNumber:          big.NewInt(time.Now().UnixNano()),
@@ -163,11 +147,8 @@ func operatorLeaf(t *testing.T, parent *x509.Certificate, parentKey crypto.Signe
 		IsCA:                  isCA,
 	}
 	if parent == nil {
-		parent, parentKey = tmpl, key
+		parentKey = key
 	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, parent, &key.PublicKey, parentKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return &tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}
+	leaf := pki.Issue(t, tmpl, parent, &key.PublicKey, parentKey)
+	return &tls.Certificate{Certificate: [][]byte{leaf.Raw}, PrivateKey: key}
 }

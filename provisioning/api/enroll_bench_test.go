@@ -15,6 +15,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/fleetgate/fleetgate/internal/testkit/pki"
+	"github.com/fleetgate/fleetgate/internal/testkit/softtpm"
 	"github.com/fleetgate/fleetgate/provisioning/api"
 	"github.com/fleetgate/fleetgate/provisioning/api/apitest"
 	"github.com/fleetgate/fleetgate/provisioning/attest"
@@ -35,7 +37,7 @@ func BenchmarkTokenEnrollment(b *testing.B) {
 		b.Run(mode, func(b *testing.B) {
 			e := apitest.Start(b, apitest.Options{Config: api.Config{Logger: discardLogger()}})
 			tokens := benchTokens(b, e, b.N)
-			csr := csrPEM(b, newP256(b))
+			csr := pki.CSRPEM(b, pki.Key(b), "ignored")
 			bodies := make([][]byte, b.N)
 			for i := range bodies {
 				bodies[i], _ = json.Marshal(wire.TokenRequest{Token: tokens[i], DeviceID: fmt.Sprintf("bench-%d", i), CSR: csr})
@@ -130,20 +132,20 @@ func BenchmarkTPMFinish(b *testing.B) {
 // device and returns the handler and a correct finish body for each.
 func tpmFinishFixture(b *testing.B) (http.Handler, [][]byte) {
 	b.Helper()
-	m := newManufacturer(b)
+	m := softtpm.NewManufacturer(b)
 	e := tpmEnv(b, m, api.Config{Logger: discardLogger()})
-	s := newSoftTPM(b)
-	preRegister(b, e, "tpm-1", &s.ek.PublicKey)
-	ekHash, _ := attest.EKHash(&s.ek.PublicKey)
-	key := newP256(b)
-	csr := csrPEM(b, key)
+	s := softtpm.New(b)
+	preRegister(b, e, "tpm-1", &s.EK.PublicKey)
+	ekHash, _ := attest.EKHash(&s.EK.PublicKey)
+	key := pki.Key(b)
+	csr := pki.CSRPEM(b, key, "ignored")
 	bodies := make([][]byte, b.N)
 	challenges := make([]store.Challenge, b.N)
 	for i := range challenges {
-		ch := store.Challenge{DeviceID: "tpm-1", Purpose: store.PurposeEnroll, EKHash: ekHash, AKPublic: s.akPublic,
+		ch := store.Challenge{DeviceID: "tpm-1", Purpose: store.PurposeEnroll, EKHash: ekHash, AKPublic: s.AKPublic,
 			Secret: randomBytes(b, 32), Nonce: randomBytes(b, 32), ExpiresAt: time.Now().Add(time.Hour)}
 		ch.ID = fmt.Sprintf("%032x", randomBytes(b, 16))
-		kp, att, sig := s.certify(b, &key.PublicKey, keyAttrs(false), ch.Nonce)
+		kp, att, sig := s.Certify(b, &key.PublicKey, softtpm.Attrs(false), ch.Nonce)
 		bodies[i], _ = json.Marshal(wire.TPMFinishRequest{ChallengeID: ch.ID, Secret: ch.Secret, KeyPublic: kp, Attestation: att, Signature: sig, CSR: csr})
 		challenges[i] = ch
 	}

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/fleetgate/fleetgate/internal/testkit/softtpm"
 	"github.com/fleetgate/fleetgate/provisioning/api"
 	"github.com/fleetgate/fleetgate/provisioning/api/apitest"
 	"github.com/fleetgate/fleetgate/provisioning/wire"
@@ -16,8 +17,8 @@ import (
 // an enrollment whose EK certificate was issued by the intermediate.
 func TestLoadEKRoots(t *testing.T) {
 	dir := t.TempDir()
-	m := newManufacturer(t)
-	inter := m.intermediate(t)
+	m := softtpm.NewManufacturer(t)
+	inter := m.Intermediate(t)
 	pemOf := func(der ...[]byte) []byte {
 		var out []byte
 		for _, d := range der {
@@ -32,11 +33,11 @@ func TestLoadEKRoots(t *testing.T) {
 		}
 		return p
 	}
-	s := newSoftTPM(t)
-	ekCert := inter.ekCert(t, &s.ek.PublicKey)
+	s := softtpm.New(t)
+	ekCert := inter.EKCert(t, &s.EK.PublicKey).Raw
 
 	t.Run("ok/root-and-intermediate", func(t *testing.T) {
-		roots, inters, err := api.LoadEKRoots(write("good.pem", pemOf(inter.root.Raw, m.root.Raw)))
+		roots, inters, err := api.LoadEKRoots(write("good.pem", pemOf(inter.Cert.Raw, m.Cert.Raw)))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -44,8 +45,8 @@ func TestLoadEKRoots(t *testing.T) {
 			t.Fatal("no intermediates")
 		}
 		e := apitest.Start(t, apitest.Options{Config: api.Config{EKRoots: roots, EKIntermediates: inters}})
-		preRegister(t, e, "tpm-1", &s.ek.PublicKey)
-		if _, err := deviceClient(t, e).StartTPM(testCtx(t), wire.TPMStartRequest{DeviceID: "tpm-1", EKCert: ekCert, AKPublic: s.akPublic}); err != nil {
+		preRegister(t, e, "tpm-1", &s.EK.PublicKey)
+		if _, err := deviceClient(t, e).StartTPM(testCtx(t), wire.TPMStartRequest{DeviceID: "tpm-1", EKCert: ekCert, AKPublic: s.AKPublic}); err != nil {
 			t.Fatalf("start with an EK certificate from the intermediate: %v", err)
 		}
 	})
@@ -55,8 +56,8 @@ func TestLoadEKRoots(t *testing.T) {
 	}{
 		{"error/missing-file", filepath.Join(dir, "nope.pem")},
 		{"error/empty", write("empty.pem", nil)},
-		{"error/intermediate-only", write("inter.pem", pemOf(inter.root.Raw))},
-		{"error/ek-certificate-in-bundle", write("leaf.pem", pemOf(m.root.Raw, ekCert))},
+		{"error/intermediate-only", write("inter.pem", pemOf(inter.Cert.Raw))},
+		{"error/ek-certificate-in-bundle", write("leaf.pem", pemOf(m.Cert.Raw, ekCert))},
 		{"error/garbage-certificate", write("garbage.pem", pemOf([]byte("not DER")))},
 	}
 	for _, tc := range tests {

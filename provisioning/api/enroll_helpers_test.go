@@ -2,16 +2,15 @@ package api_test
 
 import (
 	"crypto"
-	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
 	"errors"
 	"testing"
 	"time"
 
 	"github.com/fleetgate/fleetgate/identity"
+	"github.com/fleetgate/fleetgate/internal/testkit/pki"
+	"github.com/fleetgate/fleetgate/internal/testkit/softtpm"
 	"github.com/fleetgate/fleetgate/provisioning/api"
 	"github.com/fleetgate/fleetgate/provisioning/api/apitest"
 	"github.com/fleetgate/fleetgate/provisioning/attest"
@@ -55,21 +54,11 @@ func wantRefusal(t testing.TB, err error, status int, code wire.Code) {
 	}
 }
 
-// csrPEM returns a PEM CSR signed by key.
-func csrPEM(t testing.TB, key crypto.Signer) string {
-	t.Helper()
-	der, err := x509.CreateCertificateRequest(rand.Reader, &x509.CertificateRequest{Subject: pkix.Name{CommonName: "ignored"}}, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE REQUEST", Bytes: der}))
-}
-
 // checkEnrolled verifies an answer: a leaf for the device, chaining to the
 // device CA, recorded active in the registry with the attestation.
 func checkEnrolled(t testing.TB, e *apitest.Env, got wire.Issued, id string, key crypto.PublicKey, how store.Attestation) store.Certificate {
 	t.Helper()
-	certs := parsePEMCertsTB(t, got.Chain)
+	certs := pki.ParseCerts(t, []byte(got.Chain))
 	if len(certs) != 2 {
 		t.Fatalf("chain holds %d certificates, want leaf and device CA", len(certs))
 	}
@@ -97,29 +86,11 @@ func checkEnrolled(t testing.TB, e *apitest.Env, got wire.Issued, id string, key
 func tlsCert(t testing.TB, got wire.Issued, key crypto.Signer) *tls.Certificate {
 	t.Helper()
 	var c tls.Certificate
-	for _, x := range parsePEMCertsTB(t, got.Chain) {
+	for _, x := range pki.ParseCerts(t, []byte(got.Chain)) {
 		c.Certificate = append(c.Certificate, x.Raw)
 	}
 	c.PrivateKey = key
 	return &c
-}
-
-func parsePEMCertsTB(t testing.TB, data string) []*x509.Certificate {
-	t.Helper()
-	var out []*x509.Certificate
-	rest := []byte(data)
-	for {
-		var block *pem.Block
-		block, rest = pem.Decode(rest)
-		if block == nil {
-			return out
-		}
-		c, err := x509.ParseCertificate(block.Bytes)
-		if err != nil {
-			t.Fatal(err)
-		}
-		out = append(out, c)
-	}
 }
 
 // tokenGroup creates a group that allows tokens and n tokens for it.
@@ -136,9 +107,9 @@ func tokenGroup(t testing.TB, e *apitest.Env, group string, n int, ttl time.Dura
 }
 
 // tpmEnv starts the API with m's root as the EK manufacturer root.
-func tpmEnv(t testing.TB, m *manufacturer, cfg api.Config) *apitest.Env {
+func tpmEnv(t testing.TB, m *softtpm.Manufacturer, cfg api.Config) *apitest.Env {
 	t.Helper()
-	cfg.EKRoots = m.pool()
+	cfg.EKRoots = m.Pool()
 	return apitest.Start(t, apitest.Options{Config: cfg})
 }
 
@@ -157,8 +128,9 @@ func preRegister(t testing.TB, e *apitest.Env, id string, ekPub crypto.PublicKey
 // unchangedBut asserts that a refused request left devices, certificates
 // and the audit log alone. Unlike assertUnchanged it allows a serial to
 // have been spent, which a refused token costs (the token is judged in the
-// transaction that records the certificate).
-func unchangedBut(t *testing.T, e *apitest.Env, before snapshot) {
+// transaction that records the certificate). It returns the state it
+// compared.
+func unchangedBut(t *testing.T, e *apitest.Env, before snapshot) snapshot {
 	t.Helper()
 	after := take(t, e)
 	if !sameJSON(before.devices, after.devices) {
@@ -170,4 +142,5 @@ func unchangedBut(t *testing.T, e *apitest.Env, before snapshot) {
 	if after.audit != before.audit {
 		t.Errorf("audit log grew from %d to %d events", before.audit, after.audit)
 	}
+	return after
 }

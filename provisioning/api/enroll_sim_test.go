@@ -5,16 +5,17 @@ package api_test
 import (
 	"bytes"
 	"crypto"
-	"encoding/binary"
 	"net/http"
 	"testing"
 	"time"
 
 	"github.com/google/go-tpm/tpm2"
 	"github.com/google/go-tpm/tpm2/transport"
-	"github.com/google/go-tpm/tpm2/transport/simulator"
 
 	"github.com/fleetgate/fleetgate/device-agent/tpmkey"
+	"github.com/fleetgate/fleetgate/internal/testkit/pki"
+	"github.com/fleetgate/fleetgate/internal/testkit/softtpm"
+	"github.com/fleetgate/fleetgate/internal/testkit/tpmsim"
 	"github.com/fleetgate/fleetgate/provisioning/api"
 	"github.com/fleetgate/fleetgate/provisioning/api/apitest"
 	"github.com/fleetgate/fleetgate/provisioning/wire"
@@ -27,20 +28,6 @@ import (
 // One simulator per process, three object slots: tests run one after the
 // other and close keys they are done with.
 
-func openSim(t *testing.T) transport.TPM {
-	t.Helper()
-	sim, err := simulator.OpenSimulator()
-	if err != nil {
-		t.Fatalf("open simulator: %v", err)
-	}
-	t.Cleanup(func() {
-		if err := sim.Close(); err != nil {
-			t.Errorf("close simulator: %v", err)
-		}
-	})
-	return sim
-}
-
 // simDevice is a device with the simulator as its TPM.
 type simDevice struct {
 	tpm    transport.TPM
@@ -50,7 +37,7 @@ type simDevice struct {
 	ak     tpmkey.AK
 }
 
-func newSimDevice(t *testing.T, tpm transport.TPM, m *manufacturer) *simDevice {
+func newSimDevice(t *testing.T, tpm transport.TPM, m *softtpm.Manufacturer) *simDevice {
 	t.Helper()
 	ek, err := tpmkey.ReadEK(tpm)
 	if err != nil {
@@ -64,7 +51,7 @@ func newSimDevice(t *testing.T, tpm transport.TPM, m *manufacturer) *simDevice {
 	if err != nil {
 		t.Fatalf("CreateAK: %v", err)
 	}
-	return &simDevice{tpm: tpm, ekPub: pub, ekCert: m.ekCert(t, pub), ek: ek, ak: ak}
+	return &simDevice{tpm: tpm, ekPub: pub, ekCert: m.EKCert(t, pub).Raw, ek: ek, ak: ak}
 }
 
 // start asks for a challenge and activates its credential in the TPM.
@@ -99,15 +86,15 @@ func (s *simDevice) finishRequest(t *testing.T, id string, secret []byte, key *t
 	if err != nil {
 		t.Fatalf("Certify: %v", err)
 	}
-	return wire.TPMFinishRequest{ChallengeID: id, Secret: secret, KeyPublic: key.Public(), Attestation: att, Signature: sig, CSR: csrPEM(t, key.Signer())}
+	return wire.TPMFinishRequest{ChallengeID: id, Secret: secret, KeyPublic: key.Public(), Attestation: att, Signature: sig, CSR: pki.CSRPEM(t, key.Signer(), "ignored")}
 }
 
 // TestSimulatorEnrollment enrolls a device whose key lives in the TPM, then
 // rotates it over mTLS with that TPM key, and rotates again with the new
 // one: every TLS handshake signs in the TPM.
 func TestSimulatorEnrollment(t *testing.T) {
-	tpm := openSim(t)
-	m := newManufacturer(t)
+	tpm := tpmsim.Open(t)
+	m := softtpm.NewManufacturer(t)
 	e := tpmEnv(t, m, api.Config{})
 	s := newSimDevice(t, tpm, m)
 	preRegister(t, e, "sim-tpm-1", s.ekPub)
@@ -137,7 +124,7 @@ func TestSimulatorEnrollment(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	req := wire.RotationRequest{ChallengeID: ch.ChallengeID, KeyPublic: key2.Public(), Attestation: att, Signature: sig, CSR: csrPEM(t, key2.Signer())}
+	req := wire.RotationRequest{ChallengeID: ch.ChallengeID, KeyPublic: key2.Public(), Attestation: att, Signature: sig, CSR: pki.CSRPEM(t, key2.Signer(), "ignored")}
 	second, err := rc.FinishRotation(ctx, req)
 	if err != nil {
 		t.Fatalf("finish rotation: %v", err)
@@ -159,9 +146,9 @@ func TestSimulatorEnrollment(t *testing.T) {
 // TestSimulatorEKPublic enrolls a TPM without an EK certificate whose EK
 // public hash the factory registered.
 func TestSimulatorEKPublic(t *testing.T) {
-	tpm := openSim(t)
+	tpm := tpmsim.Open(t)
 	e := apitest.Start(t, apitest.Options{}) // no manufacturer roots at all
-	s := newSimDevice(t, tpm, newManufacturer(t))
+	s := newSimDevice(t, tpm, softtpm.NewManufacturer(t))
 	preRegister(t, e, "sim-tpm-1", s.ekPub)
 	resp, err := deviceClient(t, e).StartTPM(testCtx(t), wire.TPMStartRequest{EKPublic: s.ek.Public, AKPublic: s.ak.Public()})
 	if err != nil {
@@ -182,15 +169,15 @@ func TestSimulatorEKPublic(t *testing.T) {
 // TestSimulatorRefusals builds each refused request from real TPM output
 // and checks its code; none writes anything.
 func TestSimulatorRefusals(t *testing.T) {
-	tpm := openSim(t)
-	m := newManufacturer(t)
+	tpm := tpmsim.Open(t)
+	m := softtpm.NewManufacturer(t)
 	e := tpmEnv(t, m, api.Config{})
 	short := tpmEnv(t, m, api.Config{ChallengeTTL: time.Second})
 	s := newSimDevice(t, tpm, m)
 	preRegister(t, e, "sim-tpm-1", s.ekPub)
 	preRegister(t, short, "sim-tpm-1", s.ekPub)
-	preRegister(t, e, "other-tpm-1", &newP256(t).PublicKey)
-	foreignEK := newP256(t)
+	preRegister(t, e, "other-tpm-1", &pki.Key(t).PublicKey)
+	foreignEK := pki.Key(t)
 	preRegister(t, e, "foreign-1", &foreignEK.PublicKey)
 	key := s.newKey(t)
 	defer func() { _ = key.Close() }() // the one loaded last
@@ -230,7 +217,7 @@ func TestSimulatorRefusals(t *testing.T) {
 	})
 	t.Run("error/ak-not-restricted", func(t *testing.T) {
 		attrs := tpm2.TPMAObject{FixedTPM: true, FixedParent: true, SensitiveDataOrigin: true, UserWithAuth: true, SignEncrypt: true}
-		fake, err := tpmkey.LoadAK(tpm, customBlob(t, tpm, signingTemplate(attrs)))
+		fake, err := tpmkey.LoadAK(tpm, tpmsim.KeyBlob(t, tpm, tpmsim.SigningTemplate(attrs)))
 		if err != nil {
 			t.Fatalf("LoadAK: %v", err)
 		}
@@ -250,7 +237,7 @@ func TestSimulatorRefusals(t *testing.T) {
 		}()
 		resp, secret := s.start(t, e, "sim-tpm-1")
 		attrs := tpm2.TPMAObject{SensitiveDataOrigin: true, UserWithAuth: true, SignEncrypt: true}
-		loose, err := tpmkey.LoadKey(tpm, customBlob(t, tpm, signingTemplate(attrs)))
+		loose, err := tpmkey.LoadKey(tpm, tpmsim.KeyBlob(t, tpm, tpmsim.SigningTemplate(attrs)))
 		if err != nil {
 			t.Fatalf("LoadKey: %v", err)
 		}
@@ -274,7 +261,7 @@ func TestSimulatorRefusals(t *testing.T) {
 	t.Run("error/csr-key-differs", func(t *testing.T) {
 		resp, secret := s.start(t, e, "sim-tpm-1")
 		req := s.finishRequest(t, resp.ChallengeID, secret, key, resp.Nonce)
-		req.CSR = csrPEM(t, newP256(t))
+		req.CSR = pki.CSRPEM(t, pki.Key(t), "ignored")
 		finishRefused(t, e, req, http.StatusForbidden, wire.CodeCSRKeyMismatch)
 	})
 	t.Run("error/bad-csr-signature", func(t *testing.T) {
@@ -293,7 +280,7 @@ func TestSimulatorRefusals(t *testing.T) {
 		// The server seals the credential to the EK of the certificate
 		// presented; a TPM without that EK cannot open it and can only
 		// guess the secret.
-		resp, err := dev.StartTPM(testCtx(t), wire.TPMStartRequest{DeviceID: "foreign-1", EKCert: m.ekCert(t, &foreignEK.PublicKey), AKPublic: s.ak.Public()})
+		resp, err := dev.StartTPM(testCtx(t), wire.TPMStartRequest{DeviceID: "foreign-1", EKCert: m.EKCert(t, &foreignEK.PublicKey).Raw, AKPublic: s.ak.Public()})
 		if err != nil {
 			t.Fatalf("start: %v", err)
 		}
@@ -306,7 +293,7 @@ func TestSimulatorRefusals(t *testing.T) {
 		startRefused(t, wire.TPMStartRequest{DeviceID: "other-tpm-1", EKCert: s.ekCert, AKPublic: s.ak.Public()}, http.StatusForbidden, wire.CodeEKNotAllowed)
 	})
 	t.Run("error/self-signed-ek-certificate", func(t *testing.T) {
-		startRefused(t, wire.TPMStartRequest{DeviceID: "sim-tpm-1", EKCert: selfSignedEKCert(t, newP256(t)), AKPublic: s.ak.Public()}, http.StatusForbidden, wire.CodeEKUntrusted)
+		startRefused(t, wire.TPMStartRequest{DeviceID: "sim-tpm-1", EKCert: softtpm.SelfSignedEKCert(t, pki.Key(t)), AKPublic: s.ak.Public()}, http.StatusForbidden, wire.CodeEKUntrusted)
 	})
 	t.Run("ok/baseline", func(t *testing.T) {
 		// The same device and key pass when nothing is spoiled, so each
@@ -318,45 +305,4 @@ func TestSimulatorRefusals(t *testing.T) {
 		}
 		checkEnrolled(t, e, got, "sim-tpm-1", key.Signer().Public(), store.AttestTPM)
 	})
-}
-
-// customBlob creates a key from tmpl under the SRK tpmkey uses and encodes
-// it as tpmkey's blobs are (TPM2B_PUBLIC, TPM2B_PRIVATE), so that tpmkey
-// can load keys it would never create.
-func customBlob(t *testing.T, tpm transport.TPM, tmpl tpm2.TPMTPublic) []byte {
-	t.Helper()
-	srk, err := tpm2.CreatePrimary{PrimaryHandle: tpm2.TPMRHOwner, InPublic: tpm2.New2B(tpm2.ECCSRKTemplate)}.Execute(tpm)
-	if err != nil {
-		t.Fatalf("create SRK: %v", err)
-	}
-	defer func() { _, _ = tpm2.FlushContext{FlushHandle: srk.ObjectHandle}.Execute(tpm) }()
-	rsp, err := tpm2.Create{
-		ParentHandle: tpm2.AuthHandle{Handle: srk.ObjectHandle, Name: srk.Name, Auth: tpm2.PasswordAuth(nil)},
-		InPublic:     tpm2.New2B(tmpl),
-	}.Execute(tpm)
-	if err != nil {
-		t.Fatalf("create key: %v", err)
-	}
-	pub, priv := rsp.OutPublic.Bytes(), rsp.OutPrivate.Buffer
-	b := binary.BigEndian.AppendUint16(nil, uint16(len(pub)))
-	b = append(b, pub...)
-	b = binary.BigEndian.AppendUint16(b, uint16(len(priv)))
-	return append(b, priv...)
-}
-
-// signingTemplate is an ECC P-256 ECDSA-SHA256 key with the attributes.
-func signingTemplate(attrs tpm2.TPMAObject) tpm2.TPMTPublic {
-	return tpm2.TPMTPublic{
-		Type:             tpm2.TPMAlgECC,
-		NameAlg:          tpm2.TPMAlgSHA256,
-		ObjectAttributes: attrs,
-		Parameters: tpm2.NewTPMUPublicParms(tpm2.TPMAlgECC, &tpm2.TPMSECCParms{
-			Scheme: tpm2.TPMTECCScheme{
-				Scheme:  tpm2.TPMAlgECDSA,
-				Details: tpm2.NewTPMUAsymScheme(tpm2.TPMAlgECDSA, &tpm2.TPMSSigSchemeECDSA{HashAlg: tpm2.TPMAlgSHA256}),
-			},
-			CurveID: tpm2.TPMECCNistP256,
-		}),
-		Unique: tpm2.NewTPMUPublicID(tpm2.TPMAlgECC, &tpm2.TPMSECCPoint{}),
-	}
 }

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/fleetgate/fleetgate/internal/testkit/pki"
 	"github.com/fleetgate/fleetgate/provisioning/api/apitest"
 	"github.com/fleetgate/fleetgate/provisioning/enroll"
 	"github.com/fleetgate/fleetgate/provisioning/wire"
@@ -29,8 +30,8 @@ func TestTokenEnrollment(t *testing.T) {
 
 	var used string
 	t.Run("ok/enroll", func(t *testing.T) {
-		key := newP256(t)
-		got, err := dev.EnrollToken(ctx, wire.TokenRequest{Token: tokens[0], DeviceID: "sim-1", CSR: csrPEM(t, key)})
+		key := pki.Key(t)
+		got, err := dev.EnrollToken(ctx, wire.TokenRequest{Token: tokens[0], DeviceID: "sim-1", CSR: pki.CSRPEM(t, key, "ignored")})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -64,7 +65,7 @@ func TestTokenEnrollment(t *testing.T) {
 		t.Fatal(err)
 	}
 	p384, _ := ecdsa.GenerateKey(elliptic.P384(), rand.Reader)
-	goodCSR := csrPEM(t, newP256(t))
+	goodCSR := pki.CSRPEM(t, pki.Key(t), "ignored")
 	tests := []struct {
 		name   string
 		req    wire.TokenRequest
@@ -77,7 +78,7 @@ func TestTokenEnrollment(t *testing.T) {
 		{"error/not-a-token", wire.TokenRequest{Token: "letmein", DeviceID: "sim-2", CSR: goodCSR}, http.StatusForbidden, wire.CodeTokenInvalid},
 		{"error/device-id-taken", wire.TokenRequest{Token: tokens[1], DeviceID: "sim-1", CSR: goodCSR}, http.StatusConflict, wire.CodeExists},
 		{"error/invalid-device-id", wire.TokenRequest{Token: tokens[1], DeviceID: "sim/2", CSR: goodCSR}, http.StatusBadRequest, wire.CodeBadRequest},
-		{"error/rsa-key", wire.TokenRequest{Token: tokens[1], DeviceID: "sim-2", CSR: csrPEM(t, rsaKey)}, http.StatusBadRequest, wire.CodeBadRequest},
+		{"error/rsa-key", wire.TokenRequest{Token: tokens[1], DeviceID: "sim-2", CSR: pki.CSRPEM(t, rsaKey, "ignored")}, http.StatusBadRequest, wire.CodeBadRequest},
 		{"error/csr-signature", wire.TokenRequest{Token: tokens[1], DeviceID: "sim-2", CSR: string(tamperSignature(t, []byte(goodCSR)))}, http.StatusForbidden, wire.CodeCSRSignature},
 		{"error/csr-garbage", wire.TokenRequest{Token: tokens[1], DeviceID: "sim-2", CSR: "hello"}, http.StatusBadRequest, wire.CodeBadRequest},
 	}
@@ -91,7 +92,7 @@ func TestTokenEnrollment(t *testing.T) {
 	}
 
 	t.Run("ok/p384-key", func(t *testing.T) {
-		got, err := dev.EnrollToken(ctx, wire.TokenRequest{Token: tokens[1], DeviceID: "sim-3", CSR: csrPEM(t, p384)})
+		got, err := dev.EnrollToken(ctx, wire.TokenRequest{Token: tokens[1], DeviceID: "sim-3", CSR: pki.CSRPEM(t, p384, "ignored")})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -125,7 +126,7 @@ func TestTokenRace(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			c := deviceClient(t, e)
-			csr := csrPEM(t, newP256(t))
+			csr := pki.CSRPEM(t, pki.Key(t), "ignored")
 			<-start
 			_, errs[i] = c.EnrollToken(testCtx(t), wire.TokenRequest{Token: token, DeviceID: fmt.Sprintf("racer-%d", i), CSR: csr})
 		}()

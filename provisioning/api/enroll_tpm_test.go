@@ -11,6 +11,8 @@ import (
 
 	"github.com/google/go-tpm/tpm2"
 
+	"github.com/fleetgate/fleetgate/internal/testkit/pki"
+	"github.com/fleetgate/fleetgate/internal/testkit/softtpm"
 	"github.com/fleetgate/fleetgate/provisioning/api"
 	"github.com/fleetgate/fleetgate/provisioning/api/apitest"
 	"github.com/fleetgate/fleetgate/provisioning/enroll"
@@ -29,49 +31,39 @@ type softAttempt struct {
 // softStart starts an enrollment of device id with s's EK certificate and
 // prepares a correct finish. The registry supplies the activation secret
 // in place of TPM2_ActivateCredential, which needs the TPM.
-func softStart(t *testing.T, e *apitest.Env, m *manufacturer, s *softTPM, id string) softAttempt {
+func softStart(t *testing.T, e *apitest.Env, m *softtpm.Manufacturer, s *softtpm.TPM, id string) softAttempt {
 	t.Helper()
 	ctx := testCtx(t)
-	resp, err := deviceClient(t, e).StartTPM(ctx, wire.TPMStartRequest{DeviceID: id, EKCert: m.ekCert(t, &s.ek.PublicKey), AKPublic: s.akPublic})
+	resp, err := deviceClient(t, e).StartTPM(ctx, wire.TPMStartRequest{DeviceID: id, EKCert: m.EKCert(t, &s.EK.PublicKey).Raw, AKPublic: s.AKPublic})
 	if err != nil {
 		t.Fatalf("start: %v", err)
 	}
 	return softPrepare(t, e, s, resp)
 }
 
-func softPrepare(t *testing.T, e *apitest.Env, s *softTPM, resp wire.TPMStartResponse) softAttempt {
+func softPrepare(t *testing.T, e *apitest.Env, s *softtpm.TPM, resp wire.TPMStartResponse) softAttempt {
 	t.Helper()
 	ch, err := e.DB.Challenge(t.Context(), resp.ChallengeID)
 	if err != nil {
 		t.Fatalf("challenge not stored: %v", err)
 	}
-	key := newP256(t)
-	kp, att, sig := s.certify(t, &key.PublicKey, keyAttrs(false), resp.Nonce)
+	key := pki.Key(t)
+	kp, att, sig := s.Certify(t, &key.PublicKey, softtpm.Attrs(false), resp.Nonce)
 	return softAttempt{start: resp, key: key, req: wire.TPMFinishRequest{
-		ChallengeID: resp.ChallengeID, Secret: ch.Secret, KeyPublic: kp, Attestation: att, Signature: sig, CSR: csrPEM(t, key),
+		ChallengeID: resp.ChallengeID, Secret: ch.Secret, KeyPublic: kp, Attestation: att, Signature: sig, CSR: pki.CSRPEM(t, key, "ignored"),
 	}}
-}
-
-// ekArea is the public area of an ECC P-256 EK (TCG template L-2) for key.
-func ekArea(key *ecdsa.PublicKey) []byte {
-	a := tpm2.ECCEKTemplate
-	a.Unique = tpm2.NewTPMUPublicID(tpm2.TPMAlgECC, &tpm2.TPMSECCPoint{
-		X: tpm2.TPM2BECCParameter{Buffer: key.X.FillBytes(make([]byte, 32))},
-		Y: tpm2.TPM2BECCParameter{Buffer: key.Y.FillBytes(make([]byte, 32))},
-	})
-	return public2B(a)
 }
 
 // TestTPMEnrollmentSoft runs the TPM routes end to end over HTTPS with soft
 // TPMs: by device ID with an EK certificate, by EK alone, and with a
 // pre-registered EK public area.
 func TestTPMEnrollmentSoft(t *testing.T) {
-	m := newManufacturer(t)
+	m := softtpm.NewManufacturer(t)
 	e := tpmEnv(t, m, api.Config{})
 	dev := deviceClient(t, e)
 	ctx := testCtx(t)
 
-	finish := func(t *testing.T, id string, s *softTPM, a softAttempt) {
+	finish := func(t *testing.T, id string, s *softtpm.TPM, a softAttempt) {
 		t.Helper()
 		got, err := dev.FinishTPM(ctx, a.req)
 		if err != nil {
@@ -79,7 +71,7 @@ func TestTPMEnrollmentSoft(t *testing.T) {
 		}
 		checkEnrolled(t, e, got, id, &a.key.PublicKey, store.AttestTPM)
 		d, err := e.DB.Device(t.Context(), id)
-		if err != nil || !bytes.Equal(d.AKPublic, s.akPublic) {
+		if err != nil || !bytes.Equal(d.AKPublic, s.AKPublic) {
 			t.Fatalf("device %s does not remember its AK: %+v, %v", id, d, err)
 		}
 		if _, err := e.DB.Challenge(t.Context(), a.req.ChallengeID); err == nil {
@@ -88,8 +80,8 @@ func TestTPMEnrollmentSoft(t *testing.T) {
 	}
 
 	t.Run("ok/by-device-id", func(t *testing.T) {
-		s := newSoftTPM(t)
-		preRegister(t, e, "tpm-1", &s.ek.PublicKey)
+		s := softtpm.New(t)
+		preRegister(t, e, "tpm-1", &s.EK.PublicKey)
 		before := time.Now()
 		a := softStart(t, e, m, s, "tpm-1")
 		if len(a.start.Nonce) != 32 || len(a.start.CredentialBlob) == 0 || len(a.start.EncryptedSecret) == 0 {
@@ -101,15 +93,15 @@ func TestTPMEnrollmentSoft(t *testing.T) {
 		finish(t, "tpm-1", s, a)
 	})
 	t.Run("ok/by-ek", func(t *testing.T) {
-		s := newSoftTPM(t)
-		preRegister(t, e, "tpm-2", &s.ek.PublicKey)
+		s := softtpm.New(t)
+		preRegister(t, e, "tpm-2", &s.EK.PublicKey)
 		a := softStart(t, e, m, s, "")
 		finish(t, "tpm-2", s, a)
 	})
 	t.Run("ok/pre-registered-ek-public", func(t *testing.T) {
-		s := newSoftTPM(t)
-		preRegister(t, e, "tpm-3", &s.ek.PublicKey)
-		resp, err := dev.StartTPM(ctx, wire.TPMStartRequest{DeviceID: "tpm-3", EKPublic: ekArea(&s.ek.PublicKey), AKPublic: s.akPublic})
+		s := softtpm.New(t)
+		preRegister(t, e, "tpm-3", &s.EK.PublicKey)
+		resp, err := dev.StartTPM(ctx, wire.TPMStartRequest{DeviceID: "tpm-3", EKPublic: softtpm.EKPublic(&s.EK.PublicKey), AKPublic: s.AKPublic})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -117,11 +109,10 @@ func TestTPMEnrollmentSoft(t *testing.T) {
 	})
 	t.Run("ok/re-enroll-with-new-ak", func(t *testing.T) {
 		// A device that lost its state enrolls again with its TPM.
-		s := newSoftTPM(t)
-		preRegister(t, e, "tpm-4", &s.ek.PublicKey)
+		s := softtpm.New(t)
+		preRegister(t, e, "tpm-4", &s.EK.PublicKey)
 		finish(t, "tpm-4", s, softStart(t, e, m, s, "tpm-4"))
-		s2 := &softTPM{ek: s.ek, ak: newP256(t)}
-		s2.akPublic = public2B(eccArea(&s2.ak.PublicKey, keyAttrs(true)))
+		s2 := softtpm.WithEK(t, s.EK)
 		finish(t, "tpm-4", s2, softStart(t, e, m, s2, "tpm-4"))
 	})
 }
@@ -129,19 +120,19 @@ func TestTPMEnrollmentSoft(t *testing.T) {
 // TestTPMStartRefusals checks that each bad start gets its own code and
 // writes nothing.
 func TestTPMStartRefusals(t *testing.T) {
-	m := newManufacturer(t)
+	m := softtpm.NewManufacturer(t)
 	e := tpmEnv(t, m, api.Config{})
 	noRoots := apitest.Start(t, apitest.Options{})
-	s := newSoftTPM(t)
-	other := newSoftTPM(t)
-	preRegister(t, e, "tpm-1", &s.ek.PublicKey)
-	preRegister(t, noRoots, "tpm-1", &s.ek.PublicKey)
-	preRegister(t, e, "suspended-1", &other.ek.PublicKey)
+	s := softtpm.New(t)
+	other := softtpm.New(t)
+	preRegister(t, e, "tpm-1", &s.EK.PublicKey)
+	preRegister(t, noRoots, "tpm-1", &s.EK.PublicKey)
+	preRegister(t, e, "suspended-1", &other.EK.PublicKey)
 	if _, err := e.DB.SetDeviceStatus(t.Context(), "suspended-1", store.DeviceSuspended, "test", store.Actor{Name: "test"}); err != nil {
 		t.Fatal(err)
 	}
-	unrestricted := public2B(eccArea(&s.ak.PublicKey, keyAttrs(false)))
-	stranger := newSoftTPM(t)
+	unrestricted := softtpm.Public2B(softtpm.ECCArea(t, &s.AK.PublicKey, softtpm.Attrs(false), tpm2.TPMAlgSHA256))
+	stranger := softtpm.New(t)
 
 	tests := []struct {
 		name   string
@@ -150,22 +141,22 @@ func TestTPMStartRefusals(t *testing.T) {
 		status int
 		code   wire.Code
 	}{
-		{"error/ek-self-signed", e, wire.TPMStartRequest{DeviceID: "tpm-1", EKCert: selfSignedEKCert(t, s.ek), AKPublic: s.akPublic}, http.StatusForbidden, wire.CodeEKUntrusted},
-		{"error/ek-other-manufacturer", e, wire.TPMStartRequest{DeviceID: "tpm-1", EKCert: newManufacturer(t).ekCert(t, &s.ek.PublicKey), AKPublic: s.akPublic}, http.StatusForbidden, wire.CodeEKUntrusted},
-		{"error/ek-cert-garbage", e, wire.TPMStartRequest{DeviceID: "tpm-1", EKCert: []byte("not a certificate"), AKPublic: s.akPublic}, http.StatusForbidden, wire.CodeEKUntrusted},
-		{"error/ek-cert-without-roots", noRoots, wire.TPMStartRequest{DeviceID: "tpm-1", EKCert: m.ekCert(t, &s.ek.PublicKey), AKPublic: s.akPublic}, http.StatusForbidden, wire.CodeEKUntrusted},
-		{"error/ek-not-the-devices", e, wire.TPMStartRequest{DeviceID: "tpm-1", EKCert: m.ekCert(t, &stranger.ek.PublicKey), AKPublic: s.akPublic}, http.StatusForbidden, wire.CodeEKNotAllowed},
-		{"error/ek-on-no-allow-list", e, wire.TPMStartRequest{EKCert: m.ekCert(t, &stranger.ek.PublicKey), AKPublic: s.akPublic}, http.StatusForbidden, wire.CodeEKNotAllowed},
-		{"error/ek-public-not-registered", e, wire.TPMStartRequest{DeviceID: "tpm-1", EKPublic: ekArea(&stranger.ek.PublicKey), AKPublic: s.akPublic}, http.StatusForbidden, wire.CodeEKNotAllowed},
-		{"error/ek-public-not-an-ek", e, wire.TPMStartRequest{DeviceID: "tpm-1", EKPublic: s.akPublic, AKPublic: s.akPublic}, http.StatusBadRequest, wire.CodeBadRequest},
-		{"error/ek-public-garbage", e, wire.TPMStartRequest{DeviceID: "tpm-1", EKPublic: []byte{0, 3, 1, 2, 3}, AKPublic: s.akPublic}, http.StatusBadRequest, wire.CodeBadRequest},
-		{"error/no-ek", e, wire.TPMStartRequest{DeviceID: "tpm-1", AKPublic: s.akPublic}, http.StatusBadRequest, wire.CodeBadRequest},
-		{"error/ak-not-restricted", e, wire.TPMStartRequest{DeviceID: "tpm-1", EKCert: m.ekCert(t, &s.ek.PublicKey), AKPublic: unrestricted}, http.StatusForbidden, wire.CodeAKAttributes},
-		{"error/ak-garbage", e, wire.TPMStartRequest{DeviceID: "tpm-1", EKCert: m.ekCert(t, &s.ek.PublicKey), AKPublic: []byte{1, 2, 3}}, http.StatusBadRequest, wire.CodeBadRequest},
-		{"error/ak-missing", e, wire.TPMStartRequest{DeviceID: "tpm-1", EKCert: m.ekCert(t, &s.ek.PublicKey)}, http.StatusBadRequest, wire.CodeBadRequest},
-		{"error/unknown-device", e, wire.TPMStartRequest{DeviceID: "ghost", EKCert: m.ekCert(t, &s.ek.PublicKey), AKPublic: s.akPublic}, http.StatusNotFound, wire.CodeNotFound},
-		{"error/invalid-device-id", e, wire.TPMStartRequest{DeviceID: "a+b", EKCert: m.ekCert(t, &s.ek.PublicKey), AKPublic: s.akPublic}, http.StatusBadRequest, wire.CodeBadRequest},
-		{"error/device-suspended", e, wire.TPMStartRequest{DeviceID: "suspended-1", EKCert: m.ekCert(t, &other.ek.PublicKey), AKPublic: other.akPublic}, http.StatusForbidden, wire.CodeDeviceNotActive},
+		{"error/ek-self-signed", e, wire.TPMStartRequest{DeviceID: "tpm-1", EKCert: softtpm.SelfSignedEKCert(t, s.EK), AKPublic: s.AKPublic}, http.StatusForbidden, wire.CodeEKUntrusted},
+		{"error/ek-other-manufacturer", e, wire.TPMStartRequest{DeviceID: "tpm-1", EKCert: softtpm.NewManufacturer(t).EKCert(t, &s.EK.PublicKey).Raw, AKPublic: s.AKPublic}, http.StatusForbidden, wire.CodeEKUntrusted},
+		{"error/ek-cert-garbage", e, wire.TPMStartRequest{DeviceID: "tpm-1", EKCert: []byte("not a certificate"), AKPublic: s.AKPublic}, http.StatusForbidden, wire.CodeEKUntrusted},
+		{"error/ek-cert-without-roots", noRoots, wire.TPMStartRequest{DeviceID: "tpm-1", EKCert: m.EKCert(t, &s.EK.PublicKey).Raw, AKPublic: s.AKPublic}, http.StatusForbidden, wire.CodeEKUntrusted},
+		{"error/ek-not-the-devices", e, wire.TPMStartRequest{DeviceID: "tpm-1", EKCert: m.EKCert(t, &stranger.EK.PublicKey).Raw, AKPublic: s.AKPublic}, http.StatusForbidden, wire.CodeEKNotAllowed},
+		{"error/ek-on-no-allow-list", e, wire.TPMStartRequest{EKCert: m.EKCert(t, &stranger.EK.PublicKey).Raw, AKPublic: s.AKPublic}, http.StatusForbidden, wire.CodeEKNotAllowed},
+		{"error/ek-public-not-registered", e, wire.TPMStartRequest{DeviceID: "tpm-1", EKPublic: softtpm.EKPublic(&stranger.EK.PublicKey), AKPublic: s.AKPublic}, http.StatusForbidden, wire.CodeEKNotAllowed},
+		{"error/ek-public-not-an-ek", e, wire.TPMStartRequest{DeviceID: "tpm-1", EKPublic: s.AKPublic, AKPublic: s.AKPublic}, http.StatusBadRequest, wire.CodeBadRequest},
+		{"error/ek-public-garbage", e, wire.TPMStartRequest{DeviceID: "tpm-1", EKPublic: []byte{0, 3, 1, 2, 3}, AKPublic: s.AKPublic}, http.StatusBadRequest, wire.CodeBadRequest},
+		{"error/no-ek", e, wire.TPMStartRequest{DeviceID: "tpm-1", AKPublic: s.AKPublic}, http.StatusBadRequest, wire.CodeBadRequest},
+		{"error/ak-not-restricted", e, wire.TPMStartRequest{DeviceID: "tpm-1", EKCert: m.EKCert(t, &s.EK.PublicKey).Raw, AKPublic: unrestricted}, http.StatusForbidden, wire.CodeAKAttributes},
+		{"error/ak-garbage", e, wire.TPMStartRequest{DeviceID: "tpm-1", EKCert: m.EKCert(t, &s.EK.PublicKey).Raw, AKPublic: []byte{1, 2, 3}}, http.StatusBadRequest, wire.CodeBadRequest},
+		{"error/ak-missing", e, wire.TPMStartRequest{DeviceID: "tpm-1", EKCert: m.EKCert(t, &s.EK.PublicKey).Raw}, http.StatusBadRequest, wire.CodeBadRequest},
+		{"error/unknown-device", e, wire.TPMStartRequest{DeviceID: "ghost", EKCert: m.EKCert(t, &s.EK.PublicKey).Raw, AKPublic: s.AKPublic}, http.StatusNotFound, wire.CodeNotFound},
+		{"error/invalid-device-id", e, wire.TPMStartRequest{DeviceID: "a+b", EKCert: m.EKCert(t, &s.EK.PublicKey).Raw, AKPublic: s.AKPublic}, http.StatusBadRequest, wire.CodeBadRequest},
+		{"error/device-suspended", e, wire.TPMStartRequest{DeviceID: "suspended-1", EKCert: m.EKCert(t, &other.EK.PublicKey).Raw, AKPublic: other.AKPublic}, http.StatusForbidden, wire.CodeDeviceNotActive},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -181,14 +172,14 @@ func TestTPMStartRefusals(t *testing.T) {
 // a time: each gets its own code, and none writes anything, not even a
 // serial.
 func TestTPMFinishRefusals(t *testing.T) {
-	m := newManufacturer(t)
+	m := softtpm.NewManufacturer(t)
 	e := tpmEnv(t, m, api.Config{})
 	short := tpmEnv(t, m, api.Config{ChallengeTTL: time.Second})
-	s := newSoftTPM(t)
-	preRegister(t, e, "tpm-1", &s.ek.PublicKey)
-	preRegister(t, short, "tpm-1", &s.ek.PublicKey)
-	preRegister(t, e, "tpm-2", &newSoftTPM(t).ek.PublicKey)
-	otherAK := newSoftTPM(t)
+	s := softtpm.New(t)
+	preRegister(t, e, "tpm-1", &s.EK.PublicKey)
+	preRegister(t, short, "tpm-1", &s.EK.PublicKey)
+	preRegister(t, e, "tpm-2", &softtpm.New(t).EK.PublicKey)
+	otherAK := softtpm.New(t)
 	dev := deviceClient(t, e)
 
 	tests := []struct {
@@ -200,24 +191,24 @@ func TestTPMFinishRefusals(t *testing.T) {
 	}{
 		{"error/secret-mismatch", e, func(t *testing.T, a *softAttempt) { a.req.Secret = bytes.Repeat([]byte{7}, 32) }, http.StatusForbidden, wire.CodeSecretMismatch},
 		{"error/nonce-mismatch", e, func(t *testing.T, a *softAttempt) {
-			a.req.KeyPublic, a.req.Attestation, a.req.Signature = s.certify(t, &a.key.PublicKey, keyAttrs(false), bytes.Repeat([]byte{1}, 32))
+			a.req.KeyPublic, a.req.Attestation, a.req.Signature = s.Certify(t, &a.key.PublicKey, softtpm.Attrs(false), bytes.Repeat([]byte{1}, 32))
 		}, http.StatusForbidden, wire.CodeNonceMismatch},
 		{"error/name-mismatch", e, func(t *testing.T, a *softAttempt) {
-			a.req.KeyPublic = public2B(eccArea(&newP256(t).PublicKey, keyAttrs(false)))
+			a.req.KeyPublic = softtpm.Public2B(softtpm.ECCArea(t, &pki.Key(t).PublicKey, softtpm.Attrs(false), tpm2.TPMAlgSHA256))
 		}, http.StatusForbidden, wire.CodeNameMismatch},
 		{"error/key-not-fixed-tpm", e, func(t *testing.T, a *softAttempt) {
-			attrs := keyAttrs(false)
+			attrs := softtpm.Attrs(false)
 			attrs.FixedTPM, attrs.FixedParent = false, false
-			a.req.KeyPublic, a.req.Attestation, a.req.Signature = s.certify(t, &a.key.PublicKey, attrs, a.start.Nonce)
+			a.req.KeyPublic, a.req.Attestation, a.req.Signature = s.Certify(t, &a.key.PublicKey, attrs, a.start.Nonce)
 		}, http.StatusForbidden, wire.CodeKeyAttributes},
 		{"error/key-restricted", e, func(t *testing.T, a *softAttempt) {
-			a.req.KeyPublic, a.req.Attestation, a.req.Signature = s.certify(t, &a.key.PublicKey, keyAttrs(true), a.start.Nonce)
+			a.req.KeyPublic, a.req.Attestation, a.req.Signature = s.Certify(t, &a.key.PublicKey, softtpm.Attrs(true), a.start.Nonce)
 		}, http.StatusForbidden, wire.CodeKeyAttributes},
-		{"error/ak-signature-other-ak", e, func(t *testing.T, a *softAttempt) { a.req.Signature = otherAK.sign(t, a.req.Attestation) }, http.StatusForbidden, wire.CodeAKSignature},
+		{"error/ak-signature-other-ak", e, func(t *testing.T, a *softAttempt) { a.req.Signature = otherAK.Sign(t, a.req.Attestation) }, http.StatusForbidden, wire.CodeAKSignature},
 		{"error/tampered-attestation", e, func(t *testing.T, a *softAttempt) { a.req.Attestation[len(a.req.Attestation)-1] ^= 1 }, http.StatusForbidden, wire.CodeAKSignature},
 		{"error/attestation-not-tpm-generated", e, func(t *testing.T, a *softAttempt) { a.req.Attestation[0] ^= 1 }, http.StatusBadRequest, wire.CodeAttestation},
 		{"error/signature-garbage", e, func(t *testing.T, a *softAttempt) { a.req.Signature = []byte{0, 1} }, http.StatusBadRequest, wire.CodeAttestation},
-		{"error/csr-key-mismatch", e, func(t *testing.T, a *softAttempt) { a.req.CSR = csrPEM(t, newP256(t)) }, http.StatusForbidden, wire.CodeCSRKeyMismatch},
+		{"error/csr-key-mismatch", e, func(t *testing.T, a *softAttempt) { a.req.CSR = pki.CSRPEM(t, pki.Key(t), "ignored") }, http.StatusForbidden, wire.CodeCSRKeyMismatch},
 		{"error/csr-signature", e, func(t *testing.T, a *softAttempt) { a.req.CSR = string(tamperSignature(t, []byte(a.req.CSR))) }, http.StatusForbidden, wire.CodeCSRSignature},
 		{"error/csr-missing", e, func(t *testing.T, a *softAttempt) { a.req.CSR = "" }, http.StatusBadRequest, wire.CodeBadRequest},
 		{"error/secret-missing", e, func(t *testing.T, a *softAttempt) { a.req.Secret = nil }, http.StatusBadRequest, wire.CodeBadRequest},
@@ -226,9 +217,7 @@ func TestTPMFinishRefusals(t *testing.T) {
 			if _, err := e.DB.SetDeviceStatus(t.Context(), "tpm-1", store.DeviceSuspended, "test", store.Actor{Name: "test"}); err != nil {
 				t.Fatal(err)
 			}
-			t.Cleanup(func() {
-				_, _ = e.DB.SetDeviceStatus(context.Background(), "tpm-1", store.DeviceActive, "", store.Actor{Name: "test"})
-			})
+			t.Cleanup(func() { _, _ = e.DB.SetDeviceStatus(context.Background(), "tpm-1", store.DeviceActive, "", store.Actor{Name: "test"}) })
 		}, http.StatusForbidden, wire.CodeDeviceNotActive},
 		{"error/challenge-expired", short, func(t *testing.T, a *softAttempt) { waitPast(t, a.start.ExpiresAt) }, http.StatusGone, wire.CodeChallengeExpired},
 	}
@@ -273,10 +262,10 @@ func TestTPMFinishRefusals(t *testing.T) {
 // TestTPMFinishRace sends one correct finish eight times at once: one
 // certificate, seven challenge_replayed.
 func TestTPMFinishRace(t *testing.T) {
-	m := newManufacturer(t)
+	m := softtpm.NewManufacturer(t)
 	e := tpmEnv(t, m, api.Config{})
-	s := newSoftTPM(t)
-	preRegister(t, e, "tpm-1", &s.ek.PublicKey)
+	s := softtpm.New(t)
+	preRegister(t, e, "tpm-1", &s.EK.PublicKey)
 	a := softStart(t, e, m, s, "tpm-1")
 	const n = 8
 	errs := make([]error, n)

@@ -2,14 +2,8 @@ package api
 
 import (
 	"bytes"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
-	"crypto/x509"
-	"crypto/x509/pkix"
 	"encoding/json"
-	"encoding/pem"
 	"io"
 	"log/slog"
 	"net/http"
@@ -22,6 +16,7 @@ import (
 	"time"
 
 	"github.com/fleetgate/fleetgate/identity"
+	"github.com/fleetgate/fleetgate/internal/testkit/pki"
 	"github.com/fleetgate/fleetgate/provisioning/ca"
 	"github.com/fleetgate/fleetgate/provisioning/wire"
 	"github.com/fleetgate/fleetgate/store"
@@ -149,14 +144,11 @@ func checkRotated(t *testing.T, out []byte) {
 	if err := json.Unmarshal(out, &issued); err != nil {
 		t.Fatalf("rotation answer: %v: %s", err, out)
 	}
-	block, _ := pem.Decode([]byte(issued.Certificate))
-	if block == nil {
+	certs := pki.ParseCerts(t, []byte(issued.Certificate))
+	if len(certs) == 0 {
 		t.Fatalf("rotation answer holds no certificate: %s", out)
 	}
-	leaf, err := x509.ParseCertificate(block.Bytes)
-	if err != nil {
-		t.Fatal(err)
-	}
+	leaf := certs[0]
 	if id, err := identity.FromCertificate(leaf); err != nil || id != fuzzRotator {
 		t.Fatalf("rotation issued a certificate for %q (%v), want %q", id, err, fuzzRotator)
 	}
@@ -194,17 +186,9 @@ func newFuzzAPI(f *testing.F) (*API, *tls.ConnectionState) {
 	if err != nil {
 		f.Fatal(err)
 	}
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		f.Fatal(err)
-	}
-	der, err := x509.CreateCertificateRequest(rand.Reader, &x509.CertificateRequest{Subject: pkix.Name{CommonName: "someone-else"}}, key)
-	if err != nil {
-		f.Fatal(err)
-	}
 	body, _ := json.Marshal(wire.TokenRequest{
 		Token: tokens[0], DeviceID: fuzzRotator,
-		CSR: string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE REQUEST", Bytes: der})),
+		CSR: pki.CSRPEM(f, pki.Key(f), "someone-else"),
 	})
 	rec := httptest.NewRecorder()
 	a.Handler().ServeHTTP(rec, httptest.NewRequest(http.MethodPost, wire.PathToken, bytes.NewReader(body)))
@@ -215,17 +199,5 @@ func newFuzzAPI(f *testing.F) (*API, *tls.ConnectionState) {
 	if err := json.Unmarshal(rec.Body.Bytes(), &issued); err != nil {
 		f.Fatal(err)
 	}
-	var chain []*x509.Certificate
-	for rest := []byte(issued.Chain); ; {
-		var block *pem.Block
-		if block, rest = pem.Decode(rest); block == nil {
-			break
-		}
-		c, err := x509.ParseCertificate(block.Bytes)
-		if err != nil {
-			f.Fatal(err)
-		}
-		chain = append(chain, c)
-	}
-	return a, &tls.ConnectionState{HandshakeComplete: true, Version: tls.VersionTLS13, PeerCertificates: chain}
+	return a, &tls.ConnectionState{HandshakeComplete: true, Version: tls.VersionTLS13, PeerCertificates: pki.ParseCerts(f, []byte(issued.Chain))}
 }

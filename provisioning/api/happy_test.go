@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/fleetgate/fleetgate/identity"
+	"github.com/fleetgate/fleetgate/internal/testkit/pki"
 	"github.com/fleetgate/fleetgate/provisioning/api/apitest"
 	"github.com/fleetgate/fleetgate/provisioning/ca"
 	"github.com/fleetgate/fleetgate/provisioning/client"
@@ -137,8 +138,8 @@ func TestLifecycle(t *testing.T) {
 // CSR's key and matches the registry.
 func checkIssued(t *testing.T, e *apitest.Env, issued wire.Issued, id string, pub *ecdsa.PublicKey, lifetime time.Duration) {
 	t.Helper()
-	leaves := parsePEMCerts(t, issued.Certificate)
-	chain := parsePEMCerts(t, issued.Chain)
+	leaves := pki.ParseCerts(t, []byte(issued.Certificate))
+	chain := pki.ParseCerts(t, []byte(issued.Chain))
 	if len(leaves) != 1 || len(chain) != 2 || !chain[0].Equal(leaves[0]) || !chain[1].Equal(e.CA.DeviceCA()) {
 		t.Fatalf("got %d leaf and %d chain certificates; want the leaf, then leaf + device CA", len(leaves), len(chain))
 	}

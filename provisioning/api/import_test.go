@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/fleetgate/fleetgate/internal/testkit/pki"
+	"github.com/fleetgate/fleetgate/internal/testkit/softtpm"
 	"github.com/fleetgate/fleetgate/provisioning/api"
 	"github.com/fleetgate/fleetgate/provisioning/api/apitest"
 	"github.com/fleetgate/fleetgate/provisioning/attest"
@@ -19,13 +21,13 @@ import (
 // TestImport pre-registers devices from CSV and JSON lines, with EK hashes
 // and EK certificates, and imports the same files again.
 func TestImport(t *testing.T) {
-	m := newManufacturer(t)
+	m := softtpm.NewManufacturer(t)
 	e := tpmEnv(t, m, api.Config{})
 	ctx := testCtx(t)
 	if _, err := e.Admin.PutGroup(ctx, "line-a", wire.GroupRequest{RequireTPM: true}); err != nil {
 		t.Fatal(err)
 	}
-	ek1, ek2, ek3 := newP256(t), newP256(t), newP256(t)
+	ek1, ek2, ek3 := pki.Key(t), pki.Key(t), pki.Key(t)
 	hash := func(k any) string {
 		h, err := attest.EKHash(k)
 		if err != nil {
@@ -33,12 +35,12 @@ func TestImport(t *testing.T) {
 		}
 		return h
 	}
-	pemCert := string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: m.ekCert(t, &ek2.PublicKey)}))
+	pemCert := string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: m.EKCert(t, &ek2.PublicKey).Raw}))
 	csvFile := "id,group,ek_cert,ek_hash,metadata\n" +
 		"dev-1,line-a,," + strings.ToUpper(hash(&ek1.PublicKey)) + ",site=plant-7;rack=3\n" +
 		"dev-2,line-a,\"" + pemCert + "\",,\n" +
 		"dev-3,,,,\n"
-	jsonlFile := fmt.Sprintf(`{"id":"dev-4","group":"line-a","ek_cert":%q,"metadata":{"site":"plant-8"}}`, base64.StdEncoding.EncodeToString(m.ekCert(t, &ek3.PublicKey))) +
+	jsonlFile := fmt.Sprintf(`{"id":"dev-4","group":"line-a","ek_cert":%q,"metadata":{"site":"plant-8"}}`, base64.StdEncoding.EncodeToString(m.EKCert(t, &ek3.PublicKey).Raw)) +
 		"\n\n" + `{"id":"dev-5"}` + "\n"
 
 	imp := func(t *testing.T, ct, body string) (wire.ImportResult, error) {
@@ -86,7 +88,7 @@ func TestImport(t *testing.T) {
 // CSV header is line 1; a quoted PEM spans lines) and that nothing of the
 // file is written.
 func TestImportRefusals(t *testing.T) {
-	m := newManufacturer(t)
+	m := softtpm.NewManufacturer(t)
 	e := tpmEnv(t, m, api.Config{})
 	noRoots := apitest.Start(t, apitest.Options{})
 	ctx := testCtx(t)
@@ -96,10 +98,10 @@ func TestImportRefusals(t *testing.T) {
 	if _, err := e.Admin.RegisterDevice(ctx, wire.RegisterRequest{ID: "taken-1", Group: "line-a"}); err != nil {
 		t.Fatal(err)
 	}
-	ek := newP256(t)
+	ek := pki.Key(t)
 	ekHash, _ := attest.EKHash(&ek.PublicKey)
-	pemCert := string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: m.ekCert(t, &ek.PublicKey)}))
-	forged := base64.StdEncoding.EncodeToString(selfSignedEKCert(t, newP256(t)))
+	pemCert := string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: m.EKCert(t, &ek.PublicKey).Raw}))
+	forged := base64.StdEncoding.EncodeToString(softtpm.SelfSignedEKCert(t, pki.Key(t)))
 	const header = "id,group,ek_cert,ek_hash,metadata\n"
 	// Line 2 holds a PEM certificate over several lines; the next record
 	// starts on the line after its closing quote.

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/fleetgate/fleetgate/internal/testkit/pki"
 	"github.com/fleetgate/fleetgate/provisioning/api"
 	"github.com/fleetgate/fleetgate/provisioning/ca"
 	"github.com/fleetgate/fleetgate/provisioning/client"
@@ -87,7 +88,7 @@ func (e *liveEnv) issue(t *testing.T, id string) (*tls.Certificate, wire.Issued)
 	if err != nil {
 		t.Fatal(err)
 	}
-	chain := parsePEMCerts(t, out.Chain)
+	chain := pki.ParseCerts(t, []byte(out.Chain))
 	cert := &tls.Certificate{PrivateKey: key, Leaf: chain[0]}
 	for _, c := range chain {
 		cert.Certificate = append(cert.Certificate, c.Raw)
@@ -159,7 +160,7 @@ func TestSetCA(t *testing.T) {
 	get(true)
 
 	newCert, issued := e.issue(t, "dev-new")
-	chain := parsePEMCerts(t, issued.Chain)
+	chain := pki.ParseCerts(t, []byte(issued.Chain))
 	if len(chain) != 2 || !chain[1].Equal(r.New) || chain[0].CheckSignatureFrom(r.New) != nil {
 		t.Fatal("a certificate issued after the reload does not chain to the new intermediate")
 	}
@@ -167,7 +168,7 @@ func TestSetCA(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := parsePEMCerts(t, bundle.DeviceCA); len(got) != 1 || !got[0].Equal(r.New) {
+	if got := pki.ParseCerts(t, []byte(bundle.DeviceCA)); len(got) != 1 || !got[0].Equal(r.New) {
 		t.Fatal("GET /v1/ca does not name the new intermediate")
 	}
 	if err := e.deviceGet(t, oldCert); err != nil {

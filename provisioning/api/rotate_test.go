@@ -6,6 +6,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/fleetgate/fleetgate/internal/testkit/pki"
+	"github.com/fleetgate/fleetgate/internal/testkit/softtpm"
 	"github.com/fleetgate/fleetgate/provisioning/api"
 	"github.com/fleetgate/fleetgate/provisioning/api/apitest"
 	"github.com/fleetgate/fleetgate/provisioning/wire"
@@ -15,8 +17,8 @@ import (
 // enrollByToken enrolls a software device and returns its TLS certificate.
 func enrollByToken(t *testing.T, e *apitest.Env, token, id string) (*tls.Certificate, wire.Issued) {
 	t.Helper()
-	key := newP256(t)
-	got, err := deviceClient(t, e).EnrollToken(testCtx(t), wire.TokenRequest{Token: token, DeviceID: id, CSR: csrPEM(t, key)})
+	key := pki.Key(t)
+	got, err := deviceClient(t, e).EnrollToken(testCtx(t), wire.TokenRequest{Token: token, DeviceID: id, CSR: pki.CSRPEM(t, key, "ignored")})
 	if err != nil {
 		t.Fatalf("enroll %s: %v", id, err)
 	}
@@ -32,12 +34,12 @@ func TestSoftwareRotation(t *testing.T) {
 	cert1, first := enrollByToken(t, e, tokens[0], "sim-1")
 	rc := rotationClient(t, e, cert1)
 	ctx := testCtx(t)
-	key2 := newP256(t)
+	key2 := pki.Key(t)
 
 	var second wire.Issued
 	t.Run("ok/rotate", func(t *testing.T) {
 		var err error
-		second, err = rc.FinishRotation(ctx, wire.RotationRequest{CSR: csrPEM(t, key2)})
+		second, err = rc.FinishRotation(ctx, wire.RotationRequest{CSR: pki.CSRPEM(t, key2, "ignored")})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -53,7 +55,7 @@ func TestSoftwareRotation(t *testing.T) {
 	t.Run("ok/retry-same-key", func(t *testing.T) {
 		before, _ := e.DB.Certificates(t.Context(), "sim-1")
 		// A new CSR for the same key, as an agent that lost the reply makes.
-		again, err := rc.FinishRotation(ctx, wire.RotationRequest{CSR: csrPEM(t, key2)})
+		again, err := rc.FinishRotation(ctx, wire.RotationRequest{CSR: pki.CSRPEM(t, key2, "ignored")})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -70,8 +72,8 @@ func TestSoftwareRotation(t *testing.T) {
 		if _, err := e.DB.MarkSuperseded(t.Context(), "sim-1", second.Serial); err != nil {
 			t.Fatal(err)
 		}
-		key3 := newP256(t)
-		third, err := rotationClient(t, e, tlsCert(t, second, key2)).FinishRotation(ctx, wire.RotationRequest{CSR: csrPEM(t, key3)})
+		key3 := pki.Key(t)
+		third, err := rotationClient(t, e, tlsCert(t, second, key2)).FinishRotation(ctx, wire.RotationRequest{CSR: pki.CSRPEM(t, key3, "ignored")})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -89,8 +91,8 @@ func TestSoftwareRotation(t *testing.T) {
 	if _, err := e.Admin.RegisterDevice(ctx, wire.RegisterRequest{ID: "plain-1", Group: "line-a"}); err != nil {
 		t.Fatal(err)
 	}
-	plainKey := newP256(t)
-	plainIssued, err := e.Admin.IssueCertificate(ctx, "plain-1", []byte(csrPEM(t, plainKey)), 0)
+	plainKey := pki.Key(t)
+	plainIssued, err := e.Admin.IssueCertificate(ctx, "plain-1", []byte(pki.CSRPEM(t, plainKey, "ignored")), 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -105,14 +107,14 @@ func TestSoftwareRotation(t *testing.T) {
 		status int
 		code   wire.Code
 	}{
-		{"error/no-client-cert", nil, wire.RotationRequest{CSR: csrPEM(t, newP256(t))}, false, http.StatusUnauthorized, wire.CodeUnauthenticated},
-		{"error/operator-cert", adminCert, wire.RotationRequest{CSR: csrPEM(t, newP256(t))}, false, http.StatusUnauthorized, wire.CodeUnauthenticated},
-		{"error/revoked-device", cert2, wire.RotationRequest{CSR: csrPEM(t, newP256(t))}, false, http.StatusUnauthorized, wire.CodeUnauthenticated},
-		{"error/superseded-cert", cert1, wire.RotationRequest{CSR: csrPEM(t, newP256(t))}, false, http.StatusUnauthorized, wire.CodeUnauthenticated},
-		{"error/group-without-tokens", plain, wire.RotationRequest{CSR: csrPEM(t, newP256(t))}, false, http.StatusForbidden, wire.CodePolicy},
-		{"error/tpm-fields-from-software-device", cert3, wire.RotationRequest{ChallengeID: "00112233445566778899aabbccddeeff", CSR: csrPEM(t, newP256(t))}, false, http.StatusBadRequest, wire.CodeBadRequest},
+		{"error/no-client-cert", nil, wire.RotationRequest{CSR: pki.CSRPEM(t, pki.Key(t), "ignored")}, false, http.StatusUnauthorized, wire.CodeUnauthenticated},
+		{"error/operator-cert", adminCert, wire.RotationRequest{CSR: pki.CSRPEM(t, pki.Key(t), "ignored")}, false, http.StatusUnauthorized, wire.CodeUnauthenticated},
+		{"error/revoked-device", cert2, wire.RotationRequest{CSR: pki.CSRPEM(t, pki.Key(t), "ignored")}, false, http.StatusUnauthorized, wire.CodeUnauthenticated},
+		{"error/superseded-cert", cert1, wire.RotationRequest{CSR: pki.CSRPEM(t, pki.Key(t), "ignored")}, false, http.StatusUnauthorized, wire.CodeUnauthenticated},
+		{"error/group-without-tokens", plain, wire.RotationRequest{CSR: pki.CSRPEM(t, pki.Key(t), "ignored")}, false, http.StatusForbidden, wire.CodePolicy},
+		{"error/tpm-fields-from-software-device", cert3, wire.RotationRequest{ChallengeID: "00112233445566778899aabbccddeeff", CSR: pki.CSRPEM(t, pki.Key(t), "ignored")}, false, http.StatusBadRequest, wire.CodeBadRequest},
 		{"error/start-for-software-device", cert3, wire.RotationRequest{}, true, http.StatusBadRequest, wire.CodeBadRequest},
-		{"error/csr-signature", cert3, wire.RotationRequest{CSR: string(tamperSignature(t, []byte(csrPEM(t, newP256(t)))))}, false, http.StatusForbidden, wire.CodeCSRSignature},
+		{"error/csr-signature", cert3, wire.RotationRequest{CSR: string(tamperSignature(t, []byte(pki.CSRPEM(t, pki.Key(t), "ignored"))))}, false, http.StatusForbidden, wire.CodeCSRSignature},
 		{"error/csr-missing", cert3, wire.RotationRequest{}, false, http.StatusBadRequest, wire.CodeBadRequest},
 	}
 	for _, tc := range tests {
@@ -138,11 +140,11 @@ func TestSoftwareRotation(t *testing.T) {
 // nonce comes from the rotation start, the AK is the one remembered from
 // enrollment.
 func TestTPMRotationSoft(t *testing.T) {
-	m := newManufacturer(t)
+	m := softtpm.NewManufacturer(t)
 	e := tpmEnv(t, m, api.Config{})
 	ctx := testCtx(t)
-	s := newSoftTPM(t)
-	preRegister(t, e, "tpm-1", &s.ek.PublicKey)
+	s := softtpm.New(t)
+	preRegister(t, e, "tpm-1", &s.EK.PublicKey)
 	a := softStart(t, e, m, s, "tpm-1")
 	first, err := deviceClient(t, e).FinishTPM(ctx, a.req)
 	if err != nil {
@@ -150,15 +152,15 @@ func TestTPMRotationSoft(t *testing.T) {
 	}
 	rc := rotationClient(t, e, tlsCert(t, first, a.key))
 
-	rotation := func(t *testing.T, ak *softTPM) (wire.RotationChallenge, wire.RotationRequest) {
+	rotation := func(t *testing.T, ak *softtpm.TPM) (wire.RotationChallenge, wire.RotationRequest) {
 		t.Helper()
 		ch, err := rc.StartRotation(ctx)
 		if err != nil {
 			t.Fatal(err)
 		}
-		key := newP256(t)
-		kp, att, sig := ak.certify(t, &key.PublicKey, keyAttrs(false), ch.Nonce)
-		return ch, wire.RotationRequest{ChallengeID: ch.ChallengeID, KeyPublic: kp, Attestation: att, Signature: sig, CSR: csrPEM(t, key)}
+		key := pki.Key(t)
+		kp, att, sig := ak.Certify(t, &key.PublicKey, softtpm.Attrs(false), ch.Nonce)
+		return ch, wire.RotationRequest{ChallengeID: ch.ChallengeID, KeyPublic: kp, Attestation: att, Signature: sig, CSR: pki.CSRPEM(t, key, "ignored")}
 	}
 
 	var req wire.RotationRequest
@@ -183,7 +185,7 @@ func TestTPMRotationSoft(t *testing.T) {
 		}
 	})
 
-	otherAK := newSoftTPM(t)
+	otherAK := softtpm.New(t)
 	tests := []struct {
 		name   string
 		spoil  func(t *testing.T, ch wire.RotationChallenge, r *wire.RotationRequest)
@@ -191,12 +193,12 @@ func TestTPMRotationSoft(t *testing.T) {
 		code   wire.Code
 	}{
 		{"error/nonce-mismatch", func(t *testing.T, ch wire.RotationChallenge, r *wire.RotationRequest) {
-			key := newP256(t)
-			r.KeyPublic, r.Attestation, r.Signature = s.certify(t, &key.PublicKey, keyAttrs(false), a.start.Nonce)
-			r.CSR = csrPEM(t, key)
+			key := pki.Key(t)
+			r.KeyPublic, r.Attestation, r.Signature = s.Certify(t, &key.PublicKey, softtpm.Attrs(false), a.start.Nonce)
+			r.CSR = pki.CSRPEM(t, key, "ignored")
 		}, http.StatusForbidden, wire.CodeNonceMismatch},
 		{"error/other-ak", func(t *testing.T, ch wire.RotationChallenge, r *wire.RotationRequest) {
-			r.Signature = otherAK.sign(t, r.Attestation)
+			r.Signature = otherAK.Sign(t, r.Attestation)
 		}, http.StatusForbidden, wire.CodeAKSignature},
 		{"error/no-challenge", func(t *testing.T, ch wire.RotationChallenge, r *wire.RotationRequest) {
 			r.ChallengeID = ""
@@ -211,9 +213,9 @@ func TestTPMRotationSoft(t *testing.T) {
 			if _, err := rc.FinishRotation(ctx, *r); err != nil {
 				t.Fatal(err)
 			}
-			key := newP256(t)
-			r.KeyPublic, r.Attestation, r.Signature = s.certify(t, &key.PublicKey, keyAttrs(false), ch.Nonce)
-			r.CSR = csrPEM(t, key)
+			key := pki.Key(t)
+			r.KeyPublic, r.Attestation, r.Signature = s.Certify(t, &key.PublicKey, softtpm.Attrs(false), ch.Nonce)
+			r.CSR = pki.CSRPEM(t, key, "ignored")
 		}, http.StatusConflict, wire.CodeChallengeReplayed},
 	}
 	for _, tc := range tests {

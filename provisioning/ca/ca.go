@@ -11,7 +11,8 @@ import (
 // CA is the loaded certificate authority. It holds the device CA and
 // operator CA keys for issuing, and the server certificate for TLS. The root
 // key is read only to check and renew material during Bootstrap and Load;
-// it is not kept in memory.
+// it is not kept in memory. A CA loaded from a broker bundle
+// (LoadBrokerBundle) holds no CA key at all: it serves and verifies only.
 //
 // A CA is immutable and safe for concurrent use.
 type CA struct {
@@ -25,6 +26,7 @@ type CA struct {
 	operatorCA  *x509.Certificate
 	operatorKey crypto.Signer
 	server      tls.Certificate
+	publicURL   string // base of the revocation URLs in device certificates; "" for none
 }
 
 // Dir returns the directory the CA was loaded from.

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/fleetgate/fleetgate/identity"
+	"github.com/fleetgate/fleetgate/internal/testkit/pki"
 )
 
 func TestChains(t *testing.T) {
@@ -23,20 +24,20 @@ func TestChains(t *testing.T) {
 	}
 	uri, _ := identity.URI("dev-2")
 	now := time.Now()
-	byRoot, err := sign(clientTemplate("dev-2", uri, now.Add(-time.Minute), now.Add(time.Hour)), c.Root(), newP256(t).Public(), rootKey)
+	byRoot, err := sign(clientTemplate("dev-2", uri, now.Add(-time.Minute), now.Add(time.Hour)), c.Root(), pki.Key(t).Public(), rootKey)
 	if err != nil {
 		t.Fatal(err)
 	}
 
 	// A sub-CA under the device CA and a leaf below it: path length 0 must
 	// stop the chain.
-	subKey := newP256(t)
+	subKey := pki.Key(t)
 	subCA, err := sign(caTemplate("rogue sub CA", now, time.Hour, 0, nil), c.DeviceCA(), subKey.Public(), c.deviceKey)
 	if err != nil {
 		t.Fatal(err)
 	}
 	uri3, _ := identity.URI("dev-3")
-	underSub, err := sign(clientTemplate("dev-3", uri3, now.Add(-time.Minute), now.Add(time.Hour)), subCA, newP256(t).Public(), subKey)
+	underSub, err := sign(clientTemplate("dev-3", uri3, now.Add(-time.Minute), now.Add(time.Hour)), subCA, pki.Key(t).Public(), subKey)
 	if err != nil {
 		t.Fatal(err)
 	}

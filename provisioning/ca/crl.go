@@ -16,6 +16,9 @@ const DefaultCRLValidity = 24 * time.Hour
 type RevokedCert struct {
 	Serial    *big.Int
 	RevokedAt time.Time
+	// Reason is an RFC 5280 CRLReason code (x509: 0 unspecified, 1
+	// keyCompromise, ...); 0 leaves the entry without a reason.
+	Reason int
 }
 
 // DeviceCRL signs a DER X.509 CRL with the device-issuing intermediate,
@@ -23,13 +26,16 @@ type RevokedCert struct {
 // the broker (which reads revocations from the registry itself). number
 // must grow with every CRL the caller publishes.
 func (ca *CA) DeviceCRL(revoked []RevokedCert, number *big.Int, validity time.Duration) ([]byte, error) {
+	if ca.deviceKey == nil {
+		return nil, fmt.Errorf("sign device CRL: %w", ErrNoCAKey)
+	}
 	if validity <= 0 {
 		validity = DefaultCRLValidity
 	}
 	now := ca.now()
 	entries := make([]x509.RevocationListEntry, 0, len(revoked))
 	for _, r := range revoked {
-		entries = append(entries, x509.RevocationListEntry{SerialNumber: r.Serial, RevocationTime: r.RevokedAt})
+		entries = append(entries, x509.RevocationListEntry{SerialNumber: r.Serial, RevocationTime: r.RevokedAt, ReasonCode: r.Reason})
 	}
 	der, err := x509.CreateRevocationList(rand.Reader, &x509.RevocationList{
 		Number:                    number,

@@ -10,10 +10,12 @@ import (
 	"errors"
 	"strings"
 	"testing"
+
+	"github.com/fleetgate/fleetgate/internal/testkit/pki"
 )
 
 func TestParseCSR(t *testing.T) {
-	p256 := csrDER(t, newP256(t), nil)
+	p256 := csrDER(t, pki.Key(t), nil)
 	p384Key, _ := ecdsa.GenerateKey(elliptic.P384(), rand.Reader)
 	p521Key, _ := ecdsa.GenerateKey(elliptic.P521(), rand.Reader)
 	_, edKey, _ := ed25519.GenerateKey(rand.Reader)
@@ -78,7 +80,7 @@ func TestParseCSR(t *testing.T) {
 
 // TestParseCSRKeepsKey checks that the parsed key is the signer's.
 func TestParseCSRKeepsKey(t *testing.T) {
-	key := newP256(t)
+	key := pki.Key(t)
 	csr := mustCSR(t, csrDER(t, key, nil))
 	if !key.PublicKey.Equal(csr.PublicKey) {
 		t.Error("parsed CSR carries another key")

@@ -29,7 +29,8 @@ const (
 // identity.URI(deviceID), clientAuth as its only extended key usage, and is
 // not a CA. It is valid from one minute before now for lifetime (<= 0 means
 // DefaultDeviceLifetime; above MaxDeviceLifetime is ErrBadLifetime), cut
-// short at the device CA's expiry. serial comes from the registry and must
+// short at the device CA's expiry. With a public URL (WithPublicURL) it
+// also names where its revocation status is published. serial comes from the registry and must
 // be positive and at most 20 octets (ErrBadSerial).
 //
 // The CSR's key and signature are checked again (ErrBadCSR), because a
@@ -55,5 +56,6 @@ func (ca *CA) IssueDevice(csr *x509.CertificateRequest, deviceID string, serial 
 	tmpl := clientTemplate(deviceID, uri, notBefore, notAfter)
 	// A copy, so that a caller reusing its big.Int cannot change ours.
 	tmpl.SerialNumber = new(big.Int).Set(serial)
+	ca.addRevocationURLs(tmpl)
 	return sign(tmpl, ca.deviceCA, csr.PublicKey, ca.deviceKey)
 }

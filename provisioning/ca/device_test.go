@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/fleetgate/fleetgate/identity"
+	"github.com/fleetgate/fleetgate/internal/testkit/pki"
 )
 
 // TestIssueDeviceIgnoresCSRContent hands in a CSR that asks for everything
@@ -28,7 +29,7 @@ func TestIssueDeviceIgnoresCSRContent(t *testing.T) {
 		MaxPathLen int  `asn1:"optional,default:-1"`
 	}{true, 5})
 	ekus, _ := asn1.Marshal([]asn1.ObjectIdentifier{{1, 3, 6, 1, 5, 5, 7, 3, 1}, {1, 3, 6, 1, 5, 5, 7, 3, 3}})
-	key := newP256(t)
+	key := pki.Key(t)
 	der := csrDER(t, key, &x509.CertificateRequest{
 		Subject:        pkix.Name{CommonName: "admin", Organization: []string{"fleetgate"}},
 		URIs:           []*url.URL{victim},
@@ -87,7 +88,7 @@ func TestIssueDeviceIgnoresCSRContent(t *testing.T) {
 
 func TestIssueDeviceRefusesBadIDs(t *testing.T) {
 	c, _ := newTestCA(t)
-	csr := mustCSR(t, csrDER(t, newP256(t), nil))
+	csr := mustCSR(t, csrDER(t, pki.Key(t), nil))
 	for _, id := range []string{"a+b", "a/b", "a#", "a b", "\x01", "", "$SYS", strings.Repeat("a", identity.MaxIDLength+1)} {
 		t.Run("error/"+id, func(t *testing.T) {
 			_, err := c.IssueDevice(csr, id, big.NewInt(1), 0)
@@ -100,7 +101,7 @@ func TestIssueDeviceRefusesBadIDs(t *testing.T) {
 
 func TestIssueDeviceLifetime(t *testing.T) {
 	c, _ := newTestCA(t)
-	csr := mustCSR(t, csrDER(t, newP256(t), nil))
+	csr := mustCSR(t, csrDER(t, pki.Key(t), nil))
 	day := 24 * time.Hour
 	now := time.Now().Truncate(time.Second)
 	caEnd := c.DeviceCA().NotAfter
@@ -145,7 +146,7 @@ func TestIssueDeviceLifetime(t *testing.T) {
 
 func TestIssueDeviceSerial(t *testing.T) {
 	c, _ := newTestCA(t)
-	csr := mustCSR(t, csrDER(t, newP256(t), nil))
+	csr := mustCSR(t, csrDER(t, pki.Key(t), nil))
 	one := big.NewInt(1)
 	max := new(big.Int).Sub(new(big.Int).Lsh(one, 159), one)
 	cases := []struct {
@@ -182,11 +183,11 @@ func TestIssueDeviceSerial(t *testing.T) {
 
 func TestIssueDeviceRechecksCSR(t *testing.T) {
 	c, _ := newTestCA(t)
-	csr := mustCSR(t, csrDER(t, newP256(t), nil))
+	csr := mustCSR(t, csrDER(t, pki.Key(t), nil))
 	// Swap the key after parsing: the signature no longer matches, as with
 	// a CSR put together by hand.
 	forged := *csr
-	forged.PublicKey = newP256(t).Public()
+	forged.PublicKey = pki.Key(t).Public()
 	if _, err := c.IssueDevice(&forged, "dev-1", big.NewInt(1), 0); !errors.Is(err, ErrBadCSR) {
 		t.Errorf("forged CSR: err = %v, want ErrBadCSR", err)
 	}

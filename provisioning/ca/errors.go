@@ -52,4 +52,17 @@ var (
 	// issues device certificates now; it cannot be retired before another
 	// one has replaced it.
 	ErrIssuingIntermediate = errors.New("intermediate is the issuing one")
+
+	// ErrNoCAKey means the CA was loaded from a broker bundle, which holds
+	// no CA private key: it serves and verifies, but signs nothing.
+	ErrNoCAKey = errors.New("no CA private key here (broker bundle)")
+
+	// ErrNotBundleDir means a directory given for a broker bundle holds
+	// files that are not part of one, so writing the bundle there could mix
+	// it with other material. The wrapping error names the files.
+	ErrNotBundleDir = errors.New("not a broker bundle directory")
+
+	// ErrBadPublicURL means a public base URL for revocation is not an
+	// absolute http(s) URL with a host and without query or fragment.
+	ErrBadPublicURL = errors.New("bad public URL")
 )

@@ -3,7 +3,6 @@ package ca
 import (
 	"crypto"
 	"crypto/ecdsa"
-	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/x509"
 	"crypto/x509/pkix"
@@ -13,6 +12,8 @@ import (
 	"path/filepath"
 	"testing"
 	"time"
+
+	"github.com/fleetgate/fleetgate/internal/testkit/pki"
 )
 
 // newTestCA bootstraps a CA in a fresh temporary directory.
@@ -24,16 +25,6 @@ func newTestCA(t *testing.T) (*CA, string) {
 		t.Fatalf("Bootstrap: %v", err)
 	}
 	return c, dir
-}
-
-// newP256 returns a fresh P-256 key, as a device would hold.
-func newP256(t *testing.T) *ecdsa.PrivateKey {
-	t.Helper()
-	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return k
 }
 
 // csrDER signs a CSR for key from tmpl (nil means an empty subject).
@@ -67,7 +58,7 @@ func mustCSR(t *testing.T, der []byte) *x509.CertificateRequest {
 // issueTestDevice issues a certificate for a fresh key and returns both.
 func issueTestDevice(t *testing.T, c *CA, id string, serial int64) (*x509.Certificate, *ecdsa.PrivateKey) {
 	t.Helper()
-	key := newP256(t)
+	key := pki.Key(t)
 	cert, err := c.IssueDevice(mustCSR(t, csrDER(t, key, nil)), id, big.NewInt(serial), 0)
 	if err != nil {
 		t.Fatalf("IssueDevice: %v", err)

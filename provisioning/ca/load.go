@@ -46,15 +46,9 @@ func Load(dir string) (*CA, error) {
 }
 
 func load(dir string, now func() time.Time) (*CA, error) {
-	var missing []string
-	for _, name := range runtimeFiles {
-		ok, err := exists(dir, name)
-		if err != nil {
-			return nil, fmt.Errorf("CA directory %s: %w", dir, err)
-		}
-		if !ok {
-			missing = append(missing, name)
-		}
+	missing, err := missingFiles(dir, runtimeFiles)
+	if err != nil {
+		return nil, fmt.Errorf("CA directory %s: %w", dir, err)
 	}
 	if len(missing) > 0 {
 		return nil, fmt.Errorf("%w: %s lacks %v: %w", ErrIncomplete, dir, missing, fs.ErrNotExist)
@@ -62,19 +56,9 @@ func load(dir string, now func() time.Time) (*CA, error) {
 
 	var errs []error
 	pair := func(certName, keyName string) (*x509.Certificate, crypto.Signer) {
-		c, err := readCert(dir, certName)
+		c, k, err := readPair(dir, certName, keyName)
 		if err != nil {
 			errs = append(errs, err)
-			return nil, nil
-		}
-		k, err := readKey(dir, keyName)
-		if err != nil {
-			errs = append(errs, err)
-			return nil, nil
-		}
-		if !keyMatches(k, c.PublicKey) {
-			errs = append(errs, fmt.Errorf("%w: %s does not match %s", ErrCorrupt, keyName, certName))
-			return nil, nil
 		}
 		return c, k
 	}
@@ -114,6 +98,21 @@ func load(dir string, now func() time.Time) (*CA, error) {
 			Leaf:        server,
 		},
 	}, nil
+}
+
+// missingFiles returns the names that do not exist in dir.
+func missingFiles(dir string, names []string) ([]string, error) {
+	var missing []string
+	for _, name := range names {
+		ok, err := exists(dir, name)
+		if err != nil {
+			return nil, err
+		}
+		if !ok {
+			missing = append(missing, name)
+		}
+	}
+	return missing, nil
 }
 
 // checkHierarchy verifies who signed whom. The operator CA must not share a

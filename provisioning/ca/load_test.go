@@ -38,10 +38,7 @@ func TestLoad(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			dir := t.TempDir()
-			for _, name := range allFiles {
-				writeFile(t, dir, name, mustRead(t, full, name))
-			}
+			dir := copyCA(t, full)
 			tc.change(t, dir)
 			c, err := Load(dir)
 			if tc.want == nil {
@@ -67,6 +64,17 @@ func removeAll(t *testing.T, dir string, names ...string) {
 			t.Fatal(err)
 		}
 	}
+}
+
+// copyCA copies every file of the CA directory from into a fresh
+// temporary directory and returns it.
+func copyCA(t *testing.T, from string) string {
+	t.Helper()
+	dir := t.TempDir()
+	for _, name := range allFiles {
+		writeFile(t, dir, name, mustRead(t, from, name))
+	}
+	return dir
 }
 
 func copyFile(t *testing.T, dir, from, to string) {

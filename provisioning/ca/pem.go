@@ -85,3 +85,32 @@ func readKey(dir, name string) (crypto.Signer, error) {
 	}
 	return signer, nil
 }
+
+// readPair loads a certificate and its key and checks that they belong
+// together (ErrCorrupt otherwise).
+func readPair(dir, certName, keyName string) (*x509.Certificate, crypto.Signer, error) {
+	c, err := readCert(dir, certName)
+	if err != nil {
+		return nil, nil, err
+	}
+	k, err := readKey(dir, keyName)
+	if err != nil {
+		return nil, nil, err
+	}
+	if !keyMatches(k, c.PublicKey) {
+		return nil, nil, fmt.Errorf("%w: %s does not match %s", ErrCorrupt, keyName, certName)
+	}
+	return c, k, nil
+}
+
+// readRootKey reads the root key of dir and checks it matches root.
+func readRootKey(dir string, root *x509.Certificate) (crypto.Signer, error) {
+	key, err := readKey(dir, RootKeyFile)
+	if err != nil {
+		return nil, fmt.Errorf("CA directory %s: the root key is needed to sign the server certificate: %w", dir, err)
+	}
+	if !keyMatches(key, root.PublicKey) {
+		return nil, fmt.Errorf("CA directory %s: %w: %s does not match %s", dir, ErrCorrupt, RootKeyFile, RootCertFile)
+	}
+	return key, nil
+}

@@ -20,12 +20,9 @@ func RenewServer(dir string, extraNames []string, now time.Time) (*x509.Certific
 	if err != nil {
 		return nil, fmt.Errorf("CA directory %s: %w", dir, err)
 	}
-	rootKey, err := readKey(dir, RootKeyFile)
+	rootKey, err := readRootKey(dir, root)
 	if err != nil {
-		return nil, fmt.Errorf("CA directory %s: the root key is needed to sign the server certificate: %w", dir, err)
-	}
-	if !keyMatches(rootKey, root.PublicKey) {
-		return nil, fmt.Errorf("CA directory %s: %w: %s does not match %s", dir, ErrCorrupt, RootKeyFile, RootCertFile)
+		return nil, err
 	}
 	key, err := readKey(dir, ServerKeyFile)
 	if err != nil {

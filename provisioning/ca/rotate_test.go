@@ -87,10 +87,7 @@ func TestRotateIntermediateCrash(t *testing.T) {
 	}
 	for done := 0; done <= len(probe); done++ {
 		t.Run("ok/stopped after "+stepName(probe, done), func(t *testing.T) {
-			dir := t.TempDir()
-			for _, name := range allFiles {
-				writeFile(t, dir, name, mustRead(t, full, name))
-			}
+			dir := copyCA(t, full)
 			before, err := Load(dir)
 			if err != nil {
 				t.Fatal(err)
@@ -183,10 +180,7 @@ func TestRotateIntermediateErrors(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			dir := t.TempDir()
-			for _, name := range allFiles {
-				writeFile(t, dir, name, mustRead(t, full, name))
-			}
+			dir := copyCA(t, full)
 			tc.change(t, dir)
 			before := readAll(t, dir)
 			if _, err := RotateIntermediate(dir, time.Now()); !errors.Is(err, tc.want) {

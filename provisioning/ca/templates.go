@@ -82,6 +82,9 @@ func clientTemplate(cn string, uri *url.URL, notBefore, notAfter time.Time) *x50
 // issuer's) and signs it. A nil parent means self-signed. A nil serial draws
 // a random one.
 func sign(tmpl, parent *x509.Certificate, pub crypto.PublicKey, signer crypto.Signer) (*x509.Certificate, error) {
+	if signer == nil {
+		return nil, fmt.Errorf("sign %q: %w", tmpl.Subject.CommonName, ErrNoCAKey)
+	}
 	if tmpl.SerialNumber == nil {
 		serial, err := randomSerial()
 		if err != nil {

@@ -12,10 +12,7 @@ import (
 func TestLoadTrusted(t *testing.T) {
 	authority, full := newTestCA(t)
 	// An older intermediate to trust: rotate a copy and keep its old one.
-	other := t.TempDir()
-	for _, name := range allFiles {
-		writeFile(t, other, name, mustRead(t, full, name))
-	}
+	other := copyCA(t, full)
 	r, err := RotateIntermediate(other, time.Now())
 	if err != nil {
 		t.Fatal(err)
@@ -43,10 +40,7 @@ func TestLoadTrusted(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			dir := t.TempDir()
-			for _, name := range allFiles {
-				writeFile(t, dir, name, mustRead(t, full, name))
-			}
+			dir := copyCA(t, full)
 			if tc.bundle != nil {
 				writeFile(t, dir, TrustedDeviceCAsFile, tc.bundle)
 			}

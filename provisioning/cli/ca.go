@@ -25,7 +25,7 @@ func caCommand() *cobra.Command {
 	dataDir := envOr("FLEETGATE_DATA_DIR", defaultDataDir)
 	cmd := &cobra.Command{
 		Use:   "ca",
-		Short: "Rotate and retire device intermediates, renew the server certificate (offline, on the data directory)",
+		Short: "Rotate and retire device intermediates, renew the server certificate, write broker bundles (offline, on the data directory)",
 		Long: `Operations on the CA files under <data>/ca. They work on the files only;
 a running server loads the result on SIGHUP or when it notices the change
 (every reload_interval, 2s by default), without dropping any connection.
@@ -115,6 +115,7 @@ expires (use "fleetgate device revoke" to drop one at once).`,
 	}
 	renew.Flags().StringSliceVar(&names, "server-name", nil, "extra DNS name or IP for the server certificate (repeatable)")
 	cmd.AddCommand(renew)
+	cmd.AddCommand(brokerBundleCommand(caDir))
 	return cmd
 }
 

@@ -13,6 +13,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/fleetgate/fleetgate/internal/testkit/pki"
 	"github.com/fleetgate/fleetgate/provisioning/api/apitest"
 	"github.com/fleetgate/fleetgate/provisioning/cli"
 	"github.com/fleetgate/fleetgate/provisioning/wire"
@@ -84,7 +85,7 @@ func TestOperatorWorkflow(t *testing.T) {
 			t.Fatalf("key = %T, %v; want ECDSA P-256", k, err)
 		}
 		chainPEM, _ := os.ReadFile(chainFile)
-		chain := pemCerts(t, chainPEM)
+		chain := pki.ParseCerts(t, chainPEM)
 		if len(chain) != 2 || !chain[1].Equal(e.CA.DeviceCA()) || !chain[0].PublicKey.(*ecdsa.PublicKey).Equal(&key.PublicKey) {
 			t.Fatalf("chain file holds %d certificates; want the leaf for the new key, then the device CA", len(chain))
 		}
@@ -124,7 +125,7 @@ func TestOperatorWorkflow(t *testing.T) {
 		csrFile := filepath.Join(dir, "sensor-2.csr")
 		writeCSR(t, csrFile, "sensor-2")
 		r := run(t, e, "cert", "issue", "sensor-2", "--csr", csrFile).mustSucceed(t)
-		chain := pemCerts(t, []byte(r.stdout))
+		chain := pki.ParseCerts(t, []byte(r.stdout))
 		if len(chain) != 2 {
 			t.Fatalf("stdout holds %d certificates, want 2", len(chain))
 		}
@@ -155,7 +156,7 @@ func TestOperatorWorkflow(t *testing.T) {
 	})
 	t.Run("ok/cert-show", func(t *testing.T) {
 		r := run(t, e, "cert", "show", serial1).mustSucceed(t)
-		if !strings.Contains(r.stdout, "serial:") || len(pemCerts(t, []byte(r.stdout))) != 1 {
+		if !strings.Contains(r.stdout, "serial:") || len(pki.ParseCerts(t, []byte(r.stdout))) != 1 {
 			t.Errorf("output:\n%s", r.stdout)
 		}
 		var c wire.CertificateDetail

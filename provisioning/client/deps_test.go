@@ -4,7 +4,7 @@ import (
 	"slices"
 	"testing"
 
-	"github.com/fleetgate/fleetgate/internal/deptest"
+	"github.com/fleetgate/fleetgate/internal/testkit/deptest"
 )
 
 // TestNoServerDependencies keeps operator tools free of the registry and

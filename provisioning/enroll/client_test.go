@@ -3,9 +3,6 @@ package enroll_test
 import (
 	"bytes"
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
@@ -19,7 +16,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/fleetgate/fleetgate/internal/deptest"
+	"github.com/fleetgate/fleetgate/internal/testkit/deptest"
+	"github.com/fleetgate/fleetgate/internal/testkit/pki"
 	"github.com/fleetgate/fleetgate/provisioning/enroll"
 	"github.com/fleetgate/fleetgate/provisioning/wire"
 )
@@ -208,16 +206,9 @@ func TestStandardLibraryOnly(t *testing.T) {
 
 func selfSigned(t *testing.T, cn string) *tls.Certificate {
 	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: cn},
+	key := pki.Key(t)
+	leaf := pki.Issue(t, &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: cn},
 		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
-		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return &tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}
+		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}}, nil, &key.PublicKey, key)
+	return &tls.Certificate{Certificate: [][]byte{leaf.Raw}, PrivateKey: key}
 }

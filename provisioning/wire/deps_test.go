@@ -3,7 +3,7 @@ package wire_test
 import (
 	"testing"
 
-	"github.com/fleetgate/fleetgate/internal/deptest"
+	"github.com/fleetgate/fleetgate/internal/testkit/deptest"
 )
 
 // TestStandardLibraryOnly keeps the wire types linkable by anything,

@@ -5,7 +5,7 @@ import (
 	"sync/atomic"
 	"testing"
 
-	"github.com/fleetgate/fleetgate/internal/etcdtest"
+	"github.com/fleetgate/fleetgate/internal/testkit/etcdtest"
 	"github.com/fleetgate/fleetgate/store/etcdkv"
 	"github.com/fleetgate/fleetgate/store/kv"
 	"github.com/fleetgate/fleetgate/store/storetest"

@@ -4,7 +4,7 @@ import (
 	"slices"
 	"testing"
 
-	"github.com/fleetgate/fleetgate/internal/deptest"
+	"github.com/fleetgate/fleetgate/internal/testkit/deptest"
 )
 
 // TestDeviceBinaryDependencies lists what the ARM binaries link: neither

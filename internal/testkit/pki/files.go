@@ -59,3 +59,22 @@ func readPEM(t testing.TB, path string) *pem.Block {
 	}
 	return blk
 }
+
+// ParseCerts parses every PEM block of data as a certificate, in order, as
+// a chain is sent: leaf first. It fails t on a block that is not one.
+func ParseCerts(t testing.TB, data []byte) []*x509.Certificate {
+	t.Helper()
+	var out []*x509.Certificate
+	for {
+		var blk *pem.Block
+		blk, data = pem.Decode(data)
+		if blk == nil {
+			return out
+		}
+		c, err := x509.ParseCertificate(blk.Bytes)
+		if err != nil {
+			t.Fatalf("parse certificate: %v", err)
+		}
+		out = append(out, c)
+	}
+}
