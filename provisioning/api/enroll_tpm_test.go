@@ -217,7 +217,9 @@ func TestTPMFinishRefusals(t *testing.T) {
 			if _, err := e.DB.SetDeviceStatus(t.Context(), "tpm-1", store.DeviceSuspended, "test", store.Actor{Name: "test"}); err != nil {
 				t.Fatal(err)
 			}
-			t.Cleanup(func() { _, _ = e.DB.SetDeviceStatus(context.Background(), "tpm-1", store.DeviceActive, "", store.Actor{Name: "test"}) })
+			t.Cleanup(func() {
+				_, _ = e.DB.SetDeviceStatus(context.Background(), "tpm-1", store.DeviceActive, "", store.Actor{Name: "test"})
+			})
 		}, http.StatusForbidden, wire.CodeDeviceNotActive},
 		{"error/challenge-expired", short, func(t *testing.T, a *softAttempt) { waitPast(t, a.start.ExpiresAt) }, http.StatusGone, wire.CodeChallengeExpired},
 	}
