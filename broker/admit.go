@@ -1,6 +1,7 @@
 package broker
 
 import (
+	"context"
 	"crypto/sha256"
 	"crypto/tls"
 	"crypto/x509"
@@ -82,7 +83,7 @@ func fingerprint(c *x509.Certificate) string {
 // found", it tells an unknown device from an unknown certificate for the
 // log. *store.DB has it.
 type deviceFinder interface {
-	Device(id string) (store.Device, error)
+	Device(ctx context.Context, id string) (store.Device, error)
 }
 
 var _ deviceFinder = (*store.DB)(nil)
@@ -90,13 +91,13 @@ var _ deviceFinder = (*store.DB)(nil)
 // checkRegistry looks the certificate up and judges the records. err is set
 // only for a registry failure (reason registry_error), which the caller
 // logs at Error.
-func checkRegistry(reg Registry, deviceID string, leaf *x509.Certificate) (store.Device, store.Certificate, string, error) {
+func checkRegistry(ctx context.Context, reg Registry, deviceID string, leaf *x509.Certificate) (store.Device, store.Certificate, string, error) {
 	serial := serialHex(leaf)
-	dev, cert, err := reg.Lookup(deviceID, serial)
+	dev, cert, err := reg.Lookup(ctx, deviceID, serial)
 	switch {
 	case errors.Is(err, store.ErrNotFound):
 		if f, ok := reg.(deviceFinder); ok {
-			if _, derr := f.Device(deviceID); errors.Is(derr, store.ErrNotFound) {
+			if _, derr := f.Device(ctx, deviceID); errors.Is(derr, store.ErrNotFound) {
 				return dev, cert, reasonUnknownDevice, nil
 			}
 			return dev, cert, reasonUnknownCert, nil

@@ -105,12 +105,12 @@ func newConnectBench(b *testing.B) *connectBench {
 	go serveBare(bare)
 
 	const id = "bench-device"
-	if _, err := db.CreateDevice(store.Device{ID: id}, actor); err != nil {
+	if _, err := db.CreateDevice(b.Context(), store.Device{ID: id}, actor); err != nil {
 		b.Fatal(err)
 	}
 	key := pki.Key(b)
 	csr := pki.CSR(b, key, id)
-	serial, err := db.AllocateSerial()
+	serial, err := db.AllocateSerial(b.Context())
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -118,7 +118,7 @@ func newConnectBench(b *testing.B) *connectBench {
 	if err != nil {
 		b.Fatal(err)
 	}
-	err = db.AddCertificate(store.Certificate{
+	err = db.AddCertificate(b.Context(), store.Certificate{
 		Serial: ca.SerialHex(cert), Fingerprint: ca.Fingerprint(cert), DeviceID: id,
 		NotBefore: cert.NotBefore, NotAfter: cert.NotAfter, Attestation: store.AttestOperator, DER: cert.Raw,
 	}, actor)

@@ -20,7 +20,7 @@ import (
 type Registry interface {
 	// Lookup returns a device and one of its certificates by device ID and
 	// serial (lower-case hex); store.ErrNotFound when either is unknown.
-	Lookup(deviceID, serial string) (store.Device, store.Certificate, error)
+	Lookup(ctx context.Context, deviceID, serial string) (store.Device, store.Certificate, error)
 	// Watch returns a never-lossy feed of status changes, closed when ctx
 	// is done.
 	Watch(ctx context.Context) <-chan store.Change
@@ -126,7 +126,7 @@ func (b *Broker) Start(ctx context.Context) error {
 	if m == nil {
 		m = NewMetrics(nil)
 	}
-	h := &hook{server: server, reg: b.reg, sessions: b.sessions, log: b.log, now: time.Now, metrics: m, changes: newChangeClock(),
+	h := &hook{ctx: wctx, server: server, reg: b.reg, sessions: b.sessions, log: b.log, now: time.Now, metrics: m, changes: newChangeClock(),
 		owner: newOwner(), claims: make(chan struct{}, maxClaims)}
 	l := newListener(b.cfg.Addr, b.trust.listenerConfig(), b.handshakeDeadline, b.pending, b.log)
 	l.metrics = m

@@ -19,7 +19,7 @@ func (f *fixture) craft(id string, adjust func(*x509.Certificate)) tls.Certifica
 
 func (f *fixture) craftWith(parent *x509.Certificate, signer crypto.Signer, id string, adjust func(*x509.Certificate)) tls.Certificate {
 	f.t.Helper()
-	serial, err := f.db.AllocateSerial()
+	serial, err := f.db.AllocateSerial(f.t.Context())
 	if err != nil {
 		f.t.Fatal(err)
 	}

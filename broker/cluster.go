@@ -1,6 +1,7 @@
 package broker
 
 import (
+	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"os"
@@ -28,7 +29,7 @@ const maxClaims = 64
 // it records claims only on a registry shared by several brokers.
 type sessionClaimer interface {
 	Clustered() bool
-	ClaimSession(deviceID, owner string) (int64, error)
+	ClaimSession(ctx context.Context, deviceID, owner string) (int64, error)
 }
 
 var _ sessionClaimer = (*store.DB)(nil)
@@ -57,7 +58,7 @@ func (h *hook) claimSession(s *session) {
 	go func() {
 		h.claims <- struct{}{}
 		defer func() { <-h.claims }()
-		rev, err := c.ClaimSession(s.deviceID, h.owner)
+		rev, err := c.ClaimSession(h.ctx, s.deviceID, h.owner)
 		if err != nil {
 			// The session stays: the other brokers only learn of it at the
 			// device's next connect.

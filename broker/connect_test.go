@@ -38,7 +38,7 @@ func TestRefused(t *testing.T) {
 
 	// registered creates a device and records a crafted certificate for it.
 	registered := func(f *fixture, id string, adjust func(*x509.Certificate)) tls.Certificate {
-		if _, err := f.db.CreateDevice(store.Device{ID: id}, actor); err != nil {
+		if _, err := f.db.CreateDevice(t.Context(), store.Device{ID: id}, actor); err != nil {
 			f.t.Fatal(err)
 		}
 		c := f.craft(id, adjust)
@@ -141,7 +141,7 @@ func TestRefused(t *testing.T) {
 		{
 			name: "error/serial unknown",
 			cert: func(f *fixture) *tls.Certificate {
-				if _, err := f.db.CreateDevice(store.Device{ID: "unrecorded"}, actor); err != nil {
+				if _, err := f.db.CreateDevice(t.Context(), store.Device{ID: "unrecorded"}, actor); err != nil {
 					f.t.Fatal(err)
 				}
 				c := f.craft("unrecorded", nil)
@@ -154,7 +154,7 @@ func TestRefused(t *testing.T) {
 			name: "error/serial of another device",
 			cert: func(f *fixture) *tls.Certificate {
 				// legit's serial under another registered identity.
-				if _, err := f.db.CreateDevice(store.Device{ID: "borrower"}, actor); err != nil {
+				if _, err := f.db.CreateDevice(t.Context(), store.Device{ID: "borrower"}, actor); err != nil {
 					f.t.Fatal(err)
 				}
 				c := f.craft("borrower", func(c *x509.Certificate) { c.SerialNumber = legitCert.Leaf.SerialNumber })
@@ -176,7 +176,7 @@ func TestRefused(t *testing.T) {
 			name: "error/certificate revoked",
 			cert: func(f *fixture) *tls.Certificate {
 				c := f.device("revoked-cert", nil)
-				if _, err := f.db.RevokeCertificate(c.Leaf.SerialNumber.Text(16), "lost", actor); err != nil {
+				if _, err := f.db.RevokeCertificate(t.Context(), c.Leaf.SerialNumber.Text(16), "lost", actor); err != nil {
 					f.t.Fatal(err)
 				}
 				return &c
@@ -188,7 +188,7 @@ func TestRefused(t *testing.T) {
 			name: "error/device suspended",
 			cert: func(f *fixture) *tls.Certificate {
 				c := f.device("suspended-1", nil)
-				if _, err := f.db.SetDeviceStatus("suspended-1", store.DeviceSuspended, "maintenance", actor); err != nil {
+				if _, err := f.db.SetDeviceStatus(t.Context(), "suspended-1", store.DeviceSuspended, "maintenance", actor); err != nil {
 					f.t.Fatal(err)
 				}
 				return &c
@@ -200,7 +200,7 @@ func TestRefused(t *testing.T) {
 			name: "error/device revoked",
 			cert: func(f *fixture) *tls.Certificate {
 				c := f.device("revoked-dev", nil)
-				if _, err := f.db.SetDeviceStatus("revoked-dev", store.DeviceRevoked, "stolen", actor); err != nil {
+				if _, err := f.db.SetDeviceStatus(t.Context(), "revoked-dev", store.DeviceRevoked, "stolen", actor); err != nil {
 					f.t.Fatal(err)
 				}
 				return &c

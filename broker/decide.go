@@ -45,10 +45,10 @@ func (h *hook) decide(cl *mqtt.Client, pk packets.Packet) admission {
 		return a
 	}
 	a.clock = h.changes.read(a.deviceID)
-	dev, cert, reason, err := checkRegistry(h.reg, a.deviceID, leaf)
+	dev, cert, reason, err := checkRegistry(h.ctx, h.reg, a.deviceID, leaf)
 	a.failed = "registry lookup"
 	if reason == "" && err == nil {
-		reason, err = checkPolicy(h.reg, dev, cert)
+		reason, err = checkPolicy(h.ctx, h.reg, dev, cert)
 		a.failed = "group policy lookup"
 	}
 	if reason != "" || err != nil {

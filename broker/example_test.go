@@ -42,25 +42,26 @@ func Example() {
 	if err != nil {
 		panic(err)
 	}
-	if err := b.Start(context.Background()); err != nil {
+	ctx := context.Background()
+	if err := b.Start(ctx); err != nil {
 		panic(err)
 	}
 	defer b.Close()
 
 	// Register a device and issue its certificate.
 	by := store.Actor{Name: "example"}
-	if _, err := reg.CreateDevice(store.Device{ID: "thermostat-1"}, by); err != nil {
+	if _, err := reg.CreateDevice(ctx, store.Device{ID: "thermostat-1"}, by); err != nil {
 		panic(err)
 	}
 	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	csrDER, _ := x509.CreateCertificateRequest(rand.Reader, &x509.CertificateRequest{}, key)
 	csr, _ := x509.ParseCertificateRequest(csrDER)
-	serial, _ := reg.AllocateSerial()
+	serial, _ := reg.AllocateSerial(ctx)
 	cert, err := authority.IssueDevice(csr, "thermostat-1", serial, 0)
 	if err != nil {
 		panic(err)
 	}
-	err = reg.AddCertificate(store.Certificate{
+	err = reg.AddCertificate(ctx, store.Certificate{
 		Serial: ca.SerialHex(cert), Fingerprint: ca.Fingerprint(cert), DeviceID: "thermostat-1",
 		NotBefore: cert.NotBefore, NotAfter: cert.NotAfter, Attestation: store.AttestOperator,
 	}, by)

@@ -94,7 +94,7 @@ func (f *fixture) device(id string, adjust func(*store.Device)) tls.Certificate 
 	if adjust != nil {
 		adjust(&d)
 	}
-	if _, err := f.db.CreateDevice(d, actor); err != nil {
+	if _, err := f.db.CreateDevice(f.t.Context(), d, actor); err != nil {
 		f.t.Fatal(err)
 	}
 	return f.issue(id, 0)
@@ -105,7 +105,7 @@ func (f *fixture) issue(id string, lifetime time.Duration) tls.Certificate {
 	f.t.Helper()
 	key := pki.Key(f.t)
 	csr := pki.CSR(f.t, key, id)
-	serial, err := f.db.AllocateSerial()
+	serial, err := f.db.AllocateSerial(f.t.Context())
 	if err != nil {
 		f.t.Fatal(err)
 	}
@@ -125,7 +125,7 @@ func (f *fixture) register(cert *x509.Certificate) {
 	if err != nil {
 		f.t.Fatal(err)
 	}
-	err = f.db.AddCertificate(store.Certificate{
+	err = f.db.AddCertificate(f.t.Context(), store.Certificate{
 		Serial:      ca.SerialHex(cert),
 		Fingerprint: ca.Fingerprint(cert),
 		DeviceID:    id,

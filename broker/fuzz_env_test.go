@@ -92,12 +92,12 @@ func newFuzzEnv(f *testing.F) *fuzzEnv {
 	}
 	e.issue = func(id string, d store.Device) tls.Certificate {
 		d.ID = id
-		if _, err := db.CreateDevice(d, store.Actor{Name: "fuzz"}); err != nil {
+		if _, err := db.CreateDevice(context.Background(), d, store.Actor{Name: "fuzz"}); err != nil {
 			f.Fatal(err)
 		}
 		key := pki.Key(f)
 		csr := pki.CSR(f, key, id)
-		serial, err := db.AllocateSerial()
+		serial, err := db.AllocateSerial(context.Background())
 		if err != nil {
 			f.Fatal(err)
 		}
@@ -105,7 +105,7 @@ func newFuzzEnv(f *testing.F) *fuzzEnv {
 		if err != nil {
 			f.Fatal(err)
 		}
-		err = db.AddCertificate(store.Certificate{
+		err = db.AddCertificate(context.Background(), store.Certificate{
 			Serial: ca.SerialHex(cert), Fingerprint: ca.Fingerprint(cert), DeviceID: id,
 			NotBefore: cert.NotBefore, NotAfter: cert.NotAfter, Attestation: store.AttestOperator, DER: cert.Raw,
 		}, store.Actor{Name: "fuzz"})

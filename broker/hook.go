@@ -2,6 +2,7 @@ package broker
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"log/slog"
 	"sync"
@@ -18,6 +19,10 @@ import (
 // least of all); with no hook saying yes, mochi refuses.
 type hook struct {
 	mqtt.HookBase
+	// ctx is the broker's run context, done once the broker closes: the
+	// registry calls of a CONNECT and the background writes it starts
+	// take it, since mochi's hooks carry no context of their own.
+	ctx      context.Context
 	server   *mqtt.Server
 	reg      Registry
 	sessions *sessions

@@ -1,6 +1,7 @@
 package broker
 
 import (
+	"context"
 	"sync"
 	"testing"
 
@@ -24,8 +25,8 @@ func (r *shrinkingRegistry) setSubscribe(id string, grants []string) {
 	r.overrides[id] = grants
 }
 
-func (r *shrinkingRegistry) Lookup(id, serial string) (store.Device, store.Certificate, error) {
-	d, c, err := r.DB.Lookup(id, serial)
+func (r *shrinkingRegistry) Lookup(ctx context.Context, id, serial string) (store.Device, store.Certificate, error) {
+	d, c, err := r.DB.Lookup(ctx, id, serial)
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if g, ok := r.overrides[id]; ok && err == nil {

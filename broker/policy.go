@@ -1,6 +1,7 @@
 package broker
 
 import (
+	"context"
 	"errors"
 
 	"github.com/fleetgate/fleetgate/store"
@@ -14,14 +15,14 @@ const reasonAttestationPolicy = "attestation_policy"
 // device group. A registry without it enforces no group policy; the guard
 // below keeps *store.DB from losing it unnoticed.
 type groupFinder interface {
-	Group(name string) (store.Group, error)
+	Group(ctx context.Context, name string) (store.Group, error)
 }
 
 var _ groupFinder = (*store.DB)(nil)
 
 // checkPolicy enforces the group's attestation requirement. Only a
 // certificate that is not TPM-attested in a named group costs a lookup.
-func checkPolicy(reg Registry, dev store.Device, cert store.Certificate) (string, error) {
+func checkPolicy(ctx context.Context, reg Registry, dev store.Device, cert store.Certificate) (string, error) {
 	if dev.Group == "" || cert.Attestation == store.AttestTPM {
 		return "", nil
 	}
@@ -29,7 +30,7 @@ func checkPolicy(reg Registry, dev store.Device, cert store.Certificate) (string
 	if !ok {
 		return "", nil
 	}
-	g, err := f.Group(dev.Group)
+	g, err := f.Group(ctx, dev.Group)
 	switch {
 	case errors.Is(err, store.ErrNotFound):
 		return "", nil // a group never configured has the default policy
@@ -44,7 +45,7 @@ func checkPolicy(reg Registry, dev store.Device, cert store.Certificate) (string
 // superseder is an optional Registry capability: retiring the certificates
 // a rotated certificate replaces once the device has used the new one.
 type superseder interface {
-	MarkSuperseded(deviceID, currentSerial string) (int, error)
+	MarkSuperseded(ctx context.Context, deviceID, currentSerial string) (int, error)
 }
 
 var _ superseder = (*store.DB)(nil)
@@ -65,7 +66,7 @@ func (h *hook) markSuperseded(cert store.Certificate) {
 		return
 	}
 	go func() {
-		n, err := s.MarkSuperseded(cert.DeviceID, cert.Serial)
+		n, err := s.MarkSuperseded(h.ctx, cert.DeviceID, cert.Serial)
 		if err != nil {
 			h.superseded.Delete(cert.Serial) // try again at the next connect
 			h.log.Error("marking rotated certificates superseded failed", "device", cert.DeviceID, "serial", cert.Serial, "error", err.Error())

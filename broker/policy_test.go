@@ -17,7 +17,7 @@ import (
 // one is admitted.
 func TestGroupRequiresTPM(t *testing.T) {
 	f := newFixture(t, nil)
-	if _, err := f.db.PutGroup(store.Group{Name: "secure", RequireTPM: true}, actor); err != nil {
+	if _, err := f.db.PutGroup(t.Context(), store.Group{Name: "secure", RequireTPM: true}, actor); err != nil {
 		t.Fatal(err)
 	}
 	cert := f.device("dev-p", func(d *store.Device) { d.Group = "secure" }) // operator-issued
@@ -50,7 +50,7 @@ func TestRotatedCertificateSupersedes(t *testing.T) {
 		select {
 		case ch := <-changes:
 			if ch.Kind == store.ChangeCert && ch.Serial == oldSerial && ch.CertStatus == store.CertSuperseded {
-				if c, err := f.db.Certificate(oldSerial); err != nil || c.Status != store.CertSuperseded {
+				if c, err := f.db.Certificate(t.Context(), oldSerial); err != nil || c.Status != store.CertSuperseded {
 					t.Fatalf("old certificate %v, %v", c.Status, err)
 				}
 				f.awaitLost(oldSession)
@@ -72,7 +72,7 @@ func (f *fixture) issueAttested(id string, how store.Attestation, supersedes str
 	f.t.Helper()
 	key := pki.Key(f.t)
 	csr := pki.CSR(f.t, key, "")
-	serial, err := f.db.AllocateSerial()
+	serial, err := f.db.AllocateSerial(f.t.Context())
 	if err != nil {
 		f.t.Fatal(err)
 	}
@@ -81,7 +81,7 @@ func (f *fixture) issueAttested(id string, how store.Attestation, supersedes str
 		f.t.Fatal(err)
 	}
 	keyHash := sha256.Sum256(cert.RawSubjectPublicKeyInfo)
-	err = f.db.AddCertificate(store.Certificate{
+	err = f.db.AddCertificate(f.t.Context(), store.Certificate{
 		Serial: ca.SerialHex(cert), Fingerprint: ca.Fingerprint(cert), DeviceID: id,
 		NotBefore: cert.NotBefore, NotAfter: cert.NotAfter, Attestation: how, DER: cert.Raw,
 		Supersedes: supersedes, KeyHash: hex.EncodeToString(keyHash[:]),

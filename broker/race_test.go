@@ -18,8 +18,8 @@ type racingRegistry struct {
 	revoke func()
 }
 
-func (r *racingRegistry) Lookup(id, serial string) (store.Device, store.Certificate, error) {
-	dev, cert, err := r.DB.Lookup(id, serial)
+func (r *racingRegistry) Lookup(ctx context.Context, id, serial string) (store.Device, store.Certificate, error) {
+	dev, cert, err := r.DB.Lookup(ctx, id, serial)
 	r.once.Do(r.revoke)
 	return dev, cert, err
 }
@@ -38,7 +38,7 @@ func TestRevokedDuringConnect(t *testing.T) {
 	t.Cleanup(func() { _ = b.Close() })
 	reg.revoke = func() {
 		before := b.hook.changes.read("racer")
-		if _, err := f.db.SetDeviceStatus("racer", store.DeviceRevoked, "test", actor); err != nil {
+		if _, err := f.db.SetDeviceStatus(t.Context(), "racer", store.DeviceRevoked, "test", actor); err != nil {
 			t.Error(err)
 			return
 		}

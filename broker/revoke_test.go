@@ -27,7 +27,7 @@ func TestRevokeWhileConnected(t *testing.T) {
 		{
 			name: "ok/device revoked",
 			act: func(f *fixture, id, _ string) error {
-				_, err := f.db.SetDeviceStatus(id, store.DeviceRevoked, "stolen", actor)
+				_, err := f.db.SetDeviceStatus(t.Context(), id, store.DeviceRevoked, "stolen", actor)
 				return err
 			},
 			logReason: reasonDeviceRevoked,
@@ -36,7 +36,7 @@ func TestRevokeWhileConnected(t *testing.T) {
 		{
 			name: "ok/device suspended",
 			act: func(f *fixture, id, _ string) error {
-				_, err := f.db.SetDeviceStatus(id, store.DeviceSuspended, "maintenance", actor)
+				_, err := f.db.SetDeviceStatus(t.Context(), id, store.DeviceSuspended, "maintenance", actor)
 				return err
 			},
 			logReason: reasonDeviceSuspended,
@@ -45,7 +45,7 @@ func TestRevokeWhileConnected(t *testing.T) {
 		{
 			name: "ok/certificate revoked",
 			act: func(f *fixture, _, serial string) error {
-				_, err := f.db.RevokeCertificate(serial, "key compromise", actor)
+				_, err := f.db.RevokeCertificate(t.Context(), serial, "key compromise", actor)
 				return err
 			},
 			logReason:    reasonCertRevoked,
@@ -95,7 +95,7 @@ func TestRevokeWhileConnected(t *testing.T) {
 // handshake.
 func TestExpiryWhileConnected(t *testing.T) {
 	f := newFixture(t, nil)
-	if _, err := f.db.CreateDevice(store.Device{ID: "short-lived"}, actor); err != nil {
+	if _, err := f.db.CreateDevice(t.Context(), store.Device{ID: "short-lived"}, actor); err != nil {
 		t.Fatal(err)
 	}
 	// Long enough to connect on a loaded machine, short enough to wait for.
@@ -151,7 +151,7 @@ func TestWillAfterDrop(t *testing.T) {
 		{
 			name: "ok/device revoked: Will discarded",
 			end: func(f *fixture, _ *tls.Conn, id, _ string) {
-				if _, err := f.db.SetDeviceStatus(id, store.DeviceRevoked, "stolen", actor); err != nil {
+				if _, err := f.db.SetDeviceStatus(t.Context(), id, store.DeviceRevoked, "stolen", actor); err != nil {
 					f.t.Fatal(err)
 				}
 			},
@@ -159,7 +159,7 @@ func TestWillAfterDrop(t *testing.T) {
 		{
 			name: "ok/certificate revoked: Will discarded",
 			end: func(f *fixture, _ *tls.Conn, _, serial string) {
-				if _, err := f.db.RevokeCertificate(serial, "stolen", actor); err != nil {
+				if _, err := f.db.RevokeCertificate(t.Context(), serial, "stolen", actor); err != nil {
 					f.t.Fatal(err)
 				}
 			},

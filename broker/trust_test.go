@@ -25,7 +25,7 @@ func TestSetClientCAs(t *testing.T) {
 
 	// A pool holding only another CA, with a device of that CA.
 	otherCA, otherKey := foreignCA(t)
-	if _, err := f.db.CreateDevice(store.Device{ID: "other"}, actor); err != nil {
+	if _, err := f.db.CreateDevice(t.Context(), store.Device{ID: "other"}, actor); err != nil {
 		t.Fatal(err)
 	}
 	other := f.craftWith(otherCA, otherKey, "other", nil)

@@ -53,13 +53,13 @@ func (o *opsServer) handler(reg *prometheus.Registry) http.Handler {
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		w.Write([]byte("ok\n"))
 	})
-	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, _ *http.Request) {
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
 		if !o.ready() {
 			http.Error(w, "broker not serving", http.StatusServiceUnavailable)
 			return
 		}
 		// A read transaction proves the registry file is open and readable.
-		if _, err := o.db.Device("readyz-probe"); err != nil && !errors.Is(err, store.ErrNotFound) {
+		if _, err := o.db.Device(r.Context(), "readyz-probe"); err != nil && !errors.Is(err, store.ErrNotFound) {
 			http.Error(w, "registry unavailable", http.StatusServiceUnavailable)
 			return
 		}
@@ -99,8 +99,8 @@ func (o *opsServer) watchRevocations(ctx context.Context) {
 	}
 }
 
-func (o *opsServer) serveCRL(w http.ResponseWriter, _ *http.Request) {
-	der, err := o.currentCRL()
+func (o *opsServer) serveCRL(w http.ResponseWriter, r *http.Request) {
+	der, err := o.currentCRL(r.Context())
 	if errors.Is(err, ca.ErrNoCAKey) {
 		http.Error(w, "this broker runs from a bundle and holds no CA key to sign a CRL: fetch /crl from the API host", http.StatusNotFound)
 		return
@@ -116,14 +116,14 @@ func (o *opsServer) serveCRL(w http.ResponseWriter, _ *http.Request) {
 
 // currentCRL returns the cached CRL, rebuilding it after a certificate
 // change, a reload of the CA, or halfway through its validity.
-func (o *opsServer) currentCRL() ([]byte, error) {
+func (o *opsServer) currentCRL(ctx context.Context) ([]byte, error) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	authority := o.authority()
 	if o.crl != nil && !o.dirty && o.crlBy == authority && time.Now().Before(o.crlValid) {
 		return o.crl, nil
 	}
-	certs, err := o.db.Certificates("")
+	certs, err := o.db.Certificates(ctx, "")
 	if err != nil {
 		return nil, err
 	}

@@ -26,10 +26,10 @@ func TestRegistryOnTLSEtcd(t *testing.T) {
 	if err != nil {
 		t.Fatalf("open over TLS: %v", err)
 	}
-	if _, err := db.CreateDevice(store.Device{ID: "tls-1"}, store.Actor{Name: "test"}); err != nil {
+	if _, err := db.CreateDevice(t.Context(), store.Device{ID: "tls-1"}, store.Actor{Name: "test"}); err != nil {
 		t.Fatal(err)
 	}
-	if d, err := db.Device("tls-1"); err != nil || d.ID != "tls-1" {
+	if d, err := db.Device(t.Context(), "tls-1"); err != nil || d.ID != "tls-1" {
 		t.Fatalf("Device: %+v %v", d, err)
 	}
 	db.Close()

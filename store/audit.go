@@ -1,6 +1,7 @@
 package store
 
 import (
+	"context"
 	"encoding/binary"
 	"fmt"
 	"slices"
@@ -29,22 +30,22 @@ func (f AuditFilter) match(e AuditEvent) bool {
 
 // Record appends a free-form event to the audit log, for example an
 // operator request that was refused and so changed nothing else.
-func (db *DB) Record(action, target, detail string, by Actor) error {
+func (db *DB) Record(ctx context.Context, action, target, detail string, by Actor) error {
 	if action == "" {
 		return fmt.Errorf("%w: audit event without an action", ErrInvalid)
 	}
-	return db.update(func(tx kv.Tx) ([]Change, error) {
+	return db.update(ctx, func(tx kv.Tx) ([]Change, error) {
 		return nil, db.appendAudit(tx, action, target, detail, by)
 	})
 }
 
 // Audit returns the events that match f, oldest first.
-func (db *DB) Audit(f AuditFilter) ([]AuditEvent, error) {
+func (db *DB) Audit(ctx context.Context, f AuditFilter) ([]AuditEvent, error) {
 	if f.Limit < 0 || f.Head < 0 || (f.Limit > 0 && f.Head > 0) {
 		return nil, fmt.Errorf("%w: audit limit %d and head %d: at most one, not negative", ErrInvalid, f.Limit, f.Head)
 	}
 	var out []AuditEvent
-	err := db.view(func(tx kv.Tx) error {
+	err := db.view(ctx, func(tx kv.Tx) error {
 		b := tx.Bucket(bucketAudit)
 		if f.Limit == 0 {
 			return b.Ascend(seqKey(f.AfterSeq+1), func(k, v []byte) (bool, error) {

@@ -16,7 +16,7 @@ func TestAudit(t *testing.T) {
 		if i%2 == 0 {
 			action = "probe.even"
 		}
-		if err := db.Record(action, target, fmt.Sprint(i), operator); err != nil {
+		if err := db.Record(t.Context(), action, target, fmt.Sprint(i), operator); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -43,7 +43,7 @@ func TestAudit(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, err := db.Audit(tt.filter)
+			got, err := db.Audit(t.Context(), tt.filter)
 			if !errors.Is(err, tt.wantErr) {
 				t.Fatalf("Audit = %v, want %v", err, tt.wantErr)
 			}
@@ -76,7 +76,7 @@ func TestRecord(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			db := openTestDB(t)
-			err := db.Record(tt.action, "dev-1", "no such device", tt.by)
+			err := db.Record(t.Context(), tt.action, "dev-1", "no such device", tt.by)
 			if !errors.Is(err, tt.wantErr) {
 				t.Fatalf("Record = %v, want %v", err, tt.wantErr)
 			}

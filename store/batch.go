@@ -1,6 +1,7 @@
 package store
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"sync/atomic"
@@ -36,7 +37,11 @@ type batchItem struct {
 }
 
 // batcher owns the goroutine that turns queued items into transactions.
+// Its commits run under its own context, not a caller's: a transaction
+// serves several callers, and one of them giving up must not fail the
+// others. The backend's request timeout bounds each commit.
 type batcher struct {
+	ctx     context.Context
 	items   chan *batchItem // unbuffered: an item sent is an item answered
 	stop    chan struct{}   // closed by close: no new items are taken
 	stopped chan struct{}   // closed when the goroutine has returned
@@ -51,6 +56,7 @@ var errNothingWritten = errors.New("no item of the batch was written")
 
 // start runs the batcher's goroutine for db.
 func (b *batcher) start(db *DB) {
+	b.ctx = context.Background()
 	b.limit = db.batchLimit()
 	b.items = make(chan *batchItem)
 	b.stop = make(chan struct{})
@@ -65,8 +71,15 @@ func (b *batcher) close() {
 	<-b.stopped
 }
 
-// submit queues one item and waits for its outcome.
-func (b *batcher) submit(check func(tx kv.Tx) (func(tx kv.Tx) error, error)) error {
+// submit queues one item and waits for its outcome. ctx bounds the wait
+// for a place in a batch. Once the batcher took the item, submit waits for
+// the outcome whatever ctx does: the item is then in a transaction being
+// committed, and abandoning a commit in flight would leave the caller
+// unsure whether its write took effect.
+func (b *batcher) submit(ctx context.Context, check func(tx kv.Tx) (func(tx kv.Tx) error, error)) error {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("write not queued: %w", err)
+	}
 	it := &batchItem{check: check, done: make(chan error, 1)}
 	b.waiting.Add(1)
 	defer b.waiting.Add(-1)
@@ -74,6 +87,8 @@ func (b *batcher) submit(check func(tx kv.Tx) (func(tx kv.Tx) error, error)) err
 	case b.items <- it:
 	case <-b.stop:
 		return fmt.Errorf("%w: write refused", ErrClosed)
+	case <-ctx.Done():
+		return fmt.Errorf("write not queued: %w", ctx.Err())
 	}
 	return <-it.done
 }
@@ -94,7 +109,7 @@ func (b *batcher) run(db *DB) {
 		case first = <-b.items:
 		}
 		batch := b.collect(first, last)
-		db.commitBatch(batch)
+		db.commitBatch(b.ctx, batch)
 		last = len(batch)
 	}
 }
@@ -140,9 +155,9 @@ func (b *batcher) collect(first *batchItem, last int) []*batchItem {
 // each caller its result. When a write or the commit itself fails, the
 // whole transaction is lost; the items are then committed one by one, so
 // that a fault belongs to the item that caused it.
-func (db *DB) commitBatch(batch []*batchItem) {
+func (db *DB) commitBatch(ctx context.Context, batch []*batchItem) {
 	errs := make([]error, len(batch))
-	err := db.update(func(tx kv.Tx) ([]Change, error) {
+	err := db.update(ctx, func(tx kv.Tx) ([]Change, error) {
 		wrote := false
 		clear(errs) // a retried transaction judges every item afresh
 		for i, it := range batch {
@@ -165,10 +180,16 @@ func (db *DB) commitBatch(batch []*batchItem) {
 	case err == nil:
 		db.batch.commits.Add(1)
 	case errors.Is(err, errNothingWritten):
+	case ctx.Err() != nil:
+		// The caller gave up: no item is to blame, and none would commit
+		// one by one either.
+		for i := range errs {
+			errs[i] = err
+		}
 	case len(batch) > 1:
 		db.log.Warn("group commit failed; committing its items one by one", "items", len(batch), "err", err)
 		for _, it := range batch {
-			db.commitBatch([]*batchItem{it})
+			db.commitBatch(ctx, []*batchItem{it})
 		}
 		return
 	default:

@@ -1,6 +1,7 @@
 package store
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"sync"
@@ -28,7 +29,7 @@ func TestCompleteEnrollments(t *testing.T) {
 	}
 	want := []error{nil, ErrReplayed, nil, ErrExists, ErrInvalid, nil}
 
-	errs := db.CompleteEnrollments(batch, operator)
+	errs := db.CompleteEnrollments(t.Context(), batch, operator)
 	if len(errs) != len(batch) {
 		t.Fatalf("%d results for %d enrollments", len(errs), len(batch))
 	}
@@ -41,12 +42,12 @@ func TestCompleteEnrollments(t *testing.T) {
 		t.Errorf("%d commits for one batch, want 1", n)
 	}
 	for _, id := range []string{"dev-a", "dev-c", "dev-e"} {
-		if certs, err := db.Certificates(id); err != nil || len(certs) != 1 {
+		if certs, err := db.Certificates(t.Context(), id); err != nil || len(certs) != 1 {
 			t.Errorf("committed device %s: certificates %v, %v", id, certs, err)
 		}
 	}
 	for _, id := range []string{"dev-b", "dev-d", "static-bad"} {
-		if _, err := db.Device(id); !errors.Is(err, ErrNotFound) {
+		if _, err := db.Device(t.Context(), id); !errors.Is(err, ErrNotFound) {
 			t.Errorf("refused device %s was written: %v", id, err)
 		}
 	}
@@ -56,7 +57,7 @@ func TestCompleteEnrollments(t *testing.T) {
 	if tok := tokenNamed(t, db, tokens[2]); !tok.UsedAt.IsZero() {
 		t.Errorf("token of a refused enrollment consumed: %+v", tok)
 	}
-	if c, _ := db.Certificate("a1"); c.DeviceID != "dev-a" {
+	if c, _ := db.Certificate(t.Context(), "a1"); c.DeviceID != "dev-a" {
 		t.Errorf("serial a1 belongs to %s, want dev-a", c.DeviceID)
 	}
 	if n := auditLen(t, db) - auditBefore; n != 3 {
@@ -76,7 +77,7 @@ func TestGroupCommit(t *testing.T) {
 		wg.Go(func() {
 			for i := range each {
 				n := w*each + i
-				errs <- db.CompleteEnrollment(tokenEnrollment(tokens[n], fmt.Sprintf("dev-%03d", n), serialOf(n)), system)
+				errs <- db.CompleteEnrollment(t.Context(), tokenEnrollment(tokens[n], fmt.Sprintf("dev-%03d", n), serialOf(n)), system)
 			}
 		})
 	}
@@ -116,13 +117,13 @@ func TestGroupCommitWriteFailure(t *testing.T) {
 		}}
 	}
 	batch := []*batchItem{item("first", false), item("faulty", true), item("last", false)}
-	db.commitBatch(batch)
+	db.commitBatch(t.Context(), batch)
 	for i, want := range []error{nil, errDisk, nil} {
 		if err := <-batch[i].done; !errors.Is(err, want) || (want == nil) != (err == nil) {
 			t.Errorf("item %d: %v, want %v", i, err, want)
 		}
 	}
-	events, err := db.Audit(AuditFilter{Action: "test.item"})
+	events, err := db.Audit(t.Context(), AuditFilter{Action: "test.item"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -142,16 +143,59 @@ func TestBatchedWritesAfterClose(t *testing.T) {
 	if err := db.Close(); err != nil {
 		t.Fatal(err)
 	}
-	if err := db.CompleteEnrollment(tokenEnrollment(token, "dev-1", "a1"), system); !errors.Is(err, ErrClosed) {
+	if err := db.CompleteEnrollment(t.Context(), tokenEnrollment(token, "dev-1", "a1"), system); !errors.Is(err, ErrClosed) {
 		t.Errorf("CompleteEnrollment after Close = %v, want ErrClosed", err)
 	}
-	errs := db.CompleteEnrollments([]Enrollment{tokenEnrollment(token, "dev-1", "a1")}, system)
+	errs := db.CompleteEnrollments(t.Context(), []Enrollment{tokenEnrollment(token, "dev-1", "a1")}, system)
 	if !errors.Is(errs[0], ErrClosed) {
 		t.Errorf("CompleteEnrollments after Close = %v, want ErrClosed", errs[0])
 	}
 	c := Challenge{ID: challengeID(1), DeviceID: "dev-1", Purpose: PurposeEnroll, AKPublic: []byte{1}, Secret: []byte{1}, Nonce: []byte{1},
 		ExpiresAt: testEpoch.Add(time.Hour)}
-	if err := db.PutChallenge(c); !errors.Is(err, ErrClosed) {
+	if err := db.PutChallenge(t.Context(), c); !errors.Is(err, ErrClosed) {
 		t.Errorf("PutChallenge after Close = %v, want ErrClosed", err)
+	}
+}
+
+// A caller whose context is done before its write was taken into a
+// transaction hears context.Canceled, and nothing of the write is kept.
+func TestWritesCancelled(t *testing.T) {
+	db := openTestDB(t)
+	mustGroup(t, db, "sim", false, true)
+	token := mustTokens(t, db, "sim", 1)[0]
+	ctx, cancel := context.WithCancel(t.Context())
+	cancel()
+	commitsBefore := db.batch.commits.Load()
+	if err := db.CompleteEnrollment(ctx, tokenEnrollment(token, "dev-1", "a1"), system); !errors.Is(err, context.Canceled) {
+		t.Errorf("CompleteEnrollment = %v, want context.Canceled", err)
+	}
+	errs := db.CompleteEnrollments(ctx, []Enrollment{tokenEnrollment(token, "dev-1", "a1")}, system)
+	if !errors.Is(errs[0], context.Canceled) {
+		t.Errorf("CompleteEnrollments = %v, want context.Canceled", errs[0])
+	}
+	c := Challenge{ID: challengeID(1), DeviceID: "dev-1", Purpose: PurposeEnroll, AKPublic: []byte{1}, Secret: []byte{1}, Nonce: []byte{1},
+		ExpiresAt: testEpoch.Add(time.Hour)}
+	if err := db.PutChallenge(ctx, c); !errors.Is(err, context.Canceled) {
+		t.Errorf("PutChallenge = %v, want context.Canceled", err)
+	}
+	if _, err := db.AllocateSerial(ctx); !errors.Is(err, context.Canceled) {
+		t.Errorf("AllocateSerial = %v, want context.Canceled", err)
+	}
+	if _, err := db.CreateDevice(ctx, Device{ID: "dev-2"}, operator); !errors.Is(err, context.Canceled) {
+		t.Errorf("CreateDevice = %v, want context.Canceled", err)
+	}
+	if n := db.batch.commits.Load() - commitsBefore; n != 0 {
+		t.Errorf("%d group commits for cancelled callers, want 0", n)
+	}
+	for _, id := range []string{"dev-1", "dev-2"} {
+		if _, err := db.Device(t.Context(), id); !errors.Is(err, ErrNotFound) {
+			t.Errorf("device %s of a cancelled call: %v, want ErrNotFound", id, err)
+		}
+	}
+	if _, err := db.Challenge(t.Context(), c.ID); !errors.Is(err, ErrNotFound) {
+		t.Errorf("challenge of a cancelled call: %v, want ErrNotFound", err)
+	}
+	if tok := tokenNamed(t, db, token); !tok.UsedAt.IsZero() {
+		t.Errorf("token consumed by a cancelled enrollment: %+v", tok)
 	}
 }

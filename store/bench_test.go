@@ -18,7 +18,7 @@ func setupLookup(b *testing.B) (*DB, string, string) {
 	if _, err := rand.Read(der); err != nil {
 		b.Fatal(err)
 	}
-	err := db.kv.Update(func(tx kv.Tx) error {
+	err := db.kv.Update(b.Context(), func(tx kv.Tx) error {
 		for i := range 1000 {
 			d := Device{ID: fmt.Sprintf("bench-%04d", i), Status: DeviceActive, Group: "bench",
 				CreatedAt: testEpoch, UpdatedAt: testEpoch, Publish: []string{"fleet/+/status"}}
@@ -44,7 +44,7 @@ func BenchmarkLookup(b *testing.B) {
 	db, id, serial := setupLookup(b)
 	b.ReportAllocs()
 	for b.Loop() {
-		if _, _, err := db.Lookup(id, serial); err != nil {
+		if _, _, err := db.Lookup(b.Context(), id, serial); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -57,7 +57,7 @@ func BenchmarkLookupParallel(b *testing.B) {
 	b.ResetTimer()
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
-			if _, _, err := db.Lookup(id, serial); err != nil {
+			if _, _, err := db.Lookup(b.Context(), id, serial); err != nil {
 				b.Error(err)
 				return
 			}

@@ -2,6 +2,7 @@ package store
 
 import (
 	"cmp"
+	"context"
 	"fmt"
 	"slices"
 	"time"
@@ -19,7 +20,7 @@ import (
 // defaults to the current time. KeyHash, when set, must be a lower-case hex
 // SHA-256. Supersedes, when set, names an active certificate of the same
 // device that this one replaces (see CompleteEnrollment for the rules).
-func (db *DB) AddCertificate(c Certificate, by Actor) error {
+func (db *DB) AddCertificate(ctx context.Context, c Certificate, by Actor) error {
 	if err := validateCert(&c); err != nil {
 		return err
 	}
@@ -27,7 +28,7 @@ func (db *DB) AddCertificate(c Certificate, by Actor) error {
 		c.IssuedAt = db.clock()
 	}
 	c.RevokedAt, c.Reason = time.Time{}, "" // an active certificate has no revocation
-	err := db.update(func(tx kv.Tx) ([]Change, error) {
+	err := db.update(ctx, func(tx kv.Tx) ([]Change, error) {
 		d, err := getDevice(tx, c.DeviceID)
 		if err != nil {
 			return nil, fmt.Errorf("certificate %s: %w", c.Serial, err)
@@ -111,9 +112,9 @@ func isLowerHex(s string) bool {
 }
 
 // Certificate returns the certificate with the given serial, or ErrNotFound.
-func (db *DB) Certificate(serial string) (Certificate, error) {
+func (db *DB) Certificate(ctx context.Context, serial string) (Certificate, error) {
 	var c Certificate
-	err := db.view(func(tx kv.Tx) error {
+	err := db.view(ctx, func(tx kv.Tx) error {
 		var err error
 		c, err = getCert(tx, serial)
 		return err
@@ -124,9 +125,9 @@ func (db *DB) Certificate(serial string) (Certificate, error) {
 // Certificates returns the certificates of one device, or of all devices
 // when deviceID is empty, sorted by IssuedAt and then by serial. A device
 // without certificates, known or not, yields an empty slice.
-func (db *DB) Certificates(deviceID string) ([]Certificate, error) {
+func (db *DB) Certificates(ctx context.Context, deviceID string) ([]Certificate, error) {
 	out := []Certificate{}
-	err := db.view(func(tx kv.Tx) error {
+	err := db.view(ctx, func(tx kv.Tx) error {
 		if deviceID == "" {
 			return tx.Bucket(bucketCerts).ForEach(func(k, _ []byte) error {
 				c, err := getCert(tx, string(k))

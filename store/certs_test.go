@@ -40,7 +40,7 @@ func TestAddCertificate(t *testing.T) {
 			mustDevice(t, db, "dev-s")
 			mustDevice(t, db, "dev-r")
 			for id, status := range map[string]DeviceStatus{"dev-s": DeviceSuspended, "dev-r": DeviceRevoked} {
-				if _, err := db.SetDeviceStatus(id, status, "", system); err != nil {
+				if _, err := db.SetDeviceStatus(t.Context(), id, status, "", system); err != nil {
 					t.Fatal(err)
 				}
 			}
@@ -53,7 +53,7 @@ func TestAddCertificate(t *testing.T) {
 				tt.edit(&in)
 			}
 			auditBefore := auditLen(t, db)
-			err := db.AddCertificate(in, operator)
+			err := db.AddCertificate(t.Context(), in, operator)
 			if tt.wantErr != nil {
 				if !errors.Is(err, tt.wantErr) {
 					t.Fatalf("AddCertificate = %v, want %v", err, tt.wantErr)
@@ -61,7 +61,7 @@ func TestAddCertificate(t *testing.T) {
 				if n := auditLen(t, db); n != auditBefore {
 					t.Errorf("audit grew from %d to %d on a refused add", auditBefore, n)
 				}
-				if stored, err := db.Certificate(in.Serial); tt.wantErr == ErrExists {
+				if stored, err := db.Certificate(t.Context(), in.Serial); tt.wantErr == ErrExists {
 					if stored.Fingerprint != testCert("dev-1", "abc").Fingerprint || err != nil {
 						t.Errorf("duplicate overwrote the first certificate: %+v, %v", stored, err)
 					}
@@ -73,7 +73,7 @@ func TestAddCertificate(t *testing.T) {
 			if err != nil {
 				t.Fatalf("AddCertificate: %v", err)
 			}
-			got, err := db.Certificate(in.Serial)
+			got, err := db.Certificate(t.Context(), in.Serial)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -97,13 +97,13 @@ func TestAddCertificate(t *testing.T) {
 		mustDevice(t, db, "dev-1")
 		mustDevice(t, db, "dev-2")
 		mustCert(t, db, "dev-1", "abc")
-		if err := db.AddCertificate(testCert("dev-2", "abc"), operator); !errors.Is(err, ErrExists) {
+		if err := db.AddCertificate(t.Context(), testCert("dev-2", "abc"), operator); !errors.Is(err, ErrExists) {
 			t.Fatalf("AddCertificate(duplicate) = %v, want ErrExists", err)
 		}
-		if c, _ := db.Certificate("abc"); c.DeviceID != "dev-1" {
+		if c, _ := db.Certificate(t.Context(), "abc"); c.DeviceID != "dev-1" {
 			t.Errorf("duplicate overwrote the first certificate: %+v", c)
 		}
-		if certs, _ := db.Certificates("dev-2"); len(certs) != 0 {
+		if certs, _ := db.Certificates(t.Context(), "dev-2"); len(certs) != 0 {
 			t.Errorf("duplicate was indexed under dev-2: %+v", certs)
 		}
 	})
@@ -126,7 +126,7 @@ func TestCertificates(t *testing.T) {
 	} {
 		in := testCert(c.device, c.serial)
 		in.IssuedAt = c.issued
-		if err := db.AddCertificate(in, operator); err != nil {
+		if err := db.AddCertificate(t.Context(), in, operator); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -143,7 +143,7 @@ func TestCertificates(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, err := db.Certificates(tt.device)
+			got, err := db.Certificates(t.Context(), tt.device)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -168,20 +168,20 @@ func TestRevokeCertificate(t *testing.T) {
 	mustCert(t, db, "dev-1", "def")
 	w := db.Watch(t.Context())
 
-	got, err := db.RevokeCertificate("abc", "key leaked", operator)
+	got, err := db.RevokeCertificate(t.Context(), "abc", "key leaked", operator)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if got.Status != CertRevoked || got.Reason != "key leaked" || got.RevokedAt.IsZero() {
 		t.Errorf("revoked %+v", got)
 	}
-	if c, _ := db.Certificate("abc"); c.Status != CertRevoked || !c.RevokedAt.Equal(got.RevokedAt) {
+	if c, _ := db.Certificate(t.Context(), "abc"); c.Status != CertRevoked || !c.RevokedAt.Equal(got.RevokedAt) {
 		t.Errorf("stored %+v", c)
 	}
-	if c, _ := db.Certificate("def"); c.Status != CertActive {
+	if c, _ := db.Certificate(t.Context(), "def"); c.Status != CertActive {
 		t.Errorf("other certificate changed: %+v", c)
 	}
-	if d, _ := db.Device("dev-1"); d.Status != DeviceActive {
+	if d, _ := db.Device(t.Context(), "dev-1"); d.Status != DeviceActive {
 		t.Errorf("device changed: %+v", d)
 	}
 	e := lastAudit(t, db)
@@ -194,7 +194,7 @@ func TestRevokeCertificate(t *testing.T) {
 
 	t.Run("ok/repeat changes nothing", func(t *testing.T) {
 		before := auditLen(t, db)
-		again, err := db.RevokeCertificate("abc", "other reason", operator)
+		again, err := db.RevokeCertificate(t.Context(), "abc", "other reason", operator)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -207,7 +207,7 @@ func TestRevokeCertificate(t *testing.T) {
 		assertNoChangeBeforeMarker(t, db, w)
 	})
 	t.Run("error/unknown serial", func(t *testing.T) {
-		if _, err := db.RevokeCertificate("999", "", operator); !errors.Is(err, ErrNotFound) {
+		if _, err := db.RevokeCertificate(t.Context(), "999", "", operator); !errors.Is(err, ErrNotFound) {
 			t.Errorf("RevokeCertificate(unknown) = %v, want ErrNotFound", err)
 		}
 	})
@@ -230,7 +230,7 @@ func TestLookup(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			d, c, err := db.Lookup(tt.device, tt.serial)
+			d, c, err := db.Lookup(t.Context(), tt.device, tt.serial)
 			if !errors.Is(err, tt.wantErr) {
 				t.Fatalf("Lookup = %v, want %v", err, tt.wantErr)
 			}

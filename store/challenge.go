@@ -2,6 +2,7 @@ package store
 
 import (
 	"bytes"
+	"context"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -46,11 +47,11 @@ const maxSweep = 100
 // digits, and an expiry in the future but within 24 hours. An ID used before, even by a
 // consumed challenge still remembered, gives ErrExists. It also deletes up
 // to 100 expired challenges and forgets consumed ones past their expiry.
-func (db *DB) PutChallenge(c Challenge) error {
+func (db *DB) PutChallenge(ctx context.Context, c Challenge) error {
 	if err := validateChallenge(c, db.clock()); err != nil {
 		return err
 	}
-	return db.batch.submit(func(tx kv.Tx) (func(tx kv.Tx) error, error) {
+	return db.batch.submit(ctx, func(tx kv.Tx) (func(tx kv.Tx) error, error) {
 		if tx.Bucket(bucketChallenges).Get([]byte(c.ID)) != nil || tx.Bucket(bucketChallengesUsed).Get([]byte(c.ID)) != nil {
 			return nil, fmt.Errorf("%w: challenge %s", ErrExists, c.ID)
 		}
@@ -70,9 +71,9 @@ func (db *DB) PutChallenge(c Challenge) error {
 // ErrExpired once the challenge is past ExpiresAt, and ErrNotFound when
 // there is none; for a challenge already consumed (and still remembered)
 // the error is both ErrReplayed and ErrNotFound.
-func (db *DB) Challenge(id string) (Challenge, error) {
+func (db *DB) Challenge(ctx context.Context, id string) (Challenge, error) {
 	var c Challenge
-	err := db.view(func(tx kv.Tx) error {
+	err := db.view(ctx, func(tx kv.Tx) error {
 		var err error
 		c, err = liveChallenge(tx, id, db.clock())
 		if errors.Is(err, ErrReplayed) {

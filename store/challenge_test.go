@@ -38,18 +38,18 @@ func TestPutChallenge(t *testing.T) {
 			mustDevice(t, db, "dev-1")
 			mustChallenge(t, db, testChallenge(100, "dev-1", clock))
 			used := mustChallenge(t, db, testChallenge(101, "dev-1", clock))
-			if err := db.CompleteEnrollment(tpmEnrollment(used, "a1"), system); err != nil {
+			if err := db.CompleteEnrollment(t.Context(), tpmEnrollment(used, "a1"), system); err != nil {
 				t.Fatal(err)
 			}
 			c := testChallenge(1, "dev-1", clock)
 			if tt.edit != nil {
 				tt.edit(&c)
 			}
-			err := db.PutChallenge(c)
+			err := db.PutChallenge(t.Context(), c)
 			if !errors.Is(err, tt.wantErr) {
 				t.Fatalf("PutChallenge = %v, want %v", err, tt.wantErr)
 			}
-			got, err := db.Challenge(c.ID)
+			got, err := db.Challenge(t.Context(), c.ID)
 			if tt.wantErr == ErrExists {
 				return // the earlier challenge is what Challenge reads
 			}
@@ -73,7 +73,7 @@ func TestChallenge(t *testing.T) {
 	mustDevice(t, db, "dev-1")
 	live := mustChallenge(t, db, testChallenge(1, "dev-1", clock))
 	consumed := mustChallenge(t, db, testChallenge(2, "dev-1", clock))
-	if err := db.CompleteEnrollment(tpmEnrollment(consumed, "a1"), system); err != nil {
+	if err := db.CompleteEnrollment(t.Context(), tpmEnrollment(consumed, "a1"), system); err != nil {
 		t.Fatal(err)
 	}
 	tests := []struct {
@@ -90,7 +90,7 @@ func TestChallenge(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			clock.Advance(tt.advance)
-			got, err := db.Challenge(tt.id)
+			got, err := db.Challenge(t.Context(), tt.id)
 			for _, want := range tt.wantErr {
 				if !errors.Is(err, want) {
 					t.Errorf("Challenge = %v, want %v", err, want)
@@ -116,7 +116,7 @@ func TestChallengeSweep(t *testing.T) {
 		return c
 	}
 	consumed := mustChallenge(t, db, longLived(0))
-	if err := db.CompleteEnrollment(tpmEnrollment(consumed, "a1"), system); err != nil {
+	if err := db.CompleteEnrollment(t.Context(), tpmEnrollment(consumed, "a1"), system); err != nil {
 		t.Fatal(err)
 	}
 	for i := 1; i <= 150; i++ {
@@ -135,7 +135,7 @@ func TestChallengeSweep(t *testing.T) {
 		t.Errorf("after one sweep: %d live, %d used, %d index entries; want %d, 0, %[4]d (the oldest %d of 151 gone, one new)", live, used, idx, left+1, sweep)
 	}
 	// A consumed challenge that has been forgotten is simply unknown.
-	if _, err := db.Challenge(consumed.ID); !errors.Is(err, ErrNotFound) || errors.Is(err, ErrReplayed) {
+	if _, err := db.Challenge(t.Context(), consumed.ID); !errors.Is(err, ErrNotFound) || errors.Is(err, ErrReplayed) {
 		t.Errorf("Challenge(forgotten) = %v, want ErrNotFound only", err)
 	}
 	mustChallenge(t, db, testChallenge(1001, "dev-1", clock))
@@ -144,7 +144,7 @@ func TestChallengeSweep(t *testing.T) {
 		t.Errorf("after two sweeps: %d live, %d used, %d index entries; want %d, 0, %[4]d", live, used, idx, want)
 	}
 	for _, n := range []int{1000, 1001} {
-		if _, err := db.Challenge(challengeID(n)); err != nil {
+		if _, err := db.Challenge(t.Context(), challengeID(n)); err != nil {
 			t.Errorf("fresh challenge %d swept: %v", n, err)
 		}
 	}
@@ -153,7 +153,7 @@ func TestChallengeSweep(t *testing.T) {
 // challengeKeys counts the keys of the challenge buckets.
 func challengeKeys(t *testing.T, db *DB) (live, used, index int) {
 	t.Helper()
-	err := db.view(func(tx kv.Tx) error {
+	err := db.view(t.Context(), func(tx kv.Tx) error {
 		count := func(name []byte) (n int) {
 			_ = tx.Bucket(name).ForEach(func(_, _ []byte) error { n++; return nil })
 			return n

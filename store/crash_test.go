@@ -124,7 +124,7 @@ func TestCrashHelperProcess(t *testing.T) {
 	}
 	var once sync.Once
 	for round := 0; ; round++ {
-		tokens, err := db.CreateTokens("sim", 16, time.Hour, system)
+		tokens, err := db.CreateTokens(t.Context(), "sim", 16, time.Hour, system)
 		if err != nil {
 			fail(err)
 		}
@@ -132,13 +132,13 @@ func TestCrashHelperProcess(t *testing.T) {
 		for w := range 8 {
 			wg.Go(func() {
 				for _, token := range tokens[w*2 : w*2+2] {
-					serial, err := db.AllocateSerial()
+					serial, err := db.AllocateSerial(t.Context())
 					if err != nil {
 						fail(err)
 					}
 					id := fmt.Sprintf("crash-%d-%d-%s", os.Getpid(), round, token[4:12])
 					e := tokenEnrollment(token, id, serial.Text(16))
-					if err := db.CompleteEnrollment(e, system); err != nil {
+					if err := db.CompleteEnrollment(t.Context(), e, system); err != nil {
 						fail(err)
 					}
 					once.Do(func() { fmt.Println("ready") })
@@ -156,7 +156,7 @@ func checkAfterCrash(t *testing.T, kill int, db *DB) {
 	if err := db.Check(); err != nil {
 		fail("%v", err)
 	}
-	tokens, err := db.Tokens("")
+	tokens, err := db.Tokens(t.Context(), "")
 	if err != nil {
 		fail("%v", err)
 	}
@@ -166,31 +166,31 @@ func checkAfterCrash(t *testing.T, kill int, db *DB) {
 			continue
 		}
 		used++
-		d, err := db.Device(tok.UsedBy)
+		d, err := db.Device(t.Context(), tok.UsedBy)
 		if err != nil || d.Group != tok.Group {
 			fail("token used by %s, but the device is %+v, %v", tok.UsedBy, d, err)
 		}
-		certs, err := db.Certificates(d.ID)
+		certs, err := db.Certificates(t.Context(), d.ID)
 		if err != nil || len(certs) != 1 || certs[0].Attestation != AttestToken {
 			fail("device %s enrolled by token has certificates %+v, %v", d.ID, certs, err)
 		}
 	}
 	devices := deviceCount(t, db)
-	enrolled, err := db.Audit(AuditFilter{Action: "device.enroll"})
+	enrolled, err := db.Audit(t.Context(), AuditFilter{Action: "device.enroll"})
 	if err != nil {
 		fail("%v", err)
 	}
 	if devices != used || len(enrolled) != used {
 		fail("%d devices and %d enrollment events for %d consumed tokens", devices, len(enrolled), used)
 	}
-	certs, err := db.Certificates("")
+	certs, err := db.Certificates(t.Context(), "")
 	if err != nil {
 		fail("%v", err)
 	}
 	counters := map[uint64]string{}
 	highest := new(big.Int)
 	for _, c := range certs {
-		if _, err := db.Device(c.DeviceID); err != nil {
+		if _, err := db.Device(t.Context(), c.DeviceID); err != nil {
 			fail("certificate %s of a missing device: %v", c.Serial, err)
 		}
 		s, ok := new(big.Int).SetString(c.Serial, 16)
@@ -205,7 +205,7 @@ func checkAfterCrash(t *testing.T, kill int, db *DB) {
 			highest = s
 		}
 	}
-	next, err := db.AllocateSerial()
+	next, err := db.AllocateSerial(t.Context())
 	if err != nil {
 		fail("%v", err)
 	}

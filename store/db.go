@@ -1,6 +1,7 @@
 package store
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"log/slog"
@@ -126,18 +127,18 @@ func (db *DB) Check() error {
 }
 
 // view runs fn in a read-only transaction.
-func (db *DB) view(fn func(tx kv.Tx) error) error {
-	return db.kv.View(fn)
+func (db *DB) view(ctx context.Context, fn func(tx kv.Tx) error) error {
+	return db.kv.View(ctx, fn)
 }
 
 // viewLocal runs fn where a broker reads on CONNECT: the bbolt file, or the
 // local copy of an etcd registry, which looks a record missing from the
 // copy up in the cluster before the caller hears ErrNotFound.
-func (db *DB) viewLocal(fn func(tx kv.Tx) error) error {
+func (db *DB) viewLocal(ctx context.Context, fn func(tx kv.Tx) error) error {
 	if l, ok := db.kv.(kv.LocalViewer); ok {
-		return l.ViewLocal(fn)
+		return l.ViewLocal(ctx, fn)
 	}
-	return db.kv.View(fn)
+	return db.kv.View(ctx, fn)
 }
 
 // update runs fn in one durable write transaction and, once it committed,
@@ -146,11 +147,11 @@ func (db *DB) viewLocal(fn func(tx kv.Tx) error) error {
 // lost a race with another host is retried on fresh reads), so fn must
 // derive everything it returns from tx; there the changes reach the feed
 // through etcd's watch instead, from whichever host wrote them.
-func (db *DB) update(fn func(tx kv.Tx) ([]Change, error)) error {
+func (db *DB) update(ctx context.Context, fn func(tx kv.Tx) ([]Change, error)) error {
 	db.writeMu.Lock()
 	defer db.writeMu.Unlock()
 	var changes []Change
-	err := db.kv.Update(func(tx kv.Tx) error {
+	err := db.kv.Update(ctx, func(tx kv.Tx) error {
 		var err error
 		changes, err = fn(tx)
 		return err

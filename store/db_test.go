@@ -32,7 +32,7 @@ func TestOpen(t *testing.T) {
 				t.Fatal(err)
 			}
 		}, after: func(t *testing.T, db *DB) {
-			if _, err := db.Device("kept-1"); err != nil {
+			if _, err := db.Device(t.Context(), "kept-1"); err != nil {
 				t.Errorf("device lost across reopen: %v", err)
 			}
 		}},
@@ -168,13 +168,13 @@ func TestClosed(t *testing.T) {
 	if err := db.Close(); err != nil {
 		t.Errorf("second Close = %v, want nil", err)
 	}
-	if _, err := db.Device("dev-1"); !errors.Is(err, ErrClosed) {
+	if _, err := db.Device(t.Context(), "dev-1"); !errors.Is(err, ErrClosed) {
 		t.Errorf("Device after Close = %v, want ErrClosed", err)
 	}
-	if _, err := db.CreateDevice(Device{ID: "dev-2"}, operator); !errors.Is(err, ErrClosed) {
+	if _, err := db.CreateDevice(t.Context(), Device{ID: "dev-2"}, operator); !errors.Is(err, ErrClosed) {
 		t.Errorf("CreateDevice after Close = %v, want ErrClosed", err)
 	}
-	if _, err := db.AllocateSerial(); !errors.Is(err, ErrClosed) {
+	if _, err := db.AllocateSerial(t.Context()); !errors.Is(err, ErrClosed) {
 		t.Errorf("AllocateSerial after Close = %v, want ErrClosed", err)
 	}
 	if err := db.Check(); !errors.Is(err, ErrClosed) {

@@ -1,6 +1,7 @@
 package store
 
 import (
+	"context"
 	"fmt"
 
 	"github.com/fleetgate/fleetgate/identity"
@@ -21,7 +22,7 @@ type DeviceFilter struct {
 // 64 lower-case hex digits and not belong to another device (ErrExists);
 // DeviceByEK finds the device by it. CreatedAt and UpdatedAt are set to the
 // current time. It returns the device as stored.
-func (db *DB) CreateDevice(d Device, by Actor) (Device, error) {
+func (db *DB) CreateDevice(ctx context.Context, d Device, by Actor) (Device, error) {
 	if err := validateNewDevice(&d); err != nil {
 		return Device{}, err
 	}
@@ -29,7 +30,7 @@ func (db *DB) CreateDevice(d Device, by Actor) (Device, error) {
 	d.CreatedAt, d.UpdatedAt = now, now
 
 	var out Device
-	err := db.update(func(tx kv.Tx) ([]Change, error) {
+	err := db.update(ctx, func(tx kv.Tx) ([]Change, error) {
 		b := tx.Bucket(bucketDevices)
 		if b.Get([]byte(d.ID)) != nil {
 			return nil, fmt.Errorf("%w: device %s (device IDs are never reused)", ErrExists, d.ID)
@@ -81,9 +82,9 @@ func validateNewDevice(d *Device) error {
 }
 
 // Device returns the device with the given ID, or ErrNotFound.
-func (db *DB) Device(id string) (Device, error) {
+func (db *DB) Device(ctx context.Context, id string) (Device, error) {
 	var d Device
-	err := db.viewLocal(func(tx kv.Tx) error {
+	err := db.viewLocal(ctx, func(tx kv.Tx) error {
 		var err error
 		d, err = getDevice(tx, id)
 		return err
@@ -92,14 +93,14 @@ func (db *DB) Device(id string) (Device, error) {
 }
 
 // Devices returns the devices that match f, sorted by ID.
-func (db *DB) Devices(f DeviceFilter) ([]Device, error) {
+func (db *DB) Devices(ctx context.Context, f DeviceFilter) ([]Device, error) {
 	switch f.Status {
 	case "", DeviceActive, DeviceSuspended, DeviceRevoked:
 	default:
 		return nil, fmt.Errorf("%w: unknown device status %q in filter", ErrInvalid, f.Status)
 	}
 	out := []Device{}
-	err := db.view(func(tx kv.Tx) error {
+	err := db.view(ctx, func(tx kv.Tx) error {
 		return tx.Bucket(bucketDevices).ForEach(func(k, v []byte) error {
 			var d Device
 			if err := decode(v, &d); err != nil {

@@ -41,7 +41,7 @@ func TestCreateDevice(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			db := openTestDB(t)
-			got, err := db.CreateDevice(tt.in, operator)
+			got, err := db.CreateDevice(t.Context(), tt.in, operator)
 			if tt.wantErr != nil {
 				if !errors.Is(err, tt.wantErr) || !errors.Is(err, ErrInvalid) {
 					t.Fatalf("CreateDevice = %v, want ErrInvalid wrapping %v", err, tt.wantErr)
@@ -49,7 +49,7 @@ func TestCreateDevice(t *testing.T) {
 				if n := auditLen(t, db); n != 0 {
 					t.Errorf("audit log holds %d events after a refused create", n)
 				}
-				if all, _ := db.Devices(DeviceFilter{}); len(all) != 0 {
+				if all, _ := db.Devices(t.Context(), DeviceFilter{}); len(all) != 0 {
 					t.Errorf("refused create stored %v", all)
 				}
 				return
@@ -60,7 +60,7 @@ func TestCreateDevice(t *testing.T) {
 			if got.Status != tt.want || !got.CreatedAt.Equal(testEpoch) || !got.UpdatedAt.Equal(testEpoch) {
 				t.Errorf("created %+v, want status %s and times %s", got, tt.want, testEpoch)
 			}
-			stored, err := db.Device(tt.in.ID)
+			stored, err := db.Device(t.Context(), tt.in.ID)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -90,15 +90,15 @@ func TestCreateDeviceDuplicate(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			db := openTestDB(t)
 			mustDevice(t, db, "dev-1")
-			if _, err := db.SetDeviceStatus("dev-1", tt.state, "test", operator); err != nil {
+			if _, err := db.SetDeviceStatus(t.Context(), "dev-1", tt.state, "test", operator); err != nil {
 				t.Fatal(err)
 			}
 			before := auditLen(t, db)
-			_, err := db.CreateDevice(Device{ID: "dev-1", Group: "other"}, operator)
+			_, err := db.CreateDevice(t.Context(), Device{ID: "dev-1", Group: "other"}, operator)
 			if !errors.Is(err, ErrExists) {
 				t.Fatalf("CreateDevice of a used ID = %v, want ErrExists", err)
 			}
-			d, err := db.Device("dev-1")
+			d, err := db.Device(t.Context(), "dev-1")
 			if err != nil || d.Status != tt.state || d.Group != "" {
 				t.Errorf("existing device changed: %+v, %v", d, err)
 			}
@@ -117,11 +117,11 @@ func TestDevices(t *testing.T) {
 		{ID: "b-2", Group: "east", Status: DeviceSuspended},
 		{ID: "d-4"},
 	} {
-		if _, err := db.CreateDevice(d, operator); err != nil {
+		if _, err := db.CreateDevice(t.Context(), d, operator); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if _, err := db.SetDeviceStatus("d-4", DeviceRevoked, "lost", operator); err != nil {
+	if _, err := db.SetDeviceStatus(t.Context(), "d-4", DeviceRevoked, "lost", operator); err != nil {
 		t.Fatal(err)
 	}
 	tests := []struct {
@@ -141,7 +141,7 @@ func TestDevices(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, err := db.Devices(tt.filter)
+			got, err := db.Devices(t.Context(), tt.filter)
 			if !errors.Is(err, tt.wantErr) {
 				t.Fatalf("Devices = %v, want %v", err, tt.wantErr)
 			}
@@ -165,7 +165,7 @@ func TestDevices(t *testing.T) {
 func TestDeviceNotFound(t *testing.T) {
 	db := openTestDB(t)
 	mustDevice(t, db, "dev-1")
-	if _, err := db.Device("dev-2"); !errors.Is(err, ErrNotFound) {
+	if _, err := db.Device(t.Context(), "dev-2"); !errors.Is(err, ErrNotFound) {
 		t.Errorf("Device(unknown) = %v, want ErrNotFound", err)
 	}
 }

@@ -19,6 +19,14 @@
 // CONNECT (a read transaction, microseconds) and follows Watch to drop
 // sessions as soon as a device or certificate is revoked.
 //
+// Every method that reads or writes the registry takes a context.Context
+// first: on etcd each request waits at most the earlier of the context's
+// end and EtcdOptions.Timeout, and a transaction retried after a conflict
+// stops once the context is done; on bbolt a context already done refuses
+// the transaction before it starts. A transaction refused or cut short that
+// way returns an error wrapping ctx.Err(). Close, Path, Check, Health and
+// Clustered do not wait on the network and take none.
+//
 // Failures callers branch on are the sentinel errors in errors.go, wrapped
 // with the offending value; test them with errors.Is.
 //
@@ -110,7 +118,9 @@
 // groups: concurrent calls share one transaction and one fsync, each
 // checked on its own so that a refused call does not affect the others.
 // A lone call commits at once; under load a call may wait up to 2 ms for
-// others to join its transaction.
+// others to join its transaction. A call's context bounds its wait for a
+// place in a group; once its transaction is being committed the call waits
+// for the outcome, so that it never returns unsure whether it took effect.
 //
 // Consumed tokens stay in the registry as a record of which token enrolled
 // which device; expired challenges are swept as new ones are stored.

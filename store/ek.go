@@ -1,6 +1,7 @@
 package store
 
 import (
+	"context"
 	"fmt"
 
 	"github.com/fleetgate/fleetgate/store/kv"
@@ -13,9 +14,9 @@ import (
 
 // DeviceByEK returns the device whose TPM has the given EK hash (hex
 // SHA-256 of the EK public area), or ErrNotFound.
-func (db *DB) DeviceByEK(ekHash string) (Device, error) {
+func (db *DB) DeviceByEK(ctx context.Context, ekHash string) (Device, error) {
 	var d Device
-	err := db.view(func(tx kv.Tx) error {
+	err := db.view(ctx, func(tx kv.Tx) error {
 		id := ekOwner(tx, ekHash)
 		if id == "" {
 			return fmt.Errorf("%w: no device with EK hash %q", ErrNotFound, ekHash)

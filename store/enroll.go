@@ -1,6 +1,7 @@
 package store
 
 import (
+	"context"
 	"fmt"
 	"time"
 
@@ -58,11 +59,11 @@ type Enrollment struct {
 // checked on its own inside the shared transaction, before anything of it
 // is written, so one call's refusal writes nothing of that call and does
 // not affect the others. Each caller gets its own error.
-func (db *DB) CompleteEnrollment(e Enrollment, by Actor) error {
+func (db *DB) CompleteEnrollment(ctx context.Context, e Enrollment, by Actor) error {
 	if err := db.prepareEnrollment(&e); err != nil {
 		return err
 	}
-	err := db.batch.submit(func(tx kv.Tx) (func(tx kv.Tx) error, error) {
+	err := db.batch.submit(ctx, func(tx kv.Tx) (func(tx kv.Tx) error, error) {
 		return db.checkEnrollment(tx, e, by)
 	})
 	if err == nil {
@@ -75,7 +76,7 @@ func (db *DB) CompleteEnrollment(e Enrollment, by Actor) error {
 // 256 enrollments per transaction. It returns one error per enrollment, nil
 // for those recorded; each is checked and written as CompleteEnrollment
 // would, so a refused one does not affect the others.
-func (db *DB) CompleteEnrollments(es []Enrollment, by Actor) []error {
+func (db *DB) CompleteEnrollments(ctx context.Context, es []Enrollment, by Actor) []error {
 	errs := make([]error, len(es))
 	var items []*batchItem
 	var prepared []Enrollment
@@ -92,7 +93,7 @@ func (db *DB) CompleteEnrollments(es []Enrollment, by Actor) []error {
 		index = append(index, i)
 	}
 	for start := 0; start < len(items); start += db.batch.limit {
-		db.commitBatch(items[start:min(start+db.batch.limit, len(items))])
+		db.commitBatch(ctx, items[start:min(start+db.batch.limit, len(items))])
 	}
 	for j, it := range items {
 		if errs[index[j]] = <-it.done; errs[index[j]] == nil {

@@ -33,13 +33,13 @@ func BenchmarkTokenEnrollment(b *testing.B) {
 			wg.Go(func() {
 				for i := next.Add(1) - 1; i < total; i = next.Add(1) - 1 {
 					e := enrollments[i]
-					serial, err := db.AllocateSerial()
+					serial, err := db.AllocateSerial(b.Context())
 					if err != nil {
 						b.Error(err)
 						return
 					}
 					e.Certificate.Serial = serial.Text(16)
-					if err := db.CompleteEnrollment(e, system); err != nil {
+					if err := db.CompleteEnrollment(b.Context(), e, system); err != nil {
 						b.Error(err)
 						return
 					}

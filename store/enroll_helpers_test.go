@@ -41,7 +41,7 @@ func hashOf(s string) string {
 // mustGroup stores a group.
 func mustGroup(t testing.TB, db *DB, name string, requireTPM, allowTokens bool) Group {
 	t.Helper()
-	g, err := db.PutGroup(Group{Name: name, RequireTPM: requireTPM, AllowTokens: allowTokens}, operator)
+	g, err := db.PutGroup(t.Context(), Group{Name: name, RequireTPM: requireTPM, AllowTokens: allowTokens}, operator)
 	if err != nil {
 		t.Fatalf("PutGroup(%s): %v", name, err)
 	}
@@ -51,7 +51,7 @@ func mustGroup(t testing.TB, db *DB, name string, requireTPM, allowTokens bool) 
 // mustTokens creates n tokens for a group, valid for an hour.
 func mustTokens(t testing.TB, db *DB, group string, n int) []string {
 	t.Helper()
-	tokens, err := db.CreateTokens(group, n, time.Hour, operator)
+	tokens, err := db.CreateTokens(t.Context(), group, n, time.Hour, operator)
 	if err != nil {
 		t.Fatalf("CreateTokens(%s, %d): %v", group, n, err)
 	}
@@ -96,7 +96,7 @@ func (c *testClock) peek() time.Time {
 // mustChallenge stores a challenge.
 func mustChallenge(t testing.TB, db *DB, c Challenge) Challenge {
 	t.Helper()
-	if err := db.PutChallenge(c); err != nil {
+	if err := db.PutChallenge(t.Context(), c); err != nil {
 		t.Fatalf("PutChallenge(%s): %v", c.ID, err)
 	}
 	return c
@@ -110,7 +110,7 @@ func tpmEnrollment(c Challenge, serial string) Enrollment {
 // deviceCount returns how many devices the registry holds.
 func deviceCount(t testing.TB, db *DB) int {
 	t.Helper()
-	all, err := db.Devices(DeviceFilter{})
+	all, err := db.Devices(t.Context(), DeviceFilter{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -120,7 +120,7 @@ func deviceCount(t testing.TB, db *DB) int {
 // certCount returns how many certificates the registry holds.
 func certCount(t testing.TB, db *DB) int {
 	t.Helper()
-	all, err := db.Certificates("")
+	all, err := db.Certificates(t.Context(), "")
 	if err != nil {
 		t.Fatal(err)
 	}

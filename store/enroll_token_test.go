@@ -24,7 +24,7 @@ func TestTokenEnrollment(t *testing.T) {
 			e.Device.Publish, e.Device.Metadata = []string{"fleet/+/up"}, map[string]string{"board": "rev-b"}
 		}},
 		{name: "error/replayed token", setup: func(t *testing.T, db *DB, _ *testClock) {
-			if err := db.CompleteEnrollment(tokenEnrollment(theToken, "first-1", "f1"), system); err != nil {
+			if err := db.CompleteEnrollment(t.Context(), tokenEnrollment(theToken, "first-1", "f1"), system); err != nil {
 				t.Fatal(err)
 			}
 		}, wantErr: ErrReplayed},
@@ -40,12 +40,12 @@ func TestTokenEnrollment(t *testing.T) {
 		{name: "error/device exists in another group", setup: func(t *testing.T, db *DB, _ *testClock) { mustDevice(t, db, "sim-1") }, wantErr: ErrPolicy},
 		{name: "error/device exists suspended", setup: func(t *testing.T, db *DB, _ *testClock) {
 			mustDeviceIn(t, db, "sim-1", "sim")
-			if _, err := db.SetDeviceStatus("sim-1", DeviceSuspended, "", operator); err != nil {
+			if _, err := db.SetDeviceStatus(t.Context(), "sim-1", DeviceSuspended, "", operator); err != nil {
 				t.Fatal(err)
 			}
 		}, wantErr: ErrState},
 		{name: "error/device exists bound to a TPM", setup: func(t *testing.T, db *DB, _ *testClock) {
-			if _, err := db.CreateDevice(Device{ID: "sim-1", Group: "sim", EKHash: hashOf("ek")}, operator); err != nil {
+			if _, err := db.CreateDevice(t.Context(), Device{ID: "sim-1", Group: "sim", EKHash: hashOf("ek")}, operator); err != nil {
 				t.Fatal(err)
 			}
 		}, wantErr: ErrPolicy},
@@ -81,7 +81,7 @@ func TestTokenEnrollment(t *testing.T) {
 			tokBefore := tokenNamed(t, db, theToken)
 			w := db.Watch(t.Context())
 
-			err := db.CompleteEnrollment(e, operator)
+			err := db.CompleteEnrollment(t.Context(), e, operator)
 			if !errors.Is(err, tt.wantErr) {
 				t.Fatalf("CompleteEnrollment = %v, want %v", err, tt.wantErr)
 			}
@@ -95,7 +95,7 @@ func TestTokenEnrollment(t *testing.T) {
 				}
 				return
 			}
-			d, c, err := db.Lookup("sim-1", "a1")
+			d, c, err := db.Lookup(t.Context(), "sim-1", "a1")
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -127,7 +127,7 @@ const theToken = "fgt_the-one-token-of-these-tests"
 // valid for an hour from the clock's reading.
 func storeToken(t testing.TB, db *DB, token, group string) {
 	t.Helper()
-	err := db.update(func(tx kv.Tx) ([]Change, error) {
+	err := db.update(t.Context(), func(tx kv.Tx) ([]Change, error) {
 		now := db.clock()
 		tok := Token{Hash: HashToken(token), Group: group, CreatedAt: now, ExpiresAt: now.Add(time.Hour), CreatedBy: "test"}
 		return nil, putJSON(tx.Bucket(bucketTokens), []byte(tok.Hash), tok)
@@ -140,7 +140,7 @@ func storeToken(t testing.TB, db *DB, token, group string) {
 // tokenNamed returns the stored record of a plaintext token.
 func tokenNamed(t testing.TB, db *DB, token string) Token {
 	t.Helper()
-	all, err := db.Tokens("")
+	all, err := db.Tokens(t.Context(), "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -165,7 +165,7 @@ func TestTokenEnrollmentRace(t *testing.T) {
 		wg.Go(func() {
 			<-start
 			id := fmt.Sprintf("racer-%02d", i)
-			errs[i] = db.CompleteEnrollment(tokenEnrollment(token, id, serialOf(i)), system)
+			errs[i] = db.CompleteEnrollment(t.Context(), tokenEnrollment(token, id, serialOf(i)), system)
 		})
 	}
 	close(start)
@@ -186,7 +186,7 @@ func TestTokenEnrollmentRace(t *testing.T) {
 		t.Errorf("%d certificates and %d devices recorded, want 1 and 1", n, m)
 	}
 	tok := tokenNamed(t, db, token)
-	certs, err := db.Certificates(tok.UsedBy)
+	certs, err := db.Certificates(t.Context(), tok.UsedBy)
 	if err != nil || len(certs) != 1 {
 		t.Errorf("the token's device %q has certificates %v, %v", tok.UsedBy, certs, err)
 	}
@@ -206,10 +206,10 @@ func TestTokenReenrollmentAfterExpiry(t *testing.T) {
 	clock.Advance(91 * 24 * time.Hour)
 	tokens := mustTokens(t, db, "sim", 1)
 
-	if err := db.CompleteEnrollment(tokenEnrollment(tokens[0], "sim-1", "a1"), operator); err != nil {
+	if err := db.CompleteEnrollment(t.Context(), tokenEnrollment(tokens[0], "sim-1", "a1"), operator); err != nil {
 		t.Fatalf("re-enrollment after expiry: %v", err)
 	}
-	d, c, err := db.Lookup("sim-1", "a1")
+	d, c, err := db.Lookup(t.Context(), "sim-1", "a1")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -219,7 +219,7 @@ func TestTokenReenrollmentAfterExpiry(t *testing.T) {
 	if ev := lastAudit(t, db); !strings.Contains(ev.Detail, "reenroll=true") {
 		t.Errorf("audit %+v does not say re-enrollment", ev)
 	}
-	if err := db.CompleteEnrollment(tokenEnrollment(tokens[0], "sim-1", "a2"), operator); !errors.Is(err, ErrReplayed) {
+	if err := db.CompleteEnrollment(t.Context(), tokenEnrollment(tokens[0], "sim-1", "a2"), operator); !errors.Is(err, ErrReplayed) {
 		t.Fatalf("token reused: %v", err)
 	}
 }
@@ -227,7 +227,7 @@ func TestTokenReenrollmentAfterExpiry(t *testing.T) {
 // mustDeviceIn creates a device in a group.
 func mustDeviceIn(t testing.TB, db *DB, id, group string) Device {
 	t.Helper()
-	d, err := db.CreateDevice(Device{ID: id, Group: group}, operator)
+	d, err := db.CreateDevice(t.Context(), Device{ID: id, Group: group}, operator)
 	if err != nil {
 		t.Fatalf("CreateDevice(%s): %v", id, err)
 	}

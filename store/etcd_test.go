@@ -55,10 +55,10 @@ func TestEtcdTwoHosts(t *testing.T) {
 	mustDevice(t, a, "dev-1")
 	mustCert(t, a, "dev-1", "1a")
 	// Read-your-writes on the writing host, through its local copy.
-	if d, cert, err := a.Lookup("dev-1", "1a"); err != nil || d.Status != DeviceActive || cert.Status != CertActive {
+	if d, cert, err := a.Lookup(t.Context(), "dev-1", "1a"); err != nil || d.Status != DeviceActive || cert.Status != CertActive {
 		t.Fatalf("Lookup on the writer: %+v %+v %v", d, cert, err)
 	}
-	if _, err := a.SetDeviceStatus("dev-1", DeviceSuspended, "test", operator); err != nil {
+	if _, err := a.SetDeviceStatus(t.Context(), "dev-1", DeviceSuspended, "test", operator); err != nil {
 		t.Fatal(err)
 	}
 	ch := receive(t, feed)
@@ -66,18 +66,18 @@ func TestEtcdTwoHosts(t *testing.T) {
 		t.Fatalf("change on the other host: %+v", ch)
 	}
 	// The change is published after the copy holds it.
-	d, _, err := b.Lookup("dev-1", "1a")
+	d, _, err := b.Lookup(t.Context(), "dev-1", "1a")
 	if err != nil || d.Status != DeviceSuspended {
 		t.Fatalf("Lookup on the other host after the change: %+v %v", d, err)
 	}
-	if _, err := b.RevokeCertificate("1a", "key leaked", operator); err != nil {
+	if _, err := b.RevokeCertificate(t.Context(), "1a", "key leaked", operator); err != nil {
 		t.Fatal(err)
 	}
 	if ch := receive(t, feed); ch.Kind != ChangeCert || ch.Serial != "1a" || ch.CertStatus != CertRevoked {
 		t.Fatalf("certificate change: %+v", ch)
 	}
 	// Both hosts append to one audit log, in one sequence.
-	events, err := a.Audit(AuditFilter{})
+	events, err := a.Audit(t.Context(), AuditFilter{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -114,7 +114,7 @@ func TestEtcdSerialsUniqueAcrossHosts(t *testing.T) {
 			go func() {
 				defer wg.Done()
 				for range each / 4 {
-					s, err := db.AllocateSerial()
+					s, err := db.AllocateSerial(t.Context())
 					if err != nil {
 						t.Error(err)
 						return
@@ -152,7 +152,7 @@ func TestEtcdTokenRace(t *testing.T) {
 			go func() {
 				defer wg.Done()
 				id := fmt.Sprintf("race-%d-%d", round, i)
-				errs[i] = db.CompleteEnrollment(tokenEnrollment(tok, id, fmt.Sprintf("%x%02x", round+1, i+1)), system)
+				errs[i] = db.CompleteEnrollment(t.Context(), tokenEnrollment(tok, id, fmt.Sprintf("%x%02x", round+1, i+1)), system)
 			}()
 		}
 		wg.Wait()
@@ -191,10 +191,10 @@ func TestEtcdResyncAfterCompaction(t *testing.T) {
 	// and etcd compacts the history the watch would resume from.
 	w := broker.kv.(*etcdkv.Backend)
 	w.StopWatch()
-	if _, err := writer.SetDeviceStatus("dev-1", DeviceRevoked, "stolen", operator); err != nil {
+	if _, err := writer.SetDeviceStatus(t.Context(), "dev-1", DeviceRevoked, "stolen", operator); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := writer.SetDeviceStatus("dev-2", DeviceSuspended, "audit", operator); err != nil {
+	if _, err := writer.SetDeviceStatus(t.Context(), "dev-2", DeviceSuspended, "audit", operator); err != nil {
 		t.Fatal(err)
 	}
 	c.Compact(t)
@@ -217,12 +217,12 @@ func TestEtcdResyncAfterCompaction(t *testing.T) {
 	if h := broker.Health(); h.Resyncs != 1 {
 		t.Errorf("resyncs = %d, want 1", h.Resyncs)
 	}
-	if d, _, err := broker.Lookup("dev-1", "1a"); err != nil || d.Status != DeviceRevoked {
+	if d, _, err := broker.Lookup(t.Context(), "dev-1", "1a"); err != nil || d.Status != DeviceRevoked {
 		t.Errorf("Lookup after resync: %+v %v", d, err)
 	}
 	// The watch runs again from the fresh revision.
 	mustDevice(t, writer, "dev-3")
-	if _, err := writer.SetDeviceStatus("dev-3", DeviceSuspended, "", operator); err != nil {
+	if _, err := writer.SetDeviceStatus(t.Context(), "dev-3", DeviceSuspended, "", operator); err != nil {
 		t.Fatal(err)
 	}
 	if ch := receive(t, feed); ch.DeviceID != "dev-3" {
@@ -245,7 +245,7 @@ func TestEtcdUnreachableGrace(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	feed := broker.Watch(ctx)
-	if _, err := writer.SetDeviceStatus("bad", DeviceRevoked, "stolen", operator); err != nil {
+	if _, err := writer.SetDeviceStatus(t.Context(), "bad", DeviceRevoked, "stolen", operator); err != nil {
 		t.Fatal(err)
 	}
 	receive(t, feed) // the broker's copy holds the revocation
@@ -255,18 +255,18 @@ func TestEtcdUnreachableGrace(t *testing.T) {
 	if h := broker.Health(); h.PastGrace {
 		t.Fatalf("past grace already: %+v", h)
 	}
-	if d, cert, err := broker.Lookup("good", "1a"); err != nil || d.Status != DeviceActive || cert.Status != CertActive {
+	if d, cert, err := broker.Lookup(t.Context(), "good", "1a"); err != nil || d.Status != DeviceActive || cert.Status != CertActive {
 		t.Errorf("within grace, an active device: %+v %+v %v", d, cert, err)
 	}
-	if d, _, err := broker.Lookup("bad", "2a"); err != nil || d.Status != DeviceRevoked {
+	if d, _, err := broker.Lookup(t.Context(), "bad", "2a"); err != nil || d.Status != DeviceRevoked {
 		t.Errorf("within grace, a revoked device must still read revoked: %+v %v", d, err)
 	}
 	eventually(t, grace+10*time.Second, "grace period over", func() bool { return broker.Health().PastGrace })
-	if _, _, err := broker.Lookup("good", "1a"); !errors.Is(err, ErrUnavailable) {
+	if _, _, err := broker.Lookup(t.Context(), "good", "1a"); !errors.Is(err, ErrUnavailable) {
 		t.Errorf("past grace: Lookup = %v, want ErrUnavailable", err)
 	}
 	// Writes fail with a clear error, and change nothing.
-	if _, err := writer.CreateDevice(Device{ID: "late"}, operator); !errors.Is(err, ErrUnavailable) {
+	if _, err := writer.CreateDevice(t.Context(), Device{ID: "late"}, operator); !errors.Is(err, ErrUnavailable) {
 		t.Errorf("CreateDevice with etcd down: %v, want ErrUnavailable", err)
 	}
 
@@ -275,10 +275,10 @@ func TestEtcdUnreachableGrace(t *testing.T) {
 		h := broker.Health()
 		return h.Reachable && !h.PastGrace
 	})
-	if d, _, err := broker.Lookup("good", "1a"); err != nil || d.Status != DeviceActive {
+	if d, _, err := broker.Lookup(t.Context(), "good", "1a"); err != nil || d.Status != DeviceActive {
 		t.Errorf("after etcd returned: %+v %v", d, err)
 	}
-	if _, err := writer.Device("late"); !errors.Is(err, ErrNotFound) {
+	if _, err := writer.Device(t.Context(), "late"); !errors.Is(err, ErrNotFound) {
 		t.Errorf("the refused write left a device: %v", err)
 	}
 }
@@ -299,7 +299,7 @@ func TestEtcdEnrollmentBatchesAcrossHosts(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			errs[i] = db.CompleteEnrollment(tokenEnrollment(tok, fmt.Sprintf("bulk-%03d", i), fmt.Sprintf("%x", 0x100+i)), system)
+			errs[i] = db.CompleteEnrollment(t.Context(), tokenEnrollment(tok, fmt.Sprintf("bulk-%03d", i), fmt.Sprintf("%x", 0x100+i)), system)
 		}()
 	}
 	wg.Wait()
@@ -312,7 +312,7 @@ func TestEtcdEnrollmentBatchesAcrossHosts(t *testing.T) {
 		t.Errorf("%d certificates, want %d", n, len(toks))
 	}
 	// Replaying any token fails on either host.
-	if err := b.CompleteEnrollment(tokenEnrollment(toks[0], "bulk-again", "fff"), system); !errors.Is(err, ErrReplayed) {
+	if err := b.CompleteEnrollment(t.Context(), tokenEnrollment(toks[0], "bulk-again", "fff"), system); !errors.Is(err, ErrReplayed) {
 		t.Errorf("replay: %v", err)
 	}
 }
@@ -329,7 +329,7 @@ func TestEtcdLargeImport(t *testing.T) {
 		rows[i] = Device{ID: fmt.Sprintf("fab-%04d", i), Group: "line-4", EKHash: hashOf(fmt.Sprintf("ek-%d", i))}
 	}
 	mustDevice(t, db, "fab-0150") // registered with other settings: row 150 conflicts
-	_, _, err := db.ImportDevices(rows, operator)
+	_, _, err := db.ImportDevices(t.Context(), rows, operator)
 	var ie *ImportError
 	if !errors.As(err, &ie) || ie.Index != 150 || !errors.Is(err, ErrExists) {
 		t.Fatalf("import with a conflicting row: %v", err)
@@ -338,15 +338,15 @@ func TestEtcdLargeImport(t *testing.T) {
 		t.Fatalf("%d devices after a refused import, want 1", n)
 	}
 	rows[150].ID = "fab-x150"
-	created, unchanged, err := db.ImportDevices(rows, operator)
+	created, unchanged, err := db.ImportDevices(t.Context(), rows, operator)
 	if err != nil || created != 200 || unchanged != 0 {
 		t.Fatalf("import: created %d unchanged %d, %v", created, unchanged, err)
 	}
-	created, unchanged, err = db.ImportDevices(rows, operator)
+	created, unchanged, err = db.ImportDevices(t.Context(), rows, operator)
 	if err != nil || created != 0 || unchanged != 200 {
 		t.Fatalf("import again: created %d unchanged %d, %v", created, unchanged, err)
 	}
-	if d, err := db.DeviceByEK(hashOf("ek-199")); err != nil || d.ID != "fab-0199" {
+	if d, err := db.DeviceByEK(t.Context(), hashOf("ek-199")); err != nil || d.ID != "fab-0199" {
 		t.Errorf("DeviceByEK: %+v %v", d, err)
 	}
 }

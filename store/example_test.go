@@ -34,19 +34,19 @@ func Example() {
 	changes := db.Watch(ctx)
 
 	alice := store.Actor{Name: "alice", Remote: "192.0.2.10:51234"}
-	d, err := db.CreateDevice(store.Device{ID: "sensor-0001", Group: "line-3"}, alice)
+	d, err := db.CreateDevice(ctx, store.Device{ID: "sensor-0001", Group: "line-3"}, alice)
 	if err != nil {
 		log.Fatal(err)
 	}
 	fmt.Println("registered:", d.ID, d.Status)
 
-	serial, err := db.AllocateSerial()
+	serial, err := db.AllocateSerial(ctx)
 	if err != nil {
 		log.Fatal(err)
 	}
 	der := []byte("DER bytes of the certificate the CA signed")
 	sum := sha256.Sum256(der)
-	err = db.AddCertificate(store.Certificate{
+	err = db.AddCertificate(ctx, store.Certificate{
 		Serial:      serial.Text(16),
 		Fingerprint: hex.EncodeToString(sum[:]),
 		DeviceID:    d.ID,
@@ -57,7 +57,7 @@ func Example() {
 		log.Fatal(err)
 	}
 
-	d, err = db.SetDeviceStatus(d.ID, store.DeviceRevoked, "reported stolen", alice)
+	d, err = db.SetDeviceStatus(ctx, d.ID, store.DeviceRevoked, "reported stolen", alice)
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -74,7 +74,7 @@ func Example() {
 		}
 	}
 
-	events, err := db.Audit(store.AuditFilter{})
+	events, err := db.Audit(ctx, store.AuditFilter{})
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -106,12 +106,13 @@ func ExampleDB_CompleteEnrollment() {
 		log.Fatal(err)
 	}
 	defer db.Close()
+	ctx := context.Background()
 
 	alice := store.Actor{Name: "alice"}
-	if _, err := db.PutGroup(store.Group{Name: "simulators", AllowTokens: true}, alice); err != nil {
+	if _, err := db.PutGroup(ctx, store.Group{Name: "simulators", AllowTokens: true}, alice); err != nil {
 		log.Fatal(err)
 	}
-	tokens, err := db.CreateTokens("simulators", 1, time.Hour, alice)
+	tokens, err := db.CreateTokens(ctx, "simulators", 1, time.Hour, alice)
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -119,13 +120,13 @@ func ExampleDB_CompleteEnrollment() {
 	// The device presents tokens[0]; the API hashes it and records the
 	// certificate it issued.
 	enroll := func(deviceID string) error {
-		serial, err := db.AllocateSerial()
+		serial, err := db.AllocateSerial(ctx)
 		if err != nil {
 			return err
 		}
 		der := []byte("DER of the certificate issued to " + deviceID)
 		sum := sha256.Sum256(der)
-		return db.CompleteEnrollment(store.Enrollment{
+		return db.CompleteEnrollment(ctx, store.Enrollment{
 			TokenHash: store.HashToken(tokens[0]),
 			Device:    store.Device{ID: deviceID},
 			Certificate: store.Certificate{
@@ -137,11 +138,11 @@ func ExampleDB_CompleteEnrollment() {
 	fmt.Println("first use:", enroll("sim-0001"))
 	fmt.Println("second use is a replay:", errors.Is(enroll("sim-0002"), store.ErrReplayed))
 
-	d, err := db.Device("sim-0001")
+	d, err := db.Device(ctx, "sim-0001")
 	if err != nil {
 		log.Fatal(err)
 	}
-	certs, err := db.Certificates(d.ID)
+	certs, err := db.Certificates(ctx, d.ID)
 	if err != nil {
 		log.Fatal(err)
 	}

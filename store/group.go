@@ -1,6 +1,7 @@
 package store
 
 import (
+	"context"
 	"fmt"
 	"time"
 
@@ -27,7 +28,7 @@ type Group struct {
 // IDs). RequireTPM together with AllowTokens is a contradiction and gives
 // ErrInvalid. An update keeps CreatedAt; putting a group exactly as stored
 // changes and records nothing. It returns the group as stored.
-func (db *DB) PutGroup(g Group, by Actor) (Group, error) {
+func (db *DB) PutGroup(ctx context.Context, g Group, by Actor) (Group, error) {
 	if err := identity.ValidateID(g.Name); err != nil {
 		return Group{}, fmt.Errorf("%w: group name: %w", ErrInvalid, err)
 	}
@@ -36,7 +37,7 @@ func (db *DB) PutGroup(g Group, by Actor) (Group, error) {
 	}
 	var out Group
 	changed := false
-	err := db.update(func(tx kv.Tx) ([]Change, error) {
+	err := db.update(ctx, func(tx kv.Tx) ([]Change, error) {
 		b := tx.Bucket(bucketGroups)
 		var old Group
 		found, err := getJSON(b, []byte(g.Name), &old)
@@ -72,9 +73,9 @@ func (db *DB) PutGroup(g Group, by Actor) (Group, error) {
 
 // Group returns the group with the given name, or ErrNotFound. The empty
 // name is the group of devices without one and returns the default policy.
-func (db *DB) Group(name string) (Group, error) {
+func (db *DB) Group(ctx context.Context, name string) (Group, error) {
 	var g Group
-	err := db.viewLocal(func(tx kv.Tx) error {
+	err := db.viewLocal(ctx, func(tx kv.Tx) error {
 		var err error
 		g, err = getGroup(tx, name)
 		return err
@@ -83,9 +84,9 @@ func (db *DB) Group(name string) (Group, error) {
 }
 
 // Groups returns every group, sorted by name.
-func (db *DB) Groups() ([]Group, error) {
+func (db *DB) Groups(ctx context.Context) ([]Group, error) {
 	out := []Group{}
-	err := db.view(func(tx kv.Tx) error {
+	err := db.view(ctx, func(tx kv.Tx) error {
 		return tx.Bucket(bucketGroups).ForEach(func(k, v []byte) error {
 			var g Group
 			if err := decode(v, &g); err != nil {

@@ -35,7 +35,7 @@ func TestPutGroup(t *testing.T) {
 				before = mustGroup(t, db, tt.existing.Name, tt.existing.RequireTPM, tt.existing.AllowTokens)
 			}
 			auditBefore := auditLen(t, db)
-			got, err := db.PutGroup(tt.in, operator)
+			got, err := db.PutGroup(t.Context(), tt.in, operator)
 			if !errors.Is(err, tt.wantErr) {
 				t.Fatalf("PutGroup = %v, want %v", err, tt.wantErr)
 			}
@@ -46,12 +46,12 @@ func TestPutGroup(t *testing.T) {
 				if tt.in.Name == "" {
 					return // "" reads as the default policy, stored or not
 				}
-				if stored, err := db.Group(tt.in.Name); tt.existing == nil && !errors.Is(err, ErrNotFound) || tt.existing != nil && stored != before {
+				if stored, err := db.Group(t.Context(), tt.in.Name); tt.existing == nil && !errors.Is(err, ErrNotFound) || tt.existing != nil && stored != before {
 					t.Errorf("refused put left %+v, %v", stored, err)
 				}
 				return
 			}
-			stored, err := db.Group(tt.in.Name)
+			stored, err := db.Group(t.Context(), tt.in.Name)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -89,7 +89,7 @@ func TestGroup(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, err := db.Group(tt.group)
+			got, err := db.Group(t.Context(), tt.group)
 			if !errors.Is(err, tt.wantErr) {
 				t.Fatalf("Group(%q) = %v, want %v", tt.group, err, tt.wantErr)
 			}
@@ -102,13 +102,13 @@ func TestGroup(t *testing.T) {
 
 func TestGroups(t *testing.T) {
 	db := openTestDB(t)
-	if got, err := db.Groups(); err != nil || got == nil || len(got) != 0 {
+	if got, err := db.Groups(t.Context()); err != nil || got == nil || len(got) != 0 {
 		t.Fatalf("Groups of an empty registry = %v, %v; want an empty non-nil slice", got, err)
 	}
 	for _, name := range []string{"west", "east", "sim"} {
 		mustGroup(t, db, name, name == "east", name == "sim")
 	}
-	got, err := db.Groups()
+	got, err := db.Groups(t.Context())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -53,7 +53,7 @@ var (
 // mustDevice registers an active device.
 func mustDevice(t testing.TB, db *DB, id string) Device {
 	t.Helper()
-	d, err := db.CreateDevice(Device{ID: id}, operator)
+	d, err := db.CreateDevice(t.Context(), Device{ID: id}, operator)
 	if err != nil {
 		t.Fatalf("CreateDevice(%s): %v", id, err)
 	}
@@ -77,10 +77,10 @@ func testCert(deviceID, serial string) Certificate {
 // mustCert records a certificate.
 func mustCert(t testing.TB, db *DB, deviceID, serial string) Certificate {
 	t.Helper()
-	if err := db.AddCertificate(testCert(deviceID, serial), operator); err != nil {
+	if err := db.AddCertificate(t.Context(), testCert(deviceID, serial), operator); err != nil {
 		t.Fatalf("AddCertificate(%s, %s): %v", deviceID, serial, err)
 	}
-	c, err := db.Certificate(serial)
+	c, err := db.Certificate(t.Context(), serial)
 	if err != nil {
 		t.Fatalf("Certificate(%s): %v", serial, err)
 	}
@@ -90,7 +90,7 @@ func mustCert(t testing.TB, db *DB, deviceID, serial string) Certificate {
 // auditLen returns how many events the audit log holds.
 func auditLen(t testing.TB, db *DB) int {
 	t.Helper()
-	events, err := db.Audit(AuditFilter{})
+	events, err := db.Audit(t.Context(), AuditFilter{})
 	if err != nil {
 		t.Fatalf("Audit: %v", err)
 	}
@@ -100,7 +100,7 @@ func auditLen(t testing.TB, db *DB) int {
 // lastAudit returns the newest audit event.
 func lastAudit(t testing.TB, db *DB) AuditEvent {
 	t.Helper()
-	events, err := db.Audit(AuditFilter{Limit: 1})
+	events, err := db.Audit(t.Context(), AuditFilter{Limit: 1})
 	if err != nil || len(events) != 1 {
 		t.Fatalf("Audit(Limit 1) = %v, %v", events, err)
 	}

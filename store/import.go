@@ -1,6 +1,7 @@
 package store
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"maps"
@@ -35,7 +36,7 @@ func (e *ImportError) Unwrap() error { return e.Err }
 // gives ErrExists. The first refused row comes back as an *ImportError and
 // nothing is written. A batch that creates devices records one
 // "device.import" audit event; one that creates none records nothing.
-func (db *DB) ImportDevices(devs []Device, by Actor) (created, unchanged int, err error) {
+func (db *DB) ImportDevices(ctx context.Context, devs []Device, by Actor) (created, unchanged int, err error) {
 	// Rows are checked in order, so the error names the first bad row
 	// whether its fault shows alone or only against the registry.
 	rows := make([]Device, 0, len(devs))
@@ -79,7 +80,7 @@ func (db *DB) ImportDevices(devs []Device, by Actor) (created, unchanged int, er
 		return fresh, same, nil
 	}
 	apply := func(rows []Device, base int) (made, same int, err error) {
-		err = db.update(func(tx kv.Tx) ([]Change, error) {
+		err = db.update(ctx, func(tx kv.Tx) ([]Change, error) {
 			fresh, n, err := check(tx, rows, base)
 			if err != nil {
 				return nil, err
@@ -119,7 +120,7 @@ func (db *DB) ImportDevices(devs []Device, by Actor) (created, unchanged int, er
 		per = max(1, (limit-8)/4) // a row reads and writes up to 4 keys
 	}
 	if per < len(rows) || refused != nil {
-		err = db.view(func(tx kv.Tx) error { _, _, err := check(tx, rows, 0); return err })
+		err = db.view(ctx, func(tx kv.Tx) error { _, _, err := check(tx, rows, 0); return err })
 		if err == nil && refused != nil {
 			err = refused
 		}

@@ -27,17 +27,17 @@ func TestImportDevices(t *testing.T) {
 	rows := factoryRows(5)
 	rows[4].Status = DeviceSuspended // awaiting QA
 
-	created, unchanged, err := db.ImportDevices(rows, operator)
+	created, unchanged, err := db.ImportDevices(t.Context(), rows, operator)
 	if err != nil || created != 5 || unchanged != 0 {
 		t.Fatalf("ImportDevices = %d, %d, %v; want 5, 0, nil", created, unchanged, err)
 	}
 	for _, row := range rows {
-		d, err := db.DeviceByEK(row.EKHash)
+		d, err := db.DeviceByEK(t.Context(), row.EKHash)
 		if err != nil || d.ID != row.ID || d.Group != "line-3" || d.Metadata["batch"] != "b7" || d.CreatedAt.IsZero() {
 			t.Errorf("DeviceByEK(%s) = %+v, %v; want device %s", row.EKHash, d, err, row.ID)
 		}
 	}
-	if d, _ := db.Device("gw-004"); d.Status != DeviceSuspended {
+	if d, _ := db.Device(t.Context(), "gw-004"); d.Status != DeviceSuspended {
 		t.Errorf("gw-004 = %+v, want suspended", d)
 	}
 	e := lastAudit(t, db)
@@ -47,20 +47,20 @@ func TestImportDevices(t *testing.T) {
 
 	t.Run("ok/re-import changes nothing", func(t *testing.T) {
 		auditBefore := auditLen(t, db)
-		before, _ := db.Device("gw-000")
-		created, unchanged, err := db.ImportDevices(factoryRows(5), operator)
+		before, _ := db.Device(t.Context(), "gw-000")
+		created, unchanged, err := db.ImportDevices(t.Context(), factoryRows(5), operator)
 		if err != nil || created != 0 || unchanged != 5 {
 			t.Fatalf("re-import = %d, %d, %v; want 0, 5, nil", created, unchanged, err)
 		}
 		if n := auditLen(t, db); n != auditBefore {
 			t.Errorf("audit grew from %d to %d on a re-import", auditBefore, n)
 		}
-		if after, _ := db.Device("gw-000"); !after.UpdatedAt.Equal(before.UpdatedAt) {
+		if after, _ := db.Device(t.Context(), "gw-000"); !after.UpdatedAt.Equal(before.UpdatedAt) {
 			t.Errorf("re-import rewrote gw-000: %+v", after)
 		}
 	})
 	t.Run("ok/extended file creates only the new rows", func(t *testing.T) {
-		created, unchanged, err := db.ImportDevices(factoryRows(7), operator)
+		created, unchanged, err := db.ImportDevices(t.Context(), factoryRows(7), operator)
 		if err != nil || created != 2 || unchanged != 5 {
 			t.Fatalf("ImportDevices = %d, %d, %v; want 2, 5, nil", created, unchanged, err)
 		}
@@ -69,7 +69,7 @@ func TestImportDevices(t *testing.T) {
 		}
 	})
 	t.Run("ok/empty batch", func(t *testing.T) {
-		if created, unchanged, err := db.ImportDevices(nil, operator); err != nil || created != 0 || unchanged != 0 {
+		if created, unchanged, err := db.ImportDevices(t.Context(), nil, operator); err != nil || created != 0 || unchanged != 0 {
 			t.Errorf("ImportDevices(nil) = %d, %d, %v", created, unchanged, err)
 		}
 	})
@@ -110,14 +110,14 @@ func TestImportDevicesRefused(t *testing.T) {
 			mustGroup(t, db, "line-3", true, false)
 			old := factoryRows(1)[0]
 			old.ID, old.EKHash = "old-1", hashOf("ek of old-1")
-			if _, _, err := db.ImportDevices([]Device{old}, operator); err != nil {
+			if _, _, err := db.ImportDevices(t.Context(), []Device{old}, operator); err != nil {
 				t.Fatal(err)
 			}
 			auditBefore := auditLen(t, db)
 			rows := factoryRows(5)
 			tt.edit(rows)
 
-			created, unchanged, err := db.ImportDevices(rows, operator)
+			created, unchanged, err := db.ImportDevices(t.Context(), rows, operator)
 			var ie *ImportError
 			if !errors.As(err, &ie) || !errors.Is(err, tt.wantErr) {
 				t.Fatalf("ImportDevices = %v, want an *ImportError wrapping %v", err, tt.wantErr)
@@ -131,7 +131,7 @@ func TestImportDevicesRefused(t *testing.T) {
 			if n := deviceCount(t, db); n != 1 {
 				t.Errorf("registry holds %d devices after a refused import, want 1", n)
 			}
-			if _, err := db.DeviceByEK(hashOf("ek of gw-000")); !errors.Is(err, ErrNotFound) {
+			if _, err := db.DeviceByEK(t.Context(), hashOf("ek of gw-000")); !errors.Is(err, ErrNotFound) {
 				t.Errorf("EK index written by a refused import: %v", err)
 			}
 			if n := auditLen(t, db); n != auditBefore {
@@ -147,7 +147,7 @@ func TestImportDevicesRefused(t *testing.T) {
 func TestDeviceByEK(t *testing.T) {
 	db := openTestDB(t)
 	ek := hashOf("ek of dev-1")
-	if _, err := db.CreateDevice(Device{ID: "dev-1", EKHash: ek}, operator); err != nil {
+	if _, err := db.CreateDevice(t.Context(), Device{ID: "dev-1", EKHash: ek}, operator); err != nil {
 		t.Fatal(err)
 	}
 	tests := []struct {
@@ -161,7 +161,7 @@ func TestDeviceByEK(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			d, err := db.DeviceByEK(tt.ek)
+			d, err := db.DeviceByEK(t.Context(), tt.ek)
 			if !errors.Is(err, tt.wantErr) {
 				t.Fatalf("DeviceByEK = %v, want %v", err, tt.wantErr)
 			}
@@ -171,15 +171,15 @@ func TestDeviceByEK(t *testing.T) {
 		})
 	}
 	t.Run("error/CreateDevice with a taken EK", func(t *testing.T) {
-		if _, err := db.CreateDevice(Device{ID: "dev-2", EKHash: ek}, operator); !errors.Is(err, ErrExists) {
+		if _, err := db.CreateDevice(t.Context(), Device{ID: "dev-2", EKHash: ek}, operator); !errors.Is(err, ErrExists) {
 			t.Fatalf("CreateDevice = %v, want ErrExists", err)
 		}
-		if _, err := db.Device("dev-2"); !errors.Is(err, ErrNotFound) {
+		if _, err := db.Device(t.Context(), "dev-2"); !errors.Is(err, ErrNotFound) {
 			t.Errorf("refused device stored: %v", err)
 		}
 	})
 	t.Run("error/CreateDevice with a malformed EK", func(t *testing.T) {
-		if _, err := db.CreateDevice(Device{ID: "dev-3", EKHash: "xyz"}, operator); !errors.Is(err, ErrInvalid) {
+		if _, err := db.CreateDevice(t.Context(), Device{ID: "dev-3", EKHash: "xyz"}, operator); !errors.Is(err, ErrInvalid) {
 			t.Fatalf("CreateDevice = %v, want ErrInvalid", err)
 		}
 	})

@@ -1,6 +1,7 @@
 package store
 
 import (
+	"context"
 	"fmt"
 
 	"github.com/fleetgate/fleetgate/store/kv"
@@ -13,10 +14,10 @@ import (
 // not judge the statuses: that is the caller's policy. On etcd it reads
 // the local copy (no DER in the certificate) and fails with ErrUnavailable
 // once etcd has been silent for longer than the grace period.
-func (db *DB) Lookup(deviceID, serial string) (Device, Certificate, error) {
+func (db *DB) Lookup(ctx context.Context, deviceID, serial string) (Device, Certificate, error) {
 	var d Device
 	var c Certificate
-	err := db.viewLocal(func(tx kv.Tx) error {
+	err := db.viewLocal(ctx, func(tx kv.Tx) error {
 		var err error
 		if d, err = getDevice(tx, deviceID); err != nil {
 			return err

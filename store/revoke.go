@@ -1,6 +1,7 @@
 package store
 
 import (
+	"context"
 	"fmt"
 
 	"github.com/fleetgate/fleetgate/store/kv"
@@ -11,10 +12,10 @@ import (
 // so that a broker drops a session using it. Revoking a certificate that is
 // already revoked returns it unchanged, with no audit entry and no event.
 // The device itself keeps its status.
-func (db *DB) RevokeCertificate(serial, reason string, by Actor) (Certificate, error) {
+func (db *DB) RevokeCertificate(ctx context.Context, serial, reason string, by Actor) (Certificate, error) {
 	var out Certificate
 	changed := false
-	err := db.update(func(tx kv.Tx) ([]Change, error) {
+	err := db.update(ctx, func(tx kv.Tx) ([]Change, error) {
 		c, err := getCert(tx, serial)
 		if err != nil {
 			return nil, err

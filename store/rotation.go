@@ -1,6 +1,7 @@
 package store
 
 import (
+	"context"
 	"fmt"
 
 	"github.com/fleetgate/fleetgate/store/kv"
@@ -16,9 +17,9 @@ import (
 // FindRotation returns the certificate already issued to replace the
 // certificate with serial supersedes for the public key with the given
 // hash (hex SHA-256 of its SubjectPublicKeyInfo DER), or ErrNotFound.
-func (db *DB) FindRotation(supersedes, keyHash string) (Certificate, error) {
+func (db *DB) FindRotation(ctx context.Context, supersedes, keyHash string) (Certificate, error) {
 	var c Certificate
-	err := db.view(func(tx kv.Tx) error {
+	err := db.view(ctx, func(tx kv.Tx) error {
 		serial := tx.Bucket(bucketRotations).Get(rotationKey(supersedes, keyHash))
 		if serial == nil {
 			return fmt.Errorf("%w: no rotation of certificate %q for key %q", ErrNotFound, supersedes, keyHash)
@@ -43,9 +44,9 @@ func (db *DB) FindRotation(supersedes, keyHash string) (Certificate, error) {
 // returns how many certificates changed; repeating it changes nothing. The
 // current certificate must belong to the device (ErrNotFound) and be active
 // (ErrState): a revoked certificate must not retire its predecessors.
-func (db *DB) MarkSuperseded(deviceID, currentSerial string) (int, error) {
+func (db *DB) MarkSuperseded(ctx context.Context, deviceID, currentSerial string) (int, error) {
 	var marked []string
-	err := db.update(func(tx kv.Tx) ([]Change, error) {
+	err := db.update(ctx, func(tx kv.Tx) ([]Change, error) {
 		marked = nil // a retried fn starts over
 		cur, err := getCert(tx, currentSerial)
 		if err != nil {

@@ -20,7 +20,7 @@ func rotation(deviceID, old, serial, key string) Enrollment {
 func tokenDevice(t *testing.T, db *DB, id, serial string) {
 	t.Helper()
 	token := mustTokens(t, db, "sim", 1)[0]
-	if err := db.CompleteEnrollment(tokenEnrollment(token, id, serial), system); err != nil {
+	if err := db.CompleteEnrollment(t.Context(), tokenEnrollment(token, id, serial), system); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -29,7 +29,7 @@ func TestTPMRotation(t *testing.T) {
 	db, clock := openClockedDB(t)
 	mustDevice(t, db, "dev-1")
 	enroll := mustChallenge(t, db, testChallenge(1, "dev-1", clock))
-	if err := db.CompleteEnrollment(tpmEnrollment(enroll, "a1"), system); err != nil {
+	if err := db.CompleteEnrollment(t.Context(), tpmEnrollment(enroll, "a1"), system); err != nil {
 		t.Fatal(err)
 	}
 	rotate := func(n int, ak string) Challenge {
@@ -58,15 +58,15 @@ func TestTPMRotation(t *testing.T) {
 			if tt.edit != nil {
 				tt.edit(&e)
 			}
-			err := db.CompleteEnrollment(e, operator)
+			err := db.CompleteEnrollment(t.Context(), e, operator)
 			if !errors.Is(err, tt.wantErr) {
 				t.Fatalf("CompleteEnrollment = %v, want %v", err, tt.wantErr)
 			}
-			found, err := db.FindRotation("a1", hashOf("k1"))
+			found, err := db.FindRotation(t.Context(), "a1", hashOf("k1"))
 			if err != nil || found.Serial != serialOf(0xb0) || found.Supersedes != "a1" || found.Attestation != AttestTPM {
 				t.Errorf("FindRotation = %+v, %v; want the first rotation", found, err)
 			}
-			if old, _ := db.Certificate("a1"); old.Status != CertActive {
+			if old, _ := db.Certificate(t.Context(), "a1"); old.Status != CertActive {
 				t.Errorf("rotated certificate is %s before the device connected with the new one", old.Status)
 			}
 			if tt.wantErr == nil && !strings.Contains(lastAudit(t, db).Detail, "supersedes=a1") {
@@ -85,27 +85,27 @@ func TestSoftwareRotation(t *testing.T) {
 	}{
 		{name: "ok/token device"},
 		{name: "ok/device of a group without a record", setup: func(t *testing.T, db *DB) {
-			if _, err := db.CreateDevice(Device{ID: "free-1", Group: "no-record"}, operator); err != nil {
+			if _, err := db.CreateDevice(t.Context(), Device{ID: "free-1", Group: "no-record"}, operator); err != nil {
 				t.Fatal(err)
 			}
 			mustCert(t, db, "free-1", "f1")
 		}, edit: func(e *Enrollment) { *e = rotation("free-1", "f1", "f2", "k2") }},
 		{name: "error/group requires tpm since", setup: func(t *testing.T, db *DB) { mustGroup(t, db, "sim", true, false) }, wantErr: ErrPolicy},
 		{name: "error/device with an AK", setup: func(t *testing.T, db *DB) {
-			if _, err := db.CreateDevice(Device{ID: "tpm-1", AKPublic: []byte("ak")}, operator); err != nil {
+			if _, err := db.CreateDevice(t.Context(), Device{ID: "tpm-1", AKPublic: []byte("ak")}, operator); err != nil {
 				t.Fatal(err)
 			}
 			mustCert(t, db, "tpm-1", "f1")
 		}, edit: func(e *Enrollment) { *e = rotation("tpm-1", "f1", "f2", "k2") }, wantErr: ErrPolicy},
 		{name: "error/claims tpm attestation", edit: func(e *Enrollment) { e.Certificate.Attestation = AttestTPM }, wantErr: ErrInvalid},
 		{name: "error/superseded certificate revoked", setup: func(t *testing.T, db *DB) {
-			if _, err := db.RevokeCertificate("a1", "", operator); err != nil {
+			if _, err := db.RevokeCertificate(t.Context(), "a1", "", operator); err != nil {
 				t.Fatal(err)
 			}
 		}, wantErr: ErrState},
 		{name: "error/certificate of another device", edit: func(e *Enrollment) { e.Supersedes = "c1" }, wantErr: ErrNotFound},
 		{name: "error/suspended device", setup: func(t *testing.T, db *DB) {
-			if _, err := db.SetDeviceStatus("sim-1", DeviceSuspended, "", operator); err != nil {
+			if _, err := db.SetDeviceStatus(t.Context(), "sim-1", DeviceSuspended, "", operator); err != nil {
 				t.Fatal(err)
 			}
 		}, wantErr: ErrState},
@@ -125,7 +125,7 @@ func TestSoftwareRotation(t *testing.T) {
 				tt.edit(&e)
 			}
 			certsBefore := certCount(t, db)
-			err := db.CompleteEnrollment(e, operator)
+			err := db.CompleteEnrollment(t.Context(), e, operator)
 			if !errors.Is(err, tt.wantErr) {
 				t.Fatalf("CompleteEnrollment = %v, want %v", err, tt.wantErr)
 			}
@@ -135,7 +135,7 @@ func TestSoftwareRotation(t *testing.T) {
 				}
 				return
 			}
-			c, err := db.FindRotation(e.Supersedes, hashOf("k2"))
+			c, err := db.FindRotation(t.Context(), e.Supersedes, hashOf("k2"))
 			if err != nil || c.Serial != e.Certificate.Serial || c.Attestation != AttestToken || c.DeviceID != e.Device.ID {
 				t.Errorf("FindRotation = %+v, %v", c, err)
 			}
@@ -147,7 +147,7 @@ func TestFindRotation(t *testing.T) {
 	db := openTestDB(t)
 	mustGroup(t, db, "sim", false, true)
 	tokenDevice(t, db, "sim-1", "a1")
-	if err := db.CompleteEnrollment(rotation("sim-1", "a1", "b1", "k1"), system); err != nil {
+	if err := db.CompleteEnrollment(t.Context(), rotation("sim-1", "a1", "b1", "k1"), system); err != nil {
 		t.Fatal(err)
 	}
 	tests := []struct {
@@ -161,7 +161,7 @@ func TestFindRotation(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			c, err := db.FindRotation(tt.old, tt.key)
+			c, err := db.FindRotation(t.Context(), tt.old, tt.key)
 			if !errors.Is(err, tt.wantErr) {
 				t.Fatalf("FindRotation = %v, want %v", err, tt.wantErr)
 			}
@@ -171,7 +171,7 @@ func TestFindRotation(t *testing.T) {
 		})
 	}
 	t.Run("error/second issue for the same key", func(t *testing.T) {
-		if err := db.CompleteEnrollment(rotation("sim-1", "a1", "b2", "k1"), system); !errors.Is(err, ErrExists) {
+		if err := db.CompleteEnrollment(t.Context(), rotation("sim-1", "a1", "b2", "k1"), system); !errors.Is(err, ErrExists) {
 			t.Fatalf("second rotation with the same key = %v, want ErrExists", err)
 		}
 	})
@@ -205,17 +205,17 @@ func TestMarkSuperseded(t *testing.T) {
 			tokenDevice(t, db, "sim-1", "a1")
 			tokenDevice(t, db, "sim-2", "d1")
 			for _, r := range tt.rotations {
-				if err := db.CompleteEnrollment(rotation("sim-1", r[0], r[1], r[2]), system); err != nil {
+				if err := db.CompleteEnrollment(t.Context(), rotation("sim-1", r[0], r[1], r[2]), system); err != nil {
 					t.Fatal(err)
 				}
 			}
 			if tt.before != "" {
-				if _, err := db.MarkSuperseded("sim-1", tt.before); err != nil {
+				if _, err := db.MarkSuperseded(t.Context(), "sim-1", tt.before); err != nil {
 					t.Fatal(err)
 				}
 			}
 			if tt.revoke != "" {
-				if _, err := db.RevokeCertificate(tt.revoke, "test", operator); err != nil {
+				if _, err := db.RevokeCertificate(t.Context(), tt.revoke, "test", operator); err != nil {
 					t.Fatal(err)
 				}
 			}
@@ -224,7 +224,7 @@ func TestMarkSuperseded(t *testing.T) {
 			auditBefore := auditLen(t, db)
 			w := db.Watch(t.Context())
 
-			n, err := db.MarkSuperseded(device, tt.current)
+			n, err := db.MarkSuperseded(t.Context(), device, tt.current)
 			if !errors.Is(err, tt.wantErr) {
 				t.Fatalf("MarkSuperseded = %d, %v; want %v", n, err, tt.wantErr)
 			}
@@ -262,7 +262,7 @@ func TestMarkSuperseded(t *testing.T) {
 				}
 			}
 			if tt.wantErr == nil { // a repeat changes nothing
-				if n, err := db.MarkSuperseded(device, tt.current); n != 0 || err != nil {
+				if n, err := db.MarkSuperseded(t.Context(), device, tt.current); n != 0 || err != nil {
 					t.Errorf("repeated MarkSuperseded = %d, %v; want 0, nil", n, err)
 				}
 			}
@@ -274,7 +274,7 @@ func TestMarkSuperseded(t *testing.T) {
 // certStatuses maps every certificate's serial to its status.
 func certStatuses(t *testing.T, db *DB) map[string]CertStatus {
 	t.Helper()
-	all, err := db.Certificates("")
+	all, err := db.Certificates(t.Context(), "")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -35,15 +35,15 @@ func TestOpenFileOfFirstRelease(t *testing.T) {
 		t.Fatalf("Open of a first-release file: %v", err)
 	}
 	defer db.Close()
-	if _, _, err := db.Lookup("old-1", "a1"); err != nil {
+	if _, _, err := db.Lookup(t.Context(), "old-1", "a1"); err != nil {
 		t.Errorf("old records lost: %v", err)
 	}
 	mustGroup(t, db, "sim", false, true)
 	token := mustTokens(t, db, "sim", 1)[0]
-	if err := db.CompleteEnrollment(tokenEnrollment(token, "new-1", "b1"), system); err != nil {
+	if err := db.CompleteEnrollment(t.Context(), tokenEnrollment(token, "new-1", "b1"), system); err != nil {
 		t.Errorf("token enrollment on an upgraded file: %v", err)
 	}
-	if err := db.CompleteEnrollment(rotation("new-1", "b1", "b2", "k"), system); err != nil {
+	if err := db.CompleteEnrollment(t.Context(), rotation("new-1", "b1", "b2", "k"), system); err != nil {
 		t.Errorf("rotation on an upgraded file: %v", err)
 	}
 	if err := db.Check(); err != nil {

@@ -1,6 +1,7 @@
 package store
 
 import (
+	"context"
 	"crypto/rand"
 	"encoding/binary"
 	"fmt"
@@ -32,8 +33,8 @@ type serialPool struct {
 // most 16 octets, within RFC 5280's 20. Within one process the counters
 // of successive calls follow one another; after a restart the counter
 // resumes above the last reserved block.
-func (db *DB) AllocateSerial() (*big.Int, error) {
-	counter, err := db.nextSerialCounter()
+func (db *DB) AllocateSerial(ctx context.Context) (*big.Int, error) {
+	counter, err := db.nextSerialCounter(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("allocate serial: %w", err)
 	}
@@ -48,12 +49,12 @@ func (db *DB) AllocateSerial() (*big.Int, error) {
 
 // nextSerialCounter hands out the next reserved counter, reserving a new
 // block first when the pool is empty.
-func (db *DB) nextSerialCounter() (uint64, error) {
+func (db *DB) nextSerialCounter(ctx context.Context) (uint64, error) {
 	p := &db.serials
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.next == 0 || p.next > p.last {
-		first, last, err := db.reserveSerials()
+		first, last, err := db.reserveSerials(ctx)
 		if err != nil {
 			return 0, err
 		}
@@ -66,8 +67,8 @@ func (db *DB) nextSerialCounter() (uint64, error) {
 
 // reserveSerials moves the persisted counter serialBlock ahead in one
 // commit and returns the reserved range.
-func (db *DB) reserveSerials() (first, last uint64, err error) {
-	err = db.batch.submit(func(tx kv.Tx) (func(tx kv.Tx) error, error) {
+func (db *DB) reserveSerials(ctx context.Context) (first, last uint64, err error) {
+	err = db.batch.submit(ctx, func(tx kv.Tx) (func(tx kv.Tx) error, error) {
 		meta := tx.Bucket(bucketMeta)
 		cur := uint64(0)
 		if raw := meta.Get(keySerial); raw != nil {

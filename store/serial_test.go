@@ -36,7 +36,7 @@ func TestAllocateSerial(t *testing.T) {
 			t.Fatal(err)
 		}
 		for range 500 {
-			s, err := db.AllocateSerial()
+			s, err := db.AllocateSerial(t.Context())
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -78,7 +78,7 @@ func TestAllocateSerialConcurrent(t *testing.T) {
 	for range workers {
 		wg.Go(func() {
 			for range each {
-				s, err := db.AllocateSerial()
+				s, err := db.AllocateSerial(t.Context())
 				if err != nil {
 					errs <- err
 					return

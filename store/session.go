@@ -1,6 +1,7 @@
 package store
 
 import (
+	"context"
 	"fmt"
 
 	"github.com/fleetgate/fleetgate/store/kv"
@@ -13,7 +14,7 @@ import (
 // session in the whole cluster, as MQTT's takeover rule asks. On a bbolt
 // registry, with its single broker, it records nothing and returns 0.
 // Claims that arrive together share one etcd transaction.
-func (db *DB) ClaimSession(deviceID, owner string) (int64, error) {
+func (db *DB) ClaimSession(ctx context.Context, deviceID, owner string) (int64, error) {
 	c, ok := db.kv.(kv.SessionClaimer)
 	if !ok {
 		return 0, nil
@@ -21,7 +22,7 @@ func (db *DB) ClaimSession(deviceID, owner string) (int64, error) {
 	if deviceID == "" || owner == "" {
 		return 0, fmt.Errorf("%w: session claim needs a device and an owner", ErrInvalid)
 	}
-	rev, err := c.ClaimSession(deviceID, owner)
+	rev, err := c.ClaimSession(ctx, deviceID, owner)
 	if err != nil {
 		return 0, fmt.Errorf("claim session of %s: %w", deviceID, err)
 	}

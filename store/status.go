@@ -1,6 +1,7 @@
 package store
 
 import (
+	"context"
 	"fmt"
 	"time"
 
@@ -21,7 +22,7 @@ import (
 // revoked together with the first of them and the rest follow in further
 // transactions; brokers refuse every certificate of a revoked device
 // anyway, and revoking it again completes a cascade that was cut short.
-func (db *DB) SetDeviceStatus(id string, status DeviceStatus, reason string, by Actor) (Device, error) {
+func (db *DB) SetDeviceStatus(ctx context.Context, id string, status DeviceStatus, reason string, by Actor) (Device, error) {
 	switch status {
 	case DeviceActive, DeviceSuspended, DeviceRevoked:
 	default:
@@ -34,7 +35,7 @@ func (db *DB) SetDeviceStatus(id string, status DeviceStatus, reason string, by 
 	var out Device
 	var revoked []string
 	changed, more, last := false, false, ""
-	err := db.update(func(tx kv.Tx) ([]Change, error) {
+	err := db.update(ctx, func(tx kv.Tx) ([]Change, error) {
 		d, err := getDevice(tx, id)
 		if err != nil {
 			return nil, err
@@ -77,7 +78,7 @@ func (db *DB) SetDeviceStatus(id string, status DeviceStatus, reason string, by 
 	for more && err == nil {
 		var part []string
 		from := last // a retried transaction starts from the same place
-		err = db.update(func(tx kv.Tx) ([]Change, error) {
+		err = db.update(ctx, func(tx kv.Tx) ([]Change, error) {
 			d, err := getDevice(tx, id)
 			if err != nil {
 				return nil, err

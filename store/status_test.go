@@ -32,22 +32,22 @@ func TestSetDeviceStatus(t *testing.T) {
 			db := openTestDB(t)
 			mustDevice(t, db, "dev-1")
 			if tt.from != DeviceActive {
-				if _, err := db.SetDeviceStatus("dev-1", tt.from, "setup", system); err != nil {
+				if _, err := db.SetDeviceStatus(t.Context(), "dev-1", tt.from, "setup", system); err != nil {
 					t.Fatal(err)
 				}
 			}
-			before, err := db.Device("dev-1")
+			before, err := db.Device(t.Context(), "dev-1")
 			if err != nil {
 				t.Fatal(err)
 			}
 			auditBefore := auditLen(t, db)
 			w := db.Watch(t.Context())
 
-			got, err := db.SetDeviceStatus("dev-1", tt.to, "because", operator)
+			got, err := db.SetDeviceStatus(t.Context(), "dev-1", tt.to, "because", operator)
 			if !errors.Is(err, tt.wantErr) {
 				t.Fatalf("SetDeviceStatus = %v, want %v", err, tt.wantErr)
 			}
-			stored, _ := db.Device("dev-1")
+			stored, _ := db.Device(t.Context(), "dev-1")
 			if tt.wantErr != nil || tt.wantAction == "" {
 				if stored.Status != before.Status || !stored.UpdatedAt.Equal(before.UpdatedAt) {
 					t.Errorf("device changed from %+v to %+v", before, stored)
@@ -83,7 +83,7 @@ func TestSetDeviceStatus(t *testing.T) {
 	}
 	t.Run("error/unknown device", func(t *testing.T) {
 		db := openTestDB(t)
-		if _, err := db.SetDeviceStatus("nope", DeviceSuspended, "", operator); !errors.Is(err, ErrNotFound) {
+		if _, err := db.SetDeviceStatus(t.Context(), "nope", DeviceSuspended, "", operator); !errors.Is(err, ErrNotFound) {
 			t.Errorf("SetDeviceStatus(unknown) = %v, want ErrNotFound", err)
 		}
 	})
@@ -95,7 +95,7 @@ func TestSetDeviceStatus(t *testing.T) {
 func assertNoChangeBeforeMarker(t *testing.T, db *DB, w <-chan Change) {
 	t.Helper()
 	mustDevice(t, db, "marker")
-	if _, err := db.SetDeviceStatus("marker", DeviceSuspended, "", system); err != nil {
+	if _, err := db.SetDeviceStatus(t.Context(), "marker", DeviceSuspended, "", system); err != nil {
 		t.Fatal(err)
 	}
 	if c := receive(t, w); c.DeviceID != "marker" {
@@ -111,7 +111,7 @@ func TestRevokeDeviceCascades(t *testing.T) {
 	mustCert(t, db, "dev-1", "a2")
 	mustCert(t, db, "dev-1", "a3")
 	mustCert(t, db, "dev-10", "b1")
-	earlier, err := db.RevokeCertificate("a3", "key leaked", operator)
+	earlier, err := db.RevokeCertificate(t.Context(), "a3", "key leaked", operator)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -119,12 +119,12 @@ func TestRevokeDeviceCascades(t *testing.T) {
 	w := db.Watch(t.Context())
 	auditBefore := auditLen(t, db)
 
-	d, err := db.SetDeviceStatus("dev-1", DeviceRevoked, "stolen", operator)
+	d, err := db.SetDeviceStatus(t.Context(), "dev-1", DeviceRevoked, "stolen", operator)
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, serial := range []string{"a1", "a2"} {
-		c, err := db.Certificate(serial)
+		c, err := db.Certificate(t.Context(), serial)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -132,13 +132,13 @@ func TestRevokeDeviceCascades(t *testing.T) {
 			t.Errorf("certificate %s = %+v, want revoked with the device", serial, c)
 		}
 	}
-	if c, _ := db.Certificate("a3"); c.Reason != "key leaked" || !c.RevokedAt.Equal(earlier.RevokedAt) {
+	if c, _ := db.Certificate(t.Context(), "a3"); c.Reason != "key leaked" || !c.RevokedAt.Equal(earlier.RevokedAt) {
 		t.Errorf("already revoked certificate rewritten: %+v", c)
 	}
-	if c, _ := db.Certificate("b1"); c.Status != CertActive {
+	if c, _ := db.Certificate(t.Context(), "b1"); c.Status != CertActive {
 		t.Errorf("certificate of another device revoked: %+v", c)
 	}
-	events, err := db.Audit(AuditFilter{AfterSeq: uint64(auditBefore)})
+	events, err := db.Audit(t.Context(), AuditFilter{AfterSeq: uint64(auditBefore)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -165,7 +165,7 @@ func TestRevokeDeviceAtomic(t *testing.T) {
 	db := openTestDB(t)
 	mustDevice(t, db, "dev-1")
 	mustCert(t, db, "dev-1", "a1")
-	if err := db.kv.Update(func(tx kv.Tx) error {
+	if err := db.kv.Update(t.Context(), func(tx kv.Tx) error {
 		return tx.Bucket(bucketCertsByDevice).Put(indexKey("dev-1", "ff"), []byte{})
 	}); err != nil {
 		t.Fatal(err)
@@ -173,13 +173,13 @@ func TestRevokeDeviceAtomic(t *testing.T) {
 	w := db.Watch(context.Background())
 	auditBefore := auditLen(t, db)
 
-	if _, err := db.SetDeviceStatus("dev-1", DeviceRevoked, "stolen", operator); !errors.Is(err, ErrNotFound) {
+	if _, err := db.SetDeviceStatus(t.Context(), "dev-1", DeviceRevoked, "stolen", operator); !errors.Is(err, ErrNotFound) {
 		t.Fatalf("SetDeviceStatus with a dangling index entry = %v, want ErrNotFound", err)
 	}
-	if d, _ := db.Device("dev-1"); d.Status != DeviceActive {
+	if d, _ := db.Device(t.Context(), "dev-1"); d.Status != DeviceActive {
 		t.Errorf("device = %+v, want still active", d)
 	}
-	if c, _ := db.Certificate("a1"); c.Status != CertActive {
+	if c, _ := db.Certificate(t.Context(), "a1"); c.Status != CertActive {
 		t.Errorf("certificate = %+v, want still active", c)
 	}
 	if n := auditLen(t, db); n != auditBefore {
@@ -192,7 +192,7 @@ func TestRevokeDeviceAtomic(t *testing.T) {
 // rotation, which no API of this package performs yet.
 func setCertStatus(t *testing.T, db *DB, serial string, status CertStatus) {
 	t.Helper()
-	err := db.kv.Update(func(tx kv.Tx) error {
+	err := db.kv.Update(t.Context(), func(tx kv.Tx) error {
 		c, err := getCert(tx, serial)
 		if err != nil {
 			return err

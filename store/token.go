@@ -2,6 +2,7 @@ package store
 
 import (
 	"cmp"
+	"context"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
@@ -47,7 +48,7 @@ func HashToken(token string) string {
 // transaction limit, one event each). The group must exist (ErrNotFound)
 // and allow tokens (ErrPolicy); n must be 1 to 100000 and ttl positive
 // (ErrInvalid).
-func (db *DB) CreateTokens(group string, n int, ttl time.Duration, by Actor) ([]string, error) {
+func (db *DB) CreateTokens(ctx context.Context, group string, n int, ttl time.Duration, by Actor) ([]string, error) {
 	if n < 1 || n > MaxTokens {
 		return nil, fmt.Errorf("%w: token count %d (want 1 to %d)", ErrInvalid, n, MaxTokens)
 	}
@@ -77,7 +78,7 @@ func (db *DB) CreateTokens(group string, n int, ttl time.Duration, by Actor) ([]
 	var err error
 	for start := 0; start < len(hashes) && err == nil; start += per {
 		part := hashes[start:min(start+per, len(hashes))]
-		err = db.update(func(tx kv.Tx) ([]Change, error) {
+		err = db.update(ctx, func(tx kv.Tx) ([]Change, error) {
 			g, err := getGroup(tx, group)
 			if err != nil {
 				return nil, err
@@ -109,9 +110,9 @@ func (db *DB) CreateTokens(group string, n int, ttl time.Duration, by Actor) ([]
 
 // Tokens returns the tokens of one group, or of every group when group is
 // empty, used and unused, sorted by creation time and then by hash.
-func (db *DB) Tokens(group string) ([]Token, error) {
+func (db *DB) Tokens(ctx context.Context, group string) ([]Token, error) {
 	out := []Token{}
-	err := db.view(func(tx kv.Tx) error {
+	err := db.view(ctx, func(tx kv.Tx) error {
 		return tx.Bucket(bucketTokens).ForEach(func(k, v []byte) error {
 			var t Token
 			if err := decode(v, &t); err != nil {
@@ -150,9 +151,9 @@ func getToken(tx kv.Tx, hash string) (Token, error) {
 // ErrPolicy (its group no longer admits tokens). The API calls it before it
 // spends a serial and signs a certificate; CompleteEnrollment checks again
 // in the transaction that consumes the token, which is what counts.
-func (db *DB) CheckToken(hash string) (Token, error) {
+func (db *DB) CheckToken(ctx context.Context, hash string) (Token, error) {
 	var tok Token
-	err := db.view(func(tx kv.Tx) error {
+	err := db.view(ctx, func(tx kv.Tx) error {
 		var err error
 		if tok, err = getToken(tx, hash); err != nil {
 			return err

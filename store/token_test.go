@@ -33,11 +33,11 @@ func TestCreateTokens(t *testing.T) {
 			mustGroup(t, db, "secure", true, false)
 			mustGroup(t, db, "plain", false, false)
 			auditBefore := auditLen(t, db)
-			tokens, err := db.CreateTokens(tt.group, tt.n, tt.ttl, operator)
+			tokens, err := db.CreateTokens(t.Context(), tt.group, tt.n, tt.ttl, operator)
 			if !errors.Is(err, tt.wantErr) {
 				t.Fatalf("CreateTokens = %v, want %v", err, tt.wantErr)
 			}
-			stored, err2 := db.Tokens("")
+			stored, err2 := db.Tokens(t.Context(), "")
 			if err2 != nil {
 				t.Fatal(err2)
 			}
@@ -104,7 +104,7 @@ func TestTokens(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, err := db.Tokens(tt.group)
+			got, err := db.Tokens(t.Context(), tt.group)
 			if err != nil || got == nil {
 				t.Fatalf("Tokens = %v, %v", got, err)
 			}
@@ -141,24 +141,24 @@ func TestCheckToken(t *testing.T) {
 	db, clock := openClockedDB(t)
 	mustGroup(t, db, "sim", false, true)
 	tokens := mustTokens(t, db, "sim", 3)
-	if _, err := db.CheckToken(HashToken(tokens[0])); err != nil {
+	if _, err := db.CheckToken(t.Context(), HashToken(tokens[0])); err != nil {
 		t.Fatalf("fresh token: %v", err)
 	}
-	if _, err := db.CheckToken(HashToken("fgt_unknown")); !errors.Is(err, ErrNotFound) {
+	if _, err := db.CheckToken(t.Context(), HashToken("fgt_unknown")); !errors.Is(err, ErrNotFound) {
 		t.Fatalf("unknown token: %v", err)
 	}
-	if err := db.CompleteEnrollment(tokenEnrollment(tokens[1], "sim-1", "a1"), operator); err != nil {
+	if err := db.CompleteEnrollment(t.Context(), tokenEnrollment(tokens[1], "sim-1", "a1"), operator); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := db.CheckToken(HashToken(tokens[1])); !errors.Is(err, ErrReplayed) {
+	if _, err := db.CheckToken(t.Context(), HashToken(tokens[1])); !errors.Is(err, ErrReplayed) {
 		t.Fatalf("used token: %v", err)
 	}
 	mustGroup(t, db, "sim", true, false)
-	if _, err := db.CheckToken(HashToken(tokens[2])); !errors.Is(err, ErrPolicy) {
+	if _, err := db.CheckToken(t.Context(), HashToken(tokens[2])); !errors.Is(err, ErrPolicy) {
 		t.Fatalf("token of a group that now requires a TPM: %v", err)
 	}
 	clock.Advance(2 * time.Hour)
-	if _, err := db.CheckToken(HashToken(tokens[0])); !errors.Is(err, ErrExpired) {
+	if _, err := db.CheckToken(t.Context(), HashToken(tokens[0])); !errors.Is(err, ErrExpired) {
 		t.Fatalf("expired token: %v", err)
 	}
 }

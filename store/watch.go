@@ -18,7 +18,7 @@ import (
 // that changes committed here before the call are not reported.
 func (db *DB) Watch(ctx context.Context) <-chan Change {
 	if s, ok := db.kv.(kv.ChangeSource); ok {
-		s.AwaitOwnCommits()
+		s.AwaitOwnCommits(ctx)
 	}
 	return db.feed.subscribe(ctx)
 }

@@ -22,7 +22,7 @@ func addCertsRaw(t *testing.T, db *DB, deviceID string, n int) []string {
 		per = limit / 3 // three keys per certificate
 	}
 	for start := 0; start < n; start += per {
-		err := db.kv.Update(func(tx kv.Tx) error {
+		err := db.kv.Update(t.Context(), func(tx kv.Tx) error {
 			for i := start; i < min(start+per, n); i++ {
 				c := testCert(deviceID, fmt.Sprintf("1%05x", i))
 				c.Status, c.IssuedAt = CertActive, testEpoch
@@ -63,7 +63,7 @@ func TestWatchSlowSubscriber(t *testing.T) {
 	// commits are published: the writers must not wait for the readers.
 	done := make(chan error, 1)
 	go func() {
-		if _, err := db.SetDeviceStatus("dev-1", DeviceRevoked, "fleet retired", operator); err != nil {
+		if _, err := db.SetDeviceStatus(t.Context(), "dev-1", DeviceRevoked, "fleet retired", operator); err != nil {
 			done <- err
 			return
 		}
@@ -72,7 +72,7 @@ func TestWatchSlowSubscriber(t *testing.T) {
 			if i%2 == 1 {
 				status = DeviceActive
 			}
-			if _, err := db.SetDeviceStatus("dev-2", status, "", operator); err != nil {
+			if _, err := db.SetDeviceStatus(t.Context(), "dev-2", status, "", operator); err != nil {
 				done <- err
 				return
 			}
@@ -120,7 +120,7 @@ func TestWatchCommitOrder(t *testing.T) {
 	for worker := range 4 {
 		wg.Go(func() {
 			for i := worker; i < len(serials); i += 4 {
-				if _, err := db.RevokeCertificate(serials[i], "", operator); err != nil {
+				if _, err := db.RevokeCertificate(t.Context(), serials[i], "", operator); err != nil {
 					errs <- err
 				}
 			}
@@ -132,7 +132,7 @@ func TestWatchCommitOrder(t *testing.T) {
 		t.Fatal(err)
 	}
 	// The audit log's sequence is the commit order.
-	events, err := db.Audit(AuditFilter{Action: "cert.revoke"})
+	events, err := db.Audit(t.Context(), AuditFilter{Action: "cert.revoke"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -149,7 +149,7 @@ func TestWatchCommitOrder(t *testing.T) {
 func TestWatchOnlyLaterChanges(t *testing.T) {
 	db := openTestDB(t)
 	mustDevice(t, db, "dev-1")
-	if _, err := db.SetDeviceStatus("dev-1", DeviceSuspended, "", operator); err != nil {
+	if _, err := db.SetDeviceStatus(t.Context(), "dev-1", DeviceSuspended, "", operator); err != nil {
 		t.Fatal(err)
 	}
 	assertNoChangeBeforeMarker(t, db, db.Watch(t.Context()))
@@ -161,7 +161,7 @@ func TestWatchCancel(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	w := db.Watch(ctx)
 	other := db.Watch(t.Context())
-	if _, err := db.SetDeviceStatus("dev-1", DeviceSuspended, "", operator); err != nil {
+	if _, err := db.SetDeviceStatus(t.Context(), "dev-1", DeviceSuspended, "", operator); err != nil {
 		t.Fatal(err)
 	}
 	cancel()
@@ -185,7 +185,7 @@ func TestWatchClose(t *testing.T) {
 	reading := db.Watch(context.Background())
 	pending := db.Watch(context.Background()) // never read: Close must not wait for it
 	for _, id := range []string{"dev-1", "dev-2"} {
-		if _, err := db.SetDeviceStatus(id, DeviceSuspended, "", operator); err != nil {
+		if _, err := db.SetDeviceStatus(t.Context(), id, DeviceSuspended, "", operator); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -39,11 +39,11 @@ func checkRegistry(t *testing.T, path string, m *crashModel, group string) crash
 	if err := db.Check(); err != nil {
 		t.Fatalf("consistency check: %v", err)
 	}
-	devs, err := db.Devices(store.DeviceFilter{Group: group})
+	devs, err := db.Devices(t.Context(), store.DeviceFilter{Group: group})
 	if err != nil {
 		t.Fatal(err)
 	}
-	toks, err := db.Tokens(group)
+	toks, err := db.Tokens(t.Context(), group)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -64,7 +64,7 @@ func checkRegistry(t *testing.T, path string, m *crashModel, group string) crash
 		if usedBy[d.ID] != 1 {
 			t.Fatalf("device %s was enrolled by %d consumed tokens, want 1", d.ID, usedBy[d.ID])
 		}
-		certs, err := db.Certificates(d.ID)
+		certs, err := db.Certificates(t.Context(), d.ID)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -73,7 +73,7 @@ func checkRegistry(t *testing.T, path string, m *crashModel, group string) crash
 			c.certificates++
 			if cert.Supersedes == "" {
 				enrollments++
-			} else if prev, err := db.Certificate(cert.Supersedes); err != nil || prev.DeviceID != d.ID {
+			} else if prev, err := db.Certificate(t.Context(), cert.Supersedes); err != nil || prev.DeviceID != d.ID {
 				t.Fatalf("certificate %s of %s supersedes %s, which is not the device's (%v)", cert.Serial, d.ID, cert.Supersedes, err)
 			}
 			n := serialCounter(cert.Serial)
@@ -101,7 +101,7 @@ func checkRegistry(t *testing.T, path string, m *crashModel, group string) crash
 		}
 	}
 	for serial, want := range m.serials {
-		got, err := db.Certificate(serial)
+		got, err := db.Certificate(t.Context(), serial)
 		if err != nil {
 			t.Fatalf("acknowledged certificate %s of %s is gone: %v", serial, want.deviceID, err)
 		}
@@ -110,18 +110,18 @@ func checkRegistry(t *testing.T, path string, m *crashModel, group string) crash
 		}
 	}
 	for id := range m.revokedDev {
-		d, err := db.Device(id)
+		d, err := db.Device(t.Context(), id)
 		if err != nil || d.Status != store.DeviceRevoked {
 			t.Fatalf("acknowledged revocation of %s lost: status %q, %v", id, d.Status, err)
 		}
 	}
 	for serial := range m.revokedCrt {
-		cert, err := db.Certificate(serial)
+		cert, err := db.Certificate(t.Context(), serial)
 		if err != nil || cert.Status != store.CertRevoked {
 			t.Fatalf("acknowledged revocation of certificate %s lost: status %q, %v", serial, cert.Status, err)
 		}
 	}
-	next, err := db.AllocateSerial()
+	next, err := db.AllocateSerial(t.Context())
 	if err != nil {
 		t.Fatal(err)
 	}

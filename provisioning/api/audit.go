@@ -44,7 +44,7 @@ func (a *API) audit(w http.ResponseWriter, r *http.Request, _ store.Actor) {
 		}
 		f.AfterSeq, f.Head, f.Limit = seq, f.Limit, 0
 	}
-	events, err := a.db.Audit(f)
+	events, err := a.db.Audit(r.Context(), f)
 	if err != nil {
 		a.fail(w, r, err)
 		return

@@ -20,7 +20,7 @@ func (a *API) listCertificates(w http.ResponseWriter, r *http.Request, _ store.A
 			return
 		}
 	}
-	certs, err := a.db.Certificates(device)
+	certs, err := a.db.Certificates(r.Context(), device)
 	if err != nil {
 		a.fail(w, r, err)
 		return
@@ -30,7 +30,7 @@ func (a *API) listCertificates(w http.ResponseWriter, r *http.Request, _ store.A
 
 // showCertificate serves GET /v1/certificates/{serial}.
 func (a *API) showCertificate(w http.ResponseWriter, r *http.Request, _ store.Actor) {
-	c, err := a.db.Certificate(r.PathValue("serial"))
+	c, err := a.db.Certificate(r.Context(), r.PathValue("serial"))
 	if err != nil {
 		a.fail(w, r, err)
 		return
@@ -54,7 +54,7 @@ func (a *API) revokeCertificate(w http.ResponseWriter, r *http.Request, by store
 		a.fail(w, r, fmt.Errorf("%w: revoking a certificate needs a reason", errBadRequest))
 		return
 	}
-	c, err := a.db.RevokeCertificate(r.PathValue("serial"), req.Reason, by)
+	c, err := a.db.RevokeCertificate(r.Context(), r.PathValue("serial"), req.Reason, by)
 	if err != nil {
 		a.fail(w, r, err)
 		return

@@ -23,7 +23,7 @@ func (a *API) registerDevice(w http.ResponseWriter, r *http.Request, by store.Ac
 		a.fail(w, r, err)
 		return
 	}
-	d, err := a.db.CreateDevice(store.Device{
+	d, err := a.db.CreateDevice(r.Context(), store.Device{
 		ID:        req.ID,
 		Group:     req.Group,
 		Metadata:  req.Metadata,
@@ -47,7 +47,7 @@ func (a *API) listDevices(w http.ResponseWriter, r *http.Request, _ store.Actor)
 		a.fail(w, r, fmt.Errorf("%w: status %q: want active, suspended or revoked", errBadRequest, status))
 		return
 	}
-	devices, err := a.db.Devices(store.DeviceFilter{Status: status, Group: q.Get("group")})
+	devices, err := a.db.Devices(r.Context(), store.DeviceFilter{Status: status, Group: q.Get("group")})
 	if err != nil {
 		a.fail(w, r, err)
 		return
@@ -62,12 +62,12 @@ func (a *API) showDevice(w http.ResponseWriter, r *http.Request, _ store.Actor) 
 		a.fail(w, r, err)
 		return
 	}
-	d, err := a.db.Device(id)
+	d, err := a.db.Device(r.Context(), id)
 	if err != nil {
 		a.fail(w, r, err)
 		return
 	}
-	certs, err := a.db.Certificates(id)
+	certs, err := a.db.Certificates(r.Context(), id)
 	if err != nil {
 		a.fail(w, r, err)
 		return
@@ -108,7 +108,7 @@ func (a *API) setStatus(w http.ResponseWriter, r *http.Request, by store.Actor, 
 		a.fail(w, r, fmt.Errorf("%w: revoking a device needs a reason", errBadRequest))
 		return
 	}
-	d, err := a.db.SetDeviceStatus(id, status, req.Reason, by)
+	d, err := a.db.SetDeviceStatus(r.Context(), id, status, req.Reason, by)
 	if err != nil {
 		a.fail(w, r, err)
 		return

@@ -156,12 +156,12 @@ func tpmFinishFixture(b *testing.B) (http.Handler, [][]byte) {
 // benchTokens makes n tokens for a fresh token group.
 func benchTokens(b *testing.B, e *apitest.Env, n int) []string {
 	b.Helper()
-	if _, err := e.DB.PutGroup(store.Group{Name: "bench", AllowTokens: true}, store.Actor{Name: "bench"}); err != nil {
+	if _, err := e.DB.PutGroup(b.Context(), store.Group{Name: "bench", AllowTokens: true}, store.Actor{Name: "bench"}); err != nil {
 		b.Fatal(err)
 	}
 	var out []string
 	for len(out) < n {
-		batch, err := e.DB.CreateTokens("bench", min(n-len(out), store.MaxTokens), time.Hour, store.Actor{Name: "bench"})
+		batch, err := e.DB.CreateTokens(b.Context(), "bench", min(n-len(out), store.MaxTokens), time.Hour, store.Actor{Name: "bench"})
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -181,7 +181,7 @@ func putAll(b *testing.B, e *apitest.Env, chs []store.Challenge) {
 		go func() {
 			defer wg.Done()
 			for ch := range work {
-				if err := e.DB.PutChallenge(ch); err != nil {
+				if err := e.DB.PutChallenge(b.Context(), ch); err != nil {
 					b.Error(err)
 				}
 			}

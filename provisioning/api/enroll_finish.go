@@ -2,6 +2,7 @@ package api
 
 import (
 	"bytes"
+	"context"
 	"crypto/x509"
 	"errors"
 	"fmt"
@@ -26,7 +27,7 @@ func (a *API) finishTPM(w http.ResponseWriter, r *http.Request) {
 		a.refuse(w, r, "", fmt.Errorf("%w: challenge_id, secret, key_public, attestation and signature are required", errBadRequest))
 		return
 	}
-	ch, err := a.challenge(req.ChallengeID, store.PurposeEnroll, "")
+	ch, err := a.challenge(r.Context(), req.ChallengeID, store.PurposeEnroll, "")
 	if err != nil {
 		a.refuse(w, r, ch.DeviceID, err)
 		return
@@ -44,7 +45,7 @@ func (a *API) finishTPM(w http.ResponseWriter, r *http.Request) {
 	// The device may have been suspended, or its allow-list entry changed,
 	// since start: refuse before a serial is spent. The registry checks
 	// both again when it records the enrollment.
-	d, err := a.db.Device(id)
+	d, err := a.db.Device(r.Context(), id)
 	if err == nil && d.EKHash != ch.EKHash {
 		err = withCode(wire.CodeEKNotAllowed, fmt.Errorf("device %s: allow-list entry changed since the challenge", id))
 	}
@@ -55,8 +56,8 @@ func (a *API) finishTPM(w http.ResponseWriter, r *http.Request) {
 		a.refuse(w, r, id, err)
 		return
 	}
-	issued, err := a.issueFor(id, csr, store.AttestTPM, func(rec store.Certificate) error {
-		return challengeErr(a.db.CompleteEnrollment(store.Enrollment{
+	issued, err := a.issueFor(r.Context(), id, csr, store.AttestTPM, func(rec store.Certificate) error {
+		return challengeErr(a.db.CompleteEnrollment(r.Context(), store.Enrollment{
 			ChallengeID: ch.ID,
 			Device:      store.Device{ID: id, EKHash: ch.EKHash, AKPublic: ch.AKPublic},
 			Certificate: rec,
@@ -72,8 +73,8 @@ func (a *API) finishTPM(w http.ResponseWriter, r *http.Request) {
 
 // challenge reads a live challenge of the given purpose, issued to
 // deviceID when that is not empty.
-func (a *API) challenge(id, purpose, deviceID string) (store.Challenge, error) {
-	ch, err := a.db.Challenge(id)
+func (a *API) challenge(ctx context.Context, id, purpose, deviceID string) (store.Challenge, error) {
+	ch, err := a.db.Challenge(ctx, id)
 	if err != nil {
 		return store.Challenge{}, challengeErr(err)
 	}

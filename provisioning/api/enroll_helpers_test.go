@@ -72,7 +72,7 @@ func checkEnrolled(t testing.TB, e *apitest.Env, got wire.Issued, id string, key
 	if _, err := leaf.Verify(x509.VerifyOptions{Roots: e.CA.DevicePool(), KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}}); err != nil {
 		t.Fatalf("leaf does not chain to the device CA: %v", err)
 	}
-	rec, err := e.DB.Certificate(got.Serial)
+	rec, err := e.DB.Certificate(t.Context(), got.Serial)
 	if err != nil {
 		t.Fatalf("issued certificate not recorded: %v", err)
 	}
@@ -96,10 +96,10 @@ func tlsCert(t testing.TB, got wire.Issued, key crypto.Signer) *tls.Certificate 
 // tokenGroup creates a group that allows tokens and n tokens for it.
 func tokenGroup(t testing.TB, e *apitest.Env, group string, n int, ttl time.Duration) []string {
 	t.Helper()
-	if _, err := e.DB.PutGroup(store.Group{Name: group, AllowTokens: true}, store.Actor{Name: "test"}); err != nil {
+	if _, err := e.DB.PutGroup(t.Context(), store.Group{Name: group, AllowTokens: true}, store.Actor{Name: "test"}); err != nil {
 		t.Fatal(err)
 	}
-	tokens, err := e.DB.CreateTokens(group, n, ttl, store.Actor{Name: "test"})
+	tokens, err := e.DB.CreateTokens(t.Context(), group, n, ttl, store.Actor{Name: "test"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -120,7 +120,7 @@ func preRegister(t testing.TB, e *apitest.Env, id string, ekPub crypto.PublicKey
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, _, err := e.DB.ImportDevices([]store.Device{{ID: id, EKHash: hash}}, store.Actor{Name: "factory"}); err != nil {
+	if _, _, err := e.DB.ImportDevices(t.Context(), []store.Device{{ID: id, EKHash: hash}}, store.Actor{Name: "factory"}); err != nil {
 		t.Fatal(err)
 	}
 }

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"crypto"
 	"crypto/ecdsa"
 	"crypto/elliptic"
@@ -68,12 +69,12 @@ func keyHash(pub crypto.PublicKey) (string, error) {
 // (in CompleteEnrollment, together with whatever the enrollment consumes).
 // Every check on the request must come before: the serial is the first
 // thing written.
-func (a *API) issueFor(deviceID string, csr *x509.CertificateRequest, how store.Attestation, record func(store.Certificate) error) (wire.Issued, error) {
+func (a *API) issueFor(ctx context.Context, deviceID string, csr *x509.CertificateRequest, how store.Attestation, record func(store.Certificate) error) (wire.Issued, error) {
 	kh, err := keyHash(csr.PublicKey)
 	if err != nil {
 		return wire.Issued{}, err
 	}
-	serial, err := a.db.AllocateSerial()
+	serial, err := a.db.AllocateSerial(ctx)
 	if err != nil {
 		return wire.Issued{}, err
 	}

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
@@ -48,7 +49,7 @@ func (a *API) startTPM(w http.ResponseWriter, r *http.Request) {
 		a.refuse(w, r, req.DeviceID, err)
 		return
 	}
-	d, err := a.allowedDevice(req.DeviceID, ek)
+	d, err := a.allowedDevice(r.Context(), req.DeviceID, ek)
 	if err != nil {
 		a.refuse(w, r, req.DeviceID, err)
 		return
@@ -70,7 +71,7 @@ func (a *API) startTPM(w http.ResponseWriter, r *http.Request) {
 		a.refuse(w, r, d.ID, err)
 		return
 	}
-	if err := a.db.PutChallenge(ch); err != nil {
+	if err := a.db.PutChallenge(r.Context(), ch); err != nil {
 		a.refuse(w, r, d.ID, err)
 		return
 	}
@@ -87,9 +88,9 @@ func (a *API) startTPM(w http.ResponseWriter, r *http.Request) {
 // allowedDevice returns the active device the EK may enroll: the named one
 // if the factory registered exactly this EK for it, or, without a name, the
 // one the EK's hash is registered to.
-func (a *API) allowedDevice(id string, ek endorsement) (store.Device, error) {
+func (a *API) allowedDevice(ctx context.Context, id string, ek endorsement) (store.Device, error) {
 	if id == "" {
-		d, err := a.db.DeviceByEK(ek.hash)
+		d, err := a.db.DeviceByEK(ctx, ek.hash)
 		if errors.Is(err, store.ErrNotFound) {
 			return store.Device{}, withCode(wire.CodeEKNotAllowed, fmt.Errorf("EK %s is on no device's allow-list: %w", ek.hash, err))
 		}
@@ -98,7 +99,7 @@ func (a *API) allowedDevice(id string, ek endorsement) (store.Device, error) {
 		}
 		return d, checkActive(d)
 	}
-	d, err := a.db.Device(id)
+	d, err := a.db.Device(ctx, id)
 	if err != nil {
 		return store.Device{}, err
 	}

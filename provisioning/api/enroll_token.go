@@ -46,12 +46,12 @@ func (a *API) enrollToken(w http.ResponseWriter, r *http.Request) {
 	hash := store.HashToken(req.Token)
 	// Judge the token with a read first, so a stale or guessed token costs
 	// neither a registry write (serial) nor a signature.
-	if _, err := a.db.CheckToken(hash); err != nil {
+	if _, err := a.db.CheckToken(r.Context(), hash); err != nil {
 		a.refuse(w, r, id, tokenErr(err))
 		return
 	}
-	issued, err := a.issueFor(id, csr, store.AttestToken, func(rec store.Certificate) error {
-		return tokenErr(a.db.CompleteEnrollment(store.Enrollment{
+	issued, err := a.issueFor(r.Context(), id, csr, store.AttestToken, func(rec store.Certificate) error {
+		return tokenErr(a.db.CompleteEnrollment(r.Context(), store.Enrollment{
 			TokenHash:   hash,
 			Device:      store.Device{ID: id, Status: store.DeviceActive},
 			Certificate: rec,

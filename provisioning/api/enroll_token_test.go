@@ -36,11 +36,11 @@ func TestTokenEnrollment(t *testing.T) {
 			t.Fatal(err)
 		}
 		checkEnrolled(t, e, got, "sim-1", &key.PublicKey, store.AttestToken)
-		d, err := e.DB.Device("sim-1")
+		d, err := e.DB.Device(t.Context(), "sim-1")
 		if err != nil || d.Group != "sim" || d.Status != store.DeviceActive {
 			t.Fatalf("device = %+v, %v; want active in group sim", d, err)
 		}
-		list, err := e.DB.Tokens("sim")
+		list, err := e.DB.Tokens(t.Context(), "sim")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -54,7 +54,7 @@ func TestTokenEnrollment(t *testing.T) {
 
 	// A token made to expire at once: the test waits on the clock, not
 	// on a guess of how long the machine takes.
-	short, err := e.DB.CreateTokens("sim", 1, 20*time.Millisecond, store.Actor{Name: "test"})
+	short, err := e.DB.CreateTokens(t.Context(), "sim", 1, 20*time.Millisecond, store.Actor{Name: "test"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -101,7 +101,7 @@ func TestTokenEnrollment(t *testing.T) {
 
 	t.Run("error/group-now-requires-tpm", func(t *testing.T) {
 		// The policy is judged when the token is used, not when it was made.
-		if _, err := e.DB.PutGroup(store.Group{Name: "sim", RequireTPM: true}, store.Actor{Name: "test"}); err != nil {
+		if _, err := e.DB.PutGroup(t.Context(), store.Group{Name: "sim", RequireTPM: true}, store.Actor{Name: "test"}); err != nil {
 			t.Fatal(err)
 		}
 		before := take(t, e)
@@ -145,11 +145,11 @@ func TestTokenRace(t *testing.T) {
 	if ok != 1 {
 		t.Fatalf("%d enrollments succeeded, want exactly 1", ok)
 	}
-	certs, err := e.DB.Certificates("")
+	certs, err := e.DB.Certificates(t.Context(), "")
 	if err != nil {
 		t.Fatal(err)
 	}
-	devices, err := e.DB.Devices(store.DeviceFilter{Group: "sim"})
+	devices, err := e.DB.Devices(t.Context(), store.DeviceFilter{Group: "sim"})
 	if err != nil {
 		t.Fatal(err)
 	}

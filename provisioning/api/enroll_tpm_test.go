@@ -43,7 +43,7 @@ func softStart(t *testing.T, e *apitest.Env, m *softtpm.Manufacturer, s *softtpm
 
 func softPrepare(t *testing.T, e *apitest.Env, s *softtpm.TPM, resp wire.TPMStartResponse) softAttempt {
 	t.Helper()
-	ch, err := e.DB.Challenge(resp.ChallengeID)
+	ch, err := e.DB.Challenge(t.Context(), resp.ChallengeID)
 	if err != nil {
 		t.Fatalf("challenge not stored: %v", err)
 	}
@@ -70,11 +70,11 @@ func TestTPMEnrollmentSoft(t *testing.T) {
 			t.Fatalf("finish: %v", err)
 		}
 		checkEnrolled(t, e, got, id, &a.key.PublicKey, store.AttestTPM)
-		d, err := e.DB.Device(id)
+		d, err := e.DB.Device(t.Context(), id)
 		if err != nil || !bytes.Equal(d.AKPublic, s.AKPublic) {
 			t.Fatalf("device %s does not remember its AK: %+v, %v", id, d, err)
 		}
-		if _, err := e.DB.Challenge(a.req.ChallengeID); err == nil {
+		if _, err := e.DB.Challenge(t.Context(), a.req.ChallengeID); err == nil {
 			t.Error("challenge still live after enrollment")
 		}
 	}
@@ -128,7 +128,7 @@ func TestTPMStartRefusals(t *testing.T) {
 	preRegister(t, e, "tpm-1", &s.EK.PublicKey)
 	preRegister(t, noRoots, "tpm-1", &s.EK.PublicKey)
 	preRegister(t, e, "suspended-1", &other.EK.PublicKey)
-	if _, err := e.DB.SetDeviceStatus("suspended-1", store.DeviceSuspended, "test", store.Actor{Name: "test"}); err != nil {
+	if _, err := e.DB.SetDeviceStatus(t.Context(), "suspended-1", store.DeviceSuspended, "test", store.Actor{Name: "test"}); err != nil {
 		t.Fatal(err)
 	}
 	unrestricted := softtpm.Public2B(softtpm.ECCArea(t, &s.AK.PublicKey, softtpm.Attrs(false), tpm2.TPMAlgSHA256))
@@ -214,10 +214,12 @@ func TestTPMFinishRefusals(t *testing.T) {
 		{"error/secret-missing", e, func(t *testing.T, a *softAttempt) { a.req.Secret = nil }, http.StatusBadRequest, wire.CodeBadRequest},
 		{"error/unknown-challenge", e, func(t *testing.T, a *softAttempt) { a.req.ChallengeID = "00112233445566778899aabbccddeeff" }, http.StatusNotFound, wire.CodeNotFound},
 		{"error/device-suspended-since-start", e, func(t *testing.T, a *softAttempt) {
-			if _, err := e.DB.SetDeviceStatus("tpm-1", store.DeviceSuspended, "test", store.Actor{Name: "test"}); err != nil {
+			if _, err := e.DB.SetDeviceStatus(t.Context(), "tpm-1", store.DeviceSuspended, "test", store.Actor{Name: "test"}); err != nil {
 				t.Fatal(err)
 			}
-			t.Cleanup(func() { _, _ = e.DB.SetDeviceStatus("tpm-1", store.DeviceActive, "", store.Actor{Name: "test"}) })
+			t.Cleanup(func() {
+				_, _ = e.DB.SetDeviceStatus(context.Background(), "tpm-1", store.DeviceActive, "", store.Actor{Name: "test"})
+			})
 		}, http.StatusForbidden, wire.CodeDeviceNotActive},
 		{"error/challenge-expired", short, func(t *testing.T, a *softAttempt) { waitPast(t, a.start.ExpiresAt) }, http.StatusGone, wire.CodeChallengeExpired},
 	}
@@ -245,12 +247,12 @@ func TestTPMFinishRefusals(t *testing.T) {
 	t.Run("error/rotation-challenge-at-enrollment", func(t *testing.T) {
 		// A rotation challenge does not finish an enrollment.
 		a := softStart(t, e, m, s, "tpm-1")
-		ch, err := e.DB.Challenge(a.req.ChallengeID)
+		ch, err := e.DB.Challenge(t.Context(), a.req.ChallengeID)
 		if err != nil {
 			t.Fatal(err)
 		}
 		ch.ID, ch.Purpose = "ffeeddccbbaa99887766554433221100", store.PurposeRotate
-		if err := e.DB.PutChallenge(ch); err != nil {
+		if err := e.DB.PutChallenge(t.Context(), ch); err != nil {
 			t.Fatal(err)
 		}
 		a.req.ChallengeID = ch.ID
@@ -290,7 +292,7 @@ func TestTPMFinishRace(t *testing.T) {
 			t.Errorf("loser got %v, want challenge_replayed", err)
 		}
 	}
-	certs, err := e.DB.Certificates("tpm-1")
+	certs, err := e.DB.Certificates(t.Context(), "tpm-1")
 	if err != nil {
 		t.Fatal(err)
 	}

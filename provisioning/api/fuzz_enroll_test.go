@@ -179,10 +179,10 @@ func newFuzzAPI(f *testing.F) (*API, *tls.ConnectionState) {
 	})
 	a := New(db, authority, Config{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	by := store.Actor{Name: "fuzz"}
-	if _, err := db.PutGroup(store.Group{Name: "fz-soft", AllowTokens: true}, by); err != nil {
+	if _, err := db.PutGroup(f.Context(), store.Group{Name: "fz-soft", AllowTokens: true}, by); err != nil {
 		f.Fatal(err)
 	}
-	tokens, err := db.CreateTokens("fz-soft", 1, time.Hour, by)
+	tokens, err := db.CreateTokens(f.Context(), "fz-soft", 1, time.Hour, by)
 	if err != nil {
 		f.Fatal(err)
 	}

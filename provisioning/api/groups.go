@@ -15,7 +15,7 @@ func (a *API) putGroup(w http.ResponseWriter, r *http.Request, by store.Actor) {
 		a.fail(w, r, err)
 		return
 	}
-	g, err := a.db.PutGroup(store.Group{Name: r.PathValue("name"), RequireTPM: req.RequireTPM, AllowTokens: req.AllowTokens}, by)
+	g, err := a.db.PutGroup(r.Context(), store.Group{Name: r.PathValue("name"), RequireTPM: req.RequireTPM, AllowTokens: req.AllowTokens}, by)
 	if err != nil {
 		a.fail(w, r, err)
 		return
@@ -25,7 +25,7 @@ func (a *API) putGroup(w http.ResponseWriter, r *http.Request, by store.Actor) {
 
 // listGroups serves GET /v1/groups.
 func (a *API) listGroups(w http.ResponseWriter, r *http.Request, _ store.Actor) {
-	groups, err := a.db.Groups()
+	groups, err := a.db.Groups(r.Context())
 	if err != nil {
 		a.fail(w, r, err)
 		return

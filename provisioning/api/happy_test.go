@@ -168,7 +168,7 @@ func checkIssued(t *testing.T, e *apitest.Env, issued wire.Issued, id string, pu
 	if got := issued.NotAfter.Sub(issued.NotBefore); got < lifetime || got > lifetime+5*time.Minute {
 		t.Errorf("validity %s, want about %s", got, lifetime)
 	}
-	rec, err := e.DB.Certificate(issued.Serial)
+	rec, err := e.DB.Certificate(t.Context(), issued.Serial)
 	if err != nil || rec.DeviceID != id || !leaf.Equal(mustParse(t, rec.DER)) {
 		t.Errorf("registry record = %+v, %v", rec, err)
 	}

@@ -41,19 +41,19 @@ type snapshot struct {
 
 func take(t *testing.T, e *apitest.Env) snapshot {
 	t.Helper()
-	devices, err := e.DB.Devices(store.DeviceFilter{})
+	devices, err := e.DB.Devices(t.Context(), store.DeviceFilter{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	certs, err := e.DB.Certificates("")
+	certs, err := e.DB.Certificates(t.Context(), "")
 	if err != nil {
 		t.Fatal(err)
 	}
-	events, err := e.DB.Audit(store.AuditFilter{})
+	events, err := e.DB.Audit(t.Context(), store.AuditFilter{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	serial, err := e.DB.AllocateSerial()
+	serial, err := e.DB.AllocateSerial(t.Context())
 	if err != nil {
 		t.Fatal(err)
 	}

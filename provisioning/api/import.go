@@ -55,7 +55,7 @@ func (a *API) importDevices(w http.ResponseWriter, r *http.Request, by store.Act
 		a.fail(w, r, err)
 		return
 	}
-	created, unchanged, err := a.db.ImportDevices(devs, by)
+	created, unchanged, err := a.db.ImportDevices(r.Context(), devs, by)
 	var rowErr *store.ImportError
 	if errors.As(err, &rowErr) && rowErr.Index >= 0 && rowErr.Index < len(rows) {
 		// The cause is not wrapped: a row the registry refuses (an ID taken,

@@ -52,12 +52,12 @@ func TestImport(t *testing.T) {
 		if err != nil || res != (wire.ImportResult{Created: 3}) {
 			t.Fatalf("import = %+v, %v; want 3 created", res, err)
 		}
-		d1, err := e.DB.Device("dev-1")
+		d1, err := e.DB.Device(t.Context(), "dev-1")
 		if err != nil || d1.EKHash != hash(&ek1.PublicKey) || d1.Metadata["rack"] != "3" || d1.Metadata["site"] != "plant-7" || d1.Group != "line-a" {
 			t.Errorf("dev-1 = %+v, %v", d1, err)
 		}
 		// The EK certificate row is found by the hash of its key.
-		if d2, err := e.DB.DeviceByEK(hash(&ek2.PublicKey)); err != nil || d2.ID != "dev-2" {
+		if d2, err := e.DB.DeviceByEK(t.Context(), hash(&ek2.PublicKey)); err != nil || d2.ID != "dev-2" {
 			t.Errorf("DeviceByEK = %+v, %v; want dev-2", d2, err)
 		}
 	})
@@ -66,7 +66,7 @@ func TestImport(t *testing.T) {
 		if err != nil || res != (wire.ImportResult{Created: 2}) {
 			t.Fatalf("import = %+v, %v; want 2 created", res, err)
 		}
-		if d4, err := e.DB.DeviceByEK(hash(&ek3.PublicKey)); err != nil || d4.ID != "dev-4" || d4.Metadata["site"] != "plant-8" {
+		if d4, err := e.DB.DeviceByEK(t.Context(), hash(&ek3.PublicKey)); err != nil || d4.ID != "dev-4" || d4.Metadata["site"] != "plant-8" {
 			t.Errorf("dev-4 = %+v, %v", d4, err)
 		}
 	})

@@ -44,7 +44,7 @@ func (a *API) issueCertificate(w http.ResponseWriter, r *http.Request, by store.
 		a.fail(w, r, err)
 		return
 	}
-	d, err := a.db.Device(id)
+	d, err := a.db.Device(r.Context(), id)
 	if err != nil {
 		a.fail(w, r, err)
 		return
@@ -54,7 +54,7 @@ func (a *API) issueCertificate(w http.ResponseWriter, r *http.Request, by store.
 		return
 	}
 
-	serial, err := a.db.AllocateSerial()
+	serial, err := a.db.AllocateSerial(r.Context())
 	if err != nil {
 		a.fail(w, r, err)
 		return
@@ -81,7 +81,7 @@ func (a *API) issueCertificate(w http.ResponseWriter, r *http.Request, by store.
 	// The device may have been suspended since the check above; the
 	// registry refuses then (ErrState) and the signed certificate is never
 	// recorded, so the broker will not admit it.
-	if err := a.db.AddCertificate(rec, by); err != nil {
+	if err := a.db.AddCertificate(r.Context(), rec, by); err != nil {
 		a.fail(w, r, err)
 		return
 	}

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"crypto/rand"
 	"crypto/x509"
 	"errors"
@@ -43,7 +44,7 @@ func (a *API) startRotation(w http.ResponseWriter, r *http.Request, d store.Devi
 		a.refuse(w, r, d.ID, err)
 		return
 	}
-	if err := a.db.PutChallenge(ch); err != nil {
+	if err := a.db.PutChallenge(r.Context(), ch); err != nil {
 		a.refuse(w, r, d.ID, err)
 		return
 	}
@@ -78,7 +79,7 @@ func (a *API) finishRotation(w http.ResponseWriter, r *http.Request, d store.Dev
 		a.refuse(w, r, d.ID, err)
 		return
 	}
-	if a.answerRetry(w, d.ID, old.Serial, kh) {
+	if a.answerRetry(r.Context(), w, d.ID, old.Serial, kh) {
 		return
 	}
 	var issued wire.Issued
@@ -87,7 +88,7 @@ func (a *API) finishRotation(w http.ResponseWriter, r *http.Request, d store.Dev
 	} else {
 		issued, err = a.rotateSoftware(r, d, old, req, csr)
 	}
-	if errors.Is(err, store.ErrExists) && a.answerRetry(w, d.ID, old.Serial, kh) {
+	if errors.Is(err, store.ErrExists) && a.answerRetry(r.Context(), w, d.ID, old.Serial, kh) {
 		return // a concurrent retry recorded it first
 	}
 	if err != nil {
@@ -100,8 +101,8 @@ func (a *API) finishRotation(w http.ResponseWriter, r *http.Request, d store.Dev
 
 // answerRetry answers with the certificate already issued to replace old
 // for the key, if there is one.
-func (a *API) answerRetry(w http.ResponseWriter, id, old, kh string) bool {
-	prev, err := a.db.FindRotation(old, kh)
+func (a *API) answerRetry(ctx context.Context, w http.ResponseWriter, id, old, kh string) bool {
+	prev, err := a.db.FindRotation(ctx, old, kh)
 	if err != nil {
 		return false // ErrNotFound, or a read failure the write path will meet again
 	}
@@ -116,15 +117,15 @@ func (a *API) rotateTPM(r *http.Request, d store.Device, old store.Certificate, 
 	if req.ChallengeID == "" || len(req.KeyPublic) == 0 || len(req.Attestation) == 0 || len(req.Signature) == 0 {
 		return wire.Issued{}, fmt.Errorf("%w: a TPM device rotates with challenge_id, key_public, attestation and signature", errBadRequest)
 	}
-	ch, err := a.challenge(req.ChallengeID, store.PurposeRotate, d.ID)
+	ch, err := a.challenge(r.Context(), req.ChallengeID, store.PurposeRotate, d.ID)
 	if err != nil {
 		return wire.Issued{}, err
 	}
 	if _, err := a.verifyTPMKey(ch, d.AKPublic, req.KeyPublic, req.Attestation, req.Signature, req.CSR); err != nil {
 		return wire.Issued{}, err
 	}
-	return a.issueFor(d.ID, csr, store.AttestTPM, func(rec store.Certificate) error {
-		return challengeErr(a.db.CompleteEnrollment(store.Enrollment{
+	return a.issueFor(r.Context(), d.ID, csr, store.AttestTPM, func(rec store.Certificate) error {
+		return challengeErr(a.db.CompleteEnrollment(r.Context(), store.Enrollment{
 			ChallengeID: ch.ID,
 			Device:      store.Device{ID: d.ID, EKHash: ch.EKHash, AKPublic: ch.AKPublic},
 			Certificate: rec,
@@ -139,7 +140,7 @@ func (a *API) rotateSoftware(r *http.Request, d store.Device, old store.Certific
 	if req.ChallengeID != "" || len(req.KeyPublic) > 0 || len(req.Attestation) > 0 || len(req.Signature) > 0 {
 		return wire.Issued{}, fmt.Errorf("%w: device %s has no TPM attestation key; send the CSR alone", errBadRequest, d.ID)
 	}
-	g, err := a.db.Group(d.Group)
+	g, err := a.db.Group(r.Context(), d.Group)
 	if errors.Is(err, store.ErrNotFound) {
 		g, err = store.Group{Name: d.Group}, nil // a group without a record has the default policy
 	}
@@ -152,8 +153,8 @@ func (a *API) rotateSoftware(r *http.Request, d store.Device, old store.Certific
 	if err := softwareCSR(csr); err != nil {
 		return wire.Issued{}, err
 	}
-	return a.issueFor(d.ID, csr, store.AttestToken, func(rec store.Certificate) error {
-		return a.db.CompleteEnrollment(store.Enrollment{
+	return a.issueFor(r.Context(), d.ID, csr, store.AttestToken, func(rec store.Certificate) error {
+		return a.db.CompleteEnrollment(r.Context(), store.Enrollment{
 			Device:      store.Device{ID: d.ID},
 			Certificate: rec,
 			Supersedes:  old.Serial,

@@ -62,7 +62,7 @@ func (a *API) authenticateDevice(r *http.Request) (store.Device, store.Certifica
 	if err != nil {
 		return refuse(store.Device{}, "%v", err)
 	}
-	d, c, err := a.db.Lookup(id, ca.SerialHex(leaf))
+	d, c, err := a.db.Lookup(r.Context(), id, ca.SerialHex(leaf))
 	switch {
 	case err != nil:
 		return refuse(store.Device{ID: id}, "certificate of %s: %v", id, err)

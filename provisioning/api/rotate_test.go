@@ -47,13 +47,13 @@ func TestSoftwareRotation(t *testing.T) {
 		if rec.Supersedes != first.Serial || rec.KeyHash == "" {
 			t.Errorf("new record supersedes %q with key hash %q, want %s and a hash", rec.Supersedes, rec.KeyHash, first.Serial)
 		}
-		old, err := e.DB.Certificate(first.Serial)
+		old, err := e.DB.Certificate(t.Context(), first.Serial)
 		if err != nil || old.Status != store.CertActive {
 			t.Errorf("old certificate = %s, %v; want it still active until the new one is used", old.Status, err)
 		}
 	})
 	t.Run("ok/retry-same-key", func(t *testing.T) {
-		before, _ := e.DB.Certificates("sim-1")
+		before, _ := e.DB.Certificates(t.Context(), "sim-1")
 		// A new CSR for the same key, as an agent that lost the reply makes.
 		again, err := rc.FinishRotation(ctx, wire.RotationRequest{CSR: pki.CSRPEM(t, key2, "ignored")})
 		if err != nil {
@@ -62,14 +62,14 @@ func TestSoftwareRotation(t *testing.T) {
 		if again.Serial != second.Serial || again.Chain != second.Chain {
 			t.Errorf("retry issued %s, want the same %s", again.Serial, second.Serial)
 		}
-		after, _ := e.DB.Certificates("sim-1")
+		after, _ := e.DB.Certificates(t.Context(), "sim-1")
 		if len(after) != len(before) {
 			t.Errorf("retry recorded a certificate: %d -> %d", len(before), len(after))
 		}
 	})
 	t.Run("ok/new-certificate-authenticates", func(t *testing.T) {
 		// The broker marks the old one superseded on first use of the new.
-		if _, err := e.DB.MarkSuperseded("sim-1", second.Serial); err != nil {
+		if _, err := e.DB.MarkSuperseded(t.Context(), "sim-1", second.Serial); err != nil {
 			t.Fatal(err)
 		}
 		key3 := pki.Key(t)
@@ -171,7 +171,7 @@ func TestTPMRotationSoft(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		rec, err := e.DB.Certificate(second.Serial)
+		rec, err := e.DB.Certificate(t.Context(), second.Serial)
 		if err != nil || rec.Attestation != store.AttestTPM || rec.Supersedes != first.Serial || rec.Status != store.CertActive {
 			t.Fatalf("rotated record = %+v, %v", rec, err)
 		}

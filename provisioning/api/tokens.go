@@ -47,7 +47,7 @@ func (a *API) createTokens(w http.ResponseWriter, r *http.Request, by store.Acto
 	// Taken before the registry stamps the tokens, so the answer never
 	// promises more time than they have.
 	expires := a.now().Add(ttl).UTC()
-	tokens, err := a.db.CreateTokens(req.Group, count, ttl, by)
+	tokens, err := a.db.CreateTokens(r.Context(), req.Group, count, ttl, by)
 	if err != nil {
 		a.fail(w, r, err)
 		return
@@ -57,7 +57,7 @@ func (a *API) createTokens(w http.ResponseWriter, r *http.Request, by store.Acto
 
 // listTokens serves GET /v1/tokens?group=.
 func (a *API) listTokens(w http.ResponseWriter, r *http.Request, _ store.Actor) {
-	tokens, err := a.db.Tokens(r.URL.Query().Get("group"))
+	tokens, err := a.db.Tokens(r.Context(), r.URL.Query().Get("group"))
 	if err != nil {
 		a.fail(w, r, err)
 		return

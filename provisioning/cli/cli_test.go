@@ -75,7 +75,7 @@ func writeCSR(t *testing.T, path, cn string) {
 
 func countCerts(t *testing.T, e *apitest.Env) int {
 	t.Helper()
-	certs, err := e.DB.Certificates("")
+	certs, err := e.DB.Certificates(t.Context(), "")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -37,7 +37,7 @@ func TestOperatorWorkflow(t *testing.T) {
 				t.Errorf("output lacks %q:\n%s", want, r.stdout)
 			}
 		}
-		d, err := e.DB.Device("sensor-1")
+		d, err := e.DB.Device(t.Context(), "sensor-1")
 		if err != nil || d.Metadata["note"] != "a=b" || !slices.Equal(d.Subscribe, []string{"fleet/commands/+"}) {
 			t.Errorf("registry has %+v, %v", d, err)
 		}
@@ -130,7 +130,7 @@ func TestOperatorWorkflow(t *testing.T) {
 			t.Fatalf("stdout holds %d certificates, want 2", len(chain))
 		}
 		serial2 = chain[0].SerialNumber.Text(16)
-		rec, err := e.DB.Certificate(serial2)
+		rec, err := e.DB.Certificate(t.Context(), serial2)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -176,7 +176,7 @@ func TestOperatorWorkflow(t *testing.T) {
 		if strings.TrimSpace(r.stdout) != "device sensor-1 is now suspended" {
 			t.Errorf("suspend said %q", r.stdout)
 		}
-		if d, _ := e.DB.Device("sensor-1"); d.Status != store.DeviceSuspended || d.Reason != "maintenance" {
+		if d, _ := e.DB.Device(t.Context(), "sensor-1"); d.Status != store.DeviceSuspended || d.Reason != "maintenance" {
 			t.Errorf("registry has %s (%q)", d.Status, d.Reason)
 		}
 		r = run(t, e, "device", "resume", "sensor-1").mustSucceed(t)
@@ -189,7 +189,7 @@ func TestOperatorWorkflow(t *testing.T) {
 		if !strings.Contains(r.stdout, "revoked") {
 			t.Errorf("revoke said %q", r.stdout)
 		}
-		if c, _ := e.DB.Certificate(serial2); c.Status != store.CertRevoked {
+		if c, _ := e.DB.Certificate(t.Context(), serial2); c.Status != store.CertRevoked {
 			t.Errorf("registry has %s", c.Status)
 		}
 	})
@@ -199,7 +199,7 @@ func TestOperatorWorkflow(t *testing.T) {
 		if d.Status != store.DeviceRevoked || d.Reason != "scrapped" {
 			t.Errorf("device = %+v", d)
 		}
-		if c, _ := e.DB.Certificate(serial1); c.Status != store.CertRevoked {
+		if c, _ := e.DB.Certificate(t.Context(), serial1); c.Status != store.CertRevoked {
 			t.Errorf("its certificate is %s, want revoked", c.Status)
 		}
 	})
@@ -224,7 +224,7 @@ func TestOperatorWorkflow(t *testing.T) {
 		}
 	})
 	t.Run("ok/audit export", func(t *testing.T) {
-		all, err := e.DB.Audit(store.AuditFilter{})
+		all, err := e.DB.Audit(t.Context(), store.AuditFilter{})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -85,17 +85,17 @@ func TestExitCodes(t *testing.T) {
 			}
 		})
 	}
-	if d, err := e.DB.Device("sensor-1"); err != nil || d.Status != store.DeviceActive {
+	if d, err := e.DB.Device(t.Context(), "sensor-1"); err != nil || d.Status != store.DeviceActive {
 		t.Errorf("sensor-1 = %+v, %v; want untouched and active", d, err)
 	}
-	if certs, _ := e.DB.Certificates(""); len(certs) != 0 {
+	if certs, _ := e.DB.Certificates(t.Context(), ""); len(certs) != 0 {
 		t.Errorf("%d certificates issued by failing commands", len(certs))
 	}
 }
 
 func auditLength(t *testing.T, e *apitest.Env) int {
 	t.Helper()
-	events, err := e.DB.Audit(store.AuditFilter{})
+	events, err := e.DB.Audit(t.Context(), store.AuditFilter{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -111,7 +111,7 @@ func TestEnvironmentDefaults(t *testing.T) {
 	t.Setenv("FLEETGATE_KEY", e.AdminKey)
 	t.Setenv("FLEETGATE_CACERT", e.RootCert)
 	runRaw(t, "device", "register", "env-1").mustSucceed(t)
-	if _, err := e.DB.Device("env-1"); err != nil {
+	if _, err := e.DB.Device(t.Context(), "env-1"); err != nil {
 		t.Fatalf("device not registered through the environment's server: %v", err)
 	}
 }

@@ -60,7 +60,7 @@ func TestGroupTokenImport(t *testing.T) {
 		if len(lines) != 3 || info.Mode().Perm() != 0o600 {
 			t.Fatalf("token file holds %d lines with mode %v; want 3 and 0600", len(lines), info.Mode().Perm())
 		}
-		stored, err := e.DB.Tokens("sim")
+		stored, err := e.DB.Tokens(t.Context(), "sim")
 		if err != nil || len(stored) != 3 {
 			t.Fatalf("registry holds %d tokens, %v", len(stored), err)
 		}
@@ -92,7 +92,7 @@ func TestGroupTokenImport(t *testing.T) {
 		if !strings.Contains(out, "2 created, 0 unchanged") {
 			t.Errorf("output = %q", out)
 		}
-		if d, err := e.DB.DeviceByEK(strings.Repeat("ab", 32)); err != nil || d.ID != "fab-1" || d.Metadata["site"] != "plant-7" {
+		if d, err := e.DB.DeviceByEK(t.Context(), strings.Repeat("ab", 32)); err != nil || d.ID != "fab-1" || d.Metadata["site"] != "plant-7" {
 			t.Errorf("fab-1 = %+v, %v", d, err)
 		}
 		var res wire.ImportResult
@@ -126,14 +126,14 @@ func TestGroupTokenImport(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			before, _ := e.DB.Tokens("")
-			devices, _ := e.DB.Devices(store.DeviceFilter{})
+			before, _ := e.DB.Tokens(t.Context(), "")
+			devices, _ := e.DB.Devices(t.Context(), store.DeviceFilter{})
 			r := run(t, e, tc.args...)
 			if r.code != tc.code || !strings.Contains(r.stderr, tc.want) {
 				t.Errorf("exit %d, stderr %q; want exit %d mentioning %q", r.code, r.stderr, tc.code, tc.want)
 			}
-			after, _ := e.DB.Tokens("")
-			devicesAfter, _ := e.DB.Devices(store.DeviceFilter{})
+			after, _ := e.DB.Tokens(t.Context(), "")
+			devicesAfter, _ := e.DB.Devices(t.Context(), store.DeviceFilter{})
 			if len(after) != len(before) || len(devicesAfter) != len(devices) {
 				t.Errorf("registry changed: tokens %d -> %d, devices %d -> %d", len(before), len(after), len(devices), len(devicesAfter))
 			}

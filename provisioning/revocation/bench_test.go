@@ -54,11 +54,13 @@ func BenchmarkOCSP(b *testing.B) {
 // the benchmark measures issuing the CRL, not reading a registry file.
 type revokedRegistry struct{ certs []store.Certificate }
 
-func (r revokedRegistry) Certificate(string) (store.Certificate, error) {
+func (r revokedRegistry) Certificate(context.Context, string) (store.Certificate, error) {
 	return store.Certificate{}, store.ErrNotFound
 }
-func (r revokedRegistry) Certificates(string) ([]store.Certificate, error) { return r.certs, nil }
-func (r revokedRegistry) Watch(context.Context) <-chan store.Change        { return nil }
+func (r revokedRegistry) Certificates(context.Context, string) ([]store.Certificate, error) {
+	return r.certs, nil
+}
+func (r revokedRegistry) Watch(context.Context) <-chan store.Change { return nil }
 
 // BenchmarkCRL100k: time and size of a CRL listing 100,000 revoked
 // certificates, signed by the device intermediate.
@@ -82,7 +84,7 @@ func BenchmarkCRL100k(b *testing.B) {
 	}
 	var size int
 	for b.Loop() {
-		der, err := r.issueCRL(authority, time.Now())
+		der, err := r.issueCRL(b.Context(), authority, time.Now())
 		if err != nil {
 			b.Fatal(err)
 		}

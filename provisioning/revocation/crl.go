@@ -1,6 +1,7 @@
 package revocation
 
 import (
+	"context"
 	"math/big"
 	"net/http"
 	"strings"
@@ -24,13 +25,13 @@ type crlCache struct {
 
 // serveCRL serves GET /crl/<name>, where name must be the issuing
 // intermediate's ID followed by ".crl".
-func (r *Responder) serveCRL(w http.ResponseWriter, name string) {
+func (r *Responder) serveCRL(ctx context.Context, w http.ResponseWriter, name string) {
 	authority := r.cfg.Authority()
 	if strings.TrimSuffix(name, ".crl") != ca.IssuerID(authority.DeviceCA()) || !strings.HasSuffix(name, ".crl") {
 		http.Error(w, "no CRL of that name: only the issuing intermediate's CRL is served here", http.StatusNotFound)
 		return
 	}
-	der, err := r.CRL(authority)
+	der, err := r.CRL(ctx, authority)
 	if err != nil {
 		r.log.Error("issuing the device CRL failed", "error", err.Error())
 		http.Error(w, "CRL unavailable", http.StatusInternalServerError)
@@ -44,7 +45,7 @@ func (r *Responder) serveCRL(w http.ResponseWriter, name string) {
 // CRL returns the current DER CRL of authority's issuing intermediate,
 // issuing a new one first when a certificate changed since the last, the
 // CA was reloaded, or the last is halfway to its nextUpdate.
-func (r *Responder) CRL(authority *ca.CA) ([]byte, error) {
+func (r *Responder) CRL(ctx context.Context, authority *ca.CA) ([]byte, error) {
 	c := &r.crl
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -55,7 +56,7 @@ func (r *Responder) CRL(authority *ca.CA) ([]byte, error) {
 	// Cleared before reading: a change committed during the read marks
 	// the result stale again.
 	c.dirty.Store(false)
-	der, err := r.issueCRL(authority, now)
+	der, err := r.issueCRL(ctx, authority, now)
 	if err != nil {
 		c.dirty.Store(true)
 		return nil, err
@@ -68,8 +69,8 @@ func (r *Responder) CRL(authority *ca.CA) ([]byte, error) {
 // Entries are not sorted by issuer: the registry's serials are unique
 // across intermediates, so a serial of another intermediate names no
 // certificate of this one.
-func (r *Responder) issueCRL(authority *ca.CA, now time.Time) ([]byte, error) {
-	certs, err := r.cfg.Registry.Certificates("")
+func (r *Responder) issueCRL(ctx context.Context, authority *ca.CA, now time.Time) ([]byte, error) {
+	certs, err := r.cfg.Registry.Certificates(ctx, "")
 	if err != nil {
 		return nil, err
 	}

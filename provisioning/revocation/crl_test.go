@@ -36,7 +36,7 @@ func TestCRL(t *testing.T) {
 	if len(first.RevokedCertificateEntries) != 0 {
 		t.Fatalf("fresh registry: %d entries", len(first.RevokedCertificateEntries))
 	}
-	if _, err := e.db.RevokeCertificate(ca.SerialHex(gone), "key compromise", store.Actor{Name: "test"}); err != nil {
+	if _, err := e.db.RevokeCertificate(t.Context(), ca.SerialHex(gone), "key compromise", store.Actor{Name: "test"}); err != nil {
 		t.Fatal(err)
 	}
 	e.await(t, ca.SerialHex(gone))

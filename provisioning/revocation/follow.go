@@ -70,7 +70,7 @@ func (r *Responder) reissue(ctx context.Context, kick <-chan struct{}) {
 		case <-t.C:
 		}
 		wait := r.cfg.CRLValidity / 2
-		if _, err := r.CRL(r.cfg.Authority()); err != nil {
+		if _, err := r.CRL(ctx, r.cfg.Authority()); err != nil {
 			r.log.Error("issuing the device CRL failed", "error", err.Error())
 			wait = time.Minute
 		} else {

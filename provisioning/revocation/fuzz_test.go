@@ -16,7 +16,7 @@ func FuzzRespond(f *testing.F) {
 	f.Add(ocspRequest(f, leaf, e.ca.DeviceCA(), []byte("0123456789abcdef")))
 	f.Add([]byte{0x30, 0x03, 0x30, 0x01, 0x30})
 	f.Fuzz(func(t *testing.T, der []byte) {
-		resp := e.rsp.respond(der)
+		resp := e.rsp.respond(t.Context(), der)
 		r, err := ocsp.ParseResponse(resp, e.ca.DeviceCA())
 		if _, isStatus := err.(ocsp.ResponseError); err != nil && !isStatus {
 			t.Fatalf("answer does not parse: %v (%x)", err, resp)

@@ -66,7 +66,7 @@ func newEnv(t testing.TB) *env {
 // device registers id and records a certificate the CA issued to it.
 func (e *env) device(t testing.TB, id string) *x509.Certificate {
 	t.Helper()
-	if _, err := e.db.CreateDevice(store.Device{ID: id}, store.Actor{Name: "test"}); err != nil {
+	if _, err := e.db.CreateDevice(t.Context(), store.Device{ID: id}, store.Actor{Name: "test"}); err != nil {
 		t.Fatal(err)
 	}
 	return e.issue(t, id)
@@ -79,7 +79,7 @@ func (e *env) issue(t testing.TB, id string) *x509.Certificate {
 		t.Fatal(err)
 	}
 	e.next++
-	err = e.db.AddCertificate(store.Certificate{Serial: ca.SerialHex(leaf), Fingerprint: ca.Fingerprint(leaf),
+	err = e.db.AddCertificate(t.Context(), store.Certificate{Serial: ca.SerialHex(leaf), Fingerprint: ca.Fingerprint(leaf),
 		DeviceID: id, NotBefore: leaf.NotBefore, NotAfter: leaf.NotAfter, DER: leaf.Raw}, store.Actor{Name: "test"})
 	if err != nil {
 		t.Fatal(err)

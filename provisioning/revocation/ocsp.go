@@ -2,6 +2,7 @@ package revocation
 
 import (
 	"bytes"
+	"context"
 	"crypto/x509"
 	"encoding/asn1"
 	"encoding/base64"
@@ -37,7 +38,7 @@ func decodeGET(s string) []byte {
 }
 
 // respond answers one DER OCSP request.
-func (r *Responder) respond(der []byte) []byte {
+func (r *Responder) respond(ctx context.Context, der []byte) []byte {
 	req, err := parseRequest(der)
 	if err != nil {
 		r.log.Debug("OCSP request refused", "error", err.Error())
@@ -57,7 +58,7 @@ func (r *Responder) respond(der []byte) []byte {
 		return e.der
 	}
 	if !hit {
-		st, err := r.status(issuer, req.SerialNumber)
+		st, err := r.status(ctx, issuer, req.SerialNumber)
 		if err != nil {
 			r.log.Error("OCSP: reading the registry failed", "serial", key.serial, "error", err.Error())
 			return internalResponse
@@ -101,8 +102,8 @@ func namesIssuer(req request, issuer *x509.Certificate) bool {
 // never issued, or issued by another intermediate; revoked with time and
 // reason; good otherwise (superseded certificates too: rotation does not
 // revoke).
-func (r *Responder) status(issuer *x509.Certificate, serial *big.Int) (status, error) {
-	c, err := r.cfg.Registry.Certificate(serial.Text(16))
+func (r *Responder) status(ctx context.Context, issuer *x509.Certificate, serial *big.Int) (status, error) {
+	c, err := r.cfg.Registry.Certificate(ctx, serial.Text(16))
 	if errors.Is(err, store.ErrNotFound) {
 		return status{kind: ocsp.Unknown}, nil
 	}

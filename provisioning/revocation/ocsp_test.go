@@ -51,7 +51,7 @@ func TestOCSPStatuses(t *testing.T) {
 	}
 
 	// The good answer is cached now; the revocation must empty the cache.
-	rec, err := e.db.RevokeCertificate(ca.SerialHex(leaf), "key compromised", store.Actor{Name: "test"})
+	rec, err := e.db.RevokeCertificate(t.Context(), ca.SerialHex(leaf), "key compromised", store.Actor{Name: "test"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -84,7 +84,7 @@ func TestOCSPDeviceRevocation(t *testing.T) {
 			t.Fatalf("before: status %d", r.Status)
 		}
 	}
-	if _, err := e.db.SetDeviceStatus("dev-a", store.DeviceRevoked, "decommissioned", store.Actor{Name: "test"}); err != nil {
+	if _, err := e.db.SetDeviceStatus(t.Context(), "dev-a", store.DeviceRevoked, "decommissioned", store.Actor{Name: "test"}); err != nil {
 		t.Fatal(err)
 	}
 	e.await(t, ca.SerialHex(a))
@@ -118,11 +118,11 @@ func TestOCSPUnknownAndRefused(t *testing.T) {
 		// A registry record whose certificate another CA signed under a
 		// serial this intermediate never used.
 		other := pki.NewCA(t, "other")
-		if _, err := e.db.CreateDevice(store.Device{ID: "dev-x"}, store.Actor{Name: "test"}); err != nil {
+		if _, err := e.db.CreateDevice(t.Context(), store.Device{ID: "dev-x"}, store.Actor{Name: "test"}); err != nil {
 			t.Fatal(err)
 		}
 		foreign := other.Device(t, "dev-x", nil).Leaf
-		err := e.db.AddCertificate(store.Certificate{Serial: ca.SerialHex(foreign), Fingerprint: ca.Fingerprint(foreign),
+		err := e.db.AddCertificate(t.Context(), store.Certificate{Serial: ca.SerialHex(foreign), Fingerprint: ca.Fingerprint(foreign),
 			DeviceID: "dev-x", NotBefore: foreign.NotBefore, NotAfter: foreign.NotAfter, DER: foreign.Raw}, store.Actor{Name: "test"})
 		if err != nil {
 			t.Fatal(err)

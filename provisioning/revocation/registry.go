@@ -12,9 +12,9 @@ import (
 type Registry interface {
 	// Certificate returns the certificate with a serial (lower-case hex),
 	// or an error wrapping store.ErrNotFound.
-	Certificate(serial string) (store.Certificate, error)
+	Certificate(ctx context.Context, serial string) (store.Certificate, error)
 	// Certificates with an empty device ID returns every certificate.
-	Certificates(deviceID string) ([]store.Certificate, error)
+	Certificates(ctx context.Context, deviceID string) ([]store.Certificate, error)
 	// Watch reports every change committed after it returned.
 	Watch(ctx context.Context) <-chan store.Change
 }

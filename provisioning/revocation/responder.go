@@ -90,16 +90,16 @@ func (r *Responder) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	p := req.URL.Path
 	switch {
 	case strings.HasPrefix(p, ca.CRLPathPrefix) && (req.Method == http.MethodGet || req.Method == http.MethodHead):
-		r.serveCRL(w, strings.TrimPrefix(p, ca.CRLPathPrefix))
+		r.serveCRL(req.Context(), w, strings.TrimPrefix(p, ca.CRLPathPrefix))
 	case (p == ca.OCSPPath || p == ca.OCSPPath+"/") && req.Method == http.MethodPost:
 		der, err := io.ReadAll(http.MaxBytesReader(w, req.Body, maxRequest))
 		if err != nil {
 			r.writeOCSP(w, malformedResponse)
 			return
 		}
-		r.writeOCSP(w, r.respond(der))
+		r.writeOCSP(w, r.respond(req.Context(), der))
 	case strings.HasPrefix(p, ca.OCSPPath+"/") && req.Method == http.MethodGet:
-		r.writeOCSP(w, r.respond(decodeGET(strings.TrimPrefix(p, ca.OCSPPath+"/"))))
+		r.writeOCSP(w, r.respond(req.Context(), decodeGET(strings.TrimPrefix(p, ca.OCSPPath+"/"))))
 	case strings.HasPrefix(p, ca.CRLPathPrefix) || strings.HasPrefix(p, ca.OCSPPath):
 		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
 	default:

@@ -3,6 +3,7 @@
 package boltkv
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"time"
@@ -46,13 +47,21 @@ func Open(path string, lockTimeout time.Duration, l kv.Layout) (*Backend, error)
 	return &Backend{db: db, path: path}, nil
 }
 
-// View runs fn in a bbolt read transaction; many run at once.
-func (b *Backend) View(fn func(tx kv.Tx) error) error {
+// View runs fn in a bbolt read transaction; many run at once. A file
+// does not wait on the network: ctx is only checked before the start.
+func (b *Backend) View(ctx context.Context, fn func(tx kv.Tx) error) error {
+	if err := started(ctx); err != nil {
+		return err
+	}
 	return mapErr(b.db.View(func(tx *bolt.Tx) error { return fn(boltTx{tx}) }))
 }
 
-// Update runs fn in the file's one fsynced write transaction.
-func (b *Backend) Update(fn func(tx kv.Tx) error) error {
+// Update runs fn in the file's one fsynced write transaction, unless ctx
+// is done before it starts.
+func (b *Backend) Update(ctx context.Context, fn func(tx kv.Tx) error) error {
+	if err := started(ctx); err != nil {
+		return err
+	}
 	return mapErr(b.db.Update(func(tx *bolt.Tx) error { return fn(boltTx{tx}) }))
 }
 
@@ -77,6 +86,14 @@ func (b *Backend) Check() error {
 	}
 	if first != nil {
 		return fmt.Errorf("registry %s is inconsistent: %w", b.path, first)
+	}
+	return nil
+}
+
+// started refuses a transaction whose caller has given up already.
+func started(ctx context.Context) error {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("registry transaction not started: %w", err)
 	}
 	return nil
 }

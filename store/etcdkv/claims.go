@@ -1,6 +1,8 @@
 package etcdkv
 
 import (
+	"context"
+	"fmt"
 	"sync"
 
 	clientv3 "go.etcd.io/etcd/client/v3"
@@ -10,9 +12,10 @@ import (
 // etcd transaction, so a reconnect storm across brokers costs a few
 // commits, not one per device. Its goroutine starts with the first claim.
 type claimer struct {
-	once  sync.Once
-	queue chan claimReq
-	done  chan struct{} // closed by stop
+	once   sync.Once
+	queue  chan claimReq
+	ctx    context.Context // the goroutine's own; done once stop was called
+	cancel context.CancelFunc
 }
 
 type claimReq struct {
@@ -28,20 +31,30 @@ type claimResult struct {
 // ClaimSession records owner as the holder of key's session in the
 // layout's Sessions bucket and returns the revision of the write. Every
 // host receives the claim through its watch.
-func (b *Backend) ClaimSession(key, owner string) (int64, error) {
+//
+// ctx bounds the wait for a place in a batch. Once the claim is in a
+// transaction being committed, ClaimSession waits for the outcome (at
+// most the request timeout): abandoning a commit in flight would leave
+// the caller unsure whether its claim stands.
+func (b *Backend) ClaimSession(ctx context.Context, key, owner string) (int64, error) {
 	if b.closed.Load() {
 		return 0, errClosed
 	}
+	if err := ctx.Err(); err != nil {
+		return 0, fmt.Errorf("session claim not sent: %w", err)
+	}
 	b.claims.once.Do(func() {
 		b.claims.queue = make(chan claimReq)
-		b.claims.done = make(chan struct{})
+		b.claims.ctx, b.claims.cancel = context.WithCancel(context.Background())
 		go b.runClaims()
 	})
 	req := claimReq{key: key, owner: owner, result: make(chan claimResult, 1)}
 	select {
 	case b.claims.queue <- req:
-	case <-b.claims.done:
+	case <-b.claims.ctx.Done():
 		return 0, errClosed
+	case <-ctx.Done():
+		return 0, fmt.Errorf("session claim not sent: %w", ctx.Err())
 	}
 	r := <-req.result
 	return r.rev, r.err
@@ -50,8 +63,8 @@ func (b *Backend) ClaimSession(key, owner string) (int64, error) {
 // stop ends the claim goroutine; no goroutine starts after it.
 func (c *claimer) stop() {
 	c.once.Do(func() {})
-	if c.done != nil {
-		close(c.done)
+	if c.cancel != nil {
+		c.cancel()
 	}
 }
 
@@ -60,7 +73,7 @@ func (b *Backend) runClaims() {
 		var first claimReq
 		select {
 		case first = <-b.claims.queue:
-		case <-b.claims.done:
+		case <-b.claims.ctx.Done():
 			return
 		}
 		batch := []claimReq{first}
@@ -96,7 +109,7 @@ func (b *Backend) commitClaims(batch []claimReq) claimResult {
 	for _, k := range keys {
 		ops = append(ops, clientv3.OpPut(b.bucketKey([]byte(b.copy.sessions), []byte(k)), last[k]))
 	}
-	ctx, cancel := b.ctx()
+	ctx, cancel := b.reqCtx(b.claims.ctx)
 	defer cancel()
 	resp, err := b.cli.Txn(ctx).Then(ops...).Commit()
 	if err != nil {

@@ -48,8 +48,8 @@ func newCopy(b *Backend, l kv.Layout, o Options, onChange func([]kv.RawChange)) 
 }
 
 // init loads the copied buckets.
-func (c *localCopy) init() error {
-	data, rev, err := c.load()
+func (c *localCopy) init(ctx context.Context) error {
+	data, rev, err := c.load(ctx)
 	if err != nil {
 		return err
 	}
@@ -58,8 +58,8 @@ func (c *localCopy) init() error {
 }
 
 // load reads every copied bucket at one revision.
-func (c *localCopy) load() (map[string]map[string][]byte, int64, error) {
-	tx := &etcdTx{b: c.b, readOnly: true}
+func (c *localCopy) load(ctx context.Context) (map[string]map[string][]byte, int64, error) {
+	tx := &etcdTx{b: c.b, ctx: ctx, readOnly: true}
 	data := make(map[string]map[string][]byte, len(c.buckets))
 	for _, name := range c.buckets {
 		recs := make(map[string][]byte)
@@ -96,8 +96,9 @@ func (c *localCopy) advanceTo(rev int64) {
 	}
 }
 
-// waitFor waits up to the request timeout for the copy to reach rev.
-func (c *localCopy) waitFor(rev int64) bool {
+// waitFor waits up to the request timeout, and while ctx lasts, for the
+// copy to reach rev.
+func (c *localCopy) waitFor(ctx context.Context, rev int64) bool {
 	timer := time.NewTimer(c.b.timeout)
 	defer timer.Stop()
 	for {
@@ -113,6 +114,8 @@ func (c *localCopy) waitFor(rev int64) bool {
 			return false
 		case <-c.ctx.Done():
 			return false
+		case <-ctx.Done():
+			return false
 		}
 	}
 }
@@ -120,12 +123,15 @@ func (c *localCopy) waitFor(rev int64) bool {
 // view runs fn on the copy. It first waits, briefly, until the copy holds
 // this process's own latest commit, so that a caller reads what it just
 // wrote. Past the grace period without news from etcd it refuses.
-func (c *localCopy) view(fn func(tx kv.Tx) error) error {
+func (c *localCopy) view(ctx context.Context, fn func(tx kv.Tx) error) error {
 	if c.b.closed.Load() {
 		return errClosed
 	}
-	if want := c.b.lastCommit.Load(); want > 0 && !c.waitFor(want) {
-		return c.b.View(fn) // the watch lags: read from the cluster
+	if err := notStarted(ctx); err != nil {
+		return err
+	}
+	if want := c.b.lastCommit.Load(); want > 0 && !c.waitFor(ctx, want) {
+		return c.b.View(ctx, fn) // the watch lags (or ctx ended): read from the cluster
 	}
 	if age := c.age(); age > c.grace {
 		return fmt.Errorf("%w: no answer from etcd for %s (grace %s)", kv.ErrUnavailable, age.Round(time.Second), c.grace)

@@ -88,12 +88,14 @@ func Open(o Options, l kv.Layout, log *slog.Logger, onChange func([]kv.RawChange
 	}
 	b := &Backend{cli: cli, prefix: o.Prefix, timeout: o.Timeout, maxOps: o.MaxTxnOps, log: log,
 		name: "etcd://" + strings.Join(o.Endpoints, ",") + o.Prefix}
-	if err := b.initSchema(l.Version); err != nil {
+	// Open has no caller's context: the request timeout bounds each
+	// request of the opening.
+	if err := b.initSchema(context.Background(), l.Version); err != nil {
 		_ = cli.Close()
 		return nil, err
 	}
 	b.copy = newCopy(b, l, o, onChange)
-	if err := b.copy.init(); err != nil {
+	if err := b.copy.init(context.Background()); err != nil {
 		_ = cli.Close()
 		return nil, fmt.Errorf("load registry from etcd: %w", err)
 	}
@@ -146,14 +148,15 @@ func (b *Backend) bucketPrefix(bucket []byte) string {
 	return b.prefix + "/b/" + string(bucket) + "/"
 }
 
-// ctx returns a request context bounded by the timeout.
-func (b *Backend) ctx() (context.Context, context.CancelFunc) {
-	return context.WithTimeout(context.Background(), b.timeout)
+// reqCtx returns the context of one request: the caller's ctx, bounded
+// by the request timeout.
+func (b *Backend) reqCtx(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(ctx, b.timeout)
 }
 
 // initSchema writes the schema version into an empty prefix, or checks it.
-func (b *Backend) initSchema(version int) error {
-	ctx, cancel := b.ctx()
+func (b *Backend) initSchema(ctx context.Context, version int) error {
+	ctx, cancel := b.reqCtx(ctx)
 	defer cancel()
 	key := b.prefix + "/schema"
 	want := strconv.Itoa(version)

@@ -1,6 +1,7 @@
 package etcdkv
 
 import (
+	"context"
 	"errors"
 
 	"github.com/fleetgate/fleetgate/store/kv"
@@ -11,19 +12,19 @@ import (
 // enrolled through another host a moment ago may connect before the watch
 // brought its certificate. Only holders of a certificate from the device
 // CA get this far on a broker, so misses do not let strangers load etcd.
-func (b *Backend) ViewLocal(fn func(tx kv.Tx) error) error {
-	err := b.copy.view(fn)
+func (b *Backend) ViewLocal(ctx context.Context, fn func(tx kv.Tx) error) error {
+	err := b.copy.view(ctx, fn)
 	if errors.Is(err, kv.ErrNotFound) && b.copy.age() <= b.copy.grace {
-		return b.View(fn)
+		return b.View(ctx, fn)
 	}
 	return err
 }
 
-// AwaitOwnCommits waits, up to the request timeout, until the watch
-// reported this process's latest commit.
-func (b *Backend) AwaitOwnCommits() {
+// AwaitOwnCommits waits, up to the request timeout and while ctx lasts,
+// until the watch reported this process's latest commit.
+func (b *Backend) AwaitOwnCommits(ctx context.Context) {
 	if want := b.lastCommit.Load(); want > 0 {
-		b.copy.waitFor(want)
+		b.copy.waitFor(ctx, want)
 	}
 }
 

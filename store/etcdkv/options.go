@@ -45,7 +45,8 @@ type Options struct {
 	TLS *tls.Config
 	// Username and Password, when set, authenticate to the cluster.
 	Username, Password string
-	// Timeout bounds each request; 5 s if zero.
+	// Timeout bounds each request, within the caller's context; 5 s if
+	// zero.
 	Timeout time.Duration
 	// Grace is how long devices are still judged from the local copy of
 	// the registry once the cluster stopped answering; DefaultGrace if

@@ -15,11 +15,15 @@ import (
 )
 
 // View runs fn in a read-only transaction on the cluster, at one revision.
-func (b *Backend) View(fn func(tx kv.Tx) error) error {
+// Each read waits at most the request timeout, and not past ctx.
+func (b *Backend) View(ctx context.Context, fn func(tx kv.Tx) error) error {
 	if b.closed.Load() {
 		return errClosed
 	}
-	tx := &etcdTx{b: b, readOnly: true}
+	if err := notStarted(ctx); err != nil {
+		return err
+	}
+	tx := &etcdTx{b: b, ctx: ctx, readOnly: true}
 	err := fn(tx)
 	if tx.err != nil {
 		return tx.err // a failed read explains whatever fn made of it
@@ -29,14 +33,17 @@ func (b *Backend) View(fn func(tx kv.Tx) error) error {
 
 // Update runs fn and commits its writes if nothing it read changed
 // meanwhile; else it runs fn again on fresh reads, up to etcdAttempts
-// times.
-func (b *Backend) Update(fn func(tx kv.Tx) error) error {
+// times. Once ctx is done it starts no new attempt.
+func (b *Backend) Update(ctx context.Context, fn func(tx kv.Tx) error) error {
 	if b.closed.Load() {
 		return errClosed
 	}
+	if err := notStarted(ctx); err != nil {
+		return err
+	}
 	start := time.Now()
 	for attempt := 1; ; attempt++ {
-		tx := &etcdTx{b: b}
+		tx := &etcdTx{b: b, ctx: ctx}
 		err := fn(tx)
 		if err == nil && tx.err == nil {
 			var ok bool
@@ -53,7 +60,9 @@ func (b *Backend) Update(fn func(tx kv.Tx) error) error {
 			// comparisons keep a transaction that did commit before the
 			// error from being applied twice.
 			if errors.Is(err, kv.ErrUnavailable) && electing(err) && time.Since(start) < b.timeout {
-				time.Sleep(50 * time.Millisecond)
+				if err := pause(ctx, 50*time.Millisecond); err != nil {
+					return err
+				}
 				continue
 			}
 			return err
@@ -64,7 +73,29 @@ func (b *Backend) Update(fn func(tx kv.Tx) error) error {
 		}
 		// Another host wrote what this transaction read: read again. A
 		// short random pause keeps two hosts from colliding in step.
-		time.Sleep(time.Duration(rand.Int64N(int64(time.Millisecond) * int64(min(attempt, 20)))))
+		if err := pause(ctx, time.Duration(rand.Int64N(int64(time.Millisecond)*int64(min(attempt, 20))))); err != nil {
+			return err
+		}
+	}
+}
+
+// notStarted refuses a transaction whose caller has given up already.
+func notStarted(ctx context.Context) error {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("etcd registry transaction not started: %w", err)
+	}
+	return nil
+}
+
+// pause waits d before a transaction runs again, or until ctx is done.
+func pause(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("etcd registry transaction not retried: %w", ctx.Err())
 	}
 }
 
@@ -73,6 +104,17 @@ func electing(err error) bool {
 	return errors.Is(err, rpctypes.ErrNoLeader) || errors.Is(err, rpctypes.ErrLeaderChanged) ||
 		errors.Is(err, rpctypes.ErrGRPCNoLeader) || errors.Is(err, rpctypes.ErrGRPCLeaderChanged) ||
 		status.Code(err) == codes.Unavailable
+}
+
+// mapCtxErr is mapErr for a request made under the caller's ctx: once ctx
+// is done the error wraps ctx.Err(), whatever the client made of it, so
+// that a caller can tell its own cancellation from the cluster's failure.
+func mapCtxErr(ctx context.Context, err error) error {
+	err = mapErr(err)
+	if err != nil && ctx.Err() != nil && !errors.Is(err, ctx.Err()) {
+		return fmt.Errorf("%w: %w", err, ctx.Err())
+	}
+	return err
 }
 
 // mapErr marks errors that mean the cluster could not be reached.

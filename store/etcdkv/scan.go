@@ -36,7 +36,7 @@ func (t *etcdTx) scanRange(start, end string, desc bool, fn func(key string, val
 	}
 	lo, hi := start, end
 	for {
-		ctx, cancel := t.b.ctx()
+		ctx, cancel := t.b.reqCtx(t.ctx)
 		opts := []clientv3.OpOption{clientv3.WithRange(hi), clientv3.WithLimit(etcdPage)}
 		if desc {
 			opts = append(opts, clientv3.WithSort(clientv3.SortByKey, clientv3.SortDescend))

@@ -2,6 +2,7 @@ package etcdkv
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 
 	"github.com/fleetgate/fleetgate/store/kv"
@@ -12,6 +13,7 @@ import (
 // until commit.
 type etcdTx struct {
 	b        *Backend
+	ctx      context.Context // the caller's: bounds every request
 	readOnly bool
 	rev      int64 // read revision, set by the first read
 	err      error // first read failure; the transaction then fails
@@ -48,7 +50,7 @@ func (t *etcdTx) Bucket(name []byte) kv.Bucket {
 // fail records the first read failure.
 func (t *etcdTx) fail(err error) {
 	if t.err == nil {
-		t.err = mapErr(err)
+		t.err = mapCtxErr(t.ctx, err)
 	}
 }
 
@@ -81,7 +83,7 @@ func (t *etcdTx) get(key string, bucketPrefix string) []byte {
 		t.misses = make(map[string]int)
 	}
 	t.misses[bucketPrefix]++
-	ctx, cancel := t.b.ctx()
+	ctx, cancel := t.b.reqCtx(t.ctx)
 	defer cancel()
 	var opts []clientv3.OpOption
 	if t.rev > 0 {
@@ -173,11 +175,11 @@ func (t *etcdTx) commit() (bool, error) {
 			ops = append(ops, clientv3.OpDelete(k))
 		}
 	}
-	ctx, cancel := t.b.ctx()
+	ctx, cancel := t.b.reqCtx(t.ctx)
 	defer cancel()
 	resp, err := t.b.cli.Txn(ctx).If(cmps...).Then(ops...).Commit()
 	if err != nil {
-		return false, mapErr(err)
+		return false, mapCtxErr(t.ctx, err)
 	}
 	if !resp.Succeeded {
 		return false, nil

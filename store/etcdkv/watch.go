@@ -123,7 +123,7 @@ func (c *localCopy) split(k string) (bucket, key string, ok bool) {
 // are dropped from the copy without a report.
 func (c *localCopy) resync(compacted int64) {
 	for c.ctx.Err() == nil {
-		data, rev, err := c.load()
+		data, rev, err := c.load(c.ctx)
 		if err != nil {
 			c.b.log.Warn("registry resync failed; retrying", "err", err)
 			select {

@@ -1,6 +1,9 @@
 package kv
 
-import "time"
+import (
+	"context"
+	"time"
+)
 
 // Optional capabilities of a Backend. The store finds them by type
 // assertion; every backend declares those it has with a compile-time
@@ -26,8 +29,8 @@ type Limits interface {
 // it was opened with, and the committer publishes nothing itself.
 type ChangeSource interface {
 	// AwaitOwnCommits waits, briefly, until the changes of this process's
-	// latest commit were handed to the callback.
-	AwaitOwnCommits()
+	// latest commit were handed to the callback, or until ctx is done.
+	AwaitOwnCommits(ctx context.Context)
 }
 
 // LocalViewer serves reads from a local copy of the Layout's Local
@@ -37,7 +40,7 @@ type LocalViewer interface {
 	// empty. When fn returns ErrNotFound while the backend answers, fn
 	// runs again on the backend itself: a record written elsewhere a
 	// moment ago may not have reached the copy yet.
-	ViewLocal(fn func(tx Tx) error) error
+	ViewLocal(ctx context.Context, fn func(tx Tx) error) error
 }
 
 // SessionClaimer records which broker last admitted a device, on a backend
@@ -45,7 +48,7 @@ type LocalViewer interface {
 type SessionClaimer interface {
 	// ClaimSession stores owner under key in the Layout's Sessions bucket,
 	// unconditionally, and returns the revision of the write.
-	ClaimSession(key, owner string) (int64, error)
+	ClaimSession(ctx context.Context, key, owner string) (int64, error)
 }
 
 // HealthReporter reports the connection state of a remote backend.

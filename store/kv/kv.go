@@ -2,17 +2,27 @@
 // on, and the optional capabilities a backend may add to it. Backends
 // (store/boltkv, store/etcdkv) import only this package; store imports
 // them and finds their capabilities by type assertion.
+//
+// Every method that may wait on the network takes a context.Context: a
+// remote backend bounds each request by the earlier of the caller's
+// context and its own request timeout, and stops retrying once the
+// context is done; a local one checks the context before it starts. A
+// transaction whose context ends before its commit returns an error
+// wrapping ctx.Err() and writes nothing.
 package kv
+
+import "context"
 
 // Backend is where the buckets are kept.
 type Backend interface {
 	// View runs fn in a read-only transaction.
-	View(fn func(tx Tx) error) error
+	View(ctx context.Context, fn func(tx Tx) error) error
 	// Update commits what fn wrote, or nothing when fn fails. A backend
 	// shared by several writers may run fn again when its transaction
 	// conflicted with another one, so fn must derive what it writes from
-	// tx alone.
-	Update(fn func(tx Tx) error) error
+	// tx alone. Once ctx is done no attempt starts; a commit that ctx
+	// interrupted on a remote backend may still have taken effect.
+	Update(ctx context.Context, fn func(tx Tx) error) error
 	// Close releases the backend. Later transactions fail with ErrClosed.
 	Close() error
 }

@@ -66,7 +66,7 @@ func runLimits(t *testing.T, open Opener) {
 		return
 	}
 	write := func(prefix string, n int) error {
-		return f.Update(func(tx kv.Tx) error {
+		return f.Update(t.Context(), func(tx kv.Tx) error {
 			for i := range n {
 				if err := tx.Bucket(bucketA).Put(fmt.Appendf(nil, "%s%04d", prefix, i), []byte("v")); err != nil {
 					return err
@@ -95,10 +95,10 @@ func runChangeSource(t *testing.T, open Opener) {
 	step := func(fn func(b kv.Tx) error, want kv.RawChange) {
 		t.Helper()
 		before := len(f.reported())
-		if err := f.Update(fn); err != nil {
+		if err := f.Update(t.Context(), fn); err != nil {
 			t.Fatal(err)
 		}
-		src.AwaitOwnCommits()
+		src.AwaitOwnCommits(t.Context())
 		got := f.reported()[before:]
 		if len(got) != 1 {
 			t.Fatalf("reported %+v, want one change like %+v", got, want)
@@ -131,7 +131,7 @@ func runLocalViewer(t *testing.T, open Opener) {
 	f.put(t, bucketB, "k", "not copied")
 	get := func(bucket []byte, key string) (string, error) {
 		var v string
-		err := lv.ViewLocal(func(tx kv.Tx) error {
+		err := lv.ViewLocal(t.Context(), func(tx kv.Tx) error {
 			raw := tx.Bucket(bucket).Get([]byte(key))
 			if raw == nil {
 				return kv.ErrNotFound
@@ -150,7 +150,7 @@ func runLocalViewer(t *testing.T, open Opener) {
 	if _, err := get(bucketA, "missing"); !errors.Is(err, kv.ErrNotFound) {
 		t.Errorf("ViewLocal of a missing record = %v, want ErrNotFound", err)
 	}
-	err := lv.ViewLocal(func(tx kv.Tx) error { return tx.Bucket(bucketA).Put([]byte("w"), []byte("v")) })
+	err := lv.ViewLocal(t.Context(), func(tx kv.Tx) error { return tx.Bucket(bucketA).Put([]byte("w"), []byte("v")) })
 	if err == nil {
 		t.Error("Put in ViewLocal succeeded")
 	}
@@ -161,11 +161,11 @@ func runLocalViewer(t *testing.T, open Opener) {
 func runSessionClaimer(t *testing.T, open Opener) {
 	f := newFixture(t, open)
 	c := f.Backend.(kv.SessionClaimer)
-	rev1, err := c.ClaimSession("dev-1", "broker-a")
+	rev1, err := c.ClaimSession(t.Context(), "dev-1", "broker-a")
 	if err != nil || rev1 <= 0 {
 		t.Fatalf("ClaimSession = %d %v", rev1, err)
 	}
-	rev2, err := c.ClaimSession("dev-1", "broker-b")
+	rev2, err := c.ClaimSession(t.Context(), "dev-1", "broker-b")
 	if err != nil || rev2 <= rev1 {
 		t.Fatalf("second ClaimSession = %d %v, want a revision after %d", rev2, err, rev1)
 	}
@@ -195,7 +195,7 @@ func runSessionClaimer(t *testing.T, open Opener) {
 	if err := f.close(); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := c.ClaimSession("dev-1", "broker-a"); !errors.Is(err, kv.ErrClosed) {
+	if _, err := c.ClaimSession(t.Context(), "dev-1", "broker-a"); !errors.Is(err, kv.ErrClosed) {
 		t.Errorf("ClaimSession after Close = %v, want ErrClosed", err)
 	}
 }

@@ -21,7 +21,7 @@ func runConcurrency(t *testing.T, open Opener) {
 		go func() {
 			defer wg.Done()
 			for range each {
-				err := f.Update(func(tx kv.Tx) error {
+				err := f.Update(t.Context(), func(tx kv.Tx) error {
 					b := tx.Bucket(bucketA)
 					n, _ := strconv.Atoi(string(b.Get([]byte("counter"))))
 					return b.Put([]byte("counter"), []byte(strconv.Itoa(n+1)))
@@ -47,10 +47,10 @@ func runClosed(t *testing.T, open Opener) {
 		t.Fatalf("Close: %v", err)
 	}
 	ran := false
-	if err := f.View(func(kv.Tx) error { ran = true; return nil }); !errors.Is(err, kv.ErrClosed) {
+	if err := f.View(t.Context(), func(kv.Tx) error { ran = true; return nil }); !errors.Is(err, kv.ErrClosed) {
 		t.Errorf("View after Close = %v, want ErrClosed", err)
 	}
-	if err := f.Update(func(kv.Tx) error { ran = true; return nil }); !errors.Is(err, kv.ErrClosed) {
+	if err := f.Update(t.Context(), func(kv.Tx) error { ran = true; return nil }); !errors.Is(err, kv.ErrClosed) {
 		t.Errorf("Update after Close = %v, want ErrClosed", err)
 	}
 	if ran {

@@ -58,14 +58,14 @@ func runScan(t *testing.T, open Opener) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			var got []string
-			if err := f.View(func(tx kv.Tx) error { return tt.scan(tx.Bucket(bucketA), &got) }); err != nil {
+			if err := f.View(t.Context(), func(tx kv.Tx) error { return tt.scan(tx.Bucket(bucketA), &got) }); err != nil {
 				t.Fatal(err)
 			}
 			if !slices.Equal(got, tt.want) {
 				t.Errorf("scan = %q, want %q", got, tt.want)
 			}
 			got = nil
-			err := f.Update(func(tx kv.Tx) error {
+			err := f.Update(t.Context(), func(tx kv.Tx) error {
 				b := tx.Bucket(bucketA)
 				if err := b.Put([]byte("x/3"), []byte("own")); err != nil {
 					return err
@@ -87,7 +87,7 @@ func runScan(t *testing.T, open Opener) {
 		})
 	}
 	t.Run("ok/values", func(t *testing.T) {
-		err := f.View(func(tx kv.Tx) error {
+		err := f.View(t.Context(), func(tx kv.Tx) error {
 			return tx.Bucket(bucketA).ForEach(func(k, v []byte) error {
 				if string(v) != "v:"+string(k) {
 					t.Errorf("value of %s = %q", k, v)
@@ -100,7 +100,7 @@ func runScan(t *testing.T, open Opener) {
 		}
 	})
 	t.Run("error/callback", func(t *testing.T) {
-		err := f.View(func(tx kv.Tx) error {
+		err := f.View(t.Context(), func(tx kv.Tx) error {
 			return tx.Bucket(bucketA).Scan([]byte("x"), func(_, _ []byte) error { return errAbort })
 		})
 		if !errors.Is(err, errAbort) {

@@ -43,6 +43,7 @@ func Run(t *testing.T, open Opener) {
 	t.Run("sequence", func(t *testing.T) { runSequence(t, open) })
 	t.Run("concurrency", func(t *testing.T) { runConcurrency(t, open) })
 	t.Run("closed", func(t *testing.T) { runClosed(t, open) })
+	t.Run("error/cancelled", func(t *testing.T) { runCancelled(t, open) })
 	runCapabilities(t, open)
 }
 
@@ -89,7 +90,7 @@ func (f *fixture) reported() []kv.RawChange {
 // put writes records of one bucket in one transaction, key, value, ...
 func (f *fixture) put(t *testing.T, bucket []byte, kvs ...string) {
 	t.Helper()
-	err := f.Update(func(tx kv.Tx) error {
+	err := f.Update(t.Context(), func(tx kv.Tx) error {
 		for i := 0; i+1 < len(kvs); i += 2 {
 			if err := tx.Bucket(bucket).Put([]byte(kvs[i]), []byte(kvs[i+1])); err != nil {
 				return err
@@ -106,7 +107,7 @@ func (f *fixture) put(t *testing.T, bucket []byte, kvs ...string) {
 func (f *fixture) get(t *testing.T, bucket []byte, key string) (string, bool) {
 	t.Helper()
 	var v []byte
-	err := f.View(func(tx kv.Tx) error {
+	err := f.View(t.Context(), func(tx kv.Tx) error {
 		v = tx.Bucket(bucket).Get([]byte(key))
 		return nil
 	})

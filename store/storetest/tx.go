@@ -25,7 +25,7 @@ func runTx(t *testing.T, open Opener) {
 	t.Run("ok/read-own-writes", func(t *testing.T) {
 		f := newFixture(t, open)
 		f.put(t, bucketA, "k", "old")
-		err := f.Update(func(tx kv.Tx) error {
+		err := f.Update(t.Context(), func(tx kv.Tx) error {
 			b := tx.Bucket(bucketA)
 			if err := b.Put([]byte("k"), []byte("new")); err != nil {
 				return err
@@ -48,7 +48,7 @@ func runTx(t *testing.T, open Opener) {
 	t.Run("ok/delete", func(t *testing.T) {
 		f := newFixture(t, open)
 		f.put(t, bucketA, "k", "v")
-		err := f.Update(func(tx kv.Tx) error {
+		err := f.Update(t.Context(), func(tx kv.Tx) error {
 			if err := tx.Bucket(bucketA).Delete([]byte("k")); err != nil {
 				return err
 			}
@@ -64,7 +64,7 @@ func runTx(t *testing.T, open Opener) {
 	t.Run("error/rollback", func(t *testing.T) {
 		f := newFixture(t, open)
 		f.put(t, bucketA, "kept", "1")
-		err := f.Update(func(tx kv.Tx) error {
+		err := f.Update(t.Context(), func(tx kv.Tx) error {
 			if err := tx.Bucket(bucketA).Put([]byte("lost"), []byte("1")); err != nil {
 				return err
 			}
@@ -85,7 +85,7 @@ func runTx(t *testing.T, open Opener) {
 	})
 	t.Run("error/write-in-view", func(t *testing.T) {
 		f := newFixture(t, open)
-		err := f.View(func(tx kv.Tx) error {
+		err := f.View(t.Context(), func(tx kv.Tx) error {
 			return tx.Bucket(bucketA).Put([]byte("k"), []byte("v"))
 		})
 		if err == nil {
@@ -102,7 +102,7 @@ func runSequence(t *testing.T, open Opener) {
 	next := func(bucket []byte, fail bool) uint64 {
 		t.Helper()
 		var n uint64
-		err := f.Update(func(tx kv.Tx) error {
+		err := f.Update(t.Context(), func(tx kv.Tx) error {
 			var err error
 			if n, err = tx.Bucket(bucket).NextSequence(); err != nil {
 				return err
@@ -129,7 +129,7 @@ func runSequence(t *testing.T, open Opener) {
 	if got := next(bucketA, false); got != 4 {
 		t.Errorf("NextSequence after a rolled back one = %d, want 4", got)
 	}
-	err := f.Update(func(tx kv.Tx) error {
+	err := f.Update(t.Context(), func(tx kv.Tx) error {
 		a, _ := tx.Bucket(bucketA).NextSequence()
 		b, err := tx.Bucket(bucketA).NextSequence()
 		if a != 5 || b != 6 {
