@@ -187,7 +187,7 @@ func TestReloadCA(t *testing.T) {
 		t.Fatalf("%d error lines for %d failed reloads", n, len(broken))
 	}
 
-	r, err := ca.RotateIntermediate(e.caDir, time.Now())
+	r, err := ca.RotateIntermediate(e.caDir, time.Now(), nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -152,7 +152,7 @@ func TestSetCA(t *testing.T) {
 	}
 	get(false)
 
-	r, err := ca.RotateIntermediate(e.caDir, time.Now())
+	r, err := ca.RotateIntermediate(e.caDir, time.Now(), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -188,7 +188,7 @@ func TestSetCA(t *testing.T) {
 	get(true)
 
 	before := e.serverSerial(t)
-	renewed, err := ca.RenewServer(e.caDir, nil, time.Now())
+	renewed, err := ca.RenewServer(e.caDir, nil, time.Now(), nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -41,7 +41,8 @@ type BrokerBundle struct {
 // more: the root, the device intermediates of the CA directory caDir, and
 // a server key with a certificate for names (DNS names or IP addresses, at
 // least one; no default names are added) signed by the root. It needs the
-// root key in caDir, and copies no CA key.
+// root key of caDir, a file or (found through keys) a key in a token, and
+// copies no CA key.
 //
 // out is created with mode 0700 when missing. An out that already holds a
 // bundle is refreshed: the trust files and the certificate are replaced,
@@ -49,16 +50,16 @@ type BrokerBundle struct {
 // sees a key that does not match its certificate. An out holding any other
 // file is refused with ErrNotBundleDir. Every file is written atomically;
 // the key with mode 0600.
-func WriteBrokerBundle(caDir, out string, names []string, now time.Time) (BrokerBundle, error) {
+func WriteBrokerBundle(caDir, out string, names []string, now time.Time, keys KeyStore) (BrokerBundle, error) {
 	sn, err := bundleServerNames(names)
 	if err != nil {
 		return BrokerBundle{}, err
 	}
-	authority, err := load(caDir, func() time.Time { return now }, nil)
+	authority, err := load(caDir, func() time.Time { return now }, keys)
 	if err != nil {
 		return BrokerBundle{}, err
 	}
-	rootKey, err := readRootKey(caDir, authority.root, nil)
+	rootKey, err := readRootKey(caDir, authority.root, keys)
 	if err != nil {
 		return BrokerBundle{}, err
 	}

@@ -29,7 +29,7 @@ func privateKeyBlocks(t *testing.T, dir string) map[string]int {
 
 func TestWriteBrokerBundle(t *testing.T) {
 	authority, caDir := newTestCA(t)
-	if _, err := RotateIntermediate(caDir, time.Now()); err != nil {
+	if _, err := RotateIntermediate(caDir, time.Now(), nil); err != nil {
 		t.Fatal(err)
 	}
 	rotated, err := Load(caDir)
@@ -38,7 +38,7 @@ func TestWriteBrokerBundle(t *testing.T) {
 	}
 	out := filepath.Join(t.TempDir(), "broker-1")
 
-	b, err := WriteBrokerBundle(caDir, out, []string{"broker-1.example", "10.0.0.7"}, time.Now())
+	b, err := WriteBrokerBundle(caDir, out, []string{"broker-1.example", "10.0.0.7"}, time.Now(), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -108,7 +108,7 @@ func TestWriteBrokerBundle(t *testing.T) {
 
 	// Written again into the same directory: a new certificate for the
 	// same key.
-	again, err := WriteBrokerBundle(caDir, out, []string{"broker-1.example"}, time.Now())
+	again, err := WriteBrokerBundle(caDir, out, []string{"broker-1.example"}, time.Now(), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -140,7 +140,7 @@ func TestWriteBrokerBundleRefuses(t *testing.T) {
 		{"error/not a CA directory", func() string { return t.TempDir() }, func() string { return t.TempDir() }, []string{"b1"}, ErrIncomplete},
 		{"error/a broker bundle is not a CA directory", func() string {
 			d := filepath.Join(t.TempDir(), "b")
-			if _, err := WriteBrokerBundle(caDir, d, []string{"b0"}, time.Now()); err != nil {
+			if _, err := WriteBrokerBundle(caDir, d, []string{"b0"}, time.Now(), nil); err != nil {
 				t.Fatal(err)
 			}
 			return d
@@ -150,7 +150,7 @@ func TestWriteBrokerBundleRefuses(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			out := tc.out()
 			before := readAll(t, out)
-			_, err := WriteBrokerBundle(tc.caDir(), out, tc.names, time.Now())
+			_, err := WriteBrokerBundle(tc.caDir(), out, tc.names, time.Now(), nil)
 			if !errors.Is(err, tc.want) {
 				t.Fatalf("err = %v, want %v", err, tc.want)
 			}
@@ -188,7 +188,7 @@ func TestLoadBrokerBundleRefuses(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			dir := filepath.Join(t.TempDir(), "bundle")
-			if _, err := WriteBrokerBundle(caDir, dir, []string{"b1"}, time.Now()); err != nil {
+			if _, err := WriteBrokerBundle(caDir, dir, []string{"b1"}, time.Now(), nil); err != nil {
 				t.Fatal(err)
 			}
 			tc.spoil(dir)

@@ -60,6 +60,9 @@ func decodeKeyRef(block *pem.Block) (KeyRef, error) {
 // openKeyRef finds the key that the reference in file name names, and
 // checks that it is the key the reference recorded.
 func openKeyRef(name string, ref KeyRef, keys KeyStore) (crypto.Signer, error) {
+	if _, ok := keys.(publicOnly); ok {
+		return unopenedKey{ref}, nil
+	}
 	if keys == nil {
 		return nil, fmt.Errorf("%w: %s refers to key %q in token %q: configure the token (hsm_module, hsm_token, hsm_pin_file; or the --hsm-* flags)",
 			ErrNoKeyStore, name, ref.Label, ref.Token)

@@ -10,8 +10,9 @@ import (
 // for the same key, whatever its remaining lifetime, and returns it. The
 // new certificate keeps every name of the old one and adds the defaults
 // and extraNames. Clients trust the root, not the leaf, so a running server
-// serves it after its next reload without anyone noticing.
-func RenewServer(dir string, extraNames []string, now time.Time) (*x509.Certificate, error) {
+// serves it after its next reload without anyone noticing. keys finds the
+// root key when root.key refers to a key in a token (nil: none).
+func RenewServer(dir string, extraNames []string, now time.Time, keys KeyStore) (*x509.Certificate, error) {
 	names, err := resolveServerNames(extraNames)
 	if err != nil {
 		return nil, err
@@ -20,7 +21,7 @@ func RenewServer(dir string, extraNames []string, now time.Time) (*x509.Certific
 	if err != nil {
 		return nil, fmt.Errorf("CA directory %s: %w", dir, err)
 	}
-	rootKey, err := readRootKey(dir, root, nil)
+	rootKey, err := readRootKey(dir, root, keys)
 	if err != nil {
 		return nil, err
 	}

@@ -9,7 +9,7 @@ import (
 
 func TestRenewServer(t *testing.T) {
 	before, dir := newTestCA(t)
-	if _, err := RenewServer(dir, []string{"broker.example.net"}, time.Now()); err != nil {
+	if _, err := RenewServer(dir, []string{"broker.example.net"}, time.Now(), nil); err != nil {
 		t.Fatal(err)
 	}
 	keyBefore := mustRead(t, dir, ServerKeyFile)
@@ -19,7 +19,7 @@ func TestRenewServer(t *testing.T) {
 	}
 
 	// A renewal without extra names keeps the names added before.
-	fresh, err := RenewServer(dir, nil, time.Now())
+	fresh, err := RenewServer(dir, nil, time.Now(), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -43,13 +43,13 @@ func TestRenewServer(t *testing.T) {
 	}
 
 	t.Run("error/bad name", func(t *testing.T) {
-		if _, err := RenewServer(dir, []string{"bad name!"}, time.Now()); !errors.Is(err, ErrBadServerName) {
+		if _, err := RenewServer(dir, []string{"bad name!"}, time.Now(), nil); !errors.Is(err, ErrBadServerName) {
 			t.Fatalf("err = %v, want %v", err, ErrBadServerName)
 		}
 	})
 	t.Run("error/root key missing", func(t *testing.T) {
 		removeAll(t, dir, RootKeyFile)
-		if _, err := RenewServer(dir, nil, time.Now()); err == nil {
+		if _, err := RenewServer(dir, nil, time.Now(), nil); err == nil {
 			t.Fatal("renewed without the root key")
 		}
 	})

@@ -16,6 +16,9 @@ import (
 // revoked or expires, because the broker checks the chain at the handshake
 // only (revocation, not retirement, is the tool to drop a device at once).
 //
+// It signs nothing, so it needs no CA key: keys in a token are read by
+// their references (LoadPublic), without the token.
+//
 // The issuing intermediate cannot be retired (ErrIssuingIntermediate):
 // rotate first. An unknown serial is ErrNoSuchIntermediate.
 func RetireIntermediate(dir, serial string) (*x509.Certificate, error) {
@@ -28,7 +31,7 @@ func RetireIntermediate(dir, serial string) (*x509.Certificate, error) {
 	if _, err := RecoverRotation(dir); err != nil {
 		return nil, err
 	}
-	current, err := load(dir, time.Now, nil)
+	current, err := load(dir, time.Now, publicOnly{})
 	if err != nil {
 		return nil, err
 	}

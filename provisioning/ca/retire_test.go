@@ -10,7 +10,7 @@ import (
 func TestRetireIntermediate(t *testing.T) {
 	before, dir := newTestCA(t)
 	oldLeaf, _ := issueTestDevice(t, before, "old", 1)
-	r, err := RotateIntermediate(dir, time.Now())
+	r, err := RotateIntermediate(dir, time.Now(), nil)
 	if err != nil {
 		t.Fatal(err)
 	}

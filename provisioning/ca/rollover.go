@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"math/big"
 	"os"
 	"path/filepath"
 	"time"
@@ -17,6 +18,11 @@ type RootRollover struct {
 	Previous *x509.Certificate // the root replaced (retired, after finish)
 	DeviceCA *x509.Certificate // the issuing intermediate, under Root
 	Done     []string          // the steps taken, for people
+	// UnusedKeyLabel is, after a finish, the label of the previous root's
+	// key in the token when it was kept in one: nothing uses it any more,
+	// and it is to be deleted with the token's tool. "" for a file key
+	// (removed with its file).
+	UnusedKeyLabel string
 }
 
 // BeginRootRollover introduces a new root next to the current one in the
@@ -38,7 +44,13 @@ type RootRollover struct {
 // point leaves a directory that Load accepts, and running the command
 // again completes it. A rollover already complete up to its finish is
 // ErrRolloverInProgress.
-func BeginRootRollover(dir string, now time.Time) (RootRollover, error) {
+//
+// When root.key refers to a key in a token, keys (a KeyGenerator) finds
+// it and the new root's key is generated in the same token, labelled after
+// the old one and the new serial; root-previous.key gets the old
+// reference. The device intermediate's rotation does the same for its
+// key (RotateIntermediate).
+func BeginRootRollover(dir string, now time.Time, keys KeyStore) (RootRollover, error) {
 	if _, err := RecoverRotation(dir); err != nil {
 		return RootRollover{}, err
 	}
@@ -54,7 +66,7 @@ func BeginRootRollover(dir string, now time.Time) (RootRollover, error) {
 		return nil
 	}
 
-	current, err := load(dir, func() time.Time { return now }, nil)
+	current, err := load(dir, func() time.Time { return now }, keys)
 	if err != nil {
 		return RootRollover{}, err
 	}
@@ -63,11 +75,11 @@ func BeginRootRollover(dir string, now time.Time) (RootRollover, error) {
 		if err := step("keep the current root as "+PreviousRootCertFile, keepPreviousRoot(dir, current.root)); err != nil {
 			return RootRollover{}, err
 		}
-		if err := step("install a new root", installNewRoot(dir, now)); err != nil {
+		if err := step("install a new root", installNewRoot(dir, now, keys)); err != nil {
 			return RootRollover{}, err
 		}
 	}
-	rest, err := completeRollover(dir, now)
+	rest, err := completeRollover(dir, now, keys)
 	if err != nil {
 		return RootRollover{}, fmt.Errorf("begin root rollover: %w (the directory is still loadable; run the command again to complete it)", err)
 	}
@@ -76,20 +88,25 @@ func BeginRootRollover(dir string, now time.Time) (RootRollover, error) {
 		return RootRollover{}, fmt.Errorf("%w: %s replaces %s; once devices have moved, run `fleetgate ca root-rollover finish`",
 			ErrRolloverInProgress, SerialHex(current.root), SerialHex(current.previous))
 	}
-	after, err := load(dir, func() time.Time { return now }, nil)
+	after, err := load(dir, func() time.Time { return now }, keys)
 	if err != nil {
 		return RootRollover{}, err
 	}
 	return RootRollover{Root: after.root, Previous: after.previous, DeviceCA: after.deviceCA, Done: done}, nil
 }
 
-// keepPreviousRoot copies the root pair to the previous-root files.
+// keepPreviousRoot copies the root pair to the previous-root files. The
+// key file is copied as it is: a PEM key, or a reference to a key that
+// stays in its token.
 func keepPreviousRoot(dir string, root *x509.Certificate) error {
-	key, err := readRootKey(dir, root, nil)
+	pub, err := readPublicKey(dir, RootKeyFile)
 	if err != nil {
-		return err
+		return fmt.Errorf("CA directory %s: %w", dir, err)
 	}
-	keyPEM, err := EncodeKeyPEM(key)
+	if !publicMatches(pub, root.PublicKey) {
+		return fmt.Errorf("CA directory %s: %w: %s does not match %s", dir, ErrCorrupt, RootKeyFile, RootCertFile)
+	}
+	keyPEM, err := os.ReadFile(filepath.Join(dir, RootKeyFile))
 	if err != nil {
 		return err
 	}
@@ -100,21 +117,34 @@ func keepPreviousRoot(dir string, root *x509.Certificate) error {
 }
 
 // installNewRoot makes a new root and renames it into place, key first
-// (Load takes the staged certificate while only the key is installed).
-func installNewRoot(dir string, now time.Time) error {
-	key, err := newKey()
+// (Load takes the staged certificate while only the key is installed). Its
+// key is made where the current root's is (newKeyLike); a key generated in
+// a token is deleted again when it was not installed.
+func installNewRoot(dir string, now time.Time, keys KeyStore) error {
+	serial, err := randomSerial()
 	if err != nil {
 		return err
 	}
+	key, err := newKeyLike(dir, RootKeyFile, keys, serial)
+	if err != nil {
+		return err
+	}
+	if err := writeNewRoot(dir, now, serial, key); err != nil {
+		return errors.Join(err, key.discardUnlessIn(dir, RootKeyFile))
+	}
+	return nil
+}
+
+// writeNewRoot signs the new root with its own key and installs the pair.
+func writeNewRoot(dir string, now time.Time, serial *big.Int, key freshKey) error {
 	name := "fleetgate root CA " + now.UTC().Format("2006-01-02 15:04:05Z")
-	root, err := sign(caTemplate(name, now, rootLifetime, 1, nil), nil, key.Public(), key)
+	tmpl := caTemplate(name, now, rootLifetime, 1, nil)
+	tmpl.SerialNumber = serial
+	root, err := sign(tmpl, nil, key.signer.Public(), key.signer)
 	if err != nil {
 		return err
 	}
-	keyPEM, err := EncodeKeyPEM(key)
-	if err != nil {
-		return err
-	}
+	keyPEM := key.file
 	for _, f := range []struct {
 		name string
 		data []byte
@@ -132,17 +162,17 @@ func installNewRoot(dir string, now time.Time) error {
 
 // completeRollover takes the steps of a begun rollover that are not taken
 // yet, and returns them.
-func completeRollover(dir string, now time.Time) ([]string, error) {
-	current, err := load(dir, func() time.Time { return now }, nil)
+func completeRollover(dir string, now time.Time, keys KeyStore) ([]string, error) {
+	current, err := load(dir, func() time.Time { return now }, keys)
 	if err != nil {
 		return nil, err
 	}
 	root, previous := current.root, current.previous
-	rootKey, err := readRootKey(dir, root, nil)
+	rootKey, err := readRootKey(dir, root, keys)
 	if err != nil {
 		return nil, err
 	}
-	previousKey, err := readKey(dir, PreviousRootKeyFile, nil)
+	previousKey, err := readKey(dir, PreviousRootKeyFile, keys)
 	if err != nil {
 		return nil, fmt.Errorf("CA directory %s: the previous root's key is needed for the cross-certificates: %w", dir, err)
 	}
@@ -173,13 +203,13 @@ func completeRollover(dir string, now time.Time) ([]string, error) {
 		done = append(done, "write the cross-certificates")
 	}
 	if current.deviceCA.CheckSignatureFrom(root) != nil {
-		if _, err := RotateIntermediate(dir, now); err != nil {
+		if _, err := RotateIntermediate(dir, now, keys); err != nil {
 			return done, err
 		}
 		done = append(done, "rotate the device intermediate onto the new root")
 	}
 	if current.server.Leaf.CheckSignatureFrom(root) != nil {
-		if _, err := RenewServer(dir, nil, now); err != nil {
+		if _, err := RenewServer(dir, nil, now, keys); err != nil {
 			return done, err
 		}
 		done = append(done, "reissue the server certificate under the new root")
@@ -202,15 +232,17 @@ func completeRollover(dir string, now time.Time) ([]string, error) {
 //
 // Without a rollover in progress it is ErrNoRollover; before the new root
 // issues the device intermediate and the server certificate it is
-// ErrRolloverIncomplete.
-func FinishRootRollover(dir string, now time.Time) (RootRollover, error) {
+// ErrRolloverIncomplete. keys finds the root key when it is in a token; the
+// previous root's key, when in a token, is left there
+// (RootRollover.UnusedKeyLabel).
+func FinishRootRollover(dir string, now time.Time, keys KeyStore) (RootRollover, error) {
 	if _, err := RecoverRotation(dir); err != nil {
 		return RootRollover{}, err
 	}
 	if _, err := recoverRootInstall(dir); err != nil {
 		return RootRollover{}, err
 	}
-	current, err := load(dir, func() time.Time { return now }, nil)
+	current, err := load(dir, func() time.Time { return now }, keys)
 	if err != nil {
 		return RootRollover{}, err
 	}
@@ -222,10 +254,11 @@ func FinishRootRollover(dir string, now time.Time) (RootRollover, error) {
 		return RootRollover{}, fmt.Errorf("%w: the device intermediate or the server certificate is not under the new root yet; run `fleetgate ca root-rollover begin` again to complete it",
 			ErrRolloverIncomplete)
 	}
-	rootKey, err := readRootKey(dir, root, nil)
+	rootKey, err := readRootKey(dir, root, keys)
 	if err != nil {
 		return RootRollover{}, err
 	}
+	unused := tokenKeyLabel(dir, PreviousRootKeyFile)
 	var done []string
 	var keep []*x509.Certificate
 	for _, c := range current.trusted {
@@ -251,7 +284,7 @@ func FinishRootRollover(dir string, now time.Time) (RootRollover, error) {
 		return RootRollover{}, err
 	}
 	done = append(done, "remove the previous root and the cross-certificates")
-	return RootRollover{Root: root, Previous: previous, DeviceCA: current.deviceCA, Done: done}, nil
+	return RootRollover{Root: root, Previous: previous, DeviceCA: current.deviceCA, Done: done, UnusedKeyLabel: unused}, nil
 }
 
 // recoverRootInstall finishes a new root's installation that stopped

@@ -43,10 +43,10 @@ func TestRootRollover(t *testing.T) {
 		t.Fatalf("trust bundle after bootstrap: %v", err)
 	}
 
-	if _, err := FinishRootRollover(dir, time.Now()); !errors.Is(err, ErrNoRollover) {
+	if _, err := FinishRootRollover(dir, time.Now(), nil); !errors.Is(err, ErrNoRollover) {
 		t.Fatalf("finish without begin = %v, want ErrNoRollover", err)
 	}
-	r, err := BeginRootRollover(dir, time.Now())
+	r, err := BeginRootRollover(dir, time.Now(), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -77,11 +77,11 @@ func TestRootRollover(t *testing.T) {
 	if bundle2.Sequence <= bundle1.Sequence || len(bundle2.RootCerts) != 2 {
 		t.Fatalf("rollover bundle: sequence %d after %d, %d roots", bundle2.Sequence, bundle1.Sequence, len(bundle2.RootCerts))
 	}
-	if _, err := BeginRootRollover(dir, time.Now()); !errors.Is(err, ErrRolloverInProgress) {
+	if _, err := BeginRootRollover(dir, time.Now(), nil); !errors.Is(err, ErrRolloverInProgress) {
 		t.Fatalf("begin twice = %v, want ErrRolloverInProgress", err)
 	}
 
-	if _, err := FinishRootRollover(dir, time.Now()); err != nil {
+	if _, err := FinishRootRollover(dir, time.Now(), nil); err != nil {
 		t.Fatal(err)
 	}
 	after, err := Load(dir)
@@ -107,7 +107,7 @@ func TestRootRollover(t *testing.T) {
 			t.Errorf("%s still there after finish: %v", name, err)
 		}
 	}
-	if _, err := FinishRootRollover(dir, time.Now()); !errors.Is(err, ErrNoRollover) {
+	if _, err := FinishRootRollover(dir, time.Now(), nil); !errors.Is(err, ErrNoRollover) {
 		t.Fatalf("finish twice = %v, want ErrNoRollover", err)
 	}
 }
@@ -119,17 +119,17 @@ func TestRootRolloverResumes(t *testing.T) {
 	if err := keepPreviousRoot(dir, before.Root()); err != nil {
 		t.Fatal(err)
 	}
-	if err := installNewRoot(dir, time.Now()); err != nil {
+	if err := installNewRoot(dir, time.Now(), nil); err != nil {
 		t.Fatal(err)
 	}
 	mid, err := Load(dir)
 	if err != nil {
 		t.Fatalf("directory after a stopped begin: %v", err)
 	}
-	if _, err := FinishRootRollover(dir, time.Now()); !errors.Is(err, ErrRolloverIncomplete) {
+	if _, err := FinishRootRollover(dir, time.Now(), nil); !errors.Is(err, ErrRolloverIncomplete) {
 		t.Fatalf("finish of a stopped begin = %v, want ErrRolloverIncomplete", err)
 	}
-	r, err := BeginRootRollover(dir, time.Now())
+	r, err := BeginRootRollover(dir, time.Now(), nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -24,6 +24,14 @@ type Rotation struct {
 	New *x509.Certificate
 	// Old is the previous issuing intermediate, now in TrustedDeviceCAsFile.
 	Old *x509.Certificate
+	// NewKeyLabel is the label of New's key in the token when the
+	// intermediate's key is kept in one; "" for a file key.
+	NewKeyLabel string
+	// OldKeyLabel is the label of Old's key in the token, which nothing
+	// uses any more: it is left there for a running server to sign with
+	// until it reloads, and is to be deleted with the token's tool. "" for
+	// a file key (destroyed by the rotation).
+	OldKeyLabel string
 }
 
 // rotationStep is one file operation of a rotation. Each is atomic, and
@@ -38,6 +46,15 @@ type rotationStep struct {
 // dir), and moves the old certificate into TrustedDeviceCAsFile, so that
 // devices holding certificates from it still connect. The old key is
 // destroyed: nothing may issue from a trusted-only intermediate.
+//
+// When the intermediate's key is in a token (its key file holds a
+// reference), the new key is generated in the same token, labelled after
+// the old one and the new serial (keys must be a KeyGenerator), and the
+// key file gets a reference to it. The old key is left in the token
+// (Rotation.OldKeyLabel): a server still running with it keeps signing
+// until it reloads. A root key in a token is found through keys too. On a
+// failure before the new key file is installed, the new token key is
+// deleted again.
 //
 // It is an offline operation on the files; a running server picks the
 // result up when it reloads. The steps are ordered so that a crash at any
@@ -54,57 +71,64 @@ type rotationStep struct {
 // A stopped rotation is finished (after step 3) or its staged files are
 // removed (before) by RecoverRotation, which RotateIntermediate and
 // Bootstrap run first.
-func RotateIntermediate(dir string, now time.Time) (Rotation, error) {
+func RotateIntermediate(dir string, now time.Time, keys KeyStore) (Rotation, error) {
 	if _, err := RecoverRotation(dir); err != nil {
 		return Rotation{}, err
 	}
-	r, steps, err := planRotation(dir, now)
+	r, key, steps, err := planRotation(dir, now, keys)
 	if err != nil {
-		return Rotation{}, err
+		return Rotation{}, errors.Join(err, key.discardUnlessIn(dir, DeviceCAKeyFile))
 	}
 	for _, s := range steps {
 		if err := s.do(); err != nil {
-			return Rotation{}, fmt.Errorf("rotate device intermediate: %s: %w (the directory is still loadable; run the rotation again)", s.name, err)
+			return Rotation{}, errors.Join(
+				fmt.Errorf("rotate device intermediate: %s: %w (the directory is still loadable; run the rotation again)", s.name, err),
+				key.discardUnlessIn(dir, DeviceCAKeyFile))
 		}
 	}
 	return r, nil
 }
 
 // planRotation checks the directory, creates the new intermediate in
-// memory and returns the file operations that install it.
-func planRotation(dir string, now time.Time) (Rotation, []rotationStep, error) {
-	current, err := load(dir, func() time.Time { return now }, nil)
+// memory (its key in the token when the current one is there) and returns
+// the file operations that install it. The key it returns is to be
+// discarded when the rotation fails, also when planRotation does.
+func planRotation(dir string, now time.Time, keys KeyStore) (Rotation, freshKey, []rotationStep, error) {
+	current, err := load(dir, func() time.Time { return now }, keys)
 	if err != nil {
-		return Rotation{}, nil, err
+		return Rotation{}, freshKey{}, nil, err
 	}
-	rootKey, err := readKey(dir, RootKeyFile, nil)
+	rootKey, err := readKey(dir, RootKeyFile, keys)
 	if err != nil {
-		return Rotation{}, nil, fmt.Errorf("CA directory %s: the root key is needed to sign a new intermediate: %w", dir, err)
+		return Rotation{}, freshKey{}, nil, fmt.Errorf("CA directory %s: the root key is needed to sign a new intermediate: %w", dir, err)
 	}
 	if !keyMatches(rootKey, current.root.PublicKey) {
-		return Rotation{}, nil, fmt.Errorf("CA directory %s: %w: %s does not match %s", dir, ErrCorrupt, RootKeyFile, RootCertFile)
+		return Rotation{}, freshKey{}, nil, fmt.Errorf("CA directory %s: %w: %s does not match %s", dir, ErrCorrupt, RootKeyFile, RootCertFile)
 	}
 	trusted, err := readTrusted(dir)
 	if err != nil {
-		return Rotation{}, nil, fmt.Errorf("CA directory %s: %w", dir, err)
+		return Rotation{}, freshKey{}, nil, fmt.Errorf("CA directory %s: %w", dir, err)
 	}
 
-	key, err := newKey()
+	serial, err := randomSerial()
 	if err != nil {
-		return Rotation{}, nil, err
+		return Rotation{}, freshKey{}, nil, err
+	}
+	oldLabel := tokenKeyLabel(dir, DeviceCAKeyFile)
+	key, err := newKeyLike(dir, DeviceCAKeyFile, keys, serial)
+	if err != nil {
+		return Rotation{}, freshKey{}, nil, err
 	}
 	// The date in the name tells intermediates apart for people; verifiers
 	// match issuers by key identifier as well as by name.
 	name := "fleetgate device CA " + now.UTC().Format("2006-01-02 15:04:05Z")
-	fresh, err := sign(caTemplate(name, now, deviceCALifetime, 0,
-		[]x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}), current.root, key.Public(), rootKey)
+	tmpl := caTemplate(name, now, deviceCALifetime, 0, []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth})
+	tmpl.SerialNumber = serial
+	fresh, err := sign(tmpl, current.root, key.signer.Public(), rootKey)
 	if err != nil {
-		return Rotation{}, nil, err
+		return Rotation{}, key, nil, err
 	}
-	keyPEM, err := EncodeKeyPEM(key)
-	if err != nil {
-		return Rotation{}, nil, err
-	}
+	keyPEM := key.file
 	old := current.deviceCA
 	if !slices.ContainsFunc(trusted, old.Equal) {
 		trusted = append(trusted, old)
@@ -122,7 +146,7 @@ func planRotation(dir string, now time.Time) (Rotation, []rotationStep, error) {
 		{"install " + DeviceCAKeyFile, func() error { return renameInDir(dir, DeviceCANextKeyFile, DeviceCAKeyFile) }},
 		{"install " + DeviceCACertFile, func() error { return renameInDir(dir, DeviceCANextCertFile, DeviceCACertFile) }},
 	}
-	return Rotation{New: fresh, Old: old}, steps, nil
+	return Rotation{New: fresh, Old: old, NewKeyLabel: key.label, OldKeyLabel: oldLabel}, key, steps, nil
 }
 
 // RecoverRotation brings a directory left by a stopped RotateIntermediate

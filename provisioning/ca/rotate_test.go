@@ -22,7 +22,7 @@ func TestRotateIntermediate(t *testing.T) {
 	oldLeaf, _ := issueTestDevice(t, before, "old-device", 1)
 	oldKeyPEM := mustRead(t, dir, DeviceCAKeyFile)
 
-	r, err := RotateIntermediate(dir, time.Now())
+	r, err := RotateIntermediate(dir, time.Now(), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -58,7 +58,7 @@ func TestRotateIntermediate(t *testing.T) {
 	}
 
 	// A second rotation keeps both older intermediates.
-	r2, err := RotateIntermediate(dir, time.Now())
+	r2, err := RotateIntermediate(dir, time.Now(), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -81,7 +81,7 @@ func TestRotateIntermediate(t *testing.T) {
 // later rotation succeeds.
 func TestRotateIntermediateCrash(t *testing.T) {
 	_, full := newTestCA(t)
-	_, probe, err := planRotation(full, time.Now())
+	_, _, probe, err := planRotation(full, time.Now(), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -92,7 +92,7 @@ func TestRotateIntermediateCrash(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			r, steps, err := planRotation(dir, time.Now())
+			r, _, steps, err := planRotation(dir, time.Now(), nil)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -142,7 +142,7 @@ func TestRotateIntermediateCrash(t *testing.T) {
 					t.Errorf("%s left after recovery", name)
 				}
 			}
-			if _, err := RotateIntermediate(dir, time.Now()); err != nil {
+			if _, err := RotateIntermediate(dir, time.Now(), nil); err != nil {
 				t.Fatalf("rotation after recovery: %v", err)
 			}
 			final, err := Load(dir)
@@ -183,7 +183,7 @@ func TestRotateIntermediateErrors(t *testing.T) {
 			dir := copyCA(t, full)
 			tc.change(t, dir)
 			before := readAll(t, dir)
-			if _, err := RotateIntermediate(dir, time.Now()); !errors.Is(err, tc.want) {
+			if _, err := RotateIntermediate(dir, time.Now(), nil); !errors.Is(err, tc.want) {
 				t.Fatalf("err = %v, want %v", err, tc.want)
 			}
 			after := readAll(t, dir)
@@ -203,7 +203,7 @@ func TestRotateIntermediateErrors(t *testing.T) {
 // rotation stopped after the key was installed finishes it.
 func TestBootstrapFinishesRotation(t *testing.T) {
 	_, dir := newTestCA(t)
-	r, steps, err := planRotation(dir, time.Now())
+	r, _, steps, err := planRotation(dir, time.Now(), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -228,7 +228,7 @@ func TestBootstrapFinishesRotation(t *testing.T) {
 func TestIssuerChainPEM(t *testing.T) {
 	before, dir := newTestCA(t)
 	oldLeaf, _ := issueTestDevice(t, before, "old", 1)
-	if _, err := RotateIntermediate(dir, time.Now()); err != nil {
+	if _, err := RotateIntermediate(dir, time.Now(), nil); err != nil {
 		t.Fatal(err)
 	}
 	after, err := Load(dir)
@@ -280,14 +280,14 @@ func TestLoadDuringRotation(t *testing.T) {
 		}
 	}()
 	for i := 0; i < 10; i++ {
-		r, err := RotateIntermediate(dir, time.Now())
+		r, err := RotateIntermediate(dir, time.Now(), nil)
 		if err != nil {
 			t.Fatal(err)
 		}
 		if _, err := RetireIntermediate(dir, SerialHex(r.Old)); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := RenewServer(dir, nil, time.Now()); err != nil {
+		if _, err := RenewServer(dir, nil, time.Now(), nil); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -13,7 +13,7 @@ func TestLoadTrusted(t *testing.T) {
 	authority, full := newTestCA(t)
 	// An older intermediate to trust: rotate a copy and keep its old one.
 	other := copyCA(t, full)
-	r, err := RotateIntermediate(other, time.Now())
+	r, err := RotateIntermediate(other, time.Now(), nil)
 	if err != nil {
 		t.Fatal(err)
 	}

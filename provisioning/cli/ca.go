@@ -20,7 +20,8 @@ const defaultDataDir = "data"
 // caCommand is `fleetgate ca`: offline operations on the CA directory of a
 // data directory. They only change files; a running server picks the
 // result up at its next reload (SIGHUP, or within reload_interval). Unlike
-// the other groups they need no server, so they carry no connection flags.
+// the other groups they need no server, so they carry no connection flags;
+// they carry the --hsm-* flags of the token that holds CA keys, if any.
 func caCommand() *cobra.Command {
 	dataDir := envOr("FLEETGATE_DATA_DIR", defaultDataDir)
 	cmd := &cobra.Command{
@@ -29,43 +30,74 @@ func caCommand() *cobra.Command {
 		Long: `Operations on the CA files under <data>/ca. They work on the files only;
 a running server loads the result on SIGHUP or when it notices the change
 (every reload_interval, 2s by default), without dropping any connection.
-Do not run two of these commands on the same directory at once.`,
+Do not run two of these commands on the same directory at once.
+
+CA keys kept in a PKCS#11 token (fleetgate ca init-hsm) are reached with
+--hsm-module, --hsm-token and --hsm-pin-file or --hsm-pin-env (or
+FLEETGATE_HSM_*), as the server reaches them; "list" and
+"retire-intermediate" need no token.`,
 		Args: cobra.NoArgs,
 	}
 	cmd.PersistentFlags().StringVar(&dataDir, "data", dataDir, "data directory (the CA is in <data>/ca); FLEETGATE_DATA_DIR also sets it")
 	caDir := func() string { return filepath.Join(dataDir, "ca") }
+	keys := hsmFlags(cmd)
 
 	cmd.AddCommand(&cobra.Command{
 		Use:   "list",
 		Short: "List the issuing and trusted device intermediates and the server certificate",
-		Args:  cobra.NoArgs,
+		Long: `List the roots, device intermediates and the server certificate. Keys in a
+token are read by their references, so no token is needed; with the --hsm-*
+flags the token is opened too, which checks that it holds every key.`,
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			c, err := ca.Load(caDir())
-			if err != nil {
-				return fmt.Errorf("%w (is --data right?)", err)
-			}
-			printCAList(cmd.OutOrStdout(), c, time.Now())
-			return nil
+			return withCAKeys(keys, func(ks ca.KeyStore) error {
+				load := ca.LoadPublic
+				if ks != nil {
+					load = func(dir string) (*ca.CA, error) { return ca.LoadWithKeys(dir, ks) }
+				}
+				c, err := load(caDir())
+				if err != nil {
+					return fmt.Errorf("%w (is --data right?)", err)
+				}
+				printCAList(cmd.OutOrStdout(), c, time.Now())
+				return nil
+			})
 		},
 	})
 	cmd.AddCommand(&cobra.Command{
 		Use:   "rotate-intermediate",
 		Short: "Create a new issuing device intermediate and keep trusting the old one",
-		Long: `Create a new device-issuing intermediate signed by the root (root.key must be
-in the CA directory), move the current one into trusted-device-cas.crt and
-install the new pair. Devices with certificates from the old intermediate
-keep connecting; new certificates come from the new one after the server
-reloads. The old intermediate's key is destroyed.`,
+		Long: `Create a new device-issuing intermediate signed by the root (root.key in the
+CA directory, or in the token), move the current one into
+trusted-device-cas.crt and install the new pair. Devices with certificates
+from the old intermediate keep connecting; new certificates come from the
+new one after the server reloads. The old intermediate's key file is
+destroyed.
+
+When the intermediate's key is in a token, the new key is generated in the
+same token (labelled <old label>-<new serial>) and device-ca.key refers to
+it; the old key stays in the token for the running server until it reloads:
+delete it then with the token's tool.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			r, err := ca.RotateIntermediate(caDir(), time.Now())
+			var r ca.Rotation
+			err := withCAKeys(keys, func(ks ca.KeyStore) (err error) {
+				r, err = ca.RotateIntermediate(caDir(), time.Now(), ks)
+				return err
+			})
 			if err != nil {
 				return err
 			}
 			out := cmd.OutOrStdout()
 			fmt.Fprintf(out, "rotated the device intermediate in %s\n", caDir())
 			fmt.Fprintf(out, "  new issuing intermediate: serial %s  %s\n", ca.SerialHex(r.New), describe(r.New))
+			if r.NewKeyLabel != "" {
+				fmt.Fprintf(out, "  its key: %q in token %q\n", r.NewKeyLabel, keys.Token)
+			}
 			fmt.Fprintf(out, "  old intermediate, now trusted only: serial %s  %s\n", ca.SerialHex(r.Old), describe(r.Old))
+			if r.OldKeyLabel != "" {
+				fmt.Fprintf(out, "  its key %q stays in token %q: delete it once the server has reloaded\n", r.OldKeyLabel, keys.Token)
+			}
 			fmt.Fprintf(out, `
 Next:
   1. Reload the running server: kill -HUP <pid>, or wait for it to notice the
@@ -104,7 +136,11 @@ expires (use "fleetgate device revoke" to drop one at once).`,
 		Short: "Reissue the server certificate now (same key, same names plus any --server-name)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			c, err := ca.RenewServer(caDir(), names, time.Now())
+			var c *x509.Certificate
+			err := withCAKeys(keys, func(ks ca.KeyStore) (err error) {
+				c, err = ca.RenewServer(caDir(), names, time.Now(), ks)
+				return err
+			})
 			if err != nil {
 				return err
 			}
@@ -115,9 +151,9 @@ expires (use "fleetgate device revoke" to drop one at once).`,
 	}
 	renew.Flags().StringSliceVar(&names, "server-name", nil, "extra DNS name or IP for the server certificate (repeatable)")
 	cmd.AddCommand(renew)
-	cmd.AddCommand(brokerBundleCommand(caDir))
-	cmd.AddCommand(caInitHSMCommand(caDir))
-	cmd.AddCommand(rootRolloverCommand(caDir, &dataDir))
+	cmd.AddCommand(brokerBundleCommand(caDir, keys))
+	cmd.AddCommand(caInitHSMCommand(caDir, keys))
+	cmd.AddCommand(rootRolloverCommand(caDir, &dataDir, keys))
 	return cmd
 }
 

@@ -7,11 +7,12 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/fleetgate/fleetgate/provisioning/ca"
+	"github.com/fleetgate/fleetgate/provisioning/hsm"
 )
 
 // brokerBundleCommand is `fleetgate ca broker-bundle`: what a broker host
 // needs, and no CA key, written on the CA host for copying to it.
-func brokerBundleCommand(caDir func() string) *cobra.Command {
+func brokerBundleCommand(caDir func() string, keys *hsm.Config) *cobra.Command {
 	var out string
 	var names []string
 	cmd := &cobra.Command{
@@ -25,7 +26,8 @@ func brokerBundleCommand(caDir func() string) *cobra.Command {
   server.crt      a server certificate for the --name values, signed by the root
   server.key      its key (mode 0600)
 
-Run it on the CA host (it needs root.key in <data>/ca), copy the directory
+Run it on the CA host (it needs root.key in <data>/ca, or the root key in
+the token the --hsm-* flags name), copy the directory
 to the broker host and start the broker there with
   fleetgate serve --role broker --bundle DIR ...
 
@@ -39,7 +41,11 @@ refused.`,
 			if err := requireFlag("out", out); err != nil {
 				return err
 			}
-			b, err := ca.WriteBrokerBundle(caDir(), out, names, time.Now())
+			var b ca.BrokerBundle
+			err := withCAKeys(keys, func(ks ca.KeyStore) (err error) {
+				b, err = ca.WriteBrokerBundle(caDir(), out, names, time.Now(), ks)
+				return err
+			})
 			if err != nil {
 				return err
 			}

@@ -20,10 +20,11 @@ var hsmKeyFiles = []struct{ name, file string }{
 }
 
 // hsmFlags adds the token flags (defaults from FLEETGATE_HSM_*, as the
-// server reads them) to cmd and returns the configuration they fill.
+// server reads them) to cmd, persistent, and returns the configuration
+// they fill: the `fleetgate ca` group holds them for all its commands.
 func hsmFlags(cmd *cobra.Command) *hsm.Config {
 	cfg := &hsm.Config{}
-	f := cmd.Flags()
+	f := cmd.PersistentFlags()
 	f.StringVar(&cfg.Module, "hsm-module", envOr("FLEETGATE_HSM_MODULE", ""), "PKCS#11 module (shared library), e.g. /usr/lib/softhsm/libsofthsm2.so")
 	f.StringVar(&cfg.Token, "hsm-token", envOr("FLEETGATE_HSM_TOKEN", ""), "label of the PKCS#11 token")
 	f.StringVar(&cfg.PINFile, "hsm-pin-file", envOr("FLEETGATE_HSM_PIN_FILE", ""), "file holding the token's user PIN")
@@ -31,12 +32,26 @@ func hsmFlags(cmd *cobra.Command) *hsm.Config {
 	return cfg
 }
 
+// withCAKeys runs run with the token the --hsm-* flags name, open, as the
+// store of the CA keys kept there, and closes it after; without any
+// --hsm-* setting run gets nil and every CA key must be a file.
+func withCAKeys(cfg *hsm.Config, run func(keys ca.KeyStore) error) error {
+	if !cfg.Enabled() {
+		return run(nil)
+	}
+	tok, err := hsm.Open(*cfg)
+	if err != nil {
+		return fmt.Errorf("open the token of the CA keys (--hsm-*): %w", err)
+	}
+	defer tok.Close()
+	return run(tok)
+}
+
 // caInitHSMCommand is `fleetgate ca init-hsm`.
-func caInitHSMCommand(caDir func() string) *cobra.Command {
+func caInitHSMCommand(caDir func() string, cfg *hsm.Config) *cobra.Command {
 	var (
 		keys, names []string
 		prefix      string
-		cfg         *hsm.Config
 	)
 	cmd := &cobra.Command{
 		Use:   "init-hsm",
@@ -83,7 +98,6 @@ Start the server with the same --hsm-module, --hsm-token and --hsm-pin-file
 			return nil
 		},
 	}
-	cfg = hsmFlags(cmd)
 	cmd.Flags().StringSliceVar(&keys, "keys", []string{"root", "device", "operator"}, "which CA keys go into the token: root, device, operator")
 	cmd.Flags().StringVar(&prefix, "label-prefix", "fleetgate", "prefix of the key labels in the token")
 	cmd.Flags().StringSliceVar(&names, "server-name", nil, "extra DNS name or IP for the server certificate (repeatable)")

@@ -8,10 +8,11 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/fleetgate/fleetgate/provisioning/ca"
+	"github.com/fleetgate/fleetgate/provisioning/hsm"
 )
 
 // rootRolloverCommand is `fleetgate ca root-rollover begin|finish`.
-func rootRolloverCommand(caDir func() string, dataDir *string) *cobra.Command {
+func rootRolloverCommand(caDir func() string, dataDir *string, keys *hsm.Config) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "root-rollover",
 		Short: "Replace the root: begin (new root next to the old, cross-signed), then finish (retire the old root)",
@@ -26,11 +27,16 @@ new root (the old one stays trusted), reissue the server certificate under
 the new root (served with the cross-certificate, so clients holding either
 root verify it), and sign a trust bundle listing both roots. Devices fetch
 that bundle at their next rotation or scheduled check and trust the new root
-from then on. root.key must be in the CA directory. A begin stopped half way
-is completed by running it again.`,
+from then on. root.key must be in the CA directory, or the root key in the
+token the --hsm-* flags name: the new root's key is then generated in the
+same token. A begin stopped half way is completed by running it again.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			r, err := ca.BeginRootRollover(caDir(), time.Now())
+			var r ca.RootRollover
+			err := withCAKeys(keys, func(ks ca.KeyStore) (err error) {
+				r, err = ca.BeginRootRollover(caDir(), time.Now(), ks)
+				return err
+			})
 			if err != nil {
 				return err
 			}
@@ -59,11 +65,18 @@ certificate under the previous root is refused at the TLS handshake, and a
 device that never learned the new root cannot verify the server.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			r, err := ca.FinishRootRollover(caDir(), time.Now())
+			var r ca.RootRollover
+			err := withCAKeys(keys, func(ks ca.KeyStore) (err error) {
+				r, err = ca.FinishRootRollover(caDir(), time.Now(), ks)
+				return err
+			})
 			if err != nil {
 				return err
 			}
 			printRollover(cmd.OutOrStdout(), "finished the root rollover in "+caDir(), r)
+			if r.UnusedKeyLabel != "" {
+				fmt.Fprintf(cmd.OutOrStdout(), "The previous root's key %q stays in token %q, unused: delete it with the token's tool.\n", r.UnusedKeyLabel, keys.Token)
+			}
 			fmt.Fprintln(cmd.OutOrStdout(), "Reload the running server (kill -HUP <pid>, or wait for it to notice).")
 			return nil
 		},
