@@ -1,7 +1,6 @@
 package ca
 
 import (
-	"crypto"
 	"crypto/x509"
 	"encoding/hex"
 	"fmt"
@@ -60,11 +59,6 @@ func (ca *CA) WithPublicURL(base string) (*CA, error) {
 // PublicURL returns the base URL set by WithPublicURL, without a trailing
 // slash; empty when device certificates carry no revocation URLs.
 func (ca *CA) PublicURL() string { return ca.publicURL }
-
-// DeviceSigner returns the issuing intermediate's key as a signer, for the
-// OCSP responder to sign with (the key itself never leaves this package's
-// reach as bytes).
-func (ca *CA) DeviceSigner() crypto.Signer { return ca.deviceKey }
 
 // addRevocationURLs fills a device template's CRL distribution point and
 // OCSP URL when a public URL is set.

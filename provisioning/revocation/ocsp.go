@@ -65,8 +65,13 @@ func (r *Responder) respond(ctx context.Context, der []byte) []byte {
 		}
 		e = cached{st: st, refreshAt: now.Add(r.cfg.OCSPValidity / 2)}
 	}
+	responder, signer, err := r.deleg.signer(authority, now)
+	if err != nil {
+		r.log.Error("OCSP: no delegated signer", "error", err.Error())
+		return internalResponse
+	}
 	// A nonce makes the response single-use: signed afresh, not kept.
-	resp, err := signResponse(req, e.st, issuer, authority.DeviceSigner(), now, r.cfg.OCSPValidity, req.nonce)
+	resp, err := signResponse(req, e.st, responder, signer, now, r.cfg.OCSPValidity, req.nonce)
 	if err != nil {
 		r.log.Error("OCSP: signing failed", "serial", key.serial, "error", err.Error())
 		return internalResponse

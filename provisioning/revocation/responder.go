@@ -29,7 +29,8 @@ var ErrConfig = errors.New("revocation responder: bad configuration")
 // Config is what a Responder works from.
 type Config struct {
 	// Authority returns the CA in effect; a reload may swap it. Its
-	// issuing intermediate signs the CRLs and OCSP responses.
+	// issuing intermediate signs the CRLs, and issues the delegated
+	// certificate whose key signs the OCSP responses.
 	Authority func() *ca.CA
 	// Registry holds the certificates and reports their changes.
 	Registry Registry
@@ -37,6 +38,10 @@ type Config struct {
 	Logger *slog.Logger
 	// OCSPValidity and CRLValidity: 0 means the defaults above.
 	OCSPValidity, CRLValidity time.Duration
+	// DelegateLifetime is the validity of the delegated OCSP signing
+	// certificate, at least twice OCSPValidity; 0 means
+	// DefaultDelegateLifetime or four times OCSPValidity, the longer.
+	DelegateLifetime time.Duration
 	// Now is the clock; time.Now when nil.
 	Now func() time.Time
 	// OnChange, when set, is called after a change from the feed has
@@ -52,6 +57,7 @@ type Responder struct {
 	ocsp  *ocspCache
 	crl   crlCache
 	clock func() time.Time
+	deleg *delegate
 }
 
 // New returns a responder for cfg. It serves at once; call Follow so that
@@ -60,16 +66,24 @@ func New(cfg Config) (*Responder, error) {
 	if cfg.Authority == nil || cfg.Registry == nil {
 		return nil, fmt.Errorf("%w: Authority and Registry are required", ErrConfig)
 	}
-	if cfg.OCSPValidity < 0 || cfg.CRLValidity < 0 {
+	if cfg.OCSPValidity < 0 || cfg.CRLValidity < 0 || cfg.DelegateLifetime < 0 {
 		return nil, fmt.Errorf("%w: negative validity", ErrConfig)
 	}
 	if cfg.OCSPValidity == 0 {
 		cfg.OCSPValidity = DefaultOCSPValidity
 	}
+	if cfg.DelegateLifetime == 0 {
+		cfg.DelegateLifetime = max(DefaultDelegateLifetime, 4*cfg.OCSPValidity)
+	}
+	if cfg.DelegateLifetime < 2*cfg.OCSPValidity {
+		return nil, fmt.Errorf("%w: the delegated OCSP signer's lifetime %s is shorter than twice the OCSP validity %s: responses would outlive it",
+			ErrConfig, cfg.DelegateLifetime, cfg.OCSPValidity)
+	}
 	if cfg.CRLValidity == 0 {
 		cfg.CRLValidity = DefaultCRLValidity
 	}
-	r := &Responder{cfg: cfg, log: cfg.Logger, ocsp: newOCSPCache(), clock: cfg.Now}
+	r := &Responder{cfg: cfg, log: cfg.Logger, ocsp: newOCSPCache(), clock: cfg.Now,
+		deleg: &delegate{lifetime: cfg.DelegateLifetime, validity: cfg.OCSPValidity}}
 	if r.log == nil {
 		r.log = slog.New(slog.DiscardHandler)
 	}

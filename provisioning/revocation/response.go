@@ -52,6 +52,7 @@ type basicResponse struct {
 	TBSResponseData    responseData
 	SignatureAlgorithm pkix.AlgorithmIdentifier
 	Signature          asn1.BitString
+	Certificates       []asn1.RawValue `asn1:"explicit,tag:0,optional"`
 }
 
 type responseBytes struct {
@@ -75,9 +76,11 @@ type status struct {
 }
 
 // signResponse builds and signs a successful response about the
-// certificate req names, by issuer with key, valid from now for validity.
-// The responder is named by issuer's subject; nonce, when set, is echoed.
-func signResponse(req request, st status, issuer *x509.Certificate, key crypto.Signer, now time.Time, validity time.Duration, nonce *pkix.Extension) ([]byte, error) {
+// certificate req names, with key, valid from now for validity. responder
+// is key's certificate, the delegated OCSP signer: the response names it
+// by its subject and carries it, so that a relying party holding the
+// issuer verifies it. nonce, when set, is echoed.
+func signResponse(req request, st status, responder *x509.Certificate, key crypto.Signer, now time.Time, validity time.Duration, nonce *pkix.Extension) ([]byte, error) {
 	single := singleResponse{
 		CertID: certID{
 			HashAlgorithm: pkix.AlgorithmIdentifier{Algorithm: hashOID(req.HashAlgorithm), Parameters: asn1.NullRawValue},
@@ -97,7 +100,7 @@ func signResponse(req request, st status, issuer *x509.Certificate, key crypto.S
 		single.Unknown = true
 	}
 	tbs := responseData{
-		ResponderID: asn1.RawValue{Class: asn1.ClassContextSpecific, Tag: 1, IsCompound: true, Bytes: issuer.RawSubject},
+		ResponderID: asn1.RawValue{Class: asn1.ClassContextSpecific, Tag: 1, IsCompound: true, Bytes: responder.RawSubject},
 		ProducedAt:  now.UTC().Truncate(time.Second),
 		Responses:   []singleResponse{single},
 	}
@@ -122,6 +125,7 @@ func signResponse(req request, st status, issuer *x509.Certificate, key crypto.S
 		TBSResponseData:    tbs,
 		SignatureAlgorithm: alg,
 		Signature:          asn1.BitString{Bytes: sig, BitLength: 8 * len(sig)},
+		Certificates:       []asn1.RawValue{{FullBytes: responder.Raw}},
 	})
 	if err != nil {
 		return nil, fmt.Errorf("encode OCSP response: %w", err)
