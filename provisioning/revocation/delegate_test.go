@@ -1,9 +1,9 @@
 package revocation
 
 import (
-	"errors"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"errors"
 	"slices"
 	"testing"
 	"time"
