@@ -1,8 +1,12 @@
 // Package revocation publishes the revocation status of device
 // certificates to relying parties other than the broker (which reads the
 // registry itself): a CRL per issuing intermediate and an OCSP responder
-// (RFC 6960), both signed with the issuing intermediate's own key and
-// served over plain HTTP, since CRLs and OCSP responses are signed objects.
+// (RFC 6960), served over plain HTTP, since CRLs and OCSP responses are
+// signed objects. CRLs are signed with the issuing intermediate's own key;
+// OCSP responses with a delegated OCSP signer: a key held in memory and a
+// short-lived certificate for it from the intermediate, renewed halfway
+// through its life and when the intermediate changes, so that the
+// intermediate's key (perhaps in a token) is not used per response.
 //
 // Routes (see Responder.ServeHTTP):
 //
