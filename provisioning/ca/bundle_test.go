@@ -48,7 +48,7 @@ func TestWriteBrokerBundle(t *testing.T) {
 		names = append(names, n)
 	}
 	slices.Sort(names)
-	want := BundleFiles()
+	want := slices.Clone(bundleFiles) // no rollover files outside a rollover
 	slices.Sort(want)
 	if !slices.Equal(names, want) {
 		t.Fatalf("bundle holds %v, want exactly %v", names, want)
