@@ -1,7 +1,6 @@
 package ca
 
 import (
-	"errors"
 	"path/filepath"
 	"slices"
 	"testing"
@@ -126,15 +125,6 @@ func TestLoadBrokerBundleRefusesRollover(t *testing.T) {
 		{"error/previous root not self-signed", func(d string) { writeFile(t, d, PreviousRootCertFile, mustRead(t, caDir, DeviceCACertFile)) }},
 	}
 	for _, tc := range cases {
-		t.Run(tc.name, func(t *testing.T) {
-			dir := filepath.Join(t.TempDir(), "bundle")
-			if _, err := WriteBrokerBundle(caDir, dir, []string{"b1"}, time.Now()); err != nil {
-				t.Fatal(err)
-			}
-			tc.spoil(dir)
-			if _, err := LoadBrokerBundle(dir); !errors.Is(err, ErrCorrupt) {
-				t.Fatalf("err = %v, want ErrCorrupt", err)
-			}
-		})
+		t.Run(tc.name, func(t *testing.T) { refusesSpoiled(t, caDir, tc.spoil, ErrCorrupt) })
 	}
 }
