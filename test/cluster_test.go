@@ -97,7 +97,12 @@ func (f *fleet) tokens(t *testing.T, n int) []string {
 // open runs one TLS handshake and CONNECT against a broker and returns the
 // connection, still open unless nil, and the CONNACK code (0: admitted).
 func (f *fleet) open(b *server, cert tls.Certificate, id string) (*mqttConn, byte, error) {
-	conf := &tls.Config{RootCAs: f.roots, ServerName: "127.0.0.1",
+	return openTrusting(b, f.roots, cert, id)
+}
+
+// openTrusting is open for a device that verifies the broker with roots.
+func openTrusting(b *server, roots *x509.CertPool, cert tls.Certificate, id string) (*mqttConn, byte, error) {
+	conf := &tls.Config{RootCAs: roots, ServerName: "127.0.0.1",
 		GetClientCertificate: func(*tls.CertificateRequestInfo) (*tls.Certificate, error) { return &cert, nil }}
 	c, err := dialMQTT(b.MQTT, conf)
 	if err == nil {

@@ -19,6 +19,9 @@ type runner struct {
 	keys  keySource
 	st    *State              // last saved state; nil before the first enrollment
 	trust *trustbundle.Bundle // the trust bundle held; nil: the configured CA
+	// trustChecked: the trust bundle was fetched after the first session
+	// of this Run came up (checkTrustAtStart).
+	trustChecked bool
 
 	rotFails   int       // failed rotations of the current certificate
 	rotRetryAt time.Time // after a failed rotation: when to try again

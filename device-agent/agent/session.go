@@ -49,6 +49,7 @@ func (r *runner) session(ctx context.Context) error {
 			err := s.connect(ctx)
 			switch {
 			case err == nil:
+				r.checkTrustAtStart(ctx)
 			case ctx.Err() != nil:
 			case errors.Is(err, errRefusedByBroker):
 				err = fmt.Errorf("%w: %w", ErrRevoked, err)

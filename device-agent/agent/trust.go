@@ -23,6 +23,22 @@ func (r *runner) loadTrust() error {
 	return nil
 }
 
+// checkTrustAtStart fetches the trust bundle once per Run, when the first
+// session is up: a device that was off during a whole root rollover
+// learns the new root before the old one is retired, without waiting for
+// a rotation or trust_refresh. It is best effort: a failure is logged
+// (refreshTrust) and the bundle is tried again at the next rotation or
+// refresh.
+func (r *runner) checkTrustAtStart(ctx context.Context) {
+	if r.trustChecked {
+		return
+	}
+	r.trustChecked = true
+	if err := r.refreshTrust(ctx); err == nil {
+		r.log.Info("checked the trust bundle at start", "sequence", r.trust.Sequence, "roots", len(r.trust.RootCerts))
+	}
+}
+
 // refreshTrust fetches the trust bundle with the current certificate,
 // verifies it against the roots held and the bundle held, and, when it is
 // newer, saves it and verifies the broker and the API with its roots from

@@ -51,13 +51,3 @@ func (a *API) audit(w http.ResponseWriter, r *http.Request, _ store.Actor) {
 	}
 	writeJSON(w, http.StatusOK, wire.AuditList{Events: wireList(events, wireEvent)})
 }
-
-// getCA serves GET /v1/ca. The root and the device CA are public: devices
-// and operators fetch them to pin the server and to build chains.
-func (a *API) getCA(w http.ResponseWriter, _ *http.Request) {
-	authority := a.authority()
-	writeJSON(w, http.StatusOK, wire.CABundle{
-		Root:     string(authority.RootPEM()),
-		DeviceCA: string(authority.DeviceChainPEM()),
-	})
-}

@@ -7,26 +7,37 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"path/filepath"
 	"slices"
 	"time"
 )
 
 // BundleDeviceCAsFile holds, in a broker bundle, every device intermediate
 // the broker admits clients from: the issuing one first, then the older
-// ones still trusted. Each is signed by the root in RootCertFile, which
-// chains them.
+// ones still trusted. Each is signed by a root of the bundle: the one in
+// RootCertFile or, during a root rollover, the one in
+// PreviousRootCertFile.
 const BundleDeviceCAsFile = "device-cas.crt"
 
-// bundleFiles are the files of a broker bundle, in the order they are
-// written: the trust material first, the server key before its
+// bundleFiles are the files every broker bundle holds, in the order they
+// are written: the trust material first, the server key before its
 // certificate, so that a reader never sees a certificate without its key.
 var bundleFiles = []string{RootCertFile, BundleDeviceCAsFile, ServerKeyFile, ServerCertFile}
 
-// BundleFiles returns the names of the files of a broker bundle: the root
-// (for devices to verify the broker), the device intermediates (for the
+// bundleRolloverFiles are the files a broker bundle holds only during a
+// root rollover: the previous root and the cross-certificate of the
+// current root signed by it. They are written before RootCertFile and
+// removed after the bundle's other files no longer need them, so that
+// every state of the directory loads.
+var bundleRolloverFiles = []string{PreviousRootCertFile, RootCrossCertFile}
+
+// BundleFiles returns the names of the files of a broker bundle: the roots
+// (for devices to verify the broker; during a root rollover the previous
+// root and the cross-certificate too), the device intermediates (for the
 // broker to verify devices) and the broker's server certificate and key.
-// There is no CA private key among them.
-func BundleFiles() []string { return slices.Clone(bundleFiles) }
+// There is no CA private key among them. The rollover files are present
+// only during a rollover.
+func BundleFiles() []string { return append(slices.Clone(bundleFiles), bundleRolloverFiles...) }
 
 // BrokerBundle describes a bundle WriteBrokerBundle wrote.
 type BrokerBundle struct {
@@ -34,7 +45,8 @@ type BrokerBundle struct {
 	Server    *x509.Certificate   // the broker host's server certificate
 	DeviceCAs []*x509.Certificate // issuing intermediate first, then the trusted ones
 	Root      *x509.Certificate
-	KeptKey   bool // the server key of a bundle already in Dir was kept
+	Previous  *x509.Certificate // during a root rollover, the root being replaced; else nil
+	KeptKey   bool              // the server key of a bundle already in Dir was kept
 }
 
 // WriteBrokerBundle writes to out what a broker host needs and nothing
@@ -43,6 +55,13 @@ type BrokerBundle struct {
 // least one; no default names are added) signed by the root. It needs the
 // root key of caDir, a file or (found through keys) a key in a token, and
 // copies no CA key.
+//
+// During a root rollover the bundle also holds the previous root and the
+// cross-certificate of the current root (the broker serves it after its
+// certificate, so devices holding either root verify the broker), and the
+// device intermediates under either root. Outside a rollover those files
+// are removed, last: a bundle refreshed after the rollover's finish no
+// longer trusts the previous root.
 //
 // out is created with mode 0700 when missing. An out that already holds a
 // bundle is refreshed: the trust files and the certificate are replaced,
@@ -74,6 +93,10 @@ func WriteBrokerBundle(caDir, out string, names []string, now time.Time, keys Ke
 	if err != nil {
 		return BrokerBundle{}, err
 	}
+	rollover, err := readRollover(caDir)
+	if err != nil {
+		return BrokerBundle{}, fmt.Errorf("CA directory %s: %w", caDir, err)
+	}
 	deviceCAs := append([]*x509.Certificate{authority.deviceCA}, authority.trusted...)
 	data := map[string][]byte{
 		RootCertFile:        EncodeCertPEM(authority.root),
@@ -81,7 +104,39 @@ func WriteBrokerBundle(caDir, out string, names []string, now time.Time, keys Ke
 		ServerKeyFile:       keyPEM, // nil when kept
 		ServerCertFile:      EncodeCertPEM(server),
 	}
+	var previous *x509.Certificate
+	if rollover.inProgress(authority.root) {
+		if rollover.cross == nil {
+			return BrokerBundle{}, fmt.Errorf("%w: %s lacks %s; run `fleetgate ca root-rollover begin` again to complete it",
+				ErrRolloverIncomplete, caDir, RootCrossCertFile)
+		}
+		previous = rollover.previous
+		data[PreviousRootCertFile] = EncodeCertPEM(rollover.previous)
+		data[RootCrossCertFile] = EncodeCertPEM(rollover.cross)
+	}
+	if err := writeBundleFiles(out, data, kept); err != nil {
+		return BrokerBundle{}, err
+	}
+	return BrokerBundle{Dir: out, Server: server, DeviceCAs: deviceCAs, Root: authority.root, Previous: previous, KeptKey: kept}, nil
+}
+
+// writeBundleFiles writes the files of data to out in an order in which
+// every intermediate state loads: the rollover files first when data
+// holds them, then the files of every bundle (the server key only when
+// not kept), then the removal of rollover files that data lacks.
+func writeBundleFiles(out string, data map[string][]byte, kept bool) error {
+	var stale []string
+	for _, name := range bundleRolloverFiles {
+		if data[name] == nil {
+			stale = append(stale, name)
+			continue
+		}
+		if err := replaceFile(out, name, data[name], certMode); err != nil {
+			return fmt.Errorf("broker bundle %s: write %s: %w", out, name, err)
+		}
+	}
 	for _, name := range bundleFiles {
+		var err error
 		switch {
 		case name == ServerKeyFile && kept:
 			continue
@@ -91,10 +146,18 @@ func WriteBrokerBundle(caDir, out string, names []string, now time.Time, keys Ke
 			err = replaceFile(out, name, data[name], certMode)
 		}
 		if err != nil {
-			return BrokerBundle{}, fmt.Errorf("broker bundle %s: write %s: %w", out, name, err)
+			return fmt.Errorf("broker bundle %s: write %s: %w", out, name, err)
 		}
 	}
-	return BrokerBundle{Dir: out, Server: server, DeviceCAs: deviceCAs, Root: authority.root, KeptKey: kept}, nil
+	// The cross-certificate goes before the previous root: a bundle with
+	// the previous root alone still loads.
+	slices.Reverse(stale)
+	for _, name := range stale {
+		if err := os.Remove(filepath.Join(out, name)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return fmt.Errorf("broker bundle %s: remove %s: %w", out, name, err)
+		}
+	}
+	return syncDir(out)
 }
 
 // bundleServerNames checks the names for a broker host's certificate.
@@ -124,7 +187,7 @@ func prepareBundleDir(out string) error {
 	default:
 		var foreign []string
 		for _, e := range entries {
-			if !slices.Contains(bundleFiles, e.Name()) {
+			if !slices.Contains(bundleFiles, e.Name()) && !slices.Contains(bundleRolloverFiles, e.Name()) {
 				foreign = append(foreign, e.Name())
 			}
 		}

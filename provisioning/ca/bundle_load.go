@@ -22,10 +22,17 @@ var caKeyFiles = []string{RootKeyFile, DeviceCAKeyFile, OperatorCAKeyFile}
 // no operator CA. DeviceCA is the first intermediate of the bundle (the
 // issuing one when it was written), TrustedDeviceCAs the others.
 //
+// During a root rollover the bundle holds the previous root and the
+// cross-certificate too: the roots in force are the root and the previous
+// root, PreviousRoot returns the latter, and the server certificate is
+// served with the cross-certificate when the current root signed it.
+//
 // Every bundle file must exist (ErrIncomplete otherwise), the root must be
-// a self-signed CA that signed each intermediate and the server
-// certificate, and the server key must match its certificate (ErrCorrupt
-// otherwise). Like Load it changes nothing and may run at any moment.
+// a self-signed CA, each intermediate and the server certificate must be
+// signed by a root in force, the cross-certificate must carry the root's
+// key signed by the previous root, and the server key must match its
+// certificate (ErrCorrupt otherwise). Like Load it changes nothing and may
+// run at any moment.
 func LoadBrokerBundle(dir string) (*CA, error) {
 	missing, err := missingFiles(dir, bundleFiles)
 	if err != nil {
@@ -39,6 +46,10 @@ func LoadBrokerBundle(dir string) (*CA, error) {
 	if err != nil {
 		return nil, fmt.Errorf("broker bundle %s: %w", dir, err)
 	}
+	rollover, err := readRolloverRoots(dir)
+	if err != nil {
+		return nil, fmt.Errorf("broker bundle %s: %w", dir, err)
+	}
 	deviceCAs, err := readBundleDeviceCAs(dir)
 	if err != nil {
 		return nil, fmt.Errorf("broker bundle %s: %w", dir, err)
@@ -47,21 +58,26 @@ func LoadBrokerBundle(dir string) (*CA, error) {
 	if err != nil {
 		return nil, fmt.Errorf("broker bundle %s: %w", dir, err)
 	}
-	var errs []error
+	roots := rollover.roots(root)
+	errs := []error{rollover.check(root, time.Now())}
 	if !root.BasicConstraintsValid || !root.IsCA || root.CheckSignatureFrom(root) != nil {
 		errs = append(errs, fmt.Errorf("%w: %s is not a self-signed CA certificate", ErrCorrupt, RootCertFile))
 	}
-	if server.IsCA || server.CheckSignatureFrom(root) != nil {
-		errs = append(errs, fmt.Errorf("%w: %s is a CA certificate or not signed by %s", ErrCorrupt, ServerCertFile, RootCertFile))
+	if server.IsCA || !signedByAny(server, roots) {
+		errs = append(errs, fmt.Errorf("%w: %s is a CA certificate or not signed by a root of the bundle", ErrCorrupt, ServerCertFile))
 	}
 	for i, c := range deviceCAs {
-		if !c.BasicConstraintsValid || !c.IsCA || c.CheckSignatureFrom(root) != nil {
-			errs = append(errs, fmt.Errorf("%w: %s certificate %d (serial %s) is not a CA certificate signed by %s",
-				ErrCorrupt, BundleDeviceCAsFile, i+1, SerialHex(c), RootCertFile))
+		if !c.BasicConstraintsValid || !c.IsCA || !signedByAny(c, roots) {
+			errs = append(errs, fmt.Errorf("%w: %s certificate %d (serial %s) is not a CA certificate signed by a root of the bundle (%s, or %s during a root rollover)",
+				ErrCorrupt, BundleDeviceCAsFile, i+1, SerialHex(c), RootCertFile, PreviousRootCertFile))
 		}
 	}
 	if err := errors.Join(errs...); err != nil {
 		return nil, fmt.Errorf("broker bundle %s: %w", dir, err)
+	}
+	var previous *x509.Certificate
+	if rollover.inProgress(root) {
+		previous = rollover.previous
 	}
 	return &CA{
 		dir:      dir,
@@ -69,7 +85,8 @@ func LoadBrokerBundle(dir string) (*CA, error) {
 		root:     root,
 		deviceCA: deviceCAs[0],
 		trusted:  deviceCAs[1:],
-		server:   tls.Certificate{Certificate: [][]byte{server.Raw}, PrivateKey: serverKey, Leaf: server},
+		server:   tls.Certificate{Certificate: rollover.serverChain(root, server), PrivateKey: serverKey, Leaf: server},
+		previous: previous,
 	}, nil
 }
 

@@ -48,7 +48,7 @@ func TestWriteBrokerBundle(t *testing.T) {
 		names = append(names, n)
 	}
 	slices.Sort(names)
-	want := BundleFiles()
+	want := slices.Clone(bundleFiles) // no rollover files outside a rollover
 	slices.Sort(want)
 	if !slices.Equal(names, want) {
 		t.Fatalf("bundle holds %v, want exactly %v", names, want)
@@ -186,18 +186,23 @@ func TestLoadBrokerBundleRefuses(t *testing.T) {
 		}, ErrIncomplete},
 	}
 	for _, tc := range cases {
-		t.Run(tc.name, func(t *testing.T) {
-			dir := filepath.Join(t.TempDir(), "bundle")
-			if _, err := WriteBrokerBundle(caDir, dir, []string{"b1"}, time.Now(), nil); err != nil {
-				t.Fatal(err)
-			}
-			tc.spoil(dir)
-			if _, err := LoadBrokerBundle(dir); !errors.Is(err, tc.want) {
-				t.Fatalf("err = %v, want %v", err, tc.want)
-			}
-		})
+		t.Run(tc.name, func(t *testing.T) { refusesSpoiled(t, caDir, tc.spoil, tc.want) })
 	}
 	if got := CAKeysIn(caDir); !slices.Equal(got, caKeyFiles) {
 		t.Errorf("CAKeysIn(CA directory) = %v, want %v", got, caKeyFiles)
+	}
+}
+
+// refusesSpoiled writes a bundle from the CA directory caDir, spoils it,
+// and fails t unless LoadBrokerBundle refuses it with want.
+func refusesSpoiled(t *testing.T, caDir string, spoil func(dir string), want error) {
+	t.Helper()
+	dir := filepath.Join(t.TempDir(), "bundle")
+	if _, err := WriteBrokerBundle(caDir, dir, []string{"b1"}, time.Now(), nil); err != nil {
+		t.Fatal(err)
+	}
+	spoil(dir)
+	if _, err := LoadBrokerBundle(dir); !errors.Is(err, want) {
+		t.Fatalf("err = %v, want %v", err, want)
 	}
 }

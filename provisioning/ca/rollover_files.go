@@ -48,18 +48,26 @@ type rolloverFiles struct {
 
 // readRollover reads the optional rollover files and the trust bundle.
 func readRollover(dir string) (rolloverFiles, error) {
-	var r rolloverFiles
-	var err error
-	if r.previous, err = readOptionalCert(dir, PreviousRootCertFile); err != nil {
-		return r, err
-	}
-	if r.cross, err = readOptionalCert(dir, RootCrossCertFile); err != nil {
+	r, err := readRolloverRoots(dir)
+	if err != nil {
 		return r, err
 	}
 	r.bundle, err = os.ReadFile(filepath.Join(dir, TrustBundleFile))
 	if errors.Is(err, fs.ErrNotExist) {
 		return r, nil
 	}
+	return r, err
+}
+
+// readRolloverRoots reads the optional previous root and
+// cross-certificate, as a CA directory and a broker bundle hold them.
+func readRolloverRoots(dir string) (rolloverFiles, error) {
+	var r rolloverFiles
+	var err error
+	if r.previous, err = readOptionalCert(dir, PreviousRootCertFile); err != nil {
+		return r, err
+	}
+	r.cross, err = readOptionalCert(dir, RootCrossCertFile)
 	return r, err
 }
 

@@ -55,6 +55,10 @@ refused.`,
 			if b.KeptKey {
 				fmt.Fprintln(w, "  server key: kept from the bundle already there")
 			}
+			fmt.Fprintf(w, "  root: serial %s  %s\n", ca.SerialHex(b.Root), describe(b.Root))
+			if b.Previous != nil {
+				fmt.Fprintf(w, "  previous root (root rollover in progress): serial %s  %s\n", ca.SerialHex(b.Previous), describe(b.Previous))
+			}
 			for i, c := range b.DeviceCAs {
 				role := "trusted"
 				if i == 0 {

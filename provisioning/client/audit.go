@@ -33,7 +33,8 @@ func (c *Client) Audit(ctx context.Context, q AuditQuery) ([]wire.AuditEvent, er
 	return list.Events, err
 }
 
-// CA returns the public trust material: the root and the device CA chain.
+// CA returns the public trust material: the current root, the roots in
+// force (both during a root rollover) and the device CA chain.
 // The route needs no operator certificate.
 func (c *Client) CA(ctx context.Context) (wire.CABundle, error) {
 	var out wire.CABundle

@@ -21,7 +21,7 @@ type rollover struct {
 	cross    *x509.Certificate
 }
 
-func newRollover(t *testing.T) rollover {
+func newRollover(t testing.TB) rollover {
 	t.Helper()
 	old, fresh := pki.NewCA(t, "root 1"), pki.NewCA(t, "root 2")
 	cross := old.Issue(t, &x509.Certificate{
@@ -31,7 +31,7 @@ func newRollover(t *testing.T) rollover {
 	return rollover{old: old, new: fresh, cross: cross}
 }
 
-func sign(t *testing.T, seq uint64, roots []*x509.Certificate, by *pki.CA, signer ...*x509.Certificate) []byte {
+func sign(t testing.TB, seq uint64, roots []*x509.Certificate, by *pki.CA, signer ...*x509.Certificate) []byte {
 	t.Helper()
 	raw, err := trustbundle.Sign(seq, time.Now(), roots, by.Key, signer)
 	if err != nil {

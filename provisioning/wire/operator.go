@@ -75,10 +75,21 @@ type AuditList struct {
 }
 
 // CABundle is the answer of GET PathCA: the public trust material.
+//
+// Outside a root rollover Root and Roots hold the same certificate.
+// During one (`fleetgate ca root-rollover begin` to `finish`) Root is the
+// new root and Roots holds the new root then the previous one: a client
+// that trusts Roots verifies the server and every device under either
+// root. Clients written before Roots existed read Root alone, as before,
+// and verify the server through the cross-certificate it sends.
 type CABundle struct {
 	// Root is the PEM root certificate that anchors the server certificate
-	// and every CA below it.
+	// and every CA below it: the current root.
 	Root string `json:"root"`
+	// Roots is PEM: the roots in force, the current one first; during a
+	// root rollover the previous root follows (the order of
+	// TrustBundleContent.Roots).
+	Roots string `json:"roots"`
 	// DeviceCA is the PEM chain of the CA that issues device certificates.
 	DeviceCA string `json:"device_ca"`
 }
