@@ -17,6 +17,17 @@ import (
 // the broker ends the connection.
 func holdSession(t testing.TB, addr string, roots *x509.CertPool, cert tls.Certificate, id string) <-chan struct{} {
 	t.Helper()
+	c, closed, err := openSession(addr, roots, cert, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return closed
+}
+
+// openSession is holdSession for callers off the test goroutine: they
+// close the connection themselves.
+func openSession(addr string, roots *x509.CertPool, cert tls.Certificate, id string) (*mqttConn, <-chan struct{}, error) {
 	conf := &tls.Config{RootCAs: roots, ServerName: "127.0.0.1",
 		GetClientCertificate: func(*tls.CertificateRequestInfo) (*tls.Certificate, error) { return &cert, nil }}
 	c, err := dialMQTT(addr, conf)
@@ -28,16 +39,18 @@ func holdSession(t testing.TB, addr string, roots *x509.CertPool, cert tls.Certi
 		code, _, err = c.connack()
 	}
 	if err != nil || code != 0 {
-		t.Fatalf("connect %s: code %d, %v", id, code, err)
+		if c != nil {
+			c.Close()
+		}
+		return nil, nil, fmt.Errorf("connect %s: code %d, %v", id, code, err)
 	}
-	t.Cleanup(func() { c.Close() })
 	closed := make(chan struct{})
 	go func() {
 		defer close(closed)
 		_ = c.tc.SetReadDeadline(time.Time{}) // keep-alive 60 s: the broker never times us out first
 		_, _ = io.Copy(io.Discard, c.tc)
 	}()
-	return closed
+	return c, closed, nil
 }
 
 // TestBulkRevocationDropsGroup: one `fleetgate device revoke --group`
