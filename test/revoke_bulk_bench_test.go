@@ -3,7 +3,6 @@ package test
 import (
 	"context"
 	"crypto/tls"
-	"encoding/pem"
 	"fmt"
 	"os"
 	"strconv"
@@ -78,19 +77,9 @@ func bulkRevokeRun(b *testing.B, f *fleet, n int) {
 	certs := make([]tls.Certificate, n)
 	start := time.Now()
 	parallel(b, n, 8, func(i int) error {
-		issued, err := admin.IssueCertificate(ctx, ids[i], csr, 0)
-		if err != nil {
-			return err
-		}
-		for rest := []byte(issued.Chain); ; {
-			var blk *pem.Block
-			if blk, rest = pem.Decode(rest); blk == nil {
-				break
-			}
-			certs[i].Certificate = append(certs[i].Certificate, blk.Bytes)
-		}
-		certs[i].PrivateKey = key
-		return nil
+		var err error
+		certs[i], err = issueChain(admin, ids[i], key, csr)
+		return err
 	})
 	b.Logf("%d devices registered and certified in %s", n, time.Since(start).Round(time.Millisecond))
 

@@ -5,7 +5,6 @@ import (
 	"crypto/x509"
 	"fmt"
 	"io"
-	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -30,14 +29,7 @@ func holdSession(t testing.TB, addr string, roots *x509.CertPool, cert tls.Certi
 func openSession(addr string, roots *x509.CertPool, cert tls.Certificate, id string) (*mqttConn, <-chan struct{}, error) {
 	conf := &tls.Config{RootCAs: roots, ServerName: "127.0.0.1",
 		GetClientCertificate: func(*tls.CertificateRequestInfo) (*tls.Certificate, error) { return &cert, nil }}
-	c, err := dialMQTT(addr, conf)
-	if err == nil {
-		err = c.send(session(id).Packet())
-	}
-	var code byte
-	if err == nil {
-		code, _, err = c.connack()
-	}
+	c, code, err := connectMQTT(addr, conf, id)
 	if err != nil || code != 0 {
 		if c != nil {
 			c.Close()
@@ -115,16 +107,7 @@ func TestBulkRevocationDropsGroup(t *testing.T) {
 // fetchCRL downloads and parses a DER CRL.
 func fetchCRL(t *testing.T, url string) *x509.RevocationList {
 	t.Helper()
-	resp, err := http.Get(url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	der, err := io.ReadAll(resp.Body)
-	if err != nil || resp.StatusCode != http.StatusOK {
-		t.Fatalf("GET %s: %s %v", url, resp.Status, err)
-	}
-	crl, err := x509.ParseRevocationList(der)
+	crl, err := x509.ParseRevocationList(fetch(t, url))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -137,13 +137,7 @@ func certShowCommand(o *options) *cobra.Command {
 func certRevokeCommand(o *options) *cobra.Command {
 	var reason, issuer, keyID string
 	cmd := o.leafOrBulk("revoke [SERIAL]", "Revoke one certificate, or every one a CA issued (the devices stay registered)", "SERIAL", func(cmd *cobra.Command, args []string) error {
-		given := len(args)
-		for _, v := range []string{issuer, keyID} {
-			if v != "" {
-				given++
-			}
-		}
-		if given != 1 {
+		if selectors(args, issuer, keyID) != 1 {
 			return usagef("give one certificate serial, or --issuer, or --issuer-key-id")
 		}
 		if err := requireFlag("reason", reason); err != nil {

@@ -103,7 +103,7 @@ func deviceShowCommand(o *options) *cobra.Command {
 	})
 }
 
-// statusCall is one of the client's Suspend and Resume.
+// statusCall is one of the client's Suspend, Resume and Revoke.
 type statusCall func(ctx context.Context, id, reason string) (wire.Device, error)
 
 // deviceStatusCommand builds suspend and resume, which differ only in the
@@ -111,22 +111,27 @@ type statusCall func(ctx context.Context, id, reason string) (wire.Device, error
 func deviceStatusCommand(o *options, verb, short string, pick func(*client.Client) statusCall) *cobra.Command {
 	var reason string
 	cmd := o.leaf(verb+" ID", short, []string{"ID"}, func(cmd *cobra.Command, args []string) error {
-		return o.call(cmd, func(ctx context.Context, c *client.Client) error {
-			d, err := pick(c)(ctx, args[0], reason)
-			if err != nil {
-				return err
-			}
-			if o.json {
-				return printJSON(cmd.OutOrStdout(), d)
-			}
-			_, err = fmt.Fprintf(cmd.OutOrStdout(), "device %s is now %s\n", d.ID, d.Status)
-			return err
-		})
+		return o.setStatus(cmd, pick, args[0], reason)
 	})
 	if verb != "resume" {
 		cmd.Flags().StringVar(&reason, "reason", "", "why (kept in the audit log)")
 	}
 	return cmd
+}
+
+// setStatus runs one status call on device id and prints the outcome.
+func (o *options) setStatus(cmd *cobra.Command, pick func(*client.Client) statusCall, id, reason string) error {
+	return o.call(cmd, func(ctx context.Context, c *client.Client) error {
+		d, err := pick(c)(ctx, id, reason)
+		if err != nil {
+			return err
+		}
+		if o.json {
+			return printJSON(cmd.OutOrStdout(), d)
+		}
+		_, err = fmt.Fprintf(cmd.OutOrStdout(), "device %s is now %s\n", d.ID, d.Status)
+		return err
+	})
 }
 
 func printDevice(w io.Writer, d wire.Device) error {

@@ -14,30 +14,14 @@ import (
 func deviceRevokeCommand(o *options) *cobra.Command {
 	var reason, group, file string
 	cmd := o.leafOrBulk("revoke [ID]", "Retire a device for good, with its certificates", "ID", func(cmd *cobra.Command, args []string) error {
-		given := len(args)
-		for _, v := range []string{group, file} {
-			if v != "" {
-				given++
-			}
-		}
-		if given != 1 {
+		if selectors(args, group, file) != 1 {
 			return usagef("give one device ID, or --group, or --file")
 		}
 		if err := requireFlag("reason", reason); err != nil {
 			return err
 		}
 		if len(args) == 1 {
-			return o.call(cmd, func(ctx context.Context, c *client.Client) error {
-				d, err := c.Revoke(ctx, args[0], reason)
-				if err != nil {
-					return err
-				}
-				if o.json {
-					return printJSON(cmd.OutOrStdout(), d)
-				}
-				_, err = fmt.Fprintf(cmd.OutOrStdout(), "device %s is now %s\n", d.ID, d.Status)
-				return err
-			})
+			return o.setStatus(cmd, func(c *client.Client) statusCall { return c.Revoke }, args[0], reason)
 		}
 		req := wire.BulkRevokeRequest{Group: group, Reason: reason}
 		if file != "" {
@@ -61,6 +45,18 @@ drops the live sessions of all of them at once.
 	f.StringVar(&group, "group", "", "revoke every device of this group")
 	f.StringVar(&file, "file", "", "revoke every device listed in this file")
 	return cmd
+}
+
+// selectors counts what a revoke command was given to select by: its
+// positional argument and the non-empty selection flags.
+func selectors(args []string, flags ...string) int {
+	n := len(args)
+	for _, v := range flags {
+		if v != "" {
+			n++
+		}
+	}
+	return n
 }
 
 // revokeBulk sends a bulk revocation and prints its counts; unit names
