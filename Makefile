@@ -8,7 +8,7 @@ DATA    ?= data
 BENCHTIME ?= 3s
 FUZZTIME  ?= 30s
 
-.PHONY: all build run test test-deps test-quick vet bench bench-connect bench-ocsp bench-cluster bench-hsm sim fuzz attack soak cross clean
+.PHONY: all build run test test-deps test-quick vet bench bench-connect bench-ocsp bench-cluster bench-revoke bench-hsm sim fuzz attack soak cross clean
 
 all: build
 
@@ -63,6 +63,12 @@ bench-cluster: test-deps
 	$(GO) test -count=1 -run '^$$' -bench 'RegistryConnect|RevocationFanout' -benchtime 1x -v ./test/ | grep -E "round|fan-out|Benchmark|ok|FAIL"
 
 # The broker's connect path alone against a bare crypto/tls loop, in-process.
+# One bulk revocation of FLEETGATE_BENCH_DEVICES (10,000) connected devices:
+# from the command's return until the last session is gone, on bbolt and
+# on a 3-member etcd cluster with three brokers.
+bench-revoke: test-deps
+	$(GO) test -count=1 -run '^$$' -bench BulkRevocation -benchtime 1x -timeout 60m -v ./test/ | grep -E "devices registered|sessions open|command|Benchmark|ok|FAIL"
+
 bench-connect:
 	$(GO) test -run '^$$' -bench BenchmarkConnect -benchtime 2000x -count 3 -v ./broker/ | grep -E "key exchange|Benchmark|broker/bare"
 

@@ -39,6 +39,7 @@ func putCert(tx kv.Tx, c Certificate) error {
 // index entry and, for a rotation, the rotations index entry. The caller
 // has checked that the serial is free (checkNewCert).
 func insertCert(tx kv.Tx, c Certificate) error {
+	c.IssuerKeyID = IssuerKeyOf(c)
 	if err := putCert(tx, c); err != nil {
 		return err
 	}

@@ -63,40 +63,20 @@ func (db *DB) SetDeviceStatus(ctx context.Context, id string, status DeviceStatu
 		}
 		changes := []Change{{Kind: ChangeDevice, DeviceID: id, DeviceStatus: status, Time: now}}
 		if status == DeviceRevoked {
-			revoked, last, err = db.revokeDeviceCerts(tx, id, reason, now, by, per, "")
+			revoked, last, err = db.revokeDeviceCerts(tx, id, reason, now, db.cascadeAudit(tx, id, reason, by), per, "")
 			if err != nil {
 				return nil, err
 			}
 			more = last != ""
-			for _, serial := range revoked {
-				changes = append(changes, Change{Kind: ChangeCert, DeviceID: id, Serial: serial, CertStatus: CertRevoked, Time: now})
-			}
+			changes = append(changes, certChanges(id, revoked, now)...)
 		}
 		out, changed = d, true
 		return changes, nil
 	})
-	for more && err == nil {
-		var part []string
-		from := last // a retried transaction starts from the same place
-		err = db.update(ctx, func(tx kv.Tx) ([]Change, error) {
-			d, err := getDevice(tx, id)
-			if err != nil {
-				return nil, err
-			}
-			if d.Status != DeviceRevoked {
-				more = false
-				return nil, nil
-			}
-			now := db.clock()
-			part, last, err = db.revokeDeviceCerts(tx, id, d.Reason, now, by, per, from)
-			more = last != ""
-			var changes []Change
-			for _, serial := range part {
-				changes = append(changes, Change{Kind: ChangeCert, DeviceID: id, Serial: serial, CertStatus: CertRevoked, Time: now})
-			}
-			return changes, err
-		})
-		revoked = append(revoked, part...)
+	if more && err == nil {
+		var rest []string
+		rest, err = db.finishCascade(ctx, id, by, per, last, true)
+		revoked = append(revoked, rest...)
 	}
 	if err != nil {
 		return Device{}, err
@@ -120,11 +100,67 @@ func transition(from, to DeviceStatus) (string, error) {
 	return "", fmt.Errorf("%w: %s to %s", ErrState, from, to)
 }
 
+// finishCascade revokes, in transactions of at most per certificates, the
+// certificates of a revoked device whose index keys follow last: the rest
+// of a cascade that one transaction could not hold. It stops when the
+// device is not revoked. Each certificate gets its own "cert.revoke" event
+// when audited is set (a bulk revocation records one event for all). It
+// returns the serials it revoked.
+func (db *DB) finishCascade(ctx context.Context, id string, by Actor, per int, last string, audited bool) ([]string, error) {
+	var revoked []string
+	for more := true; more; {
+		var part []string
+		from := last // a retried transaction starts from the same place
+		err := db.update(ctx, func(tx kv.Tx) ([]Change, error) {
+			d, err := getDevice(tx, id)
+			if err != nil {
+				return nil, err
+			}
+			if d.Status != DeviceRevoked {
+				more = false
+				return nil, nil
+			}
+			now := db.clock()
+			var audit func(string) error
+			if audited {
+				audit = db.cascadeAudit(tx, id, d.Reason, by)
+			}
+			part, last, err = db.revokeDeviceCerts(tx, id, d.Reason, now, audit, per, from)
+			more = last != ""
+			return certChanges(id, part, now), err
+		})
+		if err != nil {
+			return revoked, err
+		}
+		revoked = append(revoked, part...)
+	}
+	return revoked, nil
+}
+
+// certChanges are the feed events of certificates of one device revoked at now.
+func certChanges(deviceID string, serials []string, now time.Time) []Change {
+	var changes []Change
+	for _, serial := range serials {
+		changes = append(changes, Change{Kind: ChangeCert, DeviceID: deviceID, Serial: serial, CertStatus: CertRevoked, Time: now})
+	}
+	return changes
+}
+
+// cascadeAudit returns the audit of one certificate revoked because its
+// device was: a "cert.revoke" event each.
+func (db *DB) cascadeAudit(tx kv.Tx, deviceID, reason string, by Actor) func(serial string) error {
+	return func(serial string) error {
+		detail := fmt.Sprintf("device=%s cascade=device.revoke reason=%q", deviceID, reason)
+		return db.appendAudit(tx, "cert.revoke", serial, detail, by)
+	}
+}
+
 // revokeDeviceCerts revokes the active and superseded certificates of a
 // device inside tx whose index keys follow after (all when empty), looking
-// at no more than limit of them (0: all). It returns the serials revoked
-// and, when it stopped at the limit, the last one it looked at.
-func (db *DB) revokeDeviceCerts(tx kv.Tx, deviceID, reason string, now time.Time, by Actor, limit int, after string) (serials []string, last string, err error) {
+// at no more than limit of them (0: all), and calls audit, when not nil,
+// for each. It returns the serials revoked and, when it stopped at the
+// limit, the last one it looked at.
+func (db *DB) revokeDeviceCerts(tx kv.Tx, deviceID, reason string, now time.Time, audit func(serial string) error, limit int, after string) (serials []string, last string, err error) {
 	prefix := indexPrefix(deviceID)
 	// Collect first: the writes below must not run under the scan.
 	var all []string
@@ -141,22 +177,38 @@ func (db *DB) revokeDeviceCerts(tx kv.Tx, deviceID, reason string, now time.Time
 		if limit > 0 && i == limit {
 			return serials, all[i-1], nil
 		}
-		cert, err := getCert(tx, serial)
+		_, revoked, err := revokeCertRecord(tx, serial, reason, now)
 		if err != nil {
 			return nil, "", fmt.Errorf("index of device %s: %w", deviceID, err)
 		}
-		if cert.Status == CertRevoked {
+		if !revoked {
 			continue
 		}
-		cert.Status, cert.RevokedAt, cert.Reason = CertRevoked, now, reason
-		if err := putCert(tx, cert); err != nil {
-			return nil, "", err
-		}
-		detail := fmt.Sprintf("device=%s cascade=device.revoke reason=%q", deviceID, reason)
-		if err := db.appendAudit(tx, "cert.revoke", serial, detail, by); err != nil {
-			return nil, "", err
+		if audit != nil {
+			if err := audit(serial); err != nil {
+				return nil, "", err
+			}
 		}
 		serials = append(serials, serial)
 	}
 	return serials, "", nil
+}
+
+// revokeCertRecord marks one certificate revoked inside tx, reading and
+// writing its record only (the DER never changes). It returns the record
+// without DER and reports false for a certificate that was revoked already.
+func revokeCertRecord(tx kv.Tx, serial, reason string, now time.Time) (Certificate, bool, error) {
+	var c Certificate
+	found, err := getJSON(tx.Bucket(bucketCerts), []byte(serial), &c)
+	if err != nil {
+		return c, false, err
+	}
+	if !found {
+		return c, false, fmt.Errorf("%w: certificate serial %q", ErrNotFound, serial)
+	}
+	if c.Status == CertRevoked {
+		return c, false, nil
+	}
+	c.Status, c.RevokedAt, c.Reason = CertRevoked, now, reason
+	return c, true, putCert(tx, c)
 }

@@ -81,6 +81,12 @@ type Certificate struct {
 	// rotation. The old one stays active until the device first connects
 	// with the new one (MarkSuperseded).
 	Supersedes string `json:"supersedes,omitempty"`
+	// IssuerKeyID is the lower-case hex key identifier of the CA that
+	// signed the certificate (its AuthorityKeyId, the issuer's
+	// SubjectKeyId). The registry fills it from DER when it records the
+	// certificate; records older than the field get it from their DER
+	// when a bulk revocation asks (IssuerKeyOf).
+	IssuerKeyID string `json:"issuer_key_id,omitempty"`
 }
 
 // Actor says who asked for a change and from where; it goes into the audit log.

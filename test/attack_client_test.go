@@ -41,6 +41,21 @@ func dialMQTT(addr string, conf *tls.Config) (*mqttConn, error) {
 	return c, tc.Handshake()
 }
 
+// connectMQTT dials addr, sends a clean CONNECT for id and reads the
+// CONNACK. The connection is returned open (nil when TCP failed) with the
+// CONNACK code (0: admitted); the caller closes it.
+func connectMQTT(addr string, conf *tls.Config, id string) (*mqttConn, byte, error) {
+	c, err := dialMQTT(addr, conf)
+	if err == nil {
+		err = c.send(session(id).Packet())
+	}
+	var code byte
+	if err == nil {
+		code, _, err = c.connack()
+	}
+	return c, code, err
+}
+
 func (c *mqttConn) Close() error { return c.tc.Close() }
 
 func (c *mqttConn) send(pk []byte) error {

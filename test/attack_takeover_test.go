@@ -27,14 +27,7 @@ func concurrentTakeovers(t *testing.T, e *attackEnv) {
 	for range workers {
 		wg.Go(func() {
 			for range rounds {
-				c, err := dialMQTT(e.addr, e.tlsConfig(&cert))
-				if err == nil {
-					err = c.send(session(id).Packet())
-				}
-				var code byte
-				if err == nil {
-					code, _, err = c.connack()
-				}
+				c, code, err := connectMQTT(e.addr, e.tlsConfig(&cert), id)
 				if err != nil || code != 0 {
 					if c != nil {
 						c.Close()

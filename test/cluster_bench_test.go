@@ -2,6 +2,7 @@ package test
 
 import (
 	"context"
+	"crypto"
 	"crypto/tls"
 	"encoding/pem"
 	"fmt"
@@ -20,16 +21,25 @@ import (
 // certificate for a key made here.
 func benchDevice(b testing.TB, admin *client.Client, id string) tls.Certificate {
 	b.Helper()
-	ctx := context.Background()
-	if _, err := admin.RegisterDevice(ctx, wire.RegisterRequest{ID: id}); err != nil {
+	if _, err := admin.RegisterDevice(context.Background(), wire.RegisterRequest{ID: id}); err != nil {
 		b.Fatalf("register %s: %v", id, err)
 	}
 	key := pki.Key(b)
-	issued, err := admin.IssueCertificate(ctx, id, []byte(pki.CSRPEM(b, key, "")), 0)
+	chain, err := issueChain(admin, id, key, []byte(pki.CSRPEM(b, key, "")))
 	if err != nil {
-		b.Fatalf("issue %s: %v", id, err)
+		b.Fatal(err)
 	}
-	var chain tls.Certificate
+	return chain
+}
+
+// issueChain issues a certificate for a registered device from csr (made
+// for key) and returns it with its chain, ready for a TLS client.
+func issueChain(admin *client.Client, id string, key crypto.Signer, csr []byte) (tls.Certificate, error) {
+	issued, err := admin.IssueCertificate(context.Background(), id, csr, 0)
+	if err != nil {
+		return tls.Certificate{}, fmt.Errorf("issue %s: %w", id, err)
+	}
+	chain := tls.Certificate{PrivateKey: key}
 	for rest := []byte(issued.Chain); ; {
 		var blk *pem.Block
 		if blk, rest = pem.Decode(rest); blk == nil {
@@ -37,8 +47,7 @@ func benchDevice(b testing.TB, admin *client.Client, id string) tls.Certificate 
 		}
 		chain.Certificate = append(chain.Certificate, blk.Bytes)
 	}
-	chain.PrivateKey = key
-	return chain
+	return chain, nil
 }
 
 // connectRate runs workers that connect (TLS + CONNECT + CONNACK, then

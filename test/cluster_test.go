@@ -104,15 +104,7 @@ func (f *fleet) open(b *server, cert tls.Certificate, id string) (*mqttConn, byt
 func openTrusting(b *server, roots *x509.CertPool, cert tls.Certificate, id string) (*mqttConn, byte, error) {
 	conf := &tls.Config{RootCAs: roots, ServerName: "127.0.0.1",
 		GetClientCertificate: func(*tls.CertificateRequestInfo) (*tls.Certificate, error) { return &cert, nil }}
-	c, err := dialMQTT(b.MQTT, conf)
-	if err == nil {
-		err = c.send(session(id).Packet())
-	}
-	var code byte
-	if err == nil {
-		code, _, err = c.connack()
-	}
-	return c, code, err
+	return connectMQTT(b.MQTT, conf, id)
 }
 
 // connect is open followed by closing the connection.

@@ -92,16 +92,22 @@ func freeLoopbackAddr(t *testing.T) string {
 // fetchPEM downloads a DER CRL and writes it as PEM to path.
 func fetchPEM(t *testing.T, url, path string) {
 	t.Helper()
+	if err := os.WriteFile(path, pem.EncodeToMemory(&pem.Block{Type: "X509 CRL", Bytes: fetch(t, url)}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// fetch GETs url and returns the body of a 200 answer.
+func fetch(t *testing.T, url string) []byte {
+	t.Helper()
 	resp, err := http.Get(url)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer resp.Body.Close()
-	der, err := io.ReadAll(resp.Body)
+	body, err := io.ReadAll(resp.Body)
 	if err != nil || resp.StatusCode != http.StatusOK {
 		t.Fatalf("GET %s: %s %v", url, resp.Status, err)
 	}
-	if err := os.WriteFile(path, pem.EncodeToMemory(&pem.Block{Type: "X509 CRL", Bytes: der}), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	return body
 }

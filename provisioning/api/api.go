@@ -129,6 +129,7 @@ func (a *API) Handler() http.Handler {
 	mux.Handle("GET "+wire.PathCertificates, a.operator(a.listCertificates))
 	mux.Handle("GET "+wire.PathCertificate, a.operator(a.showCertificate))
 	mux.Handle("POST "+wire.PathCertificateRevoke, a.operator(a.revokeCertificate))
+	mux.Handle("POST "+wire.PathRevocations, a.operator(a.revokeBulk))
 
 	mux.Handle("GET "+wire.PathAudit, a.operator(a.audit))
 

@@ -13,7 +13,13 @@ import (
 // accepted only when allowEmpty is set (for routes whose fields are all
 // optional), leaving v at its zero value.
 func (a *API) decode(w http.ResponseWriter, r *http.Request, v any, allowEmpty bool) error {
-	body := http.MaxBytesReader(w, r.Body, a.cfg.MaxBodyBytes)
+	return decodeUpTo(w, r, v, allowEmpty, a.cfg.MaxBodyBytes)
+}
+
+// decodeUpTo is decode with its own bound on the body, for the routes
+// that take whole lists (a bulk revocation).
+func decodeUpTo(w http.ResponseWriter, r *http.Request, v any, allowEmpty bool, limit int64) error {
+	body := http.MaxBytesReader(w, r.Body, limit)
 	dec := json.NewDecoder(body)
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {

@@ -40,6 +40,7 @@ func wireCertificate(c store.Certificate) wire.Certificate {
 		Reason:      c.Reason,
 		KeyHash:     c.KeyHash,
 		Supersedes:  c.Supersedes,
+		IssuerKeyID: c.IssuerKeyID,
 	}
 }
 

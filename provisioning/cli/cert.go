@@ -2,6 +2,9 @@ package cli
 
 import (
 	"context"
+	"crypto/x509"
+	"encoding/hex"
+	"encoding/pem"
 	"fmt"
 	"io"
 	"os"
@@ -132,10 +135,22 @@ func certShowCommand(o *options) *cobra.Command {
 }
 
 func certRevokeCommand(o *options) *cobra.Command {
-	var reason string
-	cmd := o.leaf("revoke SERIAL", "Revoke one certificate (the device stays registered)", []string{"SERIAL"}, func(cmd *cobra.Command, args []string) error {
+	var reason, issuer, keyID string
+	cmd := o.leafOrBulk("revoke [SERIAL]", "Revoke one certificate, or every one a CA issued (the devices stay registered)", "SERIAL", func(cmd *cobra.Command, args []string) error {
+		if selectors(args, issuer, keyID) != 1 {
+			return usagef("give one certificate serial, or --issuer, or --issuer-key-id")
+		}
 		if err := requireFlag("reason", reason); err != nil {
 			return err
+		}
+		if issuer != "" {
+			var err error
+			if keyID, err = subjectKeyID(issuer); err != nil {
+				return err
+			}
+		}
+		if keyID != "" {
+			return o.revokeBulk(cmd, wire.BulkRevokeRequest{IssuerKeyID: keyID, Reason: reason}, "certificates")
 		}
 		return o.call(cmd, func(ctx context.Context, c *client.Client) error {
 			cert, err := c.RevokeCertificate(ctx, args[0], reason)
@@ -149,8 +164,39 @@ func certRevokeCommand(o *options) *cobra.Command {
 			return err
 		})
 	})
-	cmd.Flags().StringVar(&reason, "reason", "", "why (kept in the audit log); required")
+	cmd.Long = `Revoke one certificate by serial, or every certificate an issuing CA
+signed ("this factory batch is compromised"): --issuer names the CA
+certificate file (PEM), --issuer-key-id its SubjectKeyId in hex. The
+devices stay registered and may enroll again under another CA; their live
+sessions on the revoked certificates are dropped at once. All or nothing,
+and running it again revokes nothing new.
+` + exitCodesHelp
+	f := cmd.Flags()
+	f.StringVar(&reason, "reason", "", "why (kept in the audit log); required")
+	f.StringVar(&issuer, "issuer", "", "revoke every certificate signed by this CA certificate (PEM file)")
+	f.StringVar(&keyID, "issuer-key-id", "", "revoke every certificate signed by the CA with this key ID (hex SubjectKeyId)")
 	return cmd
+}
+
+// subjectKeyID reads a PEM CA certificate and returns its SubjectKeyId in
+// lower-case hex: the AuthorityKeyId of what it signed.
+func subjectKeyID(path string) (string, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return "", fmt.Errorf("%w: %w", errBadInput, err)
+	}
+	block, _ := pem.Decode(data)
+	if block == nil || block.Type != "CERTIFICATE" {
+		return "", fmt.Errorf("%w: %s: no PEM CERTIFICATE block", errBadInput, path)
+	}
+	cert, err := x509.ParseCertificate(block.Bytes)
+	if err != nil {
+		return "", fmt.Errorf("%w: %s: %w", errBadInput, path, err)
+	}
+	if !cert.IsCA || len(cert.SubjectKeyId) == 0 {
+		return "", fmt.Errorf("%w: %s: not a CA certificate with a subject key ID", errBadInput, path)
+	}
+	return hex.EncodeToString(cert.SubjectKeyId), nil
 }
 
 func printCertificates(w io.Writer, certs []wire.Certificate) error {

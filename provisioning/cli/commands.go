@@ -64,6 +64,19 @@ func (o *options) leaf(use, short string, argNames []string, run func(cmd *cobra
 	}
 }
 
+// leafOrBulk returns a subcommand taking one optional positional argument:
+// the single record it acts on, or none when flags select many.
+func (o *options) leafOrBulk(use, short, argName string, run func(cmd *cobra.Command, args []string) error) *cobra.Command {
+	cmd := o.leaf(use, short, []string{argName}, run)
+	cmd.Args = func(cmd *cobra.Command, args []string) error {
+		if len(args) > 1 {
+			return o.withHint(cmd, usagef("%s takes at most one argument (%s), got %d", cmd.CommandPath(), argName, len(args)))
+		}
+		return nil
+	}
+	return cmd
+}
+
 // requireFlag refuses an empty value of a required flag. Checked by hand
 // rather than with MarkFlagRequired so that the error counts as a usage
 // error (exit 2) and carries a hint.

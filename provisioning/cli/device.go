@@ -23,12 +23,11 @@ the device's certificates; device IDs are never reused.`)
 		deviceImportCommand(o),
 		deviceListCommand(o),
 		deviceShowCommand(o),
-		deviceStatusCommand(o, "suspend", "Stop a device from connecting until it is resumed", false,
+		deviceStatusCommand(o, "suspend", "Stop a device from connecting until it is resumed",
 			func(c *client.Client) statusCall { return c.Suspend }),
-		deviceStatusCommand(o, "resume", "Let a suspended device connect again", false,
+		deviceStatusCommand(o, "resume", "Let a suspended device connect again",
 			func(c *client.Client) statusCall { return c.Resume }),
-		deviceStatusCommand(o, "revoke", "Retire a device for good, with its certificates", true,
-			func(c *client.Client) statusCall { return c.Revoke }),
+		deviceRevokeCommand(o),
 	)
 	return cmd
 }
@@ -107,36 +106,32 @@ func deviceShowCommand(o *options) *cobra.Command {
 // statusCall is one of the client's Suspend, Resume and Revoke.
 type statusCall func(ctx context.Context, id, reason string) (wire.Device, error)
 
-// deviceStatusCommand builds suspend, resume and revoke, which differ only
-// in the client method and in whether a reason is required.
-func deviceStatusCommand(o *options, verb, short string, reasonRequired bool, pick func(*client.Client) statusCall) *cobra.Command {
+// deviceStatusCommand builds suspend and resume, which differ only in the
+// client method.
+func deviceStatusCommand(o *options, verb, short string, pick func(*client.Client) statusCall) *cobra.Command {
 	var reason string
 	cmd := o.leaf(verb+" ID", short, []string{"ID"}, func(cmd *cobra.Command, args []string) error {
-		if reasonRequired {
-			if err := requireFlag("reason", reason); err != nil {
-				return err
-			}
-		}
-		return o.call(cmd, func(ctx context.Context, c *client.Client) error {
-			d, err := pick(c)(ctx, args[0], reason)
-			if err != nil {
-				return err
-			}
-			if o.json {
-				return printJSON(cmd.OutOrStdout(), d)
-			}
-			_, err = fmt.Fprintf(cmd.OutOrStdout(), "device %s is now %s\n", d.ID, d.Status)
-			return err
-		})
+		return o.setStatus(cmd, pick, args[0], reason)
 	})
 	if verb != "resume" {
-		help := "why (kept in the audit log)"
-		if reasonRequired {
-			help += "; required"
-		}
-		cmd.Flags().StringVar(&reason, "reason", "", help)
+		cmd.Flags().StringVar(&reason, "reason", "", "why (kept in the audit log)")
 	}
 	return cmd
+}
+
+// setStatus runs one status call on device id and prints the outcome.
+func (o *options) setStatus(cmd *cobra.Command, pick func(*client.Client) statusCall, id, reason string) error {
+	return o.call(cmd, func(ctx context.Context, c *client.Client) error {
+		d, err := pick(c)(ctx, id, reason)
+		if err != nil {
+			return err
+		}
+		if o.json {
+			return printJSON(cmd.OutOrStdout(), d)
+		}
+		_, err = fmt.Fprintf(cmd.OutOrStdout(), "device %s is now %s\n", d.ID, d.Status)
+		return err
+	})
 }
 
 func printDevice(w io.Writer, d wire.Device) error {

@@ -22,6 +22,10 @@ const (
 	PathCertificate       = "/v1/certificates/{serial}"
 	PathCertificateRevoke = "/v1/certificates/{serial}/revoke"
 
+	// PathRevocations takes a bulk revocation: a group, a device list or
+	// an issuing CA key (BulkRevokeRequest).
+	PathRevocations = "/v1/revocations"
+
 	PathGroups = "/v1/groups"
 	PathGroup  = "/v1/groups/{name}"
 	PathTokens = "/v1/tokens"

@@ -75,6 +75,9 @@ type Certificate struct {
 	// Supersedes is the serial of the certificate this one replaced by
 	// rotation.
 	Supersedes string `json:"supersedes,omitempty"`
+	// IssuerKeyID is the lower-case hex key identifier of the CA that
+	// signed the certificate: what `cert revoke --issuer` selects by.
+	IssuerKeyID string `json:"issuer_key_id,omitempty"`
 }
 
 // Group is a group's enrollment policy. A group without a record has the
