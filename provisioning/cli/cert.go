@@ -154,9 +154,9 @@ func certRevokeCommand(o *options) *cobra.Command {
 }
 
 func printCertificates(w io.Writer, certs []wire.Certificate) error {
-	t := newTable(w, "SERIAL", "DEVICE", "STATUS", "ATTESTATION", "NOT AFTER", "REASON")
+	t := newTable(w, "SERIAL", "DEVICE", "STATUS", "ATTESTATION", "NOT AFTER", "ISSUER", "REASON")
 	for _, c := range certs {
-		t.row(c.Serial, c.DeviceID, string(c.Status), string(c.Attestation), stamp(c.NotAfter), c.Reason)
+		t.row(c.Serial, c.DeviceID, string(c.Status), string(c.Attestation), stamp(c.NotAfter), c.Issuer, c.Reason)
 	}
 	return t.flush()
 }
@@ -171,6 +171,7 @@ func printCertificate(w io.Writer, c wire.Certificate) error {
 		"issued", stamp(c.IssuedAt),
 		"not before", stamp(c.NotBefore),
 		"not after", stamp(c.NotAfter),
+		"issuer", c.Issuer,
 		"revoked", stamp(c.RevokedAt),
 		"reason", c.Reason,
 	)

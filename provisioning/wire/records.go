@@ -75,6 +75,11 @@ type Certificate struct {
 	// Supersedes is the serial of the certificate this one replaced by
 	// rotation.
 	Supersedes string `json:"supersedes,omitempty"`
+	// Issuer names the intermediate that signed the certificate: the
+	// lower-case hex of its subject key identifier (the certificate's
+	// authority key identifier), as `fleetgate ca list` shows it and as
+	// the CRL URLs use it. Empty when the server cannot tell.
+	Issuer string `json:"issuer,omitempty"`
 }
 
 // Group is a group's enrollment policy. A group without a record has the
