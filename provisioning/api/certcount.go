@@ -35,7 +35,7 @@ func (a *API) countCertificates(w http.ResponseWriter, r *http.Request, _ store.
 	for i, id := range issuers {
 		issuers[i] = strings.ToLower(id)
 		if _, err := hex.DecodeString(id); err != nil || id == "" {
-			a.fail(w, r, fmt.Errorf("%w: issuer %q: want the hex subject key identifier of an intermediate (as `fleetgate ca list` shows it)", errBadRequest, id))
+			a.fail(w, r, fmt.Errorf("%w: issuer %q: want the hex subject key identifier of an intermediate (as in its CRL URL)", errBadRequest, id))
 			return
 		}
 	}

@@ -77,8 +77,8 @@ type Certificate struct {
 	Supersedes string `json:"supersedes,omitempty"`
 	// Issuer names the intermediate that signed the certificate: the
 	// lower-case hex of its subject key identifier (the certificate's
-	// authority key identifier), as `fleetgate ca list` shows it and as
-	// the CRL URLs use it. Empty when the server cannot tell.
+	// authority key identifier), as the CRL URLs name it. Empty when the
+	// server cannot tell.
 	Issuer string `json:"issuer,omitempty"`
 }
 
