@@ -3,9 +3,11 @@ package test
 import (
 	"crypto/tls"
 	"crypto/x509"
+	"strings"
 	"testing"
 
 	"github.com/fleetgate/fleetgate/provisioning/ca"
+	"github.com/fleetgate/fleetgate/provisioning/cli"
 )
 
 // connectTrusting runs one handshake and CONNECT against broker b as id,
@@ -41,9 +43,10 @@ func refusedTrusting(t *testing.T, b *server, root *x509.Certificate, cert tls.C
 
 // A broker host on a bundle follows a root rollover: a bundle refreshed
 // after `root-rollover begin` admits devices under the old root and under
-// the new one, each verifying the broker with the one root it holds; a
-// bundle refreshed after `finish` keeps admitting devices under the new
-// root and no longer those under the old.
+// the new one, each verifying the broker with the one root it holds;
+// `finish` refuses while the device under the old root is active, and
+// with --force goes ahead; a bundle refreshed after it keeps admitting
+// devices under the new root and no longer those under the old.
 func TestClusterBundleBrokerRootRollover(t *testing.T) {
 	f := startFleetAPI(t)
 	b := f.startBundleBroker(t)
@@ -69,7 +72,14 @@ func TestClusterBundleBrokerRootRollover(t *testing.T) {
 	admittedTrusting(t, b, root2, fresh, "roll-new")
 	admittedTrusting(t, b, root2, old, "roll-old")
 
-	f.api.caCmd(t, "root-rollover", "finish")
+	// roll-old is still active under root 1: finish, asking the API,
+	// refuses and names it; --force retires root 1 anyway.
+	finish := []string{"ca", "root-rollover", "finish", "--data", f.api.DataDir}
+	out, errOut, code := f.api.Ctl(finish...)
+	if code != cli.ExitConflict || !strings.Contains(errOut, "1 active certificate") || !strings.Contains(errOut, "roll-old") {
+		t.Fatalf("finish with roll-old under root 1: exit %d, want %d\nstdout: %s\nstderr: %s", code, cli.ExitConflict, out, errOut)
+	}
+	f.api.caCmd(t, "root-rollover", "finish", "--force")
 	f.api.reloadVia(t, true)
 	f.refreshBundle(t, b)
 	b.reloadVia(t, true, "previous root retired "+ca.SerialHex(root1))

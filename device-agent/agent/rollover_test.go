@@ -39,9 +39,18 @@ func startRolloverRig(t *testing.T, id string) *rolloverRig {
 
 // step runs `fleetgate ca root-rollover step` on the server's data
 // directory, sends it SIGHUP and waits for the reload that logs change.
+// finish is given the server's operator API, which it asks whether any
+// device is still under the first root.
 func (g *rolloverRig) step(t *testing.T, step, change string) {
 	t.Helper()
-	out, errOut, code := fleetserver.Run(t, bins.Fleetgate(t), "ca", "root-rollover", step, "--data", g.dataDir)
+	args := []string{"ca", "root-rollover", step, "--data", g.dataDir}
+	var out, errOut string
+	var code int
+	if step == "finish" {
+		out, errOut, code = g.srv.Ctl(args...)
+	} else {
+		out, errOut, code = fleetserver.Run(t, bins.Fleetgate(t), args...)
+	}
 	if code != 0 {
 		t.Fatalf("ca root-rollover %s: exit %d\n%s%s", step, code, out, errOut)
 	}
@@ -88,6 +97,9 @@ func TestRootRollover(t *testing.T) {
 		t.Fatalf("connected with %s after the rotation, want %s", got, rot[1].Serial)
 	}
 	logs.Await(t, wait, "accepted a trust bundle", "roots=2")
+	// finish refuses while the certificate under the first root is
+	// active: it becomes superseded once the broker has seen the new one.
+	g.srv.Logs.Await(t, wait, "predecessors superseded", "device=roll-1")
 
 	g.step(t, "finish", "previous root retired")
 	// The agent's configuration still names the first root alone: only

@@ -127,6 +127,7 @@ func (a *API) Handler() http.Handler {
 	mux.Handle("POST "+wire.PathDeviceCertificates, a.operator(a.issueCertificate))
 
 	mux.Handle("GET "+wire.PathCertificates, a.operator(a.listCertificates))
+	mux.Handle("GET "+wire.PathCertificateCount, a.operator(a.countCertificates))
 	mux.Handle("GET "+wire.PathCertificate, a.operator(a.showCertificate))
 	mux.Handle("POST "+wire.PathCertificateRevoke, a.operator(a.revokeCertificate))
 	mux.Handle("POST "+wire.PathRevocations, a.operator(a.revokeBulk))

@@ -8,7 +8,8 @@ import (
 // The one place where registry records become what the API shows. The
 // field names and encoding are those of the records themselves (a test
 // holds the two side by side), minus what stays on the server: a
-// certificate's DER (one GET of the certificate away, as PEM).
+// certificate's DER (one GET of the certificate away, as PEM), of which
+// only the issuer is shown.
 
 func wireDevice(d store.Device) wire.Device {
 	return wire.Device{
@@ -40,7 +41,7 @@ func wireCertificate(c store.Certificate) wire.Certificate {
 		Reason:      c.Reason,
 		KeyHash:     c.KeyHash,
 		Supersedes:  c.Supersedes,
-		IssuerKeyID: c.IssuerKeyID,
+		IssuerKeyID: store.IssuerKeyOf(c),
 	}
 }
 

@@ -49,22 +49,34 @@ Next:
   2. Devices learn the new root from the trust bundle (at their next
      certificate rotation, or within trust_refresh) and move onto
      certificates under it as they rotate.
-  3. Once every active device holds a certificate under the new root:
-       fleetgate ca root-rollover finish --data %s
+  3. Once every active device holds a certificate under the new root
+     (finish checks with the operator API and refuses otherwise):
+       fleetgate ca root-rollover finish --data %s --server <operator API URL>
 `, *dataDir)
 			return nil
 		},
 	})
-	cmd.AddCommand(&cobra.Command{
+	check := &finishCheck{}
+	finish := &cobra.Command{
 		Use:   "finish",
 		Short: "Retire the previous root: stop trusting intermediates under it, drop the cross-certificates",
 		Long: `Stop trusting device intermediates signed by the previous root, sign a
 trust bundle listing the new root alone, and remove the previous root and the
 cross-certificates. After the server reloads, a device still holding a
 certificate under the previous root is refused at the TLS handshake, and a
-device that never learned the new root cannot verify the server.`,
+device that never learned the new root cannot verify the server.
+
+Before changing anything it asks the operator API (the --server, --cert,
+--key and --cacert flags of the operator commands, or FLEETGATE_*) how many
+active certificates remain under the previous root's intermediates, and
+refuses while any do (exit 4), naming a few of their devices: rotate them
+onto the new root, or revoke them. Without --server it refuses (exit 2).
+--force skips the check.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := check.run(cmd, caDir()); err != nil {
+				return err
+			}
 			var r ca.RootRollover
 			err := withCAKeys(keys, func(ks ca.KeyStore) (err error) {
 				r, err = ca.FinishRootRollover(caDir(), time.Now(), ks)
@@ -80,7 +92,9 @@ device that never learned the new root cannot verify the server.`,
 			fmt.Fprintln(cmd.OutOrStdout(), "Reload the running server (kill -HUP <pid>, or wait for it to notice).")
 			return nil
 		},
-	})
+	}
+	check.addFlags(finish)
+	cmd.AddCommand(finish)
 	return cmd
 }
 

@@ -124,7 +124,7 @@ func TestRootRolloverCommands(t *testing.T) {
 	if _, err := runCA(t, "root-rollover", "begin", "--data", data); !errors.Is(err, ca.ErrRolloverInProgress) {
 		t.Fatalf("begin twice = %v, want ErrRolloverInProgress", err)
 	}
-	if out, err := runCA(t, "root-rollover", "finish", "--data", data); err != nil || !strings.Contains(out, "retire intermediate "+ca.SerialHex(first.DeviceCA())) {
+	if out, err := runCA(t, "root-rollover", "finish", "--data", data, "--force"); err != nil || !strings.Contains(out, "retire intermediate "+ca.SerialHex(first.DeviceCA())) {
 		t.Fatalf("finish: %v\n%s", err, out)
 	}
 	if rows := listRows(t, data); len(rows["previous-root"]) != 0 || len(rows["trusted"]) != 0 {

@@ -200,9 +200,9 @@ func subjectKeyID(path string) (string, error) {
 }
 
 func printCertificates(w io.Writer, certs []wire.Certificate) error {
-	t := newTable(w, "SERIAL", "DEVICE", "STATUS", "ATTESTATION", "NOT AFTER", "REASON")
+	t := newTable(w, "SERIAL", "DEVICE", "STATUS", "ATTESTATION", "NOT AFTER", "ISSUER", "REASON")
 	for _, c := range certs {
-		t.row(c.Serial, c.DeviceID, string(c.Status), string(c.Attestation), stamp(c.NotAfter), c.Reason)
+		t.row(c.Serial, c.DeviceID, string(c.Status), string(c.Attestation), stamp(c.NotAfter), c.IssuerKeyID, c.Reason)
 	}
 	return t.flush()
 }
@@ -217,6 +217,7 @@ func printCertificate(w io.Writer, c wire.Certificate) error {
 		"issued", stamp(c.IssuedAt),
 		"not before", stamp(c.NotBefore),
 		"not after", stamp(c.NotAfter),
+		"issuer", c.IssuerKeyID,
 		"revoked", stamp(c.RevokedAt),
 		"reason", c.Reason,
 	)

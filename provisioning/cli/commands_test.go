@@ -15,6 +15,7 @@ import (
 
 	"github.com/fleetgate/fleetgate/internal/testkit/pki"
 	"github.com/fleetgate/fleetgate/provisioning/api/apitest"
+	"github.com/fleetgate/fleetgate/provisioning/ca"
 	"github.com/fleetgate/fleetgate/provisioning/cli"
 	"github.com/fleetgate/fleetgate/provisioning/wire"
 	"github.com/fleetgate/fleetgate/store"
@@ -145,13 +146,15 @@ func TestOperatorWorkflow(t *testing.T) {
 	})
 	t.Run("ok/cert-list", func(t *testing.T) {
 		rs := rows(run(t, e, "cert", "list", "--device", "sensor-1").mustSucceed(t).stdout)
-		if len(rs) != 2 || rs[1][0] != serial1 || rs[1][1] != "sensor-1" || rs[1][2] != "active" || rs[1][3] != "operator" {
-			t.Errorf("rows = %q", rs)
+		issuer := ca.IssuerID(e.CA.DeviceCA())
+		if len(rs) != 2 || rs[1][0] != serial1 || rs[1][1] != "sensor-1" || rs[1][2] != "active" || rs[1][3] != "operator" ||
+			rs[1][5] != issuer {
+			t.Errorf("rows = %q, want issuer %s", rs, issuer)
 		}
 		var list wire.CertificateList
 		decodeJSON(t, run(t, e, "cert", "list", "--json").mustSucceed(t).stdout, &list)
-		if len(list.Certificates) != 2 {
-			t.Errorf("all certificates = %d, want 2", len(list.Certificates))
+		if len(list.Certificates) != 2 || list.Certificates[0].IssuerKeyID != issuer {
+			t.Errorf("all certificates = %+v, want 2 with issuer %s", list.Certificates, issuer)
 		}
 	})
 	t.Run("ok/cert-show", func(t *testing.T) {

@@ -36,6 +36,10 @@ Exit codes:
 // unreadable CSR file, a key file that already exists).
 var errBadInput = errors.New("bad input")
 
+// errConflict marks a change a local check found the current state to
+// forbid (devices still depending on what is to be retired).
+var errConflict = errors.New("conflict")
+
 // usageError marks wrong arguments or flags.
 type usageError struct{ err error }
 
@@ -86,6 +90,8 @@ func ExitCode(err error) int {
 		return ExitUnreachable
 	case errors.Is(err, errBadInput):
 		return ExitBadInput
+	case errors.Is(err, errConflict):
+		return ExitConflict
 	}
 	for _, p := range cobraUsagePrefixes {
 		if strings.HasPrefix(err.Error(), p) {

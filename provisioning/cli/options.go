@@ -7,6 +7,7 @@ import (
 
 	"github.com/fleetgate/fleetgate/provisioning/client"
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 )
 
 // Defaults of the connection flags: where a server started with `make run`
@@ -33,11 +34,17 @@ type options struct {
 // group, with defaults taken from the environment when set.
 func (o *options) addFlags(cmd *cobra.Command) {
 	f := cmd.PersistentFlags()
+	o.addConnFlags(f)
+	f.BoolVar(&o.json, "json", false, "print the API's JSON instead of a table")
+}
+
+// addConnFlags declares the flags that reach the server: --server, the
+// operator credentials and --timeout.
+func (o *options) addConnFlags(f *pflag.FlagSet) {
 	f.StringVar(&o.server, "server", envOr("FLEETGATE_SERVER", DefaultServer), "operator API base URL (env FLEETGATE_SERVER)")
 	f.StringVar(&o.cert, "cert", envOr("FLEETGATE_CERT", DefaultCert), "operator client certificate, PEM (env FLEETGATE_CERT)")
 	f.StringVar(&o.key, "key", envOr("FLEETGATE_KEY", DefaultKey), "operator private key, PEM (env FLEETGATE_KEY)")
 	f.StringVar(&o.cacert, "cacert", envOr("FLEETGATE_CACERT", DefaultCACert), "root certificate that signs the server's, PEM (env FLEETGATE_CACERT)")
-	f.BoolVar(&o.json, "json", false, "print the API's JSON instead of a table")
 	f.DurationVar(&o.timeout, "timeout", DefaultTimeout, "give up on the server after this long")
 }
 

@@ -33,6 +33,22 @@ func (c *Client) Certificates(ctx context.Context, deviceID string) ([]wire.Cert
 	return list.Certificates, err
 }
 
+// CountCertificates counts the certificates with the status (any, when
+// empty) signed by one of the issuers (wire.Certificate.IssuerKeyID; any, when
+// none) and names a few of their devices.
+func (c *Client) CountCertificates(ctx context.Context, status wire.CertStatus, issuers []string) (wire.CertificateCount, error) {
+	q := url.Values{}
+	if status != "" {
+		q.Set("status", string(status))
+	}
+	for _, id := range issuers {
+		q.Add("issuer", id)
+	}
+	var out wire.CertificateCount
+	err := c.do(ctx, http.MethodGet, wire.PathCertificateCount, q, nil, &out, http.StatusOK)
+	return out, err
+}
+
 // Certificate returns one certificate record with its PEM.
 func (c *Client) Certificate(ctx context.Context, serial string) (wire.CertificateDetail, error) {
 	var out wire.CertificateDetail

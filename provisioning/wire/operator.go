@@ -61,6 +61,20 @@ type CertificateList struct {
 	Certificates []Certificate `json:"certificates"`
 }
 
+// CertificateCount is the answer of GET PathCertificateCount?status=&issuer=:
+// how many certificates have the status (any, when not given) and were
+// signed by one of the issuers (repeated parameter, Certificate.IssuerKeyID;
+// any, when not given), and the devices holding the first of them.
+type CertificateCount struct {
+	Count int `json:"count"`
+	// Devices lists the distinct devices of the first matching
+	// certificates in issue order, at most CountSampleDevices of them.
+	Devices []string `json:"devices"`
+}
+
+// CountSampleDevices bounds CertificateCount.Devices.
+const CountSampleDevices = 10
+
 // CertificateDetail is the answer of GET PathCertificate: the record plus
 // the certificate as PEM. The record's fields sit at the top level of the
 // JSON object, next to pem.

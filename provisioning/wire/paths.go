@@ -19,6 +19,7 @@ const (
 	PathDeviceCertificates = "/v1/devices/{id}/certificates"
 
 	PathCertificates      = "/v1/certificates"
+	PathCertificateCount  = "/v1/certificates/count"
 	PathCertificate       = "/v1/certificates/{serial}"
 	PathCertificateRevoke = "/v1/certificates/{serial}/revoke"
 

@@ -75,8 +75,11 @@ type Certificate struct {
 	// Supersedes is the serial of the certificate this one replaced by
 	// rotation.
 	Supersedes string `json:"supersedes,omitempty"`
-	// IssuerKeyID is the lower-case hex key identifier of the CA that
-	// signed the certificate: what `cert revoke --issuer` selects by.
+	// IssuerKeyID names the intermediate that signed the certificate: the
+	// lower-case hex of its subject key identifier (the certificate's
+	// authority key identifier), as the CRL URLs name it and as
+	// `cert revoke --issuer` and the certificate count select by. Empty
+	// when the server cannot tell.
 	IssuerKeyID string `json:"issuer_key_id,omitempty"`
 }
 
