@@ -1,6 +1,7 @@
 package test
 
 import (
+	"crypto/x509"
 	"encoding/pem"
 	"io"
 	"net"
@@ -35,44 +36,112 @@ func TestRevocationForRelyingParties(t *testing.T) {
 		t.Fatalf("CRL distribution points %v", leaf.CRLDistributionPoints)
 	}
 
-	ask := func(t *testing.T) string {
-		t.Helper()
-		out, errOut, code := fleetserver.Run(t, openssl, "ocsp", "-issuer", s.CAFile("device-ca.crt"), "-CAfile", s.CAFile("root.crt"),
-			"-url", leaf.OCSPServer[0], "-cert", certFile, "-resp_text")
-		if code != 0 || !strings.Contains(errOut, "Response verify OK") {
-			t.Fatalf("openssl ocsp: exit %d\n%s\n%s", code, out, errOut)
-		}
-		if !strings.Contains(out, "OCSP Nonce") {
-			t.Errorf("openssl's nonce was not echoed:\n%s", out)
-		}
-		return out
+	rp := relyingParty{openssl: openssl, root: s.CAFile("root.crt"), issuer: s.CAFile("device-ca.crt"), cert: certFile, leaf: leaf}
+	rp.checkRevocation(t, s, "dev-rp")
+}
+
+// TestRevocationAfterRotation: a device certificate issued before
+// `fleetgate ca rotate-intermediate` is still checked by openssl after the
+// rotation and the reload: its intermediate's CRL (its distribution point)
+// and OCSP answers, both signed under the old intermediate, say good, then
+// revoked. After `retire-intermediate` and the reload, its CRL is gone.
+func TestRevocationAfterRotation(t *testing.T) {
+	openssl := needTool(t, "openssl")
+	addr := freeLoopbackAddr(t)
+	s := startServer(t, t.TempDir(), "--public-url", "http://"+addr, "--revocation-addr", addr, "--reload-interval", "0")
+	certFile, _ := s.Device("dev-before")
+	leaf := pki.ReadCert(t, certFile)
+	oldPEM, err := os.ReadFile(s.CAFile("device-ca.crt"))
+	if err != nil {
+		t.Fatal(err)
 	}
-	if out := ask(t); !strings.Contains(out, certFile+": good") {
+	oldCA := filepath.Join(t.TempDir(), "old-device-ca.crt")
+	if err := os.WriteFile(oldCA, oldPEM, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	oldSerial := issuerSerial(t, certFile)
+
+	out := s.caCmd(t, "rotate-intermediate")
+	if !strings.Contains(out, "device-ca-"+oldSerial+".key") {
+		t.Fatalf("the rotation does not say where the old key is kept:\n%s", out)
+	}
+	s.reloadVia(t, true, "trusted intermediate added "+oldSerial)
+	if newCert, _ := s.Device("dev-after"); issuerSerial(t, newCert) == oldSerial {
+		t.Fatal("the rotation did not take: a new certificate still comes from the old intermediate")
+	}
+
+	rp := relyingParty{openssl: openssl, root: s.CAFile("root.crt"), issuer: oldCA, cert: certFile, leaf: leaf}
+	rp.checkRevocation(t, s, "dev-before")
+
+	s.caCmd(t, "retire-intermediate", oldSerial)
+	s.reloadVia(t, true, "trusted intermediate retired "+oldSerial)
+	resp, err := http.Get(leaf.CRLDistributionPoints[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusNotFound {
+		t.Fatalf("CRL of the retired intermediate: %s, want 404", resp.Status)
+	}
+}
+
+// relyingParty checks a device certificate with Debian's openssl, as a
+// service other than the broker would.
+type relyingParty struct {
+	openssl, root, issuer, cert string
+	leaf                        *x509.Certificate
+}
+
+// ask asks the certificate's OCSP responder, and checks that openssl
+// verified the response and its nonce came back.
+func (rp relyingParty) ask(t *testing.T) string {
+	t.Helper()
+	out, errOut, code := fleetserver.Run(t, rp.openssl, "ocsp", "-issuer", rp.issuer, "-CAfile", rp.root,
+		"-url", rp.leaf.OCSPServer[0], "-cert", rp.cert, "-resp_text")
+	if code != 0 || !strings.Contains(errOut, "Response verify OK") {
+		t.Fatalf("openssl ocsp: exit %d\n%s\n%s", code, out, errOut)
+	}
+	if !strings.Contains(out, "OCSP Nonce") {
+		t.Errorf("openssl's nonce was not echoed:\n%s", out)
+	}
+	return out
+}
+
+// verify fetches the CRL from the certificate's distribution point and
+// runs openssl verify -crl_check with it.
+func (rp relyingParty) verify(t *testing.T) (string, int) {
+	t.Helper()
+	crlFile := filepath.Join(t.TempDir(), "device.crl")
+	fetchPEM(t, rp.leaf.CRLDistributionPoints[0], crlFile)
+	out, errOut, code := fleetserver.Run(t, rp.openssl, "verify", "-crl_check", "-CAfile", rp.root,
+		"-untrusted", rp.issuer, "-CRLfile", crlFile, rp.cert)
+	return out + errOut, code
+}
+
+// checkRevocation: OCSP says good and the CRL check passes; after
+// `fleetgate device revoke` OCSP says revoked with reason and time, and
+// the CRL check refuses the certificate.
+func (rp relyingParty) checkRevocation(t *testing.T, s *server, device string) {
+	t.Helper()
+	if out := rp.ask(t); !strings.Contains(out, rp.cert+": good") {
 		t.Fatalf("before revocation:\n%s", out)
 	}
-	crlFile := filepath.Join(t.TempDir(), "device.crl")
-	verify := func() (string, int) {
-		fetchPEM(t, leaf.CRLDistributionPoints[0], crlFile)
-		out, errOut, code := fleetserver.Run(t, openssl, "verify", "-crl_check", "-CAfile", s.CAFile("root.crt"),
-			"-untrusted", s.CAFile("device-ca.crt"), "-CRLfile", crlFile, certFile)
-		return out + errOut, code
-	}
-	if out, code := verify(); code != 0 {
+	if out, code := rp.verify(t); code != 0 {
 		t.Fatalf("openssl verify before revocation: exit %d\n%s", code, out)
 	}
 
-	serial := strings.ToLower(leaf.SerialNumber.Text(16))
-	s.MustCtl("device", "revoke", "dev-rp", "--reason", "key compromise")
+	serial := strings.ToLower(rp.leaf.SerialNumber.Text(16))
+	s.MustCtl("device", "revoke", device, "--reason", "key compromise")
 	// The responder has applied the change once it logs it.
 	s.Logs.Await(t, 10*time.Second, "revocation status changed", "serial="+serial)
 
-	out := ask(t)
-	for _, want := range []string{certFile + ": revoked", "Reason: keyCompromise", "Revocation Time:"} {
+	out := rp.ask(t)
+	for _, want := range []string{rp.cert + ": revoked", "Reason: keyCompromise", "Revocation Time:"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("after revocation, no %q in:\n%s", want, out)
 		}
 	}
-	if out, code := verify(); code == 0 || !strings.Contains(out, "certificate revoked") {
+	if out, code := rp.verify(t); code == 0 || !strings.Contains(out, "certificate revoked") {
 		t.Fatalf("openssl verify accepted a revoked certificate: exit %d\n%s", code, out)
 	}
 }

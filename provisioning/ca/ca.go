@@ -23,6 +23,7 @@ type CA struct {
 	deviceCA    *x509.Certificate
 	deviceKey   crypto.Signer
 	trusted     []*x509.Certificate // older intermediates, trusted but not issuing
+	trustedKeys []crypto.Signer     // their kept keys (KeptKeyFile), nil where none
 	operatorCA  *x509.Certificate
 	operatorKey crypto.Signer
 	server      tls.Certificate

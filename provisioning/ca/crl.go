@@ -26,13 +26,20 @@ type RevokedCert struct {
 // the broker (which reads revocations from the registry itself). number
 // must grow with every CRL the caller publishes.
 func (ca *CA) DeviceCRL(revoked []RevokedCert, number *big.Int, validity time.Duration) ([]byte, error) {
-	if ca.deviceKey == nil {
+	return ca.issuing().CRL(revoked, number, validity)
+}
+
+// CRL signs a DER X.509 CRL with the intermediate, listing revoked, which
+// should be the revoked certificates it issued. number must grow with
+// every CRL the caller publishes for this intermediate.
+func (i Issuer) CRL(revoked []RevokedCert, number *big.Int, validity time.Duration) ([]byte, error) {
+	if i.key == nil {
 		return nil, fmt.Errorf("sign device CRL: %w", ErrNoCAKey)
 	}
 	if validity <= 0 {
 		validity = DefaultCRLValidity
 	}
-	now := ca.now()
+	now := i.now()
 	entries := make([]x509.RevocationListEntry, 0, len(revoked))
 	for _, r := range revoked {
 		entries = append(entries, x509.RevocationListEntry{SerialNumber: r.Serial, RevocationTime: r.RevokedAt, ReasonCode: r.Reason})
@@ -42,7 +49,7 @@ func (ca *CA) DeviceCRL(revoked []RevokedCert, number *big.Int, validity time.Du
 		ThisUpdate:                now.Add(-time.Minute),
 		NextUpdate:                now.Add(validity),
 		RevokedCertificateEntries: entries,
-	}, ca.deviceCA, ca.deviceKey)
+	}, i.cert, i.key)
 	if err != nil {
 		return nil, fmt.Errorf("sign device CRL: %w", err)
 	}

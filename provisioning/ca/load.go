@@ -101,6 +101,10 @@ func load(dir string, now func() time.Time, keys KeyStore) (*CA, error) {
 	if err := rollover.check(root, now()); err != nil {
 		return nil, fmt.Errorf("CA directory %s: %w", dir, err)
 	}
+	trustedKeys, err := readKeptKeys(dir, trusted, keys)
+	if err != nil {
+		return nil, fmt.Errorf("CA directory %s: %w", dir, err)
+	}
 	return &CA{
 		dir:         dir,
 		now:         now,
@@ -108,6 +112,7 @@ func load(dir string, now func() time.Time, keys KeyStore) (*CA, error) {
 		deviceCA:    deviceCA,
 		deviceKey:   deviceKey,
 		trusted:     trusted,
+		trustedKeys: trustedKeys,
 		operatorCA:  operatorCA,
 		operatorKey: operatorKey,
 		server: tls.Certificate{

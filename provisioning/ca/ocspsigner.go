@@ -26,12 +26,19 @@ const ocspSignerBackdate = 5 * time.Minute
 // certificates of the intermediate, so that signing one costs no use of
 // the intermediate's key, which may be in a token.
 func (ca *CA) IssueOCSPSigner(pub crypto.PublicKey, lifetime time.Duration) (*x509.Certificate, error) {
-	if ca.deviceKey == nil {
+	return ca.issuing().IssueOCSPSigner(pub, lifetime)
+}
+
+// IssueOCSPSigner is CA.IssueOCSPSigner for this intermediate: the
+// certificate it issues vouches for responses about this intermediate's
+// certificates only.
+func (i Issuer) IssueOCSPSigner(pub crypto.PublicKey, lifetime time.Duration) (*x509.Certificate, error) {
+	if i.key == nil {
 		return nil, fmt.Errorf("issue OCSP signing certificate: %w", ErrNoCAKey)
 	}
-	now := ca.now()
-	if now.Before(ca.deviceCA.NotBefore) || now.After(ca.deviceCA.NotAfter) {
-		return nil, fmt.Errorf("%w: the device intermediate is valid %s to %s", ErrExpired, ca.deviceCA.NotBefore, ca.deviceCA.NotAfter)
+	now := i.now()
+	if now.Before(i.cert.NotBefore) || now.After(i.cert.NotAfter) {
+		return nil, fmt.Errorf("%w: the device intermediate %s is valid %s to %s", ErrExpired, SerialHex(i.cert), i.cert.NotBefore, i.cert.NotAfter)
 	}
 	tmpl := &x509.Certificate{
 		Subject:               pkix.Name{CommonName: "fleetgate OCSP responder " + now.UTC().Format("2006-01-02 15:04:05Z"), Organization: []string{organization}},
@@ -42,5 +49,5 @@ func (ca *CA) IssueOCSPSigner(pub crypto.PublicKey, lifetime time.Duration) (*x5
 		BasicConstraintsValid: true,
 		ExtraExtensions:       []pkix.Extension{{Id: oidOCSPNoCheck, Value: asn1.NullBytes}},
 	}
-	return sign(tmpl, ca.deviceCA, pub, ca.deviceKey)
+	return sign(tmpl, i.cert, pub, i.key)
 }

@@ -52,8 +52,8 @@ func TestRetireIntermediate(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if !retired.Equal(r.Old) {
-			t.Fatalf("retired %s, want %s", SerialHex(retired), SerialHex(r.Old))
+		if !retired.Old.Equal(r.Old) {
+			t.Fatalf("retired %s, want %s", SerialHex(retired.Old), SerialHex(r.Old))
 		}
 		after, err := Load(dir)
 		if err != nil {
@@ -61,6 +61,12 @@ func TestRetireIntermediate(t *testing.T) {
 		}
 		if len(after.TrustedDeviceCAs()) != 0 {
 			t.Fatal("the retired intermediate is still trusted")
+		}
+		if ok, _ := exists(dir, KeptKeyFile(r.Old)); ok || len(retired.TokenKeys) != 0 {
+			t.Fatalf("after retirement %s exists: %v; token keys named %q, want none", KeptKeyFile(r.Old), ok, retired.TokenKeys)
+		}
+		if len(after.Issuers()) != 1 {
+			t.Fatalf("%d issuers after retirement, want the issuing intermediate only", len(after.Issuers()))
 		}
 		if verifies(oldLeaf, after.DevicePool()) {
 			t.Fatal("a certificate from the retired intermediate still passes the pool")

@@ -27,10 +27,10 @@ type Rotation struct {
 	// NewKeyLabel is the label of New's key in the token when the
 	// intermediate's key is kept in one; "" for a file key.
 	NewKeyLabel string
-	// OldKeyLabel is the label of Old's key in the token, which nothing
-	// uses any more: it is left there for a running server to sign with
-	// until it reloads, and is to be deleted with the token's tool. "" for
-	// a file key (destroyed by the rotation).
+	// OldKeyLabel is the label of Old's key in the token; "" for a file
+	// key. Either way the key is kept (KeptKeyFile(Old) holds it or its
+	// reference): it signs Old's CRL and OCSP signer until
+	// RetireIntermediate, and issues nothing.
 	OldKeyLabel string
 }
 
@@ -44,15 +44,16 @@ type rotationStep struct {
 // RotateIntermediate replaces the issuing device intermediate of the CA
 // directory dir with a new one signed by the root (which needs root.key in
 // dir), and moves the old certificate into TrustedDeviceCAsFile, so that
-// devices holding certificates from it still connect. The old key is
-// destroyed: nothing may issue from a trusted-only intermediate.
+// devices holding certificates from it still connect. The old key file
+// is moved to KeptKeyFile(old): the old intermediate keeps signing its own
+// CRL and delegated OCSP signer while it is trusted, and issues nothing
+// (RetireIntermediate removes it).
 //
 // When the intermediate's key is in a token (its key file holds a
 // reference), the new key is generated in the same token, labelled after
 // the old one and the new serial (keys must be a KeyGenerator), and the
-// key file gets a reference to it. The old key is left in the token
-// (Rotation.OldKeyLabel): a server still running with it keeps signing
-// until it reloads. A root key in a token is found through keys too. On a
+// key file gets a reference to it. The old key stays in the token
+// (Rotation.OldKeyLabel), its reference in KeptKeyFile(old). A root key in a token is found through keys too. On a
 // failure before the new key file is installed, the new token key is
 // deleted again.
 //
@@ -62,14 +63,16 @@ type rotationStep struct {
 //
 //  1. the new key and certificate are written under the staged names
 //     DeviceCANextKeyFile and DeviceCANextCertFile (Load ignores them);
-//  2. the old certificate is appended to TrustedDeviceCAsFile (Load
+//  2. the old key file is copied to KeptKeyFile(old) (Load reads kept
+//     keys of trusted intermediates only, and the issuing one is not);
+//  3. the old certificate is appended to TrustedDeviceCAsFile (Load
 //     ignores the duplicate of the issuing one);
-//  3. the staged key is renamed over DeviceCAKeyFile (Load then takes the
+//  4. the staged key is renamed over DeviceCAKeyFile (Load then takes the
 //     staged certificate, which matches it);
-//  4. the staged certificate is renamed over DeviceCACertFile.
+//  5. the staged certificate is renamed over DeviceCACertFile.
 //
-// A stopped rotation is finished (after step 3) or its staged files are
-// removed (before) by RecoverRotation, which RotateIntermediate and
+// A stopped rotation is finished (after step 4) or its staged files and
+// the copy of step 2 are removed (before) by RecoverRotation, which RotateIntermediate and
 // Bootstrap run first.
 func RotateIntermediate(dir string, now time.Time, keys KeyStore) (Rotation, error) {
 	if _, err := RecoverRotation(dir); err != nil {
@@ -134,12 +137,17 @@ func planRotation(dir string, now time.Time, keys KeyStore) (Rotation, freshKey,
 		trusted = append(trusted, old)
 	}
 	bundle := encodeBundle(trusted)
+	oldKeyFile, err := os.ReadFile(filepath.Join(dir, DeviceCAKeyFile))
+	if err != nil {
+		return Rotation{}, key, nil, fmt.Errorf("CA directory %s: %w", dir, err)
+	}
 
 	steps := []rotationStep{
 		{"stage " + DeviceCANextKeyFile, func() error { return createFile(dir, DeviceCANextKeyFile, keyPEM, keyMode) }},
 		{"stage " + DeviceCANextCertFile, func() error {
 			return createFile(dir, DeviceCANextCertFile, EncodeCertPEM(fresh), certMode)
 		}},
+		{"keep the old key as " + KeptKeyFile(old), func() error { return createFile(dir, KeptKeyFile(old), oldKeyFile, keyMode) }},
 		{"add the old intermediate to " + TrustedDeviceCAsFile, func() error {
 			return replaceFile(dir, TrustedDeviceCAsFile, bundle, certMode)
 		}},
@@ -153,9 +161,28 @@ func planRotation(dir string, now time.Time, keys KeyStore) (Rotation, freshKey,
 // to a final state: when the new key is installed but its certificate is
 // still staged, it makes sure the old certificate is trusted and installs
 // the staged one (finished = true); when the issuing pair is intact, it
-// removes staged files, which were never used. A directory without staged
-// files is left alone.
+// removes staged files, which were never used, and the copy of the
+// issuing key made for a rotation that did not happen. A directory
+// without staged files is left alone.
 func RecoverRotation(dir string) (finished bool, err error) {
+	finished, err = recoverStagedRotation(dir)
+	if err != nil {
+		return finished, err
+	}
+	issuing, err := readCert(dir, DeviceCACertFile)
+	if err != nil {
+		return finished, fmt.Errorf("CA directory %s: %w", dir, err)
+	}
+	if err := os.Remove(filepath.Join(dir, KeptKeyFile(issuing))); err == nil {
+		return finished, syncDir(dir)
+	} else if !errors.Is(err, fs.ErrNotExist) {
+		return finished, fmt.Errorf("remove stale %s: %w", KeptKeyFile(issuing), err)
+	}
+	return finished, nil
+}
+
+// recoverStagedRotation is recoverStaged for the device intermediate.
+func recoverStagedRotation(dir string) (finished bool, err error) {
 	return recoverStaged(dir, DeviceCACertFile, DeviceCAKeyFile, DeviceCANextCertFile, DeviceCANextKeyFile,
 		func(old *x509.Certificate) error {
 			trusted, err := readTrusted(dir)

@@ -53,8 +53,17 @@ func TestRotateIntermediate(t *testing.T) {
 	if !verifies(oldLeaf, pool) || !verifies(newLeaf, pool) {
 		t.Fatalf("pool accepts old-intermediate leaf %v, new-intermediate leaf %v; want both", verifies(oldLeaf, pool), verifies(newLeaf, pool))
 	}
-	if entries, _ := os.ReadDir(dir); len(entries) != len(allFiles)+2 { // + trusted bundle, trust bundle
-		t.Errorf("directory holds %d entries, want %d (staged or temporary files left?)", len(entries), len(allFiles)+2)
+	if string(mustRead(t, dir, KeptKeyFile(r.Old))) != string(oldKeyPEM) {
+		t.Fatalf("%s does not hold the old intermediate's key", KeptKeyFile(r.Old))
+	}
+	if fi, err := os.Stat(filepath.Join(dir, KeptKeyFile(r.Old))); err != nil || fi.Mode().Perm() != keyMode {
+		t.Fatalf("kept key: %v, mode %v, want %v", err, fi.Mode().Perm(), keyMode)
+	}
+	if is := after.Issuers(); len(is) != 2 || !is[0].Certificate().Equal(r.New) || !is[1].Certificate().Equal(r.Old) {
+		t.Fatalf("%d issuers after a rotation, want the new and the old intermediate", len(is))
+	}
+	if entries, _ := os.ReadDir(dir); len(entries) != len(allFiles)+3 { // + trusted bundle, trust bundle, kept key
+		t.Errorf("directory holds %d entries, want %d (staged or temporary files left?)", len(entries), len(allFiles)+3)
 	}
 
 	// A second rotation keeps both older intermediates.
@@ -105,7 +114,7 @@ func TestRotateIntermediateCrash(t *testing.T) {
 			if err != nil {
 				t.Fatalf("directory not loadable after %d steps: %v", done, err)
 			}
-			keyInstalled := done >= 4
+			keyInstalled := done >= 5
 			wantIssuing := before.DeviceCA()
 			if keyInstalled {
 				wantIssuing = r.New
@@ -127,7 +136,7 @@ func TestRotateIntermediateCrash(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if finished != (done == 4) {
+			if finished != (done == 5) {
 				t.Fatalf("RecoverRotation finished = %v after %d steps", finished, done)
 			}
 			after, err := Load(dir)
@@ -137,10 +146,14 @@ func TestRotateIntermediateCrash(t *testing.T) {
 			if !after.DeviceCA().Equal(wantIssuing) {
 				t.Fatalf("recovery changed the issuing intermediate to %s", SerialHex(after.DeviceCA()))
 			}
-			for _, name := range []string{DeviceCANextCertFile, DeviceCANextKeyFile} {
+			for _, name := range []string{DeviceCANextCertFile, DeviceCANextKeyFile, KeptKeyFile(after.DeviceCA())} {
 				if ok, _ := exists(dir, name); ok {
 					t.Errorf("%s left after recovery", name)
 				}
+			}
+			// The old intermediate signs its CRL whenever it is trusted.
+			if keyInstalled && len(after.Issuers()) != 2 {
+				t.Errorf("%d issuers after a finished rotation, want 2", len(after.Issuers()))
 			}
 			if _, err := RotateIntermediate(dir, time.Now(), nil); err != nil {
 				t.Fatalf("rotation after recovery: %v", err)
@@ -207,7 +220,7 @@ func TestBootstrapFinishesRotation(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, s := range steps[:4] {
+	for _, s := range steps[:5] {
 		if err := s.do(); err != nil {
 			t.Fatal(err)
 		}

@@ -6,9 +6,11 @@ import (
 	"encoding/pem"
 	"errors"
 	"io"
+	"io/fs"
 	"math/big"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -96,9 +98,28 @@ func TestRotateIntermediateInToken(t *testing.T) {
 		t.Fatalf("device certificate from the rotated intermediate: %v", err)
 	}
 
-	// Retiring the old intermediate and listing need no token.
-	if _, err := ca.RetireIntermediate(dir, ca.SerialHex(r.Old)); err != nil {
+	// The old key stays in the token for the old intermediate's CRL and
+	// OCSP signer.
+	if got := keyRefLabel(t, dir, ca.KeptKeyFile(r.Old)); got != "fg-device-ca" {
+		t.Fatalf("%s names %q, want fg-device-ca", ca.KeptKeyFile(r.Old), got)
+	}
+	if is := authority.Issuers(); len(is) != 2 || !is[1].Certificate().Equal(r.Old) {
+		t.Fatalf("%d issuers, want the new and the old intermediate", len(is))
+	} else if _, err := is[1].CRL(nil, big.NewInt(1), time.Hour); err != nil {
+		t.Fatalf("the old intermediate signs no CRL with its key in the token: %v", err)
+	}
+
+	// Retiring the old intermediate and listing need no token; the
+	// retirement names the old key for deletion.
+	ret, err := ca.RetireIntermediate(dir, ca.SerialHex(r.Old))
+	if err != nil {
 		t.Fatalf("retire without the token: %v", err)
+	}
+	if !slices.Equal(ret.TokenKeys, []string{"fg-device-ca"}) {
+		t.Fatalf("retirement names token keys %q, want fg-device-ca", ret.TokenKeys)
+	}
+	if _, err := os.Stat(filepath.Join(dir, ca.KeptKeyFile(r.Old))); !errors.Is(err, fs.ErrNotExist) {
+		t.Fatalf("%s after retirement: %v, want it gone", ca.KeptKeyFile(r.Old), err)
 	}
 	listed, err := ca.LoadPublic(dir)
 	if err != nil {

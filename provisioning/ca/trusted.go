@@ -15,8 +15,9 @@ import (
 // TrustedDeviceCAsFile holds older device intermediates, as a PEM bundle of
 // zero or more certificates signed by the root. Devices whose certificates
 // chain to one of them are still admitted, but nothing is issued from them:
-// their keys are gone. The file is optional; a missing or empty file means
-// none.
+// their keys, where a rotation kept them (KeptKeyFile), sign only their
+// CRLs and OCSP signers. The file is optional; a missing or empty file
+// means none.
 const TrustedDeviceCAsFile = "trusted-device-cas.crt"
 
 // readTrusted loads the trusted bundle of dir. A missing file is an empty

@@ -71,13 +71,14 @@ flags the token is opened too, which checks that it holds every key.`,
 CA directory, or in the token), move the current one into
 trusted-device-cas.crt and install the new pair. Devices with certificates
 from the old intermediate keep connecting; new certificates come from the
-new one after the server reloads. The old intermediate's key file is
-destroyed.
+new one after the server reloads. The old intermediate's key is kept as
+device-ca-<old serial>.key: it issues nothing, and signs the old
+intermediate's CRL and OCSP signer until retire-intermediate removes it.
 
 When the intermediate's key is in a token, the new key is generated in the
 same token (labelled <old label>-<new serial>) and device-ca.key refers to
-it; the old key stays in the token for the running server until it reloads:
-delete it then with the token's tool.`,
+it; the old key stays in the token, device-ca-<old serial>.key referring to
+it, until retire-intermediate names it for deletion.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			var r ca.Rotation
@@ -96,7 +97,10 @@ delete it then with the token's tool.`,
 			}
 			fmt.Fprintf(out, "  old intermediate, now trusted only: serial %s  %s\n", ca.SerialHex(r.Old), describe(r.Old))
 			if r.OldKeyLabel != "" {
-				fmt.Fprintf(out, "  its key %q stays in token %q: delete it once the server has reloaded\n", r.OldKeyLabel, keys.Token)
+				fmt.Fprintf(out, "  its key %q stays in token %q, referred to by %s, for its CRL and OCSP answers until it is retired\n",
+					r.OldKeyLabel, keys.Token, ca.KeptKeyFile(r.Old))
+			} else {
+				fmt.Fprintf(out, "  its key is kept as %s, for its CRL and OCSP answers until it is retired\n", ca.KeptKeyFile(r.Old))
 			}
 			fmt.Fprintf(out, `
 Next:
@@ -118,15 +122,21 @@ Next:
 it) from trusted-device-cas.crt. After the server reloads, devices whose
 certificates chain to it are refused at the TLS handshake; sessions already
 up stay up until the device disconnects, is revoked or its certificate
-expires (use "fleetgate device revoke" to drop one at once).`,
+expires (use "fleetgate device revoke" to drop one at once). Its kept key
+(device-ca-<serial>.key) is removed; a key in a token is named for
+deletion with the token's tool.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			c, err := ca.RetireIntermediate(caDir(), args[0])
+			r, err := ca.RetireIntermediate(caDir(), args[0])
 			if err != nil {
 				return err
 			}
-			fmt.Fprintf(cmd.OutOrStdout(), "retired intermediate serial %s  %s\nReload the running server (kill -HUP <pid>, or wait for it to notice).\n",
-				ca.SerialHex(c), describe(c))
+			out := cmd.OutOrStdout()
+			fmt.Fprintf(out, "retired intermediate serial %s  %s (its kept key removed)\n", ca.SerialHex(r.Old), describe(r.Old))
+			for _, label := range r.TokenKeys {
+				fmt.Fprintf(out, "  token key %q is no longer used: delete it once the server has reloaded (pkcs11-tool --delete-object --type privkey --label %s)\n", label, label)
+			}
+			fmt.Fprintln(out, "Reload the running server (kill -HUP <pid>, or wait for it to notice).")
 			return nil
 		},
 	})

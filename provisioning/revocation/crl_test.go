@@ -16,22 +16,8 @@ func TestCRL(t *testing.T) {
 	issuer := e.ca.DeviceCA()
 	keep := e.device(t, "dev-1")
 	gone := e.device(t, "dev-2")
-	crlURL := e.url + ca.CRLPathPrefix + ca.IssuerID(issuer) + ".crl"
 
-	fetch := func(t *testing.T) *x509.RevocationList {
-		resp, err := http.Get(crlURL)
-		if err != nil {
-			t.Fatal(err)
-		}
-		crl, err := x509.ParseRevocationList(body(t, resp))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := crl.CheckSignatureFrom(issuer); err != nil {
-			t.Fatalf("CRL signature: %v", err)
-		}
-		return crl
-	}
+	fetch := func(t *testing.T) *x509.RevocationList { return e.crl(t, issuer, nil) }
 	first := fetch(t)
 	if len(first.RevokedCertificateEntries) != 0 {
 		t.Fatalf("fresh registry: %d entries", len(first.RevokedCertificateEntries))

@@ -54,14 +54,14 @@ func TestDelegateRenewal(t *testing.T) {
 	e := newEnv(t)
 	d := &delegate{lifetime: 4 * time.Hour, validity: time.Hour}
 	now := time.Now()
-	first, _, err := d.signer(e.ca, now)
+	first, _, err := d.signer(e.ca.Issuers()[0], now)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if same, _, _ := d.signer(e.ca, now.Add(119*time.Minute)); !same.Equal(first) {
+	if same, _, _ := d.signer(e.ca.Issuers()[0], now.Add(119*time.Minute)); !same.Equal(first) {
 		t.Fatal("renewed before halfway")
 	}
-	later, _, err := d.signer(e.ca, now.Add(121*time.Minute))
+	later, _, err := d.signer(e.ca.Issuers()[0], now.Add(121*time.Minute))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -76,7 +76,7 @@ func TestDelegateRenewal(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	fresh, _, err := d.signer(rotated, now.Add(122*time.Minute))
+	fresh, _, err := d.signer(rotated.Issuers()[0], now.Add(122*time.Minute))
 	if err != nil {
 		t.Fatal(err)
 	}

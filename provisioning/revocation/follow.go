@@ -11,7 +11,7 @@ import (
 // returns the loop that applies the feed to the caches until ctx ends or
 // the registry closes: a certificate change drops that serial's OCSP
 // answers and re-issues the CRL at once; a device change drops every OCSP
-// answer. The loop also re-issues the CRL halfway to its nextUpdate. Run
+// answer. The loop also re-issues each CRL halfway to its nextUpdate. Run
 // it in a goroutine of its own.
 func (r *Responder) Follow(ctx context.Context) (run func()) {
 	ctx, cancel := context.WithCancel(ctx)
@@ -43,7 +43,7 @@ func (r *Responder) apply(ch store.Change) (crlChanged bool) {
 	switch ch.Kind {
 	case store.ChangeCert:
 		r.ocsp.dropSerial(ch.Serial)
-		r.crl.dirty.Store(true)
+		r.crl.changes.Add(1)
 		crlChanged = true
 	case store.ChangeDevice:
 		r.ocsp.dropAll()
@@ -57,8 +57,9 @@ func (r *Responder) apply(ch store.Change) (crlChanged bool) {
 	return crlChanged
 }
 
-// reissue issues a new CRL when kicked and when the current one is halfway
-// to its nextUpdate, so that a fetch finds one ready.
+// reissue issues a new CRL of every intermediate with a key when kicked
+// and when the first of them is halfway to its nextUpdate, so that a fetch
+// finds one ready. A CA reloaded in between is met at the next round.
 func (r *Responder) reissue(ctx context.Context, kick <-chan struct{}) {
 	t := time.NewTimer(0)
 	defer t.Stop()
@@ -69,14 +70,22 @@ func (r *Responder) reissue(ctx context.Context, kick <-chan struct{}) {
 		case <-kick:
 		case <-t.C:
 		}
+		authority := r.cfg.Authority()
+		r.logUnkeyed(authority)
+		issuers := authority.Issuers()
 		wait := r.cfg.CRLValidity / 2
-		if _, err := r.CRL(ctx, r.cfg.Authority()); err != nil {
-			r.log.Error("issuing the device CRL failed", "error", err.Error())
-			wait = time.Minute
-		} else {
-			r.crl.mu.Lock()
-			wait = r.crl.refreshAt.Sub(r.clock())
-			r.crl.mu.Unlock()
+		failed := false
+		for _, iss := range issuers {
+			if _, err := r.IssuerCRL(ctx, authority, iss); err != nil {
+				r.log.Error("issuing the device CRL failed", "issuer", iss.ID(), "error", err.Error())
+				failed = true
+			}
+		}
+		if at := r.crl.nextRefresh(issuers); !at.IsZero() {
+			wait = at.Sub(r.clock())
+		}
+		if failed {
+			wait = min(wait, time.Minute)
 		}
 		t.Reset(max(wait, time.Second))
 	}

@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -26,6 +27,7 @@ import (
 type env struct {
 	db      *store.DB
 	ca      *ca.CA
+	current atomic.Pointer[ca.CA] // what the responder's Authority returns
 	rsp     *Responder
 	url     string
 	changes chan store.Change // what the responder applied, in order
@@ -45,8 +47,9 @@ func newEnv(t testing.TB) *env {
 	}
 	t.Cleanup(func() { db.Close() })
 	e := &env{db: db, ca: authority, changes: make(chan store.Change, 1024), next: 1}
+	e.current.Store(authority)
 	e.rsp, err = New(Config{
-		Authority: func() *ca.CA { return e.ca },
+		Authority: e.current.Load,
 		Registry:  db,
 		OnChange:  func(ch store.Change) { e.changes <- ch },
 	})
@@ -61,6 +64,18 @@ func newEnv(t testing.TB) *env {
 	t.Cleanup(func() { srv.Close(); cancel(); <-done })
 	e.url = srv.URL
 	return e
+}
+
+// reload loads the CA directory again and hands it to the responder, as
+// the server does on SIGHUP.
+func (e *env) reload(t testing.TB) {
+	t.Helper()
+	c, err := ca.Load(e.ca.Dir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.ca = c
+	e.current.Store(c)
 }
 
 // device registers id and records a certificate the CA issued to it.

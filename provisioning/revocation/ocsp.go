@@ -44,13 +44,13 @@ func (r *Responder) respond(ctx context.Context, der []byte) []byte {
 		r.log.Debug("OCSP request refused", "error", err.Error())
 		return malformedResponse
 	}
-	authority := r.cfg.Authority()
-	issuer := authority.DeviceCA()
-	if !namesIssuer(req, issuer) {
-		// Not ours to answer: another CA, or an older intermediate whose
-		// key is gone.
+	iss, ok := r.issuer(r.cfg.Authority(), func(i ca.Issuer) bool { return namesIssuer(req, i.Certificate()) })
+	if !ok {
+		// Not ours to answer: another CA, a retired intermediate, or an
+		// older one whose key is gone.
 		return unauthorizedResponse
 	}
+	issuer := iss.Certificate()
 	key := cacheKey{serial: req.SerialNumber.Text(16), of: issuerHash{issuer: ca.IssuerID(issuer), hash: req.HashAlgorithm}}
 	now := r.clock()
 	e, hit, gen := r.ocsp.get(key, now)
@@ -65,7 +65,7 @@ func (r *Responder) respond(ctx context.Context, der []byte) []byte {
 		}
 		e = cached{st: st, refreshAt: now.Add(r.cfg.OCSPValidity / 2)}
 	}
-	responder, signer, err := r.deleg.signer(authority, now)
+	responder, signer, err := r.deleg.signer(iss, now)
 	if err != nil {
 		r.log.Error("OCSP: no delegated signer", "error", err.Error())
 		return internalResponse
@@ -115,11 +115,8 @@ func (r *Responder) status(ctx context.Context, issuer *x509.Certificate, serial
 	if err != nil {
 		return status{}, err
 	}
-	if len(c.DER) > 0 {
-		leaf, err := x509.ParseCertificate(c.DER)
-		if err != nil || !bytes.Equal(leaf.AuthorityKeyId, issuer.SubjectKeyId) {
-			return status{kind: ocsp.Unknown}, nil
-		}
+	if !issuedBy(c, issuer) {
+		return status{kind: ocsp.Unknown}, nil
 	}
 	if c.Status == store.CertRevoked {
 		return status{kind: ocsp.Revoked, revokedAt: c.RevokedAt, reason: reasonCode(c.Reason)}, nil

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/fleetgate/fleetgate/provisioning/ca"
@@ -28,9 +29,11 @@ var ErrConfig = errors.New("revocation responder: bad configuration")
 
 // Config is what a Responder works from.
 type Config struct {
-	// Authority returns the CA in effect; a reload may swap it. Its
-	// issuing intermediate signs the CRLs, and issues the delegated
-	// certificate whose key signs the OCSP responses.
+	// Authority returns the CA in effect; a reload may swap it. Each of
+	// its intermediates with a key (ca.CA.Issuers: the issuing one, and
+	// trusted older ones whose keys a rotation kept) signs its own CRL,
+	// and issues the delegated certificate whose key signs the OCSP
+	// responses about its certificates.
 	Authority func() *ca.CA
 	// Registry holds the certificates and reports their changes.
 	Registry Registry
@@ -49,7 +52,7 @@ type Config struct {
 	OnChange func(store.Change)
 }
 
-// Responder serves CRLs and OCSP responses for the device intermediate.
+// Responder serves CRLs and OCSP responses for the device intermediates.
 // Follow keeps its caches fresh. It is safe for concurrent use.
 type Responder struct {
 	cfg   Config
@@ -57,7 +60,10 @@ type Responder struct {
 	ocsp  *ocspCache
 	crl   crlCache
 	clock func() time.Time
-	deleg *delegate
+	deleg *delegates
+	// unkeyed remembers the trusted intermediates already logged as
+	// having no key (so no CRL and no OCSP), by issuer ID.
+	unkeyed sync.Map
 }
 
 // New returns a responder for cfg. It serves at once; call Follow so that
@@ -83,7 +89,8 @@ func New(cfg Config) (*Responder, error) {
 		cfg.CRLValidity = DefaultCRLValidity
 	}
 	r := &Responder{cfg: cfg, log: cfg.Logger, ocsp: newOCSPCache(), clock: cfg.Now,
-		deleg: &delegate{lifetime: cfg.DelegateLifetime, validity: cfg.OCSPValidity}}
+		crl:   crlCache{byID: make(map[string]*crlEntry)},
+		deleg: &delegates{by: make(map[string]*delegate), lifetime: cfg.DelegateLifetime, validity: cfg.OCSPValidity}}
 	if r.log == nil {
 		r.log = slog.New(slog.DiscardHandler)
 	}
