@@ -1,9 +1,9 @@
 package revocation
 
 import (
-	"bytes"
 	"context"
 	"crypto/x509"
+	"encoding/hex"
 	"math/big"
 	"net/http"
 	"strings"
@@ -126,13 +126,13 @@ func (r *Responder) issueCRL(ctx context.Context, iss ca.Issuer, now time.Time) 
 }
 
 // issuedBy reports whether the registry's certificate c was issued by the
-// intermediate issuer, as far as the registry tells: a record without DER
-// may be anyone's and counts as issuer's; DER that does not parse is no
-// one's.
+// intermediate issuer, as far as the registry tells: by the issuer key ID
+// recorded at issue (read from the DER for older records); a record with
+// neither may be anyone's and counts as issuer's.
 func issuedBy(c store.Certificate, issuer *x509.Certificate) bool {
-	if len(c.DER) == 0 {
-		return true
+	id := store.IssuerKeyOf(c)
+	if id == "" {
+		return len(c.DER) == 0
 	}
-	leaf, err := x509.ParseCertificate(c.DER)
-	return err == nil && bytes.Equal(leaf.AuthorityKeyId, issuer.SubjectKeyId)
+	return id == hex.EncodeToString(issuer.SubjectKeyId)
 }
