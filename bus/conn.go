@@ -18,6 +18,9 @@ const (
 	HeaderID     = "Fg-Id"     // message ID, unique per message
 )
 
+// flushTimeout bounds the wait for the server to confirm a subscription.
+const flushTimeout = time.Second
+
 // ErrTooLarge marks a message over the NATS server's payload limit; it is
 // not published.
 var ErrTooLarge = errors.New("message over the NATS max payload")
@@ -173,6 +176,14 @@ func (c *Conn) Subscribe(filter string, fn func(Delivery)) (func() error, error)
 			return nil, fmt.Errorf("bus subscribe %s: %w", filter, err)
 		}
 		subs = append(subs, s)
+	}
+	// Wait for the server to hold the subscription, so that a client's
+	// SUBACK means messages published from now on reach it (across a
+	// NATS cluster, routes carry it a moment later).
+	if c.nc.IsConnected() {
+		if err := c.nc.FlushTimeout(flushTimeout); err != nil {
+			c.log.Debug("bus subscription not confirmed", "filter", filter, "error", err)
+		}
 	}
 	return unsubscribe, nil
 }
