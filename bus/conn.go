@@ -81,7 +81,9 @@ func Dial(o Options) (*Conn, error) {
 		nats.ReconnectWait(500 * time.Millisecond),
 		nats.ConnectHandler(func(nc *nats.Conn) { log.Info("bus connected", "server", nc.ConnectedUrlRedacted()) }),
 		nats.ReconnectHandler(func(nc *nats.Conn) { log.Info("bus reconnected", "server", nc.ConnectedUrlRedacted()) }),
-		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) { log.Warn("bus unreachable; messages to other brokers are lost until it is back", "error", err) }),
+		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
+			log.Warn("bus unreachable; messages to other brokers are lost until it is back", "error", err)
+		}),
 		nats.ErrorHandler(func(_ *nats.Conn, s *nats.Subscription, err error) {
 			log.Warn("bus error", "subject", subjectOf(s), "error", err)
 		}),
