@@ -135,6 +135,13 @@ func (b *Broker) Start(ctx context.Context) error {
 		_ = server.Close()
 		return fmt.Errorf("add broker hook: %w", err)
 	}
+	if b.cfg.Bus != nil {
+		if err := server.AddHook(newRouter(server, b.cfg.Bus, b.log.With("component", "bus"), m), nil); err != nil {
+			cancel()
+			_ = server.Close()
+			return fmt.Errorf("add bus hook: %w", err)
+		}
+	}
 	// Gives the memory a connect burst left behind back to the OS once the
 	// broker is quiet; it only counts sessions, it admits no one.
 	release := newMemoryRelease(0, 0, b.log)

@@ -92,6 +92,11 @@ type Config struct {
 	// Metrics receives the broker's Prometheus metrics (NewMetrics). Nil
 	// keeps them private.
 	Metrics *Metrics
+
+	// Bus, when set, joins the broker to the other brokers (route.go):
+	// accepted messages go out on it, and messages of other brokers come
+	// in for local subscribers. Nil: a broker on its own.
+	Bus Bus
 }
 
 // withDefaults returns c with every zero field set to its default.

@@ -17,6 +17,7 @@ type Metrics struct {
 	drops          *prometheus.CounterVec
 	dropDelay      prometheus.Histogram
 	evictions      prometheus.Counter
+	bus            *prometheus.CounterVec
 
 	reg prometheus.Registerer // for the gauges bound to a started broker
 }
@@ -53,9 +54,12 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		evictions: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "fleetgate_broker_pending_evictions_total", Help: "Unauthenticated sockets evicted because max_pending was reached.",
 		}),
+		bus: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "fleetgate_bus_messages_total", Help: "Messages to (out) and from (in) other brokers over the bus, by result (sent, too_large, error; delivered, duplicate).",
+		}, []string{"direction", "result"}),
 		reg: reg,
 	}
-	reg.MustRegister(m.connects, m.refusals, m.handshakes, m.handshakeFails, m.drops, m.dropDelay, m.evictions)
+	reg.MustRegister(m.connects, m.refusals, m.handshakes, m.handshakeFails, m.drops, m.dropDelay, m.evictions, m.bus)
 	return m
 }
 

@@ -68,6 +68,14 @@ type Config struct {
 	EtcdCert      string   `json:"etcd_cert"`      // client certificate for etcd
 	EtcdKey       string   `json:"etcd_key"`
 
+	// Bus joins the brokers into one MQTT service over NATS (bus.go):
+	// nats://HOST:PORT,... ; empty for a broker on its own. BusCA, BusCert
+	// and BusKey give TLS to NATS as etcd_* do to etcd.
+	Bus     string `json:"bus"`
+	BusCA   string `json:"bus_ca"`
+	BusCert string `json:"bus_cert"`
+	BusKey  string `json:"bus_key"`
+
 	// BundleDir, for role broker only, is a broker bundle written by
 	// `fleetgate ca broker-bundle`: the broker serves and verifies from it
 	// and holds no CA key. Empty: the CA directory under DataDir.
@@ -149,6 +157,7 @@ func (c Config) Validate() error {
 		errs = append(errs, errors.New("api_addr must be set"))
 	}
 	errs = append(errs, c.validateRegistry()...)
+	errs = append(errs, c.validateBus()...)
 	if c.BundleDir != "" && c.Role != RoleBroker {
 		errs = append(errs, fmt.Errorf("bundle_dir is for role broker only, not %q: a process serving the API signs certificates and needs the CA directory", c.Role))
 	}

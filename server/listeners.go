@@ -49,7 +49,16 @@ func (s *Server) startListeners(ctx context.Context, authority *ca.CA) error {
 // from the reloader at every handshake, so a reload swaps it in.
 func (s *Server) startBroker(ctx context.Context, authority *ca.CA, metricsReg *prometheus.Registry) error {
 	cfg, rl := s.cfg, s.rl
+	conn, err := dialBus(cfg, instanceID(), s.log.With("component", "bus"))
+	if err != nil {
+		return err
+	}
+	var b broker.Bus
+	if conn != nil {
+		s.bus, b = conn, conn
+	}
 	brk, err := broker.New(broker.Config{
+		Bus:              b,
 		Metrics:          broker.NewMetrics(metricsReg),
 		Addr:             cfg.MQTTAddr,
 		GetCertificate:   func(*tls.ClientHelloInfo) (*tls.Certificate, error) { return rl.current().ServerCertificate(), nil },

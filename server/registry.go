@@ -109,24 +109,30 @@ func openRegistry(cfg Config, log *slog.Logger) (*store.DB, error) {
 // etcdTLS builds the client TLS configuration for etcd from etcd_ca,
 // etcd_cert and etcd_key; nil when none is set (plain connections).
 func (c Config) etcdTLS() (*tls.Config, error) {
-	if c.EtcdCA == "" && c.EtcdCert == "" && c.EtcdKey == "" {
+	return clientTLS("etcd", c.EtcdCA, c.EtcdCert, c.EtcdKey)
+}
+
+// clientTLS builds a client TLS configuration from the <name>_ca,
+// <name>_cert and <name>_key settings; nil when none is set.
+func clientTLS(name, caFile, certFile, keyFile string) (*tls.Config, error) {
+	if caFile == "" && certFile == "" && keyFile == "" {
 		return nil, nil
 	}
 	tc := &tls.Config{MinVersion: tls.VersionTLS12}
-	if c.EtcdCA != "" {
-		pem, err := os.ReadFile(c.EtcdCA)
+	if caFile != "" {
+		pem, err := os.ReadFile(caFile)
 		if err != nil {
-			return nil, fmt.Errorf("etcd_ca: %w", err)
+			return nil, fmt.Errorf("%s_ca: %w", name, err)
 		}
 		tc.RootCAs = x509.NewCertPool()
 		if !tc.RootCAs.AppendCertsFromPEM(pem) {
-			return nil, fmt.Errorf("etcd_ca %s: no PEM certificate", c.EtcdCA)
+			return nil, fmt.Errorf("%s_ca %s: no PEM certificate", name, caFile)
 		}
 	}
-	if c.EtcdCert != "" || c.EtcdKey != "" {
-		cert, err := tls.LoadX509KeyPair(c.EtcdCert, c.EtcdKey)
+	if certFile != "" || keyFile != "" {
+		cert, err := tls.LoadX509KeyPair(certFile, keyFile)
 		if err != nil {
-			return nil, fmt.Errorf("etcd_cert/etcd_key: %w", err)
+			return nil, fmt.Errorf("%s_cert/%s_key: %w", name, name, err)
 		}
 		tc.Certificates = []tls.Certificate{cert}
 	}

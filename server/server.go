@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"fmt"
+	"github.com/fleetgate/fleetgate/bus"
 	"log/slog"
 	"net/http"
 	"os"
@@ -27,6 +28,7 @@ type Server struct {
 	keys *hsm.Token // the PKCS#11 token holding CA keys; nil when they are files
 	rl   *reloader
 	brk  *broker.Broker // nil for role api
+	bus  *bus.Conn      // nil without a bus
 	api  *http.Server   // nil for role broker
 	ops  *http.Server   // nil when ops_addr is empty
 	rev  *http.Server   // relying-party CRL and OCSP listener; nil when not run
@@ -187,6 +189,9 @@ func (s *Server) Close() error {
 		}
 		if s.brk != nil {
 			_ = s.brk.Close()
+		}
+		if s.bus != nil {
+			s.bus.Close()
 		}
 		s.wg.Wait()
 		if s.db != nil {

@@ -1,0 +1,198 @@
+package bus
+
+import (
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nuid"
+)
+
+// Message headers set on every message a Conn publishes.
+const (
+	HeaderOrigin = "Fg-Origin" // instance ID of the publishing broker
+	HeaderID     = "Fg-Id"     // message ID, unique per message
+)
+
+// flushTimeout bounds the wait for the server to confirm a subscription.
+const flushTimeout = time.Second
+
+// ErrTooLarge marks a message over the NATS server's payload limit; it is
+// not published.
+var ErrTooLarge = errors.New("message over the NATS max payload")
+
+// ErrURL marks a bus URL list that cannot be used.
+var ErrURL = errors.New("invalid bus URL")
+
+// Options configure a Conn.
+type Options struct {
+	// URLs is a comma-separated list of NATS servers, nats://host:port.
+	URLs string
+	// TLS, when set, is the client TLS configuration for NATS.
+	TLS *tls.Config
+	// Origin names this broker instance in HeaderOrigin.
+	Origin string
+	// Logger receives connection events. Nil discards them.
+	Logger *slog.Logger
+}
+
+// ParseURLs checks a comma-separated list of nats:// or tls:// URLs.
+func ParseURLs(raw string) ([]string, error) {
+	var urls []string
+	for _, u := range strings.Split(raw, ",") {
+		u = strings.TrimSpace(u)
+		scheme, host, ok := strings.Cut(u, "://")
+		if !ok || (scheme != "nats" && scheme != "tls") || host == "" || strings.ContainsAny(host, "/ ") {
+			return nil, fmt.Errorf("%w: %q: want nats://HOST:PORT[,nats://HOST:PORT...]", ErrURL, u)
+		}
+		urls = append(urls, u)
+	}
+	return urls, nil
+}
+
+// Conn is a broker's connection to the bus. It reconnects by itself for
+// as long as it is open; messages published while it is disconnected are
+// buffered by the NATS client up to its limit, then lost.
+type Conn struct {
+	nc     *nats.Conn
+	origin string
+	log    *slog.Logger
+}
+
+// Dial connects to the bus. It returns at once even when no server is
+// reachable yet: the client keeps trying in the background.
+func Dial(o Options) (*Conn, error) {
+	urls, err := ParseURLs(o.URLs)
+	if err != nil {
+		return nil, err
+	}
+	log := o.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	opts := []nats.Option{
+		nats.Name("fleetgate " + o.Origin),
+		nats.RetryOnFailedConnect(true),
+		nats.MaxReconnects(-1),
+		nats.ReconnectWait(500 * time.Millisecond),
+		nats.ConnectHandler(func(nc *nats.Conn) { log.Info("bus connected", "server", nc.ConnectedUrlRedacted()) }),
+		nats.ReconnectHandler(func(nc *nats.Conn) { log.Info("bus reconnected", "server", nc.ConnectedUrlRedacted()) }),
+		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
+			log.Warn("bus unreachable; messages to other brokers are lost until it is back", "error", err)
+		}),
+		nats.ErrorHandler(func(_ *nats.Conn, s *nats.Subscription, err error) {
+			log.Warn("bus error", "subject", subjectOf(s), "error", err)
+		}),
+	}
+	if o.TLS != nil {
+		opts = append(opts, nats.Secure(o.TLS))
+	}
+	nc, err := nats.Connect(strings.Join(urls, ","), opts...)
+	if err != nil {
+		return nil, fmt.Errorf("bus %s: %w", o.URLs, err)
+	}
+	return &Conn{nc: nc, origin: o.Origin, log: log}, nil
+}
+
+func subjectOf(s *nats.Subscription) string {
+	if s == nil {
+		return ""
+	}
+	return s.Subject
+}
+
+// Connected reports whether the connection to a NATS server is up.
+func (c *Conn) Connected() bool { return c.nc.IsConnected() }
+
+// Publish sends a message on topic's subject with the origin and a new
+// message ID. A message over the server's max payload is refused with
+// ErrTooLarge.
+func (c *Conn) Publish(topic string, payload []byte) error {
+	m := nats.NewMsg(Subject(topic))
+	m.Data = payload
+	m.Header.Set(HeaderOrigin, c.origin)
+	m.Header.Set(HeaderID, nuid.Next())
+	if max := c.nc.MaxPayload(); max > 0 && int64(len(payload)+len(m.Subject)+64) > max {
+		return fmt.Errorf("%w: %d bytes, limit %d", ErrTooLarge, len(payload), max)
+	}
+	if err := c.nc.PublishMsg(m); err != nil {
+		if errors.Is(err, nats.ErrMaxPayload) {
+			return fmt.Errorf("%w: %w", ErrTooLarge, err)
+		}
+		return err
+	}
+	return nil
+}
+
+// Delivery is one message from the bus.
+type Delivery struct {
+	Topic   string
+	Payload []byte
+	ID      string
+	Origin  string
+}
+
+// Subscribe subscribes to an MQTT filter, or to a shared subscription
+// "$share/<group>/<filter>" as a NATS queue group, and calls fn for every
+// message. On a plain filter, messages of this Conn's own origin are
+// skipped. The returned function ends the subscription.
+func (c *Conn) Subscribe(filter string, fn func(Delivery)) (func() error, error) {
+	group, inner, shared := SplitShare(filter)
+	subjects, err := FilterSubjects(inner)
+	if err != nil {
+		return nil, err
+	}
+	handle := func(m *nats.Msg) {
+		origin := m.Header.Get(HeaderOrigin)
+		if !shared && origin == c.origin {
+			return
+		}
+		topic, err := Topic(m.Subject)
+		if err != nil {
+			c.log.Debug("bus message on a foreign subject", "subject", m.Subject)
+			return
+		}
+		fn(Delivery{Topic: topic, Payload: m.Data, ID: m.Header.Get(HeaderID), Origin: origin})
+	}
+	var subs []*nats.Subscription
+	unsubscribe := func() error {
+		var errs []error
+		for _, s := range subs {
+			errs = append(errs, s.Unsubscribe())
+		}
+		return errors.Join(errs...)
+	}
+	for _, subj := range subjects {
+		var s *nats.Subscription
+		if shared {
+			s, err = c.nc.QueueSubscribe(subj, QueueName(group, inner), handle)
+		} else {
+			s, err = c.nc.Subscribe(subj, handle)
+		}
+		if err != nil {
+			_ = unsubscribe()
+			return nil, fmt.Errorf("bus subscribe %s: %w", filter, err)
+		}
+		subs = append(subs, s)
+	}
+	// Wait for the server to hold the subscription, so that a client's
+	// SUBACK means messages published from now on reach it (across a
+	// NATS cluster, routes carry it a moment later).
+	if c.nc.IsConnected() {
+		if err := c.nc.FlushTimeout(flushTimeout); err != nil {
+			c.log.Debug("bus subscription not confirmed", "filter", filter, "error", err)
+		}
+	}
+	return unsubscribe, nil
+}
+
+// Flush waits until the NATS server has processed everything sent so far,
+// subscriptions included.
+func (c *Conn) Flush() error { return c.nc.Flush() }
+
+// Close drains nothing and closes the connection.
+func (c *Conn) Close() { c.nc.Close() }

@@ -1,0 +1,55 @@
+package server
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+
+	"github.com/fleetgate/fleetgate/bus"
+)
+
+// validateBus checks the bus settings.
+func (c Config) validateBus() []error {
+	var errs []error
+	if c.Bus == "" {
+		if c.BusCA != "" || c.BusCert != "" || c.BusKey != "" {
+			errs = append(errs, errors.New("bus_ca, bus_cert and bus_key need bus"))
+		}
+		return errs
+	}
+	if _, err := bus.ParseURLs(c.Bus); err != nil {
+		errs = append(errs, fmt.Errorf("bus: %w", err))
+	}
+	if c.Role == RoleAPI {
+		errs = append(errs, errors.New("bus is for processes running a broker (role all or broker), not role api"))
+	}
+	if (c.BusCert == "") != (c.BusKey == "") {
+		errs = append(errs, errors.New("bus_cert and bus_key go together"))
+	}
+	return errs
+}
+
+// dialBus connects to the bus when one is configured; nil otherwise.
+// origin names this broker instance on it.
+func dialBus(c Config, origin string, log *slog.Logger) (*bus.Conn, error) {
+	if c.Bus == "" {
+		return nil, nil
+	}
+	tc, err := clientTLS("bus", c.BusCA, c.BusCert, c.BusKey)
+	if err != nil {
+		return nil, err
+	}
+	return bus.Dial(bus.Options{URLs: c.Bus, TLS: tc, Origin: origin, Logger: log})
+}
+
+// instanceID names this process among the brokers: host name and a random
+// part, new at every start.
+func instanceID() string {
+	host, _ := os.Hostname()
+	var b [6]byte
+	_, _ = rand.Read(b[:])
+	return host + "/" + hex.EncodeToString(b[:])
+}
