@@ -61,6 +61,8 @@ Exit status: 0 all checks held, 3 the run finished but a check failed,
 	f.DurationVar(&cfg.Ramp, "ramp", fleet.DefaultRamp, "time to climb from 10% to 100% of --connect-rate")
 	f.IntVar(&cfg.MaxInflight, "max-inflight", fleet.DefaultMaxInflight, "devices enrolling or connecting at once")
 	f.IntVar(&cfg.SourceAddrs, "source-addrs", 0, "127.0.0.x source addresses to spread connections over (0: automatic)")
+	f.IntVar(&cfg.SourceFirst, "source-first", 0, "skip this many 127.0.0.x source addresses (taken by another simulator process)")
+	f.BoolVar(&cfg.KeepSamples, "keep-samples", false, "put the latency samples into the JSON report, for merging the reports of several processes")
 	f.DurationVar(&cfg.PublishInterval, "publish-interval", fleet.DefaultPublishInterval, "each device publishes once per interval")
 	f.Uint8Var(&cfg.QoS, "qos", 1, "publish QoS (0 or 1)")
 	f.IntVar(&cfg.PayloadSize, "payload", fleet.DefaultPayloadSize, "payload bytes (at least 16)")
