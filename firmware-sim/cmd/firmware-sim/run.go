@@ -17,6 +17,7 @@ import (
 func rootCommand() *cobra.Command {
 	var cfg fleet.Config
 	var out, name, logLevel string
+	var procs int
 	cmd := &cobra.Command{
 		Use:   "firmware-sim",
 		Short: "Run simulated devices through the device agent against a fleetgate server",
@@ -26,6 +27,7 @@ TPM attestation on swtpm), MQTT over mTLS, publishing, rotation under load, a
 reconnect storm and revocation. It writes <out>/<name>.json and <out>/<name>.html.
 
 One-command demo:  firmware-sim --start-server --devices 1000
+Many processes:    firmware-sim --start-server --devices 100000 --procs 5
 Running server:    firmware-sim --api https://host:8443 --broker host:8883 \
                      --ca root.crt --admin-cert admin.crt --admin-key admin.key
 
@@ -35,6 +37,9 @@ Exit status: 0 all checks held, 3 the run finished but a check failed,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if procs > 1 {
+				return runMulti(cmd, cfg, procs, out, name)
+			}
 			return runSim(cmd, cfg, out, name, logLevel)
 		},
 	}
@@ -53,6 +58,7 @@ Exit status: 0 all checks held, 3 the run finished but a check failed,
 	f.StringVar(&t.OpsURL, "ops", "", "ops URL of a running server (its /metrics gives the memory when --server-pid is not set)")
 
 	f.IntVar(&cfg.Devices, "devices", fleet.DefaultDevices, "devices in all")
+	f.IntVar(&procs, "procs", 1, "split the devices over this many simulator processes (this program, run again) and merge their reports")
 	f.IntVar(&cfg.TPMDevices, "tpm-devices", 0, "of them, devices with a TPM (one swtpm process each; Debian swtpm)")
 	f.StringVar(&cfg.IDPrefix, "id-prefix", "", "device ID prefix (default sim-<random>-: IDs are never reused)")
 	f.StringVar(&cfg.Group, "group", fleet.DefaultGroup, "token group (created, allow_tokens)")
