@@ -6,40 +6,22 @@ import (
 	"errors"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/fleetgate/fleetgate/firmware-sim/fleet"
 	"github.com/fleetgate/fleetgate/firmware-sim/report"
 	"github.com/fleetgate/fleetgate/internal/testkit/bins"
+	"github.com/fleetgate/fleetgate/internal/testkit/logbuf"
 )
 
 const simPkg = "github.com/fleetgate/fleetgate/firmware-sim/cmd/firmware-sim"
-
-// syncBuffer is a bytes.Buffer the progress goroutine and the test share.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 // TestRunTwoProcesses splits 11 devices over two real simulator
 // processes against a real server and checks the merged report counts
 // every device once.
 func TestRunTwoProcesses(t *testing.T) {
-	var progress syncBuffer
+	var progress logbuf.Buffer
 	out := t.TempDir()
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()

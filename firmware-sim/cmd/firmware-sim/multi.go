@@ -1,7 +1,6 @@
 package main
 
 import (
-	"fmt"
 	"os"
 	"path/filepath"
 
@@ -10,7 +9,6 @@ import (
 
 	"github.com/fleetgate/fleetgate/firmware-sim/coord"
 	"github.com/fleetgate/fleetgate/firmware-sim/fleet"
-	"github.com/fleetgate/fleetgate/firmware-sim/report"
 )
 
 // coordinated are the flags the coordinator sets per child itself; the
@@ -51,20 +49,7 @@ func runMulti(cmd *cobra.Command, cfg fleet.Config, procs int, out, name string)
 		o.ServerLog = serverLog
 	}
 	rep, err := coord.Run(cmd.Context(), o)
-	if rep == nil {
-		return err
-	}
-	jsonPath, htmlPath, werr := report.WriteFiles(out, name, rep)
-	if werr != nil {
-		return werr
-	}
-	printSummary(cmd.OutOrStdout(), rep)
-	for _, p := range rep.Procs {
-		fmt.Fprintf(cmd.OutOrStdout(), "process %d (pid %d): %d devices, %d connected, RSS %.1f MiB connected (max %.1f MiB), %.1f KiB per device\n",
-			p.Index, p.PID, p.Devices, p.Connected, float64(p.RSSConnected)/(1<<20), float64(p.MaxRSS)/(1<<20), p.PerDevice/1024)
-	}
-	fmt.Fprintf(cmd.OutOrStdout(), "report: %s\n        %s\n", jsonPath, htmlPath)
-	return err
+	return writeReport(cmd.OutOrStdout(), out, name, rep, err)
 }
 
 // passedFlags returns the flags set on the command line that every child

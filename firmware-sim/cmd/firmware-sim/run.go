@@ -120,6 +120,12 @@ func runSim(cmd *cobra.Command, cfg fleet.Config, out, name, logLevel string) er
 	cfg.Progress, cfg.ProgressTTY = cmd.ErrOrStderr(), isTerminal(cmd.ErrOrStderr())
 
 	rep, err := fleet.Run(cmd.Context(), cfg)
+	return writeReport(cmd.OutOrStdout(), out, name, rep, err)
+}
+
+// writeReport writes the report of a run that ended with err, if there
+// is one, prints its summary and returns err.
+func writeReport(w io.Writer, out, name string, rep *report.Report, err error) error {
 	if rep == nil {
 		return err
 	}
@@ -127,8 +133,8 @@ func runSim(cmd *cobra.Command, cfg fleet.Config, out, name, logLevel string) er
 	if werr != nil {
 		return werr
 	}
-	printSummary(cmd.OutOrStdout(), rep)
-	fmt.Fprintf(cmd.OutOrStdout(), "report: %s\n        %s\n", jsonPath, htmlPath)
+	printSummary(w, rep)
+	fmt.Fprintf(w, "report: %s\n        %s\n", jsonPath, htmlPath)
 	return err
 }
 
@@ -146,6 +152,10 @@ func printSummary(w io.Writer, r *report.Report) {
 		r.ConnectRate.Ramp, r.ConnectRate.PeakSecond, r.Messages.SentPerSecond, r.Messages.ReceivedPerSecond)
 	fmt.Fprintf(w, "memory per device: simulator %.1f KiB, broker %.1f KiB (%s)\n",
 		r.Memory.SimPerDevice/1024, r.Memory.BrokerPerDevice/1024, r.Memory.BrokerSource)
+	for _, p := range r.Procs {
+		fmt.Fprintf(w, "process %d (pid %d): %d devices, %d connected, RSS %.1f MiB connected (max %.1f MiB), %.1f KiB per device\n",
+			p.Index, p.PID, p.Devices, p.Connected, float64(p.RSSConnected)/(1<<20), float64(p.MaxRSS)/(1<<20), p.PerDevice/1024)
+	}
 	for _, c := range r.Checks {
 		mark := "ok    "
 		if !c.OK {
