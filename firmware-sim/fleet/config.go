@@ -56,6 +56,7 @@ type Config struct {
 	Ramp        time.Duration // time from 10% to 100% of ConnectRate
 	MaxInflight int           // devices enrolling or connecting at once
 	SourceAddrs int           // 127.0.0.x source addresses; 0: enough for Devices
+	SourceFirst int           // skip this many source addresses (another process uses them)
 
 	PublishInterval time.Duration
 	QoS             byte
@@ -79,6 +80,10 @@ type Config struct {
 	// ConnectWait bounds the ramp: devices not connected by then count as
 	// failed. Zero: three times the ideal ramp, at least a minute.
 	ConnectWait time.Duration
+
+	// KeepSamples puts the latency samples into the report, so the
+	// reports of several processes can be merged (report.Merge).
+	KeepSamples bool
 
 	// ServerLog receives a started server's stderr; nil keeps only its
 	// end, for error messages.
@@ -177,8 +182,8 @@ func (c Config) Validate() error {
 	if c.Rotate < 0 || c.Rotate > c.Devices-c.TPMDevices {
 		bad("rotate %d: want 0 to the number of software devices", c.Rotate)
 	}
-	if c.SourceAddrs < 0 || c.SourceAddrs > 250 {
-		bad("source-addrs %d: want 0 (automatic) to 250", c.SourceAddrs)
+	if c.SourceAddrs < 0 || c.SourceFirst < 0 || c.SourceFirst+c.SourceAddrs > 250 {
+		bad("source-addrs %d from %d: want 0 (automatic) to 250 in all", c.SourceAddrs, c.SourceFirst)
 	}
 	if c.BackoffMin <= 0 || c.BackoffMax < c.BackoffMin {
 		bad("backoff %s..%s: want 0 < min <= max", c.BackoffMin, c.BackoffMax)

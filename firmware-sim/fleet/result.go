@@ -79,7 +79,14 @@ func (s *sim) finish() {
 			}
 		}
 	}
-	r.Checks = s.checks()
+	if s.cfg.KeepSamples {
+		r.Samples = map[string]report.SampleData{
+			report.SampleEnrollment: m.enroll.Data(), report.SampleTLSHandshake: m.tls.Data(),
+			report.SampleConnect: m.connect.Data(), report.SampleEndToEnd: m.e2e.Data(),
+			report.SampleRotation: m.rotate.Data(), report.SampleRevokeDelay: m.revokeDelay.Data(),
+		}
+	}
+	r.Checks = Checks(r)
 }
 
 // rampOffset is when the ramp began, in seconds since the start.
@@ -92,9 +99,9 @@ func (s *sim) rampOffset() float64 {
 	return 0
 }
 
-// checks are the scenario's expectations.
-func (s *sim) checks() []report.Check {
-	r := s.rep
+// Checks judges a report by the scenario's expectations; a report merged
+// from several processes is judged the same way.
+func Checks(r *report.Report) []report.Check {
 	var out []report.Check
 	add := func(name string, ok bool, f string, a ...any) {
 		out = append(out, report.Check{Name: name, OK: ok, Detail: fmt.Sprintf(f, a...)})
@@ -104,8 +111,8 @@ func (s *sim) checks() []report.Check {
 	msgs := r.Messages
 	switch {
 	case msgs.Published == 0:
-		add("messages flow", false, "nothing was published (publish interval %s longer than the run?)", s.cfg.PublishInterval)
-	case s.cfg.QoS == 1:
+		add("messages flow", false, "nothing was published (publish interval %gs longer than the run?)", r.Scenario.PublishInterval)
+	case r.Scenario.QoS == 1:
 		add("messages flow", msgs.Received > 0 && float64(msgs.Received) >= 0.95*float64(msgs.Acknowledged),
 			"%d published, %d acknowledged, %d delivered back", msgs.Published, msgs.Acknowledged, msgs.Received)
 	default:

@@ -82,7 +82,7 @@ func Run(ctx context.Context, cfg Config) (*report.Report, error) {
 	if sources == 0 {
 		sources = host.SourcesFor(cfg.Devices)
 	}
-	s.dialers = host.NewDialers(host.LoopbackSources(s.broker, sources), cfg.ConnectTimeout)
+	s.dialers = host.NewDialers(host.LoopbackSourcesFrom(s.broker, cfg.SourceFirst, sources), cfg.ConnectTimeout)
 	s.conns = newConns(s.m, s.dialers)
 	s.fillStatic()
 	if err := s.scenario(ctx); err != nil {

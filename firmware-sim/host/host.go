@@ -85,7 +85,12 @@ const PortsPerSource = 28000
 // host:port) is not an IPv4 loopback address: elsewhere the kernel picks
 // the source. On Linux the whole 127.0.0.0/8 answers on lo, so no setup
 // is needed.
-func LoopbackSources(dest string, n int) []net.IP {
+func LoopbackSources(dest string, n int) []net.IP { return LoopbackSourcesFrom(dest, 0, n) }
+
+// LoopbackSourcesFrom is LoopbackSources skipping the first `first`
+// addresses, so processes sharing the machine take disjoint slices:
+// 127.0.0.(2+first) ... up to 127.0.0.251.
+func LoopbackSourcesFrom(dest string, first, n int) []net.IP {
 	h := dest
 	if hh, _, err := net.SplitHostPort(dest); err == nil {
 		h = hh
@@ -94,11 +99,11 @@ func LoopbackSources(dest string, n int) []net.IP {
 		h = "127.0.0.1"
 	}
 	ip := net.ParseIP(h)
-	if ip == nil || ip.To4() == nil || !ip.IsLoopback() || n < 1 {
+	if ip == nil || ip.To4() == nil || !ip.IsLoopback() || n < 1 || first < 0 {
 		return nil
 	}
 	out := make([]net.IP, 0, n)
-	for i := 0; i < n && i < 250; i++ {
+	for i := first; i < first+n && i < 250; i++ {
 		out = append(out, net.IPv4(127, 0, 0, byte(2+i)).To4())
 	}
 	return out

@@ -9,23 +9,26 @@ import (
 
 func TestLoopbackSources(t *testing.T) {
 	for _, tc := range []struct {
-		name string
-		dest string
-		n    int
-		want []string
+		name  string
+		dest  string
+		first int
+		n     int
+		want  []string
 	}{
-		{"ok/loopback with port", "127.0.0.1:8883", 3, []string{"127.0.0.2", "127.0.0.3", "127.0.0.4"}},
-		{"ok/localhost", "localhost", 1, []string{"127.0.0.2"}},
-		{"ok/other loopback", "127.0.0.9:1", 2, []string{"127.0.0.2", "127.0.0.3"}},
-		{"error/not loopback", "192.0.2.1:8883", 3, nil},
-		{"error/ipv6 loopback", "[::1]:8883", 3, nil},
-		{"error/name", "broker.example:8883", 3, nil},
-		{"error/none asked", "127.0.0.1:1", 0, nil},
+		{"ok/loopback with port", "127.0.0.1:8883", 0, 3, []string{"127.0.0.2", "127.0.0.3", "127.0.0.4"}},
+		{"ok/localhost", "localhost", 0, 1, []string{"127.0.0.2"}},
+		{"ok/other loopback", "127.0.0.9:1", 0, 2, []string{"127.0.0.2", "127.0.0.3"}},
+		{"error/not loopback", "192.0.2.1:8883", 0, 3, nil},
+		{"error/ipv6 loopback", "[::1]:8883", 0, 3, nil},
+		{"error/name", "broker.example:8883", 0, 3, nil},
+		{"error/none asked", "127.0.0.1:1", 0, 0, nil},
+		{"ok/second process's slice", "127.0.0.1:8883", 2, 2, []string{"127.0.0.4", "127.0.0.5"}},
+		{"ok/slice ends at .251", "127.0.0.1:8883", 249, 5, []string{"127.0.0.251"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			got := LoopbackSources(tc.dest, tc.n)
+			got := LoopbackSourcesFrom(tc.dest, tc.first, tc.n)
 			if len(got) != len(tc.want) {
-				t.Fatalf("LoopbackSources(%q, %d) = %v, want %v", tc.dest, tc.n, got, tc.want)
+				t.Fatalf("LoopbackSourcesFrom(%q, %d, %d) = %v, want %v", tc.dest, tc.first, tc.n, got, tc.want)
 			}
 			for i := range got {
 				if got[i].String() != tc.want[i] {

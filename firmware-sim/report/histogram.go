@@ -1,6 +1,9 @@
 package report
 
-import "math"
+import (
+	"math"
+	"slices"
+)
 
 // Bucket is one bar of a latency histogram: values up to LE milliseconds
 // (and above the previous bucket's LE). The last bucket has LE = +Inf,
@@ -27,15 +30,21 @@ func Histogram(vals []float64) []Bucket {
 		}
 		counts[i]++
 	}
+	if len(vals) == 0 {
+		return nil
+	}
+	return trimBuckets(counts)
+}
+
+// trimBuckets turns counts per bound into buckets, dropping empty ones at
+// both ends.
+func trimBuckets(counts []int64) []Bucket {
 	lo, hi := 0, len(counts)-1
 	for lo < hi && counts[lo] == 0 {
 		lo++
 	}
 	for hi > lo && counts[hi] == 0 {
 		hi--
-	}
-	if len(vals) == 0 {
-		return nil
 	}
 	out := make([]Bucket, 0, hi-lo+1)
 	for i := lo; i <= hi; i++ {
@@ -54,4 +63,27 @@ func jsonInf(v float64) float64 {
 		return -1
 	}
 	return v
+}
+
+// MergeHistograms adds histograms bucket by bucket: the result is the
+// histogram of all their values together.
+func MergeHistograms(hs ...[]Bucket) []Bucket {
+	counts := make([]int64, len(bounds)+1)
+	n := int64(0)
+	for _, h := range hs {
+		for _, b := range h {
+			i, ok := slices.BinarySearch(bounds, b.LE)
+			if b.LE < 0 {
+				i, ok = len(bounds), true
+			}
+			if ok {
+				counts[i] += b.Count
+				n += b.Count
+			}
+		}
+	}
+	if n == 0 {
+		return nil
+	}
+	return trimBuckets(counts)
 }

@@ -116,6 +116,9 @@ QoS {{.Scenario.QoS}} · {{.Scenario.PayloadBytes}} B every {{.Scenario.PublishI
 <table><tr><th>process</th><th>baseline</th><th>all connected</th><th>per device</th></tr>
 <tr><td>simulator</td><td>{{mib .Memory.SimBaseline}}</td><td>{{mib .Memory.SimConnected}}</td><td>{{kib .Memory.SimPerDevice}}</td></tr>
 <tr><td>broker ({{or .Memory.BrokerSource "unknown"}})</td><td>{{mib .Memory.BrokerBaseline}}</td><td>{{mib .Memory.BrokerConnected}}</td><td>{{kib .Memory.BrokerPerDevice}}</td></tr></table>
+{{if .Procs}}<table><tr><th>simulator process</th><th>pid</th><th>devices</th><th>connected</th><th>baseline</th><th>all connected</th><th>max RSS</th><th>per device</th></tr>
+{{range .Procs}}<tr><td>{{.Index}}</td><td>{{.PID}}</td><td>{{.Devices}}</td><td>{{.Connected}}</td><td>{{mib .RSSBaseline}}</td><td>{{mib .RSSConnected}}</td><td>{{mib .MaxRSS}}</td><td>{{kib .PerDevice}}</td></tr>
+{{end}}</table>{{end}}
 
 {{with .Rotation}}<h2>Rotation under load</h2>
 <p>{{.Rotated}} of {{.Requested}} rotated ({{.Failed}} failed), {{.Reconnected}} back with the new certificate; Rotate call p50 {{.Latency.P50}} ms, p99 {{.Latency.P99}} ms.</p>{{end}}

@@ -37,6 +37,38 @@ type Report struct {
 	Series     map[string][]int64  `json:"series"`     // per-second counts: connects, disconnects, sent, received
 	Histograms map[string][]Bucket `json:"histograms"` // tls_handshake, connect, end_to_end
 	Bench      *Bench              `json:"bench,omitempty"`
+
+	// Procs is one row per simulator process of a run split over several
+	// (see Merge).
+	Procs []Proc `json:"procs,omitempty"`
+	// Samples are the kept latency values behind the summaries, by the
+	// Sample* keys, written only when asked for (a simulator process of a
+	// split run writes them so the summaries can be merged exactly).
+	Samples map[string]SampleData `json:"samples,omitempty"`
+}
+
+// Keys of Report.Samples.
+const (
+	SampleEnrollment   = "enrollment"
+	SampleTLSHandshake = "tls_handshake"
+	SampleConnect      = "connect"
+	SampleEndToEnd     = "end_to_end"
+	SampleRotation     = "rotation"
+	SampleRevokeDelay  = "revocation_delay"
+)
+
+// Proc is one simulator process of a split run: its devices and its
+// memory, resident (VmRSS) before the ramp and with its devices
+// connected, and the most it ever held (the kernel's maxrss).
+type Proc struct {
+	Index        int     `json:"index"`
+	PID          int     `json:"pid"`
+	Devices      int     `json:"devices"`
+	Connected    int     `json:"connected"`
+	RSSBaseline  uint64  `json:"rss_baseline"`
+	RSSConnected uint64  `json:"rss_connected"`
+	MaxRSS       uint64  `json:"max_rss"`
+	PerDevice    float64 `json:"bytes_per_device"`
 }
 
 // Scenario echoes the knobs of the run.

@@ -67,23 +67,7 @@ func (s *Sample) Values() []float64 {
 }
 
 // Summary returns count, mean, p50/p95/p99 and max in milliseconds.
-func (s *Sample) Summary() Summary {
-	v := s.Values()
-	s.mu.Lock()
-	count, sum, max := s.count, s.sum, s.max
-	s.mu.Unlock()
-	if count == 0 {
-		return Summary{}
-	}
-	return Summary{
-		Count: count,
-		Mean:  round3(sum / float64(count)),
-		P50:   round3(Percentile(v, 50)),
-		P95:   round3(Percentile(v, 95)),
-		P99:   round3(Percentile(v, 99)),
-		Max:   round3(max),
-	}
-}
+func (s *Sample) Summary() Summary { return SummaryOf(s.Data()) }
 
 // Summary is a latency distribution in milliseconds.
 type Summary struct {

@@ -17,6 +17,7 @@ import (
 func rootCommand() *cobra.Command {
 	var cfg fleet.Config
 	var out, name, logLevel string
+	var procs int
 	cmd := &cobra.Command{
 		Use:   "firmware-sim",
 		Short: "Run simulated devices through the device agent against a fleetgate server",
@@ -26,6 +27,7 @@ TPM attestation on swtpm), MQTT over mTLS, publishing, rotation under load, a
 reconnect storm and revocation. It writes <out>/<name>.json and <out>/<name>.html.
 
 One-command demo:  firmware-sim --start-server --devices 1000
+Many processes:    firmware-sim --start-server --devices 100000 --procs 5
 Running server:    firmware-sim --api https://host:8443 --broker host:8883 \
                      --ca root.crt --admin-cert admin.crt --admin-key admin.key
 
@@ -35,6 +37,9 @@ Exit status: 0 all checks held, 3 the run finished but a check failed,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if procs > 1 {
+				return runMulti(cmd, cfg, procs, out, name)
+			}
 			return runSim(cmd, cfg, out, name, logLevel)
 		},
 	}
@@ -53,6 +58,7 @@ Exit status: 0 all checks held, 3 the run finished but a check failed,
 	f.StringVar(&t.OpsURL, "ops", "", "ops URL of a running server (its /metrics gives the memory when --server-pid is not set)")
 
 	f.IntVar(&cfg.Devices, "devices", fleet.DefaultDevices, "devices in all")
+	f.IntVar(&procs, "procs", 1, "split the devices over this many simulator processes (this program, run again) and merge their reports")
 	f.IntVar(&cfg.TPMDevices, "tpm-devices", 0, "of them, devices with a TPM (one swtpm process each; Debian swtpm)")
 	f.StringVar(&cfg.IDPrefix, "id-prefix", "", "device ID prefix (default sim-<random>-: IDs are never reused)")
 	f.StringVar(&cfg.Group, "group", fleet.DefaultGroup, "token group (created, allow_tokens)")
@@ -61,6 +67,8 @@ Exit status: 0 all checks held, 3 the run finished but a check failed,
 	f.DurationVar(&cfg.Ramp, "ramp", fleet.DefaultRamp, "time to climb from 10% to 100% of --connect-rate")
 	f.IntVar(&cfg.MaxInflight, "max-inflight", fleet.DefaultMaxInflight, "devices enrolling or connecting at once")
 	f.IntVar(&cfg.SourceAddrs, "source-addrs", 0, "127.0.0.x source addresses to spread connections over (0: automatic)")
+	f.IntVar(&cfg.SourceFirst, "source-first", 0, "skip this many 127.0.0.x source addresses (taken by another simulator process)")
+	f.BoolVar(&cfg.KeepSamples, "keep-samples", false, "put the latency samples into the JSON report, for merging the reports of several processes")
 	f.DurationVar(&cfg.PublishInterval, "publish-interval", fleet.DefaultPublishInterval, "each device publishes once per interval")
 	f.Uint8Var(&cfg.QoS, "qos", 1, "publish QoS (0 or 1)")
 	f.IntVar(&cfg.PayloadSize, "payload", fleet.DefaultPayloadSize, "payload bytes (at least 16)")
@@ -112,6 +120,12 @@ func runSim(cmd *cobra.Command, cfg fleet.Config, out, name, logLevel string) er
 	cfg.Progress, cfg.ProgressTTY = cmd.ErrOrStderr(), isTerminal(cmd.ErrOrStderr())
 
 	rep, err := fleet.Run(cmd.Context(), cfg)
+	return writeReport(cmd.OutOrStdout(), out, name, rep, err)
+}
+
+// writeReport writes the report of a run that ended with err, if there
+// is one, prints its summary and returns err.
+func writeReport(w io.Writer, out, name string, rep *report.Report, err error) error {
 	if rep == nil {
 		return err
 	}
@@ -119,8 +133,8 @@ func runSim(cmd *cobra.Command, cfg fleet.Config, out, name, logLevel string) er
 	if werr != nil {
 		return werr
 	}
-	printSummary(cmd.OutOrStdout(), rep)
-	fmt.Fprintf(cmd.OutOrStdout(), "report: %s\n        %s\n", jsonPath, htmlPath)
+	printSummary(w, rep)
+	fmt.Fprintf(w, "report: %s\n        %s\n", jsonPath, htmlPath)
 	return err
 }
 
@@ -138,6 +152,10 @@ func printSummary(w io.Writer, r *report.Report) {
 		r.ConnectRate.Ramp, r.ConnectRate.PeakSecond, r.Messages.SentPerSecond, r.Messages.ReceivedPerSecond)
 	fmt.Fprintf(w, "memory per device: simulator %.1f KiB, broker %.1f KiB (%s)\n",
 		r.Memory.SimPerDevice/1024, r.Memory.BrokerPerDevice/1024, r.Memory.BrokerSource)
+	for _, p := range r.Procs {
+		fmt.Fprintf(w, "process %d (pid %d): %d devices, %d connected, RSS %.1f MiB connected (max %.1f MiB), %.1f KiB per device\n",
+			p.Index, p.PID, p.Devices, p.Connected, float64(p.RSSConnected)/(1<<20), float64(p.MaxRSS)/(1<<20), p.PerDevice/1024)
+	}
 	for _, c := range r.Checks {
 		mark := "ok    "
 		if !c.OK {
