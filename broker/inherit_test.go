@@ -4,6 +4,7 @@ import (
 	"context"
 	"sync"
 	"testing"
+	"time"
 
 	paho "github.com/eclipse/paho.mqtt.golang"
 
@@ -100,8 +101,11 @@ func TestInheritedSessionFollowsCurrentGrants(t *testing.T) {
 	a.Disconnect(0)
 	f.logs.await(t, "client disconnected", "client=persist-a")
 
-	// The grant goes; a message is queued under the old one.
+	// The grant goes; a message is queued under the old one. mochi answers
+	// the publisher before it queues the message for subscribers, so wait
+	// until the offline session holds it.
 	f.publish(pub, "fleet/cmd", "two", false)
+	awaitQueued(t, f.b, "persist-a")
 	reg.setSubscribe("persist-a", nil)
 	a = connectA()
 	echo(a, "after two")
@@ -128,4 +132,18 @@ func TestInheritedSessionFollowsCurrentGrants(t *testing.T) {
 	f.publish(pub, "fleet/cmd", "three", false)
 	f.publish(pub, "devices/persist-a/inbox", "sentinel", false)
 	f.expectOnly(a, "devices/persist-a/inbox", "sentinel")
+}
+
+// awaitQueued waits until mochi has queued a message for the offline
+// client id.
+func awaitQueued(t *testing.T, b *Broker, id string) {
+	t.Helper()
+	for deadline := time.Now().Add(wait); ; time.Sleep(time.Millisecond) {
+		if cl, ok := b.server.Clients.Get(id); ok && cl.State.Inflight.Len() > 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no message queued for %s within %s", id, wait)
+		}
+	}
 }
