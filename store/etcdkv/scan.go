@@ -3,6 +3,7 @@ package etcdkv
 import (
 	"slices"
 
+	"go.etcd.io/etcd/api/v3/mvccpb"
 	clientv3 "go.etcd.io/etcd/client/v3"
 )
 
@@ -15,7 +16,10 @@ func (t *etcdTx) scanRange(start, end string, desc bool, fn func(key string, val
 		return t.err
 	}
 	if !t.readOnly {
-		t.ranges = append(t.ranges, [2]string{start, end})
+		if t.ranges == nil {
+			t.ranges = make(map[[2]string]bool)
+		}
+		t.ranges[[2]string{start, end}] = true // one comparison however often scanned
 	}
 	// The transaction's own writes in the range, in scan order.
 	var own []string
@@ -35,25 +39,40 @@ func (t *etcdTx) scanRange(start, end string, desc bool, fn func(key string, val
 		return a < b
 	}
 	lo, hi := start, end
+	fetched, isFetched := t.fetched[[2]string{start, end}]
 	for {
-		ctx, cancel := t.b.reqCtx(t.ctx)
-		opts := []clientv3.OpOption{clientv3.WithRange(hi), clientv3.WithLimit(etcdPage)}
-		if desc {
-			opts = append(opts, clientv3.WithSort(clientv3.SortByKey, clientv3.SortDescend))
+		var kvs []*mvccpb.KeyValue
+		more := false
+		if isFetched {
+			// Prefetched at the transaction's revision: one page, from memory.
+			for _, k := range fetched {
+				r := t.reads[k]
+				kvs = append(kvs, &mvccpb.KeyValue{Key: []byte(k), Value: r.value, ModRevision: r.modRev})
+			}
+			if desc {
+				slices.Reverse(kvs)
+			}
+		} else {
+			ctx, cancel := t.b.reqCtx(t.ctx)
+			opts := []clientv3.OpOption{clientv3.WithRange(hi), clientv3.WithLimit(etcdPage)}
+			if desc {
+				opts = append(opts, clientv3.WithSort(clientv3.SortByKey, clientv3.SortDescend))
+			}
+			if t.rev > 0 {
+				opts = append(opts, clientv3.WithRev(t.rev))
+			}
+			resp, err := t.b.cli.Get(ctx, lo, opts...)
+			cancel()
+			if err != nil {
+				t.fail(err)
+				return t.err
+			}
+			if t.rev == 0 {
+				t.rev = resp.Header.Revision
+			}
+			kvs, more = resp.Kvs, resp.More
 		}
-		if t.rev > 0 {
-			opts = append(opts, clientv3.WithRev(t.rev))
-		}
-		resp, err := t.b.cli.Get(ctx, lo, opts...)
-		cancel()
-		if err != nil {
-			t.fail(err)
-			return t.err
-		}
-		if t.rev == 0 {
-			t.rev = resp.Header.Revision
-		}
-		for _, kv := range resp.Kvs {
+		for _, kv := range kvs {
 			k := string(kv.Key)
 			t.remember(k, etcdRead{value: kv.Value, modRev: kv.ModRevision})
 			// Own writes that come before this key.
@@ -80,10 +99,10 @@ func (t *etcdTx) scanRange(start, end string, desc bool, fn func(key string, val
 				return err
 			}
 		}
-		if !resp.More || len(resp.Kvs) == 0 {
+		if !more || len(kvs) == 0 {
 			break
 		}
-		last := string(resp.Kvs[len(resp.Kvs)-1].Key)
+		last := string(kvs[len(kvs)-1].Key)
 		if desc {
 			hi = last
 		} else {

@@ -18,17 +18,21 @@ type etcdTx struct {
 	rev      int64 // read revision, set by the first read
 	err      error // first read failure; the transaction then fails
 
-	reads   map[string]etcdRead // every key read, with what it held
-	checked map[string]int64    // keys read one by one: their mod revision must hold
-	ranges  [][2]string         // ranges scanned: nothing in them may change
-	writes  map[string]*[]byte  // buffered writes; nil value: delete
-	order   []string            // write order, for a readable transaction
-	misses  map[string]int      // per bucket prefix: single reads that went to the network
-	loaded  map[string]bool     // bucket prefixes read whole
+	reads   map[string]etcdRead    // every key read, with what it held
+	checked map[string]int64       // keys read one by one: their mod revision must hold
+	ranges  map[[2]string]bool     // ranges scanned: nothing in them may change
+	fetched map[[2]string][]string // prefixes prefetched whole: their keys, in order
+	writes  map[string]*[]byte     // buffered writes; nil value: delete
+	order   []string               // write order, for a readable transaction
+	misses  map[string]int         // per bucket prefix: single reads that went to the network
+	loaded  map[string]bool        // bucket prefixes read whole
 	buckets map[string]*etcdBucket
 }
 
-var _ kv.Tx = (*etcdTx)(nil)
+var (
+	_ kv.Tx         = (*etcdTx)(nil)
+	_ kv.Prefetcher = (*etcdTx)(nil)
+)
 
 type etcdRead struct {
 	value  []byte // nil: absent
@@ -164,7 +168,7 @@ func (t *etcdTx) commit() (bool, error) {
 	for k, rev := range t.checked {
 		cmps = append(cmps, clientv3.Compare(clientv3.ModRevision(k), "=", rev))
 	}
-	for _, r := range t.ranges {
+	for r := range t.ranges {
 		cmps = append(cmps, clientv3.Compare(clientv3.ModRevision(r[0]), "<", t.rev+1).WithRange(r[1]))
 	}
 	ops := make([]clientv3.Op, 0, len(t.order))

@@ -71,3 +71,19 @@ type Health struct {
 	Resyncs     uint64        `json:"resyncs"`            // after compaction
 	Conflicts   uint64        `json:"conflicts"`          // write transactions retried
 }
+
+// Prefetcher is a transaction that reads many keys and prefixes in a few
+// requests instead of one request each. Prefetching changes nothing the
+// transaction sees: later Gets of the keys and Scans of the prefixes
+// return the same as without it, only from memory, and only what is read
+// that way makes the commit depend on it.
+type Prefetcher interface {
+	Prefetch(fetches ...Fetch) error
+}
+
+// Fetch names what to prefetch from one bucket.
+type Fetch struct {
+	Bucket   []byte
+	Keys     [][]byte
+	Prefixes [][]byte // each as Bucket.Scan would take it
+}

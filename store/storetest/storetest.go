@@ -44,6 +44,7 @@ func Run(t *testing.T, open Opener) {
 	t.Run("concurrency", func(t *testing.T) { runConcurrency(t, open) })
 	t.Run("closed", func(t *testing.T) { runClosed(t, open) })
 	t.Run("error/cancelled", func(t *testing.T) { runCancelled(t, open) })
+	t.Run("prefetch", func(t *testing.T) { runPrefetch(t, open) })
 	runCapabilities(t, open)
 }
 
