@@ -1,7 +1,6 @@
 package store
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"strings"
@@ -175,10 +174,11 @@ func (w *bulkWrite) apply(tx kv.Tx, part []planned) (res BulkResult, cut map[str
 	return res, cut, changes, nil
 }
 
-// prefetch reads, where the backend can, what apply reads of part in a
-// few requests rather than one per key: on etcd the devices with their
-// certificate index entries, then the certificate records. apply then reads
-// them as before, from memory, with the same checks at commit.
+// prefetch reads, where the backend can, what apply reads of part in one
+// request or a few rather than one per key: on etcd the devices, their
+// certificate index entries and the certificates the check saw. apply then
+// reads them as before, from memory, with the same checks at commit; what
+// changed since the check (a certificate added meanwhile) it reads itself.
 func (w *bulkWrite) prefetch(tx kv.Tx, part []planned) error {
 	p, ok := tx.(kv.Prefetcher)
 	if !ok || len(part) == 0 {
@@ -192,31 +192,21 @@ func (w *bulkWrite) prefetch(tx kv.Tx, part []planned) error {
 		return p.Prefetch(kv.Fetch{Bucket: bucketCerts, Keys: keys})
 	}
 	prefixes := make([][]byte, len(part))
+	var serials [][]byte
 	for i, item := range part {
 		prefixes[i] = indexPrefix(item.key)
-	}
-	err := p.Prefetch(kv.Fetch{Bucket: bucketDevices, Keys: keys}, kv.Fetch{Bucket: bucketCertsByDevice, Prefixes: prefixes})
-	if err != nil {
-		return err
-	}
-	// The serials apply will look at: as many per device as one
-	// transaction takes (revokeDeviceCerts scans the same prefixes).
-	var serials [][]byte
-	index := tx.Bucket(bucketCertsByDevice)
-	for _, prefix := range prefixes {
-		n := 0
-		err := index.Scan(prefix, func(k, _ []byte) error {
-			if w.perDevice == 0 || n < w.perDevice {
-				serials = append(serials, bytes.Clone(k[len(prefix):]))
-			}
-			n++
-			return nil
-		})
-		if err != nil {
-			return err
+		certs := item.certs
+		if w.perDevice > 0 && len(certs) > w.perDevice {
+			certs = certs[:w.perDevice] // as many as one transaction looks at
+		}
+		for _, serial := range certs {
+			serials = append(serials, []byte(serial))
 		}
 	}
-	return p.Prefetch(kv.Fetch{Bucket: bucketCerts, Keys: serials})
+	return p.Prefetch(
+		kv.Fetch{Bucket: bucketDevices, Keys: keys},
+		kv.Fetch{Bucket: bucketCertsByDevice, Prefixes: prefixes},
+		kv.Fetch{Bucket: bucketCerts, Keys: serials})
 }
 
 // audit records the one event of the revocation with the first part. The

@@ -67,9 +67,10 @@ func (s Selection) validate() error {
 // planned is one device or certificate a bulk revocation will write, as
 // the check saw it.
 type planned struct {
-	key     string // device ID or certificate serial
-	revoked bool   // already revoked when checked
-	cost    int    // operations of its transaction share (etcd)
+	key     string   // device ID or certificate serial
+	revoked bool     // already revoked when checked
+	cost    int      // operations of its transaction share (etcd)
+	certs   []string // a device's certificate serials when checked, in index order
 }
 
 // planDevices reads the devices sel names, with the number of certificates
@@ -127,9 +128,10 @@ func planDevices(tx kv.Tx, sel Selection) ([]planned, error) {
 	}
 	// One pass over the index: each certificate adds a read and a write.
 	err := tx.Bucket(bucketCertsByDevice).ForEach(func(k, _ []byte) error {
-		id, _, _ := strings.Cut(string(k), "/")
+		id, serial, _ := strings.Cut(string(k), "/")
 		if i, ok := index[id]; ok {
 			plan[i].cost++
+			plan[i].certs = append(plan[i].certs, serial)
 		}
 		return nil
 	})
