@@ -165,3 +165,22 @@ func (f *fixture) sub(t *testing.T) *fixture {
 	g.t = t
 	return &g
 }
+
+// serveOn replaces the fixture's broker by one with the same settings over
+// reg (the real registry wrapped by a test), and returns it.
+func (f *fixture) serveOn(reg Registry) *Broker {
+	f.t.Helper()
+	if err := f.b.Close(); err != nil {
+		f.t.Fatal(err)
+	}
+	b, err := New(f.b.cfg, reg)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	if err := b.Start(f.t.Context()); err != nil {
+		f.t.Fatal(err)
+	}
+	f.t.Cleanup(func() { _ = b.Close() })
+	f.b, f.port = b, portOf(f.t, b)
+	return b
+}

@@ -42,20 +42,7 @@ func (r *shrinkingRegistry) Lookup(ctx context.Context, id, serial string) (stor
 func TestInheritedSessionFollowsCurrentGrants(t *testing.T) {
 	f := newFixture(t, nil)
 	reg := &shrinkingRegistry{DB: f.db, overrides: map[string][]string{}}
-	// Swap in a broker over the wrapped registry.
-	if err := f.b.Close(); err != nil {
-		t.Fatal(err)
-	}
-	b, err := New(f.b.cfg, reg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := b.Start(t.Context()); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = b.Close() })
-	f.b = b
-	f.port = portOf(t, b)
+	f.serveOn(reg)
 
 	certA := f.device("persist-a", func(d *store.Device) { d.Subscribe = []string{"fleet/#"} })
 	certB := f.device("persist-b", func(d *store.Device) { d.Publish = []string{"fleet/#", "devices/persist-a/inbox"} })

@@ -28,14 +28,7 @@ func TestRevokedDuringConnect(t *testing.T) {
 	f := newFixture(t, nil)
 	cert := f.device("racer", nil)
 	reg := &racingRegistry{DB: f.db}
-	b, err := New(f.b.cfg, reg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := b.Start(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = b.Close() })
+	b := f.serveOn(reg)
 	reg.revoke = func() {
 		before := b.hook.changes.read("racer")
 		if _, err := f.db.SetDeviceStatus(t.Context(), "racer", store.DeviceRevoked, "test", actor); err != nil {
@@ -50,9 +43,7 @@ func TestRevokedDuringConnect(t *testing.T) {
 		}
 	}
 
-	g := f.sub(t)
-	g.b, g.port = b, portOf(t, b)
-	_, tok := g.connect(&cert, "racer", nil)
+	_, tok := f.connect(&cert, "racer", nil)
 	if tok.Error() == nil || tok.ReturnCode() != 5 {
 		t.Fatalf("a device revoked while its CONNECT was checked was admitted (return code %d, err %v)", tok.ReturnCode(), tok.Error())
 	}
