@@ -157,16 +157,23 @@ func (r *router) remove(filter, clientID string) {
 // deliver hands a message of another broker to the local subscribers, at
 // QoS 0. A plain filter's message is delivered once however many plain
 // filters it matched; a shared one goes to one member of that share.
+//
+// Each bus subscription calls deliver from its own goroutine. The
+// duplicate check runs under the same lock as the delivery: checked
+// outside it, one subscription could mark a message seen and, before it
+// delivered it, another could deliver the publisher's next message, so
+// that overlapping filters would reorder one publisher's messages.
 func (r *router) deliver(filter string, d bus.Delivery) {
 	share := ""
 	if _, _, ok := bus.SplitShare(filter); ok {
 		share = filter
-	} else if !r.dedup.First(d.ID) {
-		r.metrics.bus.WithLabelValues("in", "duplicate").Inc()
-		return
 	}
 	r.inject.Lock()
 	defer r.inject.Unlock()
+	if share == "" && !r.dedup.First(d.ID) {
+		r.metrics.bus.WithLabelValues("in", "duplicate").Inc()
+		return
+	}
 	r.share.Store(&share)
 	err := r.server.InjectPacket(r.inline, packets.Packet{
 		FixedHeader: packets.FixedHeader{Type: packets.Publish},
