@@ -37,7 +37,7 @@ test-deps:
 # simulator and on swtpm, and end-to-end tests in test/ that start the real
 # server binary and drive it with paho and Debian's mosquitto clients.
 test: test-deps vet
-	FLEETGATE_REQUIRE_ETCD=1 FLEETGATE_REQUIRE_NATS=1 FLEETGATE_REQUIRE_SOFTHSM=1 $(GO) test -count=1 -timeout 14m -tags $(TEST_TAGS) ./...
+	FLEETGATE_REQUIRE_ETCD=1 FLEETGATE_REQUIRE_NATS=1 FLEETGATE_REQUIRE_SOFTHSM=1 FLEETGATE_REQUIRE_NODE=1 $(GO) test -count=1 -timeout 14m -tags $(TEST_TAGS) ./...
 	# The registry's whole suite again, on etcd instead of bbolt files.
 	FLEETGATE_STORE_BACKEND=etcd $(GO) test -count=1 -timeout 5m ./store/
 
