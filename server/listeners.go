@@ -88,6 +88,10 @@ func (s *Server) startAPI(authority *ca.CA, metricsReg *prometheus.Registry) err
 		Logger:          s.log.With("component", "api"),
 		DefaultLifetime: cfg.CertLifetime.Duration,
 		ChallengeTTL:    cfg.ChallengeTTL.Duration,
+		Gatherer:        metricsReg,
+	}
+	if s.brk != nil { // the console's "connected" comes from the broker in this process
+		apiCfg.Sessions, apiCfg.BrokerName = s.brk, s.at.MQTT
 	}
 	if cfg.EKRoots != "" {
 		var err error

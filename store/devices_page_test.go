@@ -117,3 +117,24 @@ func TestDevicesPageScanBound(t *testing.T) {
 		t.Fatalf("second page: %+v, %v", p, err)
 	}
 }
+
+func TestDeviceCounts(t *testing.T) {
+	db := openTestDB(t)
+	for _, id := range []string{"a", "b", "c", "d"} {
+		mustDevice(t, db, id)
+	}
+	if _, err := db.SetDeviceStatus(t.Context(), "b", DeviceSuspended, "test", operator); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.SetDeviceStatus(t.Context(), "c", DeviceRevoked, "test", operator); err != nil {
+		t.Fatal(err)
+	}
+	got, err := db.DeviceCounts(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[DeviceStatus]int{DeviceActive: 2, DeviceSuspended: 1, DeviceRevoked: 1}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("DeviceCounts = %v, want %v", got, want)
+	}
+}
