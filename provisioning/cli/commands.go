@@ -17,6 +17,7 @@ func Commands() []*cobra.Command {
 		groupCommand(&options{}),
 		tokenCommand(&options{}),
 		caCommand(),
+		operatorCommand(),
 	}
 }
 

@@ -91,11 +91,11 @@ function overviewPage() {
     h("h2", {}, "Fleet overview"),
     h("div", { class: "tiles" }, tile("active", "active devices"), tile("suspended", "suspended"),
       tile("revoked", "revoked"), tile("sessions", "sessions now"),
-      tile("enrolments", "enrolments since opened"), tile("revocations", "revocations since opened")),
+      tile("enrolments", "certificates issued since opened"), tile("revocations", "devices revoked since opened")),
     h("div", { class: "charts" },
       h("div", { class: "card" }, h("h3", {}, "Connects and refusals per minute, by reason"), h("div", { class: "chartbox" }, rateCanvas)),
       h("div", { class: "card" }, h("h3", {}, "Devices by status"), h("div", { class: "chartbox" }, statusCanvas))),
-    h("div", { class: "card" }, h("h3", {}, "Enrolments and revocations per minute"), h("div", { class: "chartbox" }, lifeCanvas)));
+    h("div", { class: "card" }, h("h3", {}, "Certificates issued (enrolments) and devices revoked per minute"), h("div", { class: "chartbox" }, lifeCanvas)));
 
   const opts = { animation: false, maintainAspectRatio: false, scales: { y: { beginAtZero: true, ticks: { precision: 0 } } } };
   const rates = new Chart(rateCanvas, { type: "line", data: { labels: [], datasets: [] }, options: opts });
@@ -244,22 +244,22 @@ async function devicePage(id) {
   const loadSession = async () => {
     try {
       const s = await api(`/console/api/devices/${enc}/session`);
-      sessionBox.replaceChildren(
+      sessionBox.replaceChildren(...[
         h("dt", {}, "connected"), h("dd", {}, s.known ? connCell(s.connected) : h("span", { class: "muted" }, "unknown (no broker in this process)")),
         h("dt", {}, "broker"), h("dd", {}, s.broker || "–"),
-        s.clustered ? [h("dt", {}, "cluster"), h("dd", { class: "muted" }, "other brokers of the cluster are not asked")] : null);
+        ...(s.clustered ? [h("dt", {}, "cluster"), h("dd", { class: "muted" }, "only this process's broker is asked")] : [])]);
     } catch (e) { sessionBox.replaceChildren(h("dd", { class: "error" }, e.message)); }
   };
   const loadWhy = async () => {
     try {
       const w = await api(`/v1/devices/${enc}/why`);
       const refusals = w.refusals || [];
-      whyBox.replaceChildren(
+      whyBox.replaceChildren(h("div", {},
         h("p", { id: "why-summary" }, w.summary || ""), w.next_step ? h("p", {}, h("strong", {}, "Next step: "), w.next_step) : null,
         refusals.length ? h("table", { id: "refusals" }, h("thead", {}, h("tr", {}, ["Time", "Broker", "Remote", "Check", "Detail", "Claimed client ID"].map((t) => h("th", {}, t)))),
           h("tbody", {}, refusals.map((r) => h("tr", {}, h("td", {}, fmtTime(r.time)), h("td", {}, r.broker || ""), h("td", {}, r.remote || ""),
             h("td", { class: "check" }, r.check || ""), h("td", {}, r.detail || ""), h("td", {}, r.claimed_client_id || ""))))) : h("p", { class: "muted" }, "no recent refusals"),
-        w.dropped ? h("p", { class: "muted" }, `${w.dropped} older refusals not kept`) : null);
+        w.dropped ? h("p", { class: "muted" }, `${w.dropped} older refusals not kept`) : null));
     } catch (e) {
       whyBox.replaceChildren(h("p", { class: "muted", id: "why-summary" }, e.status === 404 ? "no diagnostics available" : e.message));
     }
