@@ -105,7 +105,7 @@ func TestConsoleInBrowser(t *testing.T) {
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	start := time.Now()
 	runErr := cmd.Run()
-	t.Logf("browser script ran %s", time.Since(start).Round(time.Second))
+	t.Logf("browser script ran %s; its steps:\n%s", time.Since(start).Round(time.Second), stderr.String())
 	var f consoleFindings
 	line := strings.TrimSpace(stdout.String())
 	if i := strings.LastIndexByte(line, '\n'); i >= 0 {

@@ -16,7 +16,7 @@ import (
 // trailing minute of samples, so one connect shows as 1/min, not as
 // 30/min from a two-second delta.
 const (
-	overviewPoints  = 90              // samples sent to a console (3 minutes at 2 s)
+	overviewPoints  = 90 // samples sent to a console (3 minutes at 2 s)
 	overviewKeep    = overviewPoints + 40
 	recountInterval = 5 * time.Second // at most one device recount per interval
 	auditBatch      = 10000

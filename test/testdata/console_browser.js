@@ -9,7 +9,12 @@ const cfg = JSON.parse(process.env.CONSOLE_TEST);
 const shots = [];
 const findings = {};
 
+const t0 = Date.now();
+// step logs progress to stderr, which the Go test shows with -v.
+const step = (name) => console.error(`${((Date.now() - t0) / 1000).toFixed(1)}s ${name}`);
+
 async function shot(page, name) {
+  step("screenshot " + name);
   const file = path.join(cfg.artifacts, name + ".png");
   await page.screenshot({ path: file, fullPage: true });
   shots.push(file);
@@ -40,9 +45,11 @@ async function chartPixels(page, id) {
 }
 
 async function main() {
+  step("launch");
   const browser = await chromium.launch({ executablePath: cfg.chromium, args: ["--no-sandbox"] });
   const errors = [];
   try {
+    step("launched");
     const admin = await context(browser, cfg.adminPFX);
     const overview = await admin.newPage();
     // A refused request shows as "Failed to load resource"; the tests
@@ -54,9 +61,12 @@ async function main() {
       p.on("response", (r) => { if (r.status() >= 500) errors.push(`${r.status()} ${r.url()}`); });
     };
     watch(overview);
+    step("context");
     await overview.goto(cfg.origin + "/console");
+    step("loaded");
     await overview.waitForFunction(() => document.getElementById("tile-sessions")?.textContent === "1", null, { timeout: 20000 });
     await overview.waitForFunction(() => window.fleetgateCharts && window.fleetgateCharts.rates.data.labels.length >= 2, null, { timeout: 20000 });
+    step("charts have points");
     findings.chartPoints = await overview.evaluate(() => window.fleetgateCharts.rates.data.labels.length);
     findings.rateChartPixels = await chartPixels(overview, "chart-rates");
     findings.statusChartPixels = await chartPixels(overview, "chart-status");
@@ -130,6 +140,7 @@ async function main() {
     const viewer = await context(browser, cfg.viewerPFX);
     const vp = await viewer.newPage();
     watch(vp);
+    step("viewer context");
     await vp.goto(cfg.origin + "/console#/device/" + encodeURIComponent(cfg.other));
     await vp.waitForSelector("#certificates");
     findings.viewerRole = await vp.locator("#me").textContent();
