@@ -1,6 +1,7 @@
 package store
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"strings"
@@ -13,7 +14,7 @@ const (
 	// DefaultPageSize is the page size when DeviceQuery.Limit is 0.
 	DefaultPageSize = 50
 	// MaxPageSize is the largest page a query may ask for.
-	MaxPageSize = 500
+	MaxPageSize = 200
 	// MaxPageScan is how many devices one page may read before it returns
 	// what it found, so that a filter matching few devices in a large
 	// fleet costs a bounded time per page instead of a scan of the whole
@@ -79,7 +80,7 @@ func (db *DB) DevicesPage(ctx context.Context, q DeviceQuery) (DevicePage, error
 			page.Scanned++
 			id := string(k)
 			page.last = id
-			if q.Search != "" && !strings.Contains(id, q.Search) && !strings.Contains(string(v), q.Search) {
+			if !q.mayMatch(id, v) {
 				return true, nil // cheap reject before decoding
 			}
 			var d Device
@@ -104,6 +105,36 @@ func (p *DevicePage) lastKey(after string) string {
 		return after
 	}
 	return p.last
+}
+
+// mayMatch rejects, on the stored bytes, devices that cannot match, so
+// that a filter matching few devices decodes only those. The stored JSON
+// writes "status":"<state>" and "group":"<name>" literally (neither can
+// hold a character JSON escapes), and a quote inside any string value is
+// escaped, so no other field can contain these byte sequences.
+func (q *DeviceQuery) mayMatch(id string, v []byte) bool {
+	if q.Status != "" && !bytes.Contains(v, []byte(`"status":"`+string(q.Status)+`"`)) {
+		return false
+	}
+	if q.Group != "" && !bytes.Contains(v, []byte(`"group":"`+q.Group+`"`)) {
+		return false
+	}
+	if q.Search == "" || strings.Contains(id, q.Search) {
+		return true
+	}
+	// A search holding a character JSON escapes ('"', '\\', '<', '>',
+	// '&', controls, non-ASCII) may match a value only once decoded.
+	return !plainJSON(q.Search) || bytes.Contains(v, []byte(q.Search))
+}
+
+// plainJSON reports whether JSON writes s byte for byte.
+func plainJSON(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c >= 0x80 || strings.IndexByte(`"\<>&`, c) >= 0 {
+			return false
+		}
+	}
+	return true
 }
 
 // matches applies the query's conditions to a decoded device.

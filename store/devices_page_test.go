@@ -138,3 +138,20 @@ func TestDeviceCounts(t *testing.T) {
 		t.Fatalf("DeviceCounts = %v, want %v", got, want)
 	}
 }
+
+// TestDevicesPageEscapedSearch proves the byte-level pre-filter does not
+// lose a metadata value that JSON stores escaped.
+func TestDevicesPageEscapedSearch(t *testing.T) {
+	db := openTestDB(t)
+	for id, v := range map[string]string{"x1": `a&b<c>"d"`, "x2": "Zürich", "x3": "plain"} {
+		if _, err := db.CreateDevice(t.Context(), Device{ID: id, Metadata: map[string]string{"k": v}}, operator); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for search, want := range map[string]string{`a&b<c>"d"`: "x1", "Zürich": "x2", "plain": "x3"} {
+		p, err := db.DevicesPage(t.Context(), DeviceQuery{Search: search})
+		if err != nil || len(p.Devices) != 1 || p.Devices[0].ID != want {
+			t.Errorf("search %q: %v, %v; want %s", search, pageIDs(p), err, want)
+		}
+	}
+}
