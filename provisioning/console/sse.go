@@ -21,6 +21,10 @@ func (h *Hub) ServeEvents(w http.ResponseWriter, r *http.Request, name string) {
 	if err := rc.Flush(); err != nil {
 		return
 	}
+	// The server's ReadTimeout would cancel the request, and with it the
+	// stream, once it passes: an event stream reads nothing after its
+	// headers.
+	_ = rc.SetReadDeadline(time.Time{})
 	events, cancel := h.Subscribe()
 	defer cancel()
 	for {

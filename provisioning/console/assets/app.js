@@ -252,8 +252,8 @@ async function devicePage(id) {
   };
   const loadWhy = async () => {
     try {
-      const w = await api(`/v1/devices/${enc}/why`);
-      const refusals = w.refusals || [];
+      const w = diagnosis(await api(`/v1/devices/${enc}/why`));
+      const refusals = w.refusals;
       whyBox.replaceChildren(h("div", {},
         h("p", { id: "why-summary" }, w.summary || ""), w.next_step ? h("p", {}, h("strong", {}, "Next step: "), w.next_step) : null,
         refusals.length ? h("table", { id: "refusals" }, h("thead", {}, h("tr", {}, ["Time", "Broker", "Remote", "Check", "Detail", "Claimed client ID"].map((t) => h("th", {}, t)))),
@@ -274,6 +274,21 @@ async function devicePage(id) {
   const timer = setInterval(() => { loadSession(); loadWhy(); }, 3000);
   view.dataset.loaded = String(Date.now());
   return () => clearInterval(timer);
+}
+
+// diagnosis reads wire.Diagnosis whether its JSON names are snake_case or
+// the Go field names.
+function diagnosis(raw) {
+  const pick = (o, ...names) => { for (const n of names) if (o && o[n] !== undefined) return o[n]; return undefined; };
+  const refusals = (pick(raw, "refusals", "Refusals") || []).map((r) => ({
+    time: pick(r, "time", "Time"), broker: pick(r, "broker", "Broker"), remote: pick(r, "remote", "Remote"),
+    check: pick(r, "check", "Check"), detail: pick(r, "detail", "Detail"),
+    claimed_client_id: pick(r, "claimed_client_id", "claimedClientID", "ClaimedClientID"),
+  }));
+  return {
+    summary: pick(raw, "summary", "Summary"), next_step: pick(raw, "next_step", "nextStep", "NextStep"),
+    dropped: pick(raw, "dropped", "Dropped"), refusals,
+  };
 }
 
 // ---- tokens --------------------------------------------------------------
