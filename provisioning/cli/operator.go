@@ -53,6 +53,11 @@ The role travels in the certificate (subject OU "fleetgate-role=<role>"):
 			if outKey == "" {
 				outKey = args[0] + ".key"
 			}
+			for _, f := range []string{outCert, outKey} { // refuse before writing either
+				if _, err := os.Stat(f); err == nil {
+					return fmt.Errorf("%w: %s already exists; not overwriting it", errBadInput, f)
+				}
+			}
 			var certPEM, keyPEM []byte
 			err = withCAKeys(keys, func(ks ca.KeyStore) error {
 				c, err := ca.LoadWithKeys(filepath.Join(dataDir, "ca"), ks)
