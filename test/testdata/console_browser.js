@@ -25,11 +25,15 @@ function expect(cond, what) {
 }
 
 async function context(browser, pfx) {
-  return browser.newContext({
+  const ctx = await browser.newContext({
     ignoreHTTPSErrors: true, // the fleet root is not in chromium's store
     viewport: { width: 1280, height: 900 },
     clientCertificates: [{ origin: cfg.origin, pfxPath: pfx, passphrase: cfg.passphrase }],
   });
+  // Deadlines, not sleeps: generous because the test machine's cores are
+  // shared with other builds.
+  ctx.setDefaultTimeout(60000);
+  return ctx;
 }
 
 // chartPixels counts painted pixels of a canvas: a chart that rendered
@@ -64,8 +68,8 @@ async function main() {
     step("context");
     await overview.goto(cfg.origin + "/console");
     step("loaded");
-    await overview.waitForFunction(() => document.getElementById("tile-sessions")?.textContent === "1", null, { timeout: 20000 });
-    await overview.waitForFunction(() => window.fleetgateCharts && window.fleetgateCharts.rates.data.labels.length >= 2, null, { timeout: 20000 });
+    await overview.waitForFunction(() => document.getElementById("tile-sessions")?.textContent === "1", null, { timeout: 60000 });
+    await overview.waitForFunction(() => window.fleetgateCharts && window.fleetgateCharts.rates.data.labels.length >= 2, null, { timeout: 60000 });
     step("charts have points");
     findings.chartPoints = await overview.evaluate(() => window.fleetgateCharts.rates.data.labels.length);
     findings.rateChartPixels = await chartPixels(overview, "chart-rates");
@@ -101,7 +105,7 @@ async function main() {
       await page.waitForFunction(() => document.getElementById("why-summary")?.textContent === "no diagnostics available");
       findings.diagnosis = "no diagnostics available";
     } else {
-      await page.waitForFunction((claimed) => [...document.querySelectorAll("#refusals tbody tr")].some((tr) => tr.textContent.includes(claimed)), cfg.wrongClientID, { timeout: 15000 });
+      await page.waitForFunction((claimed) => [...document.querySelectorAll("#refusals tbody tr")].some((tr) => tr.textContent.includes(claimed)), cfg.wrongClientID, { timeout: 60000 });
       findings.diagnosis = await page.locator("#why-summary").textContent();
       findings.refusalRow = await page.locator("#refusals tbody tr").first().textContent();
     }
@@ -113,9 +117,9 @@ async function main() {
     await shot(page, "4-revoke-confirm");
     await page.fill("#confirm-reason", "lost in transit (browser test)");
     await page.click("#confirm-ok");
-    await page.waitForFunction(() => document.querySelector("h2 [data-status]")?.textContent === "revoked", null, { timeout: 15000 });
-    await overview.waitForFunction(() => document.getElementById("tile-sessions")?.textContent === "0", null, { timeout: 20000 });
-    await overview.waitForFunction(() => document.getElementById("tile-revocations")?.textContent !== "0", null, { timeout: 20000 });
+    await page.waitForFunction(() => document.querySelector("h2 [data-status]")?.textContent === "revoked", null, { timeout: 60000 });
+    await overview.waitForFunction(() => document.getElementById("tile-sessions")?.textContent === "0", null, { timeout: 60000 });
+    await overview.waitForFunction(() => document.getElementById("tile-revocations")?.textContent !== "0", null, { timeout: 60000 });
     findings.sessionsAfterRevoke = await overview.locator("#tile-sessions").textContent();
     findings.overviewNavigations = await overview.evaluate(() => performance.getEntriesByType("navigation").length);
     await shot(overview, "5-overview-after-revoke");
