@@ -35,6 +35,7 @@ type Broker struct {
 	reg      Registry
 	log      *slog.Logger
 	sessions *sessions
+	seen     *seenLog // lastseen.go
 
 	// Settings that may change while the broker runs (trust.go).
 	trust            *trust
@@ -67,6 +68,7 @@ func New(cfg Config, reg Registry) (*Broker, error) {
 		reg:      reg,
 		log:      cfg.Logger,
 		sessions: newSessions(),
+		seen:     &seenLog{},
 		trust:    newTrust(cfg),
 		pending:  newPendingSet(cfg.MaxPending),
 		done:     make(chan struct{}),
@@ -126,7 +128,7 @@ func (b *Broker) Start(ctx context.Context) error {
 	if m == nil {
 		m = NewMetrics(nil)
 	}
-	h := &hook{ctx: wctx, server: server, reg: b.reg, sessions: b.sessions, log: b.log, now: time.Now, metrics: m, changes: newChangeClock(),
+	h := &hook{ctx: wctx, server: server, reg: b.reg, sessions: b.sessions, seen: b.seen, log: b.log, now: time.Now, metrics: m, changes: newChangeClock(),
 		owner: newOwner(), claims: make(chan struct{}, maxClaims)}
 	l := newListener(b.cfg.Addr, b.trust.listenerConfig(), b.handshakeDeadline, b.pending, b.log)
 	l.metrics = m

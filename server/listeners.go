@@ -79,6 +79,13 @@ func (s *Server) startBroker(ctx context.Context, authority *ca.CA, metricsReg *
 	return nil
 }
 
+// The console asks the in-process broker who is connected and when each
+// device was last seen.
+var (
+	_ api.Sessions = (*broker.Broker)(nil)
+	_ api.LastSeer = (*broker.Broker)(nil)
+)
+
 // startAPI starts the operator and provisioning HTTPS API. A failure while
 // it serves is reported on Err.
 func (s *Server) startAPI(authority *ca.CA, metricsReg *prometheus.Registry) error {

@@ -27,6 +27,7 @@ type consoleFindings struct {
 	CSP                  string   `json:"csp"`
 	ListConnected        string   `json:"listConnected"`
 	ListRows             int      `json:"listRows"`
+	ListLastSeen         string   `json:"listLastSeen"`
 	PageConnected        string   `json:"pageConnected"`
 	CertAttestation      string   `json:"certAttestation"`
 	WhyStatus            int      `json:"whyStatus"`
@@ -134,6 +135,9 @@ func checkConsoleFindings(t *testing.T, f consoleFindings, wrongID string) {
 	}
 	if f.ListConnected != "true" || f.PageConnected != "true" || f.ListRows != 1 {
 		t.Errorf("search: %d rows, connected in list %q, on page %q; want 1 row, connected", f.ListRows, f.ListConnected, f.PageConnected)
+	}
+	if !strings.HasPrefix(f.ListLastSeen, "20") {
+		t.Errorf("last seen of the connected device: %q, want a time", f.ListLastSeen)
 	}
 	if f.CertAttestation != "operator" {
 		t.Errorf("certificate attestation %q, want operator", f.CertAttestation)

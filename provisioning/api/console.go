@@ -28,6 +28,12 @@ type Sessions interface {
 	Connected(deviceID string) bool
 }
 
+// LastSeer is what a Sessions may also tell: when a device last had a
+// session (the broker keeps it in memory since it started).
+type LastSeer interface {
+	LastSeen(deviceID string) (time.Time, bool)
+}
+
 // consoleState is what the console keeps between requests: the hub that
 // feeds every open overview from one sampler.
 type consoleState struct {

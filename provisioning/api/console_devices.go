@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/http"
 	"strconv"
+	"time"
 
 	"github.com/fleetgate/fleetgate/provisioning/console"
 	"github.com/fleetgate/fleetgate/provisioning/wire"
@@ -15,7 +16,13 @@ type consoleDevice struct {
 	wire.Device
 	// Connected is nil where this process cannot know (no broker here).
 	Connected *bool `json:"connected,omitempty"`
+	// LastSeen is when the device last had a session on this process's
+	// broker since it started; nil when it has not, or cannot be known.
+	LastSeen *time.Time `json:"last_seen,omitempty"`
 }
+
+// seenWindows are the console's "last seen" filter values.
+var seenWindows = map[string]time.Duration{"1h": time.Hour, "24h": 24 * time.Hour, "7d": 7 * 24 * time.Hour}
 
 // consoleDevicePage is one page of the console's device list.
 type consoleDevicePage struct {
@@ -54,6 +61,10 @@ func (a *API) consoleDevices(w http.ResponseWriter, r *http.Request, _ store.Act
 		a.fail(w, r, fmt.Errorf("%w: connected=%q: want yes or no", errBadRequest, c))
 		return
 	}
+	if err := a.seenFilter(&query, q.Get("seen")); err != nil {
+		a.fail(w, r, err)
+		return
+	}
 	page, err := a.db.DevicesPage(r.Context(), query)
 	if err != nil {
 		a.fail(w, r, err)
@@ -61,7 +72,7 @@ func (a *API) consoleDevices(w http.ResponseWriter, r *http.Request, _ store.Act
 	}
 	out := consoleDevicePage{Devices: make([]consoleDevice, len(page.Devices)), Next: page.Next, Scanned: page.Scanned}
 	for i, d := range page.Devices {
-		out.Devices[i] = consoleDevice{Device: wireDevice(d), Connected: a.connected(d.ID)}
+		out.Devices[i] = consoleDevice{Device: wireDevice(d), Connected: a.connected(d.ID), LastSeen: a.lastSeen(d.ID)}
 	}
 	console.SecureHeaders(w.Header())
 	writeJSON(w, http.StatusOK, out)
@@ -76,6 +87,48 @@ func (a *API) connected(id string) *bool {
 	return &c
 }
 
+// seenFilter adds the "last seen" condition: within 1h, 24h or 7d, or
+// "never" (not since this process's broker started).
+func (a *API) seenFilter(q *store.DeviceQuery, seen string) error {
+	if seen == "" {
+		return nil
+	}
+	ls, ok := a.cfg.Sessions.(LastSeer)
+	if !ok {
+		return fmt.Errorf("%w: seen=%s: this API process has no broker, so it does not know when devices were seen", errBadRequest, seen)
+	}
+	window, known := seenWindows[seen]
+	if !known && seen != "never" {
+		return fmt.Errorf("%w: seen=%q: want 1h, 24h, 7d or never", errBadRequest, seen)
+	}
+	since := a.now().Add(-window)
+	prev := q.Match
+	q.Match = func(d store.Device) bool {
+		if prev != nil && !prev(d) {
+			return false
+		}
+		at, ok := ls.LastSeen(d.ID)
+		if seen == "never" {
+			return !ok
+		}
+		return ok && !at.Before(since)
+	}
+	return nil
+}
+
+// lastSeen is when the device last had a session here; nil when unknown.
+func (a *API) lastSeen(id string) *time.Time {
+	ls, ok := a.cfg.Sessions.(LastSeer)
+	if !ok {
+		return nil
+	}
+	at, ok := ls.LastSeen(id)
+	if !ok {
+		return nil
+	}
+	return &at
+}
+
 // consoleSession is the current session of one device as the console
 // shows it.
 type consoleSession struct {
@@ -84,6 +137,8 @@ type consoleSession struct {
 	Connected bool   `json:"connected"`           // a live session on this process's broker
 	Broker    string `json:"broker,omitempty"`    // the broker holding it
 	Clustered bool   `json:"clustered,omitempty"` // several brokers share the registry
+	// LastSeen: when the device last had a session on this broker.
+	LastSeen *time.Time `json:"last_seen,omitempty"`
 }
 
 // consoleSession serves GET /console/api/devices/{id}/session.
@@ -97,7 +152,7 @@ func (a *API) consoleSession(w http.ResponseWriter, r *http.Request, _ store.Act
 		a.fail(w, r, err)
 		return
 	}
-	s := consoleSession{DeviceID: id, Clustered: a.db.Clustered()}
+	s := consoleSession{DeviceID: id, Clustered: a.db.Clustered(), LastSeen: a.lastSeen(id)}
 	if c := a.connected(id); c != nil {
 		s.Known, s.Connected = true, *c
 		if *c {

@@ -231,7 +231,7 @@ func TestConsoleDevices(t *testing.T) {
 	if strings.Join(seen, ",") != "d1,d2,d3,d4,d5" {
 		t.Fatalf("paged %v", seen)
 	}
-	for _, q := range []string{"limit=x", "limit=201", "status=gone", "connected=maybe", "connected=yes"} {
+	for _, q := range []string{"limit=x", "limit=201", "status=gone", "connected=maybe", "connected=yes", "seen=1h", "seen=forever"} {
 		if status, body := send(t, e, e.AdminTLS, http.MethodGet, "/console/api/devices?"+q, nil); status != 400 || errCode(body) != wire.CodeBadRequest {
 			t.Errorf("?%s: %d %s, want 400 bad_request", q, status, body)
 		}

@@ -89,6 +89,7 @@ async function main() {
     await row.waitFor();
     findings.listConnected = await row.locator("[data-connected]").getAttribute("data-connected");
     findings.listRows = await page.locator("#devices tbody tr").count();
+    findings.listLastSeen = await row.locator("td.seen").textContent();
     await shot(page, "2-devices-search");
     await row.locator("a").click();
     await page.waitForSelector("#certificates tbody tr");

@@ -143,22 +143,23 @@ function devicesPage(params) {
   const status = h("select", { name: "status" }, ["", "active", "suspended", "revoked"].map((s) => h("option", { value: s, selected: q.get("status") === s }, s || "any")));
   const group = h("input", { name: "group", value: q.get("group") || "", size: 10 });
   const conn = h("select", { name: "connected" }, [["", "any"], ["yes", "connected"], ["no", "offline"]].map(([v, l]) => h("option", { value: v, selected: q.get("connected") === v }, l)));
+  const seen = h("select", { name: "seen" }, [["", "any time"], ["1h", "last hour"], ["24h", "last 24 hours"], ["7d", "last 7 days"], ["never", "not since server start"]].map(([v, l]) => h("option", { value: v }, l)));
   const body = h("tbody");
   const info = h("span", { class: "muted", id: "page-info" });
   const prev = h("button", { type: "button", id: "prev" }, "‹ Previous");
   const next = h("button", { type: "button", id: "next" }, "Next ›");
   const form = h("form", { class: "filters", id: "device-filters" },
     field("q", "Search", search), field("status", "Status", status), field("group", "Group", group),
-    field("connected", "Connected", conn), h("button", { type: "submit" }, "Search"));
+    field("connected", "Connected", conn), field("seen", "Last seen", seen), h("button", { type: "submit" }, "Search"));
   view.replaceChildren(h("h2", {}, "Devices"), form,
-    h("table", { id: "devices" }, h("thead", {}, h("tr", {}, ["ID", "Status", "Group", "Connected", "Updated", "Reason"].map((t) => h("th", {}, t)))), body),
+    h("table", { id: "devices" }, h("thead", {}, h("tr", {}, ["ID", "Status", "Group", "Connected", "Last seen", "Updated", "Reason"].map((t) => h("th", {}, t)))), body),
     h("div", { class: "pager" }, prev, next, info));
 
   const cursors = [""];
   let page = 0;
   const load = async () => {
     const p = new URLSearchParams();
-    for (const [k, el] of [["q", search], ["status", status], ["group", group], ["connected", conn]]) if (el.value) p.set(k, el.value);
+    for (const [k, el] of [["q", search], ["status", status], ["group", group], ["connected", conn], ["seen", seen]]) if (el.value) p.set(k, el.value);
     if (cursors[page]) p.set("after", cursors[page]);
     p.set("limit", "50");
     try {
@@ -166,14 +167,14 @@ function devicesPage(params) {
       body.replaceChildren(...r.devices.map((d) => h("tr", { "data-id": d.id },
         h("td", {}, h("a", { href: "#/device/" + encodeURIComponent(d.id) }, d.id)),
         h("td", {}, statusCell(d.status)), h("td", {}, d.group || ""), h("td", {}, connCell(d.connected)),
-        h("td", {}, fmtTime(d.updated_at)), h("td", {}, d.reason || ""))));
+        h("td", { class: "seen" }, fmtTime(d.last_seen) || "–"), h("td", {}, fmtTime(d.updated_at)), h("td", {}, d.reason || ""))));
       cursors[page + 1] = r.next || null;
       next.disabled = !r.next;
       prev.disabled = page === 0;
       info.textContent = `page ${page + 1} · ${r.devices.length} shown · ${r.scanned} read` + (r.next && r.devices.length < 50 ? " · more may follow" : "");
       view.dataset.loaded = String(Date.now());
     } catch (e) {
-      body.replaceChildren(h("tr", {}, h("td", { colspan: 6, class: "error" }, e.message)));
+      body.replaceChildren(h("tr", {}, h("td", { colspan: 7, class: "error" }, e.message)));
     }
   };
   form.addEventListener("submit", (ev) => { ev.preventDefault(); cursors.length = 1; page = 0; load(); });
@@ -247,6 +248,7 @@ async function devicePage(id) {
       sessionBox.replaceChildren(...[
         h("dt", {}, "connected"), h("dd", {}, s.known ? connCell(s.connected) : h("span", { class: "muted" }, "unknown (no broker in this process)")),
         h("dt", {}, "broker"), h("dd", {}, s.broker || "–"),
+        h("dt", {}, "last seen"), h("dd", { id: "last-seen" }, fmtTime(s.last_seen) || "not since the server started"),
         ...(s.clustered ? [h("dt", {}, "cluster"), h("dd", { class: "muted" }, "only this process's broker is asked")] : [])]);
     } catch (e) { sessionBox.replaceChildren(h("dd", { class: "error" }, e.message)); }
   };
