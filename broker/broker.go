@@ -136,11 +136,13 @@ func (b *Broker) Start(ctx context.Context) error {
 		return fmt.Errorf("add broker hook: %w", err)
 	}
 	if b.cfg.Bus != nil {
-		if err := server.AddHook(newRouter(server, b.cfg.Bus, b.log.With("component", "bus"), m), nil); err != nil {
+		r := newRouter(server, b.cfg.Bus, h.OnACLCheck, b.cfg.Retained, b.log.With("component", "bus"), m)
+		if err := server.AddHook(r, nil); err != nil {
 			cancel()
 			_ = server.Close()
 			return fmt.Errorf("add bus hook: %w", err)
 		}
+		r.start(wctx) // retained messages are in before anyone subscribes
 	}
 	// Gives the memory a connect burst left behind back to the OS once the
 	// broker is quiet; it only counts sessions, it admits no one.
