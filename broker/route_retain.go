@@ -60,13 +60,18 @@ func (r *router) OnRetainMessage(cl *mqtt.Client, pk packets.Packet, _ int64) {
 // loadRetained keeps mochi's retained store in step with the bucket from
 // now until ctx ends, and waits up to retainedLoadWait for the messages
 // present now, so that a subscriber of a broker that just started gets
-// them.
+// them. A broker whose bus is down does not wait: its devices need it
+// more than the other brokers' retained messages.
 func (r *router) loadRetained(ctx context.Context) {
 	if r.retained == nil {
 		return
 	}
 	loaded := make(chan struct{})
 	go r.retained.Watch(ctx, r.applyRetained, func() { close(loaded) })
+	if !r.up.Load() { // the bus did not answer the first dial: no wait
+		r.log.Warn("retained messages of other brokers load once the bus is reachable")
+		return
+	}
 	select {
 	case <-loaded:
 	case <-ctx.Done():
