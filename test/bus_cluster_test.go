@@ -107,7 +107,7 @@ func TestBusCluster(t *testing.T) {
 			t.Fatalf("CONNECT dev-w: code %d, %v", code, err)
 		}
 		conn.Close() // no DISCONNECT: the broker publishes the Will
-		receiveOn(t, watcher, "devices/dev-w/status", "offline")
+		drainUntil(t, watcher, "devices/dev-w/status", "offline")
 	})
 
 	t.Run("shared group across brokers gets each message once", func(t *testing.T) {
@@ -162,25 +162,6 @@ func TestBusCluster(t *testing.T) {
 	t.Run("C cut off from NATS", func(t *testing.T) {
 		cutOff(t, f, cut, b, c, dev, func(t *testing.T, topic, want string) { retainedOn(t, c, topic, want) })
 	})
-}
-
-// drainUntil reads d's messages until payload arrives on topic and
-// returns the others.
-func drainUntil(t *testing.T, d *pahoDevice, topic, payload string) []paho.Message {
-	t.Helper()
-	var out []paho.Message
-	deadline := time.After(busWait)
-	for {
-		select {
-		case m := <-d.msgs:
-			if m.Topic() == topic && string(m.Payload()) == payload {
-				return out
-			}
-			out = append(out, m)
-		case <-deadline:
-			t.Fatalf("no %q on %q within %s", payload, topic, busWait)
-		}
-	}
 }
 
 // countJob counts m in got when it is a job and says whether it was.

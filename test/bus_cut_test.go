@@ -37,7 +37,7 @@ func cutOff(t *testing.T, f *fleet, cut *netcut.Proxy, b, c *server, dev *pahoDe
 	c.Logs.Await(t, busWait, "bus unreachable; routing paused, local delivery goes on")
 	awaitMetric(t, c, "fleetgate_bus_connected", func(v float64) bool { return v == 0 })
 	devC.publish(t, "devices/dev-c/x", "during", false) // PUBACK: nothing waits for NATS
-	receiveOn(t, local, "devices/dev-c/x", "during")
+	drainUntil(t, local, "devices/dev-c/x", "during")
 	devC.publish(t, "devices/dev-c/state", "cut", true) // retained here only
 	awaitMetric(t, c, down, func(v float64) bool { return v >= 2 })
 	late := f.pahoOn(t, c, lateCert, "late-c")

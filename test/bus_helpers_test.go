@@ -135,16 +135,19 @@ func awaitVia(t *testing.T, pub, d *pahoDevice, topic, prefix string) []paho.Mes
 	}
 }
 
-// receiveOn waits for payload on topic at d, skipping other messages.
-func receiveOn(t *testing.T, d *pahoDevice, topic, payload string) paho.Message {
+// drainUntil reads d's messages until payload arrives on topic and
+// returns the others.
+func drainUntil(t *testing.T, d *pahoDevice, topic, payload string) []paho.Message {
 	t.Helper()
+	var out []paho.Message
 	deadline := time.After(busWait)
 	for {
 		select {
 		case m := <-d.msgs:
 			if m.Topic() == topic && string(m.Payload()) == payload {
-				return m
+				return out
 			}
+			out = append(out, m)
 		case <-deadline:
 			t.Fatalf("no %q on %q within %s", payload, topic, busWait)
 		}

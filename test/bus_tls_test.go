@@ -57,7 +57,7 @@ func TestBusTLS(t *testing.T) {
 			t.Fatalf("SUBACK %#x", code)
 		}
 		local.publish(t, "devices/dev-local/x", "still here", false)
-		receiveOn(t, local, "devices/dev-local/x", "still here")
+		drainUntil(t, local, "devices/dev-local/x", "still here")
 	})
 }
 
@@ -71,4 +71,3 @@ func deviceOn(t *testing.T, s *server, id string) *pahoDevice {
 	}
 	return connectPaho(t, s.MQTT, deviceTLS(s.Roots(), cert), id)
 }
-
