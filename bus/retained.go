@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"sync"
-	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
 )
@@ -68,25 +67,43 @@ func (r *Retained) bucket(ctx context.Context) (jetstream.KeyValue, error) {
 		r.kv = kv
 		return kv, nil
 	}
+	// As many replicas as the cluster can place, up to three: a single
+	// server refuses more than one, a two-node cluster more than two.
 	cfg := jetstream.KeyValueConfig{Bucket: RetainedBucket, History: 1, Storage: jetstream.FileStorage,
-		Description: "fleetgate retained MQTT messages, key = topic subject, value = QoS byte + payload",
-		Replicas:    min(retainedReplicas, max(1, len(c.nc.Servers())))}
-	kv, err := js.CreateKeyValue(ctx, cfg)
-	if err != nil && cfg.Replicas > 1 {
-		// A cluster with fewer JetStream servers than it has routes.
-		cfg.Replicas = 1
-		kv, err = js.CreateKeyValue(ctx, cfg)
-	}
-	if err != nil {
-		// Another broker may have created it in the meantime.
-		if kv, err2 := js.KeyValue(ctx, RetainedBucket); err2 == nil {
+		Description: "fleetgate retained MQTT messages, key = topic subject, value = QoS byte + payload"}
+	for cfg.Replicas = retainedReplicas; cfg.Replicas >= 1; cfg.Replicas-- {
+		kv, err := js.CreateKeyValue(ctx, cfg)
+		if err == nil {
+			c.log.Info("retained bucket created", "bucket", RetainedBucket, "replicas", cfg.Replicas)
 			r.kv = kv
 			return kv, nil
 		}
+		if !tooFewPeers(err) {
+			break
+		}
+		c.log.Debug("retained bucket not created", "replicas", cfg.Replicas, "error", err)
+	}
+	// Another broker may have created it in the meantime.
+	kv, err := js.KeyValue(ctx, RetainedBucket)
+	if err != nil {
 		return nil, fmt.Errorf("retained bucket %s: %w", RetainedBucket, err)
 	}
 	r.kv = kv
 	return kv, nil
+}
+
+// JetStream error codes that mean "fewer servers than replicas" (seen
+// from nats-server 2.9 on); any other error, a transient one included,
+// must not make a bucket with fewer replicas.
+const (
+	errCodeNoPlacement          jetstream.ErrorCode = 10005 // no suitable peers for placement
+	errCodeReplicasNotClustered jetstream.ErrorCode = 10074 // replicas > 1 not supported in non-clustered mode
+)
+
+// tooFewPeers reports whether err refuses a bucket for its replicas.
+func tooFewPeers(err error) bool {
+	var ae *jetstream.APIError
+	return errors.As(err, &ae) && (ae.ErrorCode == errCodeNoPlacement || ae.ErrorCode == errCodeReplicasNotClustered)
 }
 
 // Set stores topic's retained message for the whole cluster, or
@@ -106,63 +123,4 @@ func (r *Retained) Set(ctx context.Context, topic string, qos byte, payload []by
 	}
 	_, err = kv.Put(ctx, key, append([]byte{qos}, payload...))
 	return err
-}
-
-// retainedRetry is the pause before watching the bucket again after the
-// watch could not start or ended.
-const retainedRetry = time.Second
-
-// Watch calls fn for every retained message in the bucket and
-// then for every change, in revision order, until ctx ends. loaded is
-// called once, after the messages present at the first successful watch
-// have been passed to fn. While NATS is unreachable it retries; the
-// watch's ordered consumer catches up after a reconnect.
-func (r *Retained) Watch(ctx context.Context, fn func(RetainedUpdate), loaded func()) {
-	var once sync.Once
-	for ctx.Err() == nil {
-		if err := r.watch(ctx, fn, func() { once.Do(loaded) }); err != nil && ctx.Err() == nil {
-			r.c.log.Debug("retained watch", "error", err)
-		}
-		select {
-		case <-ctx.Done():
-		case <-time.After(retainedRetry):
-		}
-	}
-}
-
-// watchRetained runs one watch until it ends.
-func (r *Retained) watch(ctx context.Context, fn func(RetainedUpdate), loaded func()) error {
-	kv, err := r.bucket(ctx)
-	if err != nil {
-		return err
-	}
-	w, err := kv.WatchAll(ctx)
-	if err != nil {
-		return err
-	}
-	defer func() { _ = w.Stop() }()
-	for {
-		select {
-		case <-ctx.Done():
-			return nil
-		case e, ok := <-w.Updates():
-			if !ok {
-				return errors.New("retained watch closed")
-			}
-			if e == nil { // the end of the initial values
-				loaded()
-				continue
-			}
-			topic, err := Topic(e.Key())
-			if err != nil {
-				r.c.log.Warn("retained bucket holds a key that is no topic; ignored", "key", e.Key())
-				continue
-			}
-			u := RetainedUpdate{Topic: topic, Revision: e.Revision()}
-			if v := e.Value(); e.Operation() == jetstream.KeyValuePut && len(v) > 1 {
-				u.QoS, u.Payload = min(v[0], 2), v[1:]
-			}
-			fn(u)
-		}
-	}
 }

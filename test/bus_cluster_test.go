@@ -1,6 +1,7 @@
 package test
 
 import (
+	"context"
 	"crypto/tls"
 	"fmt"
 	"net/url"
@@ -8,7 +9,10 @@ import (
 	"time"
 
 	paho "github.com/eclipse/paho.mqtt.golang"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/fleetgate/fleetgate/bus"
 	"github.com/fleetgate/fleetgate/internal/testkit/natstest"
 	"github.com/fleetgate/fleetgate/internal/testkit/netcut"
 )
@@ -63,6 +67,9 @@ func TestBusCluster(t *testing.T) {
 
 	dev.publish(t, state, "on", true)
 	retainedOn(t, b, state, "on")
+	if r := bucketReplicas(t, nc.URLs()); r != 3 {
+		t.Fatalf("retained bucket has %d replicas on a 3-node cluster, want 3", r)
+	}
 
 	// C starts after the retained message was set: it loads the bucket
 	// before it accepts anyone. It reaches NATS only through the proxy.
@@ -171,4 +178,25 @@ func countJob(got map[string]int, m paho.Message) int {
 	}
 	got[string(m.Payload())]++
 	return 1
+}
+
+// bucketReplicas returns the replicas of the retained messages' bucket.
+func bucketReplicas(t *testing.T, urls string) int {
+	t.Helper()
+	nc, err := nats.Connect(urls)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), busWait)
+	defer cancel()
+	st, err := js.Stream(ctx, "KV_"+bus.RetainedBucket)
+	if err != nil {
+		t.Fatalf("retained bucket: %v", err)
+	}
+	return st.CachedInfo().Config.Replicas
 }
