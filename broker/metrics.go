@@ -63,9 +63,13 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		}),
 		reg: reg,
 	}
-	reg.MustRegister(m.connects, m.refusals, m.handshakes, m.handshakeFails, m.drops, m.dropDelay, m.evictions, m.bus, m.busUp)
+	reg.MustRegister(m.connects, m.refusals, m.handshakes, m.handshakeFails, m.drops, m.dropDelay, m.evictions, m.bus)
 	return m
 }
+
+// bindBus registers fleetgate_bus_connected, for a broker joined to the
+// bus only: a broker on its own has no bus to be cut off from.
+func (m *Metrics) bindBus() { _ = m.reg.Register(m.busUp) }
 
 // bind registers the gauges that read a started broker's state.
 func (m *Metrics) bind(connected, pending func() float64) {

@@ -19,6 +19,7 @@ type reachability interface {
 // and dropped. The NATS client subscribes again by itself on reconnect,
 // subscriptions made while it was down included.
 func (r *router) watchHealth(ctx context.Context) {
+	r.metrics.bindBus()
 	rb, ok := r.bus.(reachability)
 	if !ok {
 		r.metrics.busUp.Set(1)
