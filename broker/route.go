@@ -40,7 +40,10 @@ const dedupSize = 4096
 // clients subscribe to, and delivers bus messages through an inline client
 // (the ACL runs at delivery, per recipient, in OnACLCheck). Shared
 // subscriptions are delivered through the bus only, as queue groups, so a
-// group gets one copy cluster-wide.
+// group gets one copy cluster-wide. It also forwards Wills
+// (route_will.go), keeps retained messages cluster-wide
+// (route_retain.go) and pauses routing while the bus is unreachable
+// (route_health.go).
 type router struct {
 	mqtt.HookBase
 	server  *mqtt.Server
