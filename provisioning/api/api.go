@@ -149,6 +149,7 @@ func (a *API) Handler() http.Handler {
 	mux.Handle("POST "+wire.PathRotationStart, m.instrument(a.device(a.startRotation)))
 	mux.Handle("POST "+wire.PathRotationFinish, m.instrument(a.device(a.finishRotation)))
 	mux.Handle("GET "+wire.PathTrustBundle, m.instrument(a.device(a.getTrustBundle)))
+	a.estRoutes(mux)
 
 	// Anything else gets the JSON error shape too, so clients never have to
 	// parse a plain text page.

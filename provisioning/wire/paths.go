@@ -39,6 +39,15 @@ const (
 	PathToken          = "/v1/enroll/token"
 	PathRotationStart  = "/v1/rotate/start"
 	PathRotationFinish = "/v1/rotate/finish"
+
+	// EST (RFC 7030): PathEST followed by one of the operations below,
+	// or by "<label>/" and the operation, where the label names the
+	// device group the enrolment must belong to.
+	PathEST           = "/.well-known/est"
+	ESTCACerts        = "cacerts"
+	ESTSimpleEnroll   = "simpleenroll"
+	ESTSimpleReenroll = "simplereenroll"
+	ESTCSRAttrs       = "csrattrs"
 )
 
 // Expand fills the one {wildcard} of pattern with value, escaped so that
