@@ -23,6 +23,7 @@ const (
 	exitStationUnreachable = 13 // the provisioning service or every broker gave no answer
 	exitStationBroker      = 14 // the broker refused the new certificate
 	exitStationRefused     = 15 // enrolment refused otherwise (policy, token)
+	exitStationUnknown     = 16 // the registry does not know the device ID (not in any imported batch)
 )
 
 // stationResult is the one JSON line `device-agent enrol` prints.
@@ -86,6 +87,8 @@ func stationCode(err error) (int, string) {
 		return exitStationEKNotAllow, "EK not allowed"
 	case enroll.IsCode(err, wire.CodeEKUntrusted):
 		return exitStationEKUntrusted, "EK untrusted"
+	case enroll.IsCode(err, wire.CodeNotFound):
+		return exitStationUnknown, "not in the batch"
 	case errors.Is(err, agent.ErrUnreachable):
 		return exitStationUnreachable, "server unreachable"
 	case errors.Is(err, agent.ErrRevoked):
