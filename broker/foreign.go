@@ -43,8 +43,8 @@ type foreignTrust struct {
 // foreignSet is one reading of the registered foreign CAs.
 type foreignSet struct {
 	byRoot map[string]*registeredCA // by the root's fingerprint
-	certs  []*x509.Certificate   // roots and intermediates, for the TLS pool
-	key    string                // what it was built from
+	certs  []*x509.Certificate      // roots and intermediates, for the TLS pool
+	key    string                   // what it was built from
 }
 
 // registeredCA is one registered CA, parsed.

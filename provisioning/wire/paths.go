@@ -28,9 +28,13 @@ const (
 	PathRevocations = "/v1/revocations"
 
 	PathGroups = "/v1/groups"
-	PathGroup  = "/v1/groups/{name}"
-	PathTokens = "/v1/tokens"
-	PathAudit  = "/v1/audit"
+	// PathForeignCAs lists the foreign device CAs; PathForeignCA puts one
+	// (ForeignCARequest).
+	PathForeignCAs = "/v1/foreign-cas"
+	PathForeignCA  = "/v1/foreign-cas/{name}"
+	PathGroup      = "/v1/groups/{name}"
+	PathTokens     = "/v1/tokens"
+	PathAudit      = "/v1/audit"
 
 	// Device routes: enrollment needs no client certificate, rotation the
 	// device's current one.
