@@ -6,6 +6,8 @@ import (
 	"testing"
 	"time"
 
+	paho "github.com/eclipse/paho.mqtt.golang"
+
 	"github.com/fleetgate/fleetgate/internal/testkit/pki"
 	"github.com/fleetgate/fleetgate/store"
 )
@@ -19,12 +21,7 @@ type vendor struct {
 func newVendor(t *testing.T, name string) vendor {
 	t.Helper()
 	root := pki.NewCA(t, name+" root")
-	key := pki.Key(t)
-	cert := root.Issue(t, &x509.Certificate{
-		SerialNumber: pki.Serial(t), IsCA: true, BasicConstraintsValid: true, MaxPathLenZero: true,
-		KeyUsage: x509.KeyUsageCertSign, NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour),
-	}, key.Public())
-	return vendor{root: root, inter: &pki.CA{Cert: cert, Key: key}}
+	return vendor{root: root, inter: root.Intermediate(t, name+" issuing CA")}
 }
 
 // chip is a certificate as the secure element holds it: CN the chip's
@@ -102,13 +99,8 @@ func TestForeignCA(t *testing.T) {
 	})
 
 	rogue := newVendor(t, "rogue")
-	unlisted := newVendor(t, "unlisted intermediate")
 	// An intermediate of the registered root that the record does not list.
-	sideInter := v.root.Issue(t, &x509.Certificate{
-		SerialNumber: pki.Serial(t), IsCA: true, BasicConstraintsValid: true,
-		KeyUsage: x509.KeyUsageCertSign, NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour),
-	}, unlisted.inter.Key.Public())
-	side := &pki.CA{Cert: sideInter, Key: unlisted.inter.Key}
+	side := v.root.Intermediate(t, "unlisted intermediate")
 	tests := []struct {
 		name      string
 		cert      *tls.Certificate
@@ -129,7 +121,13 @@ func TestForeignCA(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			f := f.sub(t)
-			_, tok := f.connect(tt.cert, tt.clientID, nil)
+			// A device presents its certificate whatever CAs the broker
+			// names (as OpenSSL does; Go's client would hold it back).
+			present := func(o *paho.ClientOptions) {
+				o.TLSConfig.Certificates = nil
+				o.TLSConfig.GetClientCertificate = func(*tls.CertificateRequestInfo) (*tls.Certificate, error) { return tt.cert, nil }
+			}
+			_, tok := f.connect(tt.cert, tt.clientID, present)
 			err := tok.Error()
 			if err == nil {
 				t.Fatal("admitted")

@@ -24,11 +24,7 @@ func TestForeignCAFleet(t *testing.T) {
 	srv := startServer(t, t.TempDir())
 	dir := t.TempDir()
 	root := pki.NewCA(t, "chip vendor root")
-	ikey := pki.Key(t)
-	inter := &pki.CA{Cert: root.Issue(t, &x509.Certificate{
-		SerialNumber: pki.Serial(t), IsCA: true, BasicConstraintsValid: true, MaxPathLenZero: true,
-		KeyUsage: x509.KeyUsageCertSign, NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour),
-	}, ikey.Public()), Key: ikey}
+	inter := root.Intermediate(t, "chip vendor issuing CA")
 	chip := inter.Device(t, "se-0001", func(c *x509.Certificate) { c.URIs = nil })
 	keyDER, err := x509.MarshalPKCS8PrivateKey(chip.PrivateKey)
 	if err != nil {

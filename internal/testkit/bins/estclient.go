@@ -3,15 +3,10 @@ package bins
 import (
 	"path/filepath"
 	"runtime"
-	"sync"
 	"testing"
 )
 
-var estClient struct {
-	once sync.Once
-	path string
-	err  string
-}
+var estClient built
 
 // ESTClient returns the path of GlobalSign's EST client
 // (github.com/globalsign/est/cmd/estclient), an RFC 7030 client no one
