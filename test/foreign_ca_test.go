@@ -65,7 +65,7 @@ func TestForeignCAFleet(t *testing.T) {
 	if err := json.Unmarshal([]byte(srv.MustCtl("device", "show", "se-0001", "--json")), &detail); err != nil {
 		t.Fatal(err)
 	}
-	if detail.Device.Group != "sensors" || len(detail.Certificates) != 1 || detail.Certificates[0].Attestation != "foreign" {
+	if detail.Device.Group != "sensors" || len(detail.Certificates) != 1 || detail.Certificates[0].Attestation != wire.AttestForeign {
 		t.Fatalf("registered device = %+v", detail)
 	}
 	if audit := srv.MustCtl("audit", "--target", "se-0001"); !strings.Contains(audit, "device.register_foreign") {
