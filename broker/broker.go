@@ -71,6 +71,7 @@ func New(cfg Config, reg Registry) (*Broker, error) {
 		pending:  newPendingSet(cfg.MaxPending),
 		done:     make(chan struct{}),
 	}
+	b.trust.foreign = newForeignTrust(reg)
 	b.handshakeTimeout.Store(int64(cfg.HandshakeTimeout))
 	return b, nil
 }
@@ -127,7 +128,11 @@ func (b *Broker) Start(ctx context.Context) error {
 		m = NewMetrics(nil)
 	}
 	h := &hook{ctx: wctx, server: server, reg: b.reg, sessions: b.sessions, log: b.log, now: time.Now, metrics: m, changes: newChangeClock(),
-		owner: newOwner(), claims: make(chan struct{}, maxClaims)}
+		owner: newOwner(), claims: make(chan struct{}, maxClaims), foreignCAs: b.trust.foreign}
+	if err := b.startForeign(wctx); err != nil {
+		cancel()
+		return err
+	}
 	l := newListener(b.cfg.Addr, b.trust.listenerConfig(), b.handshakeDeadline, b.pending, b.log)
 	l.metrics = m
 	if err := server.AddHook(h, nil); err != nil {
