@@ -29,7 +29,10 @@ func StartCluster(t testing.TB, n int) *Cluster {
 	}
 	c := &Cluster{}
 	for i := 0; i < n; i++ {
-		extra := []string{"--cluster_name", "fleetgate-test",
+		// --no_advertise: a client reaches only the URLs it is given, so
+		// that a test can put a proxy (netcut) between one client and
+		// the cluster without the client finding the nodes behind it.
+		extra := []string{"--cluster_name", "fleetgate-test", "--no_advertise",
 			"--cluster", routes[i], "--routes", strings.Join(routes, ",")}
 		c.Nodes = append(c.Nodes, newServer(t, bin, fmt.Sprintf("fg-%d", i), t.TempDir(), extra))
 	}
