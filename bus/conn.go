@@ -5,10 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 	"github.com/nats-io/nuid"
 )
 
@@ -38,6 +41,16 @@ type Options struct {
 	Origin string
 	// Logger receives connection events. Nil discards them.
 	Logger *slog.Logger
+	// Retention is how long durable messages and session records are
+	// kept (the longest a device may stay away and still get its
+	// messages); 0 means DefaultRetention.
+	Retention time.Duration
+	// Replicas of the stream and the session bucket; 0 means as many as
+	// the cluster has, up to three.
+	Replicas int
+	// PublishTimeout bounds the wait for the stream to store a durable
+	// message; 0 means DefaultPublishTimeout.
+	PublishTimeout time.Duration
 }
 
 // ParseURLs checks a comma-separated list of nats:// or tls:// URLs.
@@ -61,6 +74,14 @@ type Conn struct {
 	nc     *nats.Conn
 	origin string
 	log    *slog.Logger
+
+	// The durable path (stream.go, session.go, replay.go).
+	js             jetstream.JetStream
+	retention      time.Duration
+	replicas       int
+	publishTimeout time.Duration
+	jsMu           sync.Mutex
+	sessions       jetstream.KeyValue // set once the stream and bucket exist
 }
 
 // Dial connects to the bus. It returns at once even when no server is
@@ -95,7 +116,20 @@ func Dial(o Options) (*Conn, error) {
 	if err != nil {
 		return nil, fmt.Errorf("bus %s: %w", o.URLs, err)
 	}
-	return &Conn{nc: nc, origin: o.Origin, log: log}, nil
+	js, err := jetstream.New(nc)
+	if err != nil {
+		nc.Close()
+		return nil, fmt.Errorf("bus %s: jetstream: %w", o.URLs, err)
+	}
+	c := &Conn{nc: nc, origin: o.Origin, log: log, js: js, retention: o.Retention, replicas: o.Replicas,
+		publishTimeout: o.PublishTimeout}
+	if c.retention <= 0 {
+		c.retention = DefaultRetention
+	}
+	if c.publishTimeout <= 0 {
+		c.publishTimeout = DefaultPublishTimeout
+	}
+	return c, nil
 }
 
 func subjectOf(s *nats.Subscription) string {
@@ -112,13 +146,10 @@ func (c *Conn) Connected() bool { return c.nc.IsConnected() }
 // message ID. A message over the server's max payload is refused with
 // ErrTooLarge.
 func (c *Conn) Publish(topic string, payload []byte) error {
-	m := nats.NewMsg(Subject(topic))
-	m.Data = payload
-	m.Header.Set(HeaderOrigin, c.origin)
-	m.Header.Set(HeaderID, nuid.Next())
-	if max := c.nc.MaxPayload(); max > 0 && int64(len(payload)+len(m.Subject)+64) > max {
-		return fmt.Errorf("%w: %d bytes, limit %d", ErrTooLarge, len(payload), max)
+	if err := c.checkSize(topic, payload); err != nil {
+		return err
 	}
+	m := c.message(Subject(topic), payload, nuid.Next())
 	if err := c.nc.PublishMsg(m); err != nil {
 		if errors.Is(err, nats.ErrMaxPayload) {
 			return fmt.Errorf("%w: %w", ErrTooLarge, err)
@@ -134,6 +165,10 @@ type Delivery struct {
 	Payload []byte
 	ID      string
 	Origin  string
+	// Seq is the stream sequence of a durable message (QoS 1); 0 for
+	// QoS 0.
+	Seq uint64
+	QoS byte
 }
 
 // Subscribe subscribes to an MQTT filter, or to a shared subscription
@@ -156,7 +191,11 @@ func (c *Conn) Subscribe(filter string, fn func(Delivery)) (func() error, error)
 			c.log.Debug("bus message on a foreign subject", "subject", m.Subject)
 			return
 		}
-		fn(Delivery{Topic: topic, Payload: m.Data, ID: m.Header.Get(HeaderID), Origin: origin})
+		d := Delivery{Topic: topic, Payload: m.Data, ID: m.Header.Get(HeaderID), Origin: origin}
+		if seq, err := strconv.ParseUint(m.Header.Get(HeaderSeq), 10, 64); err == nil && seq > 0 {
+			d.Seq, d.QoS = seq, 1
+		}
+		fn(d)
 	}
 	var subs []*nats.Subscription
 	unsubscribe := func() error {
