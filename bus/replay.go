@@ -6,16 +6,12 @@ import (
 	"fmt"
 	"slices"
 	"strings"
-	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
 )
 
-// replayBatch and replayWait bound one fetch of a replay.
-const (
-	replayBatch = 256
-	replayWait  = 2 * time.Second
-)
+// replayBatch bounds one fetch of a replay.
+const replayBatch = 256
 
 // ErrReplayTruncated marks a replay that stopped at its limit with more
 // messages left in the stream.
@@ -89,7 +85,7 @@ func (c *Conn) readSubject(ctx context.Context, subject string, after, last uint
 	}
 	n := 0
 	for {
-		batch, err := cons.Fetch(replayBatch, jetstream.FetchMaxWait(replayWait))
+		batch, err := cons.FetchNoWait(replayBatch)
 		if err != nil {
 			return false, fmt.Errorf("bus replay %s: %w", subject, err)
 		}
