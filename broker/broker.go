@@ -45,6 +45,7 @@ type Broker struct {
 	started  bool
 	server   *mqtt.Server
 	hook     *hook
+	router   *router // nil without a durable bus
 	listener *listener
 	cancel   context.CancelFunc
 
@@ -136,10 +137,15 @@ func (b *Broker) Start(ctx context.Context) error {
 		return fmt.Errorf("add broker hook: %w", err)
 	}
 	if b.cfg.Bus != nil {
-		if err := server.AddHook(newRouter(server, b.cfg.Bus, b.log.With("component", "bus"), m), nil); err != nil {
+		rt := newRouter(server, b.cfg.Bus, b.log.With("component", "bus"), m)
+		if err := server.AddHook(rt, nil); err != nil {
 			cancel()
 			_ = server.Close()
 			return fmt.Errorf("add bus hook: %w", err)
+		}
+		if rt.enableDurable(h.owner, h.OnACLCheck) {
+			go rt.runCheckpoints(wctx)
+			b.router = rt
 		}
 	}
 	// Gives the memory a connect burst left behind back to the OS once the
