@@ -145,6 +145,7 @@ func (b *Broker) Start(ctx context.Context) error {
 		}
 		if rt.enableDurable(h.owner, h.OnACLCheck) {
 			go rt.runCheckpoints(wctx)
+			rt.watchGaps()
 			b.router = rt
 		}
 	}

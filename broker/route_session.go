@@ -185,7 +185,7 @@ func (r *router) restore(cl *mqtt.Client, h *held) {
 	r.server.Clients.Add(old)
 	n := 0
 	last, err := r.durable.Replay(ctx, filters, rec.Cursor, maxReplay, func(d bus.Delivery) {
-		if r.queue(old, cl, d) {
+		if r.queue(old, cl, d, false) {
 			n++
 		}
 	})
@@ -216,21 +216,25 @@ func (r *router) claim(ctx context.Context, id string) (bus.SessionRecord, uint6
 	}
 }
 
-// queue puts a replayed message in the placeholder's inflight queue at
-// the QoS of cl's subscription, if cl may still receive it.
-func (r *router) queue(old, cl *mqtt.Client, d bus.Delivery) bool {
+// queue puts a replayed message in the inflight queue of into (cl, or the
+// placeholder that cl inherits from) at the QoS of cl's subscription, if
+// cl may still receive it, and with send writes it to cl at once.
+func (r *router) queue(into, cl *mqtt.Client, d bus.Delivery, send bool) bool {
 	sub, ok := r.server.Topics.Subscribers(d.Topic).Subscriptions[cl.ID]
 	if !ok || sub.Qos == 0 || !r.acl(cl, d.Topic, false) {
 		return false
 	}
-	id, err := old.NextPacketID()
+	id, err := into.NextPacketID()
 	if err != nil {
 		return false
 	}
 	pk := packets.Packet{FixedHeader: packets.FixedHeader{Type: packets.Publish, Qos: 1}, TopicName: d.Topic,
 		Payload: d.Payload, PacketID: uint16(id), Origin: busInlineID, Created: time.Now().Unix()}
-	if old.State.Inflight.Set(pk) {
+	if into.State.Inflight.Set(pk) {
 		atomic.AddInt64(&r.server.Info.Inflight, 1)
+	}
+	if send {
+		_ = cl.WritePacket(pk) // a failed write stays in flight, resent at the next connect
 	}
 	return true
 }

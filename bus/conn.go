@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -82,6 +83,7 @@ type Conn struct {
 	publishTimeout time.Duration
 	jsMu           sync.Mutex
 	sessions       jetstream.KeyValue // set once the stream and bucket exist
+	reconnected    *atomic.Pointer[func()]
 }
 
 // Dial connects to the bus. It returns at once even when no server is
@@ -95,13 +97,19 @@ func Dial(o Options) (*Conn, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
+	reconnected := new(atomic.Pointer[func()])
 	opts := []nats.Option{
 		nats.Name("fleetgate " + o.Origin),
 		nats.RetryOnFailedConnect(true),
 		nats.MaxReconnects(-1),
 		nats.ReconnectWait(500 * time.Millisecond),
 		nats.ConnectHandler(func(nc *nats.Conn) { log.Info("bus connected", "server", nc.ConnectedUrlRedacted()) }),
-		nats.ReconnectHandler(func(nc *nats.Conn) { log.Info("bus reconnected", "server", nc.ConnectedUrlRedacted()) }),
+		nats.ReconnectHandler(func(nc *nats.Conn) {
+			log.Info("bus reconnected", "server", nc.ConnectedUrlRedacted())
+			if fn := reconnected.Load(); fn != nil {
+				go (*fn)()
+			}
+		}),
 		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
 			log.Warn("bus unreachable; messages to other brokers are lost until it is back", "error", err)
 		}),
@@ -122,7 +130,7 @@ func Dial(o Options) (*Conn, error) {
 		return nil, fmt.Errorf("bus %s: jetstream: %w", o.URLs, err)
 	}
 	c := &Conn{nc: nc, origin: o.Origin, log: log, js: js, retention: o.Retention, replicas: o.Replicas,
-		publishTimeout: o.PublishTimeout}
+		publishTimeout: o.PublishTimeout, reconnected: reconnected}
 	if c.retention <= 0 {
 		c.retention = DefaultRetention
 	}
@@ -228,6 +236,11 @@ func (c *Conn) Subscribe(filter string, fn func(Delivery)) (func() error, error)
 	}
 	return unsubscribe, nil
 }
+
+// OnReconnect makes fn run (in its own goroutine) each time the
+// connection comes back after a loss: what was published meanwhile did not
+// reach this Conn's subscriptions.
+func (c *Conn) OnReconnect(fn func()) { c.reconnected.Store(&fn) }
 
 // Flush waits until the NATS server has processed everything sent so far,
 // subscriptions included.

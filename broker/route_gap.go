@@ -1,0 +1,67 @@
+package broker
+
+import (
+	"context"
+
+	"github.com/fleetgate/fleetgate/bus"
+)
+
+// reconnectNotifier is the optional Bus capability to learn that the
+// connection to NATS came back. *bus.Conn implements it.
+type reconnectNotifier interface {
+	OnReconnect(fn func())
+}
+
+var _ reconnectNotifier = (*bus.Conn)(nil)
+
+// watchGaps makes the router catch up its held sessions whenever the bus
+// connection comes back.
+func (r *router) watchGaps() {
+	if n, ok := r.bus.(reconnectNotifier); ok && r.store != nil {
+		n.OnReconnect(r.catchUp)
+	}
+}
+
+// catchUp replays, to every persistent session held here, the durable
+// messages after its cursor: live delivery is core NATS, so whatever was
+// published while this broker was cut off from NATS (or moving to another
+// NATS node) never reached it. Messages it did get are delivered again
+// (at least once).
+func (r *router) catchUp() {
+	r.heldMu.Lock()
+	all := make([]*held, 0, len(r.held))
+	for _, h := range r.held {
+		all = append(all, h)
+	}
+	r.heldMu.Unlock()
+	total := 0
+	for _, h := range all {
+		h.mu.Lock()
+		cl, cursor, skip := h.cl, h.rec.Cursor, h.gone || h.pending
+		h.mu.Unlock()
+		if skip {
+			continue
+		}
+		var filters []string
+		for _, s := range subsOf(cl) {
+			if s.QoS > 0 {
+				filters = append(filters, s.Filter)
+			}
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), restoreTimeout)
+		n := 0
+		_, err := r.durable.Replay(ctx, filters, cursor, maxReplay, func(d bus.Delivery) {
+			if r.queue(cl, cl, d, !cl.Closed()) {
+				n++
+			}
+		})
+		cancel()
+		if err != nil {
+			r.metrics.bus.WithLabelValues("in", "replay_failed").Inc()
+			r.log.Warn("catching up a session after the bus came back: incomplete", "client_id", cl.ID, "cursor", cursor, "queued", n, "error", err)
+		}
+		total += n
+	}
+	r.metrics.bus.WithLabelValues("in", "replayed").Add(float64(total))
+	r.log.Info("bus back: sessions caught up from the stream", "sessions", len(all), "messages", total)
+}
