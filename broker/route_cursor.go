@@ -75,7 +75,7 @@ func (r *router) save(ctx context.Context, h *held, tick bool, last uint64) (mov
 	if h.gone || h.pending {
 		return false
 	}
-	if tick {
+	if tick && !h.catchingUp {
 		if h.cl.State.Inflight.Len() == 0 && h.candidate > h.rec.Cursor {
 			h.rec.Cursor, h.dirty = h.candidate, true
 		}

@@ -2,9 +2,17 @@ package broker
 
 import (
 	"context"
+	"errors"
+	"time"
+
+	mqtt "github.com/mochi-mqtt/server/v2"
 
 	"github.com/fleetgate/fleetgate/bus"
 )
+
+// catchUpFor bounds the retries of a catch-up: right after a NATS node
+// is lost the stream may need some seconds to elect a new leader.
+const catchUpFor = time.Minute
 
 // reconnectNotifier is the optional Bus capability to learn that the
 // connection to NATS came back. *bus.Conn implements it.
@@ -38,16 +46,31 @@ func (r *router) catchUp() {
 	for _, h := range all {
 		h.mu.Lock()
 		cl, cursor, skip := h.cl, h.rec.Cursor, h.gone || h.pending
+		h.catchingUp = !skip
 		h.mu.Unlock()
 		if skip {
 			continue
 		}
-		var filters []string
-		for _, s := range subsOf(cl) {
-			if s.QoS > 0 {
-				filters = append(filters, s.Filter)
-			}
+		total += r.catchUpOne(cl, cursor)
+		h.mu.Lock()
+		h.catchingUp = false
+		h.mu.Unlock()
+	}
+	r.metrics.bus.WithLabelValues("in", "replayed").Add(float64(total))
+	r.log.Info("bus back: sessions caught up from the stream", "sessions", len(all), "messages", total)
+}
+
+// catchUpOne replays to cl what follows cursor, retrying while the
+// stream is not available, and returns how many messages it queued.
+func (r *router) catchUpOne(cl *mqtt.Client, cursor uint64) int {
+	var filters []string
+	for _, s := range subsOf(cl) {
+		if s.QoS > 0 {
+			filters = append(filters, s.Filter)
 		}
+	}
+	deadline := time.Now().Add(catchUpFor)
+	for {
 		ctx, cancel := context.WithTimeout(context.Background(), restoreTimeout)
 		n := 0
 		_, err := r.durable.Replay(ctx, filters, cursor, maxReplay, func(d bus.Delivery) {
@@ -56,12 +79,15 @@ func (r *router) catchUp() {
 			}
 		})
 		cancel()
-		if err != nil {
+		if err == nil {
+			return n
+		}
+		if n > 0 || errors.Is(err, bus.ErrReplayTruncated) || time.Now().After(deadline) {
 			r.metrics.bus.WithLabelValues("in", "replay_failed").Inc()
 			r.log.Warn("catching up a session after the bus came back: incomplete", "client_id", cl.ID, "cursor", cursor, "queued", n, "error", err)
+			return n
 		}
-		total += n
+		r.log.Debug("catching up a session: stream not ready, retrying", "client_id", cl.ID, "error", err)
+		time.Sleep(time.Second)
 	}
-	r.metrics.bus.WithLabelValues("in", "replayed").Add(float64(total))
-	r.log.Info("bus back: sessions caught up from the stream", "sessions", len(all), "messages", total)
 }

@@ -57,6 +57,7 @@ type held struct {
 	pending      bool // the record is being read or reset: write nothing yet
 	gone         bool // moved, revoked or ended: write nothing more
 	disconnected bool
+	catchingUp   bool // a catch-up runs (route_gap.go): the cursor stays
 }
 
 // enableDurable turns on QoS 1 storage and moving sessions when the bus

@@ -6,12 +6,17 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
 )
 
-// replayBatch bounds one fetch of a replay.
-const replayBatch = 256
+// replayBatch bounds one fetch of a replay; inactiveAfter is when the
+// server removes a replay's consumer that was not deleted.
+const (
+	replayBatch   = 256
+	inactiveAfter = 30 * time.Second
+)
 
 // ErrReplayTruncated marks a replay that stopped at its limit with more
 // messages left in the stream.
@@ -22,7 +27,7 @@ var ErrReplayTruncated = errors.New("replay stopped at its limit")
 // one member already) and calls fn for each in stream order, at most limit
 // of them. It returns the last sequence of the stream when it started: a
 // message after it arrives live. Each filter subject is read with its own
-// short-lived ordered consumer (nats-server 2.9 has one filter subject per
+// short-lived consumer (nats-server 2.9 has one filter subject per
 // consumer), so a replay reads only what matches, not the whole stream.
 func (c *Conn) Replay(ctx context.Context, filters []string, after uint64, limit int, fn func(Delivery)) (uint64, error) {
 	if err := c.ready(ctx); err != nil {
@@ -73,16 +78,26 @@ func (c *Conn) Replay(ctx context.Context, filters []string, after uint64, limit
 
 // readSubject adds to got the messages on one stream subject with
 // sequences in (after, last], at most limit; full reports that it stopped
-// at the limit.
+// at the limit. It reads with an ephemeral pull consumer (in memory, one
+// replica, removed at the end or by the server after inactiveAfter).
 func (c *Conn) readSubject(ctx context.Context, subject string, after, last uint64, limit int, got map[uint64]Delivery) (full bool, err error) {
-	cons, err := c.js.OrderedConsumer(ctx, StreamName, jetstream.OrderedConsumerConfig{
-		FilterSubjects: []string{subject},
-		DeliverPolicy:  jetstream.DeliverByStartSequencePolicy,
-		OptStartSeq:    after + 1,
+	cons, err := c.js.CreateConsumer(ctx, StreamName, jetstream.ConsumerConfig{
+		FilterSubject:     subject,
+		DeliverPolicy:     jetstream.DeliverByStartSequencePolicy,
+		OptStartSeq:       after + 1,
+		AckPolicy:         jetstream.AckNonePolicy,
+		InactiveThreshold: inactiveAfter,
+		MemoryStorage:     true,
+		Replicas:          1,
 	})
 	if err != nil {
 		return false, fmt.Errorf("bus replay %s: %w", subject, err)
 	}
+	defer func() {
+		dctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		defer cancel()
+		_ = c.js.DeleteConsumer(dctx, StreamName, cons.CachedInfo().Name)
+	}()
 	n := 0
 	for {
 		batch, err := cons.FetchNoWait(replayBatch)
@@ -90,7 +105,18 @@ func (c *Conn) readSubject(ctx context.Context, subject string, after, last uint
 			return false, fmt.Errorf("bus replay %s: %w", subject, err)
 		}
 		count, done := 0, false
-		for m := range batch.Messages() {
+	read:
+		for {
+			var m jetstream.Msg
+			var ok bool
+			select {
+			case m, ok = <-batch.Messages():
+			case <-ctx.Done():
+				return false, fmt.Errorf("bus replay %s: %w", subject, ctx.Err())
+			}
+			if !ok {
+				break read
+			}
 			count++
 			meta, err := m.Metadata()
 			if err != nil || meta.Sequence.Stream > last {
