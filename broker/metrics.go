@@ -55,7 +55,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Name: "fleetgate_broker_pending_evictions_total", Help: "Unauthenticated sockets evicted because max_pending was reached.",
 		}),
 		bus: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "fleetgate_bus_messages_total", Help: "Messages to (out) and from (in) other brokers over the bus, by result (sent, too_large, error; delivered, duplicate).",
+			Name: "fleetgate_bus_messages_total", Help: "Messages to (out) and from (in) other brokers over the bus, by result (sent, stored, store_failed, too_large, error; delivered, duplicate, replayed, replay_failed).",
 		}, []string{"direction", "result"}),
 		reg: reg,
 	}
