@@ -145,6 +145,57 @@ func TestBusDurable(t *testing.T) {
 	t.Run("NATS node SIGKILLed under QoS 1 traffic: no acknowledged message lost", func(t *testing.T) {
 		natsKill(t, f, nc, a, b, probe)
 	})
+
+	t.Run("no NATS: QoS 1 refused, not acknowledged", func(t *testing.T) {
+		cert, _, _ := f.device(t, "dev-x")
+		v3, _ := f.session(t, a, cert, "dev-x", true)
+		cert5, _, _ := f.device(t, "dev-x5")
+		v5 := f.sessionV5(t, a, cert5, "dev-x5")
+		nc.Kill(1)
+		nc.Kill(2)
+		if err := v3.send(mqttwire.Publish("devices/dev-x/t", 1, 1, []byte("lost"))); err != nil {
+			t.Fatal(err)
+		}
+		// MQTT 5: PUBLISH with empty properties; PUBACK carries a reason.
+		body := mqttwire.AppendString(nil, "devices/dev-x5/t")
+		body = append(body, 0, 7, 0)
+		if err := v5.send(mqttwire.Frame(mqttwire.PUBLISH<<4|2, append(body, "lost"...))); err != nil {
+			t.Fatal(err)
+		}
+		p, err := v5.await("PUBACK", func(p mqttwire.Packet) bool { return p.Type == mqttwire.PUBACK })
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(p.Body) < 3 || mqttwire.PacketID(p) != 7 || p.Body[2] != 0x80 {
+			t.Fatalf("MQTT 5 PUBACK % x, want packet 7 with reason 0x80", p.Body)
+		}
+		expectClosedMQTT(t, v3, "MQTT 3.1.1 publisher whose message the bus could not store")
+		for _, m := range v3.published {
+			t.Fatalf("MQTT 3.1.1 publisher got %+v", m)
+		}
+	})
+}
+
+// sessionV5 connects id with MQTT 5, clean start, and no properties.
+func (f *fleet) sessionV5(t *testing.T, b *server, cert tls.Certificate, id string) *mqttConn {
+	t.Helper()
+	conf := &tls.Config{RootCAs: f.roots, ServerName: "127.0.0.1",
+		GetClientCertificate: func(*tls.CertificateRequestInfo) (*tls.Certificate, error) { return &cert, nil }}
+	c, err := dialMQTT(b.MQTT, conf)
+	if c != nil {
+		t.Cleanup(func() { c.Close() })
+	}
+	if err == nil {
+		err = c.send(mqttwire.ConnectOptions{ClientID: id, KeepAlive: 60, Clean: true, Level: 5}.Packet())
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := c.await("CONNACK", func(p mqttwire.Packet) bool { return p.Type == mqttwire.CONNACK })
+	if err != nil || len(p.Body) < 2 || p.Body[1] != 0 {
+		t.Fatalf("MQTT 5 CONNECT %s: % x, %v", id, p.Body, err)
+	}
+	return c
 }
 
 // natsKill publishes QoS 1 from a device on A to a persistent subscriber
