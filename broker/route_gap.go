@@ -42,19 +42,28 @@ func (r *router) catchUp() {
 		all = append(all, h)
 	}
 	r.heldMu.Unlock()
-	total := 0
+	// Every cursor stays where it is until its session has caught up:
+	// live messages arriving meanwhile must not move it past the gap.
+	type job struct {
+		h      *held
+		cl     *mqtt.Client
+		cursor uint64
+	}
+	var jobs []job
 	for _, h := range all {
 		h.mu.Lock()
-		cl, cursor, skip := h.cl, h.rec.Cursor, h.gone || h.pending
-		h.catchingUp = !skip
-		h.mu.Unlock()
-		if skip {
-			continue
+		if !h.gone && !h.pending {
+			h.catchingUp = true
+			jobs = append(jobs, job{h, h.cl, h.rec.Cursor})
 		}
-		total += r.catchUpOne(cl, cursor)
-		h.mu.Lock()
-		h.catchingUp = false
 		h.mu.Unlock()
+	}
+	total := 0
+	for _, j := range jobs {
+		total += r.catchUpOne(j.cl, j.cursor)
+		j.h.mu.Lock()
+		j.h.catchingUp = false
+		j.h.mu.Unlock()
 	}
 	r.metrics.bus.WithLabelValues("in", "replayed").Add(float64(total))
 	r.log.Info("bus back: sessions caught up from the stream", "sessions", len(all), "messages", total)

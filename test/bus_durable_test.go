@@ -86,6 +86,26 @@ func TestBusDurable(t *testing.T) {
 		collect(t, moved, "devices/dev-m/", "cmd-4")
 	})
 
+	t.Run("MQTT 5 session expiry: mosquitto_sub's session moves", func(t *testing.T) {
+		_, certFile, keyFile := f.device(t, "dev-5")
+		args := []string{"-V", "mqttv5", "-c", "-x", "600", "-q", "1", "-t", "devices/dev-5/cmd"}
+		first := a.startSub(t, "dev-5", certFile, keyFile, args...)
+		first.waitFor(t, "SUBACK")
+		awaitRecord(t, probe, "dev-5", "devices/dev-5/cmd")
+		if err := first.cmd.Process.Signal(syscall.SIGINT); err != nil { // DISCONNECT; the session stays 600 s
+			t.Fatal(err)
+		}
+		first.waitExit(t, attackWait)
+		for i := 1; i <= 2; i++ {
+			if err := publishAcked(backend, uint16(30+i), "devices/dev-5/cmd", fmt.Sprint("v5-", i)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		second := b.startSub(t, "dev-5", certFile, keyFile, args...)
+		second.waitFor(t, "v5-1")
+		second.waitFor(t, "v5-2")
+	})
+
 	t.Run("broker SIGKILLed: the device gets its queue on the next broker", func(t *testing.T) {
 		cert, _, _ := f.device(t, "dev-k")
 		dev, _ := f.session(t, c, cert, "dev-k", false)
