@@ -27,14 +27,15 @@ func (r *router) runCheckpoints(ctx context.Context) {
 	t := time.NewTicker(checkpointEvery)
 	defer t.Stop()
 	for {
+		tick := false // a flush request writes what changed, cursors stay
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
-			r.checkpoint(ctx, true)
+			tick = true
 		case <-r.flush:
-			r.checkpoint(ctx, false)
 		}
+		r.checkpoint(ctx, tick)
 	}
 }
 
