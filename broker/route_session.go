@@ -31,6 +31,9 @@ const (
 	restoreTimeout = 5 * time.Second
 	// maxReplay bounds the messages queued for one restored session.
 	maxReplay = 4096
+	// maxBackground bounds the record reads and deletes running in the
+	// background (a reconnect storm starts one per device).
+	maxBackground = 64
 )
 
 // durableState is the router's part for QoS 1 and persistent sessions;
@@ -44,6 +47,7 @@ type durableState struct {
 	heldMu  sync.Mutex
 	held    map[string]*held // by client ID
 	flush   chan struct{}
+	slots   chan struct{} // maxBackground
 }
 
 // held is one persistent session whose record this broker keeps.
@@ -69,7 +73,7 @@ func (r *router) enableDurable(owner string, acl func(*mqtt.Client, string, bool
 		return false
 	}
 	r.durable, r.store, r.owner, r.acl = d, s, owner, acl
-	r.held, r.flush = map[string]*held{}, make(chan struct{}, 1)
+	r.held, r.flush, r.slots = map[string]*held{}, make(chan struct{}, 1), make(chan struct{}, maxBackground)
 	return true
 }
 
@@ -126,11 +130,13 @@ func (r *router) OnSessionEstablish(cl *mqtt.Client, pk packets.Packet) {
 // this broker did not keep before): a clean start deletes the old record
 // first; otherwise its cursor and revision are taken over.
 func (r *router) adopt(h *held, clean bool) {
+	r.slots <- struct{}{}
+	defer func() { <-r.slots }()
 	ctx, cancel := context.WithTimeout(context.Background(), restoreTimeout)
 	defer cancel()
 	id := h.cl.ID
 	if clean {
-		r.deleteRecord(id)
+		r.deleteNow(id)
 	}
 	rec, rev, err := r.store.LoadSession(ctx, id)
 	if errors.Is(err, bus.ErrNoSession) {
@@ -290,8 +296,16 @@ func (r *router) purge(cl *mqtt.Client) {
 	r.server.Clients.Delete(cl.ID)
 }
 
-// deleteRecord removes a session's record.
+// deleteRecord removes a session's record, waiting for a background
+// slot.
 func (r *router) deleteRecord(id string) {
+	r.slots <- struct{}{}
+	defer func() { <-r.slots }()
+	r.deleteNow(id)
+}
+
+// deleteNow removes a session's record.
+func (r *router) deleteNow(id string) {
 	ctx, cancel := context.WithTimeout(context.Background(), restoreTimeout)
 	defer cancel()
 	if err := r.store.DeleteSession(ctx, id); err != nil {
