@@ -203,15 +203,7 @@ func TestBusDurable(t *testing.T) {
 // sessionV5 connects id with MQTT 5, clean start, and no properties.
 func (f *fleet) sessionV5(t *testing.T, b *server, cert tls.Certificate, id string) *mqttConn {
 	t.Helper()
-	conf := &tls.Config{RootCAs: f.roots, ServerName: "127.0.0.1",
-		GetClientCertificate: func(*tls.CertificateRequestInfo) (*tls.Certificate, error) { return &cert, nil }}
-	c, err := dialMQTT(b.MQTT, conf)
-	if c != nil {
-		t.Cleanup(func() { c.Close() })
-	}
-	if err == nil {
-		err = c.send(mqttwire.ConnectOptions{ClientID: id, KeepAlive: 60, Clean: true, Level: 5}.Packet())
-	}
+	c, err := f.dialConnect(t, b, cert, mqttwire.ConnectOptions{ClientID: id, KeepAlive: 60, Clean: true, Level: 5})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -296,15 +288,7 @@ func natsKill(t *testing.T, f *fleet, nc *natstest.Cluster, a, b *server, probe 
 // whether the broker had a session for it.
 func (f *fleet) session(t *testing.T, b *server, cert tls.Certificate, id string, clean bool) (*mqttConn, bool) {
 	t.Helper()
-	conf := &tls.Config{RootCAs: f.roots, ServerName: "127.0.0.1",
-		GetClientCertificate: func(*tls.CertificateRequestInfo) (*tls.Certificate, error) { return &cert, nil }}
-	c, err := dialMQTT(b.MQTT, conf)
-	if c != nil {
-		t.Cleanup(func() { c.Close() })
-	}
-	if err == nil {
-		err = c.send(mqttwire.ConnectOptions{ClientID: id, KeepAlive: 60, Clean: clean}.Packet())
-	}
+	c, err := f.dialConnect(t, b, cert, mqttwire.ConnectOptions{ClientID: id, KeepAlive: 60, Clean: clean})
 	var code byte
 	var present bool
 	if err == nil {
@@ -314,6 +298,21 @@ func (f *fleet) session(t *testing.T, b *server, cert tls.Certificate, id string
 		t.Fatalf("CONNECT %s (clean %v): code %d, %v", id, clean, code, err)
 	}
 	return c, present
+}
+
+// dialConnect opens a TLS connection to a broker as cert and sends the
+// CONNECT o; the connection is closed at cleanup.
+func (f *fleet) dialConnect(t *testing.T, b *server, cert tls.Certificate, o mqttwire.ConnectOptions) (*mqttConn, error) {
+	conf := &tls.Config{RootCAs: f.roots, ServerName: "127.0.0.1",
+		GetClientCertificate: func(*tls.CertificateRequestInfo) (*tls.Certificate, error) { return &cert, nil }}
+	c, err := dialMQTT(b.MQTT, conf)
+	if c != nil {
+		t.Cleanup(func() { c.Close() })
+	}
+	if err == nil {
+		err = c.send(o.Packet())
+	}
+	return c, err
 }
 
 // publishAcked publishes at QoS 1 and waits for the PUBACK.
