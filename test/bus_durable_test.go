@@ -60,15 +60,7 @@ func TestBusDurable(t *testing.T) {
 	})
 
 	t.Run("session moves to another broker with its subscriptions and queue", func(t *testing.T) {
-		cert, _, _ := f.device(t, "dev-m")
-		dev, present := f.session(t, a, cert, "dev-m", false)
-		if present {
-			t.Fatal("first connect: session present")
-		}
-		if code := dev.subscribe(t, 1, "devices/dev-m/cmd", 1); code != 1 {
-			t.Fatalf("SUBACK %#x", code)
-		}
-		awaitRecord(t, probe, "dev-m", "devices/dev-m/cmd")
+		cert, dev := f.subscribed(t, a, probe, "dev-m")
 		dev.Close()
 		for i := 1; i <= 3; i++ {
 			if err := publishAcked(backend, uint16(i), "devices/dev-m/cmd", fmt.Sprint("cmd-", i)); err != nil {
@@ -111,12 +103,7 @@ func TestBusDurable(t *testing.T) {
 	})
 
 	t.Run("broker SIGKILLed: the device gets its queue on the next broker", func(t *testing.T) {
-		cert, _, _ := f.device(t, "dev-k")
-		dev, _ := f.session(t, c, cert, "dev-k", false)
-		if code := dev.subscribe(t, 1, "devices/dev-k/cmd", 1); code != 1 {
-			t.Fatalf("SUBACK %#x", code)
-		}
-		awaitRecord(t, probe, "dev-k", "devices/dev-k/cmd")
+		cert, dev := f.subscribed(t, c, probe, "dev-k")
 		if err := publishAcked(backend, 10, "devices/dev-k/cmd", "k-1"); err != nil {
 			t.Fatal(err)
 		}
@@ -139,12 +126,7 @@ func TestBusDurable(t *testing.T) {
 	})
 
 	t.Run("revocation deletes the session record", func(t *testing.T) {
-		cert, _, _ := f.device(t, "dev-r")
-		dev, _ := f.session(t, a, cert, "dev-r", false)
-		if code := dev.subscribe(t, 1, "devices/dev-r/cmd", 1); code != 1 {
-			t.Fatalf("SUBACK %#x", code)
-		}
-		awaitRecord(t, probe, "dev-r", "devices/dev-r/cmd")
+		cert, dev := f.subscribed(t, a, probe, "dev-r")
 		dev.Close()
 		if err := publishAcked(backend, 20, "devices/dev-r/cmd", "r-1"); err != nil {
 			t.Fatal(err)
@@ -298,6 +280,24 @@ func (f *fleet) session(t *testing.T, b *server, cert tls.Certificate, id string
 		t.Fatalf("CONNECT %s (clean %v): code %d, %v", id, clean, code, err)
 	}
 	return c, present
+}
+
+// subscribed registers a device, connects it to b with a persistent
+// session (which must be new), subscribes it to devices/<id>/cmd at QoS 1
+// and waits until its session record holds the subscription.
+func (f *fleet) subscribed(t *testing.T, b *server, probe *bus.Conn, id string) (tls.Certificate, *mqttConn) {
+	t.Helper()
+	cert, _, _ := f.device(t, id)
+	dev, present := f.session(t, b, cert, id, false)
+	if present {
+		t.Fatalf("first connect of %s: session present", id)
+	}
+	filter := "devices/" + id + "/cmd"
+	if code := dev.subscribe(t, 1, filter, 1); code != 1 {
+		t.Fatalf("%s SUBACK %#x, want QoS 1 granted", id, code)
+	}
+	awaitRecord(t, probe, id, filter)
+	return cert, dev
 }
 
 // dialConnect opens a TLS connection to a broker as cert and sends the
