@@ -46,6 +46,7 @@ type Broker struct {
 	started  bool
 	server   *mqtt.Server
 	hook     *hook
+	router   *router // nil without a durable bus
 	listener *listener
 	cancel   context.CancelFunc
 
@@ -143,13 +144,18 @@ func (b *Broker) Start(ctx context.Context) error {
 		return fmt.Errorf("add broker hook: %w", err)
 	}
 	if b.cfg.Bus != nil {
-		r := newRouter(server, b.cfg.Bus, h.OnACLCheck, b.cfg.Retained, b.log.With("component", "bus"), m)
-		if err := server.AddHook(r, nil); err != nil {
+		rt := newRouter(server, b.cfg.Bus, h.OnACLCheck, b.cfg.Retained, b.log.With("component", "bus"), m)
+		if err := server.AddHook(rt, nil); err != nil {
 			cancel()
 			_ = server.Close()
 			return fmt.Errorf("add bus hook: %w", err)
 		}
-		r.start(wctx) // retained messages are in before anyone subscribes
+		rt.start(wctx) // retained messages are in before anyone subscribes
+		if rt.enableDurable(h.owner, h.OnACLCheck) {
+			go rt.runCheckpoints(wctx)
+			rt.watchGaps()
+			b.router = rt
+		}
 	}
 	// Gives the memory a connect burst left behind back to the OS once the
 	// broker is quiet; it only counts sessions, it admits no one.

@@ -56,7 +56,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Name: "fleetgate_broker_pending_evictions_total", Help: "Unauthenticated sockets evicted because max_pending was reached.",
 		}),
 		bus: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "fleetgate_bus_messages_total", Help: "Messages to (out) and from (in) other brokers over the bus, by result (sent, too_large, error, bus_down, retained, retained_error; delivered, duplicate, retained).",
+			Name: "fleetgate_bus_messages_total", Help: "Messages to (out) and from (in) other brokers over the bus, by result (sent, stored, store_failed, too_large, error, bus_down, retained, retained_error; delivered, duplicate, replayed, replay_failed, retained).",
 		}, []string{"direction", "result"}),
 		busUp: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "fleetgate_bus_connected", Help: "1 while the broker reaches the bus (NATS), 0 while routing to other brokers is paused.",

@@ -19,6 +19,9 @@ const dropWriteTimeout = time.Second
 // no longer revoke in time, so it stops serving (fail closed).
 func (b *Broker) watch(ctx context.Context, changes <-chan store.Change) {
 	for ch := range changes {
+		if b.router != nil {
+			b.router.registryChange(ch) // moved or revoked sessions leave the bus (route_session.go)
+		}
 		if ch.Kind == store.ChangeSession {
 			b.hook.takenOver(ch)
 			continue

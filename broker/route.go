@@ -70,6 +70,8 @@ type router struct {
 	// OnSelectSubscribers for packets of the inline client.
 	inject sync.Mutex
 	share  atomic.Pointer[string]
+
+	durableState // QoS 1 and moving sessions (route_qos1.go, route_session.go)
 }
 
 // interest is one filter's local subscribers and its bus subscription.
@@ -101,7 +103,8 @@ func (r *router) ID() string { return "fleetgate-bus" }
 // Provides declares the events the router handles.
 func (r *router) Provides(b byte) bool {
 	return bytes.Contains([]byte{mqtt.OnPublish, mqtt.OnSubscribed, mqtt.OnUnsubscribed, mqtt.OnSelectSubscribers,
-		mqtt.OnRetainMessage, mqtt.OnWillSent}, []byte{b})
+		mqtt.OnRetainMessage, mqtt.OnWillSent, mqtt.OnSessionEstablish, mqtt.OnDisconnect,
+		mqtt.OnClientExpired}, []byte{b})
 }
 
 // OnPublish forwards a PUBLISH the ACL accepted (mochi runs it after the
@@ -111,6 +114,9 @@ func (r *router) Provides(b byte) bool {
 func (r *router) OnPublish(cl *mqtt.Client, pk packets.Packet) (packets.Packet, error) {
 	if cl.Net.Inline {
 		return pk, nil
+	}
+	if pk.FixedHeader.Qos > 0 && r.durable != nil {
+		return r.publishDurable(cl, pk)
 	}
 	r.forward(cl, pk)
 	return pk, nil
@@ -143,6 +149,7 @@ func (r *router) OnSubscribed(cl *mqtt.Client, pk packets.Packet, codes []byte) 
 			r.add(f.Filter, cl.ID)
 		}
 	}
+	r.subsChanged(cl)
 }
 
 // OnUnsubscribed removes the client from the interest of its filters;
@@ -152,6 +159,7 @@ func (r *router) OnUnsubscribed(cl *mqtt.Client, pk packets.Packet) {
 	for _, f := range pk.Filters {
 		r.remove(f.Filter, cl.ID)
 	}
+	r.subsChanged(cl)
 }
 
 // add subscribes on the bus for the first local subscriber of filter.
@@ -189,7 +197,7 @@ func (r *router) remove(filter, clientID string) {
 }
 
 // deliver hands a message of another broker to the local subscribers, at
-// QoS 0. A plain filter's message is delivered once however many plain
+// the QoS it came with (1 for a durable message, else 0). A plain filter's message is delivered once however many plain
 // filters it matched; a shared one goes to one member of that share.
 //
 // Each bus subscription calls deliver from its own goroutine. The
@@ -209,15 +217,20 @@ func (r *router) deliver(filter string, d bus.Delivery) {
 		return
 	}
 	r.share.Store(&share)
-	err := r.server.InjectPacket(r.inline, packets.Packet{
-		FixedHeader: packets.FixedHeader{Type: packets.Publish},
+	pk := packets.Packet{
+		FixedHeader: packets.FixedHeader{Type: packets.Publish, Qos: d.QoS},
 		TopicName:   d.Topic,
 		Payload:     d.Payload,
-	})
+	}
+	if d.QoS > 0 {
+		pk.PacketID = 1 // mochi asks one of a QoS 1 packet; the inline client acknowledges nothing
+	}
+	err := r.server.InjectPacket(r.inline, pk)
 	if err != nil {
 		r.log.Warn("bus message not delivered", "topic", d.Topic, "error", err)
 		return
 	}
+	r.raiseSeq(d.Seq)
 	r.metrics.bus.WithLabelValues("in", "delivered").Inc()
 }
 

@@ -5,10 +5,14 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 	"github.com/nats-io/nuid"
 )
 
@@ -38,6 +42,16 @@ type Options struct {
 	Origin string
 	// Logger receives connection events. Nil discards them.
 	Logger *slog.Logger
+	// Retention is how long durable messages and session records are
+	// kept (the longest a device may stay away and still get its
+	// messages); 0 means DefaultRetention.
+	Retention time.Duration
+	// Replicas of the stream and the session bucket; 0 means as many as
+	// the cluster has, up to three.
+	Replicas int
+	// PublishTimeout bounds the wait for the stream to store a durable
+	// message; 0 means DefaultPublishTimeout.
+	PublishTimeout time.Duration
 }
 
 // ParseURLs checks a comma-separated list of nats:// or tls:// URLs.
@@ -61,6 +75,15 @@ type Conn struct {
 	nc     *nats.Conn
 	origin string
 	log    *slog.Logger
+
+	// The durable path (stream.go, session.go, replay.go).
+	js             jetstream.JetStream
+	retention      time.Duration
+	replicas       int
+	publishTimeout time.Duration
+	jsMu           sync.Mutex
+	sessions       jetstream.KeyValue // set once the stream and bucket exist
+	reconnected    *atomic.Pointer[func()]
 }
 
 // Dial connects to the bus. It returns at once even when no server is
@@ -74,13 +97,19 @@ func Dial(o Options) (*Conn, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
+	reconnected := new(atomic.Pointer[func()])
 	opts := []nats.Option{
 		nats.Name("fleetgate " + o.Origin),
 		nats.RetryOnFailedConnect(true),
 		nats.MaxReconnects(-1),
 		nats.ReconnectWait(500 * time.Millisecond),
 		nats.ConnectHandler(func(nc *nats.Conn) { log.Info("bus connected", "server", nc.ConnectedUrlRedacted()) }),
-		nats.ReconnectHandler(func(nc *nats.Conn) { log.Info("bus reconnected", "server", nc.ConnectedUrlRedacted()) }),
+		nats.ReconnectHandler(func(nc *nats.Conn) {
+			log.Info("bus reconnected", "server", nc.ConnectedUrlRedacted())
+			if fn := reconnected.Load(); fn != nil {
+				go (*fn)()
+			}
+		}),
 		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
 			log.Warn("bus unreachable; messages to other brokers are lost until it is back", "error", err)
 		}),
@@ -95,7 +124,20 @@ func Dial(o Options) (*Conn, error) {
 	if err != nil {
 		return nil, fmt.Errorf("bus %s: %w", o.URLs, err)
 	}
-	return &Conn{nc: nc, origin: o.Origin, log: log}, nil
+	js, err := jetstream.New(nc)
+	if err != nil {
+		nc.Close()
+		return nil, fmt.Errorf("bus %s: jetstream: %w", o.URLs, err)
+	}
+	c := &Conn{nc: nc, origin: o.Origin, log: log, js: js, retention: o.Retention, replicas: o.Replicas,
+		publishTimeout: o.PublishTimeout, reconnected: reconnected}
+	if c.retention <= 0 {
+		c.retention = DefaultRetention
+	}
+	if c.publishTimeout <= 0 {
+		c.publishTimeout = DefaultPublishTimeout
+	}
+	return c, nil
 }
 
 func subjectOf(s *nats.Subscription) string {
@@ -112,13 +154,10 @@ func (c *Conn) Connected() bool { return c.nc.IsConnected() }
 // message ID. A message over the server's max payload is refused with
 // ErrTooLarge.
 func (c *Conn) Publish(topic string, payload []byte) error {
-	m := nats.NewMsg(Subject(topic))
-	m.Data = payload
-	m.Header.Set(HeaderOrigin, c.origin)
-	m.Header.Set(HeaderID, nuid.Next())
-	if max := c.nc.MaxPayload(); max > 0 && int64(len(payload)+len(m.Subject)+64) > max {
-		return fmt.Errorf("%w: %d bytes, limit %d", ErrTooLarge, len(payload), max)
+	if err := c.checkSize(topic, payload); err != nil {
+		return err
 	}
+	m := c.message(Subject(topic), payload, nuid.Next())
 	if err := c.nc.PublishMsg(m); err != nil {
 		if errors.Is(err, nats.ErrMaxPayload) {
 			return fmt.Errorf("%w: %w", ErrTooLarge, err)
@@ -134,6 +173,10 @@ type Delivery struct {
 	Payload []byte
 	ID      string
 	Origin  string
+	// Seq is the stream sequence of a durable message (QoS 1); 0 for
+	// QoS 0.
+	Seq uint64
+	QoS byte
 }
 
 // Subscribe subscribes to an MQTT filter, or to a shared subscription
@@ -156,7 +199,11 @@ func (c *Conn) Subscribe(filter string, fn func(Delivery)) (func() error, error)
 			c.log.Debug("bus message on a foreign subject", "subject", m.Subject)
 			return
 		}
-		fn(Delivery{Topic: topic, Payload: m.Data, ID: m.Header.Get(HeaderID), Origin: origin})
+		d := Delivery{Topic: topic, Payload: m.Data, ID: m.Header.Get(HeaderID), Origin: origin}
+		if seq, err := strconv.ParseUint(m.Header.Get(HeaderSeq), 10, 64); err == nil && seq > 0 {
+			d.Seq, d.QoS = seq, 1
+		}
+		fn(d)
 	}
 	var subs []*nats.Subscription
 	unsubscribe := func() error {
@@ -189,6 +236,11 @@ func (c *Conn) Subscribe(filter string, fn func(Delivery)) (func() error, error)
 	}
 	return unsubscribe, nil
 }
+
+// OnReconnect makes fn run (in its own goroutine) each time the
+// connection comes back after a loss: what was published meanwhile did not
+// reach this Conn's subscriptions.
+func (c *Conn) OnReconnect(fn func()) { c.reconnected.Store(&fn) }
 
 // Flush waits until the NATS server has processed everything sent so far,
 // subscriptions included.

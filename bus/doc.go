@@ -34,10 +34,22 @@
 // be local), and drops a message ID it has delivered recently (Dedup), so
 // that overlapping filters deliver once.
 //
-// Delivery is core NATS: at most once, in order per publisher per broker
-// pair, with nothing kept for a broker that is disconnected. QoS 1
-// durability and sessions that move between brokers need JetStream and
-// are not built yet.
+// Publish is core NATS: at most once, in order per publisher per broker
+// pair, with nothing kept for a broker that is disconnected.
+//
+// # Durable messages and sessions
+//
+// PublishDurable first stores a message in the JetStream stream
+// StreamName, under DurableSubject (so the stream holds only durable
+// messages), waiting for the stream's acknowledgement within a bounded
+// time, and then sends it on the message subject for live delivery with
+// its stream sequence (HeaderSeq). Replay reads the stored messages after a
+// sequence that match a set of filters, with one short-lived consumer per
+// filter subject. The session records of persistent MQTT sessions
+// (SessionRecord: subscriptions and cursor) live in the key-value bucket
+// SessionBucket and are written with compare-and-set (SaveSession), so
+// that a broker that lost a session to another cannot overwrite it. The
+// stream and the bucket are created on first use.
 //
 // # Retained messages
 //

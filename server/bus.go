@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"time"
 
 	"github.com/fleetgate/fleetgate/bus"
 )
@@ -26,6 +27,12 @@ func (c Config) validateBus() []error {
 	if c.Role == RoleAPI {
 		errs = append(errs, errors.New("bus is for processes running a broker (role all or broker), not role api"))
 	}
+	if c.BusRetention.Duration < time.Minute {
+		errs = append(errs, fmt.Errorf("bus_retention %v: want at least 1m (how long QoS 1 messages wait for devices that are away)", c.BusRetention.Duration))
+	}
+	if c.BusReplicas < 0 || c.BusReplicas > 5 {
+		errs = append(errs, fmt.Errorf("bus_replicas %d: want 0 (as many NATS nodes as there are, up to 3) to 5", c.BusReplicas))
+	}
 	if (c.BusCert == "") != (c.BusKey == "") {
 		errs = append(errs, errors.New("bus_cert and bus_key go together"))
 	}
@@ -42,7 +49,8 @@ func dialBus(c Config, origin string, log *slog.Logger) (*bus.Conn, error) {
 	if err != nil {
 		return nil, err
 	}
-	return bus.Dial(bus.Options{URLs: c.Bus, TLS: tc, Origin: origin, Logger: log})
+	return bus.Dial(bus.Options{URLs: c.Bus, TLS: tc, Origin: origin, Logger: log,
+		Retention: c.BusRetention.Duration, Replicas: c.BusReplicas})
 }
 
 // instanceID names this process among the brokers: host name and a random

@@ -75,6 +75,11 @@ type Config struct {
 	BusCA   string `json:"bus_ca"`
 	BusCert string `json:"bus_cert"`
 	BusKey  string `json:"bus_key"`
+	// BusRetention is how long QoS 1 messages and persistent session
+	// records stay on the bus (JetStream) for devices that are away;
+	// BusReplicas how many NATS nodes hold them (0: up to three).
+	BusRetention Duration `json:"bus_retention"`
+	BusReplicas  int      `json:"bus_replicas"`
 
 	// BundleDir, for role broker only, is a broker bundle written by
 	// `fleetgate ca broker-bundle`: the broker serves and verifies from it
@@ -120,6 +125,7 @@ func DefaultConfig() Config {
 		ReloadInterval:   Duration{2 * time.Second},
 		GCPercent:        DefaultGCPercent,
 		RegistryGrace:    Duration{5 * time.Minute},
+		BusRetention:     Duration{24 * time.Hour},
 		Role:             RoleAll,
 	}
 }

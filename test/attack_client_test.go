@@ -216,6 +216,15 @@ func (d *pahoDevice) publish(t *testing.T, topic, payload string, retained bool)
 	}
 }
 
+// publishQoS0 sends a QoS 0 message and waits until it is written.
+func (d *pahoDevice) publishQoS0(t *testing.T, topic, payload string, retained bool) {
+	t.Helper()
+	tok := d.Publish(topic, 0, retained, payload)
+	if !tok.WaitTimeout(attackWait) || tok.Error() != nil {
+		t.Fatalf("publish %q at QoS 0: %v", topic, tok.Error())
+	}
+}
+
 // subscribe subscribes at QoS 1 and returns the SUBACK code.
 func (d *pahoDevice) subscribe(t *testing.T, filter string) byte {
 	t.Helper()

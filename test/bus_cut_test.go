@@ -36,9 +36,11 @@ func cutOff(t *testing.T, f *fleet, cut *netcut.Proxy, b, c *server, dev *pahoDe
 	cut.Cut()
 	c.Logs.Await(t, busWait, "bus unreachable; routing paused, local delivery goes on")
 	awaitMetric(t, c, "fleetgate_bus_connected", func(v float64) bool { return v == 0 })
-	devC.publish(t, "devices/dev-c/x", "during", false) // PUBACK: nothing waits for NATS
+	// QoS 0 goes on locally; QoS 1 needs the stream (PUBACK means stored:
+	// TestBusDurable checks it is refused while NATS is away).
+	devC.publishQoS0(t, "devices/dev-c/x", "during", false)
 	drainUntil(t, local, "devices/dev-c/x", "during")
-	devC.publish(t, "devices/dev-c/state", "cut", true) // retained here only
+	devC.publishQoS0(t, "devices/dev-c/state", "cut", true) // retained here only
 	awaitMetric(t, c, down, func(v float64) bool { return v >= 2 })
 	late := f.pahoOn(t, c, lateCert, "late-c")
 	if code := late.subscribe(t, "devices/dev-a/late"); code != 1 {

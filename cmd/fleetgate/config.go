@@ -70,6 +70,8 @@ func applyFlags(cmd *cobra.Command, dst *server.Config, src server.Config) {
 	set("bus-ca", func() { dst.BusCA = src.BusCA })
 	set("bus-cert", func() { dst.BusCert = src.BusCert })
 	set("bus-key", func() { dst.BusKey = src.BusKey })
+	set("bus-retention", func() { dst.BusRetention = src.BusRetention })
+	set("bus-replicas", func() { dst.BusReplicas = src.BusReplicas })
 	set("bundle", func() { dst.BundleDir = src.BundleDir })
 	set("hsm-module", func() { dst.HSMModule = src.HSMModule })
 	set("hsm-token", func() { dst.HSMToken = src.HSMToken })

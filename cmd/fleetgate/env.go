@@ -56,11 +56,13 @@ func loadEnv(c *server.Config, getenv func(string) string) error {
 			"FLEETGATE_CHALLENGE_TTL":     &c.ChallengeTTL,
 			"FLEETGATE_RELOAD_INTERVAL":   &c.ReloadInterval,
 			"FLEETGATE_REGISTRY_GRACE":    &c.RegistryGrace,
+			"FLEETGATE_BUS_RETENTION":     &c.BusRetention,
 		}),
 		fromEnv(getenv, size, map[string]*uint32{"FLEETGATE_MAX_PACKET_SIZE": &c.MaxPacketSize}),
 		fromEnv(getenv, strconv.Atoi, map[string]*int{
-			"FLEETGATE_MAX_PENDING": &c.MaxPending,
-			"FLEETGATE_GC_PERCENT":  &c.GCPercent,
+			"FLEETGATE_MAX_PENDING":  &c.MaxPending,
+			"FLEETGATE_GC_PERCENT":   &c.GCPercent,
+			"FLEETGATE_BUS_REPLICAS": &c.BusReplicas,
 		}),
 		fromEnv(getenv, server.ParseByteSize, map[string]*server.ByteSize{"FLEETGATE_MEMORY_LIMIT": &c.MemoryLimit}),
 	} {
