@@ -32,6 +32,10 @@ type fixture struct {
 	b     *Broker
 	logs  *logSink
 	port  string
+	// wssPort is the WSS listener's port when the broker has one; wss
+	// makes the paho helpers dial it (wss://) instead of the TCP one.
+	wssPort string
+	wss     bool
 	// dbClosed: the test closed the registry itself.
 	dbClosed bool
 }
@@ -67,6 +71,9 @@ func newFixture(t *testing.T, adjust func(*Config)) *fixture {
 	}
 	f.b = b
 	f.port = portOf(t, b)
+	if a := b.WSSAddr(); a != nil {
+		_, f.wssPort, _ = net.SplitHostPort(a.String())
+	}
 	t.Cleanup(func() {
 		if err := b.Close(); err != nil {
 			t.Error(err)
