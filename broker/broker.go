@@ -129,6 +129,7 @@ func (b *Broker) Start(ctx context.Context) error {
 	}
 	h := &hook{ctx: wctx, server: server, reg: b.reg, sessions: b.sessions, log: b.log, now: time.Now, metrics: m, changes: newChangeClock(),
 		owner: newOwner(), claims: make(chan struct{}, maxClaims)}
+	h.events = newEvents(server, h.owner, b.log)
 	l := newListener(b.cfg.Addr, b.trust.listenerConfig(), b.handshakeDeadline, b.pending, b.log)
 	l.metrics = m
 	if err := server.AddHook(h, nil); err != nil {
