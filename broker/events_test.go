@@ -168,3 +168,11 @@ func TestEventsEveryField(t *testing.T) {
 		t.Fatalf("rotated: previous_serial %q, want %q; not_after %v", e.PreviousSerial, oldSerial, e.NotAfter)
 	}
 }
+
+// mustJSON decodes an event payload or fails the test.
+func mustJSON(t *testing.T, payload []byte, v any) {
+	t.Helper()
+	if err := json.Unmarshal(payload, v); err != nil {
+		t.Fatalf("%v: %s", err, payload)
+	}
+}
