@@ -83,7 +83,7 @@ func (w *wsUpgrader) upgrade(s *wsStream) error {
 	if err != nil {
 		return fmt.Errorf("read upgrade request: %w", err)
 	}
-	hw := &hijackWriter{c: s.Conn, brw: bufio.NewReadWriter(br, bufio.NewWriterSize(s.Conn, 512)), h: http.Header{}}
+	hw := &hijackWriter{c: brokerDeadlines{s.Conn}, brw: bufio.NewReadWriter(br, bufio.NewWriterSize(s.Conn, 512)), h: http.Header{}}
 	switch {
 	case req.URL.Path != WSSPath:
 		hw.fail(http.StatusNotFound)
@@ -119,6 +119,18 @@ func (w *hijackWriter) WriteHeader(int)             {}
 // Hijack hands gorilla the connection and the reader that holds what was
 // read of it.
 func (w *hijackWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) { return w.c, w.brw, nil }
+
+// brokerDeadlines is the connection as gorilla sees it. gorilla clears
+// the deadlines at the upgrade and sets its own write deadline for every
+// frame, which would undo the listener's handshake deadline, mochi's
+// keepalive deadline and the write bounds of drop and shutdown. So only
+// the broker sets deadlines, on the TLS connection itself (wsStream embeds
+// it), and gorilla's calls do nothing.
+type brokerDeadlines struct{ net.Conn }
+
+func (brokerDeadlines) SetDeadline(time.Time) error      { return nil }
+func (brokerDeadlines) SetReadDeadline(time.Time) error  { return nil }
+func (brokerDeadlines) SetWriteDeadline(time.Time) error { return nil }
 
 // fail answers the request with status and no body.
 func (w *hijackWriter) fail(status int) {
