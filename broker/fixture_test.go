@@ -29,6 +29,7 @@ type fixture struct {
 	db    *store.DB
 	ca    *ca.CA
 	caKey crypto.Signer // the device CA key, for crafting bad certificates
+	caDir string        // the CA's files (root.crt for clients that read files)
 	b     *Broker
 	logs  *logSink
 	port  string
@@ -52,7 +53,7 @@ func newFixture(t *testing.T, adjust func(*Config)) *fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	f := &fixture{t: t, db: db, ca: authority, caKey: pki.ReadKey(t, filepath.Join(caDir, ca.DeviceCAKeyFile)), logs: newLogSink()}
+	f := &fixture{t: t, db: db, ca: authority, caDir: caDir, caKey: pki.ReadKey(t, filepath.Join(caDir, ca.DeviceCAKeyFile)), logs: newLogSink()}
 	cfg := Config{
 		Addr:           "127.0.0.1:0",
 		GetCertificate: func(*tls.ClientHelloInfo) (*tls.Certificate, error) { return authority.ServerCertificate(), nil },

@@ -1,0 +1,86 @@
+package broker
+
+import (
+	"crypto/tls"
+	"testing"
+
+	"github.com/fleetgate/fleetgate/internal/testkit/pki"
+	"github.com/fleetgate/fleetgate/provisioning/ca"
+)
+
+// TestMQTTJSOverWSS: MQTT.js (3.1.1 and 5) connects over wss:// with a
+// client certificate, round-trips a message, and sees its connection
+// closed when its certificate is revoked (MQTT 5: after a DISCONNECT
+// "not authorized").
+func TestMQTTJSOverWSS(t *testing.T) {
+	f := newFixture(t, withWSS)
+	for _, version := range []int{4, 5} {
+		t.Run(map[int]string{4: "ok/MQTT 3.1.1", 5: "ok/MQTT 5"}[version], func(t *testing.T) {
+			f := f.sub(t)
+			id := map[int]string{4: "js-v4", 5: "js-v5"}[version]
+			cert := f.device(id, nil)
+			topic := "devices/" + id + "/echo"
+			opts := jsOptions{ClientID: id, ProtocolVersion: version, Subscribe: topic}
+			opts.Publish = &struct {
+				Topic   string `json:"topic"`
+				Payload string `json:"payload"`
+			}{topic, "hello over wss"}
+			js := f.startMQTTJS(&cert, opts)
+			js.await(t, "connect", "close", "error")
+			if l := js.await(t, "suback", "close"); len(l.QoS) != 1 || l.QoS[0] != 1 {
+				t.Fatalf("SUBACK %v, want [1]", l.QoS)
+			}
+			if l := js.await(t, "message", "close"); l.Topic != topic || l.Payload != "hello over wss" {
+				t.Fatalf("message %+v", l)
+			}
+			if got := f.listenerOf(id); got != wssListenerID {
+				t.Fatalf("%s came in on %q", id, got)
+			}
+
+			if _, err := f.db.RevokeCertificate(t.Context(), ca.SerialHex(cert.Leaf), "lost", actor); err != nil {
+				t.Fatal(err)
+			}
+			if version == 5 {
+				if l := js.await(t, "disconnect", "close"); l.ReasonCode != 0x87 {
+					t.Fatalf("DISCONNECT reason %#x, want 0x87", l.ReasonCode)
+				}
+			}
+			js.await(t, "close")
+			f.logs.await(t, "device disconnected", "device="+id, "reason="+reasonCertRevoked)
+		})
+	}
+}
+
+// TestMQTTJSRefusedOverWSS: the TCP listener's refusals, with MQTT.js over
+// wss://: no certificate, a foreign CA, a revoked certificate, a wrong
+// client ID. MQTT.js never sees a CONNACK accepting it.
+func TestMQTTJSRefusedOverWSS(t *testing.T) {
+	f := newFixture(t, withWSS)
+	legit := f.device("legit", nil)
+	revoked := f.device("revoked", nil)
+	if _, err := f.db.RevokeCertificate(t.Context(), ca.SerialHex(revoked.Leaf), "lost", actor); err != nil {
+		t.Fatal(err)
+	}
+	foreign := pki.Foreign(t).Device(t, "legit", nil)
+
+	for _, tt := range []struct {
+		name, clientID string
+		cert           *tls.Certificate
+		// the broker's log line: a refused handshake or a refused CONNECT
+		log []string
+	}{
+		{"error/no client certificate", "legit", nil, []string{"tls handshake failed"}},
+		{"error/foreign CA", "legit", &foreign, []string{"tls handshake failed", "reason=bad_certificate"}},
+		{"error/revoked certificate", "revoked", &revoked, []string{"connect refused", "reason=" + reasonCertRevoked}},
+		{"error/wrong client ID", "someone-else", &legit, []string{"connect refused", "reason=" + reasonClientIDMismatch, "client_id=someone-else"}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			f := f.sub(t)
+			before := f.logs.Count(tt.log...)
+			js := f.startMQTTJS(tt.cert, jsOptions{ClientID: tt.clientID})
+			js.await(t, "error", "connect")
+			js.await(t, "close", "connect")
+			f.logs.AwaitCount(t, wait, before+1, tt.log...)
+		})
+	}
+}
