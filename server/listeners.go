@@ -21,6 +21,7 @@ import (
 func (s *Server) startListeners(ctx context.Context, authority *ca.CA) error {
 	metricsReg := newMetricsRegistry()
 	registerRegistryMetrics(metricsReg, s.db)
+	s.at.WSS = "disabled"
 	s.at.MQTT, s.at.API, s.at.Ops, s.at.Revocation = "not run (role api)", "not run (role broker)", "disabled", "disabled"
 	if s.cfg.Role != RoleAPI {
 		if err := s.startBroker(ctx, authority, metricsReg); err != nil {
@@ -61,6 +62,7 @@ func (s *Server) startBroker(ctx context.Context, authority *ca.CA, metricsReg *
 		Bus:              b,
 		Metrics:          broker.NewMetrics(metricsReg),
 		Addr:             cfg.MQTTAddr,
+		WSSAddr:          cfg.WSSAddr,
 		GetCertificate:   func(*tls.ClientHelloInfo) (*tls.Certificate, error) { return rl.current().ServerCertificate(), nil },
 		ClientCAs:        authority.DevicePool(),
 		HandshakeTimeout: cfg.HandshakeTimeout.Duration,
@@ -76,6 +78,9 @@ func (s *Server) startBroker(ctx context.Context, authority *ca.CA, metricsReg *
 	}
 	s.brk, rl.brk = brk, brk
 	s.at.MQTT = brk.Addr().String()
+	if a := brk.WSSAddr(); a != nil {
+		s.at.WSS = "wss://" + a.String() + broker.WSSPath
+	}
 	return nil
 }
 
