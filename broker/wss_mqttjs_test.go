@@ -4,6 +4,7 @@ import (
 	"crypto/tls"
 	"testing"
 
+	"github.com/fleetgate/fleetgate/internal/testkit/npmkit"
 	"github.com/fleetgate/fleetgate/internal/testkit/pki"
 	"github.com/fleetgate/fleetgate/provisioning/ca"
 )
@@ -16,21 +17,18 @@ func TestMQTTJSOverWSS(t *testing.T) {
 	f := newFixture(t, withWSS)
 	for _, version := range []int{4, 5} {
 		t.Run(map[int]string{4: "ok/MQTT 3.1.1", 5: "ok/MQTT 5"}[version], func(t *testing.T) {
+			t.Parallel()
 			f := f.sub(t)
 			id := map[int]string{4: "js-v4", 5: "js-v5"}[version]
 			cert := f.device(id, nil)
 			topic := "devices/" + id + "/echo"
-			opts := jsOptions{ClientID: id, ProtocolVersion: version, Subscribe: topic}
-			opts.Publish = &struct {
-				Topic   string `json:"topic"`
-				Payload string `json:"payload"`
-			}{topic, "hello over wss"}
-			js := f.startMQTTJS(&cert, opts)
-			js.await(t, "connect", "close", "error")
-			if l := js.await(t, "suback", "close"); len(l.QoS) != 1 || l.QoS[0] != 1 {
+			js := f.startMQTTJS(&cert, npmkit.MQTTOptions{ClientID: id, ProtocolVersion: version, Subscribe: topic,
+				Publish: &npmkit.MQTTMessage{Topic: topic, Payload: "hello over wss"}})
+			js.Await(t, wait, "connect", "close", "error")
+			if l := js.Await(t, wait, "suback", "close"); len(l.QoS) != 1 || l.QoS[0] != 1 {
 				t.Fatalf("SUBACK %v, want [1]", l.QoS)
 			}
-			if l := js.await(t, "message", "close"); l.Topic != topic || l.Payload != "hello over wss" {
+			if l := js.Await(t, wait, "message", "close"); l.Topic != topic || l.Payload != "hello over wss" {
 				t.Fatalf("message %+v", l)
 			}
 			if got := f.listenerOf(id); got != wssListenerID {
@@ -41,11 +39,11 @@ func TestMQTTJSOverWSS(t *testing.T) {
 				t.Fatal(err)
 			}
 			if version == 5 {
-				if l := js.await(t, "disconnect", "close"); l.ReasonCode != 0x87 {
+				if l := js.Await(t, wait, "disconnect", "close"); l.ReasonCode != 0x87 {
 					t.Fatalf("DISCONNECT reason %#x, want 0x87", l.ReasonCode)
 				}
 			}
-			js.await(t, "close")
+			js.Await(t, wait, "close")
 			f.logs.await(t, "device disconnected", "device="+id, "reason="+reasonCertRevoked)
 		})
 	}
@@ -69,17 +67,18 @@ func TestMQTTJSRefusedOverWSS(t *testing.T) {
 		// the broker's log line: a refused handshake or a refused CONNECT
 		log []string
 	}{
-		{"error/no client certificate", "legit", nil, []string{"tls handshake failed"}},
+		{"error/no client certificate", "legit", nil, []string{"tls handshake failed", "didn't provide a certificate"}},
 		{"error/foreign CA", "legit", &foreign, []string{"tls handshake failed", "reason=bad_certificate"}},
 		{"error/revoked certificate", "revoked", &revoked, []string{"connect refused", "reason=" + reasonCertRevoked}},
 		{"error/wrong client ID", "someone-else", &legit, []string{"connect refused", "reason=" + reasonClientIDMismatch, "client_id=someone-else"}},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel() // node starts slowly; the log lines are each case's own
 			f := f.sub(t)
 			before := f.logs.Count(tt.log...)
-			js := f.startMQTTJS(tt.cert, jsOptions{ClientID: tt.clientID})
-			js.await(t, "error", "connect")
-			js.await(t, "close", "connect")
+			js := f.startMQTTJS(tt.cert, npmkit.MQTTOptions{ClientID: tt.clientID})
+			js.Await(t, wait, "error", "connect")
+			js.Await(t, wait, "close", "connect")
 			f.logs.AwaitCount(t, wait, before+1, tt.log...)
 		})
 	}

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/fleetgate/fleetgate/provisioning/ca"
@@ -157,7 +158,7 @@ func (c Config) Validate() error {
 	if c.WSSAddr != "" && c.Role == RoleAPI {
 		errs = append(errs, errors.New("wss_addr is for the broker: role api runs no MQTT listener"))
 	}
-	if c.WSSAddr != "" && c.WSSAddr == c.MQTTAddr {
+	if c.WSSAddr != "" && c.WSSAddr == c.MQTTAddr && !strings.HasSuffix(c.WSSAddr, ":0") {
 		errs = append(errs, fmt.Errorf("wss_addr and mqtt_addr are both %q: the WebSocket listener needs its own port", c.WSSAddr))
 	}
 	if c.APIAddr == "" && c.Role != RoleBroker {

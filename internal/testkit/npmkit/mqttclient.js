@@ -1,4 +1,4 @@
-// An MQTT.js client for the broker tests. It connects to argv[2] (a
+// An MQTT.js client for tests (npmkit.StartMQTT). It connects to argv[2] (a
 // wss:// or mqtts:// URL) with the options in the JSON of argv[3]:
 //   {clientId, protocolVersion, ca, cert, key (file paths; cert/key
 //    optional), subscribe (filter, optional), publish ({topic, payload},
