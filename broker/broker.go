@@ -189,21 +189,17 @@ func (b *Broker) Start(ctx context.Context) error {
 // Start or without Config.WSSAddr.
 func (b *Broker) WSSAddr() net.Addr {
 	b.mu.Lock()
-	defer b.mu.Unlock()
-	if b.wss == nil {
-		return nil
-	}
-	return b.wss.boundAddr()
+	l := b.wss
+	b.mu.Unlock()
+	return l.boundAddr()
 }
 
 // Addr returns the bound address, or nil before Start.
 func (b *Broker) Addr() net.Addr {
 	b.mu.Lock()
-	defer b.mu.Unlock()
-	if b.listener == nil {
-		return nil
-	}
-	return b.listener.boundAddr()
+	l := b.listener
+	b.mu.Unlock()
+	return l.boundAddr()
 }
 
 // Connected reports whether a session with that client ID is attached to

@@ -88,8 +88,12 @@ func (l *listener) Address() string {
 	return l.addr
 }
 
-// boundAddr returns the bound address, or nil before Init.
+// boundAddr returns the bound address, or nil before Init (or for a nil
+// listener: the WSS one when it is off).
 func (l *listener) boundAddr() net.Addr {
+	if l == nil {
+		return nil
+	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.ln == nil {
