@@ -8,17 +8,13 @@ import (
 
 	"github.com/fleetgate/fleetgate/broker"
 	"github.com/fleetgate/fleetgate/firmware-sim/mqttwire"
-	"github.com/fleetgate/fleetgate/internal/testkit/natstest"
 )
 
-// TestBusEventsSharedPool: two brokers on one registry and one
-// nats-server. Lifecycle events of devices on either broker reach a plain
-// subscriber on one of them, and a $share pool with a member on each
-// broker gets each event once between its members.
-func TestBusEventsSharedPool(t *testing.T) {
-	ns := natstest.Start(t)
-	f := startFleetAPI(t)
-	brokers := []*server{f.startBroker(t, f.api.DataDir, "--bus", ns.URL), f.startBroker(t, f.api.DataDir, "--bus", ns.URL)}
+// testBusEvents (a subtest of TestBusRouting, whose two brokers share one
+// registry and one nats-server): lifecycle events of devices on either
+// broker reach a plain subscriber on one of them, and a $share pool with a
+// member on each broker gets each event once between its members.
+func testBusEvents(t *testing.T, f *fleet, brokers []*server) {
 	connected := broker.EventsRoot + broker.EventConnected + "/"
 
 	// listen connects a backend granted the events and returns the topics
@@ -59,7 +55,7 @@ func TestBusEventsSharedPool(t *testing.T) {
 	const n = 8
 	want := map[string]bool{}
 	for i := range n {
-		id := fmt.Sprintf("dev-%d", i)
+		id := fmt.Sprintf("ev-%d", i)
 		cert, _, _ := f.device(t, id)
 		c, code, err := f.open(brokers[i%2], cert, id)
 		if c != nil {
@@ -91,7 +87,7 @@ func TestBusEventsSharedPool(t *testing.T) {
 		}
 		pooled = 0
 		for topic, k := range got {
-			if strings.HasPrefix(topic, connected+"dev-") {
+			if strings.HasPrefix(topic, connected+"ev-") {
 				pooled += k
 			}
 		}
