@@ -274,3 +274,33 @@ func (r *wsReader) Read(p []byte) (int, error) {
 	r.buf = r.buf[n:]
 	return n, nil
 }
+
+// TestWSSRevocationDisconnectV5: revoking the certificate of an MQTT 5
+// device on WSS sends DISCONNECT "not authorized" (0x87) in a binary
+// message, then closes the connection.
+func TestWSSRevocationDisconnectV5(t *testing.T) {
+	f := newFixture(t, withWSS)
+	cert := f.device("ws-v5", nil)
+	ws, _, err := f.dialWS(&cert, WSSPath, WSSSubprotocol)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := ws.WriteMessage(websocket.BinaryMessage, mqttwire.ConnectOptions{ClientID: "ws-v5", KeepAlive: 60, Clean: true, Level: 5}.Packet()); err != nil {
+		t.Fatal(err)
+	}
+	r := bufio.NewReader(&wsReader{ws: ws})
+	_ = ws.SetReadDeadline(time.Now().Add(wait))
+	if p, err := mqttwire.ReadPacket(r, 1<<16); err != nil || p.Type != mqttwire.CONNACK || p.Body[1] != 0 {
+		t.Fatalf("CONNACK %+v, %v", p, err)
+	}
+	if _, err := f.db.RevokeCertificate(t.Context(), fmt.Sprintf("%x", cert.Leaf.SerialNumber), "lost", actor); err != nil {
+		t.Fatal(err)
+	}
+	p, err := mqttwire.ReadPacket(r, 1<<16)
+	if err != nil || p.Type != 14 || len(p.Body) == 0 || p.Body[0] != 0x87 {
+		t.Fatalf("after revocation: packet type %d body %x, %v; want DISCONNECT 0x87", p.Type, p.Body, err)
+	}
+	if _, err := mqttwire.ReadPacket(r, 1<<16); err == nil {
+		t.Fatal("connection still open after DISCONNECT")
+	}
+}

@@ -129,3 +129,25 @@ func (c *MQTTClient) Await(t testing.TB, timeout time.Duration, event string, un
 		}
 	}
 }
+
+// Until returns every line up to and including the first of the given
+// event, failing on exit or at the timeout.
+func (c *MQTTClient) Until(t testing.TB, timeout time.Duration, event string) []Line {
+	t.Helper()
+	var seen []Line
+	deadline := time.After(timeout)
+	for {
+		select {
+		case l, ok := <-c.lines:
+			if !ok {
+				t.Fatalf("MQTT.js exited before %q; saw %+v", event, seen)
+			}
+			seen = append(seen, l)
+			if l.Event == event {
+				return seen
+			}
+		case <-deadline:
+			t.Fatalf("MQTT.js: no %q within %s; saw %+v", event, timeout, seen)
+		}
+	}
+}
