@@ -29,6 +29,16 @@ func (f *fixture) dialWS(cert *tls.Certificate, path string, subprotocols ...str
 	return ws, resp, err
 }
 
+// upgradedWS opens a WebSocket for MQTT that must be accepted.
+func (f *fixture) upgradedWS(cert *tls.Certificate) *websocket.Conn {
+	f.t.Helper()
+	ws, _, err := f.dialWS(cert, WSSPath, WSSSubprotocol)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	return ws
+}
+
 // TestWSSAdmitted: paho over wss:// publishes and receives as over TCP,
 // with the same client-ID binding, and a device on each listener reach
 // each other.
@@ -76,13 +86,7 @@ func TestWSSHalfOpenClosedAtDeadline(t *testing.T) {
 			}
 			return conn
 		}},
-		{"ok/upgraded, no CONNECT", func(t *testing.T) net.Conn {
-			ws, _, err := f.sub(t).dialWS(&cert, WSSPath, WSSSubprotocol)
-			if err != nil {
-				t.Fatal(err)
-			}
-			return ws.NetConn()
-		}},
+		{"ok/upgraded, no CONNECT", func(t *testing.T) net.Conn { return f.sub(t).upgradedWS(&cert).NetConn() }},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) { awaitClosedAtDeadline(t, tt.dial(t), timeout) })
@@ -98,13 +102,7 @@ func TestWSSHalfOpenClosedAtDeadline(t *testing.T) {
 func TestWSSMaxPending(t *testing.T) {
 	f := newFixture(t, func(c *Config) { withWSS(c); c.MaxPending = 2; c.HandshakeTimeout = time.Hour })
 	cert := f.device("through-the-crowd", nil)
-	idle := func() net.Conn {
-		ws, _, err := f.dialWS(&cert, WSSPath, WSSSubprotocol)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return ws.NetConn()
-	}
+	idle := func() net.Conn { return f.upgradedWS(&cert).NetConn() }
 	first := idle()
 	second := idle()
 	awaitPending(t, f, 2)
@@ -194,15 +192,12 @@ func TestWSSUpgradeRefused(t *testing.T) {
 		}},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			ws, _, err := f.sub(t).dialWS(&cert, WSSPath, WSSSubprotocol)
-			if err != nil {
-				t.Fatal(err)
-			}
+			ws := f.sub(t).upgradedWS(&cert)
 			if err := tt.send(ws); err != nil {
 				t.Fatal(err)
 			}
 			_ = ws.SetReadDeadline(time.Now().Add(wait))
-			_, _, err = ws.ReadMessage()
+			_, _, err := ws.ReadMessage()
 			if err == nil || errors.Is(err, os.ErrDeadlineExceeded) {
 				t.Fatalf("connection still open after the bad message: %v", err)
 			}
@@ -219,10 +214,7 @@ func TestWSSUpgradeRefused(t *testing.T) {
 func TestWSSSplitAndJoinedPackets(t *testing.T) {
 	f := newFixture(t, withWSS)
 	cert := f.device("frames", nil)
-	ws, _, err := f.dialWS(&cert, WSSPath, WSSSubprotocol)
-	if err != nil {
-		t.Fatal(err)
-	}
+	ws := f.upgradedWS(&cert)
 	connect := mqttwire.Connect("frames", 60, true)
 	// CONNECT in two messages.
 	for _, part := range [][]byte{connect[:5], connect[5:]} {
@@ -281,10 +273,7 @@ func (r *wsReader) Read(p []byte) (int, error) {
 func TestWSSRevocationDisconnectV5(t *testing.T) {
 	f := newFixture(t, withWSS)
 	cert := f.device("ws-v5", nil)
-	ws, _, err := f.dialWS(&cert, WSSPath, WSSSubprotocol)
-	if err != nil {
-		t.Fatal(err)
-	}
+	ws := f.upgradedWS(&cert)
 	if err := ws.WriteMessage(websocket.BinaryMessage, mqttwire.ConnectOptions{ClientID: "ws-v5", KeepAlive: 60, Clean: true, Level: 5}.Packet()); err != nil {
 		t.Fatal(err)
 	}
