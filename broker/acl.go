@@ -59,10 +59,26 @@ func (g grants) canPublish(topic string) bool {
 // matched by one allowed filter; $share/<group>/ is stripped first.
 func (g grants) canSubscribe(filter string) bool {
 	f, ok := stripShare(filter)
-	if !ok || !validFilter(f) || strings.HasPrefix(f, "$") {
+	if !ok || !validFilter(f) {
 		return false
 	}
+	if strings.HasPrefix(f, "$") {
+		return strings.HasPrefix(f, EventsRoot) && anyReserved(g.subscribe, f)
+	}
 	return anyContains(g.subscribe, f)
+}
+
+// anyReserved reports whether a grant naming the events tree itself
+// contains f. Only such a grant opens a '$' topic: a catch-all grant
+// ("#", "+/events/#") never does, so the events reach exactly the
+// identities granted them.
+func anyReserved(allowed []string, f string) bool {
+	for _, a := range allowed {
+		if strings.HasPrefix(a, EventsRoot) && contains(a, f) {
+			return true
+		}
+	}
+	return false
 }
 
 // anyContains reports whether one of the allowed filters contains f.

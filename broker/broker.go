@@ -48,6 +48,7 @@ type Broker struct {
 	hook     *hook
 	router   *router // nil without a durable bus
 	listener *listener
+	wss      *listener // nil without Config.WSSAddr
 	cancel   context.CancelFunc
 
 	closeOnce sync.Once
@@ -132,6 +133,7 @@ func (b *Broker) Start(ctx context.Context) error {
 	}
 	h := &hook{ctx: wctx, server: server, reg: b.reg, sessions: b.sessions, seen: b.seen, log: b.log, now: time.Now, metrics: m, changes: newChangeClock(),
 		owner: newOwner(), claims: make(chan struct{}, maxClaims), foreignCAs: b.trust.foreign}
+	h.events = newEvents(server, h.owner, b.log)
 	if err := b.startForeign(wctx); err != nil {
 		cancel()
 		return err
@@ -171,27 +173,48 @@ func (b *Broker) Start(ctx context.Context) error {
 		_ = server.Close()
 		return err
 	}
+	var wss *listener
+	if b.cfg.WSSAddr != "" {
+		wss = newWSSListener(b.cfg.WSSAddr, b.trust.listenerConfig(), b.handshakeDeadline, b.pending, b.cfg.MaxPacketSize, b.log)
+		wss.metrics = m
+		if err := server.AddListener(wss); err != nil {
+			cancel()
+			_ = server.Close()
+			return err
+		}
+	}
 	if err := server.Serve(); err != nil {
 		cancel()
 		_ = server.Close()
 		return fmt.Errorf("start mochi: %w", err)
 	}
-	b.server, b.hook, b.listener, b.cancel = server, h, l, cancel
+	b.server, b.hook, b.listener, b.wss, b.cancel = server, h, l, wss, cancel
 	m.bind(func() float64 { return float64(atomic.LoadInt64(&server.Info.ClientsConnected)) },
 		func() float64 { return float64(l.pendingCount()) })
 	go b.watch(wctx, changes)
-	b.log.Info("broker listening", "addr", l.Address())
+	if wss != nil {
+		b.log.Info("broker listening", "addr", l.Address(), "wss_addr", wss.Address())
+	} else {
+		b.log.Info("broker listening", "addr", l.Address())
+	}
 	return nil
+}
+
+// WSSAddr returns the bound address of the WSS listener, or nil before
+// Start or without Config.WSSAddr.
+func (b *Broker) WSSAddr() net.Addr {
+	b.mu.Lock()
+	l := b.wss
+	b.mu.Unlock()
+	return l.boundAddr()
 }
 
 // Addr returns the bound address, or nil before Start.
 func (b *Broker) Addr() net.Addr {
 	b.mu.Lock()
-	defer b.mu.Unlock()
-	if b.listener == nil {
-		return nil
-	}
-	return b.listener.boundAddr()
+	l := b.listener
+	b.mu.Unlock()
+	return l.boundAddr()
 }
 
 // Connected reports whether a session with that client ID is attached to

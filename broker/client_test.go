@@ -20,8 +20,12 @@ type client struct {
 
 // clientOptions are the fixture's paho settings for a device.
 func (f *fixture) clientOptions(cert *tls.Certificate, clientID string) *paho.ClientOptions {
+	url := "ssl://127.0.0.1:" + f.port
+	if f.wss {
+		url = "wss://127.0.0.1:" + f.wssPort + WSSPath
+	}
 	return paho.NewClientOptions().
-		AddBroker("ssl://127.0.0.1:" + f.port).
+		AddBroker(url).
 		SetClientID(clientID).
 		SetTLSConfig(f.tlsConfig(cert)).
 		SetProtocolVersion(4).

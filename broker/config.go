@@ -54,6 +54,12 @@ type Config struct {
 	// "127.0.0.1:0" and read the bound address from Broker.Addr.
 	Addr string
 
+	// WSSAddr, when set, adds a listener for MQTT over secure WebSockets
+	// (wss://host:port/mqtt, subprotocol "mqtt") with the same TLS
+	// policy, admission checks, ACL, revocation, deadline and pending cap
+	// as Addr (wss.go). Empty: no WebSocket listener.
+	WSSAddr string
+
 	// GetCertificate returns the server certificate for each handshake, so
 	// that the certificate can be replaced without a restart.
 	GetCertificate func(*tls.ClientHelloInfo) (*tls.Certificate, error)

@@ -3,16 +3,21 @@ package broker
 import (
 	"container/list"
 	"crypto/tls"
+	"net"
 	"sync"
 )
 
-// conn is a device connection as handed to mochi. It embeds the *tls.Conn,
-// so ConnectionState stays reachable, and adds what the listener and the
-// hook need: the pre-authentication slot it holds, and work to run once it
-// is closed (mochi closes it in every exit path, hooks or not).
+// conn is a device connection as handed to mochi. It carries the TLS
+// connection, so ConnectionState stays reachable whatever the transport,
+// and adds what the listener and the hook need: the pre-authentication
+// slot it holds, and work to run once it is closed (mochi closes it in
+// every exit path, hooks or not).
 type conn struct {
-	*tls.Conn
-	l *listener
+	// Conn is what mochi reads and writes: the *tls.Conn itself, or on
+	// the WSS listener the WebSocket stream over it (wsstream.go).
+	net.Conn
+	tls *tls.Conn
+	l   *listener
 
 	releaseOnce sync.Once
 	closeOnce   sync.Once
@@ -23,6 +28,10 @@ type conn struct {
 	closed  bool
 	onClose []func()
 }
+
+// ConnectionState is the TLS state the admission checks read (decide.go),
+// the same for both listeners.
+func (c *conn) ConnectionState() tls.ConnectionState { return c.tls.ConnectionState() }
 
 // authenticated frees the connection's pre-authentication slot. Close
 // frees it too, so calling both is fine.

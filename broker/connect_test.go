@@ -30,11 +30,22 @@ func TestAdmitted(t *testing.T) {
 
 // TestRefused tries one bad credential per case while a legitimate device
 // is connected, and checks that the legitimate device is still served
-// afterwards.
+// afterwards, on the TCP listener and on the WSS one (the same table: the
+// checks are one code path).
 func TestRefused(t *testing.T) {
-	f := newFixture(t, nil)
+	for _, wss := range []bool{false, true} {
+		t.Run(map[bool]string{false: "mqtts", true: "wss"}[wss], func(t *testing.T) { testRefused(t, wss) })
+	}
+}
+
+func testRefused(t *testing.T, wss bool) {
+	f := newFixture(t, withWSS)
+	f.wss = wss
 	legitCert := f.device("legit", nil)
 	legit := f.mustConnect(&legitCert, "legit")
+	if got, want := f.listenerOf("legit"), f.wantListener(); got != want {
+		t.Fatalf("legit came in on listener %q, want %q", got, want)
+	}
 
 	// registered creates a device and records a crafted certificate for it.
 	registered := func(f *fixture, id string, adjust func(*x509.Certificate)) tls.Certificate {

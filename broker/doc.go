@@ -59,7 +59,9 @@
 // not. A shared subscription $share/<group>/<filter> is judged by <filter>;
 // a malformed one (empty group, wildcard in the group, no filter) is
 // denied. Any topic or filter starting with '$' ($SYS included) is denied,
-// even under a catch-all grant. Publish grants do not allow subscribing,
+// even under a catch-all grant, except a subscription contained in a grant
+// that itself starts with EventsRoot (the lifecycle events). No client can
+// publish under '$'. Publish grants do not allow subscribing,
 // nor subscribe grants publishing. Malformed grants match nothing.
 //
 // The same subscribe rule is applied to every message mochi is about to
@@ -80,6 +82,24 @@
 // and the delay since the registry change. A session is also dropped when
 // its certificate's NotAfter passes. Reconnects are refused by the CONNECT
 // checks.
+//
+// # MQTT over secure WebSockets
+//
+// With Config.WSSAddr set, a second listener serves MQTT over WebSockets
+// (wss://host:port/mqtt, subprotocol "mqtt") with the same TLS policy. It
+// is the TCP listener plus an HTTP upgrade after the handshake, under the
+// same deadline and pending slot; mochi reads MQTT from the WebSocket's
+// binary messages through the same connection type, whose TLS state the
+// admission checks read, so every rule above applies unchanged. A
+// WebSocket message is capped at MaxPacketSize.
+//
+// # Lifecycle events
+//
+// The broker publishes JSON Events on EventsRoot<type>/<device>:
+// connected, disconnected (with a reason), refused (with the failed check)
+// and rotated (the first use of a rotated certificate), at QoS 1, never
+// retained. They go through an inline client past the ACL, and out on the
+// bus like any message, so a $share group gets each once cluster-wide.
 //
 // # Caveats
 //

@@ -29,9 +29,14 @@ type fixture struct {
 	db    *store.DB
 	ca    *ca.CA
 	caKey crypto.Signer // the device CA key, for crafting bad certificates
+	caDir string        // the CA's files (root.crt for clients that read files)
 	b     *Broker
 	logs  *logSink
 	port  string
+	// wssPort is the WSS listener's port when the broker has one; wss
+	// makes the paho helpers dial it (wss://) instead of the TCP one.
+	wssPort string
+	wss     bool
 	// dbClosed: the test closed the registry itself.
 	dbClosed bool
 }
@@ -48,7 +53,7 @@ func newFixture(t *testing.T, adjust func(*Config)) *fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	f := &fixture{t: t, db: db, ca: authority, caKey: pki.ReadKey(t, filepath.Join(caDir, ca.DeviceCAKeyFile)), logs: newLogSink()}
+	f := &fixture{t: t, db: db, ca: authority, caDir: caDir, caKey: pki.ReadKey(t, filepath.Join(caDir, ca.DeviceCAKeyFile)), logs: newLogSink()}
 	cfg := Config{
 		Addr:           "127.0.0.1:0",
 		GetCertificate: func(*tls.ClientHelloInfo) (*tls.Certificate, error) { return authority.ServerCertificate(), nil },
@@ -67,6 +72,9 @@ func newFixture(t *testing.T, adjust func(*Config)) *fixture {
 	}
 	f.b = b
 	f.port = portOf(t, b)
+	if a := b.WSSAddr(); a != nil {
+		_, f.wssPort, _ = net.SplitHostPort(a.String())
+	}
 	t.Cleanup(func() {
 		if err := b.Close(); err != nil {
 			t.Error(err)

@@ -42,6 +42,9 @@ type hook struct {
 	// predecessors were already retired (see markSuperseded).
 	superseded sync.Map
 
+	// events publishes lifecycle events (events.go).
+	events *events
+
 	// owner names this broker in session claims; claims bounds the claims
 	// in flight (cluster.go).
 	owner  string
@@ -131,6 +134,7 @@ func (h *hook) refuseConnect(cl *mqtt.Client, pk packets.Packet, a admission) er
 	}
 	attrs = append(attrs, "reason", a.reason)
 	h.refuse(cl, a.reason)
+	h.events.refused(cl, pk, a, h.now())
 	if a.err != nil {
 		h.log.Error(a.failed+" failed; connect refused", append(attrs, "error", a.err.Error())...)
 		return fmt.Errorf("%w: %s: %w", ErrRefused, a.reason, a.err)
@@ -258,19 +262,24 @@ func (h *hook) OnSessionEstablished(cl *mqtt.Client, _ packets.Packet) {
 		s.unlockID()
 	}
 	h.claimSession(s)
+	s.connectedAt = h.now()
+	h.events.connected(cl, s, s.connectedAt)
 }
 
 // OnDisconnect forgets the session when mochi forgets the client (a clean
 // session ends here, a taken-over one was replaced) or when it was
 // dropped. A persistent session stays, so that mochi may keep queueing
 // what its grants allow.
-func (h *hook) OnDisconnect(cl *mqtt.Client, _ error, expire bool) {
+func (h *hook) OnDisconnect(cl *mqtt.Client, err error, expire bool) {
 	s := h.sessions.get(cl)
 	if s == nil {
 		return
 	}
 	s.stopExpiry()
 	h.seen.mark(s.deviceID, h.now())
+	if !s.connectedAt.IsZero() {
+		h.events.disconnected(cl, s, err, h.now())
+	}
 	if expire || cl.IsTakenOver() || s.replaced.Load() || s.dropped.Load() {
 		h.sessions.remove(s)
 	}

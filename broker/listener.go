@@ -16,7 +16,8 @@ import (
 	"github.com/mochi-mqtt/server/v2/listeners"
 )
 
-// listenerID names the broker's only listener inside mochi.
+// listenerID names the broker's TCP listener inside mochi; wssListenerID
+// (wss.go) names the WebSocket one.
 const listenerID = "mtls"
 
 // listener is the broker's mochi listener. mochi's own TCP listener wraps
@@ -32,7 +33,12 @@ const listenerID = "mtls"
 //     that is closed at the deadline;
 //   - runs the handshake itself, so a failed handshake never reaches mochi.
 type listener struct {
-	addr    string
+	id, protocol string
+	addr         string
+	// ws, on the WSS listener only, upgrades each connection to a
+	// WebSocket after the TLS handshake, under the same deadline and
+	// pending slot (wss.go).
+	ws      *wsUpgrader
 	tlsConf *tls.Config
 	timeout func() time.Duration // read at each accept: it may change
 	log     *slog.Logger
@@ -55,22 +61,24 @@ var _ listeners.Listener = (*listener)(nil)
 func newListener(addr string, tlsConf *tls.Config, timeout func() time.Duration, pending *pendingSet, log *slog.Logger) *listener {
 	ctx, cancel := context.WithCancel(context.Background())
 	return &listener{
-		addr:    addr,
-		tlsConf: tlsConf,
-		timeout: timeout,
-		log:     log,
-		pending: pending,
-		ctx:     ctx,
-		cancel:  cancel,
-		conns:   make(map[*conn]struct{}),
+		id:       listenerID,
+		protocol: "mqtts",
+		addr:     addr,
+		tlsConf:  tlsConf,
+		timeout:  timeout,
+		log:      log,
+		pending:  pending,
+		ctx:      ctx,
+		cancel:   cancel,
+		conns:    make(map[*conn]struct{}),
 	}
 }
 
 // ID returns the listener's name inside mochi.
-func (l *listener) ID() string { return listenerID }
+func (l *listener) ID() string { return l.id }
 
 // Protocol names the listener's protocol for mochi's logs.
-func (l *listener) Protocol() string { return "mqtts" }
+func (l *listener) Protocol() string { return l.protocol }
 
 // Address returns the bound address once Init has run.
 func (l *listener) Address() string {
@@ -80,8 +88,12 @@ func (l *listener) Address() string {
 	return l.addr
 }
 
-// boundAddr returns the bound address, or nil before Init.
+// boundAddr returns the bound address, or nil before Init (or for a nil
+// listener: the WSS one when it is off).
 func (l *listener) boundAddr() net.Addr {
+	if l == nil {
+		return nil
+	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.ln == nil {
@@ -125,7 +137,11 @@ func (l *listener) Serve(establish listeners.EstablishFn) {
 			continue
 		}
 		backoff = 0
-		c := &conn{Conn: tls.Server(raw, l.tlsConf), l: l}
+		tc := tls.Server(raw, l.tlsConf)
+		c := &conn{Conn: tc, tls: tc, l: l}
+		if l.ws != nil {
+			c.Conn = &wsStream{Conn: tc}
+		}
 		if victim := l.pending.add(c); victim != nil {
 			l.metrics.evictions.Inc()
 			l.log.Debug("oldest pending connection evicted", "remote", victim.RemoteAddr().String(), "reason", "max_pending")
@@ -164,14 +180,20 @@ func (l *listener) handle(c *conn, raw net.Conn, establish listeners.EstablishFn
 		return
 	}
 	start := time.Now()
-	if err := c.HandshakeContext(l.ctx); err != nil {
+	if err := c.tls.HandshakeContext(l.ctx); err != nil {
 		reason, level := handshakeReason(err)
 		l.metrics.handshake(start, reason)
 		l.log.Log(context.Background(), level, "tls handshake failed", "remote", remote, "reason", reason, "error", err.Error())
 		return
 	}
 	l.metrics.handshake(start, "")
-	if err := establish(listenerID, c); err != nil {
+	if s, ok := c.Conn.(*wsStream); ok {
+		if err := l.ws.upgrade(s); err != nil {
+			l.log.Debug("websocket upgrade failed", "remote", remote, "error", err.Error())
+			return
+		}
+	}
+	if err := establish(l.id, c); err != nil {
 		l.log.Debug("connection ended", "remote", remote, "error", err.Error())
 	}
 }
@@ -254,7 +276,7 @@ func (l *listener) Close(closeClients listeners.CloseFn) {
 	for _, c := range conns {
 		_ = c.SetWriteDeadline(time.Now().Add(shutdownWriteTimeout))
 	}
-	closeClients(listenerID)
+	closeClients(l.id)
 	for _, c := range conns {
 		_ = c.Close()
 	}

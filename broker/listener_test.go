@@ -33,6 +33,20 @@ func awaitClosedByServer(t *testing.T, conn net.Conn, bound time.Duration) time.
 	}
 }
 
+// awaitClosedAtDeadline waits for the server to close conn, and fails if
+// it did so before the deadline timeout could have passed.
+func awaitClosedAtDeadline(t *testing.T, conn net.Conn, timeout time.Duration) {
+	t.Helper()
+	defer conn.Close()
+	took := awaitClosedByServer(t, conn, wait)
+	// Never before the deadline (minus the handshake time the server had
+	// already counted when dial returned).
+	if took < timeout/3 {
+		t.Fatalf("closed after %v, before the %v deadline could have passed", took, timeout)
+	}
+	t.Logf("closed after %v", took)
+}
+
 // TestHalfOpenClosedAtDeadline: a socket that never starts TLS, and one
 // that completes TLS but never sends CONNECT, are closed at
 // HandshakeTimeout.
@@ -68,17 +82,7 @@ func TestHalfOpenClosedAtDeadline(t *testing.T) {
 		},
 	}
 	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			conn := tt.dial(t)
-			defer conn.Close()
-			took := awaitClosedByServer(t, conn, wait)
-			// Never before the deadline (minus the handshake time the
-			// server had already counted when dial returned).
-			if took < timeout/3 {
-				t.Fatalf("closed after %v, before the %v deadline could have passed", took, timeout)
-			}
-			t.Logf("closed after %v", took)
-		})
+		t.Run(tt.name, func(t *testing.T) { awaitClosedAtDeadline(t, tt.dial(t), timeout) })
 	}
 	if f.b.Connected("idle") {
 		t.Fatal("idle device reported connected")

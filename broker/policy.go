@@ -74,6 +74,7 @@ func (h *hook) markSuperseded(cert store.Certificate) {
 		}
 		if n > 0 {
 			h.log.Info("rotated certificate in use; predecessors superseded", "device", cert.DeviceID, "serial", cert.Serial, "superseded", n)
+			h.events.rotated(cert, h.now())
 		}
 	}()
 }

@@ -88,6 +88,7 @@ func (h *hook) drop(s *session, reason string, since time.Time) {
 	if !s.dropped.CompareAndSwap(false, true) {
 		return
 	}
+	s.dropReason.Store(&reason)
 	if s.cl.Closed() {
 		h.sessions.remove(s) // an offline persistent session: nothing to disconnect
 		return

@@ -108,11 +108,13 @@ func (r *router) Provides(b byte) bool {
 }
 
 // OnPublish forwards a PUBLISH the ACL accepted (mochi runs it after the
-// ACL, before PUBACK). Bus deliveries come back through it from the inline
-// client and are not forwarded again. Local delivery goes on whatever
+// ACL, before PUBACK). Bus deliveries come back through it from the bus's
+// inline client and are not forwarded again; lifecycle events, from the
+// events' inline client (events.go), go out like any message, so that
+// backends on every broker, and $share groups, get them. Local delivery goes on whatever
 // happens here.
 func (r *router) OnPublish(cl *mqtt.Client, pk packets.Packet) (packets.Packet, error) {
-	if cl.Net.Inline {
+	if cl.ID == busInlineID {
 		return pk, nil
 	}
 	if pk.FixedHeader.Qos > 0 && r.durable != nil {

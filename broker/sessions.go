@@ -25,6 +25,9 @@ type session struct {
 	replaced atomic.Bool  // a newer connection took the session over
 	claimRev atomic.Int64 // registry revision of this broker's claim (cluster.go); 0: none yet
 
+	dropReason  atomic.Pointer[string] // the cause that dropped it (drop), for the disconnected event
+	connectedAt time.Time              // set once established; read on the same client goroutine (events.go)
+
 	mu     sync.Mutex
 	expiry *time.Timer // drops the session at notAfter
 

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/fleetgate/fleetgate/provisioning/ca"
@@ -41,6 +42,7 @@ func (d *Duration) UnmarshalJSON(b []byte) error {
 type Config struct {
 	DataDir          string   `json:"data_dir"`          // registry.db and ca/ live here
 	MQTTAddr         string   `json:"mqtt_addr"`         // device mTLS listener
+	WSSAddr          string   `json:"wss_addr"`          // MQTT over secure WebSockets, wss://<addr>/mqtt, same mTLS checks ("" disables)
 	APIAddr          string   `json:"api_addr"`          // operator HTTPS API
 	OpsAddr          string   `json:"ops_addr"`          // plain HTTP: /metrics, /healthz, /readyz, /crl ("" disables)
 	ServerNames      []string `json:"server_names"`      // extra DNS names/IPs in the server certificate
@@ -158,6 +160,12 @@ func (c Config) Validate() error {
 	}
 	if c.MQTTAddr == "" && c.Role != RoleAPI {
 		errs = append(errs, errors.New("mqtt_addr must be set"))
+	}
+	if c.WSSAddr != "" && c.Role == RoleAPI {
+		errs = append(errs, errors.New("wss_addr is for the broker: role api runs no MQTT listener"))
+	}
+	if c.WSSAddr != "" && c.WSSAddr == c.MQTTAddr && !strings.HasSuffix(c.WSSAddr, ":0") {
+		errs = append(errs, fmt.Errorf("wss_addr and mqtt_addr are both %q: the WebSocket listener needs its own port", c.WSSAddr))
 	}
 	if c.APIAddr == "" && c.Role != RoleBroker {
 		errs = append(errs, errors.New("api_addr must be set"))

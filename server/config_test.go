@@ -24,6 +24,10 @@ func TestConfigErrors(t *testing.T) {
 		{"error/negative reload interval", func(c *Config) { c.ReloadInterval.Duration = -time.Second }, "reload_interval"},
 		{"error/public url relative", func(c *Config) { c.PublicURL = "pki.example.com" }, "public_url"},
 		{"error/public url query", func(c *Config) { c.PublicURL = "http://pki.example.com/?x=1" }, "public_url"},
+		{"error/wss on mqtt's address", func(c *Config) { c.WSSAddr = c.MQTTAddr }, "wss_addr"},
+		{"error/wss without a broker", func(c *Config) {
+			c.Role, c.Registry, c.MQTTAddr, c.WSSAddr = RoleAPI, "etcd://127.0.0.1:2379", "", ":8884"
+		}, "wss_addr"},
 		{"error/reload interval too short", func(c *Config) { c.ReloadInterval.Duration = time.Millisecond }, "reload_interval"},
 	}
 	for _, tc := range cases {

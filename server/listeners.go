@@ -22,6 +22,7 @@ import (
 func (s *Server) startListeners(ctx context.Context, authority *ca.CA) error {
 	metricsReg := newMetricsRegistry()
 	registerRegistryMetrics(metricsReg, s.db)
+	s.at.WSS = "disabled"
 	s.at.MQTT, s.at.API, s.at.Ops, s.at.Revocation = "not run (role api)", "not run (role broker)", "disabled", "disabled"
 	if s.cfg.Role != RoleAPI {
 		if err := s.startBroker(ctx, authority, metricsReg); err != nil {
@@ -64,6 +65,7 @@ func (s *Server) startBroker(ctx context.Context, authority *ca.CA, metricsReg *
 		Retained:         rs,
 		Metrics:          broker.NewMetrics(metricsReg),
 		Addr:             cfg.MQTTAddr,
+		WSSAddr:          cfg.WSSAddr,
 		GetCertificate:   func(*tls.ClientHelloInfo) (*tls.Certificate, error) { return rl.current().ServerCertificate(), nil },
 		ClientCAs:        authority.DevicePool(),
 		HandshakeTimeout: cfg.HandshakeTimeout.Duration,
@@ -79,6 +81,9 @@ func (s *Server) startBroker(ctx context.Context, authority *ca.CA, metricsReg *
 	}
 	s.brk, rl.brk = brk, brk
 	s.at.MQTT = brk.Addr().String()
+	if a := brk.WSSAddr(); a != nil {
+		s.at.WSS = "wss://" + a.String() + broker.WSSPath
+	}
 	return nil
 }
 

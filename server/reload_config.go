@@ -85,6 +85,7 @@ func restartFields(cur, next Config) []string {
 	}
 	add("data_dir", cur.DataDir != next.DataDir)
 	add("mqtt_addr", cur.MQTTAddr != next.MQTTAddr)
+	add("wss_addr", cur.WSSAddr != next.WSSAddr)
 	add("api_addr", cur.APIAddr != next.APIAddr)
 	add("ops_addr", cur.OpsAddr != next.OpsAddr)
 	add("server_names", !slices.Equal(cur.ServerNames, next.ServerNames))

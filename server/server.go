@@ -49,6 +49,7 @@ type Server struct {
 // and the log show it.
 type Endpoints struct {
 	MQTT       string // host:port, or "not run (role api)"
+	WSS        string // wss://host:port/mqtt, or "disabled"
 	API        string // https://host:port, or "not run (role broker)"
 	Ops        string // http://host:port, or "disabled"
 	Revocation string // http://host:port of CRLs and OCSP, or "disabled"
@@ -117,7 +118,7 @@ func Start(ctx context.Context, cfg Config) (_ *Server, err error) {
 		_ = s.Close()
 	}()
 
-	log.Info("fleetgate serving", "role", cfg.Role, "mqtt", s.at.MQTT, "api", s.at.API, "registry", s.at.Registry, "data", cfg.DataDir)
+	log.Info("fleetgate serving", "role", cfg.Role, "mqtt", s.at.MQTT, "wss", s.at.WSS, "api", s.at.API, "registry", s.at.Registry, "data", cfg.DataDir)
 	close(s.ready)
 	return s, nil
 }

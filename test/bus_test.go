@@ -134,4 +134,6 @@ func TestBusRouting(t *testing.T) {
 			t.Fatalf("device without the grant got %+v", got)
 		}
 	})
+
+	t.Run("lifecycle events to a shared pool", func(t *testing.T) { testBusEvents(t, f, []*server{a, b}) })
 }

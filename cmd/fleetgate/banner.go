@@ -19,6 +19,7 @@ func printBanner(out io.Writer, cfg server.Config, at server.Endpoints) {
 	}
 	fmt.Fprintf(out, `fleetgate is running (role %s)
   MQTT (mTLS):       %s
+  MQTT (WSS):        %s
   API (HTTPS):       %s
   ops (metrics):     %s
   revocation (HTTP): %s
@@ -32,7 +33,7 @@ Next: register a device and issue its certificate from another terminal:
   ./bin/fleetgate cert issue dev-001 --new-key dev-001.key --out dev-001.crt
 then publish with:
   mosquitto_pub -h localhost -p %s --cafile %s --cert dev-001.crt --key dev-001.key -i dev-001 -t devices/dev-001/hello -m hi
-`, cfg.Role, at.MQTT, at.API, at.Ops, at.Revocation, at.Registry, cfg.DataDir,
+`, cfg.Role, at.MQTT, at.WSS, at.API, at.Ops, at.Revocation, at.Registry, cfg.DataDir,
 		filepath.Join(caDir, ca.RootCertFile), filepath.Join(caDir, ca.AdminCertFile), filepath.Join(caDir, ca.AdminKeyFile),
 		portOf(at.MQTT), filepath.Join(caDir, ca.RootCertFile))
 }

@@ -44,6 +44,7 @@ func applyFlags(cmd *cobra.Command, dst *server.Config, src server.Config) {
 	}
 	set("data", func() { dst.DataDir = src.DataDir })
 	set("mqtt-addr", func() { dst.MQTTAddr = src.MQTTAddr })
+	set("wss-addr", func() { dst.WSSAddr = src.WSSAddr })
 	set("api-addr", func() { dst.APIAddr = src.APIAddr })
 	set("ops-addr", func() { dst.OpsAddr = src.OpsAddr })
 	set("public-url", func() { dst.PublicURL = src.PublicURL })

@@ -84,6 +84,35 @@ func TestEnvErrors(t *testing.T) {
 
 // TestBundleDirConfig: bundle_dir comes from the file or
 // FLEETGATE_BUNDLE_DIR, and only a broker may have one.
+// TestWSSAddrConfig: the WSS listener is off by default; wss_addr in the
+// file, FLEETGATE_WSS_ADDR over it, and --wss-addr over both.
+func TestWSSAddrConfig(t *testing.T) {
+	if c := server.DefaultConfig(); c.WSSAddr != "" {
+		t.Fatalf("default wss_addr %q, want off", c.WSSAddr)
+	}
+	c := fileThenEnv(t, `{"wss_addr": ":1884"}`, nil)
+	if c.WSSAddr != ":1884" {
+		t.Fatalf("from the file: wss_addr %q", c.WSSAddr)
+	}
+	c = fileThenEnv(t, `{"wss_addr": ":1884"}`, map[string]string{"FLEETGATE_WSS_ADDR": ":2884"})
+	if c.WSSAddr != ":2884" {
+		t.Fatalf("from the environment: wss_addr %q", c.WSSAddr)
+	}
+	cmd := serveCommand()
+	if err := cmd.Flags().Parse([]string{"--wss-addr", ":3884"}); err != nil {
+		t.Fatal(err)
+	}
+	var flags server.Config
+	flags.WSSAddr, _ = cmd.Flags().GetString("wss-addr")
+	applyFlags(cmd, &c, flags)
+	if c.WSSAddr != ":3884" {
+		t.Fatalf("from the flag: wss_addr %q", c.WSSAddr)
+	}
+	if err := c.Validate(); err != nil {
+		t.Fatal(err)
+	}
+}
+
 func TestBundleDirConfig(t *testing.T) {
 	etcd := `"registry": "etcd://127.0.0.1:2379", "role": "broker"`
 	c := fileThenEnv(t, `{`+etcd+`, "bundle_dir": "/from/file"}`, map[string]string{"FLEETGATE_BUNDLE_DIR": "/from/env"})

@@ -27,6 +27,7 @@ func loadEnv(c *server.Config, getenv func(string) string) error {
 		fromEnv(getenv, text, map[string]*string{
 			"FLEETGATE_DATA_DIR":        &c.DataDir,
 			"FLEETGATE_MQTT_ADDR":       &c.MQTTAddr,
+			"FLEETGATE_WSS_ADDR":        &c.WSSAddr,
 			"FLEETGATE_API_ADDR":        &c.APIAddr,
 			"FLEETGATE_OPS_ADDR":        &c.OpsAddr,
 			"FLEETGATE_PUBLIC_URL":      &c.PublicURL,

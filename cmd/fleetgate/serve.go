@@ -43,6 +43,7 @@ connection. A reload that fails keeps the previous material and logs why.`,
 	f.StringVar(&configFile, "config", "", "JSON configuration file")
 	f.StringVar(&cfg.DataDir, "data", cfg.DataDir, "data directory (registry.db and ca/)")
 	f.StringVar(&cfg.MQTTAddr, "mqtt-addr", cfg.MQTTAddr, "MQTT over mTLS listen address")
+	f.StringVar(&cfg.WSSAddr, "wss-addr", cfg.WSSAddr, "MQTT over secure WebSockets listen address (wss://<addr>/mqtt, client certificates as on --mqtt-addr; empty disables)")
 	f.StringVar(&cfg.APIAddr, "api-addr", cfg.APIAddr, "operator and provisioning HTTPS listen address")
 	f.StringVar(&cfg.OpsAddr, "ops-addr", cfg.OpsAddr, "plain-HTTP address for /metrics, /healthz, /readyz and /crl (empty disables)")
 	f.StringVar(&cfg.PublicURL, "public-url", cfg.PublicURL, "base URL relying parties reach the revocation listener at; device certificates then name <url>/crl/<issuer-id>.crl and <url>/ocsp")
