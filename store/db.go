@@ -61,6 +61,10 @@ type DB struct {
 	serials   serialPool
 	closeOnce sync.Once
 	closeErr  error
+
+	// full is set when a write failed for want of room (ErrRegistryFull)
+	// and cleared by the next write that commits (fullness.go).
+	full fullness
 }
 
 // newDB returns a registry over no backend yet, its feed ready: a backend
@@ -156,6 +160,7 @@ func (db *DB) update(ctx context.Context, fn func(tx kv.Tx) ([]Change, error)) e
 		changes, err = fn(tx)
 		return err
 	})
+	db.full.observe(err)
 	if err != nil {
 		return err
 	}

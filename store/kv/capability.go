@@ -70,6 +70,13 @@ type Health struct {
 	Revision    int64         `json:"revision,omitempty"` // of the local copy
 	Resyncs     uint64        `json:"resyncs"`            // after compaction
 	Conflicts   uint64        `json:"conflicts"`          // write transactions retried
+
+	// Full: the latest write failed for want of room (ErrFull), since
+	// FullSince, with FullError; the next write that commits clears it.
+	// The store fills these in, the backends leave them alone.
+	Full      bool      `json:"full"`
+	FullSince time.Time `json:"full_since,omitzero"`
+	FullError string    `json:"full_error,omitempty"`
 }
 
 // Prefetcher is a transaction that reads many keys and prefixes in a few
