@@ -161,6 +161,9 @@ func (b *Broker) Start(ctx context.Context) error {
 		_ = server.Close()
 		return fmt.Errorf("start mochi: %w", err)
 	}
+	h.refusals = newRefusalBuffer(b.reg, brokerName(l.Address()), b.log)
+	l.refusals = h.refusals
+	go h.refusals.run(wctx)
 	b.server, b.hook, b.listener, b.cancel = server, h, l, cancel
 	m.bind(func() float64 { return float64(atomic.LoadInt64(&server.Info.ClientsConnected)) },
 		func() float64 { return float64(l.pendingCount()) })

@@ -99,13 +99,22 @@ func refusalKeys(r Refusal) [][]byte {
 // RecordRefusals files refused connections in the shared refusal log,
 // coalescing each into its subject's entry for the same check, within the
 // bounds above. Brokers call it from a background batcher (broker
-// refusals.go), never on the refusal path. A refusal naming no subject
-// (neither device nor fingerprint) is ignored.
-func (db *DB) RecordRefusals(ctx context.Context, rs []Refusal) error {
-	for len(rs) > 0 {
+// refusals.go), never on the refusal path. dropped counts refusals the
+// caller could not keep (a broker's full buffer); they go to
+// RefusalStats.Dropped. A refusal naming no subject (neither device nor
+// fingerprint) is ignored.
+func (db *DB) RecordRefusals(ctx context.Context, rs []Refusal, dropped int) error {
+	if len(rs) == 0 && dropped == 0 {
+		return nil
+	}
+	for first := true; first || len(rs) > 0; first = false {
 		n := min(len(rs), refusalBatch)
+		d := 0
+		if first {
+			d = dropped
+		}
 		if err := db.update(ctx, func(tx kv.Tx) ([]Change, error) {
-			return nil, recordRefusals(tx.Bucket(bucketRefusals), rs[:n])
+			return nil, recordRefusals(tx.Bucket(bucketRefusals), rs[:n], d)
 		}); err != nil {
 			return err
 		}
@@ -114,11 +123,12 @@ func (db *DB) RecordRefusals(ctx context.Context, rs []Refusal) error {
 	return nil
 }
 
-func recordRefusals(b kv.Bucket, rs []Refusal) error {
+func recordRefusals(b kv.Bucket, rs []Refusal, dropped int) error {
 	var meta refusalMeta
 	if _, err := getJSON(b, keyRefusalMeta, &meta); err != nil {
 		return err
 	}
+	meta.Dropped += dropped
 	for _, r := range rs {
 		r = clipRefusal(r)
 		for _, key := range refusalKeys(r) {

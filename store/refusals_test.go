@@ -21,7 +21,7 @@ func TestRefusalsCoalesce(t *testing.T) {
 		{Time: t0.Add(2 * time.Minute), Fingerprint: "ab12", Subject: "CN=stranger", Issuer: "CN=Other CA", Check: "unknown_ca"},
 		{Time: t0.Add(3 * time.Minute), DeviceID: "ghost-1", Fingerprint: "cd34", Check: "unknown_device"},
 	}
-	if err := db.RecordRefusals(ctx, rs); err != nil {
+	if err := db.RecordRefusals(ctx, rs, 0); err != nil {
 		t.Fatal(err)
 	}
 	for _, id := range []string{"pump-17", "pump-18"} {
@@ -56,7 +56,7 @@ func TestRefusalsBounded(t *testing.T) {
 	for i := range RefusalsPerSubject + 3 {
 		rs = append(rs, Refusal{Time: t0.Add(time.Duration(i) * time.Second), DeviceID: "pump-1", Check: fmt.Sprintf("check_%d", i), Count: 2})
 	}
-	if err := db.RecordRefusals(ctx, rs); err != nil {
+	if err := db.RecordRefusals(ctx, rs, 0); err != nil {
 		t.Fatal(err)
 	}
 	log, err := db.DeviceRefusals(ctx, "pump-1")
@@ -74,7 +74,7 @@ func TestRefusalsBounded(t *testing.T) {
 	for i := range flood {
 		rs = append(rs, Refusal{Time: t0.Add(time.Hour + time.Duration(i)*time.Millisecond), Fingerprint: fmt.Sprintf("%064x", i), Check: "unknown_ca"})
 	}
-	if err := db.RecordRefusals(ctx, rs); err != nil {
+	if err := db.RecordRefusals(ctx, rs, 0); err != nil {
 		t.Fatal(err)
 	}
 	un, stats, err := db.UnregisteredRefusals(ctx, 0)
