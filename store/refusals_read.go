@@ -37,12 +37,19 @@ func (db *DB) DeviceRefusals(ctx context.Context, id string) (RefusalLog, error)
 	return RefusalLog{Entries: set.Entries, Dropped: set.Dropped}, err
 }
 
-// UnregisteredRefusals returns the refusals of certificates that name no
-// registered device (no identity at all, or an ID the registry does not
-// know), newest first, at most limit (0: all), with the log's totals.
-// Entries filed only under a claimed client ID are left out: the
-// certificate they came with is listed under its own subject.
-func (db *DB) UnregisteredRefusals(ctx context.Context, limit int) ([]Refusal, RefusalStats, error) {
+// RefusalQuery selects refusals from the whole log.
+type RefusalQuery struct {
+	// Unregistered keeps the refusals of certificates that name no
+	// registered device (no identity at all, or an ID the registry does
+	// not know).
+	Unregistered bool
+	Limit        int // the newest Limit; 0: all
+}
+
+// Refusals returns the refusals q selects, newest first, with the log's
+// totals. Each appears once, under the subject of its certificate; the
+// copies filed under a claimed client ID are left out.
+func (db *DB) Refusals(ctx context.Context, q RefusalQuery) ([]Refusal, RefusalStats, error) {
 	var out []Refusal
 	var meta refusalMeta
 	err := db.view(ctx, func(tx kv.Tx) error {
@@ -54,7 +61,7 @@ func (db *DB) UnregisteredRefusals(ctx context.Context, limit int) ([]Refusal, R
 		}
 		return b.ForEach(func(k, v []byte) error {
 			id, isDevice := bytes.CutPrefix(k, []byte("d/"))
-			if isDevice && devices.Get(id) != nil || !isDevice && !bytes.HasPrefix(k, []byte("f/")) {
+			if !isDevice && !bytes.HasPrefix(k, []byte("f/")) || q.Unregistered && isDevice && devices.Get(id) != nil {
 				return nil
 			}
 			var set refusalSet
@@ -70,8 +77,8 @@ func (db *DB) UnregisteredRefusals(ctx context.Context, limit int) ([]Refusal, R
 		})
 	})
 	slices.SortStableFunc(out, func(a, b Refusal) int { return b.Time.Compare(a.Time) })
-	if limit > 0 && len(out) > limit {
-		out = out[:limit]
+	if q.Limit > 0 && len(out) > q.Limit {
+		out = out[:q.Limit]
 	}
 	return out, RefusalStats(meta), err
 }

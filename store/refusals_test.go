@@ -33,7 +33,7 @@ func TestRefusalsCoalesce(t *testing.T) {
 			t.Fatalf("%s: entries %+v, want one client_id_mismatch x5, last from b2, first at %v", id, log.Entries, t0)
 		}
 	}
-	un, stats, err := db.UnregisteredRefusals(ctx, 0)
+	un, stats, err := db.Refusals(ctx, RefusalQuery{Unregistered: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -77,7 +77,7 @@ func TestRefusalsBounded(t *testing.T) {
 	if err := db.RecordRefusals(ctx, rs, 0); err != nil {
 		t.Fatal(err)
 	}
-	un, stats, err := db.UnregisteredRefusals(ctx, 0)
+	un, stats, err := db.Refusals(ctx, RefusalQuery{Unregistered: true})
 	if err != nil {
 		t.Fatal(err)
 	}

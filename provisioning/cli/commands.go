@@ -16,6 +16,7 @@ func Commands() []*cobra.Command {
 		auditCommand(&options{}),
 		groupCommand(&options{}),
 		tokenCommand(&options{}),
+		refusalsCommand(&options{}),
 		caCommand(),
 	}
 }
