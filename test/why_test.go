@@ -3,7 +3,6 @@ package test
 import (
 	"context"
 	"crypto/tls"
-	"encoding/json"
 	"strings"
 	"testing"
 	"time"
@@ -124,14 +123,17 @@ func TestDeviceWhy(t *testing.T) {
 	})
 }
 
-// awaitWhy polls `fleetgate device why ID --json` until its summary holds
+// awaitWhy polls GET /v1/devices/{id}/why until its summary holds
 // every part and a refusal is listed (brokers write refusals to the registry about once a second).
 func (s *server) awaitWhy(t *testing.T, id string, parts ...string) wire.Diagnosis {
 	t.Helper()
 	var d wire.Diagnosis
+	admin := adminClient(t, s)
+	defer admin.CloseIdleConnections()
 	awaitUntil(t, func() bool {
-		if err := json.Unmarshal([]byte(s.forTest(t).MustCtl("device", "why", id, "--json")), &d); err != nil {
-			t.Fatalf("device why %s: %v", id, err)
+		var err error
+		if d, err = admin.Why(t.Context(), id); err != nil {
+			t.Fatalf("GET why %s: %v", id, err)
 		}
 		if len(d.Refusals) == 0 {
 			return false // every case here has a refusal to wait for
@@ -143,7 +145,12 @@ func (s *server) awaitWhy(t *testing.T, id string, parts ...string) wire.Diagnos
 		}
 		return true
 	}, func() string { return "device why " + id + " to say " + strings.Join(parts, " … ") + "; last summary: " + d.Summary })
-	t.Logf("fleetgate device why %s:\n%s", id, s.forTest(t).MustCtl("device", "why", id))
+	// The CLI says the same in words.
+	out := s.forTest(t).MustCtl("device", "why", id)
+	if !strings.Contains(out, d.Summary) || !strings.Contains(out, d.NextStep) {
+		t.Fatalf("fleetgate device why %s lacks the summary or next step:\n%s", id, out)
+	}
+	t.Logf("fleetgate device why %s:\n%s", id, out)
 	return d
 }
 
