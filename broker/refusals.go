@@ -112,8 +112,7 @@ func (b *refusalBuffer) take() ([]store.Refusal, int) {
 }
 
 // run writes the buffer to the registry every refusalFlushEvery until ctx
-// is done. A failed write is logged and its entries counted as dropped:
-// retrying them would let a failing registry grow the buffer.
+// is done.
 func (b *refusalBuffer) run(ctx context.Context) {
 	if b == nil {
 		return
@@ -125,24 +124,32 @@ func (b *refusalBuffer) run(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-t.C:
-		}
-		rs, dropped := b.take()
-		if len(rs) == 0 && dropped == 0 {
-			continue
-		}
-		wctx, cancel := context.WithTimeout(ctx, refusalWriteLimit)
-		err := b.rec.RecordRefusals(wctx, rs, dropped)
-		cancel()
-		if err != nil && ctx.Err() == nil {
-			b.log.Warn("refusal log write failed; entries dropped", "entries", len(rs), "error", err.Error())
-			b.mu.Lock()
-			for _, r := range rs {
-				b.dropped += r.Count
-			}
-			b.dropped += dropped
-			b.mu.Unlock()
+			b.flush(ctx)
 		}
 	}
+}
+
+// flush writes one batch. A failed write is logged and its refusals
+// counted as dropped: keeping them for a retry would let a failing
+// registry grow the buffer.
+func (b *refusalBuffer) flush(ctx context.Context) {
+	rs, dropped := b.take()
+	if len(rs) == 0 && dropped == 0 {
+		return
+	}
+	wctx, cancel := context.WithTimeout(ctx, refusalWriteLimit)
+	err := b.rec.RecordRefusals(wctx, rs, dropped)
+	cancel()
+	if err == nil || ctx.Err() != nil {
+		return
+	}
+	b.log.Warn("refusal log write failed; entries dropped", "entries", len(rs), "error", err.Error())
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	for _, r := range rs {
+		b.dropped += r.Count
+	}
+	b.dropped += dropped
 }
 
 // certRefusal fills in what a certificate tells about a refusal.
