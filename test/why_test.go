@@ -144,7 +144,9 @@ func (s *server) awaitWhy(t *testing.T, id string, parts ...string) wire.Diagnos
 			}
 		}
 		return true
-	}, func() string { return "device why " + id + " to say " + strings.Join(parts, " … ") + "; last summary: " + d.Summary })
+	}, func() string {
+		return "device why " + id + " to say " + strings.Join(parts, " … ") + "; last summary: " + d.Summary
+	})
 	// The CLI says the same in words.
 	out := s.forTest(t).MustCtl("device", "why", id)
 	if !strings.Contains(out, d.Summary) || !strings.Contains(out, d.NextStep) {
