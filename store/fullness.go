@@ -11,9 +11,10 @@ import (
 // that write found room (a revocation may fit in pages an earlier
 // deletion freed, so one refused write does not mean every write fails).
 type fullness struct {
-	mu    sync.Mutex
-	since time.Time
-	err   string
+	mu      sync.Mutex
+	since   time.Time
+	err     string
+	refused uint64 // writes refused for want of room, ever
 }
 
 // observe records the outcome of one write transaction. Errors other than
@@ -29,13 +30,14 @@ func (f *fullness) observe(err error) {
 			f.since = time.Now().UTC()
 		}
 		f.err = err.Error()
+		f.refused++
 	}
 }
 
-// state reports whether the storage is full, since when, and the latest
-// error that said so.
-func (f *fullness) state() (full bool, since time.Time, msg string) {
+// fill copies the state into h: whether the storage is full, since when,
+// the latest error that said so, and how many writes it refused.
+func (f *fullness) fill(h *Health) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	return !f.since.IsZero(), f.since, f.err
+	h.Full, h.FullSince, h.FullError, h.FullWrites = !f.since.IsZero(), f.since, f.err, f.refused
 }

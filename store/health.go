@@ -12,6 +12,6 @@ func (db *DB) Health() Health {
 	if r, ok := db.kv.(kv.HealthReporter); ok {
 		h = r.Health()
 	}
-	h.Full, h.FullSince, h.FullError = db.full.state()
+	db.full.fill(&h)
 	return h
 }
