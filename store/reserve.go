@@ -35,7 +35,9 @@ type reserve struct {
 }
 
 // openReserve creates or tops up the reserve file at path to size bytes,
-// written for real (a sparse file would hold no blocks). On a disk too
+// written for real (a sparse file would hold no blocks; written blocks are
+// allocated, or reserved by delayed allocation, at write time, so no sync
+// is needed). On a disk too
 // full for all of it, it keeps what fit and logs a warning.
 func openReserve(path string, size int64, log *slog.Logger) *reserve {
 	r := &reserve{path: path, log: log}
@@ -55,9 +57,6 @@ func openReserve(path string, size int64, log *slog.Logger) *reserve {
 			var n int
 			n, err = f.Write(zeros[:min(int64(len(zeros)), size-have)])
 			have += int64(n)
-		}
-		if err == nil {
-			err = f.Sync()
 		}
 	}
 	r.size = have
