@@ -27,8 +27,8 @@ var _ refusalRecorder = (*store.DB)(nil)
 
 // Bounds of a broker's refusal buffer. Recording must never slow a
 // refusal or let a flood hammer the registry: the refusal path only
-// updates a map under a mutex; repeats coalesce (same subject, client ID
-// and check: a count and the latest details); a full buffer counts what it
+// updates a map under a mutex; repeats coalesce (same subject and check:
+// a count and the latest details); a full buffer counts what it
 // cannot hold; and one goroutine writes at most refusalFlushMax entries
 // per refusalFlushEvery, so a broker adds at most a few small
 // transactions a second to the registry whatever it is sent.
@@ -39,7 +39,9 @@ const (
 	refusalWriteLimit = 5 * time.Second
 )
 
-type refusalKey struct{ subject, claimed, check string }
+// refusalKey coalesces the buffer: one entry per subject and check, with
+// the latest details (client ID among them), whatever the client sent.
+type refusalKey struct{ subject, check string }
 
 // refusalBuffer collects a broker's refusals for the registry.
 type refusalBuffer struct {
@@ -78,7 +80,7 @@ func (b *refusalBuffer) note(r store.Refusal) {
 	if subject == "" {
 		subject = "f/" + r.Fingerprint
 	}
-	k := refusalKey{subject, r.ClaimedClientID, r.Check}
+	k := refusalKey{subject, r.Check}
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if old, ok := b.pending[k]; ok {

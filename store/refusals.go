@@ -80,9 +80,11 @@ var keyRefusalMeta = []byte("#meta")
 
 // refusalKeys are the subjects a refusal is filed under: the device its
 // certificate names, else the certificate's fingerprint; and also the
-// client ID it claimed when that differs, so that asking about the
-// claimed device finds it too.
-func refusalKeys(r Refusal) [][]byte {
+// client ID it claimed when that differs and names a registered device,
+// so that asking about that device finds the attempt too. (An unregistered
+// claimed ID gets no entry: client IDs cost nothing to invent, and a
+// flood of them would push real entries out of the log.)
+func refusalKeys(r Refusal, devices kv.Bucket) [][]byte {
 	var keys [][]byte
 	switch {
 	case r.DeviceID != "":
@@ -90,7 +92,7 @@ func refusalKeys(r Refusal) [][]byte {
 	case r.Fingerprint != "":
 		keys = append(keys, []byte("f/"+r.Fingerprint))
 	}
-	if r.ClaimedClientID != "" && r.ClaimedClientID != r.DeviceID {
+	if r.ClaimedClientID != "" && r.ClaimedClientID != r.DeviceID && devices.Get([]byte(r.ClaimedClientID)) != nil {
 		keys = append(keys, []byte("d/"+r.ClaimedClientID))
 	}
 	return keys
@@ -114,7 +116,7 @@ func (db *DB) RecordRefusals(ctx context.Context, rs []Refusal, dropped int) err
 			d = dropped
 		}
 		if err := db.update(ctx, func(tx kv.Tx) ([]Change, error) {
-			return nil, recordRefusals(tx.Bucket(bucketRefusals), rs[:n], d)
+			return nil, recordRefusals(tx.Bucket(bucketRefusals), tx.Bucket(bucketDevices), rs[:n], d)
 		}); err != nil {
 			return err
 		}
@@ -123,7 +125,7 @@ func (db *DB) RecordRefusals(ctx context.Context, rs []Refusal, dropped int) err
 	return nil
 }
 
-func recordRefusals(b kv.Bucket, rs []Refusal, dropped int) error {
+func recordRefusals(b, devices kv.Bucket, rs []Refusal, dropped int) error {
 	var meta refusalMeta
 	if _, err := getJSON(b, keyRefusalMeta, &meta); err != nil {
 		return err
@@ -131,7 +133,7 @@ func recordRefusals(b kv.Bucket, rs []Refusal, dropped int) error {
 	meta.Dropped += dropped
 	for _, r := range rs {
 		r = clipRefusal(r)
-		for _, key := range refusalKeys(r) {
+		for _, key := range refusalKeys(r, devices) {
 			var set refusalSet
 			found, err := getJSON(b, key, &set)
 			if err != nil {

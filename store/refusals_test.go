@@ -14,12 +14,15 @@ func TestRefusalsCoalesce(t *testing.T) {
 	db := openTestDB(t)
 	ctx := context.Background()
 	mustDevice(t, db, "pump-17")
+	mustDevice(t, db, "pump-18")
 	t0 := time.Date(2026, 12, 6, 14, 0, 0, 0, time.UTC)
 	rs := []Refusal{
 		{Time: t0, Broker: "b1", DeviceID: "pump-17", ClaimedClientID: "pump-18", Check: "client_id_mismatch"},
 		{Time: t0.Add(time.Minute), Broker: "b2", DeviceID: "pump-17", ClaimedClientID: "pump-18", Check: "client_id_mismatch", Count: 4},
 		{Time: t0.Add(2 * time.Minute), Fingerprint: "ab12", Subject: "CN=stranger", Issuer: "CN=Other CA", Check: "unknown_ca"},
 		{Time: t0.Add(3 * time.Minute), DeviceID: "ghost-1", Fingerprint: "cd34", Check: "unknown_device"},
+		// An invented client ID gets no entry of its own.
+		{Time: t0.Add(4 * time.Minute), DeviceID: "pump-17", ClaimedClientID: "invented-9", Check: "client_id_mismatch"},
 	}
 	if err := db.RecordRefusals(ctx, rs, 0); err != nil {
 		t.Fatal(err)
@@ -29,9 +32,13 @@ func TestRefusalsCoalesce(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if len(log.Entries) != 1 || log.Entries[0].Count != 5 || log.Entries[0].Broker != "b2" || !log.Entries[0].First.Equal(t0) {
-			t.Fatalf("%s: entries %+v, want one client_id_mismatch x5, last from b2, first at %v", id, log.Entries, t0)
+		want := map[string]int{"pump-17": 6, "pump-18": 5}[id]
+		if len(log.Entries) != 1 || log.Entries[0].Count != want || !log.Entries[0].First.Equal(t0) {
+			t.Fatalf("%s: entries %+v, want one client_id_mismatch x%d, first at %v", id, log.Entries, want, t0)
 		}
+	}
+	if log, _ := db.DeviceRefusals(ctx, "invented-9"); len(log.Entries) != 0 {
+		t.Fatalf("an unregistered claimed client ID got entries: %+v", log.Entries)
 	}
 	un, stats, err := db.Refusals(ctx, RefusalQuery{Unregistered: true})
 	if err != nil {
