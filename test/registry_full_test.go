@@ -38,8 +38,8 @@ func TestRegistryFullOperator(t *testing.T) {
 	}
 
 	out, errOut, code := s.Ctl("device", "register", "one-more", "--meta", "note="+strings.Repeat("y", 4000))
-	if code == 0 || !strings.Contains(errOut, "registry's storage is full") || !strings.Contains(errOut, "disk is full") {
-		t.Fatalf("CLI on a full registry: exit %d, stdout %q, stderr:\n%s\nwant the cause and a hint", code, out, errOut)
+	if code != 7 || !strings.Contains(errOut, "registry's storage is full") || !strings.Contains(errOut, "disk is full") {
+		t.Fatalf("CLI on a full registry: exit %d, stdout %q, stderr:\n%s\nwant exit 7 with the cause and a hint", code, out, errOut)
 	}
 	t.Logf("fleetgate device register on a full registry:\n%s", errOut)
 
