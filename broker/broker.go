@@ -130,6 +130,11 @@ func (b *Broker) Start(ctx context.Context) error {
 		owner: newOwner(), claims: make(chan struct{}, maxClaims)}
 	l := newListener(b.cfg.Addr, b.trust.listenerConfig(), b.handshakeDeadline, b.pending, b.log)
 	l.metrics = m
+	// Set before the listener serves: refusals are recorded from the first
+	// connection on.
+	h.refusals = newRefusalBuffer(b.reg, l.Address, b.log)
+	l.refusals = h.refusals
+	go h.refusals.run(wctx)
 	if err := server.AddHook(h, nil); err != nil {
 		cancel()
 		_ = server.Close()
@@ -161,9 +166,6 @@ func (b *Broker) Start(ctx context.Context) error {
 		_ = server.Close()
 		return fmt.Errorf("start mochi: %w", err)
 	}
-	h.refusals = newRefusalBuffer(b.reg, brokerName(l.Address()), b.log)
-	l.refusals = h.refusals
-	go h.refusals.run(wctx)
 	b.server, b.hook, b.listener, b.cancel = server, h, l, cancel
 	m.bind(func() float64 { return float64(atomic.LoadInt64(&server.Info.ClientsConnected)) },
 		func() float64 { return float64(l.pendingCount()) })

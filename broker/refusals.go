@@ -46,7 +46,7 @@ type refusalKey struct{ subject, check string }
 // refusalBuffer collects a broker's refusals for the registry.
 type refusalBuffer struct {
 	rec    refusalRecorder
-	broker string
+	broker func() string // this broker's name, once its address is bound
 	log    *slog.Logger
 
 	mu      sync.Mutex
@@ -55,19 +55,18 @@ type refusalBuffer struct {
 }
 
 // newRefusalBuffer returns a buffer writing to reg, or nil when reg keeps
-// no refusal log (every method is a no-op on nil).
-func newRefusalBuffer(reg Registry, broker string, log *slog.Logger) *refusalBuffer {
+// no refusal log (every method is a no-op on nil). addr gives the bound
+// listen address, read once at the first refusal.
+func newRefusalBuffer(reg Registry, addr func() string, log *slog.Logger) *refusalBuffer {
 	rec, ok := reg.(refusalRecorder)
 	if !ok {
 		return nil
 	}
-	return &refusalBuffer{rec: rec, broker: broker, log: log, pending: make(map[refusalKey]*store.Refusal)}
-}
-
-// brokerName names this broker in the refusal log: host and address.
-func brokerName(addr string) string {
-	host, _ := os.Hostname()
-	return host + "/" + addr
+	name := sync.OnceValue(func() string {
+		host, _ := os.Hostname()
+		return host + "/" + addr()
+	})
+	return &refusalBuffer{rec: rec, broker: name, log: log, pending: make(map[refusalKey]*store.Refusal)}
 }
 
 // note buffers one refusal. It never blocks on the registry.
@@ -75,7 +74,7 @@ func (b *refusalBuffer) note(r store.Refusal) {
 	if b == nil || (r.DeviceID == "" && r.Fingerprint == "") {
 		return
 	}
-	r.Broker, r.Count = b.broker, 1
+	r.Broker, r.Count = b.broker(), 1
 	subject := r.DeviceID
 	if subject == "" {
 		subject = "f/" + r.Fingerprint

@@ -120,7 +120,7 @@ func TestRefusalBufferBounded(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer db.Close()
-	b := newRefusalBuffer(db, "test", slog.New(slog.DiscardHandler))
+	b := newRefusalBuffer(db, func() string { return "127.0.0.1:8883" }, slog.New(slog.DiscardHandler))
 	const extra = 100
 	now := time.Now()
 	for i := range refusalBufferMax + extra {
