@@ -8,7 +8,7 @@ DATA    ?= data
 BENCHTIME ?= 3s
 FUZZTIME  ?= 30s
 
-.PHONY: all build run test test-deps test-quick vet bench bench-connect bench-ocsp bench-cluster bench-revoke bench-hsm sim sim-multi fuzz attack soak cross clean
+.PHONY: all build run test test-deps test-quick vet bench bench-connect bench-ocsp bench-cluster bench-revoke bench-hsm bench-est sim sim-multi fuzz attack soak cross clean
 
 all: build
 
@@ -37,7 +37,7 @@ test-deps:
 # simulator and on swtpm, and end-to-end tests in test/ that start the real
 # server binary and drive it with paho and Debian's mosquitto clients.
 test: test-deps vet
-	FLEETGATE_REQUIRE_ETCD=1 FLEETGATE_REQUIRE_NATS=1 FLEETGATE_REQUIRE_SOFTHSM=1 $(GO) test -count=1 -timeout 14m -tags $(TEST_TAGS) ./...
+	FLEETGATE_REQUIRE_ETCD=1 FLEETGATE_REQUIRE_NATS=1 FLEETGATE_REQUIRE_SOFTHSM=1 FLEETGATE_REQUIRE_NODE=1 $(GO) test -count=1 -timeout 14m -tags $(TEST_TAGS) ./...
 	# The registry's whole suite again, on etcd instead of bbolt files.
 	FLEETGATE_STORE_BACKEND=etcd $(GO) test -count=1 -timeout 5m ./store/
 
@@ -68,6 +68,10 @@ bench-cluster: test-deps
 # on a 3-member etcd cluster with three brokers.
 bench-revoke: test-deps
 	$(GO) test -count=1 -run '^$$' -bench BulkRevocation -benchtime 1x -timeout 60m -v ./test/ | grep -E "devices registered|sessions open|command|Benchmark|ok|FAIL"
+
+# EST simpleenroll beside the JSON token route, same server, same run.
+bench-est:
+	$(GO) test -run '^$$' -bench BenchmarkESTEnrollment -benchtime 2000x -count 3 ./provisioning/api/ | grep -E "Benchmark|ok|FAIL"
 
 bench-connect:
 	$(GO) test -run '^$$' -bench BenchmarkConnect -benchtime 2000x -count 3 -v ./broker/ | grep -E "key exchange|Benchmark|broker/bare"

@@ -53,6 +53,10 @@ type hook struct {
 	// claim: a claim of ours that commits below it has already lost. owned
 	// holds the latest of this broker's claims.
 	foreign, owned sync.Map
+
+	// foreignCAs are the registered foreign device CAs (foreign.go); nil
+	// when the registry keeps none.
+	foreignCAs *foreignTrust
 }
 
 var _ mqtt.Hook = (*hook)(nil)

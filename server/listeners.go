@@ -11,6 +11,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/fleetgate/fleetgate/broker"
+	"github.com/fleetgate/fleetgate/bus"
 	"github.com/fleetgate/fleetgate/provisioning/api"
 	"github.com/fleetgate/fleetgate/provisioning/ca"
 )
@@ -54,11 +55,13 @@ func (s *Server) startBroker(ctx context.Context, authority *ca.CA, metricsReg *
 		return err
 	}
 	var b broker.Bus
+	var rs broker.RetainedStore
 	if conn != nil {
-		s.bus, b = conn, conn
+		s.bus, b, rs = conn, conn, bus.NewRetained(conn)
 	}
 	brk, err := broker.New(broker.Config{
 		Bus:              b,
+		Retained:         rs,
 		Metrics:          broker.NewMetrics(metricsReg),
 		Addr:             cfg.MQTTAddr,
 		GetCertificate:   func(*tls.ClientHelloInfo) (*tls.Certificate, error) { return rl.current().ServerCertificate(), nil },

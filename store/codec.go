@@ -44,6 +44,7 @@ var (
 	bucketTokens          = []byte("tokens")
 	bucketRotations       = []byte("rotations")
 	bucketRefusals        = []byte("refusals")
+	bucketForeignCAs      = []byte("foreign_cas")
 
 	keySchema = []byte("schema")
 	keySerial = []byte("serial")
@@ -56,7 +57,7 @@ var coreBuckets = [][]byte{bucketMeta, bucketDevices, bucketCerts, bucketCertDER
 // addedBuckets came later without a schema bump: they only add records an
 // older build never reads, so Open creates them in a file that lacks them.
 var addedBuckets = [][]byte{bucketGroups, bucketEKHash, bucketChallenges, bucketChallengesUsed,
-	bucketChallengeExpiry, bucketTokens, bucketRotations, bucketRefusals}
+	bucketChallengeExpiry, bucketTokens, bucketRotations, bucketRefusals, bucketForeignCAs}
 
 // indexPrefix is the certs_by_device key prefix of one device. The '/'
 // terminator keeps device "a" from matching the keys of device "ab".

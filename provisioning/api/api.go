@@ -138,6 +138,8 @@ func (a *API) Handler() http.Handler {
 
 	mux.Handle("PUT "+wire.PathGroup, a.operator(a.putGroup))
 	mux.Handle("GET "+wire.PathGroups, a.operator(a.listGroups))
+	mux.Handle("PUT "+wire.PathForeignCA, a.operator(a.putForeignCA))
+	mux.Handle("GET "+wire.PathForeignCAs, a.operator(a.listForeignCAs))
 	mux.Handle("POST "+wire.PathTokens, a.operator(a.createTokens))
 	mux.Handle("GET "+wire.PathTokens, a.operator(a.listTokens))
 	mux.Handle("POST "+wire.PathDevicesImport, a.operator(a.importDevices))
@@ -151,6 +153,7 @@ func (a *API) Handler() http.Handler {
 	mux.Handle("POST "+wire.PathRotationStart, m.instrument(a.device(a.startRotation)))
 	mux.Handle("POST "+wire.PathRotationFinish, m.instrument(a.device(a.finishRotation)))
 	mux.Handle("GET "+wire.PathTrustBundle, m.instrument(a.device(a.getTrustBundle)))
+	a.estRoutes(mux)
 
 	// Anything else gets the JSON error shape too, so clients never have to
 	// parse a plain text page.

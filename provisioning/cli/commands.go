@@ -15,6 +15,7 @@ func Commands() []*cobra.Command {
 		certCommand(&options{}),
 		auditCommand(&options{}),
 		groupCommand(&options{}),
+		foreignCACommand(&options{}),
 		tokenCommand(&options{}),
 		refusalsCommand(&options{}),
 		caCommand(),
