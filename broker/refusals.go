@@ -178,6 +178,9 @@ func (h *hook) noteConnect(cl *mqtt.Client, pk packets.Packet, a admission) {
 		leaf, _ = peerLeaf(cs.ConnectionState())
 	}
 	r := certRefusal(leaf, a.reason, h.now())
+	if a.deviceID != "" {
+		r.DeviceID = a.deviceID // verified (for a foreign CA's device, derived)
+	}
 	r.Remote, r.ClaimedClientID = cl.Net.Remote, pk.Connect.ClientIdentifier
 	if a.err != nil {
 		r.Detail = a.failed + " failed: " + a.err.Error()

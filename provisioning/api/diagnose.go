@@ -66,6 +66,18 @@ func refusalWords(r store.Refusal, now time.Time, superseded func(serial string)
 			"change the device's Will topic, or grant it (`fleetgate device register --publish` for new devices)"
 	case "revoked_during_connect":
 		return "the device's records changed while it was connecting", "connect again; if it keeps failing, see the other refusals"
+	case "foreign_intermediate":
+		return "the certificate chains to a registered foreign CA through an intermediate its record does not allow",
+			"add the intermediate to the foreign CA's record, or issue the device from an allowed one"
+	case "foreign_not_allowed":
+		return "the certificate is not on the allow-list of the foreign CA that issued it",
+			"add the device to the foreign CA's allow-list"
+	case "foreign_id_taken":
+		return fmt.Sprintf("the device ID %q derived from the foreign certificate belongs to another group or certificate", id),
+			"resolve the clash in the registry (`fleetgate device show " + id + "`)"
+	case "foreign_serial_taken":
+		return fmt.Sprintf("the foreign certificate's serial %s is recorded for another device", short(r.Serial)),
+			"the foreign CA reused a serial: revoke the stale record or have it reissue"
 	case "registry_error":
 		return "the registry failed while the broker checked the device: " + r.Detail,
 			"check the registry's health (/readyz, fleetgate_registry_* metrics); the device retries by itself"

@@ -34,6 +34,10 @@ func TestRefusalWords(t *testing.T) {
 		"will_topic":             "Will topic",
 		"revoked_during_connect": "changed while it was connecting",
 		"registry_error":         "the registry failed",
+		"foreign_intermediate":   "intermediate",
+		"foreign_not_allowed":    "allow-list",
+		"foreign_id_taken":       "derived from the foreign certificate",
+		"foreign_serial_taken":   "recorded for another device",
 	}
 	for check, want := range checks {
 		r := store.Refusal{Check: check, DeviceID: "pump-17", ClaimedClientID: "pump-18", Serial: "1e6f",
