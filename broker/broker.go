@@ -140,6 +140,11 @@ func (b *Broker) Start(ctx context.Context) error {
 	}
 	l := newListener(b.cfg.Addr, b.trust.listenerConfig(), b.handshakeDeadline, b.pending, b.log)
 	l.metrics = m
+	// Set before the listener serves: refusals are recorded from the first
+	// connection on.
+	h.refusals = newRefusalBuffer(b.reg, l.Address, b.log)
+	l.refusals = h.refusals
+	go h.refusals.run(wctx)
 	if err := server.AddHook(h, nil); err != nil {
 		cancel()
 		_ = server.Close()

@@ -34,6 +34,10 @@ type hook struct {
 	// idLocks serialises takeovers per client ID.
 	idLocks idLocks
 
+	// refusals buffers refused CONNECTs for the registry's refusal log
+	// (refusals.go); nil when the registry keeps none.
+	refusals *refusalBuffer
+
 	// changes counts the registry changes applied, for CONNECTs that
 	// race them (changeClock).
 	changes *changeClock
@@ -135,6 +139,7 @@ func (h *hook) refuseConnect(cl *mqtt.Client, pk packets.Packet, a admission) er
 	attrs = append(attrs, "reason", a.reason)
 	h.refuse(cl, a.reason)
 	h.events.refused(cl, pk, a, h.now())
+	h.noteConnect(cl, pk, a)
 	if a.err != nil {
 		h.log.Error(a.failed+" failed; connect refused", append(attrs, "error", a.err.Error())...)
 		return fmt.Errorf("%w: %s: %w", ErrRefused, a.reason, a.err)

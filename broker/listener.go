@@ -43,8 +43,9 @@ type listener struct {
 	timeout func() time.Duration // read at each accept: it may change
 	log     *slog.Logger
 
-	pending *pendingSet // connections not yet authenticated
-	metrics *Metrics
+	pending  *pendingSet // connections not yet authenticated
+	metrics  *Metrics
+	refusals *refusalBuffer // refused handshakes, for the refusal log
 
 	ctx    context.Context // cancelled by Close: aborts handshakes
 	cancel context.CancelFunc
@@ -184,6 +185,7 @@ func (l *listener) handle(c *conn, raw net.Conn, establish listeners.EstablishFn
 		reason, level := handshakeReason(err)
 		l.metrics.handshake(start, reason)
 		l.log.Log(context.Background(), level, "tls handshake failed", "remote", remote, "reason", reason, "error", err.Error())
+		l.noteHandshake(err, remote)
 		return
 	}
 	l.metrics.handshake(start, "")

@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"math/big"
 	"net"
@@ -23,7 +24,8 @@ import (
 //
 //	/metrics  Prometheus metrics (broker, Go runtime, process)
 //	/healthz  the process is up
-//	/readyz   the broker is serving and the registry answers
+//	/readyz   the broker is serving and the registry answers (the body says
+//	          when its storage is full)
 //	/crl      the device CA's CRL (DER), for relying parties other than the broker
 type opsServer struct {
 	db          *store.DB
@@ -61,6 +63,14 @@ func (o *opsServer) handler(reg *prometheus.Registry) http.Handler {
 		// A read transaction proves the registry file is open and readable.
 		if _, err := o.db.Device(r.Context(), "readyz-probe"); err != nil && !errors.Is(err, store.ErrNotFound) {
 			http.Error(w, "registry unavailable", http.StatusServiceUnavailable)
+			return
+		}
+		// A full registry still admits devices and may still take
+		// revocations, so the server stays ready (taking it out of rotation
+		// would refuse every device); the body says what is wrong.
+		if h := o.db.Health(); h.Full {
+			fmt.Fprintf(w, "ready, degraded: registry storage full since %s (%s); enrolments and other writes fail until space is freed\n",
+				h.FullSince.Format(time.RFC3339), h.FullError)
 			return
 		}
 		w.Write([]byte("ready\n"))

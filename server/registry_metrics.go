@@ -38,6 +38,12 @@ func registerRegistryMetrics(reg prometheus.Registerer, db *store.DB) {
 				}
 				return time.Since(h.LastContact).Seconds()
 			}),
+		gauge("fleetgate_registry_full",
+			"1 while the registry's storage is full: its latest write failed with no space left (disk full, or etcd's quota). The next write that fits clears it.",
+			func(h store.Health) float64 { return b2f(h.Full) }),
+		counter("fleetgate_registry_full_writes_total",
+			"Registry writes refused for want of room; it keeps counting while fleetgate_registry_full flips back on writes that fit.",
+			func(h store.Health) float64 { return float64(h.FullWrites) }),
 		counter("fleetgate_registry_resyncs_total",
 			"Full reloads of the local registry copy after the etcd watch fell behind compaction.",
 			func(h store.Health) float64 { return float64(h.Resyncs) }),

@@ -27,6 +27,7 @@ import (
 //	challenge_expiry  <uint64 big-endian expiry (unix ns)><id> -> empty, for the sweep
 //	tokens            <hex SHA-256 of the token> -> Token
 //	rotations         <old serial>/<key hash> -> new serial
+//	refusals          d/<device ID> or f/<fingerprint> -> refusalSet; #meta -> refusalMeta
 var (
 	bucketMeta          = []byte("meta")
 	bucketDevices       = []byte("devices")
@@ -42,6 +43,7 @@ var (
 	bucketChallengeExpiry = []byte("challenge_expiry")
 	bucketTokens          = []byte("tokens")
 	bucketRotations       = []byte("rotations")
+	bucketRefusals        = []byte("refusals")
 	bucketForeignCAs      = []byte("foreign_cas")
 
 	keySchema = []byte("schema")
@@ -55,7 +57,7 @@ var coreBuckets = [][]byte{bucketMeta, bucketDevices, bucketCerts, bucketCertDER
 // addedBuckets came later without a schema bump: they only add records an
 // older build never reads, so Open creates them in a file that lacks them.
 var addedBuckets = [][]byte{bucketGroups, bucketEKHash, bucketChallenges, bucketChallengesUsed,
-	bucketChallengeExpiry, bucketTokens, bucketRotations, bucketForeignCAs}
+	bucketChallengeExpiry, bucketTokens, bucketRotations, bucketRefusals, bucketForeignCAs}
 
 // indexPrefix is the certs_by_device key prefix of one device. The '/'
 // terminator keeps device "a" from matching the keys of device "ab".

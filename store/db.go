@@ -31,6 +31,11 @@ type Options struct {
 	// Now returns the current time; nil means time.Now. Tests inject a clock
 	// to get predictable timestamps.
 	Now func() time.Time
+
+	// ReserveBytes is the disk reserve set aside next to a bbolt file for
+	// revocations on a full disk (reserve.go); zero means
+	// DefaultReserveBytes, negative none.
+	ReserveBytes int64
 }
 
 // withDefaults fills in the logger and the clock.
@@ -61,13 +66,19 @@ type DB struct {
 	serials   serialPool
 	closeOnce sync.Once
 	closeErr  error
+
+	// full is set when a write failed for want of room (ErrRegistryFull)
+	// and cleared by the next write that commits (fullness.go).
+	full fullness
+	// reserve is disk space set aside for revocations (bbolt only).
+	reserve *reserve
 }
 
 // newDB returns a registry over no backend yet, its feed ready: a backend
 // that reports its changes publishes into it from the moment it opens.
 func newDB(path string, opts Options) *DB {
 	opts = opts.withDefaults()
-	db := &DB{path: path, log: opts.Logger, now: opts.Now}
+	db := &DB{path: path, log: opts.Logger, now: opts.Now, reserve: &reserve{}}
 	db.feed.init()
 	return db
 }
@@ -93,6 +104,10 @@ func Open(path string, opts Options) (*DB, error) {
 		return nil, err
 	}
 	db.kv = be
+	if opts.ReserveBytes == 0 {
+		opts.ReserveBytes = DefaultReserveBytes
+	}
+	db.reserve = openReserve(path+".reserve", opts.ReserveBytes, db.log)
 	db.batch.start(db)
 	if fi, err := os.Stat(path); err == nil && fi.Mode().Perm()&0o077 != 0 {
 		db.log.Warn("registry file is readable by other users; chmod 600 it", "path", path, "mode", fi.Mode().Perm())
@@ -156,6 +171,7 @@ func (db *DB) update(ctx context.Context, fn func(tx kv.Tx) ([]Change, error)) e
 		changes, err = fn(tx)
 		return err
 	})
+	db.full.observe(err)
 	if err != nil {
 		return err
 	}

@@ -49,4 +49,10 @@ var (
 	// in time, or that the local copy a broker judges devices from is older
 	// than its grace period. Nothing was written; the caller may retry.
 	ErrUnavailable = kv.ErrUnavailable
+
+	// ErrRegistryFull means the registry's storage had no room for a
+	// write: the disk holding the bbolt file is full, or etcd reached its
+	// space quota. Nothing was written. Operators are told so (API code
+	// registry_full); Health and /readyz report it until a write succeeds.
+	ErrRegistryFull = kv.ErrFull
 )

@@ -5,11 +5,13 @@ import "github.com/fleetgate/fleetgate/store/kv"
 // Health is the registry's connection state, for metrics and readiness.
 type Health = kv.Health
 
-// Health reports the registry's connection state. A bbolt file is always
-// reachable.
+// Health reports the registry's connection state, and whether its storage
+// was found full. A bbolt file is always reachable.
 func (db *DB) Health() Health {
-	if h, ok := db.kv.(kv.HealthReporter); ok {
-		return h.Health()
+	h := Health{Backend: "bolt", Reachable: true}
+	if r, ok := db.kv.(kv.HealthReporter); ok {
+		h = r.Health()
 	}
-	return Health{Backend: "bolt", Reachable: true}
+	db.full.fill(&h)
+	return h
 }

@@ -15,7 +15,7 @@ import (
 func (db *DB) RevokeCertificate(ctx context.Context, serial, reason string, by Actor) (Certificate, error) {
 	var out Certificate
 	changed := false
-	err := db.update(ctx, func(tx kv.Tx) ([]Change, error) {
+	err := db.updateEssential(ctx, func(tx kv.Tx) ([]Change, error) {
 		c, err := getCert(tx, serial)
 		if err != nil {
 			return nil, err

@@ -93,7 +93,7 @@ func (w *bulkWrite) run(ctx context.Context) (BulkResult, error) {
 	for i, part := range w.parts {
 		var res BulkResult
 		var partCut map[string]string
-		err := w.db.update(ctx, func(tx kv.Tx) ([]Change, error) {
+		err := w.db.updateEssential(ctx, func(tx kv.Tx) ([]Change, error) {
 			var changes []Change
 			var err error
 			res, partCut, changes, err = w.apply(tx, part)

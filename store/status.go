@@ -35,7 +35,7 @@ func (db *DB) SetDeviceStatus(ctx context.Context, id string, status DeviceStatu
 	var out Device
 	var revoked []string
 	changed, more, last := false, false, ""
-	err := db.update(ctx, func(tx kv.Tx) ([]Change, error) {
+	err := db.updateEssential(ctx, func(tx kv.Tx) ([]Change, error) {
 		d, err := getDevice(tx, id)
 		if err != nil {
 			return nil, err
@@ -111,7 +111,7 @@ func (db *DB) finishCascade(ctx context.Context, id string, by Actor, per int, l
 	for more := true; more; {
 		var part []string
 		from := last // a retried transaction starts from the same place
-		err := db.update(ctx, func(tx kv.Tx) ([]Change, error) {
+		err := db.updateEssential(ctx, func(tx kv.Tx) ([]Change, error) {
 			d, err := getDevice(tx, id)
 			if err != nil {
 				return nil, err

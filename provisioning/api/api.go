@@ -139,6 +139,8 @@ func (a *API) Handler() http.Handler {
 	mux.Handle("POST "+wire.PathDeviceResume, a.operator(a.resumeDevice))
 	mux.Handle("POST "+wire.PathDeviceRevoke, a.operator(a.revokeDevice))
 	mux.Handle("POST "+wire.PathDeviceCertificates, a.operator(a.issueCertificate))
+	mux.Handle("GET "+wire.PathDeviceWhy, a.operator(a.deviceWhy))
+	mux.Handle("GET "+wire.PathRefusals, a.operator(a.listRefusals))
 
 	mux.Handle("GET "+wire.PathCertificates, a.operator(a.listCertificates))
 	mux.Handle("GET "+wire.PathCertificateCount, a.operator(a.countCertificates))

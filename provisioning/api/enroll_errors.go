@@ -61,6 +61,8 @@ func enrollCode(err error) wire.Code {
 		return wire.CodeCSRKeyMismatch
 	case errors.Is(err, attest.ErrEKUntrusted):
 		return wire.CodeEKUntrusted
+	case errors.Is(err, store.ErrRegistryFull):
+		return wire.CodeRegistryFull
 	case errors.Is(err, store.ErrState):
 		return wire.CodeDeviceNotActive
 	case errors.Is(err, store.ErrPolicy):
@@ -94,6 +96,8 @@ func enrollStatus(code wire.Code) int {
 		return http.StatusGone
 	case wire.CodeInternal:
 		return http.StatusInternalServerError
+	case wire.CodeRegistryFull:
+		return http.StatusInsufficientStorage
 	default:
 		return http.StatusForbidden
 	}
@@ -125,6 +129,7 @@ var enrollMessages = map[wire.Code]string{
 	wire.CodeDeviceNotActive:   "the device is not active",
 	wire.CodeUnauthenticated:   "a valid, active device certificate is required",
 	wire.CodeInternal:          "internal error; the server log has the details",
+	wire.CodeRegistryFull:      "the server is out of storage; retry later",
 }
 
 // refuse answers a device request with err's enrollment code as JSON.

@@ -43,6 +43,8 @@ func statusOf(err error) (int, wire.Code) {
 		return http.StatusForbidden, wire.CodeForbidden
 	case errors.Is(err, errCSRF):
 		return http.StatusForbidden, wire.CodeCSRF
+	case errors.Is(err, store.ErrRegistryFull):
+		return http.StatusInsufficientStorage, wire.CodeRegistryFull
 	case errors.Is(err, store.ErrNotFound), errors.Is(err, errNoRoute):
 		return http.StatusNotFound, wire.CodeNotFound
 	case errors.Is(err, store.ErrExists):
@@ -74,6 +76,11 @@ func (a *API) fail(w http.ResponseWriter, r *http.Request, err error) {
 		a.log.Error("operator API request failed", "method", r.Method, "path", r.URL.Path,
 			"remote", r.RemoteAddr, "err", err)
 		msg = "internal error; the server log has the details"
+	case http.StatusInsufficientStorage:
+		// The operator must hear the cause: it is theirs to fix.
+		a.log.Error("registry storage full; request refused", "method", r.Method, "path", r.URL.Path,
+			"remote", r.RemoteAddr, "err", err)
+		msg = "the registry's storage is full, nothing was written (" + err.Error() + ")"
 	case http.StatusUnauthorized:
 		// The log already says which check failed; the caller hears only
 		// what to present.

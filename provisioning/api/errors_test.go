@@ -35,6 +35,7 @@ func TestStatusOf(t *testing.T) {
 		// Authentication wins over whatever it wraps: a refused operator
 		// hears 401, not the reason.
 		{"error/unauthenticated", fmt.Errorf("%w: %w", errUnauthenticated, ca.ErrNotOperator), http.StatusUnauthorized, wire.CodeUnauthenticated},
+		{"error/registry-full", fmt.Errorf("register: %w: write registry.db: no space left on device", store.ErrRegistryFull), http.StatusInsufficientStorage, wire.CodeRegistryFull},
 		{"error/closed", wrap(store.ErrClosed), http.StatusInternalServerError, wire.CodeInternal},
 		{"error/expired-ca", wrap(ca.ErrExpired), http.StatusInternalServerError, wire.CodeInternal},
 		{"error/unknown", errors.New("disk on fire"), http.StatusInternalServerError, wire.CodeInternal},

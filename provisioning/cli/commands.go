@@ -17,6 +17,7 @@ func Commands() []*cobra.Command {
 		groupCommand(&options{}),
 		foreignCACommand(&options{}),
 		tokenCommand(&options{}),
+		refusalsCommand(&options{}),
 		caCommand(),
 		operatorCommand(),
 	}

@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/fleetgate/fleetgate/provisioning/client"
+	"github.com/fleetgate/fleetgate/provisioning/wire"
 	"github.com/spf13/cobra"
 )
 
@@ -19,6 +20,7 @@ const (
 	ExitConflict    = 4 // it already exists, or its state forbids the change
 	ExitBadInput    = 5 // the server (or a local check) refused the input
 	ExitUnreachable = 6 // cannot reach or authenticate to the server
+	ExitFull        = 7 // the registry's storage is full: nothing was written
 )
 
 // exitCodesHelp is appended to the Long help of every command group.
@@ -30,7 +32,8 @@ Exit codes:
   3  not found
   4  conflict: already exists, or the current state forbids the change
   5  bad input, refused by the server or by a local check
-  6  cannot reach or authenticate to the server, or the operator's role forbids the change`
+  6  cannot reach or authenticate to the server, or the operator's role forbids the change
+  7  the registry's storage is full (disk or etcd quota); nothing was written`
 
 // errBadInput marks input refused before it reached the server (an
 // unreadable CSR file, a key file that already exists).
@@ -80,6 +83,8 @@ func ExitCode(err error) int {
 			return ExitBadInput
 		case client.IsUnauthenticated(err):
 			return ExitUnreachable
+		case apiErr.Code == wire.CodeRegistryFull:
+			return ExitFull
 		default:
 			return ExitInternal
 		}

@@ -132,6 +132,7 @@ func TestExitCode(t *testing.T) {
 		{"error/bad-request", apiErr(400, wire.CodeBadRequest), cli.ExitBadInput},
 		{"error/unauthenticated", apiErr(401, wire.CodeUnauthenticated), cli.ExitUnreachable},
 		{"error/internal", apiErr(500, wire.CodeInternal), cli.ExitInternal},
+		{"error/registry-full", apiErr(507, wire.CodeRegistryFull), cli.ExitFull},
 		{"error/unreachable", fmt.Errorf("%w: refused", client.ErrUnreachable), cli.ExitUnreachable},
 		{"error/credentials", fmt.Errorf("%w: no file", client.ErrCredentials), cli.ExitUnreachable},
 		{"error/deadline", context.DeadlineExceeded, cli.ExitUnreachable},

@@ -46,6 +46,8 @@ func (o *options) withHint(cmd *cobra.Command, err error) error {
 			hint = "see the group's policy with `fleetgate group list`"
 		case wire.CodeInvalidState:
 			hint = "see the current state with `fleetgate device show ID`"
+		case wire.CodeRegistryFull:
+			hint = "the registry's disk is full (or etcd reached its space quota): free space on the disk that holds the registry file, or grow it; nothing was written. Revocations usually still fit; see fleetgate_registry_full and /readyz"
 		case wire.CodeBadRequest:
 			hint = "fix the input and run the command again"
 		case wire.CodeForbidden:

@@ -121,6 +121,8 @@ func codeForStatus(status int) wire.Code {
 		return wire.CodeBadRequest
 	case http.StatusUnauthorized, http.StatusForbidden:
 		return wire.CodeUnauthenticated
+	case http.StatusInsufficientStorage:
+		return wire.CodeRegistryFull
 	default:
 		return wire.CodeInternal
 	}

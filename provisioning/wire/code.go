@@ -13,6 +13,10 @@ const (
 	CodeExists          Code = "exists"          // the device ID is taken
 	CodePolicy          Code = "policy"          // the group's enrollment policy forbids this (e.g. tokens for a group that requires a TPM)
 	CodeInternal        Code = "internal"        // the server failed; retry later, the server log has the details
+	// CodeRegistryFull: the registry's storage had no room for the write
+	// (its disk is full, or etcd reached its space quota); nothing was
+	// written. HTTP 507 Insufficient Storage.
+	CodeRegistryFull Code = "registry_full"
 )
 
 // Codes of the operator routes only.

@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"syscall"
 	"time"
 
 	"github.com/fleetgate/fleetgate/store/kv"
@@ -102,6 +103,12 @@ func started(ctx context.Context) error {
 func mapErr(err error) error {
 	if errors.Is(err, berrors.ErrDatabaseNotOpen) {
 		return fmt.Errorf("%w: %w", kv.ErrClosed, err)
+	}
+	if errors.Is(err, syscall.ENOSPC) {
+		// bbolt grows the file and writes its pages in the commit: either
+		// fails with ENOSPC on a full disk, and the transaction is rolled
+		// back, so the file keeps its last committed state.
+		return fmt.Errorf("%w: %w", kv.ErrFull, err)
 	}
 	return err
 }

@@ -128,6 +128,9 @@ func mapErr(err error) error {
 		status.Code(err) == codes.Unavailable || status.Code(err) == codes.DeadlineExceeded {
 		return fmt.Errorf("%w: etcd: %w", kv.ErrUnavailable, err)
 	}
+	if errors.Is(err, rpctypes.ErrNoSpace) || errors.Is(err, rpctypes.ErrGRPCNoSpace) {
+		return fmt.Errorf("%w: %w (etcd reached its space quota: compact and defragment it, or raise --quota-backend-bytes, then disarm the NOSPACE alarm)", kv.ErrFull, err)
+	}
 	if strings.Contains(err.Error(), "too many operations in txn request") {
 		return fmt.Errorf("%w: %w (raise etcd's --max-txn-ops, or import fewer rows or create fewer tokens at once)", kv.ErrInvalid, err)
 	}

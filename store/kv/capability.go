@@ -70,6 +70,16 @@ type Health struct {
 	Revision    int64         `json:"revision,omitempty"` // of the local copy
 	Resyncs     uint64        `json:"resyncs"`            // after compaction
 	Conflicts   uint64        `json:"conflicts"`          // write transactions retried
+
+	// Full: the latest write failed for want of room (ErrFull), since
+	// FullSince, with FullError; the next write that commits clears it
+	// (a small write may fit in freed pages while a larger one does not).
+	// FullWrites counts the writes refused so, ever. The store fills these
+	// in, the backends leave them alone.
+	Full       bool      `json:"full"`
+	FullSince  time.Time `json:"full_since,omitzero"`
+	FullError  string    `json:"full_error,omitempty"`
+	FullWrites uint64    `json:"full_writes"`
 }
 
 // Prefetcher is a transaction that reads many keys and prefixes in a few

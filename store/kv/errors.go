@@ -27,4 +27,10 @@ var (
 	// or its local copy is older than its grace period. Nothing was
 	// written; the caller may retry.
 	ErrUnavailable = errors.New("registry unavailable")
+
+	// ErrFull means the backend's storage has no room for the write: the
+	// disk of a bbolt file is full (ENOSPC), or etcd reached its space
+	// quota. Nothing was written; deleting records, or a larger disk or
+	// quota, makes room.
+	ErrFull = errors.New("registry storage is full")
 )
