@@ -60,7 +60,8 @@ bench-hsm: test-deps
 	$(GO) test -count=3 -run '^$$' -bench IssueHSM -benchtime 2000x ./provisioning/ca/ | grep -E "Benchmark|ok|FAIL"
 
 bench-cluster: test-deps
-	$(GO) test -count=1 -run '^$$' -bench 'RegistryConnect|RevocationFanout' -benchtime 1x -v ./test/ | grep -E "round|fan-out|Benchmark|ok|FAIL"
+	$(GO) test -count=1 -run '^$$' -bench 'RegistryConnect|RevocationFanout|BusRouting|BusFanout' -benchtime 1x -timeout 40m -v ./test/ | \
+	  grep -E "round|fan-out|routing|subscribers|Benchmark|ok|FAIL"
 
 # The broker's connect path alone against a bare crypto/tls loop, in-process.
 # One bulk revocation of FLEETGATE_BENCH_DEVICES (10,000) connected devices:
