@@ -129,7 +129,7 @@ func (s *sim) makeDevices(ctx context.Context) error {
 	n, k := s.cfg.Devices, s.cfg.TPMDevices
 	s.devices = make([]*device, n)
 	for i := range s.devices {
-		s.devices[i] = &device{idx: i, id: fmt.Sprintf("%s%06d", s.cfg.IDPrefix, i), state: &agent.MemoryState{},
+		s.devices[i] = &device{idx: i, id: DeviceID(s.cfg.IDPrefix, i), state: &agent.MemoryState{},
 			done: make(chan struct{})}
 	}
 	s.m.mark("setup")
@@ -155,6 +155,9 @@ func (s *sim) makeDevices(ctx context.Context) error {
 	}
 	return nil
 }
+
+// DeviceID is the ID of device idx of a fleet whose IDs start with prefix.
+func DeviceID(prefix string, idx int) string { return fmt.Sprintf("%s%06d", prefix, idx) }
 
 // cleanup stops what the run started, last first.
 func (s *sim) cleanup() {
