@@ -23,6 +23,7 @@ import (
 // fleetBench is the shape of BenchmarkFleet, from FLEETGATE_FLEET_*.
 type fleetBench struct {
 	devices, brokers, procs, revoke int
+	inflight                        int // enrollments and connects in flight, all processes
 	publish                         time.Duration // each device publishes once per publish
 	out                             string
 }
@@ -50,6 +51,10 @@ func fleetBenchConfig(b *testing.B) fleetBench {
 	// with its enrollments in flight.
 	c.procs = env("FLEETGATE_FLEET_PROCS", max(2*c.brokers, (c.devices+9999)/10000))
 	c.revoke = env("FLEETGATE_FLEET_REVOKE", min(10000, c.devices/10))
+	// Every certificate the API issues takes the next serial from one
+	// counter in etcd: concurrent enrollments conflict and retry, so a few
+	// in flight enroll more per second than hundreds.
+	c.inflight = env("FLEETGATE_FLEET_INFLIGHT", 64)
 	c.publish = 45 * time.Second
 	if v := os.Getenv("FLEETGATE_FLEET_PUBLISH"); v != "" {
 		var err error
@@ -110,8 +115,11 @@ func BenchmarkFleet(b *testing.B) {
 		// revocation comes one interval after the last process began
 		// publishing (so every device has published), before 3/4 of it.
 		Args: []string{"--qos", "1", "--publish-interval", c.publish.String(), "--duration", (4*c.publish + time.Minute).String(), "--settle", "5s",
-			"--connect-wait", "30m", "--backoff-max", "10s", "--log-level", "warn"},
-		Devices: c.devices, MaxInflight: 640, ConnectRate: 800, IDPrefix: "fleet-",
+			"--connect-wait", "30m", "--backoff-max", "10s", "--log-level", "warn",
+			// The agent closes its enrollment connection itself; a relay
+			// counting a starved agent's think time as idle cuts handshakes.
+			"--api-idle-close", "-1s"},
+		Devices: c.devices, MaxInflight: c.inflight, ConnectRate: 800, IDPrefix: "fleet-",
 		Target: simfleet.Target{API: f.api.API, CAFile: f.api.CAFile("root.crt"),
 			AdminCert: f.api.CAFile("admin.crt"), AdminKey: f.api.CAFile("admin.key")},
 		Brokers: brokers,
@@ -133,7 +141,16 @@ func BenchmarkFleet(b *testing.B) {
 			}},
 		Out: c.out, Progress: os.Stderr, ProgressEvery: 10 * time.Second,
 	}
-	rep, err := coord.Run(b.Context(), o)
+	// The simulators' collector runs at half the default heap growth:
+	// their peak memory is what the machine must hold.
+	b.Setenv("GOGC", "50")
+	ctx, cancel := context.WithCancelCause(b.Context())
+	defer cancel(nil)
+	go guardMemory(ctx, cancel, 1536<<20, progress)
+	rep, err := coord.Run(ctx, o)
+	if cause := context.Cause(ctx); cause != nil && ctx.Err() != nil {
+		err = fmt.Errorf("%w (%w)", err, cause)
+	}
 	if rep == nil {
 		b.Fatal(err)
 	}
