@@ -23,7 +23,7 @@ import (
 // fleetBench is the shape of BenchmarkFleet, from FLEETGATE_FLEET_*.
 type fleetBench struct {
 	devices, brokers, procs, revoke int
-	inflight                        int // enrollments and connects in flight, all processes
+	inflight                        int           // enrollments and connects in flight, all processes
 	publish                         time.Duration // each device publishes once per publish
 	out                             string
 }
