@@ -24,10 +24,14 @@ type Broker struct {
 // (fleet.Marked), run once every child is publishing.
 type Revoke struct {
 	Every int
+	// Group, when set, is the token group the marked devices enroll into:
+	// the command can name it, and revokes exactly those that enrolled.
+	Group string
 	// After is the wait from every child publishing to the command.
 	After time.Duration
-	// Run is the operator command revoking the devices named; the
-	// coordinator signals the children as it starts and times it.
+	// Run is the operator command revoking the devices named (every
+	// marked ID) or Group; the coordinator signals the children as it
+	// starts and times it.
 	Run func(ctx context.Context, ids []string) error
 }
 
@@ -133,6 +137,9 @@ func (c *clusterRun) finish(r *report.Report) {
 		r.Memory.BrokerPerDevice = float64(conn-base) / float64(connected)
 	}
 	if rv := c.rep.Revocation; rv != nil && r.Revocation != nil {
+		if c.o.Revoke.Group != "" {
+			rv.Devices = r.Revocation.Revoked // the group's devices that enrolled
+		}
 		var after, fromStart []float64
 		for _, at := range r.Revocation.DropsUnixNano {
 			t := time.Unix(0, at)

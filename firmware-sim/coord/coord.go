@@ -170,6 +170,9 @@ func (o Options) children(t fleet.Target) ([]*child, error) {
 			"--keep-samples", "--out", c.out, "--name", "report", "--progress-every", "1s")
 		if o.Revoke != nil {
 			c.args = append(c.args, "--external-revoke", itoa(o.Revoke.Every))
+			if o.Revoke.Group != "" {
+				c.args = append(c.args, "--external-revoke-group", o.Revoke.Group)
+			}
 		}
 		first += sources
 		out[i] = c

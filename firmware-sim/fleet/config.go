@@ -71,9 +71,13 @@ type Config struct {
 	// ExternalRevokeEvery marks every n-th device (Marked) as one that a
 	// command outside the simulator revokes during the steady phase (a
 	// coordinator's bulk revocation); ExternalRevoke delivers the moment
-	// it starts, before 3/4 of Duration.
+	// it starts, before 3/4 of Duration. With ExternalRevokeGroup the
+	// marked devices enroll into that group (made to allow tokens), so
+	// the command can name the group: it then holds exactly the marked
+	// devices that enrolled.
 	ExternalRevokeEvery int
 	ExternalRevoke      <-chan struct{}
+	ExternalRevokeGroup string
 
 	// APIIdleClose relays the agents' provisioning connections and
 	// closes them after this long idle (see relay); zero connects the

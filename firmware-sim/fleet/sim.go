@@ -133,22 +133,35 @@ func (s *sim) makeDevices(ctx context.Context) error {
 			done: make(chan struct{})}
 	}
 	s.m.mark("setup")
-	tokens, err := s.createTokens(ctx, n-k)
-	if err != nil {
-		return err
-	}
-	// The TPM devices are spread through the fleet, the rest take tokens.
+	// The TPM devices are spread through the fleet, the rest take tokens;
+	// the devices an outside command revokes take them from their own
+	// group, which it names.
 	tpmEvery := 0
 	if k > 0 {
 		tpmEvery = n / k
 	}
-	var tpmDevs []*device
+	var tpmDevs, soft, marked []*device
 	for _, d := range s.devices {
-		if tpmEvery > 0 && d.idx%tpmEvery == 0 && len(tpmDevs) < k {
+		switch {
+		case tpmEvery > 0 && d.idx%tpmEvery == 0 && len(tpmDevs) < k:
 			tpmDevs = append(tpmDevs, d)
-			continue
+		case Marked(d.idx, s.cfg.ExternalRevokeEvery) && s.cfg.ExternalRevokeGroup != "":
+			marked = append(marked, d)
+		default:
+			soft = append(soft, d)
 		}
-		d.token, tokens = tokens[0], tokens[1:]
+	}
+	for _, part := range []struct {
+		group string
+		devs  []*device
+	}{{s.cfg.Group, soft}, {s.cfg.ExternalRevokeGroup, marked}} {
+		tokens, err := s.createTokens(ctx, part.group, len(part.devs))
+		if err != nil {
+			return err
+		}
+		for i, d := range part.devs {
+			d.token = tokens[i]
+		}
 	}
 	if k > 0 {
 		return s.setupTPMDevices(ctx, tpmDevs)

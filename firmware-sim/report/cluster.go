@@ -25,7 +25,7 @@ type BrokerProc struct {
 
 // BulkRevocation is one operator command revoking many connected devices.
 type BulkRevocation struct {
-	Devices        int     `json:"devices"`         // IDs the command named
+	Devices        int     `json:"devices"`         // devices the command named (of a group: those that reached a session)
 	CommandSeconds float64 `json:"command_seconds"` // start to return
 	// OpenAtReturn counts the sessions still up when the command returned.
 	OpenAtReturn int `json:"open_at_return"`

@@ -81,6 +81,7 @@ Exit status: 0 all checks held, 3 the run finished but a check failed,
 	f.IntVar(&cfg.Rotate, "rotate", 0, "devices to rotate under load (agent.Rotate)")
 	f.Float64Var(&cfg.RevokeShare, "revoke", 0, "share of devices to revoke mid-run, e.g. 0.1")
 	f.IntVar(&cfg.ExternalRevokeEvery, "external-revoke", 0, "every n-th device is revoked by a command outside this process (a coordinator's bulk revocation), which sends SIGUSR1 as it starts")
+	f.StringVar(&cfg.ExternalRevokeGroup, "external-revoke-group", "", "token group of the devices --external-revoke marks (default: the same group as the rest)")
 	f.DurationVar(&cfg.BackoffMin, "backoff-min", 0, "agent reconnect backoff floor (default 1s)")
 	f.DurationVar(&cfg.BackoffMax, "backoff-max", 0, "agent reconnect backoff ceiling (default 30s)")
 	f.DurationVar(&cfg.ConnectTimeout, "connect-timeout", 0, "agent connect timeout (default 30s)")
