@@ -3,9 +3,7 @@ package test
 import (
 	"crypto/tls"
 	"fmt"
-	"os"
 	"slices"
-	"strconv"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -35,16 +33,7 @@ func (r *fanRound) arrived(at time.Time) {
 
 // fanoutSubscribers is how many subscribers BenchmarkBusFanout connects:
 // FLEETGATE_BENCH_SUBSCRIBERS, 10,000 by default.
-func fanoutSubscribers(b *testing.B) int {
-	n := 10000
-	if v := os.Getenv("FLEETGATE_BENCH_SUBSCRIBERS"); v != "" {
-		var err error
-		if n, err = strconv.Atoi(v); err != nil || n < 1 {
-			b.Fatalf("FLEETGATE_BENCH_SUBSCRIBERS=%q: want a positive count", v)
-		}
-	}
-	return n
-}
+func fanoutSubscribers(b *testing.B) int { return envCount(b, "FLEETGATE_BENCH_SUBSCRIBERS", 10000) }
 
 // BenchmarkBusFanout publishes one message on one broker to n
 // subscribers spread over three brokers routed over NATS and measures the

@@ -6,7 +6,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -35,17 +34,7 @@ type fleetBench struct {
 const sessionsPerProcess = 19000
 
 func fleetBenchConfig(b *testing.B) fleetBench {
-	env := func(name string, def int) int {
-		v := os.Getenv(name)
-		if v == "" {
-			return def
-		}
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 {
-			b.Fatalf("%s=%q: want a positive count", name, v)
-		}
-		return n
-	}
+	env := func(name string, def int) int { return envCount(b, name, def) }
 	c := fleetBench{devices: env("FLEETGATE_FLEET_DEVICES", 100000)}
 	c.brokers = env("FLEETGATE_FLEET_BROKERS", (c.devices+sessionsPerProcess-1)/sessionsPerProcess)
 	// Simulator processes: two per broker at least, each under the limit

@@ -19,13 +19,18 @@ import (
 
 // bulkBenchDevices is how many connected devices BenchmarkBulkRevocation
 // revokes: FLEETGATE_BENCH_DEVICES, 10,000 by default.
-func bulkBenchDevices(b *testing.B) int {
-	n := 10000
-	if v := os.Getenv("FLEETGATE_BENCH_DEVICES"); v != "" {
-		var err error
-		if n, err = strconv.Atoi(v); err != nil || n < 1 {
-			b.Fatalf("FLEETGATE_BENCH_DEVICES=%q: want a positive count", v)
-		}
+func bulkBenchDevices(b *testing.B) int { return envCount(b, "FLEETGATE_BENCH_DEVICES", 10000) }
+
+// envCount reads a positive count from the environment variable name,
+// def when it is unset; anything else fails b.
+func envCount(b testing.TB, name string, def int) int {
+	v := os.Getenv(name)
+	if v == "" {
+		return def
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 1 {
+		b.Fatalf("%s=%q: want a positive count", name, v)
 	}
 	return n
 }
