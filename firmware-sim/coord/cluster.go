@@ -87,16 +87,26 @@ func rssOf(pid int) uint64 {
 // then runs the revocation: SIGUSR1 to every child, then the command.
 func (c *clusterRun) watch(ctx context.Context, b *board, children []*child) {
 	defer close(c.revoked)
+	// The brokers' memory is read at the most sessions seen, so a run
+	// that never reaches its publishing phase still reports it.
+	most := int64(-1)
+	read := func() {
+		if n := b.sessions(); n > most {
+			most = n
+			for i := range c.rep.Brokers {
+				c.rep.Brokers[i].RSSConnected = rssOf(c.rep.Brokers[i].PID)
+			}
+		}
+	}
 	for !b.allPublishing() {
 		select {
 		case <-ctx.Done():
 			return
-		case <-time.After(500 * time.Millisecond):
+		case <-time.After(2 * time.Second):
+			read()
 		}
 	}
-	for i := range c.rep.Brokers {
-		c.rep.Brokers[i].RSSConnected = rssOf(c.rep.Brokers[i].PID)
-	}
+	read()
 	rv := c.o.Revoke
 	if rv == nil {
 		return

@@ -88,6 +88,17 @@ func (b *board) allPublishing() bool {
 	return true
 }
 
+// sessions is the children's sessions up, in all.
+func (b *board) sessions() int64 {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	var n int64
+	for _, st := range b.byChild {
+		n += st.sessions
+	}
+	return n
+}
+
 // line is the combined status of all children.
 func (b *board) line() string {
 	b.mu.Lock()
