@@ -143,6 +143,7 @@ func (c *clusterRun) finish(r *report.Report) {
 		}
 	}
 	r.Memory.BrokerSource, r.Memory.BrokerBaseline, r.Memory.BrokerConnected = "proc", base, conn
+	r.Memory.BrokerPerDevice = 0
 	if connected > 0 && conn > base {
 		r.Memory.BrokerPerDevice = float64(conn-base) / float64(connected)
 	}
