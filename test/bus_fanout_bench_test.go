@@ -70,13 +70,7 @@ func BenchmarkBusFanout(b *testing.B) {
 	var warm atomic.Int64 // subscribers that saw a warm-up message
 	start = time.Now()
 	conns := make([]*mqttConn, n)
-	b.Cleanup(func() {
-		for _, c := range conns {
-			if c != nil {
-				c.Close()
-			}
-		}
-	})
+	closeAtCleanup(b, conns)
 	parallel(b, n, 16, func(i int) error {
 		id := fmt.Sprintf("fan-%05d", i)
 		c, code, err := f.open(f.brokers[i%len(f.brokers)], certs[i], id)
