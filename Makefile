@@ -8,7 +8,7 @@ DATA    ?= data
 BENCHTIME ?= 3s
 FUZZTIME  ?= 30s
 
-.PHONY: all build run test test-deps test-quick vet bench bench-connect bench-ocsp bench-cluster bench-100k bench-revoke bench-hsm sim sim-multi fuzz attack soak cross clean
+.PHONY: all build run test test-deps test-quick vet bench bench-connect bench-ocsp bench-cluster bench-100k bench-revoke bench-hsm bench-est bench-console sim sim-multi fuzz attack soak cross clean
 
 all: build
 
@@ -37,7 +37,7 @@ test-deps:
 # simulator and on swtpm, and end-to-end tests in test/ that start the real
 # server binary and drive it with paho and Debian's mosquitto clients.
 test: test-deps vet
-	FLEETGATE_REQUIRE_ETCD=1 FLEETGATE_REQUIRE_NATS=1 FLEETGATE_REQUIRE_SOFTHSM=1 $(GO) test -count=1 -timeout 14m -tags $(TEST_TAGS) ./...
+	FLEETGATE_REQUIRE_ETCD=1 FLEETGATE_REQUIRE_NATS=1 FLEETGATE_REQUIRE_SOFTHSM=1 FLEETGATE_REQUIRE_NODE=1 $(GO) test -count=1 -timeout 14m -tags $(TEST_TAGS) ./...
 	# The registry's whole suite again, on etcd instead of bbolt files.
 	FLEETGATE_STORE_BACKEND=etcd $(GO) test -count=1 -timeout 5m ./store/
 
@@ -56,6 +56,13 @@ bench: test-deps build
 # intermediate in a SoftHSM token, in one run.
 bench-hsm: test-deps
 	$(GO) test -count=3 -run '^$$' -bench IssueHSM -benchtime 2000x ./provisioning/ca/ | grep -E "Benchmark|ok|FAIL"
+
+# The console over 100,000 devices: server time per device-list page and
+# search (goal p99 < 50 ms), and the server's CPU with 20 consoles open on
+# the live overview of an idle fleet (goal < 2% of one core).
+bench-console: test-deps
+	$(GO) test -count=1 -run '^$$' -bench ConsoleDeviceList -benchtime 1x -v ./provisioning/api/ | grep -E "reference|ms|Benchmark|ok|FAIL"
+	$(GO) test -count=1 -run '^$$' -bench ConsoleIdleCPU -benchtime 1x -timeout 20m -v ./test/ | grep -E "server CPU|Benchmark|ok|FAIL"
 
 # Scale-out, in one run: connects/s of a broker on etcd beside one on
 # bbolt; revocation fan-out to three brokers, p50/p99; QoS 0 and QoS 1
@@ -82,6 +89,10 @@ bench-100k: test-deps
 # on a 3-member etcd cluster with three brokers.
 bench-revoke: test-deps
 	$(GO) test -count=1 -run '^$$' -bench BulkRevocation -benchtime 1x -timeout 60m -v ./test/ | grep -E "devices registered|sessions open|command|Benchmark|ok|FAIL"
+
+# EST simpleenroll beside the JSON token route, same server, same run.
+bench-est:
+	$(GO) test -run '^$$' -bench BenchmarkESTEnrollment -benchtime 2000x -count 3 ./provisioning/api/ | grep -E "Benchmark|ok|FAIL"
 
 bench-connect:
 	$(GO) test -run '^$$' -bench BenchmarkConnect -benchtime 2000x -count 3 -v ./broker/ | grep -E "key exchange|Benchmark|broker/bare"

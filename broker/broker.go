@@ -35,6 +35,7 @@ type Broker struct {
 	reg      Registry
 	log      *slog.Logger
 	sessions *sessions
+	seen     *seenLog // lastseen.go
 
 	// Settings that may change while the broker runs (trust.go).
 	trust            *trust
@@ -67,10 +68,12 @@ func New(cfg Config, reg Registry) (*Broker, error) {
 		reg:      reg,
 		log:      cfg.Logger,
 		sessions: newSessions(),
+		seen:     &seenLog{},
 		trust:    newTrust(cfg),
 		pending:  newPendingSet(cfg.MaxPending),
 		done:     make(chan struct{}),
 	}
+	b.trust.foreign = newForeignTrust(reg)
 	b.handshakeTimeout.Store(int64(cfg.HandshakeTimeout))
 	return b, nil
 }
@@ -126,8 +129,12 @@ func (b *Broker) Start(ctx context.Context) error {
 	if m == nil {
 		m = NewMetrics(nil)
 	}
-	h := &hook{ctx: wctx, server: server, reg: b.reg, sessions: b.sessions, log: b.log, now: time.Now, metrics: m, changes: newChangeClock(),
-		owner: newOwner(), claims: make(chan struct{}, maxClaims)}
+	h := &hook{ctx: wctx, server: server, reg: b.reg, sessions: b.sessions, seen: b.seen, log: b.log, now: time.Now, metrics: m, changes: newChangeClock(),
+		owner: newOwner(), claims: make(chan struct{}, maxClaims), foreignCAs: b.trust.foreign}
+	if err := b.startForeign(wctx); err != nil {
+		cancel()
+		return err
+	}
 	l := newListener(b.cfg.Addr, b.trust.listenerConfig(), b.handshakeDeadline, b.pending, b.log)
 	l.metrics = m
 	if err := server.AddHook(h, nil); err != nil {
@@ -136,11 +143,13 @@ func (b *Broker) Start(ctx context.Context) error {
 		return fmt.Errorf("add broker hook: %w", err)
 	}
 	if b.cfg.Bus != nil {
-		if err := server.AddHook(newRouter(server, b.cfg.Bus, b.log.With("component", "bus"), m), nil); err != nil {
+		r := newRouter(server, b.cfg.Bus, h.OnACLCheck, b.cfg.Retained, b.log.With("component", "bus"), m)
+		if err := server.AddHook(r, nil); err != nil {
 			cancel()
 			_ = server.Close()
 			return fmt.Errorf("add bus hook: %w", err)
 		}
+		r.start(wctx) // retained messages are in before anyone subscribes
 	}
 	// Gives the memory a connect burst left behind back to the OS once the
 	// broker is quiet; it only counts sessions, it admits no one.

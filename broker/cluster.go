@@ -58,6 +58,12 @@ func (h *hook) claimSession(s *session) {
 	go func() {
 		h.claims <- struct{}{}
 		defer func() { <-h.claims }()
+		// A device that already left (perhaps for another broker, whose
+		// claim may be in already) is not claimed late from here: that
+		// late claim would end its newer session there.
+		if s.cl.Closed() || s.dropped.Load() || s.replaced.Load() {
+			return
+		}
 		rev, err := c.ClaimSession(h.ctx, s.deviceID, h.owner)
 		if err != nil {
 			// The session stays: the other brokers only learn of it at the

@@ -97,6 +97,10 @@ type Config struct {
 	// accepted messages go out on it, and messages of other brokers come
 	// in for local subscribers. Nil: a broker on its own.
 	Bus Bus
+
+	// Retained, with Bus, keeps retained messages cluster-wide
+	// (route_retain.go). Nil: each broker keeps its own.
+	Retained RetainedStore
 }
 
 // withDefaults returns c with every zero field set to its default.

@@ -41,7 +41,14 @@ func (h *hook) decide(cl *mqtt.Client, pk packets.Packet) admission {
 		return admission{reason: reasonNoClientCert}
 	}
 	a := admission{serial: serialHex(leaf), notAfter: leaf.NotAfter}
-	if a.deviceID, a.reason = checkLeaf(leaf, h.now()); a.reason != "" {
+	if fc, chain, ok := h.foreignCAs.match(cs.ConnectionState()); ok {
+		// A chain to a registered foreign CA: its own checks and the
+		// registration on first connect, then the same checks as ours.
+		if a.deviceID, a.reason, a.err = h.admitForeign(fc, leaf, chain); a.reason != "" || a.err != nil {
+			a.failed = "foreign device registration"
+			return a
+		}
+	} else if a.deviceID, a.reason = checkLeaf(leaf, h.now()); a.reason != "" {
 		return a
 	}
 	a.clock = h.changes.read(a.deviceID)

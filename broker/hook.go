@@ -26,6 +26,7 @@ type hook struct {
 	server   *mqtt.Server
 	reg      Registry
 	sessions *sessions
+	seen     *seenLog
 	log      *slog.Logger
 	now      func() time.Time
 	metrics  *Metrics
@@ -49,6 +50,10 @@ type hook struct {
 	// claim: a claim of ours that commits below it has already lost. owned
 	// holds the latest of this broker's claims.
 	foreign, owned sync.Map
+
+	// foreignCAs are the registered foreign device CAs (foreign.go); nil
+	// when the registry keeps none.
+	foreignCAs *foreignTrust
 }
 
 var _ mqtt.Hook = (*hook)(nil)
@@ -169,6 +174,7 @@ func (h *hook) OnConnectAuthenticate(cl *mqtt.Client, _ packets.Packet) bool {
 	}
 	s.startExpiry(func() { h.drop(s, reasonExpired, s.notAfter) })
 	h.metrics.connects.Inc()
+	h.seen.mark(s.deviceID, h.now())
 	h.log.Info("device connected", "device", s.deviceID, "serial", s.serial, "remote", cl.Net.Remote)
 	return true
 }
@@ -264,6 +270,7 @@ func (h *hook) OnDisconnect(cl *mqtt.Client, _ error, expire bool) {
 		return
 	}
 	s.stopExpiry()
+	h.seen.mark(s.deviceID, h.now())
 	if expire || cl.IsTakenOver() || s.replaced.Load() || s.dropped.Load() {
 		h.sessions.remove(s)
 	}

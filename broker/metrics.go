@@ -18,6 +18,7 @@ type Metrics struct {
 	dropDelay      prometheus.Histogram
 	evictions      prometheus.Counter
 	bus            *prometheus.CounterVec
+	busUp          prometheus.Gauge
 
 	reg prometheus.Registerer // for the gauges bound to a started broker
 }
@@ -55,13 +56,20 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Name: "fleetgate_broker_pending_evictions_total", Help: "Unauthenticated sockets evicted because max_pending was reached.",
 		}),
 		bus: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "fleetgate_bus_messages_total", Help: "Messages to (out) and from (in) other brokers over the bus, by result (sent, too_large, error; delivered, duplicate).",
+			Name: "fleetgate_bus_messages_total", Help: "Messages to (out) and from (in) other brokers over the bus, by result (sent, too_large, error, bus_down, retained, retained_error; delivered, duplicate, retained).",
 		}, []string{"direction", "result"}),
+		busUp: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "fleetgate_bus_connected", Help: "1 while the broker reaches the bus (NATS), 0 while routing to other brokers is paused.",
+		}),
 		reg: reg,
 	}
 	reg.MustRegister(m.connects, m.refusals, m.handshakes, m.handshakeFails, m.drops, m.dropDelay, m.evictions, m.bus)
 	return m
 }
+
+// bindBus registers fleetgate_bus_connected, for a broker joined to the
+// bus only: a broker on its own has no bus to be cut off from.
+func (m *Metrics) bindBus() { _ = m.reg.Register(m.busUp) }
 
 // bind registers the gauges that read a started broker's state.
 func (m *Metrics) bind(connected, pending func() float64) {

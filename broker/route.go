@@ -2,6 +2,7 @@ package broker
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"log/slog"
 	"sync"
@@ -39,7 +40,10 @@ const dedupSize = 4096
 // clients subscribe to, and delivers bus messages through an inline client
 // (the ACL runs at delivery, per recipient, in OnACLCheck). Shared
 // subscriptions are delivered through the bus only, as queue groups, so a
-// group gets one copy cluster-wide.
+// group gets one copy cluster-wide. It also forwards Wills
+// (route_will.go), keeps retained messages cluster-wide
+// (route_retain.go) and pauses routing while the bus is unreachable
+// (route_health.go).
 type router struct {
 	mqtt.HookBase
 	server  *mqtt.Server
@@ -48,6 +52,15 @@ type router struct {
 	metrics *Metrics
 	inline  *mqtt.Client
 	dedup   *bus.Dedup
+
+	// acl is the broker hook's ACL check, for Wills and retained
+	// messages, which reach the router without one (route_will.go).
+	acl func(cl *mqtt.Client, topic string, write bool) bool
+	// retained, when set, keeps retained messages cluster-wide
+	// (route_retain.go).
+	retained RetainedStore
+	// up is false while the bus is unreachable (route_health.go).
+	up atomic.Bool
 
 	mu       sync.Mutex
 	interest map[string]*interest // by filter, "$share/..." included
@@ -67,10 +80,19 @@ type interest struct {
 
 var _ mqtt.Hook = (*router)(nil)
 
-func newRouter(server *mqtt.Server, b Bus, log *slog.Logger, m *Metrics) *router {
-	return &router{server: server, bus: b, log: log, metrics: m,
+func newRouter(server *mqtt.Server, b Bus, acl func(*mqtt.Client, string, bool) bool, rs RetainedStore, log *slog.Logger, m *Metrics) *router {
+	r := &router{server: server, bus: b, log: log, metrics: m, acl: acl, retained: rs,
 		inline: server.NewClient(nil, "local", busInlineID, true), dedup: bus.NewDedup(dedupSize),
 		interest: map[string]*interest{}}
+	r.up.Store(true)
+	return r
+}
+
+// start watches the bus's reachability and loads the cluster's retained
+// messages (waiting a bounded time for them) until ctx ends.
+func (r *router) start(ctx context.Context) {
+	r.watchHealth(ctx)
+	r.loadRetained(ctx)
 }
 
 // ID names the hook in mochi's logs.
@@ -78,7 +100,8 @@ func (r *router) ID() string { return "fleetgate-bus" }
 
 // Provides declares the events the router handles.
 func (r *router) Provides(b byte) bool {
-	return bytes.Contains([]byte{mqtt.OnPublish, mqtt.OnSubscribed, mqtt.OnUnsubscribed, mqtt.OnSelectSubscribers}, []byte{b})
+	return bytes.Contains([]byte{mqtt.OnPublish, mqtt.OnSubscribed, mqtt.OnUnsubscribed, mqtt.OnSelectSubscribers,
+		mqtt.OnRetainMessage, mqtt.OnWillSent}, []byte{b})
 }
 
 // OnPublish forwards a PUBLISH the ACL accepted (mochi runs it after the
@@ -88,6 +111,18 @@ func (r *router) Provides(b byte) bool {
 func (r *router) OnPublish(cl *mqtt.Client, pk packets.Packet) (packets.Packet, error) {
 	if cl.Net.Inline {
 		return pk, nil
+	}
+	r.forward(cl, pk)
+	return pk, nil
+}
+
+// forward sends a message accepted here to the other brokers. While the
+// bus is unreachable it is counted and dropped rather than left in the
+// NATS client's reconnect buffer, to arrive late and all at once.
+func (r *router) forward(cl *mqtt.Client, pk packets.Packet) {
+	if !r.up.Load() {
+		r.metrics.bus.WithLabelValues("out", "bus_down").Inc()
+		return
 	}
 	switch err := r.bus.Publish(pk.TopicName, pk.Payload); {
 	case err == nil:
@@ -99,7 +134,6 @@ func (r *router) OnPublish(cl *mqtt.Client, pk packets.Packet) (packets.Packet, 
 		r.metrics.bus.WithLabelValues("out", "error").Inc()
 		r.log.Warn("message not sent to other brokers", "client_id", cl.ID, "topic", pk.TopicName, "error", err)
 	}
-	return pk, nil
 }
 
 // OnSubscribed adds the client to the interest of every filter granted.

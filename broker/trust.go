@@ -21,6 +21,10 @@ import (
 type trust struct {
 	cfg     Config // the fixed settings; ClientCAs is ignored
 	current atomic.Pointer[tls.Config]
+	// base is the device CA pool last set; the handshakes trust it plus
+	// the registered foreign CAs (foreign.go).
+	base    atomic.Pointer[x509.CertPool]
+	foreign *foreignTrust
 }
 
 func newTrust(cfg Config) *trust {
@@ -31,8 +35,9 @@ func newTrust(cfg Config) *trust {
 
 // set makes pool the device CA pool of every handshake from now on.
 func (t *trust) set(pool *x509.CertPool) {
+	t.base.Store(pool)
 	c := t.cfg.tlsConfig()
-	c.ClientCAs = pool
+	c.ClientCAs = t.foreign.pool(pool)
 	t.current.Store(c)
 }
 

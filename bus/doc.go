@@ -36,6 +36,17 @@
 //
 // Delivery is core NATS: at most once, in order per publisher per broker
 // pair, with nothing kept for a broker that is disconnected. QoS 1
-// durability, retained messages and sessions that move between brokers
-// need JetStream and are not built yet.
+// durability and sessions that move between brokers need JetStream and
+// are not built yet.
+//
+// # Retained messages
+//
+// Retained (retained.go) keeps the cluster's retained messages in the
+// JetStream key-value bucket RetainedBucket: one key per topic, the
+// topic's Subject; the value is the QoS byte followed by the payload; an
+// empty payload deletes the key. Every broker watches the bucket from its
+// start (the present keys first) and mirrors it into its own retained
+// store, so the last change per topic by revision wins everywhere. Set
+// fails at once with ErrDisconnected while NATS is unreachable rather than
+// wait for it; WatchReachable (health.go) reports those outages.
 package bus

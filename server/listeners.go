@@ -11,6 +11,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/fleetgate/fleetgate/broker"
+	"github.com/fleetgate/fleetgate/bus"
 	"github.com/fleetgate/fleetgate/provisioning/api"
 	"github.com/fleetgate/fleetgate/provisioning/ca"
 )
@@ -54,11 +55,13 @@ func (s *Server) startBroker(ctx context.Context, authority *ca.CA, metricsReg *
 		return err
 	}
 	var b broker.Bus
+	var rs broker.RetainedStore
 	if conn != nil {
-		s.bus, b = conn, conn
+		s.bus, b, rs = conn, conn, bus.NewRetained(conn)
 	}
 	brk, err := broker.New(broker.Config{
 		Bus:              b,
+		Retained:         rs,
 		Metrics:          broker.NewMetrics(metricsReg),
 		Addr:             cfg.MQTTAddr,
 		GetCertificate:   func(*tls.ClientHelloInfo) (*tls.Certificate, error) { return rl.current().ServerCertificate(), nil },
@@ -79,6 +82,13 @@ func (s *Server) startBroker(ctx context.Context, authority *ca.CA, metricsReg *
 	return nil
 }
 
+// The console asks the in-process broker who is connected and when each
+// device was last seen.
+var (
+	_ api.Sessions = (*broker.Broker)(nil)
+	_ api.LastSeer = (*broker.Broker)(nil)
+)
+
 // startAPI starts the operator and provisioning HTTPS API. A failure while
 // it serves is reported on Err.
 func (s *Server) startAPI(authority *ca.CA, metricsReg *prometheus.Registry) error {
@@ -88,6 +98,10 @@ func (s *Server) startAPI(authority *ca.CA, metricsReg *prometheus.Registry) err
 		Logger:          s.log.With("component", "api"),
 		DefaultLifetime: cfg.CertLifetime.Duration,
 		ChallengeTTL:    cfg.ChallengeTTL.Duration,
+		Gatherer:        metricsReg,
+	}
+	if s.brk != nil { // the console's "connected" comes from the broker in this process
+		apiCfg.Sessions, apiCfg.BrokerName = s.brk, s.at.MQTT
 	}
 	if cfg.EKRoots != "" {
 		var err error

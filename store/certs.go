@@ -82,7 +82,7 @@ func validateCert(c *Certificate) error {
 		return fmt.Errorf("%w: certificate %s: status %q on add (want %q)", ErrInvalid, c.Serial, c.Status, CertActive)
 	}
 	switch c.Attestation {
-	case "", AttestOperator, AttestTPM, AttestToken:
+	case "", AttestOperator, AttestTPM, AttestToken, AttestForeign:
 	default:
 		return fmt.Errorf("%w: certificate %s: unknown attestation %q", ErrInvalid, c.Serial, c.Attestation)
 	}

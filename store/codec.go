@@ -42,6 +42,7 @@ var (
 	bucketChallengeExpiry = []byte("challenge_expiry")
 	bucketTokens          = []byte("tokens")
 	bucketRotations       = []byte("rotations")
+	bucketForeignCAs      = []byte("foreign_cas")
 
 	keySchema = []byte("schema")
 	keySerial = []byte("serial")
@@ -54,7 +55,7 @@ var coreBuckets = [][]byte{bucketMeta, bucketDevices, bucketCerts, bucketCertDER
 // addedBuckets came later without a schema bump: they only add records an
 // older build never reads, so Open creates them in a file that lacks them.
 var addedBuckets = [][]byte{bucketGroups, bucketEKHash, bucketChallenges, bucketChallengesUsed,
-	bucketChallengeExpiry, bucketTokens, bucketRotations}
+	bucketChallengeExpiry, bucketTokens, bucketRotations, bucketForeignCAs}
 
 // indexPrefix is the certs_by_device key prefix of one device. The '/'
 // terminator keeps device "a" from matching the keys of device "ab".

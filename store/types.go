@@ -37,6 +37,10 @@ const (
 	AttestTPM Attestation = "tpm"
 	// AttestToken: the device presented a one-time enrollment token.
 	AttestToken Attestation = "token"
+	// AttestForeign: the certificate was issued by a registered foreign
+	// device CA (a chip vendor's or manufacturer's), not by us; the
+	// registry recorded it when the device first connected.
+	AttestForeign Attestation = "foreign"
 )
 
 // Device is one registry entry.

@@ -167,11 +167,18 @@ type pahoDevice struct {
 // pahoConnect connects a device with Eclipse paho; it must be admitted.
 func (e *attackEnv) pahoConnect(t *testing.T, cert tls.Certificate, id string) *pahoDevice {
 	t.Helper()
+	return connectPaho(t, e.addr, e.tlsConfig(&cert), id)
+}
+
+// connectPaho connects a device with Eclipse paho to the broker at addr;
+// it must be admitted. adjust may change the options (a Will, say).
+func connectPaho(t *testing.T, addr string, conf *tls.Config, id string, adjust ...func(*paho.ClientOptions)) *pahoDevice {
+	t.Helper()
 	d := &pahoDevice{msgs: make(chan paho.Message, 256), lost: make(chan error, 1)}
 	opts := paho.NewClientOptions().
-		AddBroker("ssl://" + e.addr).
+		AddBroker("ssl://" + addr).
 		SetClientID(id).
-		SetTLSConfig(e.tlsConfig(&cert)).
+		SetTLSConfig(conf).
 		SetProtocolVersion(4).
 		SetCleanSession(true).
 		SetAutoReconnect(false).
@@ -182,6 +189,9 @@ func (e *attackEnv) pahoConnect(t *testing.T, cert tls.Certificate, id string) *
 		SetOrderMatters(true).
 		SetDefaultPublishHandler(func(_ paho.Client, m paho.Message) { d.msgs <- m }).
 		SetConnectionLostHandler(func(_ paho.Client, err error) { d.lost <- err })
+	for _, a := range adjust {
+		a(opts)
+	}
 	d.Client = paho.NewClient(opts)
 	tok := d.Connect()
 	if !tok.WaitTimeout(attackWait) {

@@ -102,9 +102,14 @@ func (f *fleet) open(b *server, cert tls.Certificate, id string) (*mqttConn, byt
 
 // openTrusting is open for a device that verifies the broker with roots.
 func openTrusting(b *server, roots *x509.CertPool, cert tls.Certificate, id string) (*mqttConn, byte, error) {
-	conf := &tls.Config{RootCAs: roots, ServerName: "127.0.0.1",
+	return connectMQTT(b.MQTT, deviceTLS(roots, cert), id)
+}
+
+// deviceTLS is a device's TLS configuration: cert, and roots to verify
+// the broker.
+func deviceTLS(roots *x509.CertPool, cert tls.Certificate) *tls.Config {
+	return &tls.Config{RootCAs: roots, ServerName: "127.0.0.1",
 		GetClientCertificate: func(*tls.CertificateRequestInfo) (*tls.Certificate, error) { return &cert, nil }}
-	return connectMQTT(b.MQTT, conf, id)
 }
 
 // connect is open followed by closing the connection.

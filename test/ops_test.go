@@ -66,6 +66,10 @@ func TestOpsEndpoints(t *testing.T) {
 			t.Errorf("/metrics lacks %q", want)
 		}
 	}
+	// A server without a bus has none to be cut off from.
+	if strings.Contains(metrics, "fleetgate_bus_connected") {
+		t.Error("/metrics of a server without a bus shows fleetgate_bus_connected")
+	}
 
 	code, der := httpGet(t, s.Ops+"/crl")
 	if code != 200 {

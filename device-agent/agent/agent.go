@@ -164,34 +164,11 @@ func (a *Agent) Run(ctx context.Context) error {
 		return ErrRunning
 	}
 	defer a.running.Store(false)
-
-	store := a.store
-	if store == nil {
-		d, err := OpenStateDir(a.cfg.StateDir)
-		if err != nil {
-			return err
-		}
-		defer d.Close()
-		store = d
-	}
-	keys, err := a.openKeys()
+	r, done, err := a.start()
 	if err != nil {
 		return err
 	}
-	defer keys.close()
-	st, err := store.Load()
-	if err != nil {
-		return err
-	}
-	if st != nil && (st.DeviceID != a.cfg.DeviceID || st.KeySource != a.cfg.KeySource) {
-		return fmt.Errorf("%w: the state belongs to device %q with %s keys, not %q with %s keys",
-			ErrState, st.DeviceID, st.KeySource, a.cfg.DeviceID, a.cfg.KeySource)
-	}
-	r := &runner{a: a, cfg: a.cfg, log: a.cfg.Logger.With("device", a.cfg.DeviceID), store: store, keys: keys, st: st}
-	if err := r.loadTrust(); err != nil {
-		return err
-	}
-	r.pickBroker()
+	defer done()
 	err = r.run(ctx)
 	if errors.Is(err, errStopped) {
 		err = nil
@@ -200,10 +177,56 @@ func (a *Agent) Run(ctx context.Context) error {
 	return err
 }
 
+// start opens the state and the key source, loads the state and the
+// trust it holds, and returns the runner over them and what closes them.
+// Run and Enrol share it.
+func (a *Agent) start() (*runner, func(), error) {
+	var closers []func() error
+	done := func() {
+		for i := len(closers) - 1; i >= 0; i-- {
+			_ = closers[i]()
+		}
+	}
+	store := a.store
+	if store == nil {
+		d, err := OpenStateDir(a.cfg.StateDir)
+		if err != nil {
+			return nil, done, err
+		}
+		closers = append(closers, d.Close)
+		store = d
+	}
+	keys, err := a.openKeys()
+	if err != nil {
+		done()
+		return nil, func() {}, err
+	}
+	closers = append(closers, keys.close)
+	st, err := store.Load()
+	if err == nil && st != nil && (st.DeviceID != a.cfg.DeviceID || st.KeySource != a.cfg.KeySource) {
+		err = fmt.Errorf("%w: the state belongs to device %q with %s keys, not %q with %s keys",
+			ErrState, st.DeviceID, st.KeySource, a.cfg.DeviceID, a.cfg.KeySource)
+	}
+	r := &runner{a: a, cfg: a.cfg, log: a.cfg.Logger.With("device", a.cfg.DeviceID), store: store, keys: keys, st: st}
+	if err == nil {
+		err = r.loadTrust()
+	}
+	if err != nil {
+		done()
+		return nil, func() {}, err
+	}
+	r.pickBroker()
+	return r, done, nil
+}
+
 // openKeys returns the configured key source.
 func (a *Agent) openKeys() (keySource, error) {
 	if a.cfg.KeySource == KeyTPM {
-		return openTPMKeys(a.cfg, a.cfg.Logger.With("device", a.cfg.DeviceID))
+		k, err := openTPMKeys(a.cfg, a.cfg.Logger.With("device", a.cfg.DeviceID))
+		if err != nil {
+			return nil, fmt.Errorf("%w: %w", ErrNoTPM, err)
+		}
+		return k, nil
 	}
 	return newSoftwareKeys(a.cfg), nil
 }

@@ -51,3 +51,11 @@ var ErrClock = errors.New("agent: device clock is past the new certificate's exp
 // roots it holds, older than the one it holds, or malformed. The agent
 // keeps the roots it had and logs the refusal.
 var ErrTrustBundle = errors.New("agent: trust bundle refused")
+
+// ErrNoTPM is returned when the configured TPM cannot be opened: no
+// device node, no simulator listening, no permission.
+var ErrNoTPM = errors.New("agent: TPM not available")
+
+// ErrUnreachable is returned by Enrol when the provisioning service or
+// every broker gave no answer.
+var ErrUnreachable = errors.New("agent: server unreachable")

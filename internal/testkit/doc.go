@@ -12,6 +12,9 @@
 //   - swtpm: a freshly manufactured Debian swtpm with EK certificates.
 //   - etcdtest: a real etcd cluster of member processes on loopback.
 //   - deptest: checks that a package links nothing it must not.
+//   - natstest: real nats-server processes with JetStream, one or a
+//     routed cluster.
+//   - netcut: a loopback TCP proxy a test can cut and restore.
 //
 // Raw MQTT packets come from firmware-sim/mqttwire, which the load tools
 // already share. Helpers take testing.TB, call t.Helper and clean up with

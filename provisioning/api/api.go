@@ -9,6 +9,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/fleetgate/fleetgate/provisioning/ca"
 	"github.com/fleetgate/fleetgate/provisioning/wire"
 	"github.com/fleetgate/fleetgate/store"
@@ -64,6 +66,14 @@ type Config struct {
 	// Metrics receives the enrollment metrics (NewMetrics); nil keeps them
 	// private.
 	Metrics *Metrics
+
+	// Console settings (console.go): where the console learns which
+	// devices are connected and reads the broker's counters, and how often
+	// open consoles get fresh figures.
+	Sessions    Sessions
+	BrokerName  string // the in-process broker's MQTT address, shown as a session's broker
+	Gatherer    prometheus.Gatherer
+	ConsoleTick time.Duration
 }
 
 // API is the operator API. It is safe for concurrent use.
@@ -76,6 +86,9 @@ type API struct {
 	// Settings that may change while serving (live.go).
 	live            atomic.Pointer[material]
 	defaultLifetime atomic.Int64 // nanoseconds
+
+	csrf    *csrfKey
+	console *consoleState // console.go
 }
 
 // New returns the API over the registry db and the CA authority.
@@ -107,9 +120,10 @@ func New(db *store.DB, authority *ca.CA, cfg Config) *API {
 	if cfg.MaxImportBytes <= 0 {
 		cfg.MaxImportBytes = DefaultMaxImportBytes
 	}
-	a := &API{db: db, cfg: cfg, log: cfg.Logger, now: time.Now}
+	a := &API{db: db, cfg: cfg, log: cfg.Logger, now: time.Now, csrf: newCSRFKey()}
 	a.SetCA(authority)
 	a.defaultLifetime.Store(int64(cfg.DefaultLifetime))
+	a.console = newConsoleState(a)
 	return a
 }
 
@@ -136,6 +150,8 @@ func (a *API) Handler() http.Handler {
 
 	mux.Handle("PUT "+wire.PathGroup, a.operator(a.putGroup))
 	mux.Handle("GET "+wire.PathGroups, a.operator(a.listGroups))
+	mux.Handle("PUT "+wire.PathForeignCA, a.operator(a.putForeignCA))
+	mux.Handle("GET "+wire.PathForeignCAs, a.operator(a.listForeignCAs))
 	mux.Handle("POST "+wire.PathTokens, a.operator(a.createTokens))
 	mux.Handle("GET "+wire.PathTokens, a.operator(a.listTokens))
 	mux.Handle("POST "+wire.PathDevicesImport, a.operator(a.importDevices))
@@ -149,6 +165,9 @@ func (a *API) Handler() http.Handler {
 	mux.Handle("POST "+wire.PathRotationStart, m.instrument(a.device(a.startRotation)))
 	mux.Handle("POST "+wire.PathRotationFinish, m.instrument(a.device(a.finishRotation)))
 	mux.Handle("GET "+wire.PathTrustBundle, m.instrument(a.device(a.getTrustBundle)))
+	a.estRoutes(mux)
+
+	a.mountConsole(mux)
 
 	// Anything else gets the JSON error shape too, so clients never have to
 	// parse a plain text page.

@@ -26,6 +26,19 @@ func (a *API) operator(h operatorHandler) http.Handler {
 			a.fail(w, r, err)
 			return
 		}
+		leaf := r.TLS.PeerCertificates[0]
+		role, err := ca.OperatorRoleOf(leaf)
+		if err != nil {
+			err = fmt.Errorf("%w: %w", errUnauthenticated, err)
+		} else {
+			err = a.authorize(r, leaf.Raw, role)
+		}
+		if err != nil {
+			a.log.Warn("operator request refused", "method", r.Method, "path", r.URL.Path,
+				"remote", r.RemoteAddr, "operator", name, "reason", err)
+			a.fail(w, r, err)
+			return
+		}
 		h(w, r, store.Actor{Name: name, Remote: r.RemoteAddr})
 	})
 }

@@ -127,15 +127,21 @@ var enrollMessages = map[wire.Code]string{
 	wire.CodeInternal:          "internal error; the server log has the details",
 }
 
-// refuse answers a device request with err's enrollment code and logs the
-// refusal with the device and the full cause, so an operator can see which
-// check failed for which device.
+// refuse answers a device request with err's enrollment code as JSON.
 func (a *API) refuse(w http.ResponseWriter, r *http.Request, deviceID string, err error) {
+	code, msg := a.refusal(r, deviceID, err)
+	writeError(w, enrollStatus(code), code, msg)
+}
+
+// refusal logs and counts a refused device request, with the device and
+// the full cause so an operator can see which check failed for which
+// device, and returns its code and the message the device may read. Every
+// device route (JSON and EST) goes through it.
+func (a *API) refusal(r *http.Request, deviceID string, err error) (wire.Code, string) {
 	code := enrollCode(err)
-	status := enrollStatus(code)
 	a.cfg.Metrics.refusals.WithLabelValues(string(code)).Inc()
 	level := slog.LevelWarn
-	if status == http.StatusInternalServerError {
+	if code == wire.CodeInternal {
 		level = slog.LevelError
 	}
 	a.log.Log(r.Context(), level, "device request refused", "path", r.URL.Path, "device", deviceID,
@@ -144,5 +150,5 @@ func (a *API) refuse(w http.ResponseWriter, r *http.Request, deviceID string, er
 	if code == wire.CodeBadRequest || msg == "" {
 		msg = err.Error() // what was malformed is the caller's to fix
 	}
-	writeError(w, status, code, msg)
+	return code, msg
 }

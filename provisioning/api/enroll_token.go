@@ -1,6 +1,8 @@
 package api
 
 import (
+	"context"
+	"crypto/x509"
 	"encoding/base64"
 	"errors"
 	"net/http"
@@ -12,57 +14,83 @@ import (
 )
 
 // enrollToken serves POST /v1/enroll/token: a device of a group that allows
-// software keys presents a one-time token and a CSR. The token is consumed
-// in the registry transaction that creates the device and records its
-// certificate, so a token used concurrently yields exactly one certificate.
+// software keys presents a one-time token and a CSR. The JSON route and
+// EST's simpleenroll share enrolByToken, so policy, single use and the
+// audit log are decided once.
 func (a *API) enrollToken(w http.ResponseWriter, r *http.Request) {
 	var req wire.TokenRequest
 	if err := a.decode(w, r, &req, false); err != nil {
 		a.refuse(w, r, "", err)
 		return
 	}
-	id := req.DeviceID
-	if err := identity.ValidateID(id); err != nil {
-		a.refuse(w, r, "", err)
+	issued, err := a.enrolByToken(r.Context(), tokenEnrolment{
+		DeviceID: req.DeviceID, Token: req.Token, CSR: req.CSR, Remote: r.RemoteAddr,
+	})
+	if err != nil {
+		a.refuse(w, r, req.DeviceID, err)
 		return
+	}
+	writeJSON(w, http.StatusCreated, issued)
+}
+
+// tokenEnrolment is one token enrolment as any route receives it.
+type tokenEnrolment struct {
+	DeviceID string
+	Token    string
+	// CSR is the PEM request; ParsedCSR, when set, is used instead (EST
+	// sends DER).
+	CSR       string
+	ParsedCSR *x509.CertificateRequest
+	// Group, when set, must be the token's group (an EST label names it).
+	Group  string
+	Remote string
+}
+
+// enrolByToken is the one decision for a token enrolment. The token is
+// consumed in the registry transaction that creates the device and records
+// its certificate, so a token used concurrently yields exactly one
+// certificate.
+func (a *API) enrolByToken(ctx context.Context, e tokenEnrolment) (wire.Issued, error) {
+	id := e.DeviceID
+	if err := identity.ValidateID(id); err != nil {
+		return wire.Issued{}, err
 	}
 	// A string that cannot be a token is refused without reading the
 	// registry or spending a serial.
-	if !plausibleToken(req.Token) {
-		a.refuse(w, r, id, withCode(wire.CodeTokenInvalid, errors.New("token is not of the form fgt_<43 base64url characters>")))
-		return
+	if !plausibleToken(e.Token) {
+		return wire.Issued{}, withCode(wire.CodeTokenInvalid, errors.New("token is not of the form fgt_<43 base64url characters>"))
 	}
-	csr, err := parseDeviceCSR(req.CSR)
+	csr, err := e.ParsedCSR, error(nil)
+	if csr == nil {
+		csr, err = parseDeviceCSR(e.CSR)
+	}
 	if err == nil {
 		err = softwareCSR(csr)
 	}
 	if err != nil {
-		a.refuse(w, r, id, err)
-		return
+		return wire.Issued{}, err
 	}
 	// A device that exists may re-enroll with a token only when its
 	// certificate expired (store.CompleteEnrollment decides, in the same
 	// transaction that consumes the token).
-	hash := store.HashToken(req.Token)
+	hash := store.HashToken(e.Token)
 	// Judge the token with a read first, so a stale or guessed token costs
 	// neither a registry write (serial) nor a signature.
-	if _, err := a.db.CheckToken(r.Context(), hash); err != nil {
-		a.refuse(w, r, id, tokenErr(err))
-		return
+	if _, err := a.db.CheckToken(ctx, hash); err != nil {
+		return wire.Issued{}, tokenErr(err)
 	}
-	issued, err := a.issueFor(r.Context(), id, csr, store.AttestToken, func(rec store.Certificate) error {
-		return tokenErr(a.db.CompleteEnrollment(r.Context(), store.Enrollment{
+	issued, err := a.issueFor(ctx, id, csr, store.AttestToken, func(rec store.Certificate) error {
+		return tokenErr(a.db.CompleteEnrollment(ctx, store.Enrollment{
 			TokenHash:   hash,
-			Device:      store.Device{ID: id, Status: store.DeviceActive},
+			Device:      store.Device{ID: id, Group: e.Group, Status: store.DeviceActive},
 			Certificate: rec,
-		}, deviceActor(id, r.RemoteAddr)))
+		}, deviceActor(id, e.Remote)))
 	})
 	if err != nil {
-		a.refuse(w, r, id, err)
-		return
+		return wire.Issued{}, err
 	}
-	a.log.Info("device enrolled", "device", id, "serial", issued.Serial, "attestation", store.AttestToken, "remote", r.RemoteAddr)
-	writeJSON(w, http.StatusCreated, issued)
+	a.log.Info("device enrolled", "device", id, "serial", issued.Serial, "attestation", store.AttestToken, "remote", e.Remote)
+	return issued, nil
 }
 
 // tokenErr gives the registry's refusals of a token their codes.

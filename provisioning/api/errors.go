@@ -23,6 +23,11 @@ var (
 	// errUnauthenticated means the request carried no acceptable operator
 	// certificate.
 	errUnauthenticated = errors.New("operator client certificate required")
+	// errForbidden means a read-only operator asked for a change.
+	errForbidden = errors.New("read-only operator")
+	// errCSRF means a browser asked for a change without the console's
+	// CSRF token, or from another origin.
+	errCSRF = errors.New("cross-site request refused")
 	// errNoRoute means no route matches the method and path.
 	errNoRoute = errors.New("no such route")
 )
@@ -34,6 +39,10 @@ func statusOf(err error) (int, wire.Code) {
 	switch {
 	case errors.Is(err, errUnauthenticated):
 		return http.StatusUnauthorized, wire.CodeUnauthenticated
+	case errors.Is(err, errForbidden):
+		return http.StatusForbidden, wire.CodeForbidden
+	case errors.Is(err, errCSRF):
+		return http.StatusForbidden, wire.CodeCSRF
 	case errors.Is(err, store.ErrNotFound), errors.Is(err, errNoRoute):
 		return http.StatusNotFound, wire.CodeNotFound
 	case errors.Is(err, store.ErrExists):

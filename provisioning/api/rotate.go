@@ -62,53 +62,66 @@ func (a *API) finishRotation(w http.ResponseWriter, r *http.Request, d store.Dev
 		a.refuse(w, r, d.ID, err)
 		return
 	}
-	// The CSR's signature is checked before its key is trusted to look up
-	// an earlier rotation: the certificate is no secret, but a retry must
-	// still come from the key's holder.
 	csr, err := parseDeviceCSR(req.CSR)
-	if err == nil {
-		if sigErr := csr.CheckSignature(); sigErr != nil {
-			err = fmt.Errorf("%w: %w", attest.ErrCSRSignature, sigErr)
-		}
-	}
-	var kh string
-	if err == nil {
-		kh, err = keyHash(csr.PublicKey)
-	}
 	if err != nil {
 		a.refuse(w, r, d.ID, err)
 		return
 	}
-	if a.answerRetry(r.Context(), w, d.ID, old.Serial, kh) {
+	issued, retried, err := a.rotate(r, d, old, req, csr)
+	if err != nil {
+		a.refuse(w, r, d.ID, err)
 		return
 	}
-	var issued wire.Issued
+	status := http.StatusCreated
+	if retried {
+		status = http.StatusOK
+	}
+	writeJSON(w, status, issued)
+}
+
+// rotate is the one decision for a rotation, over JSON or EST's
+// simplereenroll: csr's key gets a certificate superseding old. retried
+// reports that the certificate had already been issued for this key.
+func (a *API) rotate(r *http.Request, d store.Device, old store.Certificate, req wire.RotationRequest, csr *x509.CertificateRequest) (issued wire.Issued, retried bool, err error) {
+	// The CSR's signature is checked before its key is trusted to look up
+	// an earlier rotation: the certificate is no secret, but a retry must
+	// still come from the key's holder.
+	if err := csr.CheckSignature(); err != nil {
+		return wire.Issued{}, false, fmt.Errorf("%w: %w", attest.ErrCSRSignature, err)
+	}
+	kh, err := keyHash(csr.PublicKey)
+	if err != nil {
+		return wire.Issued{}, false, err
+	}
+	if prev, ok := a.findRetry(r.Context(), d.ID, old.Serial, kh); ok {
+		return prev, true, nil
+	}
 	if len(d.AKPublic) > 0 {
 		issued, err = a.rotateTPM(r, d, old, req, csr)
 	} else {
 		issued, err = a.rotateSoftware(r, d, old, req, csr)
 	}
-	if errors.Is(err, store.ErrExists) && a.answerRetry(r.Context(), w, d.ID, old.Serial, kh) {
-		return // a concurrent retry recorded it first
+	if errors.Is(err, store.ErrExists) {
+		if prev, ok := a.findRetry(r.Context(), d.ID, old.Serial, kh); ok {
+			return prev, true, nil // a concurrent retry recorded it first
+		}
 	}
 	if err != nil {
-		a.refuse(w, r, d.ID, err)
-		return
+		return wire.Issued{}, false, err
 	}
 	a.log.Info("certificate rotated", "device", d.ID, "serial", issued.Serial, "supersedes", old.Serial, "remote", r.RemoteAddr)
-	writeJSON(w, http.StatusCreated, issued)
+	return issued, false, nil
 }
 
-// answerRetry answers with the certificate already issued to replace old
-// for the key, if there is one.
-func (a *API) answerRetry(ctx context.Context, w http.ResponseWriter, id, old, kh string) bool {
+// findRetry returns the certificate already issued to replace old for the
+// key, if there is one.
+func (a *API) findRetry(ctx context.Context, id, old, kh string) (wire.Issued, bool) {
 	prev, err := a.db.FindRotation(ctx, old, kh)
 	if err != nil {
-		return false // ErrNotFound, or a read failure the write path will meet again
+		return wire.Issued{}, false // ErrNotFound, or a read failure the write path will meet again
 	}
 	a.log.Info("rotation retried", "device", id, "serial", prev.Serial, "supersedes", old)
-	writeJSON(w, http.StatusOK, a.issued(a.authority(), prev))
-	return true
+	return a.issued(a.authority(), prev), true
 }
 
 // rotateTPM checks the AK remembered from enrollment certified the new key

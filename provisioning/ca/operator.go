@@ -38,6 +38,12 @@ func (ca *CA) IssueOperator(name string, lifetime time.Duration) (certPEM, keyPE
 }
 
 func issueOperator(parent *x509.Certificate, parentKey crypto.Signer, name string, now time.Time, lifetime time.Duration) (certPEM, keyPEM []byte, err error) {
+	return issueOperatorRole(parent, parentKey, name, "", now, lifetime)
+}
+
+// issueOperatorRole issues an operator certificate; an empty role writes no
+// role OU (an admin, like every certificate from before roles).
+func issueOperatorRole(parent *x509.Certificate, parentKey crypto.Signer, name string, role OperatorRole, now time.Time, lifetime time.Duration) (certPEM, keyPEM []byte, err error) {
 	uri, err := operatorURI(name)
 	if err != nil {
 		return nil, nil, err
@@ -50,7 +56,11 @@ func issueOperator(parent *x509.Certificate, parentKey crypto.Signer, name strin
 	if err != nil {
 		return nil, nil, err
 	}
-	cert, err := sign(clientTemplate(name, uri, notBefore, notAfter), parent, key.Public(), parentKey)
+	tmpl := clientTemplate(name, uri, notBefore, notAfter)
+	if role != "" {
+		tmpl.Subject.OrganizationalUnit = []string{RoleOUPrefix + string(role)}
+	}
+	cert, err := sign(tmpl, parent, key.Public(), parentKey)
 	if err != nil {
 		return nil, nil, err
 	}

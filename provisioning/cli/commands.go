@@ -15,8 +15,10 @@ func Commands() []*cobra.Command {
 		certCommand(&options{}),
 		auditCommand(&options{}),
 		groupCommand(&options{}),
+		foreignCACommand(&options{}),
 		tokenCommand(&options{}),
 		caCommand(),
+		operatorCommand(),
 	}
 }
 

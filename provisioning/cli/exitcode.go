@@ -30,7 +30,7 @@ Exit codes:
   3  not found
   4  conflict: already exists, or the current state forbids the change
   5  bad input, refused by the server or by a local check
-  6  cannot reach or authenticate to the server`
+  6  cannot reach or authenticate to the server, or the operator's role forbids the change`
 
 // errBadInput marks input refused before it reached the server (an
 // unreadable CSR file, a key file that already exists).

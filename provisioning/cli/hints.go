@@ -48,6 +48,8 @@ func (o *options) withHint(cmd *cobra.Command, err error) error {
 			hint = "see the current state with `fleetgate device show ID`"
 		case wire.CodeBadRequest:
 			hint = "fix the input and run the command again"
+		case wire.CodeForbidden:
+			hint = "changes need an operator certificate with the admin role (fleetgate operator issue NAME --role admin)"
 		default:
 			hint = "the server log has the details"
 		}

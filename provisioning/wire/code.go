@@ -20,6 +20,12 @@ const (
 	// CodeInvalidState: the record's state does not allow the change (a
 	// suspended device is not issued certificates, a revocation is final).
 	CodeInvalidState Code = "invalid_state"
+	// CodeForbidden: the operator's certificate carries the read-only
+	// role and the request would change something.
+	CodeForbidden Code = "forbidden"
+	// CodeCSRF: a browser request that would change something came without
+	// the console's CSRF token or from another site.
+	CodeCSRF Code = "csrf"
 )
 
 // Codes of the enrollment and rotation routes: credential activation and

@@ -28,9 +28,13 @@ const (
 	PathRevocations = "/v1/revocations"
 
 	PathGroups = "/v1/groups"
-	PathGroup  = "/v1/groups/{name}"
-	PathTokens = "/v1/tokens"
-	PathAudit  = "/v1/audit"
+	// PathForeignCAs lists the foreign device CAs; PathForeignCA puts one
+	// (ForeignCARequest).
+	PathForeignCAs = "/v1/foreign-cas"
+	PathForeignCA  = "/v1/foreign-cas/{name}"
+	PathGroup      = "/v1/groups/{name}"
+	PathTokens     = "/v1/tokens"
+	PathAudit      = "/v1/audit"
 
 	// Device routes: enrollment needs no client certificate, rotation the
 	// device's current one.
@@ -39,6 +43,15 @@ const (
 	PathToken          = "/v1/enroll/token"
 	PathRotationStart  = "/v1/rotate/start"
 	PathRotationFinish = "/v1/rotate/finish"
+
+	// EST (RFC 7030): PathEST followed by one of the operations below,
+	// or by "<label>/" and the operation, where the label names the
+	// device group the enrolment must belong to.
+	PathEST           = "/.well-known/est"
+	ESTCACerts        = "cacerts"
+	ESTSimpleEnroll   = "simpleenroll"
+	ESTSimpleReenroll = "simplereenroll"
+	ESTCSRAttrs       = "csrattrs"
 )
 
 // Expand fills the one {wildcard} of pattern with value, escaped so that

@@ -34,6 +34,7 @@ const (
 	AttestOperator Attestation = "operator" // an operator submitted the CSR
 	AttestTPM      Attestation = "tpm"      // the device's TPM certified the key
 	AttestToken    Attestation = "token"    // the device presented a one-time token
+	AttestForeign  Attestation = "foreign"  // issued by a registered foreign device CA, recorded on first connect
 )
 
 // Device is one registered device as the operator routes show it.

@@ -22,6 +22,9 @@ var version = "dev"
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
 	defer stop()
+	if len(os.Args) > 1 && (os.Args[1] == "enrol" || os.Args[1] == "enroll") {
+		os.Exit(runEnrol(ctx, os.Args[2:], os.Getenv, os.Stdout, os.Stderr))
+	}
 	os.Exit(run(ctx, os.Args[1:], os.Getenv, os.Stderr))
 }
 

@@ -87,6 +87,11 @@ func Build(t testing.TB, pkg string, env ...string) string {
 // build runs `go build` for pkg into the build directory, with flags and
 // env added.
 func build(pkg, name string, env []string, flags ...string) (string, string) {
+	return buildIn("", pkg, name, env, flags...)
+}
+
+// buildIn is build run in module directory mod ("" for this module).
+func buildIn(mod, pkg, name string, env []string, flags ...string) (string, string) {
 	dir, err := buildDir()
 	if err != nil {
 		return "", "bins: " + err.Error()
@@ -94,6 +99,7 @@ func build(pkg, name string, env []string, flags ...string) (string, string) {
 	out := filepath.Join(dir, name)
 	cmd := exec.Command("go", append(append([]string{"build", "-o", out}, flags...), pkg)...)
 	cmd.Env = append(os.Environ(), env...)
+	cmd.Dir = mod
 	if b, err := cmd.CombinedOutput(); err != nil {
 		return "", "bins: building " + pkg + " " + strings.Join(env, " ") + ": " + err.Error() + "\n" + string(b)
 	}

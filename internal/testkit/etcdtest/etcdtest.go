@@ -89,7 +89,7 @@ func Start(t testing.TB, n int) *Cluster {
 // the test. The files are returned for the client under test.
 func StartTLS(t testing.TB, n int) (*Cluster, *TLSFiles) {
 	t.Helper()
-	files, err := writeTLSFiles(t.TempDir())
+	files, err := WriteTLSFiles(t.TempDir())
 	if err != nil {
 		t.Fatalf("etcdtest: TLS files: %v", err)
 	}

@@ -38,9 +38,10 @@ func (f *TLSFiles) ClientConfig() (*tls.Config, error) {
 	return &tls.Config{RootCAs: pool, Certificates: []tls.Certificate{pair}, MinVersion: tls.VersionTLS12}, nil
 }
 
-// writeTLSFiles makes a CA, a server certificate for 127.0.0.1 and a
-// client certificate, and writes them into dir.
-func writeTLSFiles(dir string) (*TLSFiles, error) {
+// WriteTLSFiles makes a CA, a server certificate for 127.0.0.1 and a
+// client certificate, and writes them into dir. natstest uses the same
+// files for a TLS-only nats-server.
+func WriteTLSFiles(dir string) (*TLSFiles, error) {
 	caKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
 		return nil, err

@@ -88,6 +88,19 @@ func NewCA(t testing.TB, name string) *CA {
 	return &CA{Cert: cert, Key: key}
 }
 
+// Intermediate makes a CA named name signed by ca, as the issuing CA of a
+// chip vendor or manufacturer is.
+func (ca *CA) Intermediate(t testing.TB, name string) *CA {
+	t.Helper()
+	key := Key(t)
+	cert := ca.Issue(t, &x509.Certificate{
+		Subject:  pkix.Name{CommonName: name},
+		IsCA:     true,
+		KeyUsage: x509.KeyUsageCertSign | x509.KeyUsageCRLSign,
+	}, key.Public())
+	return &CA{Cert: cert, Key: key}
+}
+
 var foreign struct {
 	once sync.Once
 	ca   *CA

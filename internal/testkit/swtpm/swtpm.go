@@ -26,6 +26,11 @@ import (
 type TPM struct {
 	// Path is how tpmkey.Open reaches it: tcp://127.0.0.1:port?ctrl=port.
 	Path string
+	// TCTI is how tpm2-tools and tpm2-openssl reach it
+	// (TPM2TOOLS_TCTI, TPM2OPENSSL_TCTI): swtpm:host=127.0.0.1,port=N.
+	// That TCTI finds the control channel on port N+1, so Start serves
+	// it there.
+	TCTI string
 	// RootsFile is a PEM bundle of the localca root and the issuer that
 	// signs EK certificates, for --ek-roots.
 	RootsFile string
@@ -84,7 +89,8 @@ func Start(t testing.TB) *TPM {
 	// swtpm 0.7 cannot be handed a listening socket reliably (with
 	// --server fd=N it stops answering if the first client is slow), so it
 	// gets free ports and is polled until it listens.
-	cmdPort, ctrlPort := freePort(t), freePort(t)
+	cmdPort := freePortPair(t)
+	ctrlPort := cmdPort + 1
 	var out bytes.Buffer
 	srv := exec.Command("swtpm", "socket", "--tpm2", "--tpmstate", "dir="+state,
 		"--server", "type=tcp,bindaddr=127.0.0.1,port="+strconv.Itoa(cmdPort),
@@ -103,18 +109,29 @@ func Start(t testing.TB) *TPM {
 	})
 	waitListening(t, net.JoinHostPort("127.0.0.1", strconv.Itoa(ctrlPort)))
 	tpm.Path = fmt.Sprintf("tcp://127.0.0.1:%d?ctrl=%d", cmdPort, ctrlPort)
+	tpm.TCTI = fmt.Sprintf("swtpm:host=127.0.0.1,port=%d", cmdPort)
 	return tpm
 }
 
-// freePort asks the kernel for a free loopback port.
-func freePort(t testing.TB) int {
+// freePortPair returns a free loopback port N whose successor N+1 is free
+// too (swtpm's command and control ports, as the swtpm TCTI expects).
+func freePortPair(t testing.TB) int {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
+	for range 100 {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		port := ln.Addr().(*net.TCPAddr).Port
+		next, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port+1)))
+		_ = ln.Close()
+		if err == nil {
+			_ = next.Close()
+			return port
+		}
 	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
+	t.Fatal("no two consecutive free loopback ports")
+	return 0
 }
 
 // waitListening polls until addr accepts: swtpm signals readiness no other
