@@ -19,13 +19,18 @@ import (
 
 // bulkBenchDevices is how many connected devices BenchmarkBulkRevocation
 // revokes: FLEETGATE_BENCH_DEVICES, 10,000 by default.
-func bulkBenchDevices(b *testing.B) int {
-	n := 10000
-	if v := os.Getenv("FLEETGATE_BENCH_DEVICES"); v != "" {
-		var err error
-		if n, err = strconv.Atoi(v); err != nil || n < 1 {
-			b.Fatalf("FLEETGATE_BENCH_DEVICES=%q: want a positive count", v)
-		}
+func bulkBenchDevices(b *testing.B) int { return envCount(b, "FLEETGATE_BENCH_DEVICES", 10000) }
+
+// envCount reads a positive count from the environment variable name,
+// def when it is unset; anything else fails b.
+func envCount(b testing.TB, name string, def int) int {
+	v := os.Getenv(name)
+	if v == "" {
+		return def
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 1 {
+		b.Fatalf("%s=%q: want a positive count", name, v)
 	}
 	return n
 }
@@ -89,13 +94,7 @@ func bulkRevokeRun(b *testing.B, f *fleet, n int) {
 	var last time.Time
 	gone := make(chan struct{})
 	conns := make([]*mqttConn, n)
-	b.Cleanup(func() {
-		for _, c := range conns {
-			if c != nil {
-				c.Close()
-			}
-		}
-	})
+	closeAtCleanup(b, conns)
 	parallel(b, n, 16, func(i int) error {
 		c, closed, err := openSession(f.brokers[i%len(f.brokers)].MQTT, f.roots, certs[i], ids[i])
 		if err != nil {
@@ -132,6 +131,18 @@ func bulkRevokeRun(b *testing.B, f *fleet, n int) {
 		b.Name(), returned.Sub(start).Round(time.Millisecond), stillOpen, n, tail.Round(time.Millisecond), strings.TrimSpace(out))
 	b.ReportMetric(float64(returned.Sub(start).Milliseconds()), "command-ms")
 	b.ReportMetric(float64(tail.Milliseconds()), "last-drop-after-return-ms")
+}
+
+// closeAtCleanup closes the connections of conns (filled later) when
+// the benchmark ends.
+func closeAtCleanup(b testing.TB, conns []*mqttConn) {
+	b.Cleanup(func() {
+		for _, c := range conns {
+			if c != nil {
+				c.Close()
+			}
+		}
+	})
 }
 
 // parallel runs fn for 0..n-1 on workers goroutines and fails b on the

@@ -66,7 +66,9 @@ func (c *child) run(ctx context.Context, bin string, b *board) error {
 	if err := cmd.Start(); err != nil {
 		return fmt.Errorf("%w: process %d: %w", ErrChild, c.index, err)
 	}
+	c.mu.Lock()
 	c.pid = cmd.Process.Pid
+	c.mu.Unlock()
 	b.setRunning(c.index, true)
 	lines := make(chan struct{})
 	go func() {
@@ -94,6 +96,13 @@ func (c *child) run(ctx context.Context, bin string, b *board) error {
 		return fmt.Errorf("%w: process %d (pid %d, log %s): %w; last lines:\n%s", ErrChild, c.index, c.pid, c.log, err, c.lastLines())
 	}
 	return nil
+}
+
+// procID is the child's pid once started, else 0.
+func (c *child) procID() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.pid
 }
 
 // report reads the child's report.

@@ -44,6 +44,14 @@ type Options struct {
 	Target    fleet.Target
 	ServerLog io.Writer
 
+	// Brokers, when set, are the broker processes of the target: child i
+	// drives Brokers[i % len] instead of Target.Broker, and the report
+	// gets each broker's memory (report.Cluster).
+	Brokers []Broker
+	// Revoke, when set, is a bulk revocation the coordinator runs mid-run
+	// (it needs Brokers).
+	Revoke *Revoke
+
 	// Out receives proc-<i>/ (each child's report and logs) and
 	// proc-<i>.log (its output).
 	Out string
@@ -59,6 +67,9 @@ type Options struct {
 func Run(ctx context.Context, o Options) (*report.Report, error) {
 	if o.Procs < 1 || o.Devices < o.Procs || o.Binary == "" {
 		return nil, fmt.Errorf("%w: %d devices over %d processes (want at least one each), binary %q", ErrOptions, o.Devices, o.Procs, o.Binary)
+	}
+	if o.Revoke != nil && (len(o.Brokers) == 0 || o.Revoke.Every < 1 || o.Revoke.Run == nil) {
+		return nil, fmt.Errorf("%w: a revocation needs brokers, a positive every and a command", ErrOptions)
 	}
 	if o.ProgressEvery <= 0 {
 		o.ProgressEvery = 5 * time.Second
@@ -89,7 +100,17 @@ func Run(ctx context.Context, o Options) (*report.Report, error) {
 	}
 	b := newBoard(o.Procs)
 	stopProgress := o.showProgress(b)
+	var cl *clusterRun
+	watchCtx, stopWatch := context.WithCancel(ctx)
+	if len(o.Brokers) > 0 {
+		cl = newClusterRun(o)
+		go cl.watch(watchCtx, b, children)
+	}
 	err = runAll(ctx, o.Binary, children, b)
+	stopWatch()
+	if cl != nil {
+		<-cl.revoked
+	}
 	stopProgress()
 	if err != nil {
 		return nil, err
@@ -109,7 +130,13 @@ func Run(ctx context.Context, o Options) (*report.Report, error) {
 	}
 	r.Scenario.IDPrefix = o.IDPrefix
 	r.Server.StartedBySim = t.Start
+	if cl != nil {
+		cl.finish(r)
+	}
 	r.Checks = fleet.Checks(r)
+	if cl != nil {
+		r.Checks = append(r.Checks, cl.checks(r)...)
+	}
 	if len(r.Failed()) > 0 {
 		return r, fleet.ErrChecks
 	}
@@ -128,15 +155,25 @@ func (o Options) children(t fleet.Target) ([]*child, error) {
 		}
 		c := &child{index: i, out: filepath.Join(o.Out, fmt.Sprintf("proc-%d", i)), log: filepath.Join(o.Out, fmt.Sprintf("proc-%d.log", i))}
 		itoa := strconv.Itoa
+		broker, pid := t.Broker, t.ServerPID
+		if len(o.Brokers) > 0 {
+			broker, pid = o.Brokers[i%len(o.Brokers)].Addr, o.Brokers[i%len(o.Brokers)].PID
+		}
 		c.args = append(append([]string(nil), o.Args...),
-			"--api", t.API, "--broker", t.Broker, "--ca", t.CAFile, "--admin-cert", t.AdminCert, "--admin-key", t.AdminKey,
-			"--server-pid", itoa(t.ServerPID), "--ops", t.OpsURL,
+			"--api", t.API, "--broker", broker, "--ca", t.CAFile, "--admin-cert", t.AdminCert, "--admin-key", t.AdminKey,
+			"--server-pid", itoa(pid), "--ops", t.OpsURL,
 			"--devices", itoa(n), "--tpm-devices", itoa(share(o.TPMDevices, o.Procs, i)), "--rotate", itoa(share(o.Rotate, o.Procs, i)),
 			"--max-inflight", itoa(max(1, share(o.MaxInflight, o.Procs, i))),
 			"--connect-rate", strconv.FormatFloat(o.ConnectRate/float64(o.Procs), 'g', -1, 64),
-			"--id-prefix", fmt.Sprintf("%sp%d-", o.IDPrefix, i),
+			"--id-prefix", childPrefix(o.IDPrefix, i),
 			"--source-first", itoa(first), "--source-addrs", itoa(sources),
 			"--keep-samples", "--out", c.out, "--name", "report", "--progress-every", "1s")
+		if o.Revoke != nil {
+			c.args = append(c.args, "--external-revoke", itoa(o.Revoke.Every))
+			if o.Revoke.Group != "" {
+				c.args = append(c.args, "--external-revoke-group", o.Revoke.Group)
+			}
+		}
 		first += sources
 		out[i] = c
 	}

@@ -75,6 +75,30 @@ func (b *board) setRunning(i int, running bool) {
 	b.mu.Unlock()
 }
 
+// allPublishing reports whether every child is running and has sent
+// messages in its latest status.
+func (b *board) allPublishing() bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	for i, st := range b.byChild {
+		if !b.running[i] || st.sent == 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// sessions is the children's sessions up, in all.
+func (b *board) sessions() int64 {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	var n int64
+	for _, st := range b.byChild {
+		n += st.sessions
+	}
+	return n
+}
+
 // line is the combined status of all children.
 func (b *board) line() string {
 	b.mu.Lock()

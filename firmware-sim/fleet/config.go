@@ -68,6 +68,17 @@ type Config struct {
 	Rotate      int     // devices rotated under load
 	RevokeShare float64 // share of devices revoked near the end
 
+	// ExternalRevokeEvery marks every n-th device (Marked) as one that a
+	// command outside the simulator revokes during the steady phase (a
+	// coordinator's bulk revocation); ExternalRevoke delivers the moment
+	// it starts, before 3/4 of Duration. With ExternalRevokeGroup the
+	// marked devices enroll into that group (made to allow tokens), so
+	// the command can name the group: it then holds exactly the marked
+	// devices that enrolled.
+	ExternalRevokeEvery int
+	ExternalRevoke      <-chan struct{}
+	ExternalRevokeGroup string
+
 	// APIIdleClose relays the agents' provisioning connections and
 	// closes them after this long idle (see relay); zero connects the
 	// agents to the API directly. Default 2s; negative disables.
@@ -178,6 +189,9 @@ func (c Config) Validate() error {
 	}
 	if c.RevokeShare < 0 || c.RevokeShare >= 1 {
 		bad("revoke %v: want a share from 0 to below 1", c.RevokeShare)
+	}
+	if c.ExternalRevokeEvery < 0 || (c.ExternalRevokeEvery > 0 && (c.ExternalRevoke == nil || c.RevokeShare > 0)) {
+		bad("external-revoke %d: want 0, or a positive count with a signal and without --revoke", c.ExternalRevokeEvery)
 	}
 	if c.Rotate < 0 || c.Rotate > c.Devices-c.TPMDevices {
 		bad("rotate %d: want 0 to the number of software devices", c.Rotate)

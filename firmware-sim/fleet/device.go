@@ -40,6 +40,7 @@ type device struct {
 	stormDropped atomic.Bool  // the next loss is the storm's
 	revokedAt    atomic.Int64 // unix ns of the revoke call; 0 if not revoked
 	dropSeen     atomic.Bool  // the drop after the revocation was counted
+	droppedAt    atomic.Int64 // unix ns of that drop
 	rot          atomic.Pointer[rotation]
 }
 
@@ -136,6 +137,7 @@ func (s *sim) hooks(d *device) agent.Hooks {
 			}
 			if wasUp && d.revokedAt.Load() != 0 && !d.dropSeen.Swap(true) {
 				m.revokeDelay.Add(time.Duration(now.UnixNano() - d.revokedAt.Load()))
+				d.droppedAt.Store(now.UnixNano())
 				s.drops.add()
 			}
 		},

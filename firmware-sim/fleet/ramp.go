@@ -24,16 +24,24 @@ func startedBy(rate, ramp, t float64) int {
 // ramp starts every device's agent on the ramp's schedule, never more
 // than MaxInflight enrolling or connecting at once, and returns when each
 // has reached a first session or stopped, or ConnectWait has passed.
+// Devices not started by then are never started: they count as not
+// connected.
 func (s *sim) ramp(ctx, runCtx context.Context) error {
 	start := time.Now()
 	tick := time.NewTicker(10 * time.Millisecond)
 	defer tick.Stop()
+	cutoff := time.NewTimer(s.cfg.ConnectWait)
+	defer cutoff.Stop()
 	rampSecs := s.cfg.Ramp.Seconds()
+starting:
 	for i := 0; i < len(s.devices); {
 		due := min(startedBy(s.cfg.ConnectRate, rampSecs, time.Since(start).Seconds()), len(s.devices))
 		for ; i < due; i++ {
 			select {
 			case s.slots <- struct{}{}:
+			case <-cutoff.C:
+				s.log.Warn("connect wait over before every device started", "started", i, "devices", len(s.devices))
+				break starting
 			case <-ctx.Done():
 				return ctx.Err()
 			}
@@ -52,6 +60,9 @@ func (s *sim) ramp(ctx, runCtx context.Context) error {
 		}
 		select {
 		case <-tick.C:
+		case <-cutoff.C:
+			s.log.Warn("connect wait over before every device started", "started", i, "devices", len(s.devices))
+			break starting
 		case <-ctx.Done():
 			return ctx.Err()
 		}

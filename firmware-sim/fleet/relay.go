@@ -26,6 +26,13 @@ type relay struct {
 	open   atomic.Int64 // connections being relayed
 }
 
+// answerWait bounds how long the relay waits for the API to answer a
+// request (the last bytes went from the agent to the API): a loaded API
+// takes longer than idle, and cutting the connection then would lose an
+// answer the API committed (a one-time token spent, its certificate never
+// delivered).
+const answerWait = 2 * time.Minute
+
 // startRelay listens on a loopback port and relays to target.
 func startRelay(target string, idle time.Duration) (*relay, error) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -81,9 +88,10 @@ func (r *relay) pipe(down net.Conn) {
 	r.open.Add(1)
 	defer r.open.Add(-1)
 	var last atomic.Int64
+	var asked atomic.Bool // the last bytes were the agent's: an answer is due
 	last.Store(time.Now().UnixNano())
 	done := make(chan struct{}, 2)
-	copyIdle := func(dst, src net.Conn) {
+	copyIdle := func(dst, src net.Conn, fromAgent bool) {
 		defer func() { done <- struct{}{} }()
 		buf := make([]byte, 8<<10)
 		for {
@@ -91,20 +99,24 @@ func (r *relay) pipe(down net.Conn) {
 			n, err := src.Read(buf)
 			if n > 0 {
 				last.Store(time.Now().UnixNano())
+				asked.Store(fromAgent)
 				if _, werr := dst.Write(buf[:n]); werr != nil {
 					return
 				}
 			}
 			var ne net.Error
-			if errors.As(err, &ne) && ne.Timeout() && time.Since(time.Unix(0, last.Load())) < r.idle {
-				continue // the other direction is busy: a request being answered
+			if errors.As(err, &ne) && ne.Timeout() {
+				quiet := time.Since(time.Unix(0, last.Load()))
+				if quiet < r.idle || (asked.Load() && quiet < answerWait) {
+					continue // the other direction is busy, or a request is being answered
+				}
 			}
 			if err != nil {
 				return
 			}
 		}
 	}
-	go copyIdle(up, down)
-	go copyIdle(down, up)
+	go copyIdle(up, down, true)
+	go copyIdle(down, up, false)
 	<-done // one side ended or went idle: end both
 }

@@ -53,8 +53,15 @@ func (s *sim) revoke(ctx context.Context) *report.Revocation {
 	wg.Wait()
 	s.m.mark("revoked")
 
-	// Wait for the drops: each revoked device's session must end.
 	s.drops.expect(int64(res.Revoked))
+	s.awaitRevoked(ctx, picked)
+	res.Dropped = int(s.drops.n.Load())
+	return res
+}
+
+// awaitRevoked waits for the drops (each revoked device's session must
+// end), then for the revoked devices' agents to try again and be refused.
+func (s *sim) awaitRevoked(ctx context.Context, picked []*device) {
 	t := time.NewTimer(30 * time.Second)
 	defer t.Stop()
 	select {
@@ -62,18 +69,15 @@ func (s *sim) revoke(ctx context.Context) *report.Revocation {
 	case <-t.C:
 	case <-ctx.Done():
 	}
-	// Then for their agents to try again and be refused.
 	limit := 2*s.cfg.BackoffMax + s.cfg.ConnectTimeout
-	sctx, cancel2 := context.WithTimeout(ctx, limit)
-	defer cancel2()
+	sctx, cancel := context.WithTimeout(ctx, limit)
+	defer cancel()
 	for _, d := range picked {
 		select {
 		case <-d.done:
 		case <-sctx.Done():
 		}
 	}
-	res.Dropped = int(s.drops.n.Load())
-	return res
 }
 
 // dropCount counts the sessions revocations ended and closes done when

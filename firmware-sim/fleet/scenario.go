@@ -44,6 +44,9 @@ func (s *sim) scenario(ctx context.Context) error {
 	if s.cfg.RevokeShare > 0 && wait(3) {
 		s.rep.Revocation = s.revoke(ctx)
 	}
+	if s.cfg.ExternalRevokeEvery > 0 {
+		s.rep.Revocation = s.revokeExternal(ctx, time.Until(steadyStart.Add(3*step)))
+	}
 	wait(4)
 	stopPub()
 	<-pubDone

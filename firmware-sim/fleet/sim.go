@@ -129,32 +129,48 @@ func (s *sim) makeDevices(ctx context.Context) error {
 	n, k := s.cfg.Devices, s.cfg.TPMDevices
 	s.devices = make([]*device, n)
 	for i := range s.devices {
-		s.devices[i] = &device{idx: i, id: fmt.Sprintf("%s%06d", s.cfg.IDPrefix, i), state: &agent.MemoryState{},
+		s.devices[i] = &device{idx: i, id: DeviceID(s.cfg.IDPrefix, i), state: &agent.MemoryState{},
 			done: make(chan struct{})}
 	}
 	s.m.mark("setup")
-	tokens, err := s.createTokens(ctx, n-k)
-	if err != nil {
-		return err
-	}
-	// The TPM devices are spread through the fleet, the rest take tokens.
+	// The TPM devices are spread through the fleet, the rest take tokens;
+	// the devices an outside command revokes take them from their own
+	// group, which it names.
 	tpmEvery := 0
 	if k > 0 {
 		tpmEvery = n / k
 	}
-	var tpmDevs []*device
+	var tpmDevs, soft, marked []*device
 	for _, d := range s.devices {
-		if tpmEvery > 0 && d.idx%tpmEvery == 0 && len(tpmDevs) < k {
+		switch {
+		case tpmEvery > 0 && d.idx%tpmEvery == 0 && len(tpmDevs) < k:
 			tpmDevs = append(tpmDevs, d)
-			continue
+		case Marked(d.idx, s.cfg.ExternalRevokeEvery) && s.cfg.ExternalRevokeGroup != "":
+			marked = append(marked, d)
+		default:
+			soft = append(soft, d)
 		}
-		d.token, tokens = tokens[0], tokens[1:]
+	}
+	for _, part := range []struct {
+		group string
+		devs  []*device
+	}{{s.cfg.Group, soft}, {s.cfg.ExternalRevokeGroup, marked}} {
+		tokens, err := s.createTokens(ctx, part.group, len(part.devs))
+		if err != nil {
+			return err
+		}
+		for i, d := range part.devs {
+			d.token = tokens[i]
+		}
 	}
 	if k > 0 {
 		return s.setupTPMDevices(ctx, tpmDevs)
 	}
 	return nil
 }
+
+// DeviceID is the ID of device idx of a fleet whose IDs start with prefix.
+func DeviceID(prefix string, idx int) string { return fmt.Sprintf("%s%06d", prefix, idx) }
 
 // cleanup stops what the run started, last first.
 func (s *sim) cleanup() {

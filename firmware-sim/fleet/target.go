@@ -74,16 +74,19 @@ func (s *sim) connectTarget(ctx context.Context) error {
 	return nil
 }
 
-// createTokens makes one token per software device, in batches of
-// TokenBatch per call, in a group that allows tokens.
-func (s *sim) createTokens(ctx context.Context, n int) ([]string, error) {
-	if _, err := s.admin.PutGroup(ctx, s.cfg.Group, wire.GroupRequest{AllowTokens: true}); err != nil {
-		return nil, fmt.Errorf("%w: group %s: %w", ErrSetup, s.cfg.Group, err)
+// createTokens makes n tokens, in batches of TokenBatch per call, in
+// group, which it makes allow tokens.
+func (s *sim) createTokens(ctx context.Context, group string, n int) ([]string, error) {
+	if n == 0 {
+		return nil, nil
+	}
+	if _, err := s.admin.PutGroup(ctx, group, wire.GroupRequest{AllowTokens: true}); err != nil {
+		return nil, fmt.Errorf("%w: group %s: %w", ErrSetup, group, err)
 	}
 	tokens := make([]string, 0, n)
 	for len(tokens) < n {
 		batch := min(s.cfg.TokenBatch, n-len(tokens))
-		out, err := s.admin.CreateTokens(ctx, wire.CreateTokensRequest{Group: s.cfg.Group, Count: batch, TTL: "24h"})
+		out, err := s.admin.CreateTokens(ctx, wire.CreateTokensRequest{Group: group, Count: batch, TTL: "24h"})
 		if err != nil {
 			return nil, fmt.Errorf("%w: tokens (%d of %d made): %w", ErrSetup, len(tokens), n, err)
 		}

@@ -114,6 +114,10 @@ func TestValidate(t *testing.T) {
 		{"error/revoke everything", Config{Target: remote, RevokeShare: 1}, "revoke 1"},
 		{"error/more tpm than devices", Config{Target: remote, Devices: 3, TPMDevices: 4}, "tpm-devices 4"},
 		{"error/rotate more than software devices", Config{Target: remote, Devices: 10, Rotate: 11}, "rotate 11"},
+		{"ok/external revocation with its signal", Config{Target: remote, ExternalRevokeEvery: 10, ExternalRevoke: make(chan struct{})}, ""},
+		{"error/external revocation without a signal", Config{Target: remote, ExternalRevokeEvery: 10}, "external-revoke 10"},
+		{"error/external revocation beside --revoke", Config{Target: remote, ExternalRevokeEvery: 10, ExternalRevoke: make(chan struct{}), RevokeShare: 0.1}, "external-revoke 10"},
+		{"error/external revocation negative", Config{Target: remote, ExternalRevokeEvery: -1}, "external-revoke -1"},
 		{"error/backoff inverted", Config{Target: remote, BackoffMin: time.Minute, BackoffMax: time.Second}, "backoff"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

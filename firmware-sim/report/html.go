@@ -45,6 +45,7 @@ func view(r *Report) pageView {
 			v.Charts = append(v.Charts, histogramChart(h.title+" (histogram)", b))
 		}
 	}
+	v.Charts = append(v.Charts, clusterCharts(r)...)
 	if b := r.Bench; b != nil {
 		for _, row := range b.Rows {
 			var labels []string
@@ -128,6 +129,7 @@ QoS {{.Scenario.QoS}} · {{.Scenario.PayloadBytes}} B every {{.Scenario.PublishI
 <p>{{.Revoked}} devices revoked mid-run; {{.Dropped}} sessions dropped, delay p50 {{.Delay.P50}} ms, p99 {{.Delay.P99}} ms, max {{.Delay.Max}} ms.
 {{.ReconnectedAfter}} sessions after revocation; {{.AgentStopped}} agents stopped with "revoked"; {{.ProbesRefused}} of {{.Probes}} direct probes refused.</p>{{end}}
 
+` + clusterTemplate + `
 <h2>Errors by kind</h2>
 {{if $.ErrorKinds}}<table><tr><th>kind</th><th>count</th></tr>
 {{range $.ErrorKinds}}<tr><td>{{.}}</td><td>{{index $.R.Errors .}}</td></tr>{{end}}</table>{{else}}<p>none</p>{{end}}

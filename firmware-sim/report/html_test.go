@@ -84,3 +84,37 @@ func TestJSONRoundTrip(t *testing.T) {
 		t.Error("error/other schema: want an error")
 	}
 }
+
+// TestWriteHTMLCluster: a report with brokers and a bulk revocation shows
+// each broker's memory, the revocation's times and two more charts (the
+// memory per process and the drops after the command's return).
+func TestWriteHTMLCluster(t *testing.T) {
+	r := sampleReport()
+	charts := func() int {
+		var b bytes.Buffer
+		if err := WriteHTML(&b, r); err != nil {
+			t.Fatal(err)
+		}
+		return strings.Count(b.String(), "<svg")
+	}
+	before := charts()
+	r.Procs = []Proc{{Index: 0, Devices: 100, RSSConnected: 64 << 20}}
+	r.Cluster = &Cluster{
+		Brokers: []BrokerProc{{Addr: "127.0.0.1:8883", PID: 42, Devices: 100, RSSBaseline: 50 << 20, RSSConnected: 60 << 20, PerDevice: 104857.6}},
+		Revocation: &BulkRevocation{Devices: 10, CommandSeconds: 1.25, OpenAtReturn: 3,
+			AfterReturn: Summary{Count: 10, P50: 0, P99: 120, Max: 130}, AfterReturnMs: []float64{0, 0, 5, 120, 130}},
+	}
+	var b bytes.Buffer
+	if err := WriteHTML(&b, r); err != nil {
+		t.Fatal(err)
+	}
+	page := b.String()
+	for _, want := range []string{"127.0.0.1:8883", "102.4 KiB", "10 devices named", "1.25 s", "3 sessions were still up", "max 130 ms"} {
+		if !strings.Contains(page, want) {
+			t.Errorf("page lacks %q", want)
+		}
+	}
+	if n := charts(); n != before+2 {
+		t.Errorf("%d charts with the cluster section, %d without: want 2 more", n, before)
+	}
+}

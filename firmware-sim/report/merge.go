@@ -158,6 +158,7 @@ func addRevocation(r, p *Revocation) *Revocation {
 	r.AgentStopped += p.AgentStopped
 	r.ProbesRefused += p.ProbesRefused
 	r.Probes += p.Probes
+	r.DropsUnixNano = append(r.DropsUnixNano, p.DropsUnixNano...)
 	return r
 }
 

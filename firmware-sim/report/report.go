@@ -37,6 +37,7 @@ type Report struct {
 	Series     map[string][]int64  `json:"series"`     // per-second counts: connects, disconnects, sent, received
 	Histograms map[string][]Bucket `json:"histograms"` // tls_handshake, connect, end_to_end
 	Bench      *Bench              `json:"bench,omitempty"`
+	Cluster    *Cluster            `json:"cluster,omitempty"`
 
 	// Procs is one row per simulator process of a run split over several
 	// (see Merge).
@@ -182,6 +183,9 @@ type Revocation struct {
 	// at the end of the run, that the broker refused.
 	ProbesRefused int `json:"probes_refused"`
 	Probes        int `json:"probes"`
+	// DropsUnixNano are the wall-clock times of the drops, for a
+	// revocation made outside the simulator (see Cluster).
+	DropsUnixNano []int64 `json:"drops_unix_ns,omitempty"`
 }
 
 // Check is one expectation of the scenario and whether it held.

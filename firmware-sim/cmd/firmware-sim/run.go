@@ -1,11 +1,14 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"log/slog"
 	"os"
+	"os/signal"
 	"path/filepath"
+	"syscall"
 
 	"github.com/spf13/cobra"
 
@@ -77,6 +80,8 @@ Exit status: 0 all checks held, 3 the run finished but a check failed,
 	f.BoolVar(&cfg.Storm, "storm", false, "drop every connection at once mid-run and wait for all to come back")
 	f.IntVar(&cfg.Rotate, "rotate", 0, "devices to rotate under load (agent.Rotate)")
 	f.Float64Var(&cfg.RevokeShare, "revoke", 0, "share of devices to revoke mid-run, e.g. 0.1")
+	f.IntVar(&cfg.ExternalRevokeEvery, "external-revoke", 0, "every n-th device is revoked by a command outside this process (a coordinator's bulk revocation), which sends SIGUSR1 as it starts")
+	f.StringVar(&cfg.ExternalRevokeGroup, "external-revoke-group", "", "token group of the devices --external-revoke marks (default: the same group as the rest)")
 	f.DurationVar(&cfg.BackoffMin, "backoff-min", 0, "agent reconnect backoff floor (default 1s)")
 	f.DurationVar(&cfg.BackoffMax, "backoff-max", 0, "agent reconnect backoff ceiling (default 30s)")
 	f.DurationVar(&cfg.ConnectTimeout, "connect-timeout", 0, "agent connect timeout (default 30s)")
@@ -96,6 +101,9 @@ func runSim(cmd *cobra.Command, cfg fleet.Config, out, name, logLevel string) er
 	var lvl slog.Level
 	if err := lvl.UnmarshalText([]byte(logLevel)); err != nil {
 		return fmt.Errorf("--log-level %q: want debug, info, warn or error", logLevel)
+	}
+	if cfg.ExternalRevokeEvery > 0 {
+		cfg.ExternalRevoke = onSignal(cmd.Context(), syscall.SIGUSR1)
 	}
 	if err := cfg.Validate(); err != nil {
 		return err
@@ -163,6 +171,23 @@ func printSummary(w io.Writer, r *report.Report) {
 		}
 		fmt.Fprintf(w, "%s %s: %s\n", mark, c.Name, c.Detail)
 	}
+}
+
+// onSignal returns a channel closed when sig first arrives (and until
+// ctx ends, sig no longer stops the program).
+func onSignal(ctx context.Context, sig os.Signal) <-chan struct{} {
+	ch := make(chan os.Signal, 1)
+	signal.Notify(ch, sig)
+	out := make(chan struct{})
+	go func() {
+		defer signal.Stop(ch)
+		select {
+		case <-ch:
+			close(out)
+		case <-ctx.Done():
+		}
+	}()
+	return out
 }
 
 // isTerminal reports whether w is a character device (a terminal).

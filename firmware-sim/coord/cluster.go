@@ -1,0 +1,199 @@
+package coord
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"syscall"
+	"time"
+
+	"github.com/fleetgate/fleetgate/firmware-sim/fleet"
+	"github.com/fleetgate/fleetgate/firmware-sim/host"
+	"github.com/fleetgate/fleetgate/firmware-sim/report"
+)
+
+// Broker is one broker process of a target served by several. Child i
+// drives Brokers[i % len]: each device stays on one broker, as behind a
+// sticky load balancer.
+type Broker struct {
+	Addr string // host:port
+	PID  int    // on this machine, for its memory; 0: not read
+}
+
+// Revoke is one bulk revocation of every Every-th device of each child
+// (fleet.Marked), run once every child is publishing.
+type Revoke struct {
+	Every int
+	// Group, when set, is the token group the marked devices enroll into:
+	// the command can name it, and revokes exactly those that enrolled.
+	Group string
+	// After is the wait from every child publishing to the command.
+	After time.Duration
+	// Run is the operator command revoking the devices named (every
+	// marked ID) or Group; the coordinator signals the children as it
+	// starts and times it.
+	Run func(ctx context.Context, ids []string) error
+}
+
+// markedIDs are the IDs of the devices Revoke names.
+func (o Options) markedIDs() []string {
+	var ids []string
+	for i := range o.Procs {
+		prefix := childPrefix(o.IDPrefix, i)
+		for idx := range share(o.Devices, o.Procs, i) {
+			if fleet.Marked(idx, o.Revoke.Every) {
+				ids = append(ids, fleet.DeviceID(prefix, idx))
+			}
+		}
+	}
+	return ids
+}
+
+func childPrefix(prefix string, i int) string { return fmt.Sprintf("%sp%d-", prefix, i) }
+
+// clusterRun is the coordinator's own measurements of a run on Brokers.
+type clusterRun struct {
+	o       Options
+	rep     report.Cluster
+	revoked chan struct{} // closed when the revocation is done (or given up)
+	start   time.Time     // the command's start and return
+	end     time.Time
+}
+
+func newClusterRun(o Options) *clusterRun {
+	c := &clusterRun{o: o, revoked: make(chan struct{})}
+	for i, b := range o.Brokers {
+		row := report.BrokerProc{Addr: b.Addr, PID: b.PID}
+		for j := range o.Procs {
+			if j%len(o.Brokers) == i {
+				row.Devices += share(o.Devices, o.Procs, j)
+			}
+		}
+		row.RSSBaseline = rssOf(b.PID)
+		c.rep.Brokers = append(c.rep.Brokers, row)
+	}
+	return c
+}
+
+func rssOf(pid int) uint64 {
+	if pid == 0 {
+		return 0
+	}
+	v, _ := host.RSS(pid)
+	return v
+}
+
+// watch waits until every child publishes, reads the brokers' memory,
+// then runs the revocation: SIGUSR1 to every child, then the command.
+func (c *clusterRun) watch(ctx context.Context, b *board, children []*child) {
+	defer close(c.revoked)
+	// The brokers' memory is read at the most sessions seen, so a run
+	// that never reaches its publishing phase still reports it.
+	most := int64(-1)
+	read := func() {
+		if n := b.sessions(); n > most {
+			most = n
+			for i := range c.rep.Brokers {
+				c.rep.Brokers[i].RSSConnected = rssOf(c.rep.Brokers[i].PID)
+			}
+		}
+	}
+	for !b.allPublishing() {
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(2 * time.Second):
+			read()
+		}
+	}
+	read()
+	rv := c.o.Revoke
+	if rv == nil {
+		return
+	}
+	select {
+	case <-ctx.Done():
+		return
+	case <-time.After(rv.After):
+	}
+	ids := c.o.markedIDs()
+	for _, ch := range children {
+		if pid := ch.procID(); pid != 0 {
+			_ = syscall.Kill(pid, syscall.SIGUSR1)
+		}
+	}
+	c.start = time.Now()
+	err := rv.Run(ctx, ids)
+	c.end = time.Now()
+	c.rep.Revocation = &report.BulkRevocation{Devices: len(ids), CommandSeconds: c.end.Sub(c.start).Seconds()}
+	if err != nil {
+		c.rep.Revocation.Error = err.Error()
+	}
+}
+
+// finish puts the coordinator's measurements into the merged report.
+func (c *clusterRun) finish(r *report.Report) {
+	connected := r.Devices.Connected
+	var base, conn uint64
+	for i := range c.rep.Brokers {
+		row := &c.rep.Brokers[i]
+		base, conn = base+row.RSSBaseline, conn+row.RSSConnected
+		if row.Devices > 0 && row.RSSConnected > row.RSSBaseline {
+			row.PerDevice = float64(row.RSSConnected-row.RSSBaseline) / float64(row.Devices)
+		}
+	}
+	r.Memory.BrokerSource, r.Memory.BrokerBaseline, r.Memory.BrokerConnected = "proc", base, conn
+	r.Memory.BrokerPerDevice = 0
+	if connected > 0 && conn > base {
+		r.Memory.BrokerPerDevice = float64(conn-base) / float64(connected)
+	}
+	if rv := c.rep.Revocation; rv != nil && r.Revocation != nil {
+		if c.o.Revoke.Group != "" {
+			rv.Devices = r.Revocation.Revoked // the group's devices that enrolled
+		}
+		var after, fromStart []float64
+		for _, at := range r.Revocation.DropsUnixNano {
+			t := time.Unix(0, at)
+			if t.After(c.end) {
+				rv.OpenAtReturn++
+			}
+			after = append(after, max(0, ms(t.Sub(c.end))))
+			fromStart = append(fromStart, ms(t.Sub(c.start)))
+		}
+		slices.Sort(after)
+		rv.AfterReturn, rv.FromStart = summaryOf(after), summaryOf(fromStart)
+		rv.AfterReturnMs = after
+		r.Revocation.DropsUnixNano = nil
+	}
+	r.Cluster = &c.rep
+}
+
+// checks are the cluster run's own expectations.
+func (c *clusterRun) checks(r *report.Report) []report.Check {
+	rv := c.rep.Revocation
+	if c.o.Revoke == nil {
+		return nil
+	}
+	if rv == nil {
+		return []report.Check{{Name: "bulk revocation", OK: false, Detail: "never ran: not every process reached its publishing phase"}}
+	}
+	dropped := int(rv.AfterReturn.Count)
+	ok := rv.Error == "" && dropped == rv.Devices && rv.AfterReturn.Max <= 2000
+	return []report.Check{{Name: "bulk revocation drops every session within 2 s of the command's return", OK: ok,
+		Detail: fmt.Sprintf("%d devices named, %d sessions dropped; after the return p50 %.0f ms, p99 %.0f ms, max %.0f ms; command %.2f s %s",
+			rv.Devices, dropped, rv.AfterReturn.P50, rv.AfterReturn.P99, rv.AfterReturn.Max, rv.CommandSeconds, rv.Error)}}
+}
+
+// summaryOf summarises every value of vals.
+func summaryOf(vals []float64) report.Summary {
+	d := report.SampleData{Count: int64(len(vals)), Values: vals}
+	for i, v := range vals {
+		d.Sum += v
+		if i == 0 || v > d.Max {
+			d.Max = v
+		}
+	}
+	return report.SummaryOf(d)
+}
+
+func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }

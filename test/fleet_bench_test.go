@@ -1,0 +1,163 @@
+package test
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/fleetgate/fleetgate/firmware-sim/coord"
+	simfleet "github.com/fleetgate/fleetgate/firmware-sim/fleet"
+	"github.com/fleetgate/fleetgate/firmware-sim/host"
+	"github.com/fleetgate/fleetgate/firmware-sim/report"
+	"github.com/fleetgate/fleetgate/internal/testkit/bins"
+	"github.com/fleetgate/fleetgate/internal/testkit/etcdtest"
+	"github.com/fleetgate/fleetgate/internal/testkit/natstest"
+)
+
+// fleetBench is the shape of BenchmarkFleet, from FLEETGATE_FLEET_*.
+type fleetBench struct {
+	devices, brokers, procs, revoke int
+	inflight                        int           // enrollments and connects in flight, all processes
+	publish                         time.Duration // each device publishes once per publish
+	ramp                            time.Duration // devices not connected by then count as failed
+	out                             string
+}
+
+// sessionsPerProcess is how many device sockets one process takes at
+// most under the 20,000 open-file limit, leaving room for its listener,
+// etcd, NATS, log files and sockets in TIME_WAIT or being accepted.
+const sessionsPerProcess = 19000
+
+func fleetBenchConfig(b *testing.B) fleetBench {
+	env := func(name string, def int) int { return envCount(b, name, def) }
+	c := fleetBench{devices: env("FLEETGATE_FLEET_DEVICES", 100000)}
+	c.brokers = env("FLEETGATE_FLEET_BROKERS", (c.devices+sessionsPerProcess-1)/sessionsPerProcess)
+	// Simulator processes: two per broker at least, each under the limit
+	// with its enrollments in flight.
+	c.procs = env("FLEETGATE_FLEET_PROCS", max(2*c.brokers, (c.devices+9999)/10000))
+	c.revoke = env("FLEETGATE_FLEET_REVOKE", min(10000, c.devices/10))
+	// Every certificate the API issues takes the next serial from one
+	// counter in etcd: concurrent enrollments conflict and retry, so a few
+	// in flight enroll more per second than hundreds.
+	c.inflight = env("FLEETGATE_FLEET_INFLIGHT", 64)
+	c.publish = 45 * time.Second
+	if v := os.Getenv("FLEETGATE_FLEET_PUBLISH"); v != "" {
+		var err error
+		if c.publish, err = time.ParseDuration(v); err != nil || c.publish < time.Second {
+			b.Fatalf("FLEETGATE_FLEET_PUBLISH=%q: want a duration of 1s or more", v)
+		}
+	}
+	c.ramp = 30 * time.Minute
+	if v := os.Getenv("FLEETGATE_FLEET_RAMP"); v != "" {
+		var err error
+		if c.ramp, err = time.ParseDuration(v); err != nil || c.ramp < time.Minute {
+			b.Fatalf("FLEETGATE_FLEET_RAMP=%q: want a duration of 1m or more", v)
+		}
+	}
+	c.out = os.Getenv("FLEETGATE_FLEET_OUT")
+	if c.out == "" {
+		c.out = filepath.Join("..", "bench-100k-report")
+	}
+	if per := (c.devices + c.brokers - 1) / c.brokers; per > sessionsPerProcess {
+		b.Fatalf("%d devices over %d brokers is %d sessions per broker: over the %d a process holds under the 20,000 open-file limit",
+			c.devices, c.brokers, per, sessionsPerProcess)
+	}
+	return c
+}
+
+// BenchmarkFleet runs the whole fleet on this machine: FLEETGATE_FLEET_DEVICES
+// (100,000) mTLS devices of firmware-sim, split over simulator processes,
+// against brokers on one etcd registry routed over one nats-server, with
+// one API process. Every device enrolls with a token, connects to its
+// broker (each simulator process drives one), publishes at QoS 1 and
+// receives its message back; then one `fleetgate device revoke --group`
+// revokes FLEETGATE_FLEET_REVOKE (10,000) of them, spread over every
+// process and broker (they enrolled into that group), and each session
+// must end within 2 s of the command's return. Devices not connected
+// within FLEETGATE_FLEET_RAMP (30m) count as failed and the run goes on
+// with the others. The report (JSON, HTML with charts) goes to
+// bench-100k-report/. Run with `make bench-100k`.
+func BenchmarkFleet(b *testing.B) {
+	c := fleetBenchConfig(b)
+	if _, _, err := host.RaiseNoFile(20000); err != nil {
+		b.Fatal(err)
+	}
+	progress := func(f string, a ...any) { fmt.Fprintf(os.Stderr, "bench-100k: "+f+"\n", a...) }
+	progress("%d devices, %d brokers, %d simulator processes, %d revoked in one command", c.devices, c.brokers, c.procs, c.revoke)
+	sim := bins.Build(b, "../firmware-sim/cmd/firmware-sim")
+	ctl := bins.Fleetgate(b)
+
+	// One etcd member: the registry's writes (100,000 enrollments) cost a
+	// third of what three members cost on these two cores.
+	ec := etcdtest.Start(b, 1)
+	ns := natstest.Start(b)
+	f := &fleet{etcd: ec, registry: "etcd://" + strings.Join(ec.Endpoints(), ",") + "/fleet-bench"}
+	quiet := []string{"--log-level", "warn"}
+	f.api = startServer(b, b.TempDir(), append([]string{"--registry", f.registry, "--role", "api"}, quiet...)...)
+	var brokers []coord.Broker
+	for range c.brokers {
+		s := f.startBroker(b, f.api.DataDir, append([]string{"--bus", ns.URL}, quiet...)...)
+		f.brokers = append(f.brokers, s)
+		brokers = append(brokers, coord.Broker{Addr: s.MQTT, PID: s.PID})
+	}
+	progress("etcd, nats-server, the API and %d brokers are up", c.brokers)
+
+	o := coord.Options{
+		Procs: c.procs, Binary: sim,
+		// The steady phase: every device publishes once per interval; the
+		// revocation comes one interval after the last process began
+		// publishing (so every device has published), before 3/4 of it.
+		Args: []string{"--qos", "1", "--publish-interval", c.publish.String(), "--duration", (4*c.publish + time.Minute).String(), "--settle", "5s",
+			"--connect-wait", c.ramp.String(), "--backoff-max", "10s", "--log-level", "warn",
+			// The agent closes its enrollment connection itself; a relay
+			// counting a starved agent's think time as idle cuts handshakes.
+			"--api-idle-close", "-1s"},
+		Devices: c.devices, MaxInflight: c.inflight, ConnectRate: 800, IDPrefix: "fleet-",
+		Target: simfleet.Target{API: f.api.API, CAFile: f.api.CAFile("root.crt"),
+			AdminCert: f.api.CAFile("admin.crt"), AdminKey: f.api.CAFile("admin.key")},
+		Brokers: brokers,
+		// The revoked devices enroll into a group of their own: one
+		// `device revoke --group` names those that enrolled.
+		Revoke: &coord.Revoke{Every: max(1, c.devices/c.revoke), Group: "revoke-me", After: c.publish + 5*time.Second,
+			Run: func(ctx context.Context, ids []string) error {
+				progress("revoking the group revoke-me (%d devices marked) with one command", len(ids))
+				cmd := exec.CommandContext(ctx, ctl, "device", "revoke", "--group", "revoke-me", "--reason", "bench-100k",
+					"--timeout", "5m", "--server", f.api.API, "--cert", f.api.CAFile("admin.crt"),
+					"--key", f.api.CAFile("admin.key"), "--cacert", f.api.CAFile("root.crt"))
+				out, err := cmd.CombinedOutput()
+				progress("revocation command returned: %s", strings.TrimSpace(string(out)))
+				if err != nil {
+					return fmt.Errorf("fleetgate device revoke --group: %w: %s", err, out)
+				}
+				return nil
+			}},
+		Out: c.out, Progress: os.Stderr, ProgressEvery: 10 * time.Second,
+	}
+	// The simulators' collector runs at half the default heap growth:
+	// their peak memory is what the machine must hold.
+	b.Setenv("GOGC", "50")
+	ctx, cancel := context.WithCancelCause(b.Context())
+	defer cancel(nil)
+	go guardMemory(ctx, cancel, 1536<<20, progress)
+	rep, err := coord.Run(ctx, o)
+	if cause := context.Cause(ctx); cause != nil && ctx.Err() != nil {
+		err = fmt.Errorf("%w (%w)", err, cause)
+	}
+	if rep == nil {
+		b.Fatal(err)
+	}
+	jsonPath, htmlPath, werr := report.WriteFiles(c.out, "report", rep)
+	if werr != nil {
+		b.Fatal(werr)
+	}
+	printFleetSummary(b, c, rep)
+	b.Logf("report: %s, %s", jsonPath, htmlPath)
+	if err != nil {
+		b.Errorf("run: %v", err)
+	}
+}
