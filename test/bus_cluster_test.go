@@ -27,7 +27,7 @@ import (
 // metrics, and routes again once NATS is back, for subscriptions made
 // during the cut too.
 func TestBusCluster(t *testing.T) {
-	nc := natstest.StartCluster(t, 3)
+	nc := natstest.StartCluster(t, 3, natstest.NoAdvertise()) // C is cut off through a proxy
 	node2, err := url.Parse(nc.Nodes[2].URL)
 	if err != nil {
 		t.Fatal(err)

@@ -12,13 +12,29 @@ type Cluster struct {
 	Nodes []*Server
 }
 
+// ClusterOption changes how StartCluster runs its nodes.
+type ClusterOption func(*clusterOptions)
+
+type clusterOptions struct{ noAdvertise bool }
+
+// NoAdvertise keeps the nodes from telling clients of each other: a client
+// reaches only the URLs it is given, so that a test can put a proxy
+// (netcut) between one client and the cluster without the client finding
+// the nodes behind it. Without it a client given one node fails over to
+// the others, as in production.
+func NoAdvertise() ClusterOption { return func(o *clusterOptions) { o.noAdvertise = true } }
+
 // StartCluster starts n nats-server nodes routed to each other with
 // JetStream, and waits until every node is healthy (a JetStream meta
 // leader is elected). All are killed when the test ends.
-func StartCluster(t testing.TB, n int) *Cluster {
+func StartCluster(t testing.TB, n int, opts ...ClusterOption) *Cluster {
 	t.Helper()
 	if n < 1 {
 		t.Fatalf("natstest: a cluster needs at least one node, not %d", n)
+	}
+	var o clusterOptions
+	for _, opt := range opts {
+		opt(&o)
 	}
 	bin := lookup(t)
 	routePorts := make([]int, n)
@@ -29,11 +45,11 @@ func StartCluster(t testing.TB, n int) *Cluster {
 	}
 	c := &Cluster{}
 	for i := 0; i < n; i++ {
-		// --no_advertise: a client reaches only the URLs it is given, so
-		// that a test can put a proxy (netcut) between one client and
-		// the cluster without the client finding the nodes behind it.
-		extra := []string{"--cluster_name", "fleetgate-test", "--no_advertise",
+		extra := []string{"--cluster_name", "fleetgate-test",
 			"--cluster", routes[i], "--routes", strings.Join(routes, ",")}
+		if o.noAdvertise {
+			extra = append(extra, "--no_advertise")
+		}
 		c.Nodes = append(c.Nodes, newServer(t, bin, fmt.Sprintf("fg-%d", i), t.TempDir(), extra))
 	}
 	for _, s := range c.Nodes {
