@@ -2,6 +2,7 @@ package broker
 
 import (
 	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
 	"log/slog"
 	"time"
@@ -28,6 +29,7 @@ const (
 	EventDisconnected = "disconnected"
 	EventRefused      = "refused"
 	EventRotated      = "rotated"
+	EventRegistered   = "registered"
 )
 
 // EventUnknownDevice is the device level of a refused event whose
@@ -69,6 +71,11 @@ type Event struct {
 	Check       string     `json:"check,omitempty"`        // refused: the check that failed (decide.go's reasons)
 
 	PreviousSerial string `json:"previous_serial,omitempty"` // rotated: the certificate it replaced, now superseded
+
+	// Registered: a device of a foreign (bring-your-own) CA registered
+	// itself on its first connect.
+	Group     string `json:"group,omitempty"`      // the group its CA's record names
+	ForeignCA string `json:"foreign_ca,omitempty"` // the name of that record
 }
 
 // events publishes Events through an inline client, which bypasses the
@@ -160,6 +167,14 @@ func (ev *events) refused(cl *mqtt.Client, pk packets.Packet, a admission, at ti
 func (ev *events) rotated(cert store.Certificate, at time.Time) {
 	ev.publish(Event{Type: EventRotated, Device: cert.DeviceID, Time: at.UTC(), Serial: cert.Serial,
 		Fingerprint: cert.Fingerprint, NotAfter: timePtr(cert.NotAfter), PreviousSerial: cert.Supersedes})
+}
+
+// registered: a device of a foreign CA was registered on its first
+// connect (audited as device.register_foreign); its connected event
+// follows once the session is up.
+func (ev *events) registered(id, group, foreignCA string, leaf *x509.Certificate, at time.Time) {
+	ev.publish(Event{Type: EventRegistered, Device: id, Time: at.UTC(), Serial: serialHex(leaf),
+		Fingerprint: fingerprint(leaf), NotAfter: timePtr(leaf.NotAfter), Group: group, ForeignCA: foreignCA})
 }
 
 // timePtr returns &t in UTC, or nil for the zero time (left out).

@@ -20,6 +20,7 @@ var eventFields = map[string][]string{
 	EventDisconnected: {"type", "device", "time", "broker", "transport", "remote", "client_id", "serial", "fingerprint", "not_after", "connected_at", "reason"},
 	EventRefused:      {"type", "device", "time", "broker", "transport", "remote", "client_id", "serial", "fingerprint", "check"},
 	EventRotated:      {"type", "device", "time", "broker", "serial", "fingerprint", "not_after", "previous_serial"},
+	EventRegistered:   {"type", "device", "time", "broker", "serial", "fingerprint", "not_after", "group", "foreign_ca"},
 }
 
 // awaitEvent waits for the next event on EventsRoot<typ>/<device> that c

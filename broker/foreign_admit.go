@@ -38,6 +38,7 @@ func (h *hook) admitForeign(fc *registeredCA, leaf *x509.Certificate, chain []*x
 	_, _, err = h.foreignCAs.reg.RegisterForeign(h.ctx, fc.rec, id, leaf, store.Actor{Name: "broker:first-connect"})
 	switch {
 	case err == nil:
+		h.events.registered(id, fc.rec.Group, fc.rec.Name, leaf, h.now())
 		return id, "", nil
 	case errors.Is(err, store.ErrPolicy):
 		return id, reasonForeignIDTaken, nil

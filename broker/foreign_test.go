@@ -66,9 +66,14 @@ func TestForeignCA(t *testing.T) {
 		t.Fatal(err)
 	}
 
+	be := f.backend("backend-1", EventsRoot+EventRegistered+"/#")
 	se1 := chip(t, v.inter, "se-0001", nil)
 	c := f.mustConnect(se1, "se-0001")
 	f.roundTrip(c, "se-0001")
+	if e := f.awaitEvent(be, EventRegistered, "se-0001", eventFields[EventRegistered]); e.Group != "sensors" ||
+		e.ForeignCA != "chipco" || e.Fingerprint != fingerprint(se1.Leaf) || e.Serial != serialHex(se1.Leaf) {
+		t.Fatalf("registered event %+v", e)
+	}
 	d, cert, err := f.db.Lookup(t.Context(), "se-0001", serialHex(se1.Leaf))
 	if err != nil || d.Group != "sensors" || cert.Attestation != store.AttestForeign || cert.Fingerprint != fingerprint(se1.Leaf) {
 		t.Fatalf("registry after first connect: %+v %+v %v", d, cert, err)

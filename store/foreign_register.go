@@ -97,7 +97,7 @@ func foreignExisting(tx kv.Tx, f ForeignCA, d Device, c Certificate, out *Device
 
 // foreignDeviceRegistered runs after a device of a foreign CA was
 // registered on its first connect (the audit event is already written).
-// It is the one place to emit the lifecycle event for it.
+// The broker emits the lifecycle event for it (broker/foreign_admit.go).
 func (db *DB) foreignDeviceRegistered(d Device, c Certificate, f ForeignCA, by Actor) {
 	db.log.Info("foreign device registered", "device", d.ID, "group", d.Group, "foreign_ca", f.Name,
 		"serial", c.Serial, "fingerprint", c.Fingerprint, "actor", by.Name)
