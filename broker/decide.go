@@ -21,6 +21,7 @@ type admission struct {
 	deviceID string
 	serial   string
 	notAfter time.Time // the earlier of the certificate's and the record's
+	group    string
 	grants   grants
 	cert     store.Certificate
 	// clock is the change clock's reading taken before the registry was
@@ -55,7 +56,11 @@ func (h *hook) decide(cl *mqtt.Client, pk packets.Packet) admission {
 		a.reason, a.err = reason, err
 		return a
 	}
-	g, ignored := newGrants(a.deviceID, dev.Publish, dev.Subscribe)
+	g, ignored, err := grantsOf(h.ctx, h.reg, dev)
+	if err != nil {
+		a.reason, a.err, a.failed = reasonRegistryError, err, "group ACL lookup"
+		return a
+	}
 	if len(ignored) > 0 {
 		h.log.Warn("malformed ACL grants ignored", "device", a.deviceID, "grants", ignored)
 	}
@@ -65,6 +70,6 @@ func (h *hook) decide(cl *mqtt.Client, pk packets.Packet) admission {
 	if !cert.NotAfter.IsZero() && cert.NotAfter.Before(a.notAfter) {
 		a.notAfter = cert.NotAfter
 	}
-	a.grants, a.cert = g, cert
+	a.grants, a.cert, a.group = g, cert, dev.Group
 	return a
 }

@@ -94,12 +94,15 @@ func (h *hook) OnConnect(cl *mqtt.Client, pk packets.Packet) error {
 // later change finds the session; the admission comes back refused
 // (revoked_during_connect) when the answer changed.
 func (h *hook) register(cl *mqtt.Client, pk packets.Packet, a admission) admission {
-	s := &session{cl: cl, deviceID: a.deviceID, serial: a.serial, notAfter: a.notAfter, grants: a.grants}
+	s := &session{cl: cl, deviceID: a.deviceID, serial: a.serial, notAfter: a.notAfter, group: a.group}
+	s.acl.Store(&a.grants)
 	s.conn, _ = cl.Net.Conn.(*conn)
 	h.sessions.add(s)
 	if h.changes.read(a.deviceID) != a.clock {
 		if again := h.decide(cl, pk); again.reason != "" {
 			a.reason, a.err, a.failed = reasonRevokedDuringConnect, again.err, again.failed
+		} else {
+			s.acl.Store(&again.grants) // an ACL change may have raced, too
 		}
 	}
 	if a.reason == "" {
@@ -184,9 +187,9 @@ func (h *hook) OnACLCheck(cl *mqtt.Client, topic string, write bool) bool {
 		return false
 	}
 	if write {
-		return s.grants.canPublish(topic)
+		return s.rights().canPublish(topic)
 	}
-	return s.grants.canSubscribe(topic)
+	return s.rights().canSubscribe(topic)
 }
 
 // OnSessionEstablish runs after authentication and just before mochi lets
@@ -225,14 +228,14 @@ func (h *hook) OnSessionEstablish(cl *mqtt.Client, _ packets.Packet) {
 		return
 	}
 	for _, pk := range old.State.Inflight.GetAll(false) {
-		if pk.FixedHeader.Type == packets.Publish && !s.grants.canSubscribe(pk.TopicName) {
+		if pk.FixedHeader.Type == packets.Publish && !s.rights().canSubscribe(pk.TopicName) {
 			if old.State.Inflight.Delete(pk.PacketID) {
 				atomic.AddInt64(&h.server.Info.Inflight, -1)
 			}
 		}
 	}
 	for filter := range old.State.Subscriptions.GetAll() {
-		if !s.grants.canSubscribe(filter) {
+		if !s.rights().canSubscribe(filter) {
 			old.State.Subscriptions.Delete(filter)
 			if h.server.Topics.Unsubscribe(filter, old.ID) {
 				atomic.AddInt64(&h.server.Info.Subscriptions, -1)

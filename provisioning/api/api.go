@@ -136,6 +136,8 @@ func (a *API) Handler() http.Handler {
 
 	mux.Handle("PUT "+wire.PathGroup, a.operator(a.putGroup))
 	mux.Handle("GET "+wire.PathGroups, a.operator(a.listGroups))
+	mux.Handle("PUT "+wire.PathGroupACL, a.operator(a.putGroupACL))
+	mux.Handle("PUT "+wire.PathDeviceGrants, a.operator(a.putDeviceGrants))
 	mux.Handle("POST "+wire.PathTokens, a.operator(a.createTokens))
 	mux.Handle("GET "+wire.PathTokens, a.operator(a.listTokens))
 	mux.Handle("POST "+wire.PathDevicesImport, a.operator(a.importDevices))

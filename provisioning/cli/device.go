@@ -28,6 +28,7 @@ the device's certificates; device IDs are never reused.`)
 		deviceStatusCommand(o, "resume", "Let a suspended device connect again",
 			func(c *client.Client) statusCall { return c.Resume }),
 		deviceRevokeCommand(o),
+		deviceGrantsCommand(o),
 	)
 	return cmd
 }

@@ -92,8 +92,12 @@ type Group struct {
 	RequireTPM bool `json:"require_tpm"`
 	// AllowTokens lets one-time tokens with software keys enroll devices
 	// into the group.
-	AllowTokens bool      `json:"allow_tokens"`
-	CreatedAt   time.Time `json:"created_at"`
+	AllowTokens bool `json:"allow_tokens"`
+	// Publish and Subscribe are ACL templates every device of the group
+	// gets: topic filters with {id}, {group} and {meta.KEY}.
+	Publish   []string  `json:"publish,omitempty"`
+	Subscribe []string  `json:"subscribe,omitempty"`
+	CreatedAt time.Time `json:"created_at"`
 }
 
 // Token is an enrollment token as listed: its hash and use, never the
