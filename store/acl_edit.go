@@ -99,18 +99,19 @@ func (db *DB) SetDeviceGrants(ctx context.Context, id string, publish, subscribe
 // aclNews returns the ChangeACL of a raw change that rewrote a device's
 // grants or a group's templates (etcd: from whichever host wrote it).
 func aclNews(r kv.RawChange) (Change, bool) {
-	if r.Old == nil {
-		return Change{}, false // a new record: no session can hold it yet
-	}
 	switch r.Bucket {
 	case string(bucketGroups):
+		// A new group record is news too: devices may already name it.
 		var was, cur Group
-		if decode(r.Old, &was) != nil || decode(r.New, &cur) != nil || sameACL(was.Publish, was.Subscribe, cur.Publish, cur.Subscribe) {
+		if r.Old != nil && decode(r.Old, &was) != nil || decode(r.New, &cur) != nil || sameACL(was.Publish, was.Subscribe, cur.Publish, cur.Subscribe) {
 			return Change{}, false
 		}
 		return Change{Kind: ChangeACL, Group: cur.Name, Time: r.Time}, true
 	case string(bucketDevices):
 		var was, cur Device
+		if r.Old == nil {
+			return Change{}, false // a new device: no session can hold it yet
+		}
 		if decode(r.Old, &was) != nil || decode(r.New, &cur) != nil || sameACL(was.Publish, was.Subscribe, cur.Publish, cur.Subscribe) {
 			return Change{}, false
 		}
