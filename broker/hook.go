@@ -29,6 +29,7 @@ type hook struct {
 	log      *slog.Logger
 	now      func() time.Time
 	metrics  *Metrics
+	limits   Limits
 
 	// idLocks serialises takeovers per client ID.
 	idLocks idLocks
@@ -67,6 +68,9 @@ func (h *hook) Provides(b byte) bool {
 		mqtt.OnDisconnect,
 		mqtt.OnWill,
 		mqtt.OnClientExpired,
+		mqtt.OnPublish,
+		mqtt.OnSubscribe,
+		mqtt.OnSubscribed,
 	}, []byte{b})
 }
 
@@ -96,6 +100,7 @@ func (h *hook) OnConnect(cl *mqtt.Client, pk packets.Packet) error {
 func (h *hook) register(cl *mqtt.Client, pk packets.Packet, a admission) admission {
 	s := &session{cl: cl, deviceID: a.deviceID, serial: a.serial, notAfter: a.notAfter, group: a.group}
 	s.acl.Store(&a.grants)
+	s.limiter = newDeviceLimiter(h.limits)
 	s.conn, _ = cl.Net.Conn.(*conn)
 	h.sessions.add(s)
 	if h.changes.read(a.deviceID) != a.clock {
@@ -188,6 +193,9 @@ func (h *hook) OnACLCheck(cl *mqtt.Client, topic string, write bool) bool {
 	}
 	if write {
 		return s.rights().canPublish(topic)
+	}
+	if s.quota.denies(topic) {
+		return false // over MaxSubscriptions (limits.go)
 	}
 	return s.rights().canSubscribe(topic)
 }

@@ -37,7 +37,8 @@ type listener struct {
 	timeout func() time.Duration // read at each accept: it may change
 	log     *slog.Logger
 
-	pending *pendingSet // connections not yet authenticated
+	pending *pendingSet    // connections not yet authenticated
+	sources *sourceLimiter // new connections per source address; nil: no limit
 	metrics *Metrics
 
 	ctx    context.Context // cancelled by Close: aborts handshakes
@@ -125,6 +126,10 @@ func (l *listener) Serve(establish listeners.EstablishFn) {
 			continue
 		}
 		backoff = 0
+		if !l.sources.allow(raw.RemoteAddr()) {
+			l.refuseSource(raw)
+			continue
+		}
 		c := &conn{Conn: tls.Server(raw, l.tlsConf), l: l}
 		if victim := l.pending.add(c); victim != nil {
 			l.metrics.evictions.Inc()

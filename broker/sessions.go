@@ -20,6 +20,8 @@ type session struct {
 	notAfter time.Time              // when the certificate stops being valid
 	group    string                 // the device's group at CONNECT
 	acl      atomic.Pointer[grants] // set at CONNECT, replaced by ACL changes (policy_live.go)
+	limiter  deviceLimiter          // publish buckets (limits.go)
+	quota    subQuota               // filters over MaxSubscriptions (limits.go)
 
 	approved atomic.Bool  // every CONNECT check passed
 	dropped  atomic.Bool  // revoked, suspended or expired: deny everything
