@@ -22,6 +22,7 @@ type admission struct {
 	serial   string
 	notAfter time.Time // the earlier of the certificate's and the record's
 	group    string
+	limits   Limits // the group's over the broker's defaults
 	grants   grants
 	cert     store.Certificate
 	// clock is the change clock's reading taken before the registry was
@@ -56,7 +57,7 @@ func (h *hook) decide(cl *mqtt.Client, pk packets.Packet) admission {
 		a.reason, a.err = reason, err
 		return a
 	}
-	g, ignored, err := grantsOf(h.ctx, h.reg, dev)
+	g, lim, ignored, err := grantsOf(h.ctx, h.reg, dev, h.limits)
 	if err != nil {
 		a.reason, a.err, a.failed = reasonRegistryError, err, "group ACL lookup"
 		return a
@@ -70,6 +71,6 @@ func (h *hook) decide(cl *mqtt.Client, pk packets.Packet) admission {
 	if !cert.NotAfter.IsZero() && cert.NotAfter.Before(a.notAfter) {
 		a.notAfter = cert.NotAfter
 	}
-	a.grants, a.cert, a.group = g, cert, dev.Group
+	a.grants, a.cert, a.group, a.limits = g, cert, dev.Group, lim
 	return a
 }

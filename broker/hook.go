@@ -100,7 +100,7 @@ func (h *hook) OnConnect(cl *mqtt.Client, pk packets.Packet) error {
 func (h *hook) register(cl *mqtt.Client, pk packets.Packet, a admission) admission {
 	s := &session{cl: cl, deviceID: a.deviceID, serial: a.serial, notAfter: a.notAfter, group: a.group}
 	s.acl.Store(&a.grants)
-	s.limiter = newDeviceLimiter(h.limits)
+	s.setLimits(a.limits)
 	s.conn, _ = cl.Net.Conn.(*conn)
 	h.sessions.add(s)
 	if h.changes.read(a.deviceID) != a.clock {
@@ -108,6 +108,7 @@ func (h *hook) register(cl *mqtt.Client, pk packets.Packet, a admission) admissi
 			a.reason, a.err, a.failed = reasonRevokedDuringConnect, again.err, again.failed
 		} else {
 			s.acl.Store(&again.grants) // an ACL change may have raced, too
+			s.setLimits(again.limits)
 		}
 	}
 	if a.reason == "" {

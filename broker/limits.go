@@ -8,6 +8,8 @@ import (
 	mqtt "github.com/mochi-mqtt/server/v2"
 	"github.com/mochi-mqtt/server/v2/packets"
 	"golang.org/x/time/rate"
+
+	"github.com/fleetgate/fleetgate/store"
 )
 
 // Limits bound what one device, and one source address, may cost the
@@ -64,18 +66,40 @@ func newBucket(perSecond float64, burst int) *rate.Limiter {
 	return rate.NewLimiter(rate.Limit(perSecond), burst)
 }
 
-// deviceLimiter holds one session's publish buckets; nil fields: no limit.
-type deviceLimiter struct {
-	msgs, bytes *rate.Limiter
+// over returns l with the non-zero fields of a group's limits in place of
+// its own; nil changes nothing.
+func (l Limits) over(g *store.Limits) Limits {
+	if g == nil {
+		return l
+	}
+	if g.PublishRate > 0 {
+		l.PublishRate, l.PublishBurst = g.PublishRate, g.PublishBurst
+	}
+	if g.ByteRate > 0 {
+		l.ByteRate = g.ByteRate
+	}
+	if g.MaxSubscriptions > 0 {
+		l.MaxSubscriptions = g.MaxSubscriptions
+	}
+	return l
 }
 
-func newDeviceLimiter(l Limits) deviceLimiter {
-	return deviceLimiter{msgs: newBucket(l.PublishRate, l.PublishBurst), bytes: newBucket(l.ByteRate, 0)}
+// deviceLimiter holds one session's publish buckets (nil: no limit) and
+// subscription quota (0: none).
+type deviceLimiter struct {
+	msgs, bytes *rate.Limiter
+	maxSubs     int
+}
+
+// setLimits gives s fresh buckets for l: at CONNECT, and when its group's
+// limits change.
+func (s *session) setLimits(l Limits) {
+	s.limiter.Store(&deviceLimiter{msgs: newBucket(l.PublishRate, l.PublishBurst), bytes: newBucket(l.ByteRate, 0), maxSubs: l.MaxSubscriptions})
 }
 
 // allow takes one message of n payload bytes and returns the limit it
 // exceeds, or "".
-func (d deviceLimiter) allow(now time.Time, n int) string {
+func (d *deviceLimiter) allow(now time.Time, n int) string {
 	if d.msgs != nil && !d.msgs.AllowN(now, 1) {
 		return limitPublishRate
 	}
@@ -95,7 +119,7 @@ func (h *hook) OnPublish(cl *mqtt.Client, pk packets.Packet) (packets.Packet, er
 	if s == nil {
 		return pk, nil
 	}
-	limit := s.limiter.allow(time.Now(), len(pk.Payload))
+	limit := s.limiter.Load().allow(time.Now(), len(pk.Payload))
 	if limit == "" {
 		return pk, nil
 	}
@@ -138,16 +162,17 @@ func (q *subQuota) denies(filter string) bool {
 // session past MaxSubscriptions.
 func (h *hook) OnSubscribe(cl *mqtt.Client, pk packets.Packet) packets.Packet {
 	s := h.sessions.get(cl)
-	if s == nil || h.limits.MaxSubscriptions == 0 {
+	if s == nil || s.limiter.Load().maxSubs == 0 {
 		return pk
 	}
+	maxSubs := s.limiter.Load().maxSubs
 	n := cl.State.Subscriptions.Len()
 	var over map[string]bool
 	for _, sub := range pk.Filters {
 		if _, exists := cl.State.Subscriptions.Get(sub.Filter); exists {
 			continue
 		}
-		if n >= h.limits.MaxSubscriptions {
+		if n >= maxSubs {
 			if over == nil {
 				over = make(map[string]bool)
 			}
@@ -165,7 +190,7 @@ func (h *hook) OnSubscribe(cl *mqtt.Client, pk packets.Packet) packets.Packet {
 // shares the reason code slice it passes here.
 func (h *hook) OnSubscribed(cl *mqtt.Client, pk packets.Packet, codes []byte) {
 	s := h.sessions.get(cl)
-	if s == nil || h.limits.MaxSubscriptions == 0 {
+	if s == nil {
 		return
 	}
 	code := packets.ErrQuotaExceeded.Code

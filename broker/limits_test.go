@@ -12,6 +12,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/fleetgate/fleetgate/firmware-sim/mqttwire"
+	"github.com/fleetgate/fleetgate/store"
 )
 
 // v5 is a raw MQTT 5 connection: paho.mqtt.golang speaks 3.1.1 only.
@@ -196,5 +197,32 @@ func TestLimitHandshakeRate(t *testing.T) {
 	f.logs.await(t, "connection refused before the handshake", "remote=127.0.0.1:", "limit="+limitHandshakeRate)
 	if _, tok := f.connect(&cert, "hs", from("127.0.0.2")); tok.Error() != nil {
 		t.Fatalf("another source address was refused: %v", tok.Error())
+	}
+}
+
+// TestGroupLimits: a group's limits override the broker's defaults for its
+// devices, and a change applies to connected sessions.
+func TestGroupLimits(t *testing.T) {
+	f := newFixture(t, func(c *Config) { c.Limits.MaxSubscriptions = 5 })
+	if _, err := f.db.SetGroupLimits(t.Context(), "tight", &store.Limits{MaxSubscriptions: 1}, actor); err != nil {
+		t.Fatal(err)
+	}
+	cert := f.device("tight-1", func(d *store.Device) { d.Group = "tight" })
+	c := f.mustConnect(&cert, "tight-1")
+	if code := f.subscribe(c, "devices/tight-1/a"); code != 1 {
+		t.Fatalf("first subscription: %#x", code)
+	}
+	if code := f.subscribe(c, "devices/tight-1/b"); code != 0x80 {
+		t.Fatalf("second subscription over the group's quota: %#x, want 0x80", code)
+	}
+	if _, err := f.db.SetGroupLimits(t.Context(), "tight", &store.Limits{MaxSubscriptions: 2}, actor); err != nil {
+		t.Fatal(err)
+	}
+	f.logs.await(t, "ACL changed; session re-judged", "device=tight-1")
+	if code := f.subscribe(c, "devices/tight-1/b"); code != 1 {
+		t.Fatalf("second subscription after the group's quota grew: %#x", code)
+	}
+	if code := f.subscribe(c, "devices/tight-1/c"); code != 0x80 {
+		t.Fatalf("third subscription: %#x, want 0x80", code)
 	}
 }

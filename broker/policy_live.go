@@ -24,23 +24,25 @@ import (
 // (SUBACK "not authorized"); the broker logs each removal and counts it.
 
 // grantsOf builds the ACL of dev: its own namespace, its own grants and its
-// group's templates expanded for it. A registry without groups (or a group
-// without a record) adds no templates.
-func grantsOf(ctx context.Context, reg Registry, dev store.Device) (grants, []string, error) {
-	pub, sub := dev.Publish, dev.Subscribe
+// group's templates expanded for it; and its group's limits over the
+// broker's defaults. A registry without groups (or a group without a
+// record) adds no templates and keeps the defaults.
+func grantsOf(ctx context.Context, reg Registry, dev store.Device, defaults Limits) (grants, Limits, []string, error) {
+	pub, sub, lim := dev.Publish, dev.Subscribe, defaults
 	if f, ok := reg.(groupFinder); ok && dev.Group != "" {
 		g, err := f.Group(ctx, dev.Group)
 		switch {
 		case errors.Is(err, store.ErrNotFound):
 		case err != nil:
-			return grants{}, nil, err
+			return grants{}, lim, nil, err
 		default:
 			pub = append(append([]string(nil), pub...), store.ExpandACL(g.Publish, dev)...)
 			sub = append(append([]string(nil), sub...), store.ExpandACL(g.Subscribe, dev)...)
+			lim = lim.over(g.Limits)
 		}
 	}
 	g, ignored := newGrants(dev.ID, pub, sub)
-	return g, ignored, nil
+	return g, lim, ignored, nil
 }
 
 // rights returns the session's current ACL.
@@ -61,16 +63,16 @@ func (b *Broker) applyACL(ch store.Change) {
 	}
 }
 
-// rejudge rebuilds the ACL of s from the registry and removes the
+// rejudge rebuilds the ACL and limits of s from the registry and removes the
 // subscriptions it no longer allows. When the registry cannot answer, the
 // session keeps only its own namespace (fail closed) until the next change
 // or reconnect.
 func (h *hook) rejudge(s *session, since time.Time) {
-	g := grants{}
+	g, lim := grants{}, h.limits
 	dev, _, err := h.reg.Lookup(h.ctx, s.deviceID, s.serial)
 	if err == nil {
 		var ignored []string
-		g, ignored, err = grantsOf(h.ctx, h.reg, dev)
+		g, lim, ignored, err = grantsOf(h.ctx, h.reg, dev, h.limits)
 		if len(ignored) > 0 {
 			h.log.Warn("malformed ACL grants ignored", "device", s.deviceID, "grants", ignored)
 		}
@@ -80,6 +82,7 @@ func (h *hook) rejudge(s *session, since time.Time) {
 		g, _ = newGrants(s.deviceID, nil, nil)
 	}
 	s.acl.Store(&g)
+	s.setLimits(lim)
 	removed := h.pruneSubscriptions(s, &g)
 	h.metrics.aclRejudged.Inc()
 	h.metrics.subsRevoked.Add(float64(len(removed)))

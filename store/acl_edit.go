@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"fmt"
+	"reflect"
 
 	"github.com/fleetgate/fleetgate/identity"
 	"github.com/fleetgate/fleetgate/store/kv"
@@ -103,7 +104,8 @@ func aclNews(r kv.RawChange) (Change, bool) {
 	case string(bucketGroups):
 		// A new group record is news too: devices may already name it.
 		var was, cur Group
-		if r.Old != nil && decode(r.Old, &was) != nil || decode(r.New, &cur) != nil || sameACL(was.Publish, was.Subscribe, cur.Publish, cur.Subscribe) {
+		if r.Old != nil && decode(r.Old, &was) != nil || decode(r.New, &cur) != nil ||
+			sameACL(was.Publish, was.Subscribe, cur.Publish, cur.Subscribe) && reflect.DeepEqual(was.Limits, cur.Limits) {
 			return Change{}, false
 		}
 		return Change{Kind: ChangeACL, Group: cur.Name, Time: r.Time}, true

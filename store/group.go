@@ -22,8 +22,11 @@ type Group struct {
 	AllowTokens bool `json:"allow_tokens"`
 	// Publish and Subscribe are ACL templates granted to every device of
 	// the group on top of its own grants (SetGroupACL, ExpandACL).
-	Publish   []string  `json:"publish,omitempty"`
-	Subscribe []string  `json:"subscribe,omitempty"`
+	Publish   []string `json:"publish,omitempty"`
+	Subscribe []string `json:"subscribe,omitempty"`
+	// Limits override the broker's per-device limits for the group's
+	// devices (SetGroupLimits); nil: the defaults.
+	Limits    *Limits   `json:"limits,omitempty"`
 	CreatedAt time.Time `json:"created_at"`
 }
 
@@ -53,9 +56,9 @@ func (db *DB) PutGroup(ctx context.Context, g Group, by Actor) (Group, error) {
 			out = old
 			return nil, nil
 		}
-		g.CreatedAt, g.Publish, g.Subscribe = db.clock(), nil, nil
+		g.CreatedAt, g.Publish, g.Subscribe, g.Limits = db.clock(), nil, nil, nil
 		if found {
-			g.CreatedAt, g.Publish, g.Subscribe = old.CreatedAt, old.Publish, old.Subscribe
+			g.CreatedAt, g.Publish, g.Subscribe, g.Limits = old.CreatedAt, old.Publish, old.Subscribe, old.Limits
 		}
 		if err := putJSON(b, []byte(g.Name), g); err != nil {
 			return nil, err

@@ -58,6 +58,14 @@ func TestSetACL(t *testing.T) {
 			_, err := db.SetDeviceGrants(t.Context(), "be-1", nil, []string{"fleet/alerts"}, operator)
 			return err
 		}, wantAction: "device.grants", want: Change{Kind: ChangeACL, DeviceID: "be-1"}},
+		{name: "ok/group limits", set: func() error {
+			_, err := db.SetGroupLimits(t.Context(), "backends", &Limits{PublishRate: 5}, operator)
+			return err
+		}, wantAction: "group.limits", want: Change{Kind: ChangeACL, Group: "backends"}},
+		{name: "error/negative limit", set: func() error {
+			_, err := db.SetGroupLimits(t.Context(), "backends", &Limits{MaxSubscriptions: -1}, operator)
+			return err
+		}, wantErr: ErrInvalid},
 		{name: "error/unknown variable", set: func() error {
 			_, err := db.SetGroupACL(t.Context(), "backends", nil, []string{"x/{serial}"}, operator)
 			return err
@@ -108,8 +116,8 @@ func TestSetACL(t *testing.T) {
 	if err != nil || len(g.Publish) != 0 || !slices.Equal(g.Subscribe, []string{"devices/+/telemetry"}) {
 		t.Fatalf("group after the refusals: %+v %v", g, err)
 	}
-	// Putting the group's enrollment policy keeps its ACL.
-	if g, err = db.PutGroup(t.Context(), Group{Name: "backends", AllowTokens: true}, operator); err != nil || !slices.Equal(g.Subscribe, []string{"devices/+/telemetry"}) {
-		t.Fatalf("PutGroup dropped the ACL: %+v %v", g, err)
+	// Putting the group's enrollment policy keeps its ACL and limits.
+	if g, err = db.PutGroup(t.Context(), Group{Name: "backends", AllowTokens: true}, operator); err != nil || !slices.Equal(g.Subscribe, []string{"devices/+/telemetry"}) || g.Limits == nil || g.Limits.PublishRate != 5 {
+		t.Fatalf("PutGroup dropped the ACL or limits: %+v %v", g, err)
 	}
 }

@@ -43,3 +43,20 @@ func (a *API) putDeviceGrants(w http.ResponseWriter, r *http.Request, by store.A
 	}
 	writeJSON(w, http.StatusOK, wireDevice(d))
 }
+
+// putGroupLimits serves PUT /v1/groups/{name}/limits: replace the group's
+// per-device limits (all zero: the broker's defaults).
+func (a *API) putGroupLimits(w http.ResponseWriter, r *http.Request, by store.Actor) {
+	var req wire.Limits
+	if err := a.decode(w, r, &req, true); err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	l := store.Limits(req)
+	g, err := a.db.SetGroupLimits(r.Context(), r.PathValue("name"), &l, by)
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, wireGroup(g))
+}

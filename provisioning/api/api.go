@@ -137,6 +137,7 @@ func (a *API) Handler() http.Handler {
 	mux.Handle("PUT "+wire.PathGroup, a.operator(a.putGroup))
 	mux.Handle("GET "+wire.PathGroups, a.operator(a.listGroups))
 	mux.Handle("PUT "+wire.PathGroupACL, a.operator(a.putGroupACL))
+	mux.Handle("PUT "+wire.PathGroupLimits, a.operator(a.putGroupLimits))
 	mux.Handle("PUT "+wire.PathDeviceGrants, a.operator(a.putDeviceGrants))
 	mux.Handle("POST "+wire.PathTokens, a.operator(a.createTokens))
 	mux.Handle("GET "+wire.PathTokens, a.operator(a.listTokens))

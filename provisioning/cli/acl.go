@@ -60,3 +60,27 @@ func printACL(cmd *cobra.Command, who string, publish, subscribe []string) error
 	_, err := fmt.Fprintf(cmd.OutOrStdout(), "%s: publish=[%s] subscribe=[%s]\n", who, strings.Join(publish, " "), strings.Join(subscribe, " "))
 	return err
 }
+
+// groupLimitsCommand is `fleetgate group limits NAME`.
+func groupLimitsCommand(o *options) *cobra.Command {
+	var l wire.Limits
+	cmd := o.leaf("limits NAME", "Replace the per-device limits of a group (flags not given keep the broker's defaults)", []string{"NAME"}, func(cmd *cobra.Command, args []string) error {
+		return o.call(cmd, func(ctx context.Context, c *client.Client) error {
+			g, err := c.SetGroupLimits(ctx, args[0], l)
+			if err != nil {
+				return err
+			}
+			if o.json {
+				return printJSON(cmd.OutOrStdout(), g)
+			}
+			_, err = fmt.Fprintf(cmd.OutOrStdout(), "group %s: limits %+v\n", g.Name, g.Limits)
+			return err
+		})
+	})
+	f := cmd.Flags()
+	f.Float64Var(&l.PublishRate, "publish-rate", 0, "PUBLISH packets per second per device")
+	f.IntVar(&l.PublishBurst, "publish-burst", 0, "burst of the publish rate (0: twice the rate)")
+	f.Float64Var(&l.ByteRate, "byte-rate", 0, "payload bytes per second per device")
+	f.IntVar(&l.MaxSubscriptions, "max-subscriptions", 0, "subscriptions per session")
+	return cmd
+}

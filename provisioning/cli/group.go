@@ -21,7 +21,7 @@ with its TPM or through an operator.
 A group's ACL templates (group acl) grant every device of the group topic
 filters with variables: {id}, {group} and {meta.KEY}. A change applies to
 connected devices at once.`)
-	cmd.AddCommand(groupPutCommand(o), groupListCommand(o), groupACLCommand(o))
+	cmd.AddCommand(groupPutCommand(o), groupListCommand(o), groupACLCommand(o), groupLimitsCommand(o))
 	return cmd
 }
 

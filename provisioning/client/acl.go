@@ -20,3 +20,10 @@ func (c *Client) SetDeviceGrants(ctx context.Context, id string, req wire.ACLReq
 	err := c.do(ctx, http.MethodPut, wire.Expand(wire.PathDeviceGrants, id), nil, req, &d, http.StatusOK)
 	return d, err
 }
+
+// SetGroupLimits replaces a group's per-device limits.
+func (c *Client) SetGroupLimits(ctx context.Context, name string, l wire.Limits) (wire.Group, error) {
+	var g wire.Group
+	err := c.do(ctx, http.MethodPut, wire.Expand(wire.PathGroupLimits, name), nil, l, &g, http.StatusOK)
+	return g, err
+}

@@ -33,8 +33,10 @@ const (
 	PathGroup  = "/v1/groups/{name}"
 	// PathGroupACL takes an ACLRequest: the group's ACL templates.
 	PathGroupACL = "/v1/groups/{name}/acl"
-	PathTokens   = "/v1/tokens"
-	PathAudit    = "/v1/audit"
+	// PathGroupLimits takes Limits: the group's per-device limits.
+	PathGroupLimits = "/v1/groups/{name}/limits"
+	PathTokens      = "/v1/tokens"
+	PathAudit       = "/v1/audit"
 
 	// Device routes: enrollment needs no client certificate, rotation the
 	// device's current one.

@@ -1,0 +1,62 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"reflect"
+
+	"github.com/fleetgate/fleetgate/identity"
+	"github.com/fleetgate/fleetgate/store/kv"
+)
+
+// Limits are a group's per-device limits. A zero field leaves the broker's
+// default for it; the broker documents what exceeding each one does.
+type Limits struct {
+	PublishRate      float64 `json:"publish_rate,omitempty"`      // PUBLISH packets per second
+	PublishBurst     int     `json:"publish_burst,omitempty"`     // 0: twice the rate
+	ByteRate         float64 `json:"byte_rate,omitempty"`         // payload bytes per second
+	MaxSubscriptions int     `json:"max_subscriptions,omitempty"` // per session
+}
+
+// SetGroupLimits replaces the per-device limits of a group (nil: the
+// broker's defaults) and records "group.limits"; a group without a record
+// gets one with the default policy. A negative field gives ErrInvalid.
+// Brokers apply the change to connected sessions at once (ChangeACL).
+func (db *DB) SetGroupLimits(ctx context.Context, name string, l *Limits, by Actor) (Group, error) {
+	if err := identity.ValidateID(name); err != nil {
+		return Group{}, fmt.Errorf("%w: group name: %w", ErrInvalid, err)
+	}
+	if l != nil && (l.PublishRate < 0 || l.PublishBurst < 0 || l.ByteRate < 0 || l.MaxSubscriptions < 0) {
+		return Group{}, fmt.Errorf("%w: group %s: limits must not be negative", ErrInvalid, name)
+	}
+	if l != nil && *l == (Limits{}) {
+		l = nil
+	}
+	var out Group
+	err := db.update(ctx, func(tx kv.Tx) ([]Change, error) {
+		b := tx.Bucket(bucketGroups)
+		g := Group{Name: name}
+		found, err := getJSON(b, []byte(name), &g)
+		if err != nil {
+			return nil, err
+		}
+		if found && reflect.DeepEqual(g.Limits, l) {
+			out = g
+			return nil, nil
+		}
+		now := db.clock()
+		if !found {
+			g.CreatedAt = now
+		}
+		g.Limits = l
+		if err := putJSON(b, []byte(name), g); err != nil {
+			return nil, err
+		}
+		if err := db.appendAudit(tx, "group.limits", name, fmt.Sprintf("%+v", l), by); err != nil {
+			return nil, err
+		}
+		out = g
+		return []Change{{Kind: ChangeACL, Group: name, Time: now}}, nil
+	})
+	return out, err
+}
