@@ -127,7 +127,8 @@ func (b *Broker) Start(ctx context.Context) error {
 		m = NewMetrics(nil)
 	}
 	h := &hook{ctx: wctx, server: server, reg: b.reg, sessions: b.sessions, log: b.log, now: time.Now, metrics: m, changes: newChangeClock(),
-		owner: newOwner(), claims: make(chan struct{}, maxClaims), limits: b.cfg.Limits}
+		owner: newOwner(), claims: make(chan struct{}, maxClaims), limits: b.cfg.Limits,
+		connectRate: newConnectLimiter(b.cfg.Limits)}
 	l := newListener(b.cfg.Addr, b.trust.listenerConfig(), b.handshakeDeadline, b.pending, b.log)
 	l.metrics, l.sources = m, newSourceLimiter(b.cfg.Limits)
 	if err := server.AddHook(h, nil); err != nil {

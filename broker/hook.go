@@ -30,6 +30,8 @@ type hook struct {
 	now      func() time.Time
 	metrics  *Metrics
 	limits   Limits
+	// connectRate holds the per-identity CONNECT buckets; nil: no limit.
+	connectRate *connectLimiter
 
 	// idLocks serialises takeovers per client ID.
 	idLocks idLocks
@@ -81,7 +83,7 @@ func (h *hook) Provides(b byte) bool {
 // authorized" itself (v3.1.1 code 5, v5 0x87) and returns an error, which
 // makes mochi close the socket.
 func (h *hook) OnConnect(cl *mqtt.Client, pk packets.Packet) error {
-	a := h.decide(cl, pk)
+	a := h.checkConnectRate(h.decide(cl, pk))
 	if a.reason == "" {
 		a = h.register(cl, pk, a)
 	}
@@ -149,11 +151,7 @@ func (h *hook) refuseConnect(cl *mqtt.Client, pk packets.Packet, a admission) er
 // v3.1.1 client gets return code 5 explicitly.
 func (h *hook) refuse(cl *mqtt.Client, reason string) {
 	h.metrics.refusals.WithLabelValues(reason).Inc()
-	code := packets.ErrNotAuthorized
-	if cl.Properties.ProtocolVersion < 5 {
-		code = packets.Err3NotAuthorized
-	}
-	_ = h.server.SendConnack(cl, code, false, nil)
+	_ = h.server.SendConnack(cl, refusalCode(cl, reason), false, nil)
 }
 
 // reasonRevokedDuringConnect: the registry changed while the CONNECT was

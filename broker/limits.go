@@ -2,7 +2,6 @@ package broker
 
 import (
 	"fmt"
-	"sync"
 	"time"
 
 	mqtt "github.com/mochi-mqtt/server/v2"
@@ -36,12 +35,17 @@ type Limits struct {
 	// connection over it is closed at once.
 	HandshakeRate  float64
 	HandshakeBurst int
+	// ConnectsPerMinute caps the CONNECTs of one identity that pass the
+	// certificate checks (burst: a minute's worth). One over it is
+	// refused: MQTT 5 CONNACK 0x97 "quota exceeded", 3.1.1 return code 3
+	// "server unavailable".
+	ConnectsPerMinute int
 }
 
 // validate reports the first negative field.
 func (l Limits) validate() error {
 	switch {
-	case l.PublishRate < 0, l.PublishBurst < 0, l.ByteRate < 0, l.MaxSubscriptions < 0, l.HandshakeRate < 0, l.HandshakeBurst < 0:
+	case l.PublishRate < 0, l.PublishBurst < 0, l.ByteRate < 0, l.MaxSubscriptions < 0, l.HandshakeRate < 0, l.HandshakeBurst < 0, l.ConnectsPerMinute < 0:
 		return fmt.Errorf("%w: limits must not be negative: %+v", ErrConfig, l)
 	}
 	return nil
@@ -53,6 +57,7 @@ const (
 	limitByteRate      = "byte_rate"
 	limitSubscriptions = "subscriptions"
 	limitHandshakeRate = "handshake_rate"
+	limitConnectRate   = "connect_rate"
 )
 
 // newBucket returns a token bucket, or nil for no limit.
@@ -134,75 +139,4 @@ func (h *hook) OnPublish(cl *mqtt.Client, pk packets.Packet) (packets.Packet, er
 		cl.Stop(packets.ErrMessageRateTooHigh)
 	}
 	return pk, packets.ErrRejectPacket
-}
-
-// subQuota holds the filters of the SUBSCRIBE being processed that are over
-// the session's MaxSubscriptions: OnSubscribe fills it, OnACLCheck refuses
-// them, OnSubscribed rewrites their SUBACK codes and clears it. All three
-// run on the client's own goroutine; the mutex is for deliveries, which
-// ask OnACLCheck from other goroutines.
-type subQuota struct {
-	mu   sync.Mutex
-	over map[string]bool
-}
-
-func (q *subQuota) set(over map[string]bool) {
-	q.mu.Lock()
-	q.over = over
-	q.mu.Unlock()
-}
-
-func (q *subQuota) denies(filter string) bool {
-	q.mu.Lock()
-	defer q.mu.Unlock()
-	return q.over[filter]
-}
-
-// OnSubscribe marks the new filters of a SUBSCRIBE that would take the
-// session past MaxSubscriptions.
-func (h *hook) OnSubscribe(cl *mqtt.Client, pk packets.Packet) packets.Packet {
-	s := h.sessions.get(cl)
-	if s == nil || s.limiter.Load().maxSubs == 0 {
-		return pk
-	}
-	maxSubs := s.limiter.Load().maxSubs
-	n := cl.State.Subscriptions.Len()
-	var over map[string]bool
-	for _, sub := range pk.Filters {
-		if _, exists := cl.State.Subscriptions.Get(sub.Filter); exists {
-			continue
-		}
-		if n >= maxSubs {
-			if over == nil {
-				over = make(map[string]bool)
-			}
-			over[sub.Filter] = true
-			continue
-		}
-		n++
-	}
-	s.quota.set(over)
-	return pk
-}
-
-// OnSubscribed answers the filters over quota with 0x97 "quota exceeded"
-// (MQTT 3.1.1: 0x80 failure) instead of "not authorized": mochi's SUBACK
-// shares the reason code slice it passes here.
-func (h *hook) OnSubscribed(cl *mqtt.Client, pk packets.Packet, codes []byte) {
-	s := h.sessions.get(cl)
-	if s == nil {
-		return
-	}
-	code := packets.ErrQuotaExceeded.Code
-	if cl.Properties.ProtocolVersion < 5 {
-		code = packets.ErrUnspecifiedError.Code
-	}
-	for i, sub := range pk.Filters {
-		if i < len(codes) && s.quota.denies(sub.Filter) {
-			codes[i] = code
-			h.metrics.limited.WithLabelValues(limitSubscriptions, "refuse").Inc()
-			h.log.Info("limit exceeded; subscription refused", "device", s.deviceID, "client_id", cl.ID, "limit", limitSubscriptions, "filter", sub.Filter, "reason", packets.ErrQuotaExceeded.Reason)
-		}
-	}
-	s.quota.set(nil)
 }

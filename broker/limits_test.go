@@ -226,3 +226,31 @@ func TestGroupLimits(t *testing.T) {
 		t.Fatalf("third subscription: %#x, want 0x80", code)
 	}
 }
+
+// TestLimitConnectRate: an identity over its CONNECTs per minute is
+// refused (3.1.1 return code 3, MQTT 5 CONNACK 0x97); another identity is
+// not affected.
+func TestLimitConnectRate(t *testing.T) {
+	f := newFixture(t, func(c *Config) { c.Limits.ConnectsPerMinute = 2 })
+	cert := f.device("eager", nil)
+	for range 2 {
+		c := f.mustConnect(&cert, "eager")
+		c.Disconnect(0)
+	}
+	if _, tok := f.connect(&cert, "eager", nil); tok.ReturnCode() != 3 {
+		t.Fatalf("third CONNECT in a minute: return code %d (%v), want 3", tok.ReturnCode(), tok.Error())
+	}
+	f.logs.await(t, "connect refused", "device=eager", "reason="+reasonConnectRate)
+	conn, err := tls.Dial("tcp", "127.0.0.1:"+f.port, f.tlsConfig(&cert))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	v := &v5{t: t, c: conn, r: bufio.NewReader(conn)}
+	v.send(mqttwire.ConnectOptions{ClientID: "eager", KeepAlive: 60, Clean: true, Level: 5}.Packet())
+	if p := v.next(); p.Type != mqttwire.CONNACK || len(p.Body) < 2 || p.Body[1] != 0x97 {
+		t.Fatalf("MQTT 5 CONNACK %+v, want reason 0x97", p)
+	}
+	other := f.device("patient", nil)
+	f.mustConnect(&other, "patient")
+}
