@@ -26,6 +26,17 @@ func (db *DB) SetGroupACL(ctx context.Context, name string, publish, subscribe [
 	if err := validateTemplates("subscribe", subscribe); err != nil {
 		return Group{}, fmt.Errorf("group %s: %w", name, err)
 	}
+	detail := fmt.Sprintf("publish=%q subscribe=%q", publish, subscribe)
+	return db.editGroup(ctx, name, "group.acl", detail, by,
+		func(g Group) bool { return sameACL(g.Publish, g.Subscribe, publish, subscribe) },
+		func(g *Group) { g.Publish, g.Subscribe = publish, subscribe })
+}
+
+// editGroup applies edit to the group name (one without a record starts
+// from the default policy) unless unchanged says it already holds the
+// change; then it stores it, records action with detail and announces
+// ChangeACL. It returns the group as stored.
+func (db *DB) editGroup(ctx context.Context, name, action, detail string, by Actor, unchanged func(Group) bool, edit func(*Group)) (Group, error) {
 	var out Group
 	err := db.update(ctx, func(tx kv.Tx) ([]Change, error) {
 		b := tx.Bucket(bucketGroups)
@@ -34,7 +45,7 @@ func (db *DB) SetGroupACL(ctx context.Context, name string, publish, subscribe [
 		if err != nil {
 			return nil, err
 		}
-		if found && sameACL(g.Publish, g.Subscribe, publish, subscribe) {
+		if found && unchanged(g) {
 			out = g
 			return nil, nil
 		}
@@ -42,12 +53,11 @@ func (db *DB) SetGroupACL(ctx context.Context, name string, publish, subscribe [
 		if !found {
 			g.CreatedAt = now
 		}
-		g.Publish, g.Subscribe = publish, subscribe
+		edit(&g)
 		if err := putJSON(b, []byte(name), g); err != nil {
 			return nil, err
 		}
-		detail := fmt.Sprintf("publish=%q subscribe=%q", publish, subscribe)
-		if err := db.appendAudit(tx, "group.acl", name, detail, by); err != nil {
+		if err := db.appendAudit(tx, action, name, detail, by); err != nil {
 			return nil, err
 		}
 		out = g

@@ -6,7 +6,6 @@ import (
 	"reflect"
 
 	"github.com/fleetgate/fleetgate/identity"
-	"github.com/fleetgate/fleetgate/store/kv"
 )
 
 // Limits are a group's per-device limits. A zero field leaves the broker's
@@ -32,31 +31,7 @@ func (db *DB) SetGroupLimits(ctx context.Context, name string, l *Limits, by Act
 	if l != nil && *l == (Limits{}) {
 		l = nil
 	}
-	var out Group
-	err := db.update(ctx, func(tx kv.Tx) ([]Change, error) {
-		b := tx.Bucket(bucketGroups)
-		g := Group{Name: name}
-		found, err := getJSON(b, []byte(name), &g)
-		if err != nil {
-			return nil, err
-		}
-		if found && reflect.DeepEqual(g.Limits, l) {
-			out = g
-			return nil, nil
-		}
-		now := db.clock()
-		if !found {
-			g.CreatedAt = now
-		}
-		g.Limits = l
-		if err := putJSON(b, []byte(name), g); err != nil {
-			return nil, err
-		}
-		if err := db.appendAudit(tx, "group.limits", name, fmt.Sprintf("%+v", l), by); err != nil {
-			return nil, err
-		}
-		out = g
-		return []Change{{Kind: ChangeACL, Group: name, Time: now}}, nil
-	})
-	return out, err
+	return db.editGroup(ctx, name, "group.limits", fmt.Sprintf("%+v", l), by,
+		func(g Group) bool { return reflect.DeepEqual(g.Limits, l) },
+		func(g *Group) { g.Limits = l })
 }
