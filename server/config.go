@@ -39,25 +39,24 @@ func (d *Duration) UnmarshalJSON(b []byte) error {
 // the server (the fleetgate command layers defaults, the file, FLEETGATE_*
 // environment variables and flags, lowest first).
 type Config struct {
-	DataDir          string       `json:"data_dir"`          // registry.db and ca/ live here
-	MQTTAddr         string       `json:"mqtt_addr"`         // device mTLS listener
-	APIAddr          string       `json:"api_addr"`          // operator HTTPS API
-	OpsAddr          string       `json:"ops_addr"`          // plain HTTP: /metrics, /healthz, /readyz, /crl ("" disables)
-	ServerNames      []string     `json:"server_names"`      // extra DNS names/IPs in the server certificate
-	PublicURL        string       `json:"public_url"`        // base of the CRL and OCSP URLs in device certificates ("" for none)
-	RevocationAddr   string       `json:"revocation_addr"`   // plain HTTP for relying parties: /crl/, /ocsp ("" : DefaultRevocationAddr when public_url is set)
-	HandshakeTimeout Duration     `json:"handshake_timeout"` // TLS handshake + CONNECT deadline
-	MaxPacketSize    uint32       `json:"max_packet_size"`   // bytes; larger MQTT packets close the connection
-	MaxPending       int          `json:"max_pending"`       // connections not yet authenticated
-	Limits           LimitsConfig `json:"limits"`            // per-device and per-source limits (limits.go)
-	CertLifetime     Duration     `json:"cert_lifetime"`     // default device certificate lifetime
-	EKRoots          string       `json:"ek_roots"`          // PEM bundle of TPM manufacturer roots (+ intermediates) for EK certificates
-	ChallengeTTL     Duration     `json:"challenge_ttl"`     // lifetime of a TPM enrollment challenge and nonce
-	LogFormat        string       `json:"log_format"`        // text or json
-	LogLevel         string       `json:"log_level"`         // debug, info, warn, error
-	ReloadInterval   Duration     `json:"reload_interval"`   // how often CA and config files are checked for changes (0: only on Reload)
-	GCPercent        int          `json:"gc_percent"`        // garbage collector target (gc.go); GOGC wins, see GCEnv
-	MemoryLimit      ByteSize     `json:"memory_limit"`      // soft memory limit, 0: none; GOMEMLIMIT wins, see GCEnv
+	DataDir          string   `json:"data_dir"`          // registry.db and ca/ live here
+	MQTTAddr         string   `json:"mqtt_addr"`         // device mTLS listener
+	APIAddr          string   `json:"api_addr"`          // operator HTTPS API
+	OpsAddr          string   `json:"ops_addr"`          // plain HTTP: /metrics, /healthz, /readyz, /crl ("" disables)
+	ServerNames      []string `json:"server_names"`      // extra DNS names/IPs in the server certificate
+	PublicURL        string   `json:"public_url"`        // base of the CRL and OCSP URLs in device certificates ("" for none)
+	RevocationAddr   string   `json:"revocation_addr"`   // plain HTTP for relying parties: /crl/, /ocsp ("" : DefaultRevocationAddr when public_url is set)
+	HandshakeTimeout Duration `json:"handshake_timeout"` // TLS handshake + CONNECT deadline
+	MaxPacketSize    uint32   `json:"max_packet_size"`   // bytes; larger MQTT packets close the connection
+	MaxPending       int      `json:"max_pending"`       // connections not yet authenticated
+	CertLifetime     Duration `json:"cert_lifetime"`     // default device certificate lifetime
+	EKRoots          string   `json:"ek_roots"`          // PEM bundle of TPM manufacturer roots (+ intermediates) for EK certificates
+	ChallengeTTL     Duration `json:"challenge_ttl"`     // lifetime of a TPM enrollment challenge and nonce
+	LogFormat        string   `json:"log_format"`        // text or json
+	LogLevel         string   `json:"log_level"`         // debug, info, warn, error
+	ReloadInterval   Duration `json:"reload_interval"`   // how often CA and config files are checked for changes (0: only on Reload)
+	GCPercent        int      `json:"gc_percent"`        // garbage collector target (gc.go); GOGC wins, see GCEnv
+	MemoryLimit      ByteSize `json:"memory_limit"`      // soft memory limit, 0: none; GOMEMLIMIT wins, see GCEnv
 
 	// Registry and roles (registry.go). Registry is empty for the bbolt
 	// file in DataDir, bolt://FILE, or etcd://HOST:PORT,...[/PREFIX]; with
@@ -102,6 +101,9 @@ type Config struct {
 
 	file   string      // the file LoadFile read: watched for changes
 	fileFP fingerprint // its digest as read, so a change made before Start is seen
+
+	// Limits are the broker's per-device and per-source limits (limits.go).
+	Limits LimitsConfig `json:"limits"`
 }
 
 // DefaultConfig returns the embedded single-host defaults.
