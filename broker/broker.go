@@ -132,14 +132,15 @@ func (b *Broker) Start(ctx context.Context) error {
 		m = NewMetrics(nil)
 	}
 	h := &hook{ctx: wctx, server: server, reg: b.reg, sessions: b.sessions, seen: b.seen, log: b.log, now: time.Now, metrics: m, changes: newChangeClock(),
-		owner: newOwner(), claims: make(chan struct{}, maxClaims), foreignCAs: b.trust.foreign}
+		owner: newOwner(), claims: make(chan struct{}, maxClaims), foreignCAs: b.trust.foreign, limits: b.cfg.Limits,
+		connectRate: newConnectLimiter(b.cfg.Limits)}
 	h.events = newEvents(server, h.owner, b.log)
 	if err := b.startForeign(wctx); err != nil {
 		cancel()
 		return err
 	}
 	l := newListener(b.cfg.Addr, b.trust.listenerConfig(), b.handshakeDeadline, b.pending, b.log)
-	l.metrics = m
+	l.metrics, l.sources = m, newSourceLimiter(b.cfg.Limits)
 	// Set before the listener serves: refusals are recorded from the first
 	// connection on.
 	h.refusals = newRefusalBuffer(b.reg, l.Address, b.log)

@@ -107,6 +107,10 @@ type Config struct {
 	// Retained, with Bus, keeps retained messages cluster-wide
 	// (route_retain.go). Nil: each broker keeps its own.
 	Retained RetainedStore
+
+	// Limits bound each device's publish rate and subscriptions and each
+	// source address's connection rate (limits.go). Zero: no limits.
+	Limits Limits
 }
 
 // withDefaults returns c with every zero field set to its default.
@@ -164,5 +168,5 @@ func (c Config) Validate() error {
 	case c.ClientWriteBufferSize < 0:
 		return fmt.Errorf("%w: ClientWriteBufferSize %d is negative", ErrConfig, c.ClientWriteBufferSize)
 	}
-	return nil
+	return c.Limits.validate()
 }

@@ -21,6 +21,8 @@ type admission struct {
 	deviceID string
 	serial   string
 	notAfter time.Time // the earlier of the certificate's and the record's
+	group    string
+	limits   Limits // the group's over the broker's defaults
 	grants   grants
 	cert     store.Certificate
 	// clock is the change clock's reading taken before the registry was
@@ -62,7 +64,11 @@ func (h *hook) decide(cl *mqtt.Client, pk packets.Packet) admission {
 		a.reason, a.err = reason, err
 		return a
 	}
-	g, ignored := newGrants(a.deviceID, dev.Publish, dev.Subscribe)
+	g, lim, ignored, err := grantsOf(h.ctx, h.reg, dev, h.limits)
+	if err != nil {
+		a.reason, a.err, a.failed = reasonRegistryError, err, "group ACL lookup"
+		return a
+	}
 	if len(ignored) > 0 {
 		h.log.Warn("malformed ACL grants ignored", "device", a.deviceID, "grants", ignored)
 	}
@@ -72,6 +78,6 @@ func (h *hook) decide(cl *mqtt.Client, pk packets.Packet) admission {
 	if !cert.NotAfter.IsZero() && cert.NotAfter.Before(a.notAfter) {
 		a.notAfter = cert.NotAfter
 	}
-	a.grants, a.cert = g, cert
+	a.grants, a.cert, a.group, a.limits = g, cert, dev.Group, lim
 	return a
 }

@@ -30,6 +30,9 @@ type hook struct {
 	log      *slog.Logger
 	now      func() time.Time
 	metrics  *Metrics
+	limits   Limits
+	// connectRate holds the per-identity CONNECT buckets; nil: no limit.
+	connectRate *connectLimiter
 
 	// idLocks serialises takeovers per client ID.
 	idLocks idLocks
@@ -79,6 +82,9 @@ func (h *hook) Provides(b byte) bool {
 		mqtt.OnDisconnect,
 		mqtt.OnWill,
 		mqtt.OnClientExpired,
+		mqtt.OnPublish,
+		mqtt.OnSubscribe,
+		mqtt.OnSubscribed,
 	}, []byte{b})
 }
 
@@ -89,7 +95,7 @@ func (h *hook) Provides(b byte) bool {
 // authorized" itself (v3.1.1 code 5, v5 0x87) and returns an error, which
 // makes mochi close the socket.
 func (h *hook) OnConnect(cl *mqtt.Client, pk packets.Packet) error {
-	a := h.decide(cl, pk)
+	a := h.checkConnectRate(h.decide(cl, pk))
 	if a.reason == "" {
 		a = h.register(cl, pk, a)
 	}
@@ -106,12 +112,17 @@ func (h *hook) OnConnect(cl *mqtt.Client, pk packets.Packet) error {
 // later change finds the session; the admission comes back refused
 // (revoked_during_connect) when the answer changed.
 func (h *hook) register(cl *mqtt.Client, pk packets.Packet, a admission) admission {
-	s := &session{cl: cl, deviceID: a.deviceID, serial: a.serial, notAfter: a.notAfter, grants: a.grants}
+	s := &session{cl: cl, deviceID: a.deviceID, serial: a.serial, notAfter: a.notAfter, group: a.group}
+	s.acl.Store(&a.grants)
+	s.setLimits(a.limits)
 	s.conn, _ = cl.Net.Conn.(*conn)
 	h.sessions.add(s)
 	if h.changes.read(a.deviceID) != a.clock {
 		if again := h.decide(cl, pk); again.reason != "" {
 			a.reason, a.err, a.failed = reasonRevokedDuringConnect, again.err, again.failed
+		} else {
+			s.acl.Store(&again.grants) // an ACL change may have raced, too
+			s.setLimits(again.limits)
 		}
 	}
 	if a.reason == "" {
@@ -154,11 +165,7 @@ func (h *hook) refuseConnect(cl *mqtt.Client, pk packets.Packet, a admission) er
 // v3.1.1 client gets return code 5 explicitly.
 func (h *hook) refuse(cl *mqtt.Client, reason string) {
 	h.metrics.refusals.WithLabelValues(reason).Inc()
-	code := packets.ErrNotAuthorized
-	if cl.Properties.ProtocolVersion < 5 {
-		code = packets.Err3NotAuthorized
-	}
-	_ = h.server.SendConnack(cl, code, false, nil)
+	_ = h.server.SendConnack(cl, refusalCode(cl, reason), false, nil)
 }
 
 // reasonRevokedDuringConnect: the registry changed while the CONNECT was
@@ -199,9 +206,12 @@ func (h *hook) OnACLCheck(cl *mqtt.Client, topic string, write bool) bool {
 		return false
 	}
 	if write {
-		return s.grants.canPublish(topic)
+		return s.rights().canPublish(topic)
 	}
-	return s.grants.canSubscribe(topic)
+	if s.quota.denies(topic) {
+		return false // over MaxSubscriptions (limits.go)
+	}
+	return s.rights().canSubscribe(topic)
 }
 
 // OnSessionEstablish runs after authentication and just before mochi lets
@@ -240,14 +250,14 @@ func (h *hook) OnSessionEstablish(cl *mqtt.Client, _ packets.Packet) {
 		return
 	}
 	for _, pk := range old.State.Inflight.GetAll(false) {
-		if pk.FixedHeader.Type == packets.Publish && !s.grants.canSubscribe(pk.TopicName) {
+		if pk.FixedHeader.Type == packets.Publish && !s.rights().canSubscribe(pk.TopicName) {
 			if old.State.Inflight.Delete(pk.PacketID) {
 				atomic.AddInt64(&h.server.Info.Inflight, -1)
 			}
 		}
 	}
 	for filter := range old.State.Subscriptions.GetAll() {
-		if !s.grants.canSubscribe(filter) {
+		if !s.rights().canSubscribe(filter) {
 			old.State.Subscriptions.Delete(filter)
 			if h.server.Topics.Unsubscribe(filter, old.ID) {
 				atomic.AddInt64(&h.server.Info.Subscriptions, -1)

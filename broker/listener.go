@@ -43,7 +43,8 @@ type listener struct {
 	timeout func() time.Duration // read at each accept: it may change
 	log     *slog.Logger
 
-	pending  *pendingSet // connections not yet authenticated
+	pending  *pendingSet    // connections not yet authenticated
+	sources  *sourceLimiter // new connections per source address; nil: no limit
 	metrics  *Metrics
 	refusals *refusalBuffer // refused handshakes, for the refusal log
 
@@ -138,6 +139,10 @@ func (l *listener) Serve(establish listeners.EstablishFn) {
 			continue
 		}
 		backoff = 0
+		if !l.sources.allow(raw.RemoteAddr()) {
+			l.refuseSource(raw)
+			continue
+		}
 		tc := tls.Server(raw, l.tlsConf)
 		c := &conn{Conn: tc, tls: tc, l: l}
 		if l.ws != nil {

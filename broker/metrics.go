@@ -19,6 +19,7 @@ type Metrics struct {
 	evictions      prometheus.Counter
 	bus            *prometheus.CounterVec
 	busUp          prometheus.Gauge
+	*policyMetrics // policy_live.go, limits.go
 
 	reg prometheus.Registerer // for the gauges bound to a started broker
 }
@@ -64,6 +65,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		reg: reg,
 	}
 	reg.MustRegister(m.connects, m.refusals, m.handshakes, m.handshakeFails, m.drops, m.dropDelay, m.evictions, m.bus)
+	m.policyMetrics = newPolicyMetrics(reg)
 	return m
 }
 

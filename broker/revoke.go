@@ -29,6 +29,10 @@ func (b *Broker) watch(ctx context.Context, changes <-chan store.Change) {
 		// Tick before the scan: a CONNECT that registers its session after
 		// the scan sees the tick and decides again (changeClock).
 		b.hook.changes.tick(ch.DeviceID)
+		if ch.Kind == store.ChangeACL {
+			b.applyACL(ch)
+			continue
+		}
 		keep := func(s *session) bool { return affects(ch, s) }
 		var hit []*session
 		if ch.DeviceID != "" {

@@ -17,8 +17,11 @@ type session struct {
 	conn     *conn // the connection it arrived on; nil if not ours
 	deviceID string
 	serial   string
-	notAfter time.Time // when the certificate stops being valid
-	grants   grants    // fixed at CONNECT
+	notAfter time.Time                     // when the certificate stops being valid
+	group    string                        // the device's group at CONNECT
+	acl      atomic.Pointer[grants]        // set at CONNECT, replaced by ACL changes (policy_live.go)
+	limiter  atomic.Pointer[deviceLimiter] // publish buckets and quota (limits.go)
+	quota    subQuota                      // filters over MaxSubscriptions (limits.go)
 
 	approved atomic.Bool  // every CONNECT check passed
 	dropped  atomic.Bool  // revoked, suspended or expired: deny everything

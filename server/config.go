@@ -108,6 +108,9 @@ type Config struct {
 
 	file   string      // the file LoadFile read: watched for changes
 	fileFP fingerprint // its digest as read, so a change made before Start is seen
+
+	// Limits are the broker's per-device and per-source limits (limits.go).
+	Limits LimitsConfig `json:"limits"`
 }
 
 // DefaultConfig returns the embedded single-host defaults.

@@ -71,6 +71,7 @@ func (s *Server) startBroker(ctx context.Context, authority *ca.CA, metricsReg *
 		HandshakeTimeout: cfg.HandshakeTimeout.Duration,
 		MaxPacketSize:    cfg.MaxPacketSize,
 		MaxPending:       cfg.MaxPending,
+		Limits:           cfg.Limits.broker(),
 		Logger:           s.log.With("component", "broker"),
 	}, s.db)
 	if err != nil {

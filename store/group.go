@@ -19,15 +19,23 @@ type Group struct {
 	RequireTPM bool `json:"require_tpm"`
 	// AllowTokens: one-time tokens with software keys may enroll devices
 	// into this group.
-	AllowTokens bool      `json:"allow_tokens"`
-	CreatedAt   time.Time `json:"created_at"`
+	AllowTokens bool `json:"allow_tokens"`
+	// Publish and Subscribe are ACL templates granted to every device of
+	// the group on top of its own grants (SetGroupACL, ExpandACL).
+	Publish   []string `json:"publish,omitempty"`
+	Subscribe []string `json:"subscribe,omitempty"`
+	// Limits override the broker's per-device limits for the group's
+	// devices (SetGroupLimits); nil: the defaults.
+	Limits    *Limits   `json:"limits,omitempty"`
+	CreatedAt time.Time `json:"created_at"`
 }
 
 // PutGroup creates or updates a group and records "group.put". The name
 // must pass identity.ValidateID (groups appear in the same places as device
 // IDs). RequireTPM together with AllowTokens is a contradiction and gives
 // ErrInvalid. An update keeps CreatedAt; putting a group exactly as stored
-// changes and records nothing. It returns the group as stored.
+// changes and records nothing. The group's ACL templates stay as stored
+// (SetGroupACL changes them). It returns the group as stored.
 func (db *DB) PutGroup(ctx context.Context, g Group, by Actor) (Group, error) {
 	if err := identity.ValidateID(g.Name); err != nil {
 		return Group{}, fmt.Errorf("%w: group name: %w", ErrInvalid, err)
@@ -48,9 +56,9 @@ func (db *DB) PutGroup(ctx context.Context, g Group, by Actor) (Group, error) {
 			out = old
 			return nil, nil
 		}
-		g.CreatedAt = db.clock()
+		g.CreatedAt, g.Publish, g.Subscribe, g.Limits = db.clock(), nil, nil, nil
 		if found {
-			g.CreatedAt = old.CreatedAt
+			g.CreatedAt, g.Publish, g.Subscribe, g.Limits = old.CreatedAt, old.Publish, old.Subscribe, old.Limits
 		}
 		if err := putJSON(b, []byte(g.Name), g); err != nil {
 			return nil, err

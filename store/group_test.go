@@ -2,6 +2,7 @@ package store
 
 import (
 	"errors"
+	"reflect"
 	"slices"
 	"testing"
 	"time"
@@ -46,7 +47,7 @@ func TestPutGroup(t *testing.T) {
 				if tt.in.Name == "" {
 					return // "" reads as the default policy, stored or not
 				}
-				if stored, err := db.Group(t.Context(), tt.in.Name); tt.existing == nil && !errors.Is(err, ErrNotFound) || tt.existing != nil && stored != before {
+				if stored, err := db.Group(t.Context(), tt.in.Name); tt.existing == nil && !errors.Is(err, ErrNotFound) || tt.existing != nil && !reflect.DeepEqual(stored, before) {
 					t.Errorf("refused put left %+v, %v", stored, err)
 				}
 				return
@@ -55,7 +56,7 @@ func TestPutGroup(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if stored != got || got.Name != tt.in.Name || got.RequireTPM != tt.in.RequireTPM || got.AllowTokens != tt.in.AllowTokens {
+			if !reflect.DeepEqual(stored, got) || got.Name != tt.in.Name || got.RequireTPM != tt.in.RequireTPM || got.AllowTokens != tt.in.AllowTokens {
 				t.Errorf("returned %+v, stored %+v, want %+v", got, stored, tt.in)
 			}
 			if tt.wantCreate == (tt.existing != nil) || !tt.wantCreate && !got.CreatedAt.Equal(before.CreatedAt) || got.CreatedAt.IsZero() {
@@ -93,7 +94,7 @@ func TestGroup(t *testing.T) {
 			if !errors.Is(err, tt.wantErr) {
 				t.Fatalf("Group(%q) = %v, want %v", tt.group, err, tt.wantErr)
 			}
-			if got != tt.want {
+			if !reflect.DeepEqual(got, tt.want) {
 				t.Errorf("Group(%q) = %+v, want %+v", tt.group, got, tt.want)
 			}
 		})

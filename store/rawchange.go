@@ -27,7 +27,12 @@ func (db *DB) change(r kv.RawChange) (Change, bool) {
 		return Change{Kind: ChangeSession, DeviceID: r.Key, Owner: string(r.New), Revision: r.Revision, Time: r.Time}, true
 	case string(bucketDevices):
 		d, ok := statusNews(r, func(d Device) DeviceStatus { return d.Status }, DeviceActive)
+		if !ok {
+			return aclNews(r)
+		}
 		return Change{Kind: ChangeDevice, DeviceID: d.ID, DeviceStatus: d.Status, Time: d.UpdatedAt}, ok
+	case string(bucketGroups):
+		return aclNews(r)
 	case string(bucketCerts):
 		c, ok := statusNews(r, func(c Certificate) CertStatus { return c.Status }, CertActive)
 		at := c.RevokedAt

@@ -133,5 +133,6 @@ type Change struct {
 	CertStatus   CertStatus   `json:"cert_status,omitempty"`   // set for ChangeCert
 	Owner        string       `json:"owner,omitempty"`         // set for ChangeSession
 	Revision     int64        `json:"revision,omitempty"`      // set for ChangeSession
+	Group        string       `json:"group,omitempty"`         // set for ChangeACL of a group
 	Time         time.Time    `json:"time"`
 }

@@ -45,11 +45,20 @@ func wireCertificate(c store.Certificate) wire.Certificate {
 	}
 }
 
-// Groups, tokens and audit events are shown whole: their wire types have
-// the records' fields, so a plain conversion does, and stops compiling the
-// day a record gains a field.
+// Tokens and audit events are shown whole: their wire types have the
+// records' fields, so a plain conversion does, and stops compiling the day
+// a record gains a field. A group holds a pointer to its limits, whose
+// types differ, so it is copied field by field.
 
-func wireGroup(g store.Group) wire.Group           { return wire.Group(g) }
+func wireGroup(g store.Group) wire.Group {
+	w := wire.Group{Name: g.Name, RequireTPM: g.RequireTPM, AllowTokens: g.AllowTokens, Publish: g.Publish, Subscribe: g.Subscribe, CreatedAt: g.CreatedAt}
+	if g.Limits != nil {
+		l := wire.Limits(*g.Limits)
+		w.Limits = &l
+	}
+	return w
+}
+
 func wireToken(t store.Token) wire.Token           { return wire.Token(t) }
 func wireEvent(e store.AuditEvent) wire.AuditEvent { return wire.AuditEvent(e) }
 

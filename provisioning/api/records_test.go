@@ -73,6 +73,11 @@ func fill(v reflect.Value) {
 			f.SetBytes([]byte{1, 2, 3})
 		case f.Kind() == reflect.Slice && f.Type().Elem().Kind() == reflect.String:
 			f.Set(reflect.ValueOf([]string{"a/#"}).Convert(f.Type()))
+		case f.CanFloat():
+			f.SetFloat(7.5)
+		case f.Kind() == reflect.Pointer && f.Type().Elem().Kind() == reflect.Struct:
+			f.Set(reflect.New(f.Type().Elem()))
+			fill(f.Elem())
 		case f.Kind() == reflect.Map:
 			f.Set(reflect.ValueOf(map[string]string{"site": "plant-7"}).Convert(f.Type()))
 		default:

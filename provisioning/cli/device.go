@@ -29,6 +29,7 @@ the device's certificates; device IDs are never reused.`)
 			func(c *client.Client) statusCall { return c.Resume }),
 		deviceRevokeCommand(o),
 		deviceWhyCommand(o),
+		deviceGrantsCommand(o),
 	)
 	return cmd
 }

@@ -16,8 +16,12 @@ A group's policy says how its devices may get certificates: --require-tpm
 admits only TPM-attested certificates at the broker; --allow-tokens lets
 one-time enrollment tokens with software keys enroll devices into it (the
 two exclude each other). A device whose group has no policy enrolls only
-with its TPM or through an operator.`)
-	cmd.AddCommand(groupPutCommand(o), groupListCommand(o))
+with its TPM or through an operator.
+
+A group's ACL templates (group acl) grant every device of the group topic
+filters with variables: {id}, {group} and {meta.KEY}. A change applies to
+connected devices at once.`)
+	cmd.AddCommand(groupPutCommand(o), groupListCommand(o), groupACLCommand(o), groupLimitsCommand(o))
 	return cmd
 }
 

@@ -17,6 +17,8 @@ const (
 	PathDeviceResume       = "/v1/devices/{id}/resume"
 	PathDeviceRevoke       = "/v1/devices/{id}/revoke"
 	PathDeviceCertificates = "/v1/devices/{id}/certificates"
+	// PathDeviceGrants takes an ACLRequest: the device's own grants.
+	PathDeviceGrants = "/v1/devices/{id}/grants"
 
 	PathCertificates      = "/v1/certificates"
 	PathCertificateCount  = "/v1/certificates/count"
@@ -33,8 +35,12 @@ const (
 	PathForeignCAs = "/v1/foreign-cas"
 	PathForeignCA  = "/v1/foreign-cas/{name}"
 	PathGroup      = "/v1/groups/{name}"
-	PathTokens     = "/v1/tokens"
-	PathAudit      = "/v1/audit"
+	// PathGroupACL takes an ACLRequest: the group's ACL templates.
+	PathGroupACL = "/v1/groups/{name}/acl"
+	// PathGroupLimits takes Limits: the group's per-device limits.
+	PathGroupLimits = "/v1/groups/{name}/limits"
+	PathTokens      = "/v1/tokens"
+	PathAudit       = "/v1/audit"
 
 	// Device routes: enrollment needs no client certificate, rotation the
 	// device's current one.

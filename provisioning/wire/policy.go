@@ -67,3 +67,13 @@ type ImportResult struct {
 	Created   int `json:"created"`
 	Unchanged int `json:"unchanged"`
 }
+
+// ACLRequest is the body of PUT PathGroupACL and PUT PathDeviceGrants: the
+// whole new list of each kind (an absent list is empty). On a group the
+// filters are templates that may use {id}, {group} and {meta.KEY}; on a
+// device they are plain topic filters. The answer is the Group or Device
+// as stored. Brokers apply the change to connected sessions at once.
+type ACLRequest struct {
+	Publish   []string `json:"publish"`
+	Subscribe []string `json:"subscribe"`
+}

@@ -93,8 +93,24 @@ type Group struct {
 	RequireTPM bool `json:"require_tpm"`
 	// AllowTokens lets one-time tokens with software keys enroll devices
 	// into the group.
-	AllowTokens bool      `json:"allow_tokens"`
-	CreatedAt   time.Time `json:"created_at"`
+	AllowTokens bool `json:"allow_tokens"`
+	// Publish and Subscribe are ACL templates every device of the group
+	// gets: topic filters with {id}, {group} and {meta.KEY}.
+	Publish   []string `json:"publish,omitempty"`
+	Subscribe []string `json:"subscribe,omitempty"`
+	// Limits override the broker's per-device limits for the group's
+	// devices; absent: the broker's defaults.
+	Limits    *Limits   `json:"limits,omitempty"`
+	CreatedAt time.Time `json:"created_at"`
+}
+
+// Limits are a group's per-device limits, the body of PUT PathGroupLimits.
+// A zero field keeps the broker's default for it; all zero clears them.
+type Limits struct {
+	PublishRate      float64 `json:"publish_rate,omitempty"`      // PUBLISH packets per second
+	PublishBurst     int     `json:"publish_burst,omitempty"`     // 0: twice the rate
+	ByteRate         float64 `json:"byte_rate,omitempty"`         // payload bytes per second
+	MaxSubscriptions int     `json:"max_subscriptions,omitempty"` // per session
 }
 
 // Token is an enrollment token as listed: its hash and use, never the

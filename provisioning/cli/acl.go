@@ -1,0 +1,86 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/fleetgate/fleetgate/provisioning/client"
+	"github.com/fleetgate/fleetgate/provisioning/wire"
+	"github.com/spf13/cobra"
+)
+
+// groupACLCommand is `fleetgate group acl NAME`.
+func groupACLCommand(o *options) *cobra.Command {
+	var req wire.ACLRequest
+	cmd := o.leaf("acl NAME", "Replace the ACL templates of a group (applies to connected devices at once)", []string{"NAME"}, func(cmd *cobra.Command, args []string) error {
+		return o.call(cmd, func(ctx context.Context, c *client.Client) error {
+			g, err := c.SetGroupACL(ctx, args[0], req)
+			if err != nil {
+				return err
+			}
+			if o.json {
+				return printJSON(cmd.OutOrStdout(), g)
+			}
+			return printACL(cmd, "group "+g.Name, g.Publish, g.Subscribe)
+		})
+	})
+	aclFlags(cmd, &req, "template (topic filter with {id}, {group}, {meta.KEY})")
+	return cmd
+}
+
+// deviceGrantsCommand is `fleetgate device grants ID`.
+func deviceGrantsCommand(o *options) *cobra.Command {
+	var req wire.ACLRequest
+	cmd := o.leaf("grants ID", "Replace a device's own ACL grants (applies to its sessions at once)", []string{"ID"}, func(cmd *cobra.Command, args []string) error {
+		return o.call(cmd, func(ctx context.Context, c *client.Client) error {
+			d, err := c.SetDeviceGrants(ctx, args[0], req)
+			if err != nil {
+				return err
+			}
+			if o.json {
+				return printJSON(cmd.OutOrStdout(), d)
+			}
+			return printACL(cmd, "device "+d.ID, d.Publish, d.Subscribe)
+		})
+	})
+	aclFlags(cmd, &req, "MQTT topic filter")
+	return cmd
+}
+
+// aclFlags adds the repeatable --publish and --subscribe flags. Both lists
+// are replaced whole: a flag not given empties its list.
+func aclFlags(cmd *cobra.Command, req *wire.ACLRequest, what string) {
+	f := cmd.Flags()
+	f.StringArrayVar(&req.Publish, "publish", nil, what+" to publish to (repeatable; the whole list is replaced)")
+	f.StringArrayVar(&req.Subscribe, "subscribe", nil, what+" to subscribe within (repeatable; the whole list is replaced)")
+}
+
+func printACL(cmd *cobra.Command, who string, publish, subscribe []string) error {
+	_, err := fmt.Fprintf(cmd.OutOrStdout(), "%s: publish=[%s] subscribe=[%s]\n", who, strings.Join(publish, " "), strings.Join(subscribe, " "))
+	return err
+}
+
+// groupLimitsCommand is `fleetgate group limits NAME`.
+func groupLimitsCommand(o *options) *cobra.Command {
+	var l wire.Limits
+	cmd := o.leaf("limits NAME", "Replace the per-device limits of a group (flags not given keep the broker's defaults)", []string{"NAME"}, func(cmd *cobra.Command, args []string) error {
+		return o.call(cmd, func(ctx context.Context, c *client.Client) error {
+			g, err := c.SetGroupLimits(ctx, args[0], l)
+			if err != nil {
+				return err
+			}
+			if o.json {
+				return printJSON(cmd.OutOrStdout(), g)
+			}
+			_, err = fmt.Fprintf(cmd.OutOrStdout(), "group %s: limits %+v\n", g.Name, g.Limits)
+			return err
+		})
+	})
+	f := cmd.Flags()
+	f.Float64Var(&l.PublishRate, "publish-rate", 0, "PUBLISH packets per second per device")
+	f.IntVar(&l.PublishBurst, "publish-burst", 0, "burst of the publish rate (0: twice the rate)")
+	f.Float64Var(&l.ByteRate, "byte-rate", 0, "payload bytes per second per device")
+	f.IntVar(&l.MaxSubscriptions, "max-subscriptions", 0, "subscriptions per session")
+	return cmd
+}
