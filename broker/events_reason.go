@@ -19,7 +19,7 @@ const (
 	DisconnectRevoked   = "revoked"         // the registry ended the device or certificate; Detail says how
 	DisconnectExpired   = "expired"         // the certificate's NotAfter passed
 	DisconnectTakenOver = "taken_over"      // a new connection of the device took the session; Detail taken_over_elsewhere when it was on another broker
-	DisconnectLimit     = "limit"           // the device went over a broker limit (packet size, receive maximum, queue); Detail names it
+	DisconnectLimit     = "limit"           // the device went over a broker limit (packet size, receive maximum, queue, publish or byte rate); Detail names it
 	DisconnectLost      = "connection_lost" // the connection broke without DISCONNECT
 	DisconnectShutdown  = "shutdown"        // the broker is stopping
 	DisconnectError     = "error"           // anything else, a protocol error for instance; Detail holds the error
@@ -38,6 +38,9 @@ func disconnectReason(cl *mqtt.Client, s *session, readErr error) (reason, detai
 			return DisconnectTakenOver, reasonTakenOver
 		}
 		return DisconnectRevoked, *p
+	}
+	if p := s.overLimit.Load(); p != nil {
+		return DisconnectLimit, *p // publish_rate or byte_rate (limits.go)
 	}
 	if s.replaced.Load() || cl.IsTakenOver() {
 		return DisconnectTakenOver, ""

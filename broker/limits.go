@@ -128,6 +128,7 @@ func (h *hook) OnPublish(cl *mqtt.Client, pk packets.Packet) (packets.Packet, er
 	if limit == "" {
 		return pk, nil
 	}
+	s.overLimit.Store(&limit)
 	h.metrics.limited.WithLabelValues(limit, "disconnect").Inc()
 	h.log.Info("limit exceeded; device disconnected", "device", s.deviceID, "client_id", cl.ID, "limit", limit, "reason", packets.ErrMessageRateTooHigh.Reason, "remote", cl.Net.Remote)
 	if s.conn != nil {

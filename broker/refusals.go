@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
+	"fmt"
 	"log/slog"
 	"os"
 	"sync"
@@ -184,6 +185,9 @@ func (h *hook) noteConnect(cl *mqtt.Client, pk packets.Packet, a admission) {
 	r.Remote, r.ClaimedClientID = cl.Net.Remote, pk.Connect.ClientIdentifier
 	if a.err != nil {
 		r.Detail = a.failed + " failed: " + a.err.Error()
+	}
+	if a.reason == reasonConnectRate {
+		r.Detail = fmt.Sprintf("more than %d connects per minute", h.limits.ConnectsPerMinute)
 	}
 	h.refusals.note(r)
 }

@@ -29,6 +29,7 @@ type session struct {
 	claimRev atomic.Int64 // registry revision of this broker's claim (cluster.go); 0: none yet
 
 	dropReason  atomic.Pointer[string] // the cause that dropped it (drop), for the disconnected event
+	overLimit   atomic.Pointer[string] // the publish limit that ended it (OnPublish), for the disconnected event
 	connectedAt time.Time              // set once established; read on the same client goroutine (events.go)
 
 	mu     sync.Mutex

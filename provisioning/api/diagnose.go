@@ -78,6 +78,9 @@ func refusalWords(r store.Refusal, now time.Time, superseded func(serial string)
 	case "foreign_serial_taken":
 		return fmt.Sprintf("the foreign certificate's serial %s is recorded for another device", short(r.Serial)),
 			"the foreign CA reused a serial: revoke the stale record or have it reissue"
+	case "connect_rate":
+		return "the device connected more often than the broker's limit allows (" + r.Detail + "); the broker answered \"quota exceeded\"",
+			"find why it reconnects so often (see its disconnected events: a crash loop, two devices sharing one certificate, a short keepalive); it is let in again once its rate falls below the limit (`fleetgate serve --limit-connects-per-minute`)"
 	case "registry_error":
 		return "the registry failed while the broker checked the device: " + r.Detail,
 			"check the registry's health (/readyz, fleetgate_registry_* metrics); the device retries by itself"

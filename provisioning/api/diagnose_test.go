@@ -34,6 +34,7 @@ func TestRefusalWords(t *testing.T) {
 		"will_topic":             "Will topic",
 		"revoked_during_connect": "changed while it was connecting",
 		"registry_error":         "the registry failed",
+		"connect_rate":           "connected more often than the broker's limit allows",
 		"foreign_intermediate":   "intermediate",
 		"foreign_not_allowed":    "allow-list",
 		"foreign_id_taken":       "derived from the foreign certificate",
