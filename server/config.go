@@ -207,6 +207,7 @@ func (c Config) Validate() error {
 		}
 	}
 	errs = append(errs, c.validateGC()...)
+	errs = append(errs, c.Limits.validate()...)
 	if _, err := c.level(); err != nil {
 		errs = append(errs, err)
 	}

@@ -1,6 +1,13 @@
 package server
 
-import "github.com/fleetgate/fleetgate/broker"
+import (
+	"fmt"
+	"math"
+	"slices"
+	"strings"
+
+	"github.com/fleetgate/fleetgate/broker"
+)
 
 // LimitsConfig is the "limits" object of the config file: per-device and
 // per-source-address limits of the broker (broker.Limits). Zero or absent
@@ -18,4 +25,21 @@ type LimitsConfig struct {
 // broker returns the limits as the broker takes them.
 func (l LimitsConfig) broker() broker.Limits {
 	return broker.Limits(l)
+}
+
+// validate names each negative limit: a limit is a positive number or 0
+// for none.
+func (l LimitsConfig) validate() []error {
+	var errs []error
+	for name, v := range map[string]float64{
+		"publish_rate": l.PublishRate, "publish_burst": float64(l.PublishBurst), "byte_rate": l.ByteRate,
+		"max_subscriptions": float64(l.MaxSubscriptions), "handshake_rate": l.HandshakeRate,
+		"handshake_burst": float64(l.HandshakeBurst), "connects_per_minute": float64(l.ConnectsPerMinute),
+	} {
+		if v < 0 || math.IsNaN(v) || math.IsInf(v, 0) {
+			errs = append(errs, fmt.Errorf("limits.%s %v must be 0 (no limit) or positive", name, v))
+		}
+	}
+	slices.SortFunc(errs, func(a, b error) int { return strings.Compare(a.Error(), b.Error()) })
+	return errs
 }

@@ -78,4 +78,5 @@ func applyFlags(cmd *cobra.Command, dst *server.Config, src server.Config) {
 	set("hsm-token", func() { dst.HSMToken = src.HSMToken })
 	set("hsm-pin-file", func() { dst.HSMPINFile = src.HSMPINFile })
 	set("hsm-pin-env", func() { dst.HSMPINEnv = src.HSMPINEnv })
+	applyLimitsFlags(cmd, dst, src)
 }

@@ -66,6 +66,7 @@ func loadEnv(c *server.Config, getenv func(string) string) error {
 			"FLEETGATE_BUS_REPLICAS": &c.BusReplicas,
 		}),
 		fromEnv(getenv, server.ParseByteSize, map[string]*server.ByteSize{"FLEETGATE_MEMORY_LIMIT": &c.MemoryLimit}),
+		limitsEnv(c, getenv),
 	} {
 		if err != nil {
 			return err

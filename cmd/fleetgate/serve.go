@@ -76,6 +76,7 @@ connection. A reload that fails keeps the previous material and logs why.`,
 	f.StringVar(&cfg.HSMPINFile, "hsm-pin-file", "", "file holding the token's user PIN")
 	f.StringVar(&cfg.HSMPINEnv, "hsm-pin-env", "", "name of an environment variable holding the token's user PIN")
 	f.StringVar(&cfg.BundleDir, "bundle", "", "role broker: serve from this broker bundle (fleetgate ca broker-bundle) instead of <data>/ca; it holds no CA key")
+	limitsFlags(f, &cfg)
 	f.Var(&cfg.MemoryLimit, "memory-limit", "soft memory limit such as 2GiB (default none); the GOMEMLIMIT environment variable wins")
 	return cmd
 }

@@ -79,8 +79,8 @@ func refusalWords(r store.Refusal, now time.Time, superseded func(serial string)
 		return fmt.Sprintf("the foreign certificate's serial %s is recorded for another device", short(r.Serial)),
 			"the foreign CA reused a serial: revoke the stale record or have it reissue"
 	case "connect_rate":
-		return "the device connected more often than the broker's limit allows (" + r.Detail + "); the broker answered \"quota exceeded\"",
-			"find why it reconnects so often (see its disconnected events: a crash loop, two devices sharing one certificate, a short keepalive); it is let in again once its rate falls below the limit (`fleetgate serve --limit-connects-per-minute`)"
+		return "the device connected more often than the broker's limit allows (" + r.Detail + "); the broker answered \"quota exceeded\" (MQTT 3.1.1: \"server unavailable\")",
+			"find why it reconnects so often (see its disconnected events: a crash loop, two devices sharing one certificate, a short keepalive); it is let in again once its rate falls below the limit (limits.connects_per_minute, `--limit-connects-per-minute`)"
 	case "registry_error":
 		return "the registry failed while the broker checked the device: " + r.Detail,
 			"check the registry's health (/readyz, fleetgate_registry_* metrics); the device retries by itself"
