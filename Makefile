@@ -8,7 +8,7 @@ DATA    ?= data
 BENCHTIME ?= 3s
 FUZZTIME  ?= 30s
 
-.PHONY: all build run test test-deps test-quick vet bench bench-connect bench-ocsp bench-cluster bench-100k bench-revoke bench-hsm bench-est bench-console sim sim-multi fuzz attack soak cross clean
+.PHONY: all build run test test-deps test-quick vet bench bench-connect bench-limits bench-ocsp bench-cluster bench-100k bench-revoke bench-hsm bench-est bench-console sim sim-multi fuzz attack soak cross clean
 
 all: build
 
@@ -96,6 +96,12 @@ bench-est:
 
 bench-connect:
 	$(GO) test -run '^$$' -bench BenchmarkConnect -benchtime 2000x -count 3 -v ./broker/ | grep -E "key exchange|Benchmark|broker/bare"
+
+# The limits under flood (broker/limits_bench_test.go): others' publish
+# p99 with one device flooding vs without (goal <= 1.5x), and connect p99
+# with one address flooding handshakes vs without (goal <= 2x); ~2 min.
+bench-limits:
+	TMPDIR=/dev/shm $(GO) test -count=1 -run '^$$' -bench BenchmarkLimitsFlood -benchtime 1x -timeout 10m -v ./broker/ | grep -E "registered|connected in|flood:|Benchmark|ok|FAIL"
 
 # OCSP responses/s over loopback HTTP (cached and uncached) and a CRL of
 # 100,000 revoked certificates (time, bytes).
