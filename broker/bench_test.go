@@ -2,20 +2,16 @@ package broker
 
 import (
 	"bufio"
-	"context"
 	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"net"
-	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/fleetgate/fleetgate/firmware-sim/mqttwire"
 	"github.com/fleetgate/fleetgate/internal/testkit/pki"
-	"github.com/fleetgate/fleetgate/provisioning/ca"
 	"github.com/fleetgate/fleetgate/store"
 )
 
@@ -73,30 +69,7 @@ type connectBench struct {
 
 func newConnectBench(b *testing.B) *connectBench {
 	b.Helper()
-	db, err := store.Open(filepath.Join(b.TempDir(), "r.db"), store.Options{})
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { _ = db.Close() })
-	authority, _, err := ca.Bootstrap(b.TempDir(), ca.BootstrapOptions{})
-	if err != nil {
-		b.Fatal(err)
-	}
-	cfg := Config{
-		Addr:           "127.0.0.1:0",
-		GetCertificate: func(*tls.ClientHelloInfo) (*tls.Certificate, error) { return authority.ServerCertificate(), nil },
-		ClientCAs:      authority.DevicePool(),
-		Logger:         slog.New(slog.DiscardHandler),
-	}
-	br, err := New(cfg, db)
-	if err != nil {
-		b.Fatal(err)
-	}
-	if err := br.Start(context.Background()); err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { _ = br.Close() })
-
+	br, db, authority := startBenchBroker(b, nil)
 	bare, err := tls.Listen("tcp", "127.0.0.1:0", br.cfg.withDefaults().tlsConfig())
 	if err != nil {
 		b.Fatal(err)
@@ -104,27 +77,8 @@ func newConnectBench(b *testing.B) *connectBench {
 	b.Cleanup(func() { _ = bare.Close() })
 	go serveBare(bare)
 
-	const id = "bench-device"
-	if _, err := db.CreateDevice(b.Context(), store.Device{ID: id}, actor); err != nil {
-		b.Fatal(err)
-	}
 	key := pki.Key(b)
-	csr := pki.CSR(b, key, id)
-	serial, err := db.AllocateSerial(b.Context())
-	if err != nil {
-		b.Fatal(err)
-	}
-	cert, err := authority.IssueDevice(csr, id, serial, 0)
-	if err != nil {
-		b.Fatal(err)
-	}
-	err = db.AddCertificate(b.Context(), store.Certificate{
-		Serial: ca.SerialHex(cert), Fingerprint: ca.Fingerprint(cert), DeviceID: id,
-		NotBefore: cert.NotBefore, NotAfter: cert.NotAfter, Attestation: store.AttestOperator, DER: cert.Raw,
-	}, actor)
-	if err != nil {
-		b.Fatal(err)
-	}
+	cert := benchDevice(b, db, authority, key, store.Device{ID: "bench-device"})
 	return &connectBench{
 		broker: br,
 		bare:   bare,

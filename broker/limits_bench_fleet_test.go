@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto"
 	"crypto/tls"
+	"crypto/x509"
 	"fmt"
 	"log/slog"
 	"net"
@@ -41,6 +42,15 @@ type limitFleet struct {
 
 func newLimitFleet(b *testing.B) *limitFleet {
 	b.Helper()
+	m := NewMetrics(nil)
+	br, db, authority := startBenchBroker(b, func(c *Config) { c.Limits, c.Metrics = benchLimits, m })
+	return &limitFleet{b: b, br: br, addr: br.Addr().String(), metrics: m, authority: authority, db: db, key: pki.Key(b)}
+}
+
+// startBenchBroker starts a broker on 127.0.0.1:0 over a fresh registry
+// and CA, logging nowhere; adjust may change its Config.
+func startBenchBroker(b *testing.B, adjust func(*Config)) (*Broker, *store.DB, *ca.CA) {
+	b.Helper()
 	db, err := store.Open(filepath.Join(b.TempDir(), "r.db"), store.Options{})
 	if err != nil {
 		b.Fatal(err)
@@ -50,15 +60,16 @@ func newLimitFleet(b *testing.B) *limitFleet {
 	if err != nil {
 		b.Fatal(err)
 	}
-	m := NewMetrics(nil)
-	br, err := New(Config{
+	cfg := Config{
 		Addr:           "127.0.0.1:0",
 		GetCertificate: func(*tls.ClientHelloInfo) (*tls.Certificate, error) { return authority.ServerCertificate(), nil },
 		ClientCAs:      authority.DevicePool(),
 		Logger:         slog.New(slog.DiscardHandler),
-		Limits:         benchLimits,
-		Metrics:        m,
-	}, db)
+	}
+	if adjust != nil {
+		adjust(&cfg)
+	}
+	br, err := New(cfg, db)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -66,7 +77,31 @@ func newLimitFleet(b *testing.B) *limitFleet {
 		b.Fatal(err)
 	}
 	b.Cleanup(func() { _ = br.Close() })
-	return &limitFleet{b: b, br: br, addr: br.Addr().String(), metrics: m, authority: authority, db: db, key: pki.Key(b)}
+	return br, db, authority
+}
+
+// benchDevice registers d and issues it a certificate for key.
+func benchDevice(b testing.TB, db *store.DB, authority *ca.CA, key crypto.Signer, d store.Device) *x509.Certificate {
+	b.Helper()
+	if _, err := db.CreateDevice(b.Context(), d, actor); err != nil {
+		b.Fatal(err)
+	}
+	serial, err := db.AllocateSerial(b.Context())
+	if err != nil {
+		b.Fatal(err)
+	}
+	cert, err := authority.IssueDevice(pki.CSR(b, key, d.ID), d.ID, serial, 0)
+	if err != nil {
+		b.Fatal(err)
+	}
+	err = db.AddCertificate(b.Context(), store.Certificate{
+		Serial: ca.SerialHex(cert), Fingerprint: ca.Fingerprint(cert), DeviceID: d.ID,
+		NotBefore: cert.NotBefore, NotAfter: cert.NotAfter, Attestation: store.AttestOperator, DER: cert.Raw,
+	}, actor)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return cert
 }
 
 // devices registers ids (subscribe grants sub) and returns their client
@@ -75,24 +110,7 @@ func (f *limitFleet) devices(ids []string, sub []string) []*tls.Config {
 	f.b.Helper()
 	out := make([]*tls.Config, len(ids))
 	for i, id := range ids {
-		if _, err := f.db.CreateDevice(f.b.Context(), store.Device{ID: id, Subscribe: sub}, actor); err != nil {
-			f.b.Fatal(err)
-		}
-		serial, err := f.db.AllocateSerial(f.b.Context())
-		if err != nil {
-			f.b.Fatal(err)
-		}
-		cert, err := f.authority.IssueDevice(pki.CSR(f.b, f.key, id), id, serial, 0)
-		if err != nil {
-			f.b.Fatal(err)
-		}
-		err = f.db.AddCertificate(f.b.Context(), store.Certificate{
-			Serial: ca.SerialHex(cert), Fingerprint: ca.Fingerprint(cert), DeviceID: id,
-			NotBefore: cert.NotBefore, NotAfter: cert.NotAfter, Attestation: store.AttestOperator, DER: cert.Raw,
-		}, actor)
-		if err != nil {
-			f.b.Fatal(err)
-		}
+		cert := benchDevice(f.b, f.db, f.authority, f.key, store.Device{ID: id, Subscribe: sub})
 		out[i] = &tls.Config{
 			RootCAs: f.authority.RootPool(), ServerName: "127.0.0.1",
 			Certificates: []tls.Certificate{{Certificate: [][]byte{cert.Raw}, PrivateKey: f.key, Leaf: cert}},

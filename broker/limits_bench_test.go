@@ -17,19 +17,19 @@ import (
 
 // BenchmarkLimitsFlood checks the goals for the limits (benchLimits
 // on), each as a ratio against the same broker in the same run, in
-// alternating rounds so both conditions see the same machine load:
+// alternating rounds so both conditions see the same machine load. Run it
+// with make bench-limits.
 //
-//   - publish flood: 1,000 devices publish once a second (QoS 0) to a
-//     subscriber that measures end-to-end latency, while one device floods
-//     PUBLISHes as fast as it can (reconnecting whenever the broker
-//     disconnects it); goal: the others' p99 within 1.5x of the rounds
-//     without the flood;
-//   - handshake flood: devices connect one after another from 127.0.0.1
-//     (full mTLS handshake, CONNECT, CONNACK) while 127.0.0.2 opens TCP
-//     connections and TLS handshakes as fast as it can; goal: their
-//     connect p99 within 2x of the rounds without the flood.
+// Publish flood: 1,000 devices publish once a second (QoS 0) to a
+// subscriber that measures end-to-end latency, while one device floods
+// PUBLISHes as fast as it can (reconnecting whenever the broker
+// disconnects it); goal: the others' p99 within 1.5x of the rounds without
+// the flood.
 //
-//	make bench-limits
+// Handshake flood: devices connect one after another from 127.0.0.1 (full
+// mTLS handshake, CONNECT, CONNACK) while 127.0.0.2 opens TCP connections
+// and TLS handshakes as fast as it can; goal: their connect p99 within 2x
+// of the rounds without the flood.
 func BenchmarkLimitsFlood(b *testing.B) {
 	for b.Loop() {
 		f := newLimitFleet(b)
