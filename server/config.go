@@ -43,6 +43,7 @@ type Config struct {
 	MQTTAddr         string   `json:"mqtt_addr"`         // device mTLS listener
 	APIAddr          string   `json:"api_addr"`          // operator HTTPS API
 	OpsAddr          string   `json:"ops_addr"`          // plain HTTP: /metrics, /healthz, /readyz, /crl ("" disables)
+	OpsPprof         bool     `json:"ops_pprof"`         // also serve /debug/pprof/ on the ops listener (off: profiles show internals)
 	ServerNames      []string `json:"server_names"`      // extra DNS names/IPs in the server certificate
 	PublicURL        string   `json:"public_url"`        // base of the CRL and OCSP URLs in device certificates ("" for none)
 	RevocationAddr   string   `json:"revocation_addr"`   // plain HTTP for relying parties: /crl/, /ocsp ("" : DefaultRevocationAddr when public_url is set)

@@ -62,6 +62,7 @@ func loadEnv(c *server.Config, getenv func(string) string) error {
 			"FLEETGATE_MAX_PENDING": &c.MaxPending,
 			"FLEETGATE_GC_PERCENT":  &c.GCPercent,
 		}),
+		fromEnv(getenv, strconv.ParseBool, map[string]*bool{"FLEETGATE_OPS_PPROF": &c.OpsPprof}),
 		fromEnv(getenv, server.ParseByteSize, map[string]*server.ByteSize{"FLEETGATE_MEMORY_LIMIT": &c.MemoryLimit}),
 	} {
 		if err != nil {
