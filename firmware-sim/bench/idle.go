@@ -1,0 +1,202 @@
+package bench
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/fleetgate/fleetgate/firmware-sim/host"
+	"github.com/fleetgate/fleetgate/firmware-sim/mqttwire"
+)
+
+// idleResult is one contender's memory row: n connections opened, then
+// held with nothing to do.
+type idleResult struct {
+	rssEarly float64 // resident growth per connection once they settled
+	rss      float64 // the same at the end of the hold: the steady state
+	cpu      float64 // CPU over the hold, % of one core per 10,000 connections
+	alloc    float64 // bytes allocated per second over the hold per 10,000 connections; -1: unknown
+}
+
+// allocMetric is the Go runtime's count of bytes ever allocated, on
+// fleetgate's ops endpoint.
+const allocMetric = "go_memstats_alloc_bytes_total"
+
+// idleRun is how one contender's memory row is taken.
+type idleRun struct {
+	n            int
+	settle, hold time.Duration
+	probe        *runtimeProbe // fleetgate's runtime metrics; nil for the others
+	ops          string        // fleetgate's ops URL for allocation counts and profiles; "" for the others
+	profileDir   string        // where the idle profiles go; "" for none (needs ops with pprof)
+}
+
+// idle opens r.n idle connections to the contender with pid, waits
+// settle, then holds them for r.hold and reads resident memory, CPU and
+// (with ops) allocations over the hold. Memory has no "settled" event:
+// the waits are the measurement.
+func (m *measurer) idle(ctx context.Context, addr string, pid int, r idleRun) (idleResult, error) {
+	res := idleResult{alloc: -1}
+	if r.n > len(m.devs) {
+		return res, fmt.Errorf("%w: %d idle connections need as many devices, have %d", ErrConfig, r.n, len(m.devs))
+	}
+	// Let the previous phase's garbage be collected and its pages freed.
+	if !wait(ctx, r.settle) {
+		return res, ctx.Err()
+	}
+	base, err := host.RSS(pid)
+	if err != nil {
+		return res, err
+	}
+	r.probe.read(ctx, false)
+	conns, err := m.hold(ctx, addr, r.n)
+	defer func() {
+		for _, c := range conns {
+			if c != nil {
+				_ = c.Close()
+			}
+		}
+	}()
+	if err != nil {
+		return res, err
+	}
+	if !wait(ctx, r.settle) {
+		return res, ctx.Err()
+	}
+	perConn := func() (float64, error) {
+		rss, err := host.RSS(pid)
+		if err != nil || rss < base {
+			return 0, err // below base: the collector freed more than the connections took
+		}
+		return float64(rss-base) / float64(r.n), nil
+	}
+	if res.rssEarly, err = perConn(); err != nil {
+		return res, err
+	}
+	cpu0, err := host.CPUTime(pid)
+	if err != nil {
+		return res, err
+	}
+	alloc0, allocErr := m.allocated(ctx, r.ops)
+	start := time.Now()
+	var prof sync.WaitGroup
+	var profErr atomic.Value
+	if r.profileDir != "" {
+		// A delta profile over the hold: what allocates while idle.
+		secs := max(1, int(r.hold.Seconds())-1)
+		prof.Go(func() {
+			if err := fetchProfile(ctx, fmt.Sprintf("%s/debug/pprof/allocs?seconds=%d", r.ops, secs), filepath.Join(r.profileDir, "fleetgate-idle-allocs.pb.gz")); err != nil {
+				profErr.Store(err)
+			}
+		})
+	}
+	if !wait(ctx, r.hold) {
+		return res, ctx.Err()
+	}
+	cpu1, err := host.CPUTime(pid)
+	if err != nil {
+		return res, err
+	}
+	took := time.Since(start)
+	alloc1, err := m.allocated(ctx, r.ops)
+	if allocErr == nil && err == nil && r.ops != "" {
+		res.alloc = (alloc1 - alloc0) / took.Seconds() * 10000 / float64(r.n)
+	}
+	res.cpu = 100 * (cpu1 - cpu0).Seconds() / took.Seconds() * 10000 / float64(r.n)
+	if res.rss, err = perConn(); err != nil {
+		return res, err
+	}
+	r.probe.read(ctx, true)
+	prof.Wait()
+	if r.profileDir != "" {
+		if err, _ := profErr.Load().(error); err != nil {
+			return res, err
+		}
+		// What the idle connections hold: a heap profile after a GC.
+		if err := fetchProfile(ctx, r.ops+"/debug/pprof/heap?gc=1", filepath.Join(r.profileDir, "fleetgate-idle-heap.pb.gz")); err != nil {
+			return res, err
+		}
+	}
+	return res, nil
+}
+
+// hold opens n connections with a keepalive long enough that none sends
+// a PINGREQ during the measurement, 32 at a time.
+func (m *measurer) hold(ctx context.Context, addr string, n int) ([]*mqttwire.Conn, error) {
+	conns := make([]*mqttwire.Conn, n)
+	var next atomic.Int64
+	var failed atomic.Value
+	var wg sync.WaitGroup
+	for range 32 {
+		wg.Go(func() {
+			for {
+				i := int(next.Add(1) - 1)
+				if i >= n || ctx.Err() != nil {
+					return
+				}
+				dev := m.devs[i]
+				var c *mqttwire.Conn
+				var err error
+				for try := 0; try < 3; try++ { // a loaded server may refuse a few
+					cctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+					c, err = mqttwire.Dial(cctx, m.dialers.Next(), addr, dev.tls, dev.id, 3600)
+					cancel()
+					if err == nil {
+						break
+					}
+				}
+				if err != nil {
+					failed.Store(err)
+					return
+				}
+				conns[i] = c
+			}
+		})
+	}
+	wg.Wait()
+	if err, _ := failed.Load().(error); err != nil {
+		return conns, fmt.Errorf("%w: idle connection: %w", ErrContender, err)
+	}
+	return conns, nil
+}
+
+// allocated reads fleetgate's bytes allocated so far; 0 without ops.
+func (m *measurer) allocated(ctx context.Context, ops string) (float64, error) {
+	if ops == "" {
+		return 0, nil
+	}
+	v, err := scrape(ctx, strings.TrimRight(ops, "/")+"/metrics", []string{allocMetric})
+	return v[allocMetric], err
+}
+
+// fetchProfile saves one pprof profile from url to path.
+func fetchProfile(ctx context.Context, url, path string) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return fmt.Errorf("%w: %w", ErrContender, err)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return fmt.Errorf("%w: profile: %w", ErrContender, err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("%w: %s: %s (start fleetgate with --ops-pprof)", ErrContender, url, resp.Status)
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(f, resp.Body); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
+}
