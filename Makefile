@@ -8,7 +8,7 @@ DATA    ?= data
 BENCHTIME ?= 3s
 FUZZTIME  ?= 30s
 
-.PHONY: all build run test test-deps test-quick vet bench bench-connect bench-ocsp bench-cluster bench-revoke bench-hsm sim sim-multi fuzz attack soak cross clean
+.PHONY: all build run test test-deps test-quick vet bench bench-idle bench-connect bench-ocsp bench-cluster bench-revoke bench-hsm sim sim-multi fuzz attack soak cross clean
 
 all: build
 
@@ -51,6 +51,19 @@ test-quick:
 # and writes bench-results/ (JSON + HTML).
 bench: test-deps build
 	$(GO) run ./firmware-sim/cmd/firmware-sim bench --server-bin $(BIN)/fleetgate --out bench-results
+
+# What an idle fleet costs: the memory row alone (fleetgate, the bare TLS
+# listener and Mosquitto, --idle devices held idle for --idle-hold) with
+# fleetgate's heap profiles before and after the hold; then prints what
+# allocated during the hold and what the idle devices hold, by call site.
+IDLE_PROFILES := bench-results/idle
+bench-idle: test-deps build
+	@status=0; $(GO) run ./firmware-sim/cmd/firmware-sim bench --server-bin $(BIN)/fleetgate --rows memory \
+		--contenders bare-tls,mosquitto --profile $(IDLE_PROFILES) --out bench-results --name idle || status=$$?; \
+	$(GO) tool pprof -sample_index=alloc_space -top -nodecount=15 \
+		-base $(IDLE_PROFILES)/fleetgate-idle-heap-start.pb.gz $(IDLE_PROFILES)/fleetgate-idle-heap.pb.gz; \
+	$(GO) tool pprof -sample_index=inuse_space -top -nodecount=25 $(IDLE_PROFILES)/fleetgate-idle-heap.pb.gz; \
+	exit $$status
 
 # Scale-out: connects/s of a broker on etcd beside one on bbolt (same run),
 # and revocation fan-out to three brokers, p50/p99 (needs etcd-server).

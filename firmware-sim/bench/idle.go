@@ -25,6 +25,12 @@ type idleResult struct {
 	alloc    float64 // bytes allocated per second over the hold per 10,000 connections; -1: unknown
 }
 
+// Profiles the memory row writes with a profile directory.
+const (
+	ProfileIdleStart = "fleetgate-idle-heap-start.pb.gz" // heap profile once the idle connections settled
+	ProfileIdleEnd   = "fleetgate-idle-heap.pb.gz"       // heap profile at the end of the hold
+)
+
 // allocMetric is the Go runtime's count of bytes ever allocated, on
 // fleetgate's ops endpoint.
 const allocMetric = "go_memstats_alloc_bytes_total"
@@ -85,18 +91,16 @@ func (m *measurer) idle(ctx context.Context, addr string, pid int, r idleRun) (i
 		return res, err
 	}
 	alloc0, allocErr := m.allocated(ctx, r.ops)
-	start := time.Now()
-	var prof sync.WaitGroup
-	var profErr atomic.Value
+	// The heap profile after a collection carries every allocation so
+	// far (alloc_space): the one before the hold is the base of the one
+	// after it. (A ?seconds= delta would be empty: the runtime publishes
+	// allocations only at a collection, and an idle broker may run none.)
 	if r.profileDir != "" {
-		// A delta profile over the hold: what allocates while idle.
-		secs := max(1, int(r.hold.Seconds())-1)
-		prof.Go(func() {
-			if err := fetchProfile(ctx, fmt.Sprintf("%s/debug/pprof/allocs?seconds=%d", r.ops, secs), filepath.Join(r.profileDir, "fleetgate-idle-allocs.pb.gz")); err != nil {
-				profErr.Store(err)
-			}
-		})
+		if err := fetchProfile(ctx, r.ops+"/debug/pprof/heap?gc=1", filepath.Join(r.profileDir, ProfileIdleStart)); err != nil {
+			return res, err
+		}
 	}
+	start := time.Now()
 	if !wait(ctx, r.hold) {
 		return res, ctx.Err()
 	}
@@ -114,13 +118,10 @@ func (m *measurer) idle(ctx context.Context, addr string, pid int, r idleRun) (i
 		return res, err
 	}
 	r.probe.read(ctx, true)
-	prof.Wait()
 	if r.profileDir != "" {
-		if err, _ := profErr.Load().(error); err != nil {
-			return res, err
-		}
-		// What the idle connections hold: a heap profile after a GC.
-		if err := fetchProfile(ctx, r.ops+"/debug/pprof/heap?gc=1", filepath.Join(r.profileDir, "fleetgate-idle-heap.pb.gz")); err != nil {
+		// What the idle connections hold (inuse_space), and with the first
+		// profile as base, what allocated during the hold (alloc_space).
+		if err := fetchProfile(ctx, r.ops+"/debug/pprof/heap?gc=1", filepath.Join(r.profileDir, ProfileIdleEnd)); err != nil {
 			return res, err
 		}
 	}
