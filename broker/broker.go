@@ -149,6 +149,9 @@ func (b *Broker) Start(ctx context.Context) error {
 	// Gives the memory a connect burst left behind back to the OS once the
 	// broker is quiet; it only counts sessions, it admits no one.
 	release := newMemoryRelease(0, 0, b.log)
+	release.messages = func() uint64 {
+		return uint64(atomic.LoadInt64(&server.Info.MessagesReceived) + atomic.LoadInt64(&server.Info.MessagesSent))
+	}
 	if err := server.AddHook(release, nil); err != nil {
 		cancel()
 		_ = server.Close()
