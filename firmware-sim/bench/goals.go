@@ -51,13 +51,13 @@ func goals(b *report.Bench) []report.Goal {
 // PrintTable writes the rows side by side and the goals with their
 // ratios.
 func PrintTable(w io.Writer, b *report.Bench) {
-	fmt.Fprintf(w, "%-28s", "metric")
+	fmt.Fprintf(w, "%-32s", "metric")
 	for _, c := range b.Contenders {
 		fmt.Fprintf(w, "%16s", c.Name)
 	}
 	fmt.Fprintln(w)
 	for _, row := range b.Rows {
-		fmt.Fprintf(w, "%-28s", row.Metric)
+		fmt.Fprintf(w, "%-32s", row.Metric)
 		for _, c := range b.Contenders {
 			v, ok := row.Values[c.Name]
 			switch {
@@ -77,11 +77,14 @@ func PrintTable(w io.Writer, b *report.Bench) {
 		}
 		fmt.Fprintln(w)
 	}
-	fmt.Fprintf(w, "%-28s", "key exchange")
-	for _, c := range b.Contenders {
-		fmt.Fprintf(w, "%16s", c.KeyExchange)
+	if b.Row(MetricConnects) != nil { // negotiated by the connect rounds
+		fmt.Fprintf(w, "%-32s", "key exchange")
+		for _, c := range b.Contenders {
+			fmt.Fprintf(w, "%16s", c.KeyExchange)
+		}
+		fmt.Fprintln(w)
 	}
-	fmt.Fprintf(w, "\n\n%-34s %10s %10s  %-7s %s\n", "goal (fleetgate)", "value", "want", "result", "per round")
+	fmt.Fprintf(w, "\n%-34s %12s %12s  %-7s %s\n", "goal (fleetgate)", "value", "want", "result", "per round")
 	for _, g := range b.Goals {
 		val, want := fmt.Sprintf("%.2f", g.Value), g.Want
 		switch g.Metric {
@@ -98,7 +101,7 @@ func PrintTable(w io.Writer, b *report.Bench) {
 		for _, r := range g.PerRound {
 			rounds = append(rounds, fmt.Sprintf("%.2f", r))
 		}
-		fmt.Fprintf(w, "%-34s %10s %10s  %-7s %s\n", g.Name, val, want, res, strings.Join(rounds, " "))
+		fmt.Fprintf(w, "%-34s %12s %12s  %-7s %s\n", g.Name, val, want, res, strings.Join(rounds, " "))
 	}
 	fmt.Fprintf(w, "(%d CPUs, %d rounds of %.1fs, %s)\n", NumCPU, b.Settings.Rounds, b.Settings.RoundSeconds, strings.TrimSpace(gogcNote(b.Settings.GOGC)))
 }
