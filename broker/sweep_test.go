@@ -142,3 +142,42 @@ func TestSweeperInflight(t *testing.T) {
 		t.Errorf("a pass over 1,001 idle sessions allocates %.0f times, want 0", n)
 	}
 }
+
+// TestSweeperRetained: a retained MQTT 5 message is dropped once past its
+// expiry; a topic whose message was replaced keeps the timer of the new
+// one, and a cleared topic keeps none.
+func TestSweeperRetained(t *testing.T) {
+	f := newSweepFixture(t)
+	now := time.Now().Unix()
+	retain := func(topic string, v5Expiry int64) packets.Packet {
+		pk := packets.Packet{TopicName: topic, Payload: []byte("on"), Created: now, ProtocolVersion: 5, Expiry: v5Expiry,
+			FixedHeader: packets.FixedHeader{Type: packets.Publish, Retain: true}}
+		f.w.OnRetainMessage(nil, pk, f.server.Topics.RetainMessage(pk))
+		return pk
+	}
+	retain("devices/a/status", now+1)
+	retain("devices/b/status", now+1)
+	newer := retain("devices/b/status", 0) // replaced: only the day-long maximum applies
+	retain("devices/c/status", now+1)
+	f.w.OnRetainMessage(nil, packets.Packet{TopicName: "devices/c/status"}, -1) // cleared
+
+	f.w.mu.Lock()
+	b, c := f.w.retained["devices/b/status"], f.w.retained["devices/c/status"]
+	f.w.mu.Unlock()
+	if b == nil || b.created != newer.Created || c != nil {
+		t.Fatalf("timers: b %+v, c %+v; want b's for the newer message and none for c", b, c)
+	}
+	deadline := time.Now().Add(wait)
+	for {
+		if _, ok := f.server.Topics.Retained.Get("devices/a/status"); !ok {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the expired retained message is still there")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if _, ok := f.server.Topics.Retained.Get("devices/b/status"); !ok {
+		t.Error("the replacing message was expired with the one it replaced")
+	}
+}

@@ -86,20 +86,22 @@ func (m *measurer) idle(ctx context.Context, addr string, pid int, r idleRun) (i
 	if res.rssEarly, err = perConn(); err != nil {
 		return res, err
 	}
-	cpu0, err := host.CPUTime(pid)
-	if err != nil {
-		return res, err
-	}
-	alloc0, allocErr := m.allocated(ctx, r.ops)
 	// The heap profile after a collection carries every allocation so
 	// far (alloc_space): the one before the hold is the base of the one
 	// after it. (A ?seconds= delta would be empty: the runtime publishes
 	// allocations only at a collection, and an idle broker may run none.)
+	// It is taken before the CPU and allocation readings start, so its
+	// collection counts in neither.
 	if r.profileDir != "" {
 		if err := fetchProfile(ctx, r.ops+"/debug/pprof/heap?gc=1", filepath.Join(r.profileDir, ProfileIdleStart)); err != nil {
 			return res, err
 		}
 	}
+	cpu0, err := host.CPUTime(pid)
+	if err != nil {
+		return res, err
+	}
+	alloc0, allocErr := m.allocated(ctx, r.ops)
 	start := time.Now()
 	if !wait(ctx, r.hold) {
 		return res, ctx.Err()
