@@ -61,7 +61,7 @@ func TestRunSmall(t *testing.T) {
 	if b.Settings.GOGC != fleetgateGCPercent || b.Settings.IdleHoldSeconds != 2 {
 		t.Errorf("settings %+v: want every Go server at GOGC %s, a 2 s hold", b.Settings, fleetgateGCPercent)
 	}
-	for _, name := range []string{ProfileIdleStart, ProfileIdleEnd} {
+	for _, name := range []string{ProfileIdleStart, ProfileIdleEnd, ProfileIdleCPU} {
 		// A pprof profile is gzipped protobuf: it starts with gzip's magic.
 		if p, err := os.ReadFile(filepath.Join(cfg.ProfileDir, name)); err != nil || len(p) < 2 || p[0] != 0x1f || p[1] != 0x8b {
 			t.Errorf("profile %s: %d bytes, %v; want a gzipped profile", name, len(p), err)

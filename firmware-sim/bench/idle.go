@@ -29,7 +29,13 @@ type idleResult struct {
 const (
 	ProfileIdleStart = "fleetgate-idle-heap-start.pb.gz" // heap profile once the idle connections settled
 	ProfileIdleEnd   = "fleetgate-idle-heap.pb.gz"       // heap profile at the end of the hold
+	ProfileIdleCPU   = "fleetgate-idle-cpu.pb.gz"        // CPU profile over idleCPUProfile after the hold
 )
+
+// idleCPUProfile is how long the CPU profile after the hold runs (at most
+// the hold): after, so that profiling's own cost is not in the hold's
+// CPU figure.
+const idleCPUProfile = 20 * time.Second
 
 // allocMetric is the Go runtime's count of bytes ever allocated, on
 // fleetgate's ops endpoint.
@@ -121,6 +127,10 @@ func (m *measurer) idle(ctx context.Context, addr string, pid int, r idleRun) (i
 	}
 	r.probe.read(ctx, true)
 	if r.profileDir != "" {
+		url := fmt.Sprintf("%s/debug/pprof/profile?seconds=%d", r.ops, max(1, int(min(idleCPUProfile, r.hold).Seconds())))
+		if err := fetchProfile(ctx, url, filepath.Join(r.profileDir, ProfileIdleCPU)); err != nil {
+			return res, err
+		}
 		// What the idle connections hold (inuse_space), and with the first
 		// profile as base, what allocated during the hold (alloc_space).
 		if err := fetchProfile(ctx, r.ops+"/debug/pprof/heap?gc=1", filepath.Join(r.profileDir, ProfileIdleEnd)); err != nil {
