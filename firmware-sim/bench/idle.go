@@ -103,11 +103,14 @@ func (m *measurer) idle(ctx context.Context, addr string, pid int, r idleRun) (i
 			return res, err
 		}
 	}
+	// Scrape before the CPU reading starts and after it ends: a scrape
+	// costs the server tens of milliseconds (it lists every open file for
+	// process_open_fds), which is the bench's, not the idle broker's.
+	alloc0, allocErr := m.allocated(ctx, r.ops)
 	cpu0, err := host.CPUTime(pid)
 	if err != nil {
 		return res, err
 	}
-	alloc0, allocErr := m.allocated(ctx, r.ops)
 	start := time.Now()
 	if !wait(ctx, r.hold) {
 		return res, ctx.Err()
