@@ -21,8 +21,8 @@ import (
 type idleResult struct {
 	rssEarly float64 // resident growth per connection once they settled
 	rss      float64 // the same at the end of the hold: the steady state
-	cpu      float64 // CPU over the hold, % of one core per 10,000 connections
-	alloc    float64 // bytes allocated per second over the hold per 10,000 connections; -1: unknown
+	cpu      float64 // CPU over the hold's second half, % of one core per 10,000 connections
+	alloc    float64 // bytes allocated per second over the hold's second half per 10,000 connections; -1: unknown
 }
 
 // Profiles the memory row writes with a profile directory.
@@ -51,8 +51,8 @@ type idleRun struct {
 }
 
 // idle opens r.n idle connections to the contender with pid, waits
-// settle, then holds them for r.hold and reads resident memory, CPU and
-// (with ops) allocations over the hold. Memory has no "settled" event:
+// settle, then holds them for r.hold and reads resident memory at its
+// end, CPU and (with ops) allocations over its second half. Memory has no "settled" event:
 // the waits are the measurement.
 func (m *measurer) idle(ctx context.Context, addr string, pid int, r idleRun) (idleResult, error) {
 	res := idleResult{alloc: -1}
@@ -92,6 +92,14 @@ func (m *measurer) idle(ctx context.Context, addr string, pid int, r idleRun) (i
 	if res.rssEarly, err = perConn(); err != nil {
 		return res, err
 	}
+	// CPU and allocations are read over the second half of the hold: the
+	// first half lets the aftermath of the connections (the broker's
+	// memory release after a burst, a collection, the scavenger) finish,
+	// which on a loaded machine can outlast the settle.
+	if !wait(ctx, r.hold/2) {
+		return res, ctx.Err()
+	}
+	window := r.hold - r.hold/2
 	// The heap profile after a collection carries every allocation so
 	// far (alloc_space): the one before the hold is the base of the one
 	// after it. (A ?seconds= delta would be empty: the runtime publishes
@@ -112,7 +120,7 @@ func (m *measurer) idle(ctx context.Context, addr string, pid int, r idleRun) (i
 		return res, err
 	}
 	start := time.Now()
-	if !wait(ctx, r.hold) {
+	if !wait(ctx, window) {
 		return res, ctx.Err()
 	}
 	cpu1, err := host.CPUTime(pid)
