@@ -1,7 +1,8 @@
 package broker
 
-// idleGC lowers the collector's target while the broker is quiet and
-// puts it back at the first sign of load.
+// idleGC lowers the collector's target once the broker has been quiet
+// for IdleGCAfter and puts it back at the first sign of load (within half
+// a second: the release loop's tick).
 //
 // The server runs the collector at gc_percent 400 (server/gc.go): under
 // a connect burst or message load, collecting at Go's default of 100

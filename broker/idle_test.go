@@ -5,7 +5,7 @@ import (
 	"time"
 )
 
-// TestIdleGC: a quiet broker collects at IdleGCPercent; a connect or a
+// TestIdleGC: a broker quiet for gcQuiet collects at IdleGCPercent; a connect or a
 // message burst puts serve's target back at once, a trickle of messages
 // does not; an operator's target already below idle stays.
 func TestIdleGC(t *testing.T) {
@@ -17,6 +17,10 @@ func TestIdleGC(t *testing.T) {
 		t.Fatalf("at start: target %d, want 400", p)
 	}
 	c.advance(quiet)
+	if p := pct(); p != 400 {
+		t.Fatalf("ok/quiet for less than gcQuiet: target %d, want 400 still", p)
+	}
+	c.advance(quiet)
 	if p := pct(); p != IdleGCPercent {
 		t.Fatalf("ok/quiet: target %d, want %d", p, IdleGCPercent)
 	}
@@ -25,7 +29,7 @@ func TestIdleGC(t *testing.T) {
 	if p := pct(); p != 400 {
 		t.Fatalf("ok/a session changed: target %d, want 400 back", p)
 	}
-	c.advance(quiet)
+	c.advance(2 * quiet)
 	c.advance(quiet / 4)
 	if p := pct(); p != IdleGCPercent {
 		t.Fatalf("ok/quiet again: target %d, want %d", p, IdleGCPercent)

@@ -22,6 +22,10 @@ const (
 	// IdleGCPercent is the collector target while the broker is quiet
 	// (idle.go): Go's default, against serve's 400 under load.
 	IdleGCPercent = 100
+	// IdleGCAfter is how long the broker must be quiet before it collects
+	// at IdleGCPercent: long enough that the pauses between bursts of
+	// ordinary work (a benchmark's rounds, a reconnect wave) keep 400.
+	IdleGCAfter = time.Minute
 )
 
 // memoryRelease returns to the operating system the memory a burst of
@@ -52,6 +56,7 @@ type memoryRelease struct {
 	// Info); nil: none. Lots of them keep the broker busy.
 	messages func() uint64
 	gc       idleGC
+	gcQuiet  time.Duration // quiet before the lower target (IdleGCAfter)
 
 	churn    atomic.Uint64 // sessions started or ended
 	released atomic.Uint64 // releases done
@@ -71,7 +76,7 @@ func newMemoryRelease(quiet time.Duration, minChurn uint64, log *slog.Logger) *m
 		log = slog.New(slog.DiscardHandler)
 	}
 	return &memoryRelease{quiet: quiet, minChurn: minChurn, free: debug.FreeOSMemory, log: log,
-		messages: func() uint64 { return 0 }, gc: idleGC{set: debug.SetGCPercent, idle: IdleGCPercent}}
+		messages: func() uint64 { return 0 }, gc: idleGC{set: debug.SetGCPercent, idle: IdleGCPercent}, gcQuiet: IdleGCAfter}
 }
 
 // ID names the hook in mochi's logs.
@@ -89,9 +94,10 @@ func (m *memoryRelease) OnSessionEstablished(*mqtt.Client, packets.Packet) { m.c
 func (m *memoryRelease) OnDisconnect(*mqtt.Client, error, bool) { m.churn.Add(1) }
 
 // run checks the churn and message counts every quiet/4 until ctx ends.
-// Once neither moved for quiet, it lowers the collector's target (idleGC)
-// and, when at least minChurn sessions came or went since the last
-// release, releases memory; the first move puts the target back. A check
+// Once neither moved for quiet, it releases memory when at least minChurn
+// sessions came or went since the last release; once neither moved for
+// gcQuiet, it lowers the collector's target (idleGC); the first move puts
+// the target back. A check
 // is two atomic loads, so the loop costs nothing during a storm.
 func (m *memoryRelease) run(ctx context.Context) {
 	tick := time.NewTicker(max(m.quiet/4, time.Millisecond))
@@ -121,11 +127,11 @@ func (m *memoryRelease) loop(ctx context.Context, ticks <-chan time.Time) {
 				continue
 			}
 			msgs = n
-			if now.Sub(quietSince) < m.quiet {
-				continue
+			quietFor := now.Sub(quietSince)
+			if quietFor >= m.gcQuiet {
+				m.gc.quiet()
 			}
-			m.gc.quiet()
-			if c-atRelease < m.minChurn {
+			if quietFor < m.quiet || c-atRelease < m.minChurn {
 				continue
 			}
 			atRelease = c

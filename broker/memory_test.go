@@ -57,6 +57,7 @@ func newReleaseClock(t *testing.T, quiet time.Duration, minChurn uint64) *releas
 	c.m.messages = c.msgs.Load
 	c.gcPct.Store(400)
 	c.m.gc.set = func(p int) int { return int(c.gcPct.Swap(int64(p))) }
+	c.m.gcQuiet = 2 * quiet
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { defer close(done); c.m.loop(ctx, c.ticks) }()
