@@ -8,7 +8,7 @@ DATA    ?= data
 BENCHTIME ?= 3s
 FUZZTIME  ?= 30s
 
-.PHONY: all build run test test-deps test-quick vet bench bench-idle bench-connect bench-ocsp bench-cluster bench-revoke bench-hsm sim sim-multi fuzz attack soak cross clean
+.PHONY: all build run test test-deps test-quick vet bench bench-connect bench-ocsp bench-cluster bench-revoke bench-hsm sim sim-multi fuzz attack soak cross clean
 
 all: build
 
@@ -58,6 +58,7 @@ bench: test-deps build
 # listener and Mosquitto, --idle devices held idle for --idle-hold) with
 # fleetgate's heap profiles before and after the hold; then prints what
 # allocated during the hold and what the idle devices hold, by call site.
+.PHONY: bench-idle
 IDLE_PROFILES := bench-results/idle
 bench-idle: test-deps build
 	@status=0; $(GO) run ./firmware-sim/cmd/firmware-sim bench --server-bin $(BIN)/fleetgate --rows memory \
