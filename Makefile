@@ -47,10 +47,26 @@ test-quick:
 
 # Side by side in one run: a bare crypto/tls mTLS listener, our broker with
 # full auth, plain mochi over mTLS and Mosquitto (Debian mosquitto), same
-# client and certificates; prints the table with ratios against the goals
-# and writes bench-results/ (JSON + HTML).
+# client and certificates, every Go server at the same GOGC (400); the
+# memory row holds 10,000 devices idle for 2 minutes (--idle-hold). Prints
+# the table with ratios against the goals and writes bench-results/ (JSON
+# + HTML).
 bench: test-deps build
 	$(GO) run ./firmware-sim/cmd/firmware-sim bench --server-bin $(BIN)/fleetgate --out bench-results
+
+# What an idle fleet costs: the memory row alone (fleetgate, the bare TLS
+# listener and Mosquitto, --idle devices held idle for --idle-hold) with
+# fleetgate's heap profiles before and after the hold; then prints what
+# allocated during the hold and what the idle devices hold, by call site.
+.PHONY: bench-idle
+IDLE_PROFILES := bench-results/idle
+bench-idle: test-deps build
+	@status=0; $(GO) run ./firmware-sim/cmd/firmware-sim bench --server-bin $(BIN)/fleetgate --rows memory \
+		--contenders bare-tls,mosquitto --profile $(IDLE_PROFILES) --out bench-results --name idle || status=$$?; \
+	$(GO) tool pprof -sample_index=alloc_space -top -nodecount=15 \
+		-base $(IDLE_PROFILES)/fleetgate-idle-heap-start.pb.gz $(IDLE_PROFILES)/fleetgate-idle-heap.pb.gz; \
+	$(GO) tool pprof -sample_index=inuse_space -top -nodecount=25 $(IDLE_PROFILES)/fleetgate-idle-heap.pb.gz; \
+	exit $$status
 
 # Device certificates issued per second: file keys against the device
 # intermediate in a SoftHSM token, in one run.

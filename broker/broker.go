@@ -104,6 +104,10 @@ func (c Config) options() *mqtt.Options {
 		ClientNetWriteBufferSize: c.ClientWriteBufferSize,
 		Logger:                   c.Logger,
 		InlineClient:             false, // nothing inside the process publishes past the ACL
+		// No device may subscribe to $SYS (acl.go refuses topics that start
+		// with $), so mochi's $SYS updates go nowhere: mochi would build them
+		// every second (runtime.ReadMemStats included).
+		SysTopicResendInterval: sysTopicInterval,
 	}
 }
 
@@ -168,12 +172,28 @@ func (b *Broker) Start(ctx context.Context) error {
 	// Gives the memory a connect burst left behind back to the OS once the
 	// broker is quiet; it only counts sessions, it admits no one.
 	release := newMemoryRelease(0, 0, b.log)
+	release.messages = func() uint64 {
+		return uint64(atomic.LoadInt64(&server.Info.MessagesReceived) + atomic.LoadInt64(&server.Info.MessagesSent))
+	}
 	if err := server.AddHook(release, nil); err != nil {
 		cancel()
 		_ = server.Close()
 		return fmt.Errorf("add memory release hook: %w", err)
 	}
 	go release.run(wctx)
+	// mochi's once-a-second loops over every client, done on events
+	// instead (sweep.go).
+	if err := stopMochiSweeps(server); err != nil {
+		b.log.Warn("mochi's per-client loops keep running: idle devices cost garbage and CPU", "error", err.Error())
+	} else {
+		sweep := newSweeper(server, b.sessions, h.OnClientExpired, b.log)
+		if err := server.AddHook(sweep, nil); err != nil {
+			cancel()
+			_ = server.Close()
+			return fmt.Errorf("add sweeper hook: %w", err)
+		}
+		go sweep.run(wctx)
+	}
 	if err := server.AddListener(l); err != nil {
 		cancel()
 		_ = server.Close()

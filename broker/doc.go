@@ -110,4 +110,13 @@
 // (Capabilities.MaximumSessionExpiryInterval, mochi's default). A client
 // that connects with keepalive 0 has no read deadline once authenticated,
 // as MQTT allows.
+//
+// # Idle cost
+//
+// mochi's event loop goes over every client once a second; the broker
+// stops those tickers and expires sessions, retained and inflight messages
+// on events instead (sweep.go, retain.go), so idle devices cost no
+// garbage and almost no CPU. After a burst it returns freed memory to the
+// OS, and after a minute of quiet it collects at Go's default target
+// until the next burst (memory.go, idle.go).
 package broker

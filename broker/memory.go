@@ -19,6 +19,13 @@ const (
 	// DefaultReleaseMinChurn is how many sessions must have started or
 	// ended since the last release for another to be worth a full GC.
 	DefaultReleaseMinChurn = 100
+	// IdleGCPercent is the collector target while the broker is quiet
+	// (idle.go): Go's default, against serve's 400 under load.
+	IdleGCPercent = 100
+	// IdleGCAfter is how long the broker must be quiet before it collects
+	// at IdleGCPercent: long enough that the pauses between bursts of
+	// ordinary work (a benchmark's rounds, a reconnect wave) keep 400.
+	IdleGCAfter = time.Minute
 )
 
 // memoryRelease returns to the operating system the memory a burst of
@@ -33,6 +40,9 @@ const (
 // once after a burst, when nothing has connected or disconnected for
 // quiet, never on a timer while a storm is still going on.
 //
+// While the broker is quiet it also collects at a lower target (idleGC,
+// idle.go).
+//
 // It is a mochi hook that counts session starts and ends (it provides no
 // authentication or ACL event, so it cannot let anyone in) plus a loop
 // that looks at that count.
@@ -42,6 +52,11 @@ type memoryRelease struct {
 	minChurn uint64
 	free     func() // debug.FreeOSMemory; tests count calls instead
 	log      *slog.Logger
+	// messages counts the PUBLISH packets received and sent (mochi's
+	// Info); nil: none. Lots of them keep the broker busy.
+	messages func() uint64
+	gc       idleGC
+	gcQuiet  time.Duration // quiet before the lower target (IdleGCAfter)
 
 	churn    atomic.Uint64 // sessions started or ended
 	released atomic.Uint64 // releases done
@@ -60,7 +75,8 @@ func newMemoryRelease(quiet time.Duration, minChurn uint64, log *slog.Logger) *m
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &memoryRelease{quiet: quiet, minChurn: minChurn, free: debug.FreeOSMemory, log: log}
+	return &memoryRelease{quiet: quiet, minChurn: minChurn, free: debug.FreeOSMemory, log: log,
+		messages: func() uint64 { return 0 }, gc: idleGC{set: debug.SetGCPercent, idle: IdleGCPercent}, gcQuiet: IdleGCAfter}
 }
 
 // ID names the hook in mochi's logs.
@@ -77,10 +93,12 @@ func (m *memoryRelease) OnSessionEstablished(*mqtt.Client, packets.Packet) { m.c
 // OnDisconnect counts a session end.
 func (m *memoryRelease) OnDisconnect(*mqtt.Client, error, bool) { m.churn.Add(1) }
 
-// run checks the churn count every quiet/4 until ctx ends and releases
-// memory once after each burst: when at least minChurn sessions came or
-// went since the last release and none for quiet. A check is one atomic
-// load, so the loop costs nothing during a storm.
+// run checks the churn and message counts every quiet/4 until ctx ends.
+// Once neither moved for quiet, it releases memory when at least minChurn
+// sessions came or went since the last release; once neither moved for
+// gcQuiet, it lowers the collector's target (idleGC); the first move puts
+// the target back. A check
+// is two atomic loads, so the loop costs nothing during a storm.
 func (m *memoryRelease) run(ctx context.Context) {
 	tick := time.NewTicker(max(m.quiet/4, time.Millisecond))
 	defer tick.Stop()
@@ -89,8 +107,9 @@ func (m *memoryRelease) run(ctx context.Context) {
 
 // loop is run's body with the clock as a channel of ticks.
 func (m *memoryRelease) loop(ctx context.Context, ticks <-chan time.Time) {
-	var seen, atRelease uint64
+	var seen, atRelease, msgs uint64
 	var quietSince time.Time
+	defer m.gc.busy()
 	for {
 		select {
 		case <-ctx.Done():
@@ -99,12 +118,20 @@ func (m *memoryRelease) loop(ctx context.Context, ticks <-chan time.Time) {
 			if quietSince.IsZero() {
 				quietSince = now
 			}
-			c := m.churn.Load()
-			if c != seen {
-				seen, quietSince = c, now
+			c, n := m.churn.Load(), m.messages()
+			// A trickle of messages (telemetry, a few per second) is idle;
+			// minChurn of them per tick is load.
+			if c != seen || n-msgs >= m.minChurn {
+				seen, msgs, quietSince = c, n, now
+				m.gc.busy()
 				continue
 			}
-			if c-atRelease < m.minChurn || now.Sub(quietSince) < m.quiet {
+			msgs = n
+			quietFor := now.Sub(quietSince)
+			if quietFor >= m.gcQuiet {
+				m.gc.quiet()
+			}
+			if quietFor < m.quiet || c-atRelease < m.minChurn {
 				continue
 			}
 			atRelease = c

@@ -4,6 +4,7 @@ import (
 	"context"
 	"io"
 	"net"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -45,12 +46,18 @@ type releaseClock struct {
 	ticks    chan time.Time
 	now      time.Time
 	releases chan struct{}
+	msgs     atomic.Uint64 // messages the broker has seen
+	gcPct    atomic.Int64  // the collector target the loop set (starts at 400)
 }
 
 func newReleaseClock(t *testing.T, quiet time.Duration, minChurn uint64) *releaseClock {
 	c := &releaseClock{ticks: make(chan time.Time), now: time.Unix(1000, 0), releases: make(chan struct{}, 16)}
 	c.m = newMemoryRelease(quiet, minChurn, nil)
 	c.m.free = func() { c.releases <- struct{}{} }
+	c.m.messages = c.msgs.Load
+	c.gcPct.Store(400)
+	c.m.gc.set = func(p int) int { return int(c.gcPct.Swap(int64(p))) }
+	c.m.gcQuiet = 2 * quiet
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { defer close(done); c.m.loop(ctx, c.ticks) }()

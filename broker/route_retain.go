@@ -81,7 +81,10 @@ func (r *router) loadRetained(ctx context.Context) {
 }
 
 // applyRetained sets or clears one retained message in mochi's store, as
-// of the bucket. Created is set, or mochi's expiry sweep would drop it.
+// of the bucket, which is the cluster's truth: it stays here for as long
+// as the bucket holds it (the expiry timers of retain.go arm only for
+// messages retained through mochi's hook, on the broker that took them).
+// Created is still set, for anything that reads the message's age.
 // No one is sent anything: subscribers get it through mochi's own path
 // (and the ACL) when they subscribe.
 func (r *router) applyRetained(u bus.RetainedUpdate) {

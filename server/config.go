@@ -45,6 +45,7 @@ type Config struct {
 	WSSAddr          string   `json:"wss_addr"`          // MQTT over secure WebSockets, wss://<addr>/mqtt, same mTLS checks ("" disables)
 	APIAddr          string   `json:"api_addr"`          // operator HTTPS API
 	OpsAddr          string   `json:"ops_addr"`          // plain HTTP: /metrics, /healthz, /readyz, /crl ("" disables)
+	OpsPprof         bool     `json:"ops_pprof"`         // also serve /debug/pprof/ on the ops listener (off: profiles show internals)
 	ServerNames      []string `json:"server_names"`      // extra DNS names/IPs in the server certificate
 	PublicURL        string   `json:"public_url"`        // base of the CRL and OCSP URLs in device certificates ("" for none)
 	RevocationAddr   string   `json:"revocation_addr"`   // plain HTTP for relying parties: /crl/, /ocsp ("" : DefaultRevocationAddr when public_url is set)

@@ -150,7 +150,7 @@ func (s *Server) startOps(ctx context.Context, metricsReg *prometheus.Registry) 
 	}}
 	ops.revocations = newRevocationCounter(metricsReg)
 	s.goBackground(func() { ops.watchRevocations(ctx) })
-	srv, addr, err := listenOps(s.cfg.OpsAddr, ops.handler(metricsReg), s.log)
+	srv, addr, err := listenOps(s.cfg.OpsAddr, ops.handler(metricsReg, s.cfg.OpsPprof), s.log)
 	if err != nil {
 		return err
 	}

@@ -27,6 +27,7 @@ import (
 //	/readyz   the broker is serving and the registry answers (the body says
 //	          when its storage is full)
 //	/crl      the device CA's CRL (DER), for relying parties other than the broker
+//	/debug/pprof/  Go's profiles, only with ops_pprof (they show internals and cost CPU)
 type opsServer struct {
 	db          *store.DB
 	authority   func() *ca.CA // the current CA: a reload may swap it
@@ -49,8 +50,11 @@ func newMetricsRegistry() *prometheus.Registry {
 	return reg
 }
 
-func (o *opsServer) handler(reg *prometheus.Registry) http.Handler {
+func (o *opsServer) handler(reg *prometheus.Registry, pprof bool) http.Handler {
 	mux := http.NewServeMux()
+	if pprof {
+		mountPprof(mux)
+	}
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		w.Write([]byte("ok\n"))

@@ -88,6 +88,7 @@ func restartFields(cur, next Config) []string {
 	add("wss_addr", cur.WSSAddr != next.WSSAddr)
 	add("api_addr", cur.APIAddr != next.APIAddr)
 	add("ops_addr", cur.OpsAddr != next.OpsAddr)
+	add("ops_pprof", cur.OpsPprof != next.OpsPprof)
 	add("server_names", !slices.Equal(cur.ServerNames, next.ServerNames))
 	add("public_url", cur.PublicURL != next.PublicURL)
 	add("revocation_addr", cur.RevocationAddr != next.RevocationAddr)

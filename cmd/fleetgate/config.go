@@ -47,6 +47,7 @@ func applyFlags(cmd *cobra.Command, dst *server.Config, src server.Config) {
 	set("wss-addr", func() { dst.WSSAddr = src.WSSAddr })
 	set("api-addr", func() { dst.APIAddr = src.APIAddr })
 	set("ops-addr", func() { dst.OpsAddr = src.OpsAddr })
+	set("ops-pprof", func() { dst.OpsPprof = src.OpsPprof })
 	set("public-url", func() { dst.PublicURL = src.PublicURL })
 	set("revocation-addr", func() { dst.RevocationAddr = src.RevocationAddr })
 	set("server-name", func() { dst.ServerNames = src.ServerNames })

@@ -65,6 +65,7 @@ func loadEnv(c *server.Config, getenv func(string) string) error {
 			"FLEETGATE_GC_PERCENT":   &c.GCPercent,
 			"FLEETGATE_BUS_REPLICAS": &c.BusReplicas,
 		}),
+		fromEnv(getenv, strconv.ParseBool, map[string]*bool{"FLEETGATE_OPS_PPROF": &c.OpsPprof}),
 		fromEnv(getenv, server.ParseByteSize, map[string]*server.ByteSize{"FLEETGATE_MEMORY_LIMIT": &c.MemoryLimit}),
 		limitsEnv(c, getenv),
 	} {

@@ -46,6 +46,7 @@ connection. A reload that fails keeps the previous material and logs why.`,
 	f.StringVar(&cfg.WSSAddr, "wss-addr", cfg.WSSAddr, "MQTT over secure WebSockets listen address (wss://<addr>/mqtt, client certificates as on --mqtt-addr; empty disables)")
 	f.StringVar(&cfg.APIAddr, "api-addr", cfg.APIAddr, "operator and provisioning HTTPS listen address")
 	f.StringVar(&cfg.OpsAddr, "ops-addr", cfg.OpsAddr, "plain-HTTP address for /metrics, /healthz, /readyz and /crl (empty disables)")
+	f.BoolVar(&cfg.OpsPprof, "ops-pprof", cfg.OpsPprof, "also serve Go's /debug/pprof/ profiles on the ops listener (for measuring; off by default)")
 	f.StringVar(&cfg.PublicURL, "public-url", cfg.PublicURL, "base URL relying parties reach the revocation listener at; device certificates then name <url>/crl/<issuer-id>.crl and <url>/ocsp")
 	f.StringVar(&cfg.RevocationAddr, "revocation-addr", cfg.RevocationAddr, "plain-HTTP address serving CRLs and OCSP to relying parties (default "+server.DefaultRevocationAddr+" when --public-url is set)")
 	f.StringSliceVar(&cfg.ServerNames, "server-name", nil, "extra DNS name or IP for the server certificate (repeatable)")

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -12,6 +14,7 @@ import (
 
 	"github.com/fleetgate/fleetgate/firmware-sim/report"
 	"github.com/fleetgate/fleetgate/internal/testkit/bins"
+	"github.com/fleetgate/fleetgate/server"
 )
 
 // targetChildEnv makes the test binary act as `firmware-sim bench-target`
@@ -46,7 +49,7 @@ func TestRunSmall(t *testing.T) {
 	cfg := Config{
 		ServerBin: bins.Fleetgate(t), Mosquitto: mosquitto,
 		Rounds: 1, Round: 300 * time.Millisecond, ConnectClients: 2, MessageClients: 2, Window: 4,
-		Idle: 40, Settle: 100 * time.Millisecond, Log: &log,
+		Idle: 40, Settle: 100 * time.Millisecond, IdleHold: 2 * time.Second, ProfileDir: t.TempDir(), Log: &log,
 		TargetCommand: []string{os.Args[0]}, TargetEnv: []string{targetChildEnv + "=1"},
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
@@ -54,6 +57,18 @@ func TestRunSmall(t *testing.T) {
 	b, err := Run(ctx, cfg)
 	if err != nil {
 		t.Fatalf("Run: %v\n%s", err, log.String())
+	}
+	if b.Settings.GOGC != fleetgateGCPercent || b.Settings.IdleHoldSeconds != 2 {
+		t.Errorf("settings %+v: want every Go server at GOGC %s, a 2 s hold", b.Settings, fleetgateGCPercent)
+	}
+	for _, name := range []string{ProfileIdleStart, ProfileIdleEnd, ProfileIdleCPU} {
+		// A pprof profile is gzipped protobuf: it starts with gzip's magic.
+		if p, err := os.ReadFile(filepath.Join(cfg.ProfileDir, name)); err != nil || len(p) < 2 || p[0] != 0x1f || p[1] != 0x8b {
+			t.Errorf("profile %s: %d bytes, %v; want a gzipped profile", name, len(p), err)
+		}
+	}
+	if row := b.Row(MetricIdleGC); row == nil || len(row.Values) != 1 || row.Values[NameFleetgate] <= 0 {
+		t.Errorf("idle allocation row %+v, want fleetgate's alone (its metrics scrape allocates, so > 0)", row)
 	}
 	names := []string{NameFleetgate, NameBare, NameMochi}
 	if mosquitto != "-" {
@@ -71,7 +86,7 @@ func TestRunSmall(t *testing.T) {
 			t.Errorf("%s: key exchange %q, want %q", c.Name, c.KeyExchange, want)
 		}
 	}
-	for _, metric := range []string{MetricConnects, MetricConnP99, MetricQoS0, MetricQoS1, MetricIdle} {
+	for _, metric := range []string{MetricConnects, MetricConnP99, MetricQoS0, MetricQoS1, MetricIdle, MetricIdleCPU} {
 		row := b.Row(metric)
 		if row == nil {
 			t.Fatalf("no row %s", metric)
@@ -80,20 +95,20 @@ func TestRunSmall(t *testing.T) {
 			v, ok := row.Values[n]
 			// 40 idle connections may cost less than the collector frees
 			// meanwhile: the memory row is only meaningful at scale.
-			if !ok || v < 0 || (v == 0 && metric != MetricIdle) {
+			if !ok || v < 0 || (v == 0 && metric != MetricIdle && metric != MetricIdleCPU) {
 				t.Errorf("%s of %s = %v (present %v), want > 0", metric, n, v, ok)
 			}
 		}
 	}
-	wantGoals := 4
+	wantGoals := 3 + 3 // connects vs bare, QoS 0 and 1; idle RSS ratio, garbage and CPU
 	if mosquitto != "-" {
-		wantGoals = 5
+		wantGoals++
 	}
 	if len(b.Goals) != wantGoals {
 		t.Errorf("goals %+v, want %d", b.Goals, wantGoals)
 	}
 	for _, g := range b.Goals {
-		if (g.Value <= 0 && g.Metric != MetricIdle) || g.Want == "" {
+		if (g.Value <= 0 && g.Metric != MetricIdle && g.Metric != MetricIdleCPU) || g.Want == "" {
 			t.Errorf("goal %+v not computed", g)
 		}
 	}
@@ -182,6 +197,7 @@ func TestConfigValidate(t *testing.T) {
 		{"error/window", Config{Window: 20000}, false},
 		{"error/idle below the clients", Config{Idle: 3}, false},
 		{"error/round too short", Config{Round: time.Millisecond}, false},
+		{"error/idle hold too short", Config{IdleHold: time.Millisecond}, false},
 		{"ok/contenders and rows", Config{Contenders: []string{NameFleetgate, NameMochi}, Rows: []string{RowMemory}}, true},
 		{"error/unknown contender", Config{Contenders: []string{"emqx"}}, false},
 		{"error/unknown row", Config{Rows: []string{"latency"}}, false},
@@ -194,6 +210,14 @@ func TestConfigValidate(t *testing.T) {
 	}
 }
 
+// TestGOGCIsFleetgates: the GOGC every Go contender gets by default is
+// the one fleetgate serves with.
+func TestGOGCIsFleetgates(t *testing.T) {
+	if want := strconv.Itoa(server.DefaultGCPercent); fleetgateGCPercent != want || (Config{}).withDefaults().GOGC != want {
+		t.Errorf("bench GOGC %s, want server.DefaultGCPercent %s", fleetgateGCPercent, want)
+	}
+}
+
 func TestGoalsMedianOfRounds(t *testing.T) {
 	b := &report.Bench{Rows: []report.BenchRow{
 		{Metric: MetricConnects, Values: map[string]float64{NameFleetgate: 700, NameBare: 1000, NameMosquitto: 400},
@@ -201,7 +225,9 @@ func TestGoalsMedianOfRounds(t *testing.T) {
 			Rounds: map[string][]float64{NameFleetgate: {950, 920, 300}, NameBare: {1000, 1000, 1000}, NameMosquitto: {400, 400, 400}}},
 		{Metric: MetricQoS0, Values: map[string]float64{NameFleetgate: 90, NameMochi: 100}},
 		{Metric: MetricQoS1, Values: map[string]float64{NameFleetgate: 80, NameMochi: 100}},
-		{Metric: MetricIdle, Values: map[string]float64{NameFleetgate: 41 * 1024}},
+		{Metric: MetricIdle, Values: map[string]float64{NameFleetgate: 60 * 1024, NameBare: 50 * 1024}},
+		{Metric: MetricIdleGC, Values: map[string]float64{NameFleetgate: 12000}},
+		{Metric: MetricIdleCPU, Values: map[string]float64{NameFleetgate: 0.3, NameBare: 0.1}},
 	}}
 	got := map[string]report.Goal{}
 	for _, g := range goals(b) {
@@ -216,7 +242,9 @@ func TestGoalsMedianOfRounds(t *testing.T) {
 		{"connects/s vs Mosquitto", 2.3, true},
 		{"QoS 0 messages/s vs plain mochi", 0.90, true},
 		{"QoS 1 messages/s vs plain mochi", 0.80, false},
-		{"memory per idle connection", 41 * 1024, false},
+		{"idle RSS per device vs bare TLS", 1.2, true},
+		{"idle garbage, 10,000 devices", 12000, false},
+		{"idle CPU, 10,000 devices", 0.3, true},
 	} {
 		g, ok := got[tc.name]
 		if !ok {

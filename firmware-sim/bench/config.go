@@ -29,6 +29,16 @@ func (c Config) runs(name string) bool {
 // measures reports whether the row group is measured.
 func (c Config) measures(row string) bool { return len(c.Rows) == 0 || slices.Contains(c.Rows, row) }
 
+// DefaultIdleHold is how long the memory row holds its idle connections
+// before it reads the steady state: long enough for a broker that makes
+// garbage while idle to show it (the heap grows until the collector runs).
+const DefaultIdleHold = 2 * time.Minute
+
+// fleetgateGCPercent is server.DefaultGCPercent, the collector target
+// fleetgate serves with: the bench gives it to every Go contender unless
+// --gogc says otherwise, so that no ratio compares GC settings.
+const fleetgateGCPercent = "400"
+
 // Config is one bench run. Zero fields take the defaults.
 type Config struct {
 	ServerBin      string        // fleetgate binary (see launch.Find)
@@ -41,7 +51,9 @@ type Config struct {
 	Payload        int           // bytes (default 64)
 	Idle           int           // idle connections for the memory row (default 10000)
 	Settle         time.Duration // wait before each memory reading (default 10s)
-	GOGC           string        // GOGC of every Go server ("": fleetgate its gc_percent, 400; the others Go's 100)
+	IdleHold       time.Duration // how long the idle connections are held before the steady-state reading (default 2m)
+	ProfileDir     string        // where fleetgate's idle allocation and heap profiles go; "" for none
+	GOGC           string        // GOGC of every Go server ("": fleetgate's gc_percent, 400, for all of them)
 	FleetgateEnv   []string      // extra environment for fleetgate only (GOGC=100: Go's default instead of serve's 400)
 	Log            io.Writer     // progress lines; nil: none
 	// TargetCommand runs TargetMain in a child process: its argv before
@@ -75,6 +87,12 @@ func (c Config) withDefaults() Config {
 	if c.Settle == 0 {
 		c.Settle = 10 * time.Second
 	}
+	if c.GOGC == "" {
+		c.GOGC = fleetgateGCPercent
+	}
+	if c.IdleHold == 0 {
+		c.IdleHold = DefaultIdleHold
+	}
 	if c.Log == nil {
 		c.Log = io.Discard
 	}
@@ -93,6 +111,9 @@ func (c Config) Validate() error {
 	}
 	if c.Payload < 1 || c.Payload > 64<<10 {
 		errs = append(errs, fmt.Errorf("payload %d: want 1 to 65536", c.Payload))
+	}
+	if c.Settle < 0 || c.IdleHold < time.Second {
+		errs = append(errs, fmt.Errorf("settle %s, idle-hold %s: want >= 0 and >= 1s", c.Settle, c.IdleHold))
 	}
 	if c.Idle < c.ConnectClients+c.MessageClients {
 		errs = append(errs, fmt.Errorf("idle %d: want at least connect-clients + message-clients (the devices enrolled)", c.Idle))

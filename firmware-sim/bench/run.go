@@ -23,7 +23,9 @@ const (
 	MetricConnP99  = "connect_p99_ms"
 	MetricQoS0     = "qos0_messages_per_second"
 	MetricQoS1     = "qos1_messages_per_second"
-	MetricIdle     = "idle_bytes_per_connection"
+	MetricIdle     = "idle_bytes_per_connection"       // resident memory at the end of the idle hold
+	MetricIdleCPU  = "idle_cpu_percent_per_10k"        // CPU over the hold, % of one core per 10,000 connections
+	MetricIdleGC   = "idle_alloc_bytes_per_second_10k" // bytes allocated per second over the hold, per 10,000 connections
 )
 
 // Run starts the contenders, measures them and returns the result.
@@ -47,7 +49,14 @@ func Run(ctx context.Context, cfg Config) (*report.Bench, error) {
 		env = append(env, "GOGC="+cfg.GOGC)
 	}
 
-	srv, err := launch.Start(ctx, launch.Options{Binary: cfg.ServerBin, Args: []string{"--log-level", "error"},
+	args := []string{"--log-level", "error"}
+	if cfg.ProfileDir != "" {
+		if err := os.MkdirAll(cfg.ProfileDir, 0o755); err != nil {
+			return nil, err
+		}
+		args = append(args, "--ops-pprof")
+	}
+	srv, err := launch.Start(ctx, launch.Options{Binary: cfg.ServerBin, Args: args,
 		Env: append(append([]string(nil), env...), cfg.FleetgateEnv...)})
 	if err != nil {
 		return nil, err
@@ -105,6 +114,7 @@ func Run(ctx context.Context, cfg Config) (*report.Bench, error) {
 	res := &report.Bench{Started: start.UTC(), Settings: report.BenchSettings{
 		Rounds: cfg.Rounds, RoundSeconds: cfg.Round.Seconds(), ConnectClients: cfg.ConnectClients,
 		MessageClients: cfg.MessageClients, Window: cfg.Window, PayloadBytes: cfg.Payload, IdleConns: cfg.Idle, GOGC: cfg.GOGC,
+		IdleHoldSeconds: cfg.IdleHold.Seconds(),
 	}}
 	m := &measurer{devs: devs, dialers: host.NewDialers(host.LoopbackSources("127.0.0.1", 8), 10*time.Second)}
 	if err := measureAll(ctx, cfg, m, cs, res, logf); err != nil {
@@ -175,7 +185,7 @@ func measureAll(ctx context.Context, cfg Config, m *measurer, cs []*contender, r
 			logf("round %d %-10s connects/s %7.0f  qos0/s %8.0f  qos1/s %8.0f  (%d connect errors)", r+1, c.name, cps, q0ps, q1ps, errs)
 		}
 	}
-	rows := map[string]map[string]float64{MetricConnects: {}, MetricConnP99: {}, MetricQoS0: {}, MetricQoS1: {}, MetricIdle: {}}
+	rows := map[string]map[string]float64{MetricConnects: {}, MetricConnP99: {}, MetricQoS0: {}, MetricQoS1: {}, MetricIdle: {}, MetricIdleCPU: {}, MetricIdleGC: {}}
 	secs := cfg.Round.Seconds() * float64(cfg.Rounds)
 	for _, c := range cs {
 		a := accs[c.name]
@@ -192,19 +202,26 @@ func measureAll(ctx context.Context, cfg Config, m *measurer, cs []*contender, r
 		if !cfg.measures(RowMemory) {
 			break
 		}
-		logf("memory: %d idle connections to %s", cfg.Idle, c.name)
-		var probe *runtimeProbe
+		logf("memory: %d idle connections to %s, held %s", cfg.Idle, c.name, cfg.IdleHold)
+		run := idleRun{n: cfg.Idle, settle: cfg.Settle, hold: cfg.IdleHold}
 		if c.ops != "" {
-			probe = &runtimeProbe{url: c.ops}
+			run.probe, run.ops = &runtimeProbe{url: c.ops}, c.ops
+			run.profileDir = cfg.ProfileDir
 		}
-		b, err := m.idleBytes(ctx, c.addr, c.pid, cfg.Idle, cfg.Settle, probe)
+		r, err := m.idle(ctx, c.addr, c.pid, run)
 		if err != nil {
 			return fmt.Errorf("%s idle memory: %w", c.name, err)
 		}
-		rows[MetricIdle][c.name] = b
-		logf("memory: %s %.1f KiB per idle connection", c.name, b/1024)
-		if probe != nil {
-			if per, err := probe.perConnection(cfg.Idle); err != nil {
+		rows[MetricIdle][c.name], rows[MetricIdleCPU][c.name] = r.rss, r.cpu
+		if r.alloc >= 0 {
+			rows[MetricIdleGC][c.name] = r.alloc
+		}
+		logf("memory: %s %.1f KiB per idle connection after %s (%.1f KiB once settled), CPU %.2f%% of a core per 10,000", c.name, r.rss/1024, cfg.IdleHold, r.rssEarly/1024, r.cpu)
+		if r.alloc >= 0 {
+			logf("memory: %s allocated %.0f bytes/s per 10,000 idle connections", c.name, r.alloc)
+		}
+		if run.probe != nil {
+			if per, err := run.probe.perConnection(cfg.Idle); err != nil {
 				logf("memory: %s runtime metrics: %v", c.name, err)
 			} else {
 				res.Runtime = per
@@ -220,7 +237,8 @@ func measureAll(ctx context.Context, cfg Config, m *measurer, cs []*contender, r
 		measured     bool
 	}{
 		{MetricConnects, "1/s", conns}, {MetricConnP99, "ms", conns}, {MetricQoS0, "1/s", msgs}, {MetricQoS1, "1/s", msgs},
-		{MetricIdle, "bytes", cfg.measures(RowMemory)},
+		{MetricIdle, "bytes", cfg.measures(RowMemory)}, {MetricIdleCPU, "%", cfg.measures(RowMemory)},
+		{MetricIdleGC, "B/s", cfg.measures(RowMemory)},
 	} {
 		if r.measured {
 			res.Rows = append(res.Rows, report.BenchRow{Metric: r.metric, Unit: r.unit, Values: rows[r.metric], Rounds: perRound[r.metric]})

@@ -26,7 +26,10 @@ type BenchSettings struct {
 	Window         int     `json:"window"`          // messages in flight per client
 	PayloadBytes   int     `json:"payload_bytes"`
 	IdleConns      int     `json:"idle_connections"`
-	GOGC           string  `json:"gogc"` // GOGC of the Go servers; empty: fleetgate its gc_percent, the others Go's default
+	GOGC           string  `json:"gogc"` // GOGC of the Go servers; empty (older runs): fleetgate its gc_percent, the others Go's default
+	// IdleHoldSeconds is how long the memory row held its idle
+	// connections before the steady-state reading.
+	IdleHoldSeconds float64 `json:"idle_hold_seconds,omitempty"`
 }
 
 // Contender is one server measured.

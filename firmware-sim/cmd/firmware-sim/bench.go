@@ -21,7 +21,9 @@ func benchCommand() *cobra.Command {
 mTLS and Mosquitto (require_certificate), each in its own process with
 fleetgate's certificates, enrolls --idle devices through fleetgate, and measures
 with the same client in alternating rounds: connects/s, p99 connect latency,
-QoS 0 and QoS 1 messages/s, and server memory per idle connection. It prints a
+QoS 0 and QoS 1 messages/s, and, with --idle devices held idle for
+--idle-hold, resident memory per device at the end, CPU and (fleetgate)
+bytes allocated per second. Every Go server runs with the same GOGC. It prints a
 table with the goals' ratios and writes <out>/<name>.json and .html.
 --contenders and --rows narrow the run (goals whose figures are missing are
 left out); the memory row also breaks fleetgate's growth down by its Go
@@ -63,7 +65,9 @@ Exit status 3 when a goal was missed.`,
 	f.IntVar(&cfg.Payload, "payload", 64, "payload bytes")
 	f.IntVar(&cfg.Idle, "idle", 10000, "idle connections for the memory row (and devices enrolled)")
 	f.DurationVar(&cfg.Settle, "settle", 0, "wait before each memory reading (default 10s)")
-	f.StringVar(&cfg.GOGC, "gogc", "", "GOGC for every Go server (default: Go's)")
+	f.DurationVar(&cfg.IdleHold, "idle-hold", bench.DefaultIdleHold, "how long the memory row holds its idle connections before the steady-state reading")
+	f.StringVar(&cfg.ProfileDir, "profile", "", "write fleetgate's allocation profile over the idle hold and its heap profile at the end to this directory (starts fleetgate with --ops-pprof)")
+	f.StringVar(&cfg.GOGC, "gogc", "", "GOGC for every Go server (default: fleetgate's gc_percent, 400, for all)")
 	f.StringArrayVar(&cfg.FleetgateEnv, "fleetgate-env", nil, "extra environment for fleetgate only, e.g. GOGC=100 (repeatable)")
 	f.StringSliceVar(&cfg.Contenders, "contenders", nil, "servers to run: fleetgate (always), bare-tls, mochi, mosquitto (default all)")
 	f.StringSliceVar(&cfg.Rows, "rows", nil, "measurements: connects, messages, memory (default all)")
