@@ -5,9 +5,11 @@ import (
 	"crypto/sha256"
 	"errors"
 	"hash"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
+	"sync"
 	"time"
 )
 
@@ -19,16 +21,40 @@ type fingerprint [sha256.Size]byte
 
 // fingerprintFiles digests dir/name for each name, telling a missing file
 // from an empty one. An unreadable file counts as its error text, so that
-// it becomes readable again is a change too.
+// it becomes readable again is a change too. The files are streamed
+// through one pooled buffer: the watcher runs every reload interval for
+// the server's whole life, and an idle server should make no garbage.
 func fingerprintFiles(dir string, names []string) fingerprint {
 	h := sha256.New()
+	buf := readBufs.Get().(*[]byte)
+	defer readBufs.Put(buf)
 	for _, name := range names {
-		data, err := os.ReadFile(filepath.Join(dir, name))
-		digestFile(h, name, data, err)
+		streamFile(h, name, filepath.Join(dir, name), *buf)
 	}
 	var fp fingerprint
 	h.Sum(fp[:0])
 	return fp
+}
+
+// readBufs holds the buffers fingerprintFiles reads files through.
+var readBufs = sync.Pool{New: func() any { b := make([]byte, 4096); return &b }}
+
+// streamFile adds one file to h as digestFile would with its whole
+// contents, reading it through buf.
+func streamFile(h hash.Hash, name, path string, buf []byte) {
+	f, err := os.Open(path)
+	if err != nil {
+		digestFile(h, name, nil, err)
+		return
+	}
+	defer f.Close()
+	h.Write([]byte(name))
+	h.Write([]byte{0})
+	h.Write([]byte("present"))
+	if _, err := io.CopyBuffer(struct{ io.Writer }{h}, struct{ io.Reader }{f}, buf); err != nil {
+		h.Write([]byte("error: " + err.Error()))
+	}
+	h.Write([]byte{0})
 }
 
 // digestContents is the fingerprint of one file named name holding data,
