@@ -2,10 +2,8 @@ package broker
 
 import (
 	"context"
-	"crypto/sha256"
 	"crypto/tls"
 	"crypto/x509"
-	"encoding/hex"
 	"errors"
 	"slices"
 	"time"
@@ -70,14 +68,8 @@ func checkLeaf(leaf *x509.Certificate, now time.Time) (deviceID, reason string) 
 }
 
 // serialHex and fingerprint give a certificate's registry keys, in the
-// registry's spelling: lower-case hex without leading zeros, and lower-case
-// hex SHA-256 of the DER.
-func serialHex(c *x509.Certificate) string { return c.SerialNumber.Text(16) }
-
-func fingerprint(c *x509.Certificate) string {
-	sum := sha256.Sum256(c.Raw)
-	return hex.EncodeToString(sum[:])
-}
+// registry's spelling.
+var serialHex, fingerprint = identity.SerialHex, identity.Fingerprint
 
 // deviceFinder is an optional Registry capability: when Lookup says "not
 // found", it tells an unknown device from an unknown certificate for the

@@ -2,12 +2,11 @@ package store
 
 import (
 	"context"
-	"crypto/sha256"
 	"crypto/x509"
-	"encoding/hex"
 	"fmt"
 	"slices"
 
+	"github.com/fleetgate/fleetgate/identity"
 	"github.com/fleetgate/fleetgate/store/kv"
 )
 
@@ -25,10 +24,9 @@ import (
 // A device already registered with exactly this certificate is returned
 // unchanged (a second broker raced this one).
 func (db *DB) RegisterForeign(ctx context.Context, f ForeignCA, id string, leaf *x509.Certificate, by Actor) (Device, Certificate, error) {
-	sum := sha256.Sum256(leaf.Raw)
 	c := Certificate{
-		Serial:      leaf.SerialNumber.Text(16),
-		Fingerprint: hex.EncodeToString(sum[:]),
+		Serial:      identity.SerialHex(leaf),
+		Fingerprint: identity.Fingerprint(leaf),
 		DeviceID:    id,
 		NotBefore:   leaf.NotBefore,
 		NotAfter:    leaf.NotAfter,
