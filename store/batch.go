@@ -33,6 +33,11 @@ type batchItem struct {
 	// items of the transaction go on. Items run in arrival order, so an
 	// item sees what the items before it wrote.
 	check func(tx kv.Tx) (write func(tx kv.Tx) error, err error)
+	// fetch names what check will read, so that a backend whose reads
+	// cross the network (etcd) reads every item's keys in one request
+	// before the checks run, instead of one request per key, one item
+	// after the other.
+	fetch []kv.Fetch
 	done  chan error // buffered: the batcher never waits for the caller
 }
 
@@ -77,10 +82,15 @@ func (b *batcher) close() {
 // committed, and abandoning a commit in flight would leave the caller
 // unsure whether its write took effect.
 func (b *batcher) submit(ctx context.Context, check func(tx kv.Tx) (func(tx kv.Tx) error, error)) error {
+	return b.submitFetch(ctx, nil, check)
+}
+
+// submitFetch is submit for an item that names what it reads (batchItem.fetch).
+func (b *batcher) submitFetch(ctx context.Context, fetch []kv.Fetch, check func(tx kv.Tx) (func(tx kv.Tx) error, error)) error {
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("write not queued: %w", err)
 	}
-	it := &batchItem{check: check, done: make(chan error, 1)}
+	it := &batchItem{check: check, fetch: fetch, done: make(chan error, 1)}
 	b.waiting.Add(1)
 	defer b.waiting.Add(-1)
 	select {
@@ -160,6 +170,9 @@ func (db *DB) commitBatch(ctx context.Context, batch []*batchItem) {
 	err := db.update(ctx, func(tx kv.Tx) ([]Change, error) {
 		wrote := false
 		clear(errs) // a retried transaction judges every item afresh
+		if err := prefetchBatch(tx, batch); err != nil {
+			return nil, err
+		}
 		for i, it := range batch {
 			write, err := it.check(tx)
 			if err != nil {
@@ -198,4 +211,21 @@ func (db *DB) commitBatch(ctx context.Context, batch []*batchItem) {
 	for i, it := range batch {
 		it.done <- errs[i]
 	}
+}
+
+// prefetchBatch reads what the items of batch name in one request, on a
+// backend whose transactions prefetch (etcd); elsewhere it does nothing.
+func prefetchBatch(tx kv.Tx, batch []*batchItem) error {
+	p, ok := tx.(kv.Prefetcher)
+	if !ok {
+		return nil
+	}
+	var all []kv.Fetch
+	for _, it := range batch {
+		all = append(all, it.fetch...)
+	}
+	if len(all) == 0 {
+		return nil
+	}
+	return p.Prefetch(all...)
 }

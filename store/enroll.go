@@ -63,7 +63,7 @@ func (db *DB) CompleteEnrollment(ctx context.Context, e Enrollment, by Actor) er
 	if err := db.prepareEnrollment(&e); err != nil {
 		return err
 	}
-	err := db.batch.submit(ctx, func(tx kv.Tx) (func(tx kv.Tx) error, error) {
+	err := db.batch.submitFetch(ctx, enrollmentFetch(e), func(tx kv.Tx) (func(tx kv.Tx) error, error) {
 		return db.checkEnrollment(tx, e, by)
 	})
 	if err == nil {
@@ -86,7 +86,7 @@ func (db *DB) CompleteEnrollments(ctx context.Context, es []Enrollment, by Actor
 		if errs[i] = db.prepareEnrollment(&e); errs[i] != nil {
 			continue
 		}
-		items = append(items, &batchItem{done: make(chan error, 1), check: func(tx kv.Tx) (func(tx kv.Tx) error, error) {
+		items = append(items, &batchItem{done: make(chan error, 1), fetch: enrollmentFetch(e), check: func(tx kv.Tx) (func(tx kv.Tx) error, error) {
 			return db.checkEnrollment(tx, e, by)
 		}})
 		prepared = append(prepared, e)

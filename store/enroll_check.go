@@ -68,7 +68,7 @@ func (db *DB) checkTokenEnrollment(tx kv.Tx, e Enrollment, by Actor) (func(tx kv
 		if err := putJSON(tx.Bucket(bucketDevices), []byte(d.ID), d); err != nil {
 			return err
 		}
-		tok.UsedAt, tok.UsedBy = now, d.ID
+		tok.UsedAt, tok.UsedBy, tok.Serial = now, d.ID, c.Serial
 		if err := putJSON(tx.Bucket(bucketTokens), []byte(tok.Hash), tok); err != nil {
 			return err
 		}

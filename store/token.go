@@ -24,6 +24,9 @@ type Token struct {
 	CreatedBy string    `json:"created_by"`
 	UsedAt    time.Time `json:"used_at,omitzero"`
 	UsedBy    string    `json:"used_by,omitempty"` // ID of the device it enrolled
+	// Serial is the certificate the enrollment issued, so that a device
+	// whose answer was lost gets it again (FindTokenRetry).
+	Serial string `json:"serial,omitempty"`
 }
 
 // TokenPrefix starts every plaintext token, so that one pasted into the
@@ -164,14 +167,20 @@ func (db *DB) CheckToken(ctx context.Context, hash string) (Token, error) {
 		case !db.clock().Before(tok.ExpiresAt):
 			return fmt.Errorf("%w: token expired", ErrExpired)
 		}
-		g, err := getGroup(tx, tok.Group)
-		if err != nil {
-			return fmt.Errorf("token's %w", err)
-		}
-		if g.RequireTPM || !g.AllowTokens {
-			return fmt.Errorf("%w: group %s does not admit token enrollment", ErrPolicy, g.Name)
-		}
 		return nil
 	})
-	return tok, err
+	if err != nil {
+		return tok, err
+	}
+	// The group comes from the local copy on etcd (a broker's CONNECT reads
+	// groups there too): a read of the cluster fewer per enrollment, and
+	// the transaction judges the group again.
+	g, err := db.Group(ctx, tok.Group)
+	if err != nil {
+		return tok, fmt.Errorf("token's %w", err)
+	}
+	if g.RequireTPM || !g.AllowTokens {
+		return tok, fmt.Errorf("%w: group %s does not admit token enrollment", ErrPolicy, g.Name)
+	}
+	return tok, nil
 }

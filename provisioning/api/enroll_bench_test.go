@@ -31,8 +31,10 @@ import (
 // loopback with one kept-alive connection per device worker, clients and
 // server sharing the machine. Tokens and CSRs are made before the timer
 // starts. Every enrollment is fsynced; the registry commits concurrent ones
-// together.
+// together. "fleet" enrols as bench-100k's devices do, on bbolt and on
+// etcd (benchFleetEnrollment).
 func BenchmarkTokenEnrollment(b *testing.B) {
+	b.Run("fleet", benchFleetEnrollment)
 	for _, mode := range []string{"handler", "https"} {
 		b.Run(mode, func(b *testing.B) {
 			e := apitest.Start(b, apitest.Options{Config: api.Config{Logger: discardLogger()}})

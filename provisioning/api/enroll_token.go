@@ -74,23 +74,54 @@ func (a *API) enrolByToken(ctx context.Context, e tokenEnrolment) (wire.Issued, 
 	// certificate expired (store.CompleteEnrollment decides, in the same
 	// transaction that consumes the token).
 	hash := store.HashToken(e.Token)
+	kh, err := keyHash(csr.PublicKey)
+	if err != nil {
+		return wire.Issued{}, err
+	}
 	// Judge the token with a read first, so a stale or guessed token costs
 	// neither a registry write (serial) nor a signature.
-	if _, err := a.db.CheckToken(ctx, hash); err != nil {
-		return wire.Issued{}, tokenErr(err)
+	tok, err := a.db.CheckToken(ctx, hash)
+	if err != nil {
+		return a.tokenRetry(ctx, id, hash, kh, err)
+	}
+	group := e.Group
+	if group == "" {
+		group = tok.Group // named, so that the registry reads it with the rest
 	}
 	issued, err := a.issueFor(ctx, id, csr, store.AttestToken, func(rec store.Certificate) error {
 		return tokenErr(a.db.CompleteEnrollment(ctx, store.Enrollment{
 			TokenHash:   hash,
-			Device:      store.Device{ID: id, Group: e.Group, Status: store.DeviceActive},
+			Device:      store.Device{ID: id, Group: group, Status: store.DeviceActive},
 			Certificate: rec,
 		}, deviceActor(id, e.Remote)))
 	})
 	if err != nil {
-		return wire.Issued{}, err
+		// The same device with the same key may have won the race for the
+		// token with a request of its own a moment ago.
+		return a.tokenRetry(ctx, id, hash, kh, err)
 	}
 	a.log.Info("device enrolled", "device", id, "serial", issued.Serial, "attestation", store.AttestToken, "remote", e.Remote)
 	return issued, nil
+}
+
+// tokenRetry answers a token enrollment refused with err: when err says
+// the token was spent, and it was spent on this device for this key a
+// moment ago (store.FindTokenRetry), the answer is the certificate
+// already issued, so that a device whose answer was lost can retry; else
+// err, with its code.
+func (a *API) tokenRetry(ctx context.Context, id, hash, kh string, err error) (wire.Issued, error) {
+	if !errors.Is(err, store.ErrReplayed) {
+		return wire.Issued{}, tokenErr(err) // a code chosen already stays
+	}
+	prev, rerr := a.db.FindTokenRetry(ctx, hash, id, kh)
+	if rerr != nil {
+		if errors.Is(rerr, store.ErrReplayed) {
+			err = rerr // says why it is no retry
+		}
+		return wire.Issued{}, tokenErr(err)
+	}
+	a.log.Info("token enrollment retried: answered with the certificate already issued", "device", id, "serial", prev.Serial)
+	return a.issued(a.authority(), prev), nil
 }
 
 // tokenErr gives the registry's refusals of a token their codes.

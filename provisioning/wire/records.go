@@ -123,6 +123,7 @@ type Token struct {
 	CreatedBy string    `json:"created_by"`
 	UsedAt    time.Time `json:"used_at,omitzero"`
 	UsedBy    string    `json:"used_by,omitempty"` // ID of the device it enrolled
+	Serial    string    `json:"serial,omitempty"`  // the certificate it issued
 }
 
 // AuditEvent is one entry of the append-only audit log.

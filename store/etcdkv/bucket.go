@@ -29,7 +29,7 @@ func (b *etcdBucket) Put(key, value []byte) error {
 func (b *etcdBucket) Delete(key []byte) error { return b.tx.put(b.prefix+string(key), nil) }
 
 func (b *etcdBucket) NextSequence() (uint64, error) {
-	key := b.tx.b.prefix + "/seq/" + string(b.name)
+	key := b.tx.b.seqKey(b.name)
 	raw := b.tx.get(key, b.tx.b.prefix+"/seq/")
 	if b.tx.err != nil {
 		return 0, b.tx.err

@@ -45,6 +45,8 @@ type Backend struct {
 
 	lastCommit atomic.Int64  // revision of this process's latest commit
 	conflicts  atomic.Uint64 // write transactions run again after a conflict
+	requests   atomic.Uint64 // reads and commits of transactions sent to etcd (round trips)
+	commits    atomic.Uint64 // write transactions committed
 	closed     atomic.Bool
 }
 
@@ -132,8 +134,12 @@ func (b *Backend) Check() error {
 	return nil
 }
 
-// BatchLimit is etcdBatch: see there.
-func (b *Backend) BatchLimit() int { return etcdBatch }
+// BatchLimit is how many enrollments fit in one transaction under the
+// cluster's --max-txn-ops (15 under etcd's default of 128): the shared
+// audit sequence and group take two operations, each enrollment up to
+// enrolmentOps. A batch that still does not fit is committed item by
+// item.
+func (b *Backend) BatchLimit() int { return max(1, (b.maxOps-2)/enrolmentOps) }
 
 // TxnLimit is the cluster's --max-txn-ops.
 func (b *Backend) TxnLimit() int { return b.maxOps }
@@ -141,6 +147,11 @@ func (b *Backend) TxnLimit() int { return b.maxOps }
 // bucketKey is the etcd key of one record.
 func (b *Backend) bucketKey(bucket, key []byte) string {
 	return b.prefix + "/b/" + string(bucket) + "/" + string(key)
+}
+
+// seqKey is the etcd key of one bucket's NextSequence counter.
+func (b *Backend) seqKey(bucket []byte) string {
+	return b.prefix + "/seq/" + string(bucket)
 }
 
 // bucketPrefix is the etcd key prefix of one bucket.

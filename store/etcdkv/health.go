@@ -68,5 +68,6 @@ func (b *Backend) Health() kv.Health {
 		Backend: "etcd", Reachable: c.reachable.Load(), PastGrace: c.pastGrace.Load(),
 		LastContact: time.Unix(0, c.lastHeard.Load()).UTC(), Grace: c.grace,
 		Revision: c.revision(), Resyncs: c.resyncs.Load(), Conflicts: b.conflicts.Load(),
+		Requests: b.requests.Load(), Commits: b.commits.Load(),
 	}
 }

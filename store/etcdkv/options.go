@@ -20,11 +20,12 @@ const (
 
 // Limits of transactions and reads.
 const (
-	// etcdBatch bounds the enrollments of one group commit: etcd refuses a
-	// transaction of more than --max-txn-ops (128 by default) operations
-	// in its comparisons or its writes, and one enrollment reads and writes
-	// about ten keys.
-	etcdBatch = 8
+	// enrolmentOps is the most writes one enrollment of a group commit
+	// makes (a TPM rotation: challenge, device, EK owner, certificate,
+	// DER, device index, rotation index, audit event); its comparisons
+	// are fewer. etcd refuses a transaction of more than --max-txn-ops
+	// (128 by default) operations in its comparisons or its writes.
+	enrolmentOps = 8
 	// etcdPage is the page size of range reads.
 	etcdPage = 1000
 	// etcdScanAll: a read-only transaction that missed this many keys of

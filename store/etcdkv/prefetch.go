@@ -27,13 +27,18 @@ func (t *etcdTx) Prefetch(fetches ...kv.Fetch) error {
 	}
 	for _, f := range fetches {
 		prefix := t.b.bucketPrefix(f.Bucket)
-		for _, k := range f.Keys {
-			key := prefix + string(k)
+		one := func(key, prefix string) {
 			_, written := t.writes[key]
 			_, read := t.reads[key]
 			if !written && !read && !t.loaded[prefix] {
 				add(want{key: key})
 			}
+		}
+		for _, k := range f.Keys {
+			one(prefix+string(k), prefix)
+		}
+		if f.Sequence {
+			one(t.b.seqKey(f.Bucket), t.b.prefix+"/seq/")
 		}
 		for _, p := range f.Prefixes {
 			start := prefix + string(p)
@@ -58,6 +63,7 @@ func (t *etcdTx) Prefetch(fetches ...kv.Fetch) error {
 			ops[i] = clientv3.OpGet(w.key, opts...)
 		}
 		ctx, cancel := t.b.reqCtx(t.ctx)
+		t.b.requests.Add(1)
 		resp, err := t.b.cli.Txn(ctx).Then(ops...).Commit()
 		cancel()
 		if err != nil {

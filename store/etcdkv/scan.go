@@ -61,6 +61,7 @@ func (t *etcdTx) scanRange(start, end string, desc bool, fn func(key string, val
 			if t.rev > 0 {
 				opts = append(opts, clientv3.WithRev(t.rev))
 			}
+			t.b.requests.Add(1)
 			resp, err := t.b.cli.Get(ctx, lo, opts...)
 			cancel()
 			if err != nil {

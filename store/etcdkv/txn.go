@@ -93,6 +93,7 @@ func (t *etcdTx) get(key string, bucketPrefix string) []byte {
 	if t.rev > 0 {
 		opts = append(opts, clientv3.WithRev(t.rev))
 	}
+	t.b.requests.Add(1)
 	resp, err := t.b.cli.Get(ctx, key, opts...)
 	if err != nil {
 		t.fail(err)
@@ -181,6 +182,7 @@ func (t *etcdTx) commit() (bool, error) {
 	}
 	ctx, cancel := t.b.reqCtx(t.ctx)
 	defer cancel()
+	t.b.requests.Add(1)
 	resp, err := t.b.cli.Txn(ctx).If(cmps...).Then(ops...).Commit()
 	if err != nil {
 		return false, mapCtxErr(t.ctx, err)
@@ -188,6 +190,7 @@ func (t *etcdTx) commit() (bool, error) {
 	if !resp.Succeeded {
 		return false, nil
 	}
+	t.b.commits.Add(1)
 	for {
 		last := t.b.lastCommit.Load()
 		if resp.Header.Revision <= last || t.b.lastCommit.CompareAndSwap(last, resp.Header.Revision) {

@@ -70,6 +70,11 @@ type Health struct {
 	Revision    int64         `json:"revision,omitempty"` // of the local copy
 	Resyncs     uint64        `json:"resyncs"`            // after compaction
 	Conflicts   uint64        `json:"conflicts"`          // write transactions retried
+	// Requests counts the transactions' round trips to etcd (reads and
+	// commits) and Commits the write transactions committed, since open;
+	// zero on bolt. The enrolment benchmark divides them by enrolments.
+	Requests uint64 `json:"requests,omitempty"`
+	Commits  uint64 `json:"commits,omitempty"`
 
 	// Full: the latest write failed for want of room (ErrFull), since
 	// FullSince, with FullError; the next write that commits clears it
@@ -96,4 +101,6 @@ type Fetch struct {
 	Bucket   []byte
 	Keys     [][]byte
 	Prefixes [][]byte // each as Bucket.Scan would take it
+	// Sequence: the bucket's NextSequence counter too.
+	Sequence bool
 }

@@ -27,6 +27,10 @@ type Options struct {
 	// listener starts, for example to add the device CA of authority to
 	// ClientCAs.
 	TLS func(cfg *tls.Config, authority *ca.CA)
+	// Registry, when set, opens the registry instead of a bbolt file in
+	// the test's directory (for example on an etcd cluster of etcdtest).
+	// Start closes it when the test ends.
+	Registry func(t testing.TB) *store.DB
 }
 
 // Env is a running operator API and what a test needs to talk to it.
@@ -55,8 +59,10 @@ func Start(t testing.TB, opts Options) *Env {
 	if err != nil {
 		t.Fatalf("bootstrap CA: %v", err)
 	}
-	db, err := store.Open(filepath.Join(dir, "registry.db"), store.Options{})
-	if err != nil {
+	var db *store.DB
+	if opts.Registry != nil {
+		db = opts.Registry(t)
+	} else if db, err = store.Open(filepath.Join(dir, "registry.db"), store.Options{}); err != nil {
 		t.Fatalf("open registry: %v", err)
 	}
 	if opts.Config.Logger == nil {
