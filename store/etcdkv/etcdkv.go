@@ -135,7 +135,7 @@ func (b *Backend) Check() error {
 }
 
 // BatchLimit is how many enrollments fit in one transaction under the
-// cluster's --max-txn-ops (15 under etcd's default of 128): the shared
+// cluster's --max-txn-ops (14 under etcd's default of 128): the shared
 // audit sequence and group take two operations, each enrollment up to
 // enrolmentOps. A batch that still does not fit is committed item by
 // item.

@@ -21,11 +21,12 @@ const (
 // Limits of transactions and reads.
 const (
 	// enrolmentOps is the most writes one enrollment of a group commit
-	// makes (a TPM rotation: challenge, device, EK owner, certificate,
-	// DER, device index, rotation index, audit event); its comparisons
-	// are fewer. etcd refuses a transaction of more than --max-txn-ops
-	// (128 by default) operations in its comparisons or its writes.
-	enrolmentOps = 8
+	// makes (a TPM rotation: the challenge deleted and marked used, the
+	// device, its EK owner, the certificate, its DER, the device index,
+	// the rotation index, the audit event); its comparisons are fewer.
+	// etcd refuses a transaction of more than --max-txn-ops (128 by
+	// default) operations in its comparisons or its writes.
+	enrolmentOps = 9
 	// etcdPage is the page size of range reads.
 	etcdPage = 1000
 	// etcdScanAll: a read-only transaction that missed this many keys of
