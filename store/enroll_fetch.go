@@ -27,7 +27,8 @@ func enrollmentFetch(e Enrollment) []kv.Fetch {
 		f = append(f, kv.Fetch{Bucket: bucketTokens, Keys: key(e.TokenHash)})
 	}
 	if e.ChallengeID != "" {
-		f = append(f, kv.Fetch{Bucket: bucketChallenges, Keys: key(e.ChallengeID)})
+		f = append(f, kv.Fetch{Bucket: bucketChallenges, Keys: key(e.ChallengeID)},
+			kv.Fetch{Bucket: bucketEKHash, Keys: key(e.Device.EKHash)})
 	}
 	return f
 }

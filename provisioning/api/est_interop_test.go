@@ -79,12 +79,21 @@ func TestESTCurlOpenSSL(t *testing.T) {
 	}
 	checkEnrolled(t, e, issuedOf(e, leaf), "est-curl-1", leaf.PublicKey, store.AttestToken)
 
-	// The token was single use: the same request again is refused with
-	// 401 and a readable reason.
-	out := sh(t, dir, `curl -sS -o refusal.txt -w '%{http_code}' --cacert "$ROOT" --user "est-curl-1:$TOKEN" \
-		-H 'Content-Type: application/pkcs10' --data-binary @dev.csr "$URL/simpleenroll"; cat refusal.txt`, env...)
+	// The same request again, as after a lost answer, gets the same
+	// certificate; the token is single use for any other key: 401 and a
+	// readable reason.
+	sh(t, dir, `curl -sS --fail-with-body --cacert "$ROOT" --user "est-curl-1:$TOKEN" \
+			-H 'Content-Type: application/pkcs10' --data-binary @dev.csr "$URL/simpleenroll" |
+			base64 -d | openssl pkcs7 -inform DER -print_certs -out again.crt`, env...)
+	if again := pki.ReadCert(t, filepath.Join(dir, "again.crt")); !again.Equal(leaf) {
+		t.Fatalf("retried request answered serial %x, want the certificate issued (%x)", again.SerialNumber, leaf.SerialNumber)
+	}
+	out := sh(t, dir, `openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout other.key \
+			-subj /CN=est-curl-1 -outform DER 2>/dev/null | base64 > other.csr
+		curl -sS -o refusal.txt -w '%{http_code}' --cacert "$ROOT" --user "est-curl-1:$TOKEN" \
+		-H 'Content-Type: application/pkcs10' --data-binary @other.csr "$URL/simpleenroll"; cat refusal.txt`, env...)
 	if !strings.HasPrefix(out, "401token_replayed: the enrollment token was already used") {
-		t.Fatalf("replayed token answered %q", out)
+		t.Fatalf("replayed token with another key answered %q", out)
 	}
 
 	sh(t, dir, `openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout new.key \
