@@ -100,7 +100,9 @@ func (a *API) issueFor(ctx context.Context, deviceID string, csr *x509.Certifica
 	if err := record(rec); err != nil {
 		return wire.Issued{}, err
 	}
-	return a.issued(authority, rec), nil
+	// authority's device CA signed it just now: no need to search for the
+	// intermediate that did (a signature check per enrollment).
+	return answer(rec, authority.DeviceChainPEM()), nil
 }
 
 // issued is the answer for a recorded certificate. The chain is the
@@ -108,11 +110,17 @@ func (a *API) issueFor(ctx context.Context, deviceID string, csr *x509.Certifica
 // retried rotation may answer with a certificate issued before the
 // intermediate was rotated.
 func (a *API) issued(authority *ca.CA, rec store.Certificate) wire.Issued {
-	leaf := string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: rec.DER}))
 	chain := authority.DeviceChainPEM()
 	if c, err := x509.ParseCertificate(rec.DER); err == nil {
 		chain = authority.IssuerChainPEM(c)
 	}
+	return answer(rec, chain)
+}
+
+// answer is the answer for a recorded certificate and the chain of the
+// intermediate that signed it.
+func answer(rec store.Certificate, chain []byte) wire.Issued {
+	leaf := string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: rec.DER}))
 	return wire.Issued{
 		Serial:      rec.Serial,
 		Fingerprint: rec.Fingerprint,
