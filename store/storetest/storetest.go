@@ -45,6 +45,7 @@ func Run(t *testing.T, open Opener) {
 	t.Run("closed", func(t *testing.T) { runClosed(t, open) })
 	t.Run("error/cancelled", func(t *testing.T) { runCancelled(t, open) })
 	t.Run("prefetch", func(t *testing.T) { runPrefetch(t, open) })
+	t.Run("prefetch-sequence", func(t *testing.T) { runPrefetchSequence(t, open) })
 	runCapabilities(t, open)
 }
 
