@@ -15,7 +15,7 @@ func (s *sim) scenario(ctx context.Context) error {
 	stopProgress := s.startProgress()
 	defer stopProgress()
 
-	s.rep.Memory.SimBaseline = simRSS()
+	s.readBaseline()
 	s.rep.Memory.BrokerBaseline, s.rep.Memory.BrokerSource = s.brokerRSS(ctx)
 	s.m.mark("ramp")
 	if err := s.ramp(ctx, runCtx); err != nil {
@@ -67,7 +67,7 @@ func (s *sim) scenario(ctx context.Context) error {
 // readMemory takes the "all connected, idle" memory readings.
 func (s *sim) readMemory(ctx context.Context) {
 	mem := &s.rep.Memory
-	mem.SimConnected = simRSS()
+	s.readSimConnected()
 	var src string
 	mem.BrokerConnected, src = s.brokerRSS(ctx)
 	if src != mem.BrokerSource {
@@ -75,6 +75,7 @@ func (s *sim) readMemory(ctx context.Context) {
 	}
 	if up := s.m.up.Load(); up > 0 {
 		mem.SimPerDevice = perDevice(mem.SimConnected, mem.SimBaseline, up)
+		mem.Sim.PerDevice(up)
 		if mem.BrokerSource != "" {
 			mem.BrokerPerDevice = perDevice(mem.BrokerConnected, mem.BrokerBaseline, up)
 		}

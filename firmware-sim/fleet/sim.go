@@ -7,8 +7,6 @@ import (
 	"encoding/hex"
 	"fmt"
 	"log/slog"
-	"runtime"
-	"runtime/debug"
 	"sync/atomic"
 	"time"
 
@@ -183,13 +181,4 @@ func (s *sim) cleanup() {
 	if s.server != nil {
 		s.server.Stop()
 	}
-}
-
-// simRSS returns this process's resident memory after returning what
-// the collector freed, so readings compare live memory, not garbage.
-func simRSS() uint64 {
-	runtime.GC()
-	debug.FreeOSMemory()
-	v, _ := host.RSS(0)
-	return v
 }

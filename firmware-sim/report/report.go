@@ -146,6 +146,40 @@ type Memory struct {
 	BrokerBaseline  uint64  `json:"broker_rss_baseline"`
 	BrokerConnected uint64  `json:"broker_rss_connected"`
 	BrokerPerDevice float64 `json:"broker_bytes_per_device"`
+	// Sim is the simulator's Go runtime at the same two readings (after
+	// a collection): where its resident memory per device goes.
+	Sim *RuntimeMemory `json:"sim_runtime,omitempty"`
+}
+
+// RuntimeMemory is a Go process's live heap, goroutine stacks and
+// goroutines before the devices and with all of them connected, from
+// runtime/metrics after a collection, and the difference per device.
+type RuntimeMemory struct {
+	HeapBaseline        uint64  `json:"heap_baseline"`
+	HeapConnected       uint64  `json:"heap_connected"`
+	StackBaseline       uint64  `json:"stack_baseline"`
+	StackConnected      uint64  `json:"stack_connected"`
+	GoroutinesBaseline  uint64  `json:"goroutines_baseline"`
+	GoroutinesConnected uint64  `json:"goroutines_connected"`
+	HeapPerDevice       float64 `json:"heap_bytes_per_device"`
+	StackPerDevice      float64 `json:"stack_bytes_per_device"`
+	GoroutinesPerDevice float64 `json:"goroutines_per_device"`
+}
+
+// PerDevice fills the per-device figures over n devices.
+func (m *RuntimeMemory) PerDevice(n int64) {
+	if n <= 0 {
+		return
+	}
+	per := func(after, before uint64) float64 {
+		if after < before {
+			return 0
+		}
+		return float64(after-before) / float64(n)
+	}
+	m.HeapPerDevice = per(m.HeapConnected, m.HeapBaseline)
+	m.StackPerDevice = per(m.StackConnected, m.StackBaseline)
+	m.GoroutinesPerDevice = per(m.GoroutinesConnected, m.GoroutinesBaseline)
 }
 
 // Rotation is the result of rotating some devices under load.
