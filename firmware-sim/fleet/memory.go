@@ -41,6 +41,24 @@ func runtimeSample() (heap, stack, goroutines uint64) {
 	return s[0].Value.Uint64(), s[1].Value.Uint64(), s[2].Value.Uint64()
 }
 
+// readCPU puts the run's CPU time and the collector's share of it into
+// the report, at the end of the run.
+func (s *sim) readCPU() {
+	rt := s.rep.Memory.Sim
+	if rt == nil {
+		return
+	}
+	m := []rtmetrics.Sample{
+		{Name: "/cpu/classes/total:cpu-seconds"},
+		{Name: "/cpu/classes/idle:cpu-seconds"},
+		{Name: "/cpu/classes/gc/total:cpu-seconds"},
+		{Name: "/gc/cycles/total:gc-cycles"},
+	}
+	rtmetrics.Read(m)
+	rt.CPUSeconds = m[0].Value.Float64() - m[1].Value.Float64()
+	rt.GCCPUSeconds, rt.GCCycles = m[2].Value.Float64(), m[3].Value.Uint64()
+}
+
 // readBaseline takes the readings before the ramp.
 func (s *sim) readBaseline() {
 	mem := &s.rep.Memory

@@ -14,6 +14,10 @@ func (s *sim) scenario(ctx context.Context) error {
 	defer stopAgents()
 	stopProgress := s.startProgress()
 	defer stopProgress()
+	var external *externalMarks
+	if s.cfg.ExternalRevokeEvery > 0 {
+		external = s.watchExternal(ctx)
+	}
 
 	s.readBaseline()
 	s.rep.Memory.BrokerBaseline, s.rep.Memory.BrokerSource = s.brokerRSS(ctx)
@@ -45,7 +49,7 @@ func (s *sim) scenario(ctx context.Context) error {
 		s.rep.Revocation = s.revoke(ctx)
 	}
 	if s.cfg.ExternalRevokeEvery > 0 {
-		s.rep.Revocation = s.revokeExternal(ctx, time.Until(steadyStart.Add(3*step)))
+		s.rep.Revocation = s.revokeExternal(ctx, external, time.Until(steadyStart.Add(3*step)))
 	}
 	wait(4)
 	stopPub()

@@ -34,6 +34,11 @@ type BulkRevocation struct {
 	AfterReturn Summary `json:"after_return"`
 	FromStart   Summary `json:"from_start"`
 	Error       string  `json:"error,omitempty"`
+	// Procs is the simulator processes of the run; ProcsPublishing those
+	// that had reached their publishing phase when the command ran (the
+	// coordinator waits for all of them only so long).
+	Procs           int `json:"procs,omitempty"`
+	ProcsPublishing int `json:"procs_publishing,omitempty"`
 	// AfterReturnMs are the values behind AfterReturn, for its chart.
 	AfterReturnMs []float64 `json:"after_return_ms,omitempty"`
 }

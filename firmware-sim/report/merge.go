@@ -180,6 +180,9 @@ func mergeMemory(parts []*Report, connected int) Memory {
 			m.Sim.StackConnected += rt.StackConnected
 			m.Sim.GoroutinesBaseline += rt.GoroutinesBaseline
 			m.Sim.GoroutinesConnected += rt.GoroutinesConnected
+			m.Sim.CPUSeconds += rt.CPUSeconds
+			m.Sim.GCCPUSeconds += rt.GCCPUSeconds
+			m.Sim.GCCycles += rt.GCCycles
 		}
 		if pm.BrokerSource != m.BrokerSource {
 			m.BrokerSource = ""
