@@ -8,6 +8,8 @@ import (
 	"runtime/debug"
 	rtmetrics "runtime/metrics"
 	"runtime/pprof"
+	"syscall"
+	"time"
 
 	"github.com/fleetgate/fleetgate/firmware-sim/host"
 	"github.com/fleetgate/fleetgate/firmware-sim/report"
@@ -48,15 +50,18 @@ func (s *sim) readCPU() {
 	if rt == nil {
 		return
 	}
+	// The process's CPU time from the kernel; the runtime's own CPU
+	// classes count a P held by a thread the kernel descheduled as busy.
+	var ru syscall.Rusage
+	if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) == nil {
+		rt.CPUSeconds = time.Duration(ru.Utime.Nano() + ru.Stime.Nano()).Seconds()
+	}
 	m := []rtmetrics.Sample{
-		{Name: "/cpu/classes/total:cpu-seconds"},
-		{Name: "/cpu/classes/idle:cpu-seconds"},
 		{Name: "/cpu/classes/gc/total:cpu-seconds"},
 		{Name: "/gc/cycles/total:gc-cycles"},
 	}
 	rtmetrics.Read(m)
-	rt.CPUSeconds = m[0].Value.Float64() - m[1].Value.Float64()
-	rt.GCCPUSeconds, rt.GCCycles = m[2].Value.Float64(), m[3].Value.Uint64()
+	rt.GCCPUSeconds, rt.GCCycles = m[0].Value.Float64(), m[1].Value.Uint64()
 }
 
 // readBaseline takes the readings before the ramp.

@@ -164,10 +164,11 @@ type RuntimeMemory struct {
 	HeapPerDevice       float64 `json:"heap_bytes_per_device"`
 	StackPerDevice      float64 `json:"stack_bytes_per_device"`
 	GoroutinesPerDevice float64 `json:"goroutines_per_device"`
-	// CPUSeconds is the process's CPU time over the whole run as the Go
-	// runtime estimates it, GCCPUSeconds the collector's part of it, and
-	// GCCycles the collections: what the collector setting (GOGC,
-	// GOMEMLIMIT) costs.
+	// CPUSeconds is the process's CPU time over the whole run (user and
+	// system, from the kernel), GCCPUSeconds the collector's as the Go
+	// runtime estimates it (its idle-time workers included), and GCCycles
+	// the collections: what the collector setting (GOGC, GOMEMLIMIT)
+	// costs.
 	CPUSeconds   float64 `json:"cpu_seconds"`
 	GCCPUSeconds float64 `json:"gc_cpu_seconds"`
 	GCCycles     uint64  `json:"gc_cycles"`
