@@ -55,6 +55,7 @@ func (s *sim) readCPU() {
 	var ru syscall.Rusage
 	if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) == nil {
 		rt.CPUSeconds = time.Duration(ru.Utime.Nano() + ru.Stime.Nano()).Seconds()
+		rt.MaxRSS = uint64(ru.Maxrss) << 10 // KiB on Linux
 	}
 	m := []rtmetrics.Sample{
 		{Name: "/cpu/classes/gc/total:cpu-seconds"},

@@ -183,6 +183,7 @@ func mergeMemory(parts []*Report, connected int) Memory {
 			m.Sim.CPUSeconds += rt.CPUSeconds
 			m.Sim.GCCPUSeconds += rt.GCCPUSeconds
 			m.Sim.GCCycles += rt.GCCycles
+			m.Sim.MaxRSS += rt.MaxRSS
 		}
 		if pm.BrokerSource != m.BrokerSource {
 			m.BrokerSource = ""

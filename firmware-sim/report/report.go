@@ -172,6 +172,9 @@ type RuntimeMemory struct {
 	CPUSeconds   float64 `json:"cpu_seconds"`
 	GCCPUSeconds float64 `json:"gc_cpu_seconds"`
 	GCCycles     uint64  `json:"gc_cycles"`
+	// MaxRSS is the process's peak resident memory over the run: the
+	// live memory plus the garbage between collections at its worst.
+	MaxRSS uint64 `json:"max_rss"`
 }
 
 // PerDevice fills the per-device figures over n devices.

@@ -162,8 +162,9 @@ func printSummary(w io.Writer, r *report.Report) {
 	fmt.Fprintf(w, "memory per device: simulator %.1f KiB, broker %.1f KiB (%s)\n",
 		r.Memory.SimPerDevice/1024, r.Memory.BrokerPerDevice/1024, r.Memory.BrokerSource)
 	if rt := r.Memory.Sim; rt != nil {
-		fmt.Fprintf(w, "simulator runtime per device: heap %.1f KiB, stacks %.1f KiB, %.1f goroutines; CPU %.1f s, of it GC %.1f s (%d cycles)\n",
-			rt.HeapPerDevice/1024, rt.StackPerDevice/1024, rt.GoroutinesPerDevice, rt.CPUSeconds, rt.GCCPUSeconds, rt.GCCycles)
+		fmt.Fprintf(w, "simulator runtime per device: heap %.1f KiB, stacks %.1f KiB, %.1f goroutines; CPU %.1f s, of it GC %.1f s (%d cycles); peak RSS %.1f MiB\n",
+			rt.HeapPerDevice/1024, rt.StackPerDevice/1024, rt.GoroutinesPerDevice, rt.CPUSeconds, rt.GCCPUSeconds, rt.GCCycles,
+			float64(rt.MaxRSS)/(1<<20))
 	}
 	for _, p := range r.Procs {
 		fmt.Fprintf(w, "process %d (pid %d): %d devices, %d connected, RSS %.1f MiB connected (max %.1f MiB), %.1f KiB per device\n",
