@@ -3,10 +3,7 @@ package agent
 import (
 	"crypto/x509"
 	"errors"
-	"net/http"
-	"net/http/httptest"
 	"testing"
-	"time"
 
 	"github.com/fleetgate/fleetgate/internal/testkit/pki"
 	"github.com/fleetgate/fleetgate/provisioning/trustbundle"
@@ -18,16 +15,9 @@ import (
 // its own, and an agent of the same Shared that does not trust the
 // bundle's signer still refuses it although the others accepted it.
 func TestSharedTrust(t *testing.T) {
-	var serve []byte
-	api := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		_, _ = w.Write(serve)
-	}))
-	defer api.Close()
+	api, serving := bundleAPI(t)
 	held := pki.NewCA(t, "held root")
-	serve, err := trustbundle.Sign(3, time.Now(), []*x509.Certificate{held.Cert, api.Certificate()}, held.Key, []*x509.Certificate{held.Cert})
-	if err != nil {
-		t.Fatal(err)
-	}
+	*serving = signedBundle(t, 3, held, api.Certificate())
 	trusting := held.Pool()
 	trusting.AddCert(api.Certificate())
 	stranger := x509.NewCertPool()
