@@ -45,7 +45,7 @@ func fleetBenchConfig(b *testing.B) fleetBench {
 	// counter in etcd: concurrent enrollments conflict and retry, so a few
 	// in flight enroll more per second than hundreds.
 	c.inflight = env("FLEETGATE_FLEET_INFLIGHT", 64)
-	c.publish = 45 * time.Second
+	c.publish = defaultPublish(c.devices)
 	if v := os.Getenv("FLEETGATE_FLEET_PUBLISH"); v != "" {
 		var err error
 		if c.publish, err = time.ParseDuration(v); err != nil || c.publish < time.Second {
@@ -88,7 +88,10 @@ func BenchmarkFleet(b *testing.B) {
 		b.Fatal(err)
 	}
 	progress := func(f string, a ...any) { fmt.Fprintf(os.Stderr, "bench-100k: "+f+"\n", a...) }
-	progress("%d devices, %d brokers, %d simulator processes, %d revoked in one command", c.devices, c.brokers, c.procs, c.revoke)
+	progress("%d devices, %d brokers, %d simulator processes, %d revoked in one command, QoS 1 every %s", c.devices, c.brokers, c.procs, c.revoke, c.publish)
+	mem := fleetMemoryPlan(b, c)
+	progress("memory budget %.1f GiB: %.1f GiB headroom (etcd, kernel sockets, API, NATS), GOMEMLIMIT %s per simulator, %s per broker",
+		gib(mem.budget), gib(mem.headroom), limit(mem.sim), limit(mem.broker))
 	sim := bins.Build(b, "../firmware-sim/cmd/firmware-sim")
 	ctl := bins.Fleetgate(b)
 
@@ -101,7 +104,7 @@ func BenchmarkFleet(b *testing.B) {
 	f.api = startServer(b, b.TempDir(), append([]string{"--registry", f.registry, "--role", "api"}, quiet...)...)
 	var brokers []coord.Broker
 	for range c.brokers {
-		s := f.startBroker(b, f.api.DataDir, append([]string{"--bus", ns.URL}, quiet...)...)
+		s := f.startBroker(b, f.api.DataDir, append([]string{"--bus", ns.URL, "--memory-limit", limit(mem.broker)}, quiet...)...)
 		f.brokers = append(f.brokers, s)
 		brokers = append(brokers, coord.Broker{Addr: s.MQTT, PID: s.PID})
 	}
@@ -114,6 +117,9 @@ func BenchmarkFleet(b *testing.B) {
 		// publishing (so every device has published), before 3/4 of it.
 		Args: []string{"--qos", "1", "--publish-interval", c.publish.String(), "--duration", (4*c.publish + time.Minute).String(), "--settle", "5s",
 			"--connect-wait", c.ramp.String(), "--backoff-max", "10s", "--log-level", "warn",
+			// A PINGREQ a minute from 100,000 devices is 1,667 round trips
+			// a second through TLS on both sides: more than the messages.
+			"--keepalive", "5m",
 			// The agent closes its enrollment connection itself; a relay
 			// counting a starved agent's think time as idle cuts handshakes.
 			"--api-idle-close", "-1s"},
@@ -123,7 +129,17 @@ func BenchmarkFleet(b *testing.B) {
 		Brokers: brokers,
 		// The revoked devices enroll into a group of their own: one
 		// `device revoke --group` names those that enrolled.
+		// GOMEMLIMIT: each simulator's share of the budget. GOGC stays at
+		// Go's default (100): the limit bounds the peak, and a lower
+		// GOGC costs CPU all the time (README: GOGC 50/100/200 measured).
+		Env: []string{"GOMEMLIMIT=" + limit(mem.sim)},
+		// Every device has published once an interval after its process
+		// began publishing; a process's window for the revocation closes
+		// 3/4 into its steady phase (3 intervals + 45 s), so the command
+		// waits for the slowest process at most 2 intervals + 30 s after
+		// the first began, then goes ahead with those publishing.
 		Revoke: &coord.Revoke{Every: max(1, c.devices/c.revoke), Group: "revoke-me", After: c.publish + 5*time.Second,
+			Latest: 2*c.publish + 30*time.Second,
 			Run: func(ctx context.Context, ids []string) error {
 				progress("revoking the group revoke-me (%d devices marked) with one command", len(ids))
 				cmd := exec.CommandContext(ctx, ctl, "device", "revoke", "--group", "revoke-me", "--reason", "bench-100k",
@@ -138,9 +154,6 @@ func BenchmarkFleet(b *testing.B) {
 			}},
 		Out: c.out, Progress: os.Stderr, ProgressEvery: 10 * time.Second,
 	}
-	// The simulators' collector runs at half the default heap growth:
-	// their peak memory is what the machine must hold.
-	b.Setenv("GOGC", "50")
 	ctx, cancel := context.WithCancelCause(b.Context())
 	defer cancel(nil)
 	go guardMemory(ctx, cancel, 1536<<20, progress)

@@ -21,6 +21,10 @@ func printFleetSummary(b *testing.B, c fleetBench, r *report.Report) {
 	row("end to end p50 / p99 (ms)", "%.1f / %.1f", r.EndToEnd.P50, r.EndToEnd.P99)
 	row("enrollment p50 / p99 (ms)", "%.0f / %.0f", r.Enrollment.P50, r.Enrollment.P99)
 	row("simulator memory per device", "%.1f KiB (%.0f MiB in all)", r.Memory.SimPerDevice/1024, float64(r.Memory.SimConnected)/(1<<20))
+	if rt := r.Memory.Sim; rt != nil {
+		row("simulator heap / stacks / goroutines per device", "%.1f KiB / %.1f KiB / %.1f", rt.HeapPerDevice/1024, rt.StackPerDevice/1024, rt.GoroutinesPerDevice)
+		row("simulators' CPU, collections", "%.0f s, %d collections", rt.CPUSeconds, rt.GCCycles)
+	}
 	row("broker memory per device", "%.1f KiB (%.0f MiB in all)", r.Memory.BrokerPerDevice/1024, float64(r.Memory.BrokerConnected)/(1<<20))
 	if cl := r.Cluster; cl != nil {
 		for i, br := range cl.Brokers {
@@ -29,6 +33,7 @@ func printFleetSummary(b *testing.B, c fleetBench, r *report.Report) {
 		if rv := cl.Revocation; rv != nil {
 			row("revocation: devices, command time", "%d, %.2f s %s", rv.Devices, rv.CommandSeconds, rv.Error)
 			row("revocation: sessions up at the return", "%d", rv.OpenAtReturn)
+			row("revocation: processes publishing at the command", "%d of %d", rv.ProcsPublishing, rv.Procs)
 			row("revocation: drop after return p50/p99/max", "%.0f / %.0f / %.0f ms (%d drops)", rv.AfterReturn.P50, rv.AfterReturn.P99, rv.AfterReturn.Max, rv.AfterReturn.Count)
 			row("revocation: drop after start p50/p99/max", "%.0f / %.0f / %.0f ms", rv.FromStart.P50, rv.FromStart.P99, rv.FromStart.Max)
 		}

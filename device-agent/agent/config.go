@@ -136,6 +136,10 @@ type Config struct {
 	// math/rand/v2's Float64. It is called from the agent's own goroutine;
 	// one shared by several agents must be safe for concurrent use.
 	Rand func() float64 `json:"-"`
+	// Shared, if set, is what this agent holds together with the other
+	// agents of the process that were given the same Shared (see Shared):
+	// for a process running many agents. nil: the agent holds its own.
+	Shared *Shared `json:"-"`
 	// MQTTOptions, if set, is called last on the paho options of every
 	// session (dialer, buffer sizes, ...).
 	MQTTOptions func(*mqtt.ClientOptions) `json:"-"`

@@ -10,10 +10,12 @@ import (
 
 // creds is one certificate with its key, ready for TLS. The agent swaps
 // the whole value atomically at rotation, so a handshake sees either the
-// old pair or the new one.
+// old pair or the new one. The parsed certificate is not kept (a TLS
+// client presents the DER and signs with the key): what the agent needs
+// of it is in info, and a process running thousands of agents would hold
+// a few KiB more for each.
 type creds struct {
 	info     Credentials
-	leaf     *x509.Certificate
 	tls      *tls.Certificate
 	rotateAt time.Time // with this certificate's jitter drawn once
 }
@@ -35,8 +37,7 @@ func (r *runner) loadCreds(st *State) (*creds, error) {
 			NotAfter:    leaf.NotAfter,
 			Attestation: st.KeySource,
 		},
-		leaf: leaf,
-		tls:  &tls.Certificate{Certificate: ders, PrivateKey: signer, Leaf: leaf},
+		tls: &tls.Certificate{Certificate: ders, PrivateKey: signer},
 	}
 	c.rotateAt = rotationTime(leaf.NotBefore, leaf.NotAfter, r.cfg.RotateAt, r.cfg.RotateJitter, r.cfg.Rand())
 	return c, nil

@@ -20,10 +20,12 @@ type endpoints struct {
 // setRoots makes roots the ones the agent trusts from the next
 // connection on.
 func (a *Agent) setRoots(roots *x509.CertPool) {
-	api := enroll.New(a.cfg.ProvisioningURL, roots)
+	api := a.newAPI(roots)
 	old := a.ep.Swap(&endpoints{roots: roots, api: api, mtls: api.WithClientCertificate(a.apiCertificate)})
 	if old != nil {
-		old.api.CloseIdleConnections()
+		if old.api != api {
+			old.api.CloseIdleConnections()
+		}
 		old.mtls.CloseIdleConnections()
 	}
 }

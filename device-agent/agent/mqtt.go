@@ -6,6 +6,7 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"net"
 	"time"
 
 	mqtt "github.com/eclipse/paho.mqtt.golang"
@@ -40,7 +41,14 @@ func (r *runner) newClient(addr string, roots *x509.CertPool) (mqtt.Client, <-ch
 	o.SetConnectRetry(false)
 	o.SetConnectTimeout(cfg.ConnectTimeout.Duration)
 	o.SetKeepAlive(cfg.KeepAlive.Duration)
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		host = addr // Validate checked the address; paho reports a bad one
+	}
 	o.SetTLSConfig(&tls.Config{
+		// Set here, so a dialer given through MQTTOptions can use the
+		// configuration as it is, without a copy per connection.
+		ServerName:           host,
 		RootCAs:              roots,
 		GetClientCertificate: r.a.mqttCertificate,
 		MinVersion:           tls.VersionTLS12,

@@ -68,7 +68,7 @@ func (a *Agent) Enrol(ctx context.Context) (Enrolment, error) {
 		got.Enrolled = true
 	}
 	c := r.a.cur.Load()
-	sum := sha256.Sum256(c.leaf.Raw)
+	sum := sha256.Sum256(c.tls.Certificate[0]) // the leaf's DER
 	got.Serial, got.Fingerprint, got.NotAfter, got.Attestation = c.info.Serial, hex.EncodeToString(sum[:]), c.info.NotAfter, c.info.Attestation
 	got.Broker, err = r.connectOnce(ctx)
 	return got, err

@@ -20,8 +20,10 @@ type message struct {
 // outbox holds every message from Publish until the broker acknowledged
 // it, across reconnects and rotations: a connection that ends takes no
 // message with it, the next one sends again what was not acknowledged
-// (QoS 1 is at least once). One flusher goroutine per live connection
-// sends and collects acknowledgements; Publish only appends.
+// (QoS 1 is at least once). While a connection is live, a flusher
+// goroutine sends and collects acknowledgements; it runs only while
+// messages are queued (Publish starts it, an empty queue ends it), so an
+// idle device holds no goroutine for it. Publish only appends.
 type outbox struct {
 	mu        sync.Mutex
 	q         []*message
@@ -29,6 +31,7 @@ type outbox struct {
 	wake      chan struct{} // a message was added
 	emptied   chan struct{} // closed when q empties, if someone waits
 	published func(topic string)
+	live      *flusher // the live connection's; nil while down
 }
 
 func newOutbox(max int, published func(string)) *outbox {
@@ -43,6 +46,9 @@ func (o *outbox) add(m *message) error {
 		return fmt.Errorf("%w: %d messages waiting", ErrQueueFull, o.max)
 	}
 	o.q = append(o.q, m)
+	if f := o.live; f != nil && !f.running {
+		f.spawnLocked()
+	}
 	o.mu.Unlock()
 	select {
 	case o.wake <- struct{}{}:
@@ -58,35 +64,62 @@ func (o *outbox) len() int {
 	return len(o.q)
 }
 
-// flusher is the handle of a running flush loop.
+// flusher is the flush loop of one connection. running and done are
+// guarded by the outbox's mu.
 type flusher struct {
-	stopc chan struct{}
-	done  chan struct{}
+	o        *outbox
+	client   mqtt.Client
+	inflight int
+	stopc    chan struct{}
+	running  bool          // a loop goroutine is running
+	done     chan struct{} // closed when that goroutine returns
 }
 
-// start runs a flush loop on client until stop.
+// start makes client the connection messages go out on, until stop.
 func (o *outbox) start(client mqtt.Client, inflight int) *flusher {
-	f := &flusher{stopc: make(chan struct{}), done: make(chan struct{})}
-	go o.flush(client, inflight, f)
+	f := &flusher{o: o, client: client, inflight: inflight, stopc: make(chan struct{})}
+	o.mu.Lock()
+	o.live = f
+	if len(o.q) > 0 {
+		f.spawnLocked()
+	}
+	o.mu.Unlock()
 	return f
 }
 
-// stop ends the loop and waits for it; unacknowledged messages stay queued.
+// spawnLocked starts the loop; the caller holds o.mu.
+func (f *flusher) spawnLocked() {
+	f.running, f.done = true, make(chan struct{})
+	go f.o.flush(f, f.done)
+}
+
+// stop ends the loop and waits for it; unacknowledged messages stay queued
+// and are sent again on the next connection.
 func (f *flusher) stop() {
 	if f == nil {
 		return
 	}
+	o := f.o
+	o.mu.Lock()
+	if o.live == f {
+		o.live = nil
+	}
+	running, done := f.running, f.done
+	o.mu.Unlock()
 	close(f.stopc)
-	<-f.done
+	if running {
+		<-done
+	}
+	o.requeue()
 }
 
 // flush sends the first inflight messages and waits for the oldest one's
-// acknowledgement, a new message or stop. Waiting on the oldest suffices:
-// the broker acknowledges in order, and a connection that fails fails them
-// all.
-func (o *outbox) flush(client mqtt.Client, inflight int, f *flusher) {
-	defer close(f.done)
-	defer o.requeue()
+// acknowledgement, a new message or stop, until the queue is empty.
+// Waiting on the oldest suffices: the broker acknowledges in order, and a
+// connection that fails fails them all.
+func (o *outbox) flush(f *flusher, done chan struct{}) {
+	defer close(done)
+	client, inflight := f.client, f.inflight
 	for {
 		o.mu.Lock()
 		var send []*message
@@ -108,14 +141,17 @@ func (o *outbox) flush(client mqtt.Client, inflight int, f *flusher) {
 			m.tok = client.Publish(m.topic, m.qos, false, m.payload)
 		}
 
-		var head *message
 		o.mu.Lock()
-		if len(o.q) > 0 {
-			head = o.q[0]
+		if len(o.q) == 0 {
+			// Nothing left: the next add starts a loop again.
+			f.running = false
+			o.mu.Unlock()
+			return
 		}
+		head := o.q[0]
 		o.mu.Unlock()
 		var acked <-chan struct{}
-		if head != nil && head.tok != nil {
+		if head.tok != nil {
 			acked = head.tok.Done()
 		}
 		select {

@@ -81,8 +81,16 @@ type StateStore interface {
 }
 
 // MemoryState is a StateStore in memory, for simulated devices and tests:
-// it survives the agent, not the process.
+// it survives the agent, not the process. It keeps a copy of what it is
+// given and hands out copies, unless NoCopy is set.
 type MemoryState struct {
+	// NoCopy keeps the State given to Save itself and returns it from
+	// Load, instead of copies: for many agents in one process (the fleet
+	// simulator), where the copy doubles the memory of every device's
+	// state. The agent never modifies a State it saved or loaded (it
+	// changes a copy and saves that); whoever sets NoCopy must not either.
+	NoCopy bool
+
 	mu sync.Mutex
 	s  *State
 }
@@ -91,6 +99,9 @@ type MemoryState struct {
 func (m *MemoryState) Load() (*State, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	if m.NoCopy {
+		return m.s, nil
+	}
 	return m.s.Clone(), nil
 }
 
@@ -98,6 +109,10 @@ func (m *MemoryState) Load() (*State, error) {
 func (m *MemoryState) Save(s *State) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	if m.NoCopy {
+		m.s = s
+		return nil
+	}
 	m.s = s.Clone()
 	return nil
 }

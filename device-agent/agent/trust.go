@@ -2,6 +2,7 @@ package agent
 
 import (
 	"context"
+	"crypto/x509"
 	"fmt"
 
 	"github.com/fleetgate/fleetgate/provisioning/trustbundle"
@@ -18,8 +19,9 @@ func (r *runner) loadTrust() error {
 	if err != nil {
 		return fmt.Errorf("%w: stored trust bundle: %w", ErrState, err)
 	}
-	r.trust = b
-	r.a.setRoots(b.Pool())
+	var pool *x509.CertPool
+	r.trust, pool = r.a.acceptBundle(b)
+	r.a.setRoots(pool)
 	return nil
 }
 
@@ -60,13 +62,14 @@ func (r *runner) refreshTrust(ctx context.Context) error {
 	if r.trust != nil && b.Sequence == r.trust.Sequence {
 		return nil
 	}
+	b, pool := r.a.acceptBundle(b)
 	st := r.st.Clone()
-	st.TrustBundle = b.Raw
+	st.TrustBundle = b.Raw // shared with the bundle, which nobody modifies
 	if err := r.store.Save(st); err != nil {
 		return err
 	}
 	r.st, r.trust = st, b
-	r.a.setRoots(b.Pool())
+	r.a.setRoots(pool)
 	r.log.Info("accepted a trust bundle", "sequence", b.Sequence, "roots", len(b.RootCerts),
 		"issued_at", b.IssuedAt)
 	return nil

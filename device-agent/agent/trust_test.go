@@ -18,26 +18,11 @@ import (
 // that serves whatever the test says: it keeps only a bundle signed by a
 // root it holds and newer than the one it has, and logs each refusal.
 func TestRefreshTrust(t *testing.T) {
-	var serve []byte
-	api := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path != wire.PathTrustBundle {
-			http.NotFound(w, r)
-			return
-		}
-		_, _ = w.Write(serve)
-	}))
-	defer api.Close()
+	api, serving := bundleAPI(t)
 	apiCert := api.Certificate() // self-signed CA: the API's own root
 	held := pki.NewCA(t, "held root")
 	stranger := pki.NewCA(t, "held root") // same name, another key
-
-	bundle := func(seq uint64, by *pki.CA) []byte {
-		raw, err := trustbundle.Sign(seq, time.Now(), []*x509.Certificate{by.Cert, apiCert}, by.Key, []*x509.Certificate{by.Cert})
-		if err != nil {
-			t.Fatal(err)
-		}
-		return raw
-	}
+	bundle := func(seq uint64, by *pki.CA) []byte { return signedBundle(t, seq, by, apiCert) }
 
 	roots := held.Pool()
 	roots.AddCert(apiCert)
@@ -65,7 +50,7 @@ func TestRefreshTrust(t *testing.T) {
 		{"error/replayed older bundle", bundle(1, held), trustbundle.ErrStale, 2},
 	} {
 		if step.serve != nil {
-			serve = step.serve
+			*serving = step.serve
 		}
 		err := r.refreshTrust(t.Context())
 		if step.want == nil && err != nil || step.want != nil && (!errors.Is(err, step.want) || !errors.Is(err, ErrTrustBundle)) {
@@ -85,4 +70,29 @@ func TestRefreshTrust(t *testing.T) {
 			}
 		}
 	}
+}
+
+// bundleAPI is a provisioning API that serves, at the trust bundle route,
+// whatever the returned slice holds at the time.
+func bundleAPI(t *testing.T) (*httptest.Server, *[]byte) {
+	var serve []byte
+	api := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != wire.PathTrustBundle {
+			http.NotFound(w, r)
+			return
+		}
+		_, _ = w.Write(serve)
+	}))
+	t.Cleanup(api.Close)
+	return api, &serve
+}
+
+// signedBundle is trust bundle seq holding by's root and extra, signed by
+// by.
+func signedBundle(t *testing.T, seq uint64, by *pki.CA, extra ...*x509.Certificate) []byte {
+	raw, err := trustbundle.Sign(seq, time.Now(), append([]*x509.Certificate{by.Cert}, extra...), by.Key, []*x509.Certificate{by.Cert})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return raw
 }

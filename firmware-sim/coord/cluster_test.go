@@ -4,9 +4,12 @@ import (
 	"context"
 	"errors"
 	"slices"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/fleetgate/fleetgate/firmware-sim/fleet"
+	"github.com/fleetgate/fleetgate/firmware-sim/report"
 )
 
 // TestMarkedIDs: the bulk revocation names every Every-th device of each
@@ -39,5 +42,52 @@ func TestRunRefusesRevokeWithoutBrokers(t *testing.T) {
 		if _, err := Run(context.Background(), o); !errors.Is(err, ErrOptions) {
 			t.Errorf("%s: Run = %v, want ErrOptions", name, err)
 		}
+	}
+}
+
+// TestRevocationWait: the coordinator runs the revocation once every
+// process publishes (After later), or, when one never does, Latest after
+// the first began, with those publishing; a process counts as publishing
+// from its first status line with messages on, a starved second after
+// it included.
+func TestRevocationWait(t *testing.T) {
+	for _, tc := range []struct {
+		name       string
+		publishing int // of 2 processes
+		want       int
+	}{{"ok/every process publishing", 2, 2}, {"ok/one still ramping: bounded wait", 1, 1}} {
+		t.Run(tc.name, func(t *testing.T) {
+			ran := make(chan struct{})
+			o := Options{Procs: 2, Devices: 20, IDPrefix: "w-", Brokers: []Broker{{Addr: "127.0.0.1:1"}},
+				Revoke: &Revoke{Every: 10, After: 50 * time.Millisecond, Latest: 500 * time.Millisecond,
+					Run: func(context.Context, []string) error { close(ran); return nil }}}
+			if tc.publishing == 1 {
+				o.Revoke.After = time.Hour // only the bounded wait can start it
+			}
+			c, b := newClusterRun(o), newBoard(2)
+			children := []*child{{index: 0}, {index: 1}}
+			for i := range children {
+				b.setRunning(i, true)
+			}
+			for i := range tc.publishing {
+				b.set(i, status{sent: 5})
+				b.set(i, status{sent: 0}) // a starved second
+			}
+			go c.watch(t.Context(), b, children)
+			select {
+			case <-ran:
+			case <-time.After(time.Minute):
+				t.Fatal("the revocation never ran")
+			}
+			<-c.revoked
+			rv := c.rep.Revocation
+			if rv.Procs != 2 || rv.ProcsPublishing != tc.want {
+				t.Fatalf("revocation with %d of %d processes publishing, want %d of 2", rv.ProcsPublishing, rv.Procs, tc.want)
+			}
+			detail := c.checks(&report.Report{})[0].Detail
+			if bounded := strings.Contains(detail, "bounded wait with 1 of 2 processes"); bounded != (tc.want == 1) {
+				t.Errorf("check detail %q: says the bounded wait %v, want %v", detail, bounded, tc.want == 1)
+			}
+		})
 	}
 }

@@ -28,6 +28,9 @@ type Options struct {
 	// Args are firmware-sim flags every child gets as they are: the
 	// scenario (duration, publish interval, storm, revoke share, ...).
 	Args []string
+	// Env is extra environment every child gets over this process's
+	// (GOMEMLIMIT=..., GOGC=...: each child's share of a memory budget).
+	Env []string
 
 	// The fleet, split over the children: devices, TPM devices, rotated
 	// devices, enrollments in flight and the connect rate. SourceAddrs
@@ -106,7 +109,7 @@ func Run(ctx context.Context, o Options) (*report.Report, error) {
 		cl = newClusterRun(o)
 		go cl.watch(watchCtx, b, children)
 	}
-	err = runAll(ctx, o.Binary, children, b)
+	err = runAll(ctx, o.Binary, o.Env, children, b)
 	stopWatch()
 	if cl != nil {
 		<-cl.revoked
@@ -188,7 +191,7 @@ func (o Options) children(t fleet.Target) ([]*child, error) {
 
 // runAll runs the children together; the first to fail stops the rest,
 // and its error is returned.
-func runAll(ctx context.Context, bin string, children []*child, b *board) error {
+func runAll(ctx context.Context, bin string, env []string, children []*child, b *board) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	errs := make([]error, len(children))
@@ -199,7 +202,7 @@ func runAll(ctx context.Context, bin string, children []*child, b *board) error 
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if errs[i] = c.run(ctx, bin, b); errs[i] != nil {
+			if errs[i] = c.run(ctx, bin, env, b); errs[i] != nil {
 				once.Do(func() { firstErr = errs[i]; cancel() })
 			}
 		}()

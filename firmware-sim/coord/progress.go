@@ -57,35 +57,47 @@ type board struct {
 	start   time.Time
 	byChild []status
 	running []bool
+	// published: the child has sent messages in some status line (it
+	// reached its publishing phase); firstPub is when the first did.
+	published []bool
+	firstPub  time.Time
 }
 
 func newBoard(procs int) *board {
-	return &board{start: time.Now(), byChild: make([]status, procs), running: make([]bool, procs)}
+	return &board{start: time.Now(), byChild: make([]status, procs), running: make([]bool, procs), published: make([]bool, procs)}
 }
 
 func (b *board) set(i int, st status) {
 	b.mu.Lock()
 	b.byChild[i] = st
+	if st.sent > 0 && !b.published[i] {
+		b.published[i] = true
+		if b.firstPub.IsZero() {
+			b.firstPub = time.Now()
+		}
+	}
 	b.mu.Unlock()
+}
+
+// publishing returns how many running children have reached their
+// publishing phase, and when the first did (zero: none yet). A child
+// that reached it stays counted: a status line without messages (a
+// starved second) does not take it back.
+func (b *board) publishing() (n int, first time.Time) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	for i := range b.published {
+		if b.published[i] && b.running[i] {
+			n++
+		}
+	}
+	return n, b.firstPub
 }
 
 func (b *board) setRunning(i int, running bool) {
 	b.mu.Lock()
 	b.running[i] = running
 	b.mu.Unlock()
-}
-
-// allPublishing reports whether every child is running and has sent
-// messages in its latest status.
-func (b *board) allPublishing() bool {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	for i, st := range b.byChild {
-		if !b.running[i] || st.sent == 0 {
-			return false
-		}
-	}
-	return true
 }
 
 // sessions is the children's sessions up, in all.

@@ -92,6 +92,11 @@ type Config struct {
 	// failed. Zero: three times the ideal ramp, at least a minute.
 	ConnectWait time.Duration
 
+	// ProfileDir, if set, receives heap and goroutine profiles of the
+	// simulator (ProfileHeap, ProfileGoroutine) taken with every device
+	// connected and idle, at the memory reading.
+	ProfileDir string
+
 	// KeepSamples puts the latency samples into the report, so the
 	// reports of several processes can be merged (report.Merge).
 	KeepSamples bool

@@ -43,8 +43,9 @@ func (cs *conns) open(d *device) mqtt.OpenConnectionFunc {
 		if err != nil {
 			return nil, &phaseError{phase: "dial", err: err}
 		}
-		cfg := o.TLSConfig.Clone()
+		cfg := o.TLSConfig // the agent names the server: no copy per connection
 		if cfg.ServerName == "" {
+			cfg = cfg.Clone()
 			cfg.ServerName = uri.Hostname()
 		}
 		tc := tls.Client(raw, cfg)

@@ -66,6 +66,7 @@ func (s *sim) newAgent(d *device) (*agent.Agent, error) {
 		KeySource:       agent.KeySoftware,
 		Token:           d.token,
 		StateStore:      d.state,
+		Shared:          s.shared,
 		Subscribe:       []string{dataTopic},
 		BackoffMin:      agent.Duration{Duration: s.cfg.BackoffMin},
 		BackoffMax:      agent.Duration{Duration: s.cfg.BackoffMax},

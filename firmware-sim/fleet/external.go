@@ -13,39 +13,61 @@ import (
 // devices in its bulk revocation.
 func Marked(idx, every int) bool { return every > 0 && idx%every == 0 }
 
-// revokeExternal waits for ExternalRevoke, the moment an outside bulk
-// command (one for the whole split fleet) starts revoking the marked
-// devices, then expects each marked device in a session to be dropped and
-// to stay out, as revoke does for its own calls. The delays run from the
+// externalMarks is an outside revocation as this process saw it: the
+// marked devices that had a session when the signal came.
+type externalMarks struct {
+	done   chan struct{} // closed once picked is set
+	picked []*device
+}
+
+// watchExternal marks the devices the outside command revokes the moment
+// its signal arrives, in whatever phase this process is (a coordinator
+// that waited only so long for its processes may signal one still
+// ramping): each drop after it is timed from then.
+func (s *sim) watchExternal(ctx context.Context) *externalMarks {
+	x := &externalMarks{done: make(chan struct{})}
+	go func() {
+		select {
+		case <-s.cfg.ExternalRevoke:
+		case <-ctx.Done():
+			return
+		}
+		s.m.mark("revoke")
+		now := time.Now().UnixNano()
+		for _, d := range s.devices {
+			if Marked(d.idx, s.cfg.ExternalRevokeEvery) && d.ever.Load() {
+				d.revokedAt.Store(now)
+				x.picked = append(x.picked, d)
+			}
+		}
+		close(x.done)
+	}()
+	return x
+}
+
+// revokeExternal waits for the outside bulk command (one for the whole
+// split fleet) to start revoking the marked devices (watchExternal), then
+// expects each marked device that was in a session to be dropped and to
+// stay out, as revoke does for its own calls. The delays run from the
 // signal; each drop's wall-clock time goes into the report, so the
 // coordinator can time the drops against its command's return.
-func (s *sim) revokeExternal(ctx context.Context, wait time.Duration) *report.Revocation {
+func (s *sim) revokeExternal(ctx context.Context, x *externalMarks, wait time.Duration) *report.Revocation {
 	t := time.NewTimer(wait)
 	defer t.Stop()
 	select {
-	case <-s.cfg.ExternalRevoke:
+	case <-x.done:
 	case <-t.C:
 		s.m.errs.Inc("external revocation: no signal within the steady phase")
 		return nil
 	case <-ctx.Done():
 		return nil
 	}
-	s.m.mark("revoke")
-	now := time.Now().UnixNano()
-	res := &report.Revocation{}
-	var picked []*device
-	for _, d := range s.devices {
-		if Marked(d.idx, s.cfg.ExternalRevokeEvery) && d.ever.Load() {
-			d.revokedAt.Store(now)
-			picked = append(picked, d)
-		}
-	}
-	res.Revoked = len(picked)
+	res := &report.Revocation{Revoked: len(x.picked)}
 	s.drops.expect(int64(res.Revoked))
-	s.awaitRevoked(ctx, picked)
+	s.awaitRevoked(ctx, x.picked)
 	s.m.mark("revoked")
 	res.Dropped = int(s.drops.n.Load())
-	for _, d := range picked {
+	for _, d := range x.picked {
 		if at := d.droppedAt.Load(); at != 0 {
 			res.DropsUnixNano = append(res.DropsUnixNano, at)
 		}

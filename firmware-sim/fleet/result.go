@@ -29,6 +29,7 @@ func (s *sim) finish() {
 	r.Finished, r.Seconds = end.UTC(), roundTenth(end.Sub(m.start).Seconds())
 	r.Enrollment, r.TLSHandshake, r.Connect, r.EndToEnd = m.enroll.Summary(), m.tls.Summary(), m.connect.Summary(), m.e2e.Summary()
 	r.Errors = m.errs.Map()
+	s.readCPU()
 	r.Timeline = m.events()
 	r.Series = map[string][]int64{
 		"connects": m.connects.Counts(), "disconnects": m.disconnects.Counts(),

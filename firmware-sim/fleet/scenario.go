@@ -14,8 +14,12 @@ func (s *sim) scenario(ctx context.Context) error {
 	defer stopAgents()
 	stopProgress := s.startProgress()
 	defer stopProgress()
+	var external *externalMarks
+	if s.cfg.ExternalRevokeEvery > 0 {
+		external = s.watchExternal(ctx)
+	}
 
-	s.rep.Memory.SimBaseline = simRSS()
+	s.readBaseline()
 	s.rep.Memory.BrokerBaseline, s.rep.Memory.BrokerSource = s.brokerRSS(ctx)
 	s.m.mark("ramp")
 	if err := s.ramp(ctx, runCtx); err != nil {
@@ -45,7 +49,7 @@ func (s *sim) scenario(ctx context.Context) error {
 		s.rep.Revocation = s.revoke(ctx)
 	}
 	if s.cfg.ExternalRevokeEvery > 0 {
-		s.rep.Revocation = s.revokeExternal(ctx, time.Until(steadyStart.Add(3*step)))
+		s.rep.Revocation = s.revokeExternal(ctx, external, time.Until(steadyStart.Add(3*step)))
 	}
 	wait(4)
 	stopPub()
@@ -67,7 +71,7 @@ func (s *sim) scenario(ctx context.Context) error {
 // readMemory takes the "all connected, idle" memory readings.
 func (s *sim) readMemory(ctx context.Context) {
 	mem := &s.rep.Memory
-	mem.SimConnected = simRSS()
+	s.readSimConnected()
 	var src string
 	mem.BrokerConnected, src = s.brokerRSS(ctx)
 	if src != mem.BrokerSource {
@@ -75,6 +79,7 @@ func (s *sim) readMemory(ctx context.Context) {
 	}
 	if up := s.m.up.Load(); up > 0 {
 		mem.SimPerDevice = perDevice(mem.SimConnected, mem.SimBaseline, up)
+		mem.Sim.PerDevice(up)
 		if mem.BrokerSource != "" {
 			mem.BrokerPerDevice = perDevice(mem.BrokerConnected, mem.BrokerBaseline, up)
 		}

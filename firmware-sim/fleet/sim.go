@@ -7,8 +7,6 @@ import (
 	"encoding/hex"
 	"fmt"
 	"log/slog"
-	"runtime"
-	"runtime/debug"
 	"sync/atomic"
 	"time"
 
@@ -33,6 +31,7 @@ type sim struct {
 	api, broker    string
 	agentAPI       string // the API as the agents reach it (through the relay)
 	roots          *x509.CertPool
+	shared         *agent.Shared // what every agent of the process holds once
 	admin          *client.Client
 	cleanups       []func()
 	devices        []*device
@@ -63,7 +62,8 @@ func Run(ctx context.Context, cfg Config) (*report.Report, error) {
 		cfg.IDPrefix = "sim-" + hex.EncodeToString(b) + "-"
 	}
 	start := time.Now()
-	s := &sim{cfg: cfg, log: cfg.Logger, m: newMetrics(start), allResolved: make(chan struct{}), drops: newDropCount()}
+	s := &sim{cfg: cfg, log: cfg.Logger, m: newMetrics(start), allResolved: make(chan struct{}), drops: newDropCount(),
+		shared: agent.NewShared()}
 	s.agentLog = slog.New(countingHandler{errs: s.m.errs, inner: cfg.Logger.Handler()})
 	s.rep = &report.Report{Schema: report.SchemaVersion, Started: start.UTC()}
 	defer s.cleanup()
@@ -129,7 +129,7 @@ func (s *sim) makeDevices(ctx context.Context) error {
 	n, k := s.cfg.Devices, s.cfg.TPMDevices
 	s.devices = make([]*device, n)
 	for i := range s.devices {
-		s.devices[i] = &device{idx: i, id: DeviceID(s.cfg.IDPrefix, i), state: &agent.MemoryState{},
+		s.devices[i] = &device{idx: i, id: DeviceID(s.cfg.IDPrefix, i), state: &agent.MemoryState{NoCopy: true},
 			done: make(chan struct{})}
 	}
 	s.m.mark("setup")
@@ -183,13 +183,4 @@ func (s *sim) cleanup() {
 	if s.server != nil {
 		s.server.Stop()
 	}
-}
-
-// simRSS returns this process's resident memory after returning what
-// the collector freed, so readings compare live memory, not garbage.
-func simRSS() uint64 {
-	runtime.GC()
-	debug.FreeOSMemory()
-	v, _ := host.RSS(0)
-	return v
 }

@@ -34,6 +34,11 @@ type BulkRevocation struct {
 	AfterReturn Summary `json:"after_return"`
 	FromStart   Summary `json:"from_start"`
 	Error       string  `json:"error,omitempty"`
+	// Procs is the simulator processes of the run; ProcsPublishing those
+	// that had reached their publishing phase when the command ran (the
+	// coordinator waits for all of them only so long).
+	Procs           int `json:"procs,omitempty"`
+	ProcsPublishing int `json:"procs_publishing,omitempty"`
 	// AfterReturnMs are the values behind AfterReturn, for its chart.
 	AfterReturnMs []float64 `json:"after_return_ms,omitempty"`
 }
@@ -65,6 +70,7 @@ const clusterTemplate = `{{with .Cluster}}<h2>Brokers</h2>
 {{end}}</table>
 {{with .Revocation}}<h2>Bulk revocation (one command)</h2>
 <p>{{.Devices}} devices named; the command took {{printf "%.2f" .CommandSeconds}} s; {{.OpenAtReturn}} sessions were still up at its return.
+{{if lt .ProcsPublishing .Procs}}It ran after the bounded wait, with {{.ProcsPublishing}} of {{.Procs}} simulator processes publishing.{{end}}
 Session end after the return: p50 {{.AfterReturn.P50}} ms, p99 {{.AfterReturn.P99}} ms, max {{.AfterReturn.Max}} ms ({{.AfterReturn.Count}} sessions);
 after the start: p50 {{.FromStart.P50}} ms, p99 {{.FromStart.P99}} ms, max {{.FromStart.Max}} ms.{{if .Error}} Error: {{.Error}}{{end}}</p>{{end}}{{end}}
 `

@@ -117,6 +117,11 @@ QoS {{.Scenario.QoS}} · {{.Scenario.PayloadBytes}} B every {{.Scenario.PublishI
 <table><tr><th>process</th><th>baseline</th><th>all connected</th><th>per device</th></tr>
 <tr><td>simulator</td><td>{{mib .Memory.SimBaseline}}</td><td>{{mib .Memory.SimConnected}}</td><td>{{kib .Memory.SimPerDevice}}</td></tr>
 <tr><td>broker ({{or .Memory.BrokerSource "unknown"}})</td><td>{{mib .Memory.BrokerBaseline}}</td><td>{{mib .Memory.BrokerConnected}}</td><td>{{kib .Memory.BrokerPerDevice}}</td></tr></table>
+{{with .Memory.Sim}}<table><tr><th>simulator (Go runtime, after a collection)</th><th>baseline</th><th>all connected</th><th>per device</th></tr>
+<tr><td>live heap</td><td>{{mib .HeapBaseline}}</td><td>{{mib .HeapConnected}}</td><td>{{kib .HeapPerDevice}}</td></tr>
+<tr><td>goroutine stacks</td><td>{{mib .StackBaseline}}</td><td>{{mib .StackConnected}}</td><td>{{kib .StackPerDevice}}</td></tr>
+<tr><td>goroutines</td><td>{{.GoroutinesBaseline}}</td><td>{{.GoroutinesConnected}}</td><td>{{printf "%.1f" .GoroutinesPerDevice}}</td></tr></table>
+<p>Simulator CPU over the run {{printf "%.1f" .CPUSeconds}} s, of it the collector {{printf "%.1f" .GCCPUSeconds}} s ({{.GCCycles}} collections); peak resident memory {{mib .MaxRSS}}.</p>{{end}}
 {{if .Procs}}<table><tr><th>simulator process</th><th>pid</th><th>devices</th><th>connected</th><th>baseline</th><th>all connected</th><th>max RSS</th><th>per device</th></tr>
 {{range .Procs}}<tr><td>{{.Index}}</td><td>{{.PID}}</td><td>{{.Devices}}</td><td>{{.Connected}}</td><td>{{mib .RSSBaseline}}</td><td>{{mib .RSSConnected}}</td><td>{{mib .MaxRSS}}</td><td>{{kib .PerDevice}}</td></tr>
 {{end}}</table>{{end}}

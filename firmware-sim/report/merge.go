@@ -170,6 +170,21 @@ func mergeMemory(parts []*Report, connected int) Memory {
 		pm := p.Memory
 		m.SimBaseline += pm.SimBaseline
 		m.SimConnected += pm.SimConnected
+		if rt := pm.Sim; rt != nil {
+			if m.Sim == nil {
+				m.Sim = &RuntimeMemory{}
+			}
+			m.Sim.HeapBaseline += rt.HeapBaseline
+			m.Sim.HeapConnected += rt.HeapConnected
+			m.Sim.StackBaseline += rt.StackBaseline
+			m.Sim.StackConnected += rt.StackConnected
+			m.Sim.GoroutinesBaseline += rt.GoroutinesBaseline
+			m.Sim.GoroutinesConnected += rt.GoroutinesConnected
+			m.Sim.CPUSeconds += rt.CPUSeconds
+			m.Sim.GCCPUSeconds += rt.GCCPUSeconds
+			m.Sim.GCCycles += rt.GCCycles
+			m.Sim.MaxRSS += rt.MaxRSS
+		}
 		if pm.BrokerSource != m.BrokerSource {
 			m.BrokerSource = ""
 		}
@@ -186,6 +201,9 @@ func mergeMemory(parts []*Report, connected int) Memory {
 			return float64(after-before) / float64(connected)
 		}
 		m.SimPerDevice = per(m.SimConnected, m.SimBaseline)
+		if m.Sim != nil {
+			m.Sim.PerDevice(int64(connected))
+		}
 		if m.BrokerSource != "" {
 			m.BrokerPerDevice = per(m.BrokerConnected, m.BrokerBaseline)
 		}

@@ -146,6 +146,51 @@ type Memory struct {
 	BrokerBaseline  uint64  `json:"broker_rss_baseline"`
 	BrokerConnected uint64  `json:"broker_rss_connected"`
 	BrokerPerDevice float64 `json:"broker_bytes_per_device"`
+	// Sim is the simulator's Go runtime at the same two readings (after
+	// a collection): where its resident memory per device goes.
+	Sim *RuntimeMemory `json:"sim_runtime,omitempty"`
+}
+
+// RuntimeMemory is a Go process's live heap, goroutine stacks and
+// goroutines before the devices and with all of them connected, from
+// runtime/metrics after a collection, and the difference per device.
+type RuntimeMemory struct {
+	HeapBaseline        uint64  `json:"heap_baseline"`
+	HeapConnected       uint64  `json:"heap_connected"`
+	StackBaseline       uint64  `json:"stack_baseline"`
+	StackConnected      uint64  `json:"stack_connected"`
+	GoroutinesBaseline  uint64  `json:"goroutines_baseline"`
+	GoroutinesConnected uint64  `json:"goroutines_connected"`
+	HeapPerDevice       float64 `json:"heap_bytes_per_device"`
+	StackPerDevice      float64 `json:"stack_bytes_per_device"`
+	GoroutinesPerDevice float64 `json:"goroutines_per_device"`
+	// CPUSeconds is the process's CPU time over the whole run (user and
+	// system, from the kernel), GCCPUSeconds the collector's as the Go
+	// runtime estimates it (its idle-time workers included), and GCCycles
+	// the collections: what the collector setting (GOGC, GOMEMLIMIT)
+	// costs.
+	CPUSeconds   float64 `json:"cpu_seconds"`
+	GCCPUSeconds float64 `json:"gc_cpu_seconds"`
+	GCCycles     uint64  `json:"gc_cycles"`
+	// MaxRSS is the process's peak resident memory over the run: the
+	// live memory plus the garbage between collections at its worst.
+	MaxRSS uint64 `json:"max_rss"`
+}
+
+// PerDevice fills the per-device figures over n devices.
+func (m *RuntimeMemory) PerDevice(n int64) {
+	if n <= 0 {
+		return
+	}
+	per := func(after, before uint64) float64 {
+		if after < before {
+			return 0
+		}
+		return float64(after-before) / float64(n)
+	}
+	m.HeapPerDevice = per(m.HeapConnected, m.HeapBaseline)
+	m.StackPerDevice = per(m.StackConnected, m.StackBaseline)
+	m.GoroutinesPerDevice = per(m.GoroutinesConnected, m.GoroutinesBaseline)
 }
 
 // Rotation is the result of rotating some devices under load.

@@ -71,6 +71,7 @@ Exit status: 0 all checks held, 3 the run finished but a check failed,
 	f.IntVar(&cfg.MaxInflight, "max-inflight", fleet.DefaultMaxInflight, "devices enrolling or connecting at once")
 	f.IntVar(&cfg.SourceAddrs, "source-addrs", 0, "127.0.0.x source addresses to spread connections over (0: automatic)")
 	f.IntVar(&cfg.SourceFirst, "source-first", 0, "skip this many 127.0.0.x source addresses (taken by another simulator process)")
+	f.StringVar(&cfg.ProfileDir, "profile", "", "write the simulator's heap and goroutine profiles, taken with every device connected and idle, to this directory")
 	f.BoolVar(&cfg.KeepSamples, "keep-samples", false, "put the latency samples into the JSON report, for merging the reports of several processes")
 	f.DurationVar(&cfg.PublishInterval, "publish-interval", fleet.DefaultPublishInterval, "each device publishes once per interval")
 	f.Uint8Var(&cfg.QoS, "qos", 1, "publish QoS (0 or 1)")
@@ -160,6 +161,11 @@ func printSummary(w io.Writer, r *report.Report) {
 		r.ConnectRate.Ramp, r.ConnectRate.PeakSecond, r.Messages.SentPerSecond, r.Messages.ReceivedPerSecond)
 	fmt.Fprintf(w, "memory per device: simulator %.1f KiB, broker %.1f KiB (%s)\n",
 		r.Memory.SimPerDevice/1024, r.Memory.BrokerPerDevice/1024, r.Memory.BrokerSource)
+	if rt := r.Memory.Sim; rt != nil {
+		fmt.Fprintf(w, "simulator runtime per device: heap %.1f KiB, stacks %.1f KiB, %.1f goroutines; CPU %.1f s, of it GC %.1f s (%d cycles); peak RSS %.1f MiB\n",
+			rt.HeapPerDevice/1024, rt.StackPerDevice/1024, rt.GoroutinesPerDevice, rt.CPUSeconds, rt.GCCPUSeconds, rt.GCCycles,
+			float64(rt.MaxRSS)/(1<<20))
+	}
 	for _, p := range r.Procs {
 		fmt.Fprintf(w, "process %d (pid %d): %d devices, %d connected, RSS %.1f MiB connected (max %.1f MiB), %.1f KiB per device\n",
 			p.Index, p.PID, p.Devices, p.Connected, float64(p.RSSConnected)/(1<<20), float64(p.MaxRSS)/(1<<20), p.PerDevice/1024)
