@@ -25,6 +25,16 @@ type softwareKeys struct {
 	token     string // Config.Token
 	tokenFile string
 	generate  func() (crypto.Signer, error)
+
+	// pendingHash and pendingKey are the token and key of an enrollment
+	// whose answer has not arrived. The service answers a spent token
+	// again with the certificate it issued when the retry's CSR is for the
+	// same key (within its retry window), so a retry after a lost answer
+	// must not make a new key: that would be refused as token_replayed and
+	// the device left without a certificate. Only the runner's enrollment
+	// loop calls enroll, one call at a time.
+	pendingHash string
+	pendingKey  []byte
 }
 
 func newSoftwareKeys(cfg Config) *softwareKeys {
@@ -64,7 +74,7 @@ func (k *softwareKeys) enroll(ctx context.Context, api *enroll.Client, prev *Sta
 	if prev != nil && prev.TokenHash == hash {
 		return nil, wire.Issued{}, fmt.Errorf("%w: the token in token_file was already used; %w", ErrNeedsEnrollment, errNoToken)
 	}
-	der, err := k.newKey()
+	der, err := k.keyFor(hash)
 	if err != nil {
 		return nil, wire.Issued{}, err
 	}
@@ -80,7 +90,22 @@ func (k *softwareKeys) enroll(ctx context.Context, api *enroll.Client, prev *Sta
 	if err != nil {
 		return nil, wire.Issued{}, err
 	}
+	k.pendingHash, k.pendingKey = "", nil
 	return &State{DeviceID: k.deviceID, KeySource: KeySoftware, Key: der, Chain: []byte(issued.Chain), TokenHash: hash}, issued, nil
+}
+
+// keyFor returns the key of the unanswered enrollment with the token of
+// hash, or a new one that becomes it.
+func (k *softwareKeys) keyFor(hash string) ([]byte, error) {
+	if k.pendingHash == hash && k.pendingKey != nil {
+		return k.pendingKey, nil
+	}
+	der, err := k.newKey()
+	if err != nil {
+		return nil, err
+	}
+	k.pendingHash, k.pendingKey = hash, der
+	return der, nil
 }
 
 func (k *softwareKeys) newKey() ([]byte, error) {
