@@ -8,10 +8,10 @@ import (
 
 // dispatchQueue is how many messages of the bus subscriptions may wait
 // for the dispatcher; past it the NATS client drops them and reports a
-// slow consumer (logged by Dial's error handler). At a few hundred bytes
-// a message's header that is tens of MiB at most, and only when a burst
-// outruns local delivery.
-const dispatchQueue = 1 << 16
+// slow consumer (logged by Dial's error handler), as it did past its own
+// limit of 524,288 messages per asynchronous subscription. Those were one
+// per filter; this one queue serves them all, and its slots cost 1 MiB.
+const dispatchQueue = 1 << 17
 
 // dispatcher hands the messages of every bus subscription to their
 // handlers from one goroutine.
