@@ -97,7 +97,7 @@ bench-cluster: test-deps
 BROKERMEM_PROFILES := bench-results/brokermem
 bench-brokermem: test-deps
 	@status=0; FLEETGATE_BENCH_PROFILES=$(CURDIR)/$(BROKERMEM_PROFILES) $(GO) test -count=1 -run '^$$' -bench BrokerMemory -benchtime 1x -timeout 20m -v ./test/ | \
-	  grep -E "idle devices|per device|registered|connected|Benchmark|ok|FAIL" || status=$$?; \
+	  grep -E "bbolt:|cluster:|flags:|^Benchmark|^ok|FAIL" || status=$$?; \
 	$(GO) tool pprof -sample_index=inuse_space -top -nodecount=25 \
 		-base $(BROKERMEM_PROFILES)/cluster-before.pb.gz $(BROKERMEM_PROFILES)/cluster-after.pb.gz; \
 	exit $$status
