@@ -8,7 +8,7 @@ DATA    ?= data
 BENCHTIME ?= 3s
 FUZZTIME  ?= 30s
 
-.PHONY: all build run test test-deps test-quick vet bench bench-connect bench-limits bench-ocsp bench-cluster bench-100k bench-revoke bench-hsm bench-est bench-enrol bench-console sim sim-multi fuzz attack soak cross clean
+.PHONY: all build run test test-deps test-quick vet bench bench-connect bench-limits bench-ocsp bench-cluster bench-brokermem bench-100k bench-revoke bench-hsm bench-est bench-enrol bench-console sim sim-multi fuzz attack soak cross clean
 
 all: build
 
@@ -88,6 +88,19 @@ bench-console: test-deps
 bench-cluster: test-deps
 	$(GO) test -count=1 -run '^$$' -bench 'RegistryConnect|RevocationFanout|BusRouting|BusFanout' -benchtime 1x -timeout 40m -v ./test/ | \
 	  grep -E "round|fan-out|routing|subscribers|Benchmark|ok|FAIL"
+
+# What an idle device costs one broker: a broker on bbolt without a bus
+# against a broker of a cluster (etcd registry, NATS bus), in one run,
+# FLEETGATE_BENCH_MEM_DEVICES (3,000) devices each subscribed to its own
+# command topic. Prints RSS, live heap and goroutines per device, then
+# what the cluster broker's devices hold, by call site.
+BROKERMEM_PROFILES := bench-results/brokermem
+bench-brokermem: test-deps
+	@status=0; FLEETGATE_BENCH_PROFILES=$(CURDIR)/$(BROKERMEM_PROFILES) $(GO) test -count=1 -run '^$$' -bench BrokerMemory -benchtime 1x -timeout 20m -v ./test/ | \
+	  grep -E "bbolt:|cluster:|flags:|^Benchmark|^ok|FAIL" || status=$$?; \
+	$(GO) tool pprof -sample_index=inuse_space -top -nodecount=25 \
+		-base $(BROKERMEM_PROFILES)/cluster-before.pb.gz $(BROKERMEM_PROFILES)/cluster-after.pb.gz; \
+	exit $$status
 
 # 100,000 mTLS devices on this machine (FLEETGATE_FLEET_DEVICES): etcd,
 # nats-server, an API process, brokers of at most 19,000 devices each (the

@@ -202,11 +202,12 @@ func (r *router) remove(filter, clientID string) {
 // the QoS it came with (1 for a durable message, else 0). A plain filter's message is delivered once however many plain
 // filters it matched; a shared one goes to one member of that share.
 //
-// Each bus subscription calls deliver from its own goroutine. The
-// duplicate check runs under the same lock as the delivery: checked
-// outside it, one subscription could mark a message seen and, before it
-// delivered it, another could deliver the publisher's next message, so
-// that overlapping filters would reorder one publisher's messages.
+// *bus.Conn calls deliver from one goroutine for all its subscriptions
+// (bus/dispatch.go), but a Bus may call it from several. The duplicate
+// check runs under the same lock as the delivery: checked outside it, one
+// subscription could mark a message seen and, before it delivered it,
+// another could deliver the publisher's next message, so that
+// overlapping filters would reorder one publisher's messages.
 func (r *router) deliver(filter string, d bus.Delivery) {
 	share := ""
 	if _, _, ok := bus.SplitShare(filter); ok {

@@ -84,6 +84,9 @@ type Conn struct {
 	jsMu           sync.Mutex
 	sessions       jetstream.KeyValue // set once the stream and bucket exist
 	reconnected    *atomic.Pointer[func()]
+
+	dispatch  *dispatcher // runs the handlers of Subscribe (dispatch.go)
+	closeOnce sync.Once
 }
 
 // Dial connects to the bus. It returns at once even when no server is
@@ -130,7 +133,8 @@ func Dial(o Options) (*Conn, error) {
 		return nil, fmt.Errorf("bus %s: jetstream: %w", o.URLs, err)
 	}
 	c := &Conn{nc: nc, origin: o.Origin, log: log, js: js, retention: o.Retention, replicas: o.Replicas,
-		publishTimeout: o.PublishTimeout, reconnected: reconnected}
+		publishTimeout: o.PublishTimeout, reconnected: reconnected, dispatch: newDispatcher()}
+	go c.dispatch.run()
 	if c.retention <= 0 {
 		c.retention = DefaultRetention
 	}
@@ -182,7 +186,9 @@ type Delivery struct {
 // Subscribe subscribes to an MQTT filter, or to a shared subscription
 // "$share/<group>/<filter>" as a NATS queue group, and calls fn for every
 // message. On a plain filter, messages of this Conn's own origin are
-// skipped. The returned function ends the subscription.
+// skipped. The returned function ends the subscription. fn runs on the
+// Conn's one dispatch goroutine (dispatch.go), one message at a time
+// across all subscriptions: it must not wait for another message.
 func (c *Conn) Subscribe(filter string, fn func(Delivery)) (func() error, error) {
 	group, inner, shared := SplitShare(filter)
 	subjects, err := FilterSubjects(inner)
@@ -209,17 +215,17 @@ func (c *Conn) Subscribe(filter string, fn func(Delivery)) (func() error, error)
 	unsubscribe := func() error {
 		var errs []error
 		for _, s := range subs {
-			errs = append(errs, s.Unsubscribe())
+			errs = append(errs, c.dispatch.unsubscribe(s))
 		}
 		return errors.Join(errs...)
 	}
 	for _, subj := range subjects {
-		var s *nats.Subscription
-		if shared {
-			s, err = c.nc.QueueSubscribe(subj, QueueName(group, inner), handle)
-		} else {
-			s, err = c.nc.Subscribe(subj, handle)
-		}
+		s, err := c.dispatch.subscribe(func(ch chan *nats.Msg) (*nats.Subscription, error) {
+			if shared {
+				return c.nc.ChanQueueSubscribe(subj, QueueName(group, inner), ch)
+			}
+			return c.nc.ChanSubscribe(subj, ch)
+		}, handle)
 		if err != nil {
 			_ = unsubscribe()
 			return nil, fmt.Errorf("bus subscribe %s: %w", filter, err)
@@ -247,4 +253,7 @@ func (c *Conn) OnReconnect(fn func()) { c.reconnected.Store(&fn) }
 func (c *Conn) Flush() error { return c.nc.Flush() }
 
 // Close drains nothing and closes the connection.
-func (c *Conn) Close() { c.nc.Close() }
+func (c *Conn) Close() {
+	c.nc.Close()
+	c.closeOnce.Do(func() { close(c.dispatch.done) })
+}
