@@ -200,8 +200,10 @@ func (c *Conn) Subscribe(filter string, fn func(Delivery)) (func() error, error)
 			return
 		}
 		d := Delivery{Topic: topic, Payload: m.Data, ID: m.Header.Get(HeaderID), Origin: origin}
-		if seq, err := strconv.ParseUint(m.Header.Get(HeaderSeq), 10, 64); err == nil && seq > 0 {
-			d.Seq, d.QoS = seq, 1
+		if s := m.Header.Get(HeaderSeq); s != "" { // absent on QoS 0: no parse error to build
+			if seq, err := strconv.ParseUint(s, 10, 64); err == nil && seq > 0 {
+				d.Seq, d.QoS = seq, 1
+			}
 		}
 		fn(d)
 	}

@@ -101,11 +101,13 @@ func prefix(s string) string {
 func Subject(topic string) string {
 	b := make([]byte, 0, len(PrefixTopic)+len(topic)+8)
 	b = append(b, prefix(topic)...)
-	for i, level := range strings.Split(topic, "/") {
-		if i > 0 {
+	for rest, more := topic, true; more; { // Cut, not Split: no slice of levels per message
+		var level string
+		level, rest, more = strings.Cut(rest, "/")
+		b = appendLevel(b, level)
+		if more {
 			b = append(b, '.')
 		}
-		b = appendLevel(b, level)
 	}
 	return string(b)
 }
@@ -113,6 +115,39 @@ func Subject(topic string) string {
 // Topic returns the MQTT topic of a subject made by Subject, or an error
 // wrapping ErrSubject.
 func Topic(subject string) (string, error) {
+	if topic, ok := plainTopic(subject); ok {
+		return topic, nil
+	}
+	return escapedTopic(subject)
+}
+
+// plainTopic is Topic for the usual subject, of an ordinary topic whose
+// levels need no escape, in one allocation; ok is false for any other
+// subject, which escapedTopic judges. It runs once per message a broker
+// receives from another.
+func plainTopic(subject string) (topic string, ok bool) {
+	rest, found := strings.CutPrefix(subject, PrefixTopic)
+	if !found || rest == "" || len(rest) > 65535 {
+		return "", false
+	}
+	var b strings.Builder
+	b.Grow(len(rest))
+	for i := 0; i < len(rest); i++ {
+		switch c := rest[i]; {
+		case plain(c):
+			b.WriteByte(c)
+		case c == '.' && i > 0 && i < len(rest)-1 && rest[i-1] != '.':
+			b.WriteByte('/')
+		default:
+			return "", false
+		}
+	}
+	return b.String(), true
+}
+
+// escapedTopic is Topic for any subject: levels split, unescaped and the
+// topic checked.
+func escapedTopic(subject string) (string, error) {
 	var rest string
 	switch {
 	case strings.HasPrefix(subject, PrefixTopic):
