@@ -79,7 +79,7 @@ func (f *fleet) awaitRetained(t *testing.T, brk *server, probe tls.Certificate, 
 
 // metric returns the value of one series on brk's /metrics, as
 // `name{labels}` exactly as Prometheus prints it, or -1 when absent.
-func metric(t *testing.T, brk *server, series string) float64 {
+func metric(t testing.TB, brk *server, series string) float64 {
 	t.Helper()
 	_, body := httpGet(t, brk.Ops+"/metrics")
 	re := regexp.MustCompile(`(?m)^` + regexp.QuoteMeta(series) + ` (\S+)$`)
