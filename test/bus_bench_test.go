@@ -121,7 +121,7 @@ func BenchmarkBusRouting(b *testing.B) {
 			w := measure(cross, qos, bursts[qos]/5, 0)
 			b.Logf("warm-up QoS %d %s (not counted): %.0f messages/s", qos, cases[cross], w.burst.perSecond)
 		}
-		var rate, cpu, p50, p99 [2][]float64 // [same, cross]
+		var rate, cpu, allocs, p50, p99 [2][]float64 // [same, cross]
 		var ratios, costs []float64
 		for r := range rounds {
 			var run [2]routeRun
@@ -131,10 +131,11 @@ func BenchmarkBusRouting(b *testing.B) {
 				burst, paced := run[cross].burst, run[cross].paced
 				rate[cross] = append(rate[cross], burst.perSecond)
 				cpu[cross] = append(cpu[cross], run[cross].cpu)
+				allocs[cross] = append(allocs[cross], run[cross].allocs)
 				p50[cross] = append(p50[cross], paced.pct(0.50))
 				p99[cross] = append(p99[cross], paced.pct(0.99))
-				b.Logf("round %d QoS %d %s: %.0f messages/s (%d of %d arrived), brokers' CPU %.1f µs/message; at 1,000/s p50 %.2f ms, p99 %.2f ms (%d of %d)",
-					r+1, qos, cases[cross], burst.perSecond, burst.received, burst.sent, run[cross].cpu,
+				b.Logf("round %d QoS %d %s: %.0f messages/s (%d of %d arrived), brokers' CPU %.1f µs and %.1f allocations per message; at 1,000/s p50 %.2f ms, p99 %.2f ms (%d of %d)",
+					r+1, qos, cases[cross], burst.perSecond, burst.received, burst.sent, run[cross].cpu, run[cross].allocs,
 					paced.pct(0.50), paced.pct(0.99), paced.received, paced.sent)
 			}
 			ratios = append(ratios, run[1].burst.perSecond/run[0].burst.perSecond)
@@ -142,12 +143,14 @@ func BenchmarkBusRouting(b *testing.B) {
 		}
 		ratio, added := medianOf(ratios), medianOf(p99[1])-medianOf(p99[0])
 		b.Logf("routing QoS %d (%d rounds): same broker %.0f messages/s, cross-broker %.0f (medians); cross/same per round %s, median %.2f (goal >= 0.7); "+
-			"brokers' CPU %.1f vs %.1f µs/message (cross/same per round %s); p50 %.2f vs %.2f ms, p99 %.2f vs %.2f ms (added %.2f ms, goal <= 5)",
+			"brokers' CPU %.1f vs %.1f µs/message (cross/same per round %s), allocations %.1f vs %.1f per message; p50 %.2f vs %.2f ms, p99 %.2f vs %.2f ms (added %.2f ms, goal <= 5)",
 			qos, rounds, medianOf(rate[0]), medianOf(rate[1]), ratiosText(ratios), ratio,
-			medianOf(cpu[0]), medianOf(cpu[1]), ratiosText(costs), medianOf(p50[0]), medianOf(p50[1]), medianOf(p99[0]), medianOf(p99[1]), added)
+			medianOf(cpu[0]), medianOf(cpu[1]), ratiosText(costs), medianOf(allocs[0]), medianOf(allocs[1]), medianOf(p50[0]), medianOf(p50[1]), medianOf(p99[0]), medianOf(p99[1]), added)
 		b.ReportMetric(ratio, fmt.Sprintf("qos%d-cross/same", qos))
 		b.ReportMetric(medianOf(costs), fmt.Sprintf("qos%d-cpu-cross/same", qos))
 		b.ReportMetric(added, fmt.Sprintf("qos%d-added-p99-ms", qos))
+		b.ReportMetric(medianOf(allocs[0]), fmt.Sprintf("qos%d-same-allocs/msg", qos))
+		b.ReportMetric(medianOf(allocs[1]), fmt.Sprintf("qos%d-cross-allocs/msg", qos))
 	}
 	b.Logf("routing load average at end: %s", loadAverage())
 }

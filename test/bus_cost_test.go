@@ -11,40 +11,42 @@ import (
 // routeRun is one measured flow of BenchmarkBusRouting.
 type routeRun struct {
 	burst, paced flowResult
-	// cpu is the brokers' CPU time per message received over the burst,
-	// in µs, both brokers summed: a cost that, unlike messages/s, hardly
-	// moves with what else the machine runs.
-	cpu float64
+	// cpu and allocs are the brokers' CPU time (µs) and heap allocations
+	// per message received over the burst, both brokers summed: costs
+	// that, unlike messages/s, hardly move (allocations: not at all)
+	// with what else the machine runs.
+	cpu, allocs float64
 }
 
-// brokersCPU returns the CPU seconds the brokers used so far
-// (process_cpu_seconds_total on their ops listeners).
-func brokersCPU(tb testing.TB, brokers []*server) float64 {
-	sum := 0.0
+// brokerTotals returns the CPU seconds and the heap allocations the
+// brokers made so far (process_cpu_seconds_total and
+// go_memstats_mallocs_total on their ops listeners).
+func brokerTotals(tb testing.TB, brokers []*server) (cpu, mallocs float64) {
 	for _, brk := range brokers {
-		v := metric(tb, brk, "process_cpu_seconds_total")
-		if v < 0 {
-			tb.Fatalf("%s: no process_cpu_seconds_total on /metrics", brk.MQTT)
+		c, m := metric(tb, brk, "process_cpu_seconds_total"), metric(tb, brk, "go_memstats_mallocs_total")
+		if c < 0 || m < 0 {
+			tb.Fatalf("%s: no process_cpu_seconds_total or go_memstats_mallocs_total on /metrics", brk.MQTT)
 		}
-		sum += v
+		cpu, mallocs = cpu+c, mallocs+m
 	}
-	return sum
+	return cpu, mallocs
 }
 
 // measureRoute runs a burst of n messages from pub to sub, counting the
-// brokers' CPU, then paced messages at 1,000/s for latency.
+// brokers' CPU and allocations, then paced messages at 1,000/s for
+// latency.
 func measureRoute(tb testing.TB, brokers []*server, pub *flowPub, sub *flowSub, n, paced int) routeRun {
 	tb.Helper()
-	before := brokersCPU(tb, brokers)
+	cpu0, mallocs0 := brokerTotals(tb, brokers)
 	burst, err := pub.run(sub, n, 0)
 	if err != nil {
 		tb.Fatal(err)
 	}
-	used := brokersCPU(tb, brokers) - before
-	var run routeRun
-	run.burst = burst
+	cpu1, mallocs1 := brokerTotals(tb, brokers)
+	run := routeRun{burst: burst}
 	if burst.received > 0 {
-		run.cpu = used * 1e6 / float64(burst.received)
+		run.cpu = (cpu1 - cpu0) * 1e6 / float64(burst.received)
+		run.allocs = (mallocs1 - mallocs0) / float64(burst.received)
 	}
 	if paced > 0 {
 		if run.paced, err = pub.run(sub, paced, time.Millisecond); err != nil {
