@@ -99,6 +99,9 @@ func prefix(s string) string {
 // Subject returns the NATS subject of an MQTT topic. The topic is not
 // checked: give it valid topics (ValidTopic).
 func Subject(topic string) string {
+	if subject, ok := swapSeparators(PrefixTopic, topic, '/', '.'); ok {
+		return subject // the usual topic, no level to escape: one allocation
+	}
 	b := make([]byte, 0, len(PrefixTopic)+len(topic)+8)
 	b = append(b, prefix(topic)...)
 	for rest, more := topic, true; more; { // Cut, not Split: no slice of levels per message
@@ -127,17 +130,28 @@ func Topic(subject string) (string, error) {
 // receives from another.
 func plainTopic(subject string) (topic string, ok bool) {
 	rest, found := strings.CutPrefix(subject, PrefixTopic)
-	if !found || rest == "" || len(rest) > 65535 {
+	if !found {
+		return "", false
+	}
+	return swapSeparators("", rest, '.', '/')
+}
+
+// swapSeparators returns pre followed by s with every separator from
+// turned into to, in one allocation; ok is false unless s is non-empty
+// levels of plain bytes, at most 65535 bytes, split by single from.
+func swapSeparators(pre, s string, from, to byte) (string, bool) {
+	if s == "" || len(s) > 65535 {
 		return "", false
 	}
 	var b strings.Builder
-	b.Grow(len(rest))
-	for i := 0; i < len(rest); i++ {
-		switch c := rest[i]; {
+	b.Grow(len(pre) + len(s))
+	b.WriteString(pre)
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
 		case plain(c):
 			b.WriteByte(c)
-		case c == '.' && i > 0 && i < len(rest)-1 && rest[i-1] != '.':
-			b.WriteByte('/')
+		case c == from && i > 0 && i < len(s)-1 && s[i-1] != from:
+			b.WriteByte(to)
 		default:
 			return "", false
 		}

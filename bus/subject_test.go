@@ -9,6 +9,9 @@ import (
 func TestSubject(t *testing.T) {
 	for _, c := range []struct{ topic, subject string }{
 		{"devices/d1/temp", "fg.m.devices.d1.temp"},
+		{"a-b_C9/x", "fg.m.a-b_C9.x"},
+		{"a/", "fg.m.a.="},
+		{"/a", "fg.m.=.a"},
 		{"a//b.c", "fg.m.a.=.b=2Ec"},
 		{"/", "fg.m.=.="},
 		{"*/>", "fg.m.=2A.=3E"},
