@@ -75,6 +75,7 @@ type Conn struct {
 	nc     *nats.Conn
 	origin string
 	log    *slog.Logger
+	out    outMsgs // Publish's messages, reused
 
 	// The durable path (stream.go, session.go, replay.go).
 	js             jetstream.JetStream
@@ -157,8 +158,10 @@ func (c *Conn) Publish(topic string, payload []byte) error {
 	if err := c.checkSize(topic, payload); err != nil {
 		return err
 	}
-	m := c.message(Subject(topic), payload, nuid.Next())
-	if err := c.nc.PublishMsg(m); err != nil {
+	om := c.out.get(c.origin, Subject(topic), payload, nuid.Next())
+	err := c.nc.PublishMsg(om.m)
+	c.out.put(om)
+	if err != nil {
 		if errors.Is(err, nats.ErrMaxPayload) {
 			return fmt.Errorf("%w: %w", ErrTooLarge, err)
 		}
