@@ -52,6 +52,7 @@ type router struct {
 	metrics *Metrics
 	inline  *mqtt.Client
 	dedup   *bus.Dedup
+	counts  routeCounters // the per-message series of metrics.bus
 
 	// acl is the broker hook's ACL check, for Wills and retained
 	// messages, which reach the router without one (route_will.go).
@@ -85,7 +86,7 @@ var _ mqtt.Hook = (*router)(nil)
 func newRouter(server *mqtt.Server, b Bus, acl func(*mqtt.Client, string, bool) bool, rs RetainedStore, log *slog.Logger, m *Metrics) *router {
 	r := &router{server: server, bus: b, log: log, metrics: m, acl: acl, retained: rs,
 		inline: server.NewClient(nil, "local", busInlineID, true), dedup: bus.NewDedup(dedupSize),
-		interest: map[string]*interest{}}
+		interest: map[string]*interest{}, counts: newRouteCounters(m)}
 	r.up.Store(true)
 	return r
 }
@@ -134,7 +135,7 @@ func (r *router) forward(cl *mqtt.Client, pk packets.Packet) {
 	}
 	switch err := r.bus.Publish(pk.TopicName, pk.Payload); {
 	case err == nil:
-		r.metrics.bus.WithLabelValues("out", "sent").Inc()
+		r.counts.sent.Inc()
 	case errors.Is(err, bus.ErrTooLarge):
 		r.metrics.bus.WithLabelValues("out", "too_large").Inc()
 		r.log.Warn("message not sent to other brokers: over the bus payload limit", "client_id", cl.ID, "topic", pk.TopicName, "bytes", len(pk.Payload), "error", err)
@@ -170,7 +171,8 @@ func (r *router) add(filter, clientID string) {
 	defer r.mu.Unlock()
 	in := r.interest[filter]
 	if in == nil {
-		unsub, err := r.bus.Subscribe(filter, func(d bus.Delivery) { r.deliver(filter, d) })
+		share := sharePointer(filter)
+		unsub, err := r.bus.Subscribe(filter, func(d bus.Delivery) { r.deliver(share, d) })
 		if err != nil {
 			r.log.Warn("no bus subscription: messages from other brokers will not reach this filter", "filter", filter, "error", err)
 			return
@@ -199,8 +201,10 @@ func (r *router) remove(filter, clientID string) {
 }
 
 // deliver hands a message of another broker to the local subscribers, at
-// the QoS it came with (1 for a durable message, else 0). A plain filter's message is delivered once however many plain
-// filters it matched; a shared one goes to one member of that share.
+// the QoS it came with (1 for a durable message, else 0); share is
+// sharePointer of the bus subscription's filter. A plain filter's message
+// is delivered once however many plain filters it matched; a shared one
+// goes to one member of that share.
 //
 // *bus.Conn calls deliver from one goroutine for all its subscriptions
 // (bus/dispatch.go), but a Bus may call it from several. The duplicate
@@ -208,18 +212,14 @@ func (r *router) remove(filter, clientID string) {
 // subscription could mark a message seen and, before it delivered it,
 // another could deliver the publisher's next message, so that
 // overlapping filters would reorder one publisher's messages.
-func (r *router) deliver(filter string, d bus.Delivery) {
-	share := ""
-	if _, _, ok := bus.SplitShare(filter); ok {
-		share = filter
-	}
+func (r *router) deliver(share *string, d bus.Delivery) {
 	r.inject.Lock()
 	defer r.inject.Unlock()
-	if share == "" && !r.dedup.First(d.ID) {
-		r.metrics.bus.WithLabelValues("in", "duplicate").Inc()
+	if share == noShare && !r.dedup.First(d.ID) {
+		r.counts.duplicate.Inc()
 		return
 	}
-	r.share.Store(&share)
+	r.share.Store(share)
 	pk := packets.Packet{
 		FixedHeader: packets.FixedHeader{Type: packets.Publish, Qos: d.QoS},
 		TopicName:   d.Topic,
@@ -234,7 +234,7 @@ func (r *router) deliver(filter string, d bus.Delivery) {
 		return
 	}
 	r.raiseSeq(d.Seq)
-	r.metrics.bus.WithLabelValues("in", "delivered").Inc()
+	r.counts.delivered.Inc()
 }
 
 // OnSelectSubscribers keeps shared subscriptions to the bus: a local

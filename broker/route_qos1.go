@@ -57,7 +57,7 @@ func (r *router) publishDurable(cl *mqtt.Client, pk packets.Packet) (packets.Pac
 	}
 	switch {
 	case err == nil:
-		r.metrics.bus.WithLabelValues("out", "stored").Inc()
+		r.counts.stored.Inc()
 		r.raiseSeq(seq)
 		return pk, nil
 	case errors.Is(err, bus.ErrTooLarge):

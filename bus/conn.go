@@ -75,6 +75,7 @@ type Conn struct {
 	nc     *nats.Conn
 	origin string
 	log    *slog.Logger
+	out    outMsgs // Publish's messages, reused
 
 	// The durable path (stream.go, session.go, replay.go).
 	js             jetstream.JetStream
@@ -161,8 +162,10 @@ func (c *Conn) Publish(topic string, payload []byte) error {
 	if err := c.checkSize(topic, payload); err != nil {
 		return err
 	}
-	m := c.message(Subject(topic), payload, nuid.Next())
-	if err := c.nc.PublishMsg(m); err != nil {
+	om := c.out.get(c.origin, Subject(topic), payload, nuid.Next())
+	err := c.nc.PublishMsg(om.m)
+	c.out.put(om)
+	if err != nil {
 		if errors.Is(err, nats.ErrMaxPayload) {
 			return fmt.Errorf("%w: %w", ErrTooLarge, err)
 		}
@@ -206,8 +209,10 @@ func (c *Conn) Subscribe(filter string, fn func(Delivery)) (func() error, error)
 			return
 		}
 		d := Delivery{Topic: topic, Payload: m.Data, ID: m.Header.Get(HeaderID), Origin: origin}
-		if seq, err := strconv.ParseUint(m.Header.Get(HeaderSeq), 10, 64); err == nil && seq > 0 {
-			d.Seq, d.QoS = seq, 1
+		if s := m.Header.Get(HeaderSeq); s != "" { // absent on QoS 0: no parse error to build
+			if seq, err := strconv.ParseUint(s, 10, 64); err == nil && seq > 0 {
+				d.Seq, d.QoS = seq, 1
+			}
 		}
 		fn(d)
 	}

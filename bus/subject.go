@@ -99,13 +99,18 @@ func prefix(s string) string {
 // Subject returns the NATS subject of an MQTT topic. The topic is not
 // checked: give it valid topics (ValidTopic).
 func Subject(topic string) string {
+	if subject, ok := swapSeparators(PrefixTopic, topic, '/', '.'); ok {
+		return subject // the usual topic, no level to escape: one allocation
+	}
 	b := make([]byte, 0, len(PrefixTopic)+len(topic)+8)
 	b = append(b, prefix(topic)...)
-	for i, level := range strings.Split(topic, "/") {
-		if i > 0 {
+	for rest, more := topic, true; more; { // Cut, not Split: no slice of levels per message
+		var level string
+		level, rest, more = strings.Cut(rest, "/")
+		b = appendLevel(b, level)
+		if more {
 			b = append(b, '.')
 		}
-		b = appendLevel(b, level)
 	}
 	return string(b)
 }
@@ -113,6 +118,50 @@ func Subject(topic string) string {
 // Topic returns the MQTT topic of a subject made by Subject, or an error
 // wrapping ErrSubject.
 func Topic(subject string) (string, error) {
+	if topic, ok := plainTopic(subject); ok {
+		return topic, nil
+	}
+	return escapedTopic(subject)
+}
+
+// plainTopic is Topic for the usual subject, of an ordinary topic whose
+// levels need no escape, in one allocation; ok is false for any other
+// subject, which escapedTopic judges. It runs once per message a broker
+// receives from another.
+func plainTopic(subject string) (topic string, ok bool) {
+	rest, found := strings.CutPrefix(subject, PrefixTopic)
+	if !found {
+		return "", false
+	}
+	return swapSeparators("", rest, '.', '/')
+}
+
+// swapSeparators returns pre followed by s with every separator from
+// turned into to, in one allocation; ok is false unless s is non-empty
+// levels of plain bytes, at most 65535 bytes, split by single from.
+func swapSeparators(pre, s string, from, to byte) (string, bool) {
+	if s == "" || len(s) > 65535 {
+		return "", false
+	}
+	var b strings.Builder
+	b.Grow(len(pre) + len(s))
+	b.WriteString(pre)
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case plain(c):
+			b.WriteByte(c)
+		case c == from && i > 0 && i < len(s)-1 && s[i-1] != from:
+			b.WriteByte(to)
+		default:
+			return "", false
+		}
+	}
+	return b.String(), true
+}
+
+// escapedTopic is Topic for any subject: levels split, unescaped and the
+// topic checked.
+func escapedTopic(subject string) (string, error) {
 	var rest string
 	switch {
 	case strings.HasPrefix(subject, PrefixTopic):

@@ -9,6 +9,9 @@ import (
 func TestSubject(t *testing.T) {
 	for _, c := range []struct{ topic, subject string }{
 		{"devices/d1/temp", "fg.m.devices.d1.temp"},
+		{"a-b_C9/x", "fg.m.a-b_C9.x"},
+		{"a/", "fg.m.a.="},
+		{"/a", "fg.m.=.a"},
 		{"a//b.c", "fg.m.a.=.b=2Ec"},
 		{"/", "fg.m.=.="},
 		{"*/>", "fg.m.=2A.=3E"},
@@ -31,6 +34,25 @@ func TestTopicRefusesForeignSubjects(t *testing.T) {
 		if got, err := Topic(s); err == nil {
 			t.Errorf("Topic(%q) = %q, want an error", s, got)
 		}
+	}
+}
+
+// TestPlainTopicAgrees: the fast path of Topic returns what the general
+// one does, and leaves every subject it is unsure of to it.
+func TestPlainTopicAgrees(t *testing.T) {
+	for _, s := range []string{"fg.m.a", "fg.m.devices.d1.temp", "fg.m.a-b_C9.x", "fg.m.", "fg.m.a..b", "fg.m..a",
+		"fg.m.a.", "fg.m.=", "fg.m.a.=.b", "fg.m.=2E", "fg.d.x", "fg.d.=24SYS.x", "fg.m.a*", "fg.m.a b", "fg.x.a", ""} {
+		want, wantErr := escapedTopic(s)
+		got, ok := plainTopic(s)
+		if ok && (wantErr != nil || got != want) {
+			t.Errorf("plainTopic(%q) = %q; the general path says %q, %v", s, got, want, wantErr)
+		}
+		if all, err := Topic(s); all != want || (err == nil) != (wantErr == nil) {
+			t.Errorf("Topic(%q) = %q, %v; want %q, %v", s, all, err, want, wantErr)
+		}
+	}
+	if _, ok := plainTopic("fg.m.devices.d1.temp"); !ok {
+		t.Error("plainTopic refuses an ordinary subject: the fast path never runs")
 	}
 }
 
@@ -118,6 +140,9 @@ func FuzzMapping(f *testing.F) {
 		subject := Subject(topic)
 		if back, err := Topic(subject); err != nil || back != topic {
 			t.Fatalf("Topic(Subject(%q)) = %q, %v", topic, back, err)
+		}
+		if back, ok := plainTopic(subject); ok && back != topic {
+			t.Fatalf("plainTopic(Subject(%q)) = %q", topic, back)
 		}
 		if !ValidFilter(filter) {
 			return

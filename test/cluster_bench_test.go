@@ -180,5 +180,8 @@ func BenchmarkRevocationFanout(b *testing.B) {
 func medianOf(xs []float64) float64 {
 	s := slices.Clone(xs)
 	slices.Sort(s)
+	if len(s)%2 == 0 { // the middle two's mean, not the upper one
+		return (s[len(s)/2-1] + s[len(s)/2]) / 2
+	}
 	return s[len(s)/2]
 }
