@@ -82,5 +82,8 @@ func groupLimitsCommand(o *options) *cobra.Command {
 	f.IntVar(&l.PublishBurst, "publish-burst", 0, "burst of the publish rate (0: twice the rate)")
 	f.Float64Var(&l.ByteRate, "byte-rate", 0, "payload bytes per second per device")
 	f.IntVar(&l.MaxSubscriptions, "max-subscriptions", 0, "subscriptions per session")
+	f.StringVar(&l.RateAction, "rate-action", "", "over the publish or byte rate: throttle or disconnect")
+	f.IntVar(&l.MaxInflight, "max-inflight", 0, "unacknowledged QoS 1/2 messages per session each way (from the next CONNECT)")
+	f.IntVar(&l.ConnectsPerMinute, "connects-per-minute", 0, "CONNECTs per device per minute")
 	return cmd
 }
