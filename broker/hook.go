@@ -31,7 +31,7 @@ type hook struct {
 	now      func() time.Time
 	metrics  *Metrics
 	limits   Limits
-	// connectRate holds the per-identity CONNECT buckets; nil: no limit.
+	// connectRate holds the per-identity CONNECT buckets.
 	connectRate *connectLimiter
 
 	// idLocks serialises takeovers per client ID.
@@ -85,6 +85,7 @@ func (h *hook) Provides(b byte) bool {
 		mqtt.OnPublish,
 		mqtt.OnSubscribe,
 		mqtt.OnSubscribed,
+		mqtt.OnPacketEncode,
 	}, []byte{b})
 }
 
