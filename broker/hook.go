@@ -113,7 +113,8 @@ func (h *hook) OnConnect(cl *mqtt.Client, pk packets.Packet) error {
 // later change finds the session; the admission comes back refused
 // (revoked_during_connect) when the answer changed.
 func (h *hook) register(cl *mqtt.Client, pk packets.Packet, a admission) admission {
-	s := &session{cl: cl, deviceID: a.deviceID, serial: a.serial, notAfter: a.notAfter, group: a.group}
+	s := &session{cl: cl, deviceID: a.deviceID, serial: a.serial, notAfter: a.notAfter}
+	s.group.Store(&a.group)
 	s.acl.Store(&a.grants)
 	s.setLimits(a.limits)
 	s.conn, _ = cl.Net.Conn.(*conn)

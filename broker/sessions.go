@@ -18,7 +18,7 @@ type session struct {
 	deviceID string
 	serial   string
 	notAfter time.Time                     // when the certificate stops being valid
-	group    string                        // the device's group at CONNECT
+	group    atomic.Pointer[string]        // the device's group: at CONNECT, then as re-judged (policy_live.go)
 	acl      atomic.Pointer[grants]        // set at CONNECT, replaced by ACL changes (policy_live.go)
 	limiter  atomic.Pointer[deviceLimiter] // publish buckets and quota (limits.go)
 	quota    subQuota                      // filters over MaxSubscriptions (limits.go)
