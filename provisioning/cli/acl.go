@@ -48,6 +48,33 @@ func deviceGrantsCommand(o *options) *cobra.Command {
 	return cmd
 }
 
+// deviceProfileCommand is `fleetgate device profile ID`.
+func deviceProfileCommand(o *options) *cobra.Command {
+	var req wire.ProfileRequest
+	var meta []string
+	cmd := o.leaf("profile ID", "Replace a device's group and metadata (applies to its sessions at once)", []string{"ID"}, func(cmd *cobra.Command, args []string) error {
+		m, err := parseKV("meta", meta)
+		if err != nil {
+			return err
+		}
+		req.Metadata = m
+		return o.call(cmd, func(ctx context.Context, c *client.Client) error {
+			d, err := c.SetDeviceProfile(ctx, args[0], req)
+			if err != nil {
+				return err
+			}
+			if o.json {
+				return printJSON(cmd.OutOrStdout(), d)
+			}
+			return printDevice(cmd.OutOrStdout(), d)
+		})
+	})
+	f := cmd.Flags()
+	f.StringVar(&req.Group, "group", "", "the device's group (not given: none)")
+	f.StringArrayVar(&meta, "meta", nil, "metadata key=value (repeatable; the whole map is replaced)")
+	return cmd
+}
+
 // aclFlags adds the repeatable --publish and --subscribe flags. Both lists
 // are replaced whole: a flag not given empties its list.
 func aclFlags(cmd *cobra.Command, req *wire.ACLRequest, what string) {

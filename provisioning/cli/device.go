@@ -30,6 +30,7 @@ the device's certificates; device IDs are never reused.`)
 		deviceRevokeCommand(o),
 		deviceWhyCommand(o),
 		deviceGrantsCommand(o),
+		deviceProfileCommand(o),
 	)
 	return cmd
 }
