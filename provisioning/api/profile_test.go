@@ -48,4 +48,3 @@ func TestDeviceProfileAndLimits(t *testing.T) {
 	}
 	assertUnchanged(t, e, before)
 }
-
