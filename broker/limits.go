@@ -157,10 +157,15 @@ func (h *hook) OnPublish(cl *mqtt.Client, pk packets.Packet) (packets.Packet, er
 	d := s.limiter.Load()
 	wait, limit, over := d.take(time.Now(), len(pk.Payload))
 	if !over {
-		if wait > 0 {
-			h.throttle(s, d, limit, wait)
-		} else {
+		if wait == 0 {
 			d.calm()
+			return pk, nil
+		}
+		h.throttle(s, d, limit, wait)
+		// mochi asked the ACL before this hook: a session dropped or
+		// narrowed during the wait must not publish what it was waiting with.
+		if s.dropped.Load() || s.replaced.Load() || h.ctx.Err() != nil || !s.rights().canPublish(pk.TopicName) {
+			return pk, packets.ErrRejectPacket
 		}
 		return pk, nil
 	}
