@@ -33,11 +33,13 @@ type Limits struct {
 	// HandshakeRate is new connections per second per source IP address,
 	// with a burst of HandshakeBurst (0: twice the rate, at least 1). It
 	// is checked at accept, before the TLS handshake costs anything; a
-	// connection over it is closed at once.
+	// connection over it is closed at once. It cannot be set per group:
+	// no identity, and so no group, exists before the handshake.
 	HandshakeRate  float64
 	HandshakeBurst int
 	// ConnectsPerMinute caps the CONNECTs of one identity that pass the
-	// certificate checks (burst: a minute's worth). One over it is
+	// certificate checks (burst: a minute's worth; a group may set its
+	// own, since the identity is known by then). One over it is
 	// refused: MQTT 5 CONNACK 0x97 "quota exceeded", 3.1.1 return code 3
 	// "server unavailable".
 	ConnectsPerMinute int

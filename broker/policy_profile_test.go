@@ -20,9 +20,7 @@ func TestDeviceProfileLive(t *testing.T) {
 	cert := f.device("meter-1", func(d *store.Device) { d.Group, d.Metadata = "sites", map[string]string{"site": "a"} })
 	feederCert := f.device("feeder", func(d *store.Device) { d.Group, d.Metadata = "sites", map[string]string{"site": "a"} })
 	meter, feeder := f.mustConnect(&cert, "meter-1"), f.mustConnect(&feederCert, "feeder")
-	if code := f.subscribe(meter, "sites/a/#"); code != 1 {
-		t.Fatalf("subscribe sites/a/#: %#x", code)
-	}
+	f.wantSubscribe(meter, "sites/a/#", 1, "its own site")
 	f.publish(feeder, "sites/a/x", "before", false)
 	f.receive(meter, "sites/a/x", "before")
 
@@ -32,9 +30,7 @@ func TestDeviceProfileLive(t *testing.T) {
 	}
 	f.logs.await(t, "ACL changed; session re-judged", "device=meter-1", "removed=[sites/a/#]")
 	f.publish(feeder, "sites/a/x", "lost", false)
-	if code := f.subscribe(meter, "sites/b/#"); code != 1 {
-		t.Fatalf("subscribe sites/b/# after the move: %#x", code)
-	}
+	f.wantSubscribe(meter, "sites/b/#", 1, "the new site after the move")
 	f.publish(meter, "sites/b/y", "after", false)
 	f.expectOnly(meter, "sites/b/y", "after")
 
@@ -47,19 +43,13 @@ func TestDeviceProfileLive(t *testing.T) {
 		t.Fatal(err)
 	}
 	f.logs.await(t, "ACL changed; session re-judged", "device=meter-1", "removed=[sites/b/#]")
-	if code := f.subscribe(meter, "devices/meter-1/a"); code != 1 {
-		t.Fatalf("first subscription in the new group: %#x", code)
-	}
-	if code := f.subscribe(meter, "devices/meter-1/b"); code != 0x80 {
-		t.Fatalf("second subscription over the new group's quota: %#x, want 0x80", code)
-	}
+	f.wantSubscribe(meter, "devices/meter-1/a", 1, "first subscription in the new group")
+	f.wantSubscribe(meter, "devices/meter-1/b", 0x80, "second subscription over the new group's quota")
 	if _, err := f.db.SetGroupLimits(ctx, "lean", &store.Limits{MaxSubscriptions: 2}, actor); err != nil {
 		t.Fatal(err)
 	}
 	f.logs.AwaitCount(t, wait, 3, "ACL changed; session re-judged", "device=meter-1")
-	if code := f.subscribe(meter, "devices/meter-1/b"); code != 1 {
-		t.Fatalf("second subscription after the new group's quota grew: %#x", code)
-	}
+	f.wantSubscribe(meter, "devices/meter-1/b", 1, "second subscription after the new group's quota grew")
 
 	// A group requiring TPM attestation: a software-key session ends.
 	if _, err := f.db.PutGroup(ctx, store.Group{Name: "tpm-only", RequireTPM: true}, actor); err != nil {
@@ -76,5 +66,13 @@ func TestDeviceProfileLive(t *testing.T) {
 	}
 	if _, err := f.db.SetDeviceProfile(ctx, "nobody", "", nil, actor); err == nil {
 		t.Fatal("an unknown device was accepted")
+	}
+}
+
+// wantSubscribe subscribes c to filter and requires the SUBACK code want.
+func (f *fixture) wantSubscribe(c *client, filter string, want byte, what string) {
+	f.t.Helper()
+	if code := f.subscribe(c, filter); code != want {
+		f.t.Fatalf("%s: subscribe %q: SUBACK %#x, want %#x", what, filter, code, want)
 	}
 }

@@ -17,7 +17,7 @@ type LimitsConfig struct {
 	PublishBurst      int     `json:"publish_burst"`       // 0: twice publish_rate
 	ByteRate          float64 `json:"byte_rate"`           // payload bytes per second per device
 	MaxSubscriptions  int     `json:"max_subscriptions"`   // per session
-	HandshakeRate     float64 `json:"handshake_rate"`      // new connections per second per source IP, checked before TLS
+	HandshakeRate     float64 `json:"handshake_rate"`      // new connections per second per source IP, checked before TLS (so before any identity: never per group)
 	HandshakeBurst    int     `json:"handshake_burst"`     // 0: twice handshake_rate
 	ConnectsPerMinute int     `json:"connects_per_minute"` // CONNECTs per identity
 	RateAction        string  `json:"rate_action"`         // "throttle" (default) or "disconnect" over publish_rate or byte_rate

@@ -44,7 +44,7 @@ func limitsFlags(f *pflag.FlagSet, cfg *server.Config) {
 	f.IntVar(&l.PublishBurst, "limit-publish-burst", 0, "burst of --limit-publish-rate (0: twice the rate)")
 	f.Float64Var(&l.ByteRate, "limit-byte-rate", 0, "payload bytes per second per device; over it the device is throttled or disconnected (0: no limit)")
 	f.IntVar(&l.MaxSubscriptions, "limit-max-subscriptions", 0, "subscriptions per session; filters beyond it are refused (0: no limit)")
-	f.Float64Var(&l.HandshakeRate, "limit-handshake-rate", 0, "new connections per second per source IP, checked before TLS (0: no limit)")
+	f.Float64Var(&l.HandshakeRate, "limit-handshake-rate", 0, "new connections per second per source IP, checked before TLS; broker-wide, never per group: no identity exists yet (0: no limit)")
 	f.IntVar(&l.HandshakeBurst, "limit-handshake-burst", 0, "burst of --limit-handshake-rate (0: twice the rate)")
 	f.IntVar(&l.ConnectsPerMinute, "limit-connects-per-minute", 0, "CONNECTs per device identity per minute; over it CONNACK quota exceeded (0: no limit)")
 	f.StringVar(&l.RateAction, "limit-rate-action", "", "over the publish or byte rate: throttle (pause reading the device; default) or disconnect")
