@@ -31,6 +31,9 @@ type hook struct {
 	now      func() time.Time
 	metrics  *Metrics
 	limits   Limits
+	// throttleWait bounds one message's wait for its tokens
+	// (maxThrottleWait; limits_throttle.go).
+	throttleWait time.Duration
 	// connectRate holds the per-identity CONNECT buckets.
 	connectRate *connectLimiter
 
@@ -118,6 +121,10 @@ func (h *hook) register(cl *mqtt.Client, pk packets.Packet, a admission) admissi
 	s.acl.Store(&a.grants)
 	s.setLimits(a.limits)
 	s.conn, _ = cl.Net.Conn.(*conn)
+	s.gone = make(chan struct{})
+	if s.conn != nil {
+		s.conn.afterClose(func() { close(s.gone) })
+	}
 	h.sessions.add(s)
 	if h.changes.read(a.deviceID) != a.clock {
 		if again := h.decide(cl, pk); again.reason != "" {

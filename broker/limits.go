@@ -157,7 +157,7 @@ func (h *hook) OnPublish(cl *mqtt.Client, pk packets.Packet) (packets.Packet, er
 		return pk, nil
 	}
 	d := s.limiter.Load()
-	wait, limit, over := d.take(time.Now(), len(pk.Payload))
+	wait, limit, over := d.take(time.Now(), len(pk.Payload), h.throttleWait)
 	if !over {
 		if wait == 0 {
 			d.calm()
@@ -167,6 +167,7 @@ func (h *hook) OnPublish(cl *mqtt.Client, pk packets.Packet) (packets.Packet, er
 		// mochi asked the ACL before this hook: a session dropped or
 		// narrowed during the wait must not publish what it was waiting with.
 		if s.dropped.Load() || s.replaced.Load() || h.ctx.Err() != nil || !s.rights().canPublish(pk.TopicName) {
+			h.log.Info("throttled message dropped: the session ended or lost the right while it waited", "device", s.deviceID, "client_id", cl.ID, "topic", pk.TopicName)
 			return pk, packets.ErrRejectPacket
 		}
 		return pk, nil

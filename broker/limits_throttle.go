@@ -39,9 +39,9 @@ type throttleEpisode struct {
 // how long the message must wait and for which limit, or over (and the
 // limit) when it may not pass at all: the session's action is
 // RateDisconnect, the message exceeds a bucket's burst, or the wait would
-// exceed maxThrottleWait. Tokens of a message that does not pass are
+// exceed maxWait. Tokens of a message that does not pass are
 // given back.
-func (d *deviceLimiter) take(now time.Time, n int) (wait time.Duration, limit string, over bool) {
+func (d *deviceLimiter) take(now time.Time, n int, maxWait time.Duration) (wait time.Duration, limit string, over bool) {
 	var taken []*rate.Reservation
 	for _, b := range []struct {
 		bucket *rate.Limiter
@@ -53,7 +53,7 @@ func (d *deviceLimiter) take(now time.Time, n int) (wait time.Duration, limit st
 		}
 		r := b.bucket.ReserveN(now, b.n)
 		delay := r.DelayFrom(now)
-		if !r.OK() || delay > 0 && (d.disconnect || delay > maxThrottleWait) {
+		if !r.OK() || delay > 0 && (d.disconnect || delay > maxWait) {
 			for _, t := range append(taken, r) {
 				t.CancelAt(now)
 			}
@@ -68,7 +68,7 @@ func (d *deviceLimiter) take(now time.Time, n int) (wait time.Duration, limit st
 }
 
 // throttle holds the client's read goroutine until its message's tokens
-// are due. The connection's deadline (mochi sets 1.5 keepalive periods
+// are due, or the connection closes (a revoked device stops at once). The connection's deadline (mochi sets 1.5 keepalive periods
 // before each read) is moved past the wait, so that neither the pause
 // nor the deliveries written meanwhile run into it: the device is not
 // silent, the broker is not reading.
@@ -89,6 +89,7 @@ func (h *hook) throttle(s *session, d *deviceLimiter, limit string, wait time.Du
 	defer t.Stop()
 	select {
 	case <-t.C:
+	case <-s.gone:
 	case <-h.ctx.Done():
 	}
 }

@@ -85,3 +85,31 @@ func TestLimitThrottle(t *testing.T) {
 		}
 	})
 }
+
+// TestLimitThrottleRevoked: a device revoked while a message of its waits
+// for its tokens stops at once, and the message is not delivered.
+func TestLimitThrottleRevoked(t *testing.T) {
+	f := newFixture(t, func(c *Config) {
+		c.Limits = Limits{PublishRate: 1.0 / 60, PublishBurst: 1} // the second message waits a minute...
+		c.throttleWait = 2 * time.Minute                          // ...which is allowed here
+	})
+	watchCert := f.device("watch", func(d *store.Device) { d.Subscribe = []string{"devices/slowpoke/#"} })
+	markCert := f.device("marker", func(d *store.Device) { d.Publish = []string{"devices/slowpoke/mark"} })
+	cert := f.device("slowpoke", nil)
+	watch, marker, slow := f.mustConnect(&watchCert, "watch"), f.mustConnect(&markCert, "marker"), f.mustConnect(&cert, "slowpoke")
+	if code := f.subscribe(watch, "devices/slowpoke/#"); code != 1 {
+		t.Fatalf("subscribe: %#x", code)
+	}
+	f.publish(slow, "devices/slowpoke/t", "first", false)
+	f.receive(watch, "devices/slowpoke/t", "first")
+	slow.Publish("devices/slowpoke/t", 0, false, "late")
+	f.logs.await(t, "limit exceeded; device throttled", "device=slowpoke")
+	if _, err := f.db.SetDeviceStatus(t.Context(), "slowpoke", store.DeviceRevoked, "test", actor); err != nil {
+		t.Fatal(err)
+	}
+	// Within the test's wait, far below the minute the message would wait.
+	f.logs.await(t, "throttled message dropped", "device=slowpoke", "topic=devices/slowpoke/t")
+	f.awaitLost(slow)
+	f.publish(marker, "devices/slowpoke/mark", "m", false)
+	f.expectOnly(watch, "devices/slowpoke/mark", "m")
+}

@@ -32,6 +32,8 @@ type session struct {
 	overLimit   atomic.Pointer[string] // the publish limit that ended it (OnPublish), for the disconnected event
 	connectedAt time.Time              // set once established; read on the same client goroutine (events.go)
 
+	gone chan struct{} // closed when conn closes; never when conn is nil
+
 	mu     sync.Mutex
 	expiry *time.Timer // drops the session at notAfter
 
