@@ -68,10 +68,11 @@ func (d *deviceLimiter) take(now time.Time, n int, maxWait time.Duration) (wait 
 }
 
 // throttle holds the client's read goroutine until its message's tokens
-// are due, or the connection closes (a revoked device stops at once). The connection's deadline (mochi sets 1.5 keepalive periods
-// before each read) is moved past the wait, so that neither the pause
-// nor the deliveries written meanwhile run into it: the device is not
-// silent, the broker is not reading.
+// are due, or the connection closes (a revoked device stops at once). The
+// connection's deadline (mochi sets 1.5 keepalive periods before each
+// read) is moved past the wait, so that neither the pause nor the
+// deliveries written meanwhile run into it: the device is not silent, the
+// broker is not reading.
 func (h *hook) throttle(s *session, d *deviceLimiter, limit string, wait time.Duration) {
 	h.metrics.limited.WithLabelValues(limit, "throttle").Inc()
 	ep := &d.episode
