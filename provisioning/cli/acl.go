@@ -58,15 +58,8 @@ func deviceProfileCommand(o *options) *cobra.Command {
 			return err
 		}
 		req.Metadata = m
-		return o.call(cmd, func(ctx context.Context, c *client.Client) error {
-			d, err := c.SetDeviceProfile(ctx, args[0], req)
-			if err != nil {
-				return err
-			}
-			if o.json {
-				return printJSON(cmd.OutOrStdout(), d)
-			}
-			return printDevice(cmd.OutOrStdout(), d)
+		return o.showDevice(cmd, func(ctx context.Context, c *client.Client) (wire.Device, error) {
+			return c.SetDeviceProfile(ctx, args[0], req)
 		})
 	})
 	f := cmd.Flags()
@@ -113,4 +106,19 @@ func groupLimitsCommand(o *options) *cobra.Command {
 	f.IntVar(&l.MaxInflight, "max-inflight", 0, "unacknowledged QoS 1/2 messages per session each way (from the next CONNECT)")
 	f.IntVar(&l.ConnectsPerMinute, "connects-per-minute", 0, "CONNECTs per device per minute")
 	return cmd
+}
+
+// showDevice runs call and prints the device it answers with (JSON with
+// --json).
+func (o *options) showDevice(cmd *cobra.Command, call func(context.Context, *client.Client) (wire.Device, error)) error {
+	return o.call(cmd, func(ctx context.Context, c *client.Client) error {
+		d, err := call(ctx, c)
+		if err != nil {
+			return err
+		}
+		if o.json {
+			return printJSON(cmd.OutOrStdout(), d)
+		}
+		return printDevice(cmd.OutOrStdout(), d)
+	})
 }
