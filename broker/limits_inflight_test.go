@@ -2,6 +2,7 @@ package broker
 
 import (
 	"encoding/binary"
+	"net"
 	"testing"
 	"time"
 
@@ -20,7 +21,7 @@ func (v *v5) publishQoS(topic string, qos byte, id uint16, payload string) {
 // its devices' CONNACK; the broker sends a device at most that many QoS 1
 // messages until it acknowledges one; a device that sends more
 // unacknowledged QoS 2 messages than it was told is disconnected with
-// 0x93.
+// 0x93; an MQTT 3.1.1 device's deliveries are capped too.
 func TestLimitMaxInflight(t *testing.T) {
 	const n = 2
 	f := newFixture(t, func(c *Config) { c.Limits.MaxInflight = 50 })
@@ -51,18 +52,7 @@ func TestLimitMaxInflight(t *testing.T) {
 	if len(delivered) > n {
 		t.Fatalf("%d deliveries before any acknowledgement, want at most %d", len(delivered), n)
 	}
-	// The rest wait in the broker, marked to be sent once a slot frees.
-	deadline := time.Now().Add(wait)
-	for {
-		cl, ok := f.b.server.Clients.Get("slowack")
-		if ok && len(cl.State.Inflight.GetAll(true)) == sent-n {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("the broker does not hold %d deliveries back", sent-n)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	f.awaitHeld("slowack", sent-n)
 	_, id, _, err := mqttwire.ParsePublish(delivered[0])
 	if err != nil {
 		t.Fatal(err)
@@ -79,5 +69,58 @@ func TestLimitMaxInflight(t *testing.T) {
 	}
 	if code := v.awaitDisconnect(); code != 0x93 {
 		t.Fatalf("DISCONNECT reason %#x, want 0x93 receive maximum exceeded", code)
+	}
+
+	// MQTT 3.1.1 has no Receive Maximum to tell; the broker's sends are
+	// capped all the same.
+	cert3 := f.device("slowack3", func(d *store.Device) { d.Group = "narrow" })
+	c, err := mqttwire.Dial(t.Context(), &net.Dialer{}, "127.0.0.1:"+f.port, f.tlsConfig(&cert3), "slowack3", 60)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if err := c.SetDeadline(time.Now().Add(wait)); err != nil {
+		t.Fatal(err)
+	}
+	msgs := mqttwire.Subscribe(1, "devices/slowack3/#", 1)
+	for i := range sent {
+		msgs = append(msgs, mqttwire.Publish("devices/slowack3/t", 1, uint16(10+i), []byte{'a' + byte(i)})...)
+	}
+	if _, err := c.Write(msgs); err != nil {
+		t.Fatal(err)
+	}
+	deliveries := 0
+	for acks := 0; acks < sent+1 || deliveries < n; { // +1: the SUBACK
+		p, err := mqttwire.ReadPacket(c.R, mqttwire.MaxPacket)
+		if err != nil {
+			t.Fatalf("3.1.1 read: %v", err)
+		}
+		switch p.Type {
+		case mqttwire.PUBACK, mqttwire.SUBACK:
+			acks++
+		case mqttwire.PUBLISH:
+			deliveries++
+		}
+	}
+	if deliveries > n {
+		t.Fatalf("3.1.1: %d deliveries before any acknowledgement, want at most %d", deliveries, n)
+	}
+	f.awaitHeld("slowack3", sent-n)
+}
+
+// awaitHeld waits until the broker holds n deliveries for clientID back,
+// marked to be sent once an acknowledgement frees a slot.
+func (f *fixture) awaitHeld(clientID string, n int) {
+	f.t.Helper()
+	deadline := time.Now().Add(wait)
+	for {
+		cl, ok := f.b.server.Clients.Get(clientID)
+		if ok && len(cl.State.Inflight.GetAll(true)) == n {
+			return
+		}
+		if time.Now().After(deadline) {
+			f.t.Fatalf("the broker does not hold %d deliveries to %s back", n, clientID)
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 }
