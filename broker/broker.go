@@ -1,6 +1,7 @@
 package broker
 
 import (
+	"cmp"
 	"context"
 	"crypto/tls"
 	"fmt"
@@ -137,7 +138,7 @@ func (b *Broker) Start(ctx context.Context) error {
 	}
 	h := &hook{ctx: wctx, server: server, reg: b.reg, sessions: b.sessions, seen: b.seen, log: b.log, now: time.Now, metrics: m, changes: newChangeClock(),
 		owner: newOwner(), claims: make(chan struct{}, maxClaims), foreignCAs: b.trust.foreign, limits: b.cfg.Limits,
-		connectRate: newConnectLimiter(b.cfg.Limits)}
+		connectRate: newConnectLimiter(), throttleWait: cmp.Or(b.cfg.throttleWait, maxThrottleWait)}
 	h.events = newEvents(server, h.owner, b.log)
 	if err := b.startForeign(wctx); err != nil {
 		cancel()

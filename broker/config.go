@@ -111,6 +111,10 @@ type Config struct {
 	// Limits bound each device's publish rate and subscriptions and each
 	// source address's connection rate (limits.go). Zero: no limits.
 	Limits Limits
+
+	// throttleWait replaces maxThrottleWait when set: tests throttle a
+	// device for longer than a test should ever take.
+	throttleWait time.Duration
 }
 
 // withDefaults returns c with every zero field set to its default.

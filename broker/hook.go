@@ -31,7 +31,10 @@ type hook struct {
 	now      func() time.Time
 	metrics  *Metrics
 	limits   Limits
-	// connectRate holds the per-identity CONNECT buckets; nil: no limit.
+	// throttleWait bounds one message's wait for its tokens
+	// (maxThrottleWait; limits_throttle.go).
+	throttleWait time.Duration
+	// connectRate holds the per-identity CONNECT buckets.
 	connectRate *connectLimiter
 
 	// idLocks serialises takeovers per client ID.
@@ -85,6 +88,7 @@ func (h *hook) Provides(b byte) bool {
 		mqtt.OnPublish,
 		mqtt.OnSubscribe,
 		mqtt.OnSubscribed,
+		mqtt.OnPacketEncode,
 	}, []byte{b})
 }
 
@@ -112,10 +116,15 @@ func (h *hook) OnConnect(cl *mqtt.Client, pk packets.Packet) error {
 // later change finds the session; the admission comes back refused
 // (revoked_during_connect) when the answer changed.
 func (h *hook) register(cl *mqtt.Client, pk packets.Packet, a admission) admission {
-	s := &session{cl: cl, deviceID: a.deviceID, serial: a.serial, notAfter: a.notAfter, group: a.group}
+	s := &session{cl: cl, deviceID: a.deviceID, serial: a.serial, notAfter: a.notAfter}
+	s.group.Store(&a.group)
 	s.acl.Store(&a.grants)
 	s.setLimits(a.limits)
 	s.conn, _ = cl.Net.Conn.(*conn)
+	s.gone = make(chan struct{})
+	if s.conn != nil {
+		s.conn.afterClose(func() { close(s.gone) })
+	}
 	h.sessions.add(s)
 	if h.changes.read(a.deviceID) != a.clock {
 		if again := h.decide(cl, pk); again.reason != "" {

@@ -18,50 +18,52 @@ const reasonConnectRate = "connect_rate"
 const maxIdentities = 100000
 
 // connectLimiter is the per-identity bucket of CONNECT attempts that
-// passed the certificate checks (Limits.ConnectsPerMinute).
+// passed the certificate checks (Limits.ConnectsPerMinute, the default or
+// the identity's group's: the identity is known by then, unlike the
+// source address of a handshake).
 type connectLimiter struct {
-	perMinute int
-	mu        sync.Mutex
-	m         map[string]*rate.Limiter
+	mu sync.Mutex
+	m  map[string]*rate.Limiter
 }
 
-// newConnectLimiter returns the limiter for l, or nil for no limit.
-func newConnectLimiter(l Limits) *connectLimiter {
-	if l.ConnectsPerMinute <= 0 {
-		return nil
-	}
-	return &connectLimiter{perMinute: l.ConnectsPerMinute, m: make(map[string]*rate.Limiter)}
+func newConnectLimiter() *connectLimiter {
+	return &connectLimiter{m: make(map[string]*rate.Limiter)}
 }
 
-// allow takes one CONNECT from id's bucket (burst: a minute's worth). A
-// nil limiter allows all.
-func (c *connectLimiter) allow(id string) bool {
-	if c == nil {
+// allow takes one CONNECT from id's bucket of perMinute (burst: a
+// minute's worth); perMinute 0 allows all. A bucket whose identity's
+// limit changed (its group's did, or it moved group) takes the new one.
+func (c *connectLimiter) allow(id string, perMinute int) bool {
+	if perMinute <= 0 {
 		return true
 	}
 	now := time.Now()
+	every := rate.Every(time.Minute / time.Duration(perMinute))
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	b := c.m[id]
 	if b == nil {
 		if len(c.m) >= maxIdentities {
 			for k, v := range c.m {
-				if v.TokensAt(now) >= float64(c.perMinute) {
+				if v.TokensAt(now) >= float64(v.Burst()) {
 					delete(c.m, k)
 				}
 			}
 		}
-		b = rate.NewLimiter(rate.Every(time.Minute/time.Duration(c.perMinute)), c.perMinute)
+		b = rate.NewLimiter(every, perMinute)
 		c.m[id] = b
+	} else if b.Burst() != perMinute {
+		b.SetLimitAt(now, every)
+		b.SetBurstAt(now, perMinute)
 	}
 	return b.AllowN(now, 1)
 }
 
 // checkConnectRate refuses an admission whose identity is over its
 // connect rate; it runs after decide, so only identities that passed the
-// certificate checks use a bucket.
+// certificate checks use a bucket, at their group's rate.
 func (h *hook) checkConnectRate(a admission) admission {
-	if a.reason == "" && !h.connectRate.allow(a.deviceID) {
+	if a.reason == "" && !h.connectRate.allow(a.deviceID, a.limits.ConnectsPerMinute) {
 		a.reason = reasonConnectRate
 		h.metrics.limited.WithLabelValues(limitConnectRate, "refuse").Inc()
 	}

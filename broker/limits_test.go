@@ -9,6 +9,7 @@ import (
 	"time"
 
 	paho "github.com/eclipse/paho.mqtt.golang"
+	"github.com/mochi-mqtt/server/v2/packets"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/fleetgate/fleetgate/firmware-sim/mqttwire"
@@ -25,6 +26,14 @@ type v5 struct {
 // connectV5 connects id over MQTT 5 and checks the CONNACK admits it.
 func (f *fixture) connectV5(cert *tls.Certificate, id string) *v5 {
 	f.t.Helper()
+	v, _ := f.connackV5(cert, id)
+	return v
+}
+
+// connackV5 connects id over MQTT 5, checks the CONNACK admits it and
+// returns it decoded.
+func (f *fixture) connackV5(cert *tls.Certificate, id string) (*v5, packets.Packet) {
+	f.t.Helper()
 	c, err := tls.Dial("tcp", "127.0.0.1:"+f.port, f.tlsConfig(cert))
 	if err != nil {
 		f.t.Fatal(err)
@@ -35,10 +44,15 @@ func (f *fixture) connectV5(cert *tls.Certificate, id string) *v5 {
 	}
 	v := &v5{t: f.t, c: c, r: bufio.NewReader(c)}
 	v.send(mqttwire.ConnectOptions{ClientID: id, KeepAlive: 60, Clean: true, Level: 5}.Packet())
-	if p := v.next(); p.Type != mqttwire.CONNACK || len(p.Body) < 2 || p.Body[1] != 0 {
+	p := v.next()
+	if p.Type != mqttwire.CONNACK || len(p.Body) < 2 || p.Body[1] != 0 {
 		f.t.Fatalf("CONNACK %+v, want success", p)
 	}
-	return v
+	ack := packets.Packet{ProtocolVersion: 5, FixedHeader: packets.FixedHeader{Type: packets.Connack}}
+	if err := ack.ConnackDecode(p.Body); err != nil {
+		f.t.Fatalf("CONNACK: %v", err)
+	}
+	return v, ack
 }
 
 func (v *v5) send(pk []byte) {
@@ -229,7 +243,7 @@ func TestGroupLimits(t *testing.T) {
 
 // TestLimitConnectRate: an identity over its CONNECTs per minute is
 // refused (3.1.1 return code 3, MQTT 5 CONNACK 0x97); another identity is
-// not affected.
+// not affected; a group's value replaces the default for its devices.
 func TestLimitConnectRate(t *testing.T) {
 	f := newFixture(t, func(c *Config) { c.Limits.ConnectsPerMinute = 2 })
 	cert := f.device("eager", nil)
@@ -253,4 +267,17 @@ func TestLimitConnectRate(t *testing.T) {
 	}
 	other := f.device("patient", nil)
 	f.mustConnect(&other, "patient")
+
+	// A group's connects per minute replace the default for its devices.
+	if _, err := f.db.SetGroupLimits(t.Context(), "chatty", &store.Limits{ConnectsPerMinute: 3}, actor); err != nil {
+		t.Fatal(err)
+	}
+	chatty := f.device("chatty-1", func(d *store.Device) { d.Group = "chatty" })
+	for range 3 {
+		f.mustConnect(&chatty, "chatty-1").Disconnect(0)
+	}
+	if _, tok := f.connect(&chatty, "chatty-1", nil); tok.ReturnCode() != 3 {
+		t.Fatalf("fourth CONNECT of a group allowing 3: return code %d (%v), want 3", tok.ReturnCode(), tok.Error())
+	}
+	f.logs.await(t, "connect refused", "device=chatty-1", "reason="+reasonConnectRate)
 }

@@ -9,9 +9,12 @@ import (
 	"github.com/fleetgate/fleetgate/store"
 )
 
-// This file applies ACL changes live: a group's templates or a device's
-// grants changed in the registry (store.ChangeACL), and every session they
-// concern is judged again within the feed's delay.
+// This file applies ACL changes live: a group's templates or limits, or a
+// device's grants, group or metadata changed in the registry
+// (store.ChangeACL), and every session they concern is judged again within
+// the feed's delay: its grants and limits are rebuilt from the device's
+// current record and group, and a device moved into a group whose policy
+// its certificate does not meet (RequireTPM) is dropped.
 //
 // What a session loses: publishing is checked per PUBLISH, so a lost right
 // applies to the next one. A subscription that no longer fits is removed
@@ -56,21 +59,28 @@ func (b *Broker) applyACL(ch store.Change) {
 	if ch.DeviceID != "" {
 		hit = b.sessions.ofDevice(ch.DeviceID, live)
 	} else {
-		hit = b.sessions.matching(func(s *session) bool { return live(s) && s.group == ch.Group })
+		hit = b.sessions.matching(func(s *session) bool { return live(s) && *s.group.Load() == ch.Group })
 	}
 	for _, s := range hit {
 		b.hook.rejudge(s, ch.Time)
 	}
 }
 
-// rejudge rebuilds the ACL and limits of s from the registry and removes the
-// subscriptions it no longer allows. When the registry cannot answer, the
+// rejudge rebuilds the ACL and limits of s from the registry (the device's
+// record and its group as they are now) and removes the subscriptions it
+// no longer allows; a group policy its certificate no longer meets drops
+// it. When the registry cannot answer, the
 // session keeps only its own namespace (fail closed) until the next change
 // or reconnect.
 func (h *hook) rejudge(s *session, since time.Time) {
 	g, lim := grants{}, h.limits
-	dev, _, err := h.reg.Lookup(h.ctx, s.deviceID, s.serial)
+	dev, cert, err := h.reg.Lookup(h.ctx, s.deviceID, s.serial)
 	if err == nil {
+		if reason, perr := checkPolicy(h.ctx, h.reg, dev, cert); reason != "" && perr == nil {
+			h.drop(s, reason, since)
+			return
+		}
+		s.group.Store(&dev.Group)
 		var ignored []string
 		g, lim, ignored, err = grantsOf(h.ctx, h.reg, dev, h.limits)
 		if len(ignored) > 0 {

@@ -187,7 +187,7 @@ func (h *hook) noteConnect(cl *mqtt.Client, pk packets.Packet, a admission) {
 		r.Detail = a.failed + " failed: " + a.err.Error()
 	}
 	if a.reason == reasonConnectRate {
-		r.Detail = fmt.Sprintf("more than %d connects per minute", h.limits.ConnectsPerMinute)
+		r.Detail = fmt.Sprintf("more than %d connects per minute", a.limits.ConnectsPerMinute)
 	}
 	h.refusals.note(r)
 }

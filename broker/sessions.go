@@ -18,7 +18,7 @@ type session struct {
 	deviceID string
 	serial   string
 	notAfter time.Time                     // when the certificate stops being valid
-	group    string                        // the device's group at CONNECT
+	group    atomic.Pointer[string]        // the device's group: at CONNECT, then as re-judged (policy_live.go)
 	acl      atomic.Pointer[grants]        // set at CONNECT, replaced by ACL changes (policy_live.go)
 	limiter  atomic.Pointer[deviceLimiter] // publish buckets and quota (limits.go)
 	quota    subQuota                      // filters over MaxSubscriptions (limits.go)
@@ -31,6 +31,8 @@ type session struct {
 	dropReason  atomic.Pointer[string] // the cause that dropped it (drop), for the disconnected event
 	overLimit   atomic.Pointer[string] // the publish limit that ended it (OnPublish), for the disconnected event
 	connectedAt time.Time              // set once established; read on the same client goroutine (events.go)
+
+	gone chan struct{} // closed when conn closes; never when conn is nil
 
 	mu     sync.Mutex
 	expiry *time.Timer // drops the session at notAfter

@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"fmt"
+	"maps"
 	"reflect"
 
 	"github.com/fleetgate/fleetgate/identity"
@@ -108,7 +109,7 @@ func (db *DB) SetDeviceGrants(ctx context.Context, id string, publish, subscribe
 }
 
 // aclNews returns the ChangeACL of a raw change that rewrote a device's
-// grants or a group's templates (etcd: from whichever host wrote it).
+// grants, group or metadata, or a group's templates or limits (etcd: from whichever host wrote it).
 func aclNews(r kv.RawChange) (Change, bool) {
 	switch r.Bucket {
 	case string(bucketGroups):
@@ -124,7 +125,8 @@ func aclNews(r kv.RawChange) (Change, bool) {
 		if r.Old == nil {
 			return Change{}, false // a new device: no session can hold it yet
 		}
-		if decode(r.Old, &was) != nil || decode(r.New, &cur) != nil || sameACL(was.Publish, was.Subscribe, cur.Publish, cur.Subscribe) {
+		if decode(r.Old, &was) != nil || decode(r.New, &cur) != nil ||
+			sameACL(was.Publish, was.Subscribe, cur.Publish, cur.Subscribe) && was.Group == cur.Group && maps.Equal(was.Metadata, cur.Metadata) {
 			return Change{}, false
 		}
 		return Change{Kind: ChangeACL, DeviceID: cur.ID, Time: cur.UpdatedAt}, true

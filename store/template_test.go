@@ -29,7 +29,7 @@ func TestExpandACL(t *testing.T) {
 	}
 }
 
-// SetGroupACL and SetDeviceGrants store, audit and announce a change, and
+// SetGroupACL, SetDeviceGrants, SetGroupLimits and SetDeviceProfile store, audit and announce a change, and
 // refuse a malformed list without changing anything.
 func TestSetACL(t *testing.T) {
 	db := openTestDB(t)
@@ -62,6 +62,26 @@ func TestSetACL(t *testing.T) {
 			_, err := db.SetGroupLimits(t.Context(), "backends", &Limits{PublishRate: 5}, operator)
 			return err
 		}, wantAction: "group.limits", want: Change{Kind: ChangeACL, Group: "backends"}},
+		{name: "ok/device profile", set: func() error {
+			_, err := db.SetDeviceProfile(t.Context(), "be-1", "backends", map[string]string{"site": "b"}, operator)
+			return err
+		}, wantAction: "device.profile", want: Change{Kind: ChangeACL, DeviceID: "be-1"}},
+		{name: "ok/same profile changes nothing", set: func() error {
+			_, err := db.SetDeviceProfile(t.Context(), "be-1", "backends", map[string]string{"site": "b"}, operator)
+			return err
+		}},
+		{name: "error/profile group name", set: func() error {
+			_, err := db.SetDeviceProfile(t.Context(), "be-1", "no/slash", nil, operator)
+			return err
+		}, wantErr: ErrInvalid},
+		{name: "error/profile of unknown device", set: func() error {
+			_, err := db.SetDeviceProfile(t.Context(), "nope", "", nil, operator)
+			return err
+		}, wantErr: ErrNotFound},
+		{name: "error/unknown rate action", set: func() error {
+			_, err := db.SetGroupLimits(t.Context(), "backends", &Limits{RateAction: "ignore"}, operator)
+			return err
+		}, wantErr: ErrInvalid},
 		{name: "error/negative limit", set: func() error {
 			_, err := db.SetGroupLimits(t.Context(), "backends", &Limits{MaxSubscriptions: -1}, operator)
 			return err

@@ -23,7 +23,13 @@ func limitsEnv(c *server.Config, getenv func(string) string) error {
 	}); err != nil {
 		return err
 	}
+	if err := fromEnv(getenv, func(s string) (string, error) { return s, nil }, map[string]*string{
+		"FLEETGATE_LIMIT_RATE_ACTION": &l.RateAction,
+	}); err != nil {
+		return err
+	}
 	return fromEnv(getenv, strconv.Atoi, map[string]*int{
+		"FLEETGATE_LIMIT_MAX_INFLIGHT":        &l.MaxInflight,
 		"FLEETGATE_LIMIT_PUBLISH_BURST":       &l.PublishBurst,
 		"FLEETGATE_LIMIT_MAX_SUBSCRIPTIONS":   &l.MaxSubscriptions,
 		"FLEETGATE_LIMIT_HANDSHAKE_BURST":     &l.HandshakeBurst,
@@ -34,13 +40,15 @@ func limitsEnv(c *server.Config, getenv func(string) string) error {
 // limitsFlags binds the --limit-* flags to cfg.Limits.
 func limitsFlags(f *pflag.FlagSet, cfg *server.Config) {
 	l := &cfg.Limits
-	f.Float64Var(&l.PublishRate, "limit-publish-rate", 0, "PUBLISH packets per second per device; over it the device is disconnected (0: no limit)")
+	f.Float64Var(&l.PublishRate, "limit-publish-rate", 0, "PUBLISH packets per second per device; over it the device is throttled or disconnected (--limit-rate-action) (0: no limit)")
 	f.IntVar(&l.PublishBurst, "limit-publish-burst", 0, "burst of --limit-publish-rate (0: twice the rate)")
-	f.Float64Var(&l.ByteRate, "limit-byte-rate", 0, "payload bytes per second per device; over it the device is disconnected (0: no limit)")
+	f.Float64Var(&l.ByteRate, "limit-byte-rate", 0, "payload bytes per second per device; over it the device is throttled or disconnected (0: no limit)")
 	f.IntVar(&l.MaxSubscriptions, "limit-max-subscriptions", 0, "subscriptions per session; filters beyond it are refused (0: no limit)")
-	f.Float64Var(&l.HandshakeRate, "limit-handshake-rate", 0, "new connections per second per source IP, checked before TLS (0: no limit)")
+	f.Float64Var(&l.HandshakeRate, "limit-handshake-rate", 0, "new connections per second per source IP, checked before TLS; broker-wide, never per group: no identity exists yet (0: no limit)")
 	f.IntVar(&l.HandshakeBurst, "limit-handshake-burst", 0, "burst of --limit-handshake-rate (0: twice the rate)")
 	f.IntVar(&l.ConnectsPerMinute, "limit-connects-per-minute", 0, "CONNECTs per device identity per minute; over it CONNACK quota exceeded (0: no limit)")
+	f.StringVar(&l.RateAction, "limit-rate-action", "", "over the publish or byte rate: throttle (pause reading the device; default) or disconnect")
+	f.IntVar(&l.MaxInflight, "limit-max-inflight", 0, "unacknowledged QoS 1/2 messages per session each way; MQTT 5 devices are told it as Receive Maximum (0: no limit)")
 }
 
 // applyLimitsFlags copies the --limit-* flags the user set into dst.
@@ -53,6 +61,8 @@ func applyLimitsFlags(cmd *cobra.Command, dst *server.Config, src server.Config)
 		"limit-handshake-rate":      func() { dst.Limits.HandshakeRate = src.Limits.HandshakeRate },
 		"limit-handshake-burst":     func() { dst.Limits.HandshakeBurst = src.Limits.HandshakeBurst },
 		"limit-connects-per-minute": func() { dst.Limits.ConnectsPerMinute = src.Limits.ConnectsPerMinute },
+		"limit-rate-action":         func() { dst.Limits.RateAction = src.Limits.RateAction },
+		"limit-max-inflight":        func() { dst.Limits.MaxInflight = src.Limits.MaxInflight },
 	} {
 		if cmd.Flags().Changed(name) {
 			apply()

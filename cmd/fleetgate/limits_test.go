@@ -18,14 +18,18 @@ func TestLimitsConfig(t *testing.T) {
 			"FLEETGATE_LIMIT_HANDSHAKE_RATE":      "20",
 			"FLEETGATE_LIMIT_HANDSHAKE_BURST":     "40",
 			"FLEETGATE_LIMIT_CONNECTS_PER_MINUTE": "6",
+			"FLEETGATE_LIMIT_RATE_ACTION":         "disconnect",
+			"FLEETGATE_LIMIT_MAX_INFLIGHT":        "8",
 		})
-	want := server.LimitsConfig{PublishRate: 7.5, PublishBurst: 9, ByteRate: 100, MaxSubscriptions: 3, HandshakeRate: 20, HandshakeBurst: 40, ConnectsPerMinute: 6}
+	want := server.LimitsConfig{PublishRate: 7.5, PublishBurst: 9, ByteRate: 100, MaxSubscriptions: 3, HandshakeRate: 20, HandshakeBurst: 40, ConnectsPerMinute: 6,
+		RateAction: "disconnect", MaxInflight: 8}
 	if c.Limits != want {
 		t.Fatalf("file then env: %+v, want %+v", c.Limits, want)
 	}
 	cmd := serveCommand()
 	if err := cmd.Flags().Parse([]string{"--limit-publish-rate", "50", "--limit-max-subscriptions", "10", "--limit-byte-rate", "65536",
-		"--limit-publish-burst", "100", "--limit-handshake-rate", "1", "--limit-handshake-burst", "2", "--limit-connects-per-minute", "12"}); err != nil {
+		"--limit-publish-burst", "100", "--limit-handshake-rate", "1", "--limit-handshake-burst", "2", "--limit-connects-per-minute", "12",
+		"--limit-rate-action", "throttle", "--limit-max-inflight", "16"}); err != nil {
 		t.Fatal(err)
 	}
 	var flags server.Config
@@ -36,6 +40,8 @@ func TestLimitsConfig(t *testing.T) {
 	flags.Limits.HandshakeRate, _ = cmd.Flags().GetFloat64("limit-handshake-rate")
 	flags.Limits.HandshakeBurst, _ = cmd.Flags().GetInt("limit-handshake-burst")
 	flags.Limits.ConnectsPerMinute, _ = cmd.Flags().GetInt("limit-connects-per-minute")
+	flags.Limits.RateAction, _ = cmd.Flags().GetString("limit-rate-action")
+	flags.Limits.MaxInflight, _ = cmd.Flags().GetInt("limit-max-inflight")
 	applyFlags(cmd, &c, flags)
 	if c.Limits != flags.Limits {
 		t.Fatalf("flags over env: %+v, want %+v", c.Limits, flags.Limits)
@@ -55,10 +61,12 @@ func TestLimitsConfig(t *testing.T) {
 		t.Fatalf("one flag over env: %+v", c.Limits)
 	}
 
-	c = fileThenEnv(t, `{"limits": {"publish_rate": -1}}`, map[string]string{"FLEETGATE_LIMIT_CONNECTS_PER_MINUTE": "-2"})
+	c = fileThenEnv(t, `{"limits": {"publish_rate": -1, "max_inflight": 70000}}`, map[string]string{"FLEETGATE_LIMIT_CONNECTS_PER_MINUTE": "-2", "FLEETGATE_LIMIT_RATE_ACTION": "ignore"})
 	err := c.Validate()
-	if !errors.Is(err, server.ErrInvalidConfig) || !strings.Contains(err.Error(), "limits.publish_rate -1") || !strings.Contains(err.Error(), "limits.connects_per_minute -2") {
-		t.Fatalf("negative limits: Validate = %v, want both named", err)
+	for _, named := range []string{"limits.publish_rate -1", "limits.connects_per_minute -2", "limits.max_inflight 70000", `limits.rate_action "ignore"`} {
+		if !errors.Is(err, server.ErrInvalidConfig) || !strings.Contains(err.Error(), named) {
+			t.Fatalf("bad limits: Validate = %v, want %s named", err, named)
+		}
 	}
 	for k, v := range map[string]string{"FLEETGATE_LIMIT_PUBLISH_RATE": "fast", "FLEETGATE_LIMIT_MAX_SUBSCRIPTIONS": "1.5"} {
 		c := server.DefaultConfig()

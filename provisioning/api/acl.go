@@ -60,3 +60,24 @@ func (a *API) putGroupLimits(w http.ResponseWriter, r *http.Request, by store.Ac
 	}
 	writeJSON(w, http.StatusOK, wireGroup(g))
 }
+
+// putDeviceProfile serves PUT /v1/devices/{id}/profile: replace a
+// device's group and metadata.
+func (a *API) putDeviceProfile(w http.ResponseWriter, r *http.Request, by store.Actor) {
+	id, err := pathID(r)
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	var req wire.ProfileRequest
+	if err := a.decode(w, r, &req, true); err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	d, err := a.db.SetDeviceProfile(r.Context(), id, req.Group, req.Metadata, by)
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, wireDevice(d))
+}

@@ -157,6 +157,7 @@ func (a *API) Handler() http.Handler {
 	mux.Handle("PUT "+wire.PathGroupACL, a.operator(a.putGroupACL))
 	mux.Handle("PUT "+wire.PathGroupLimits, a.operator(a.putGroupLimits))
 	mux.Handle("PUT "+wire.PathDeviceGrants, a.operator(a.putDeviceGrants))
+	mux.Handle("PUT "+wire.PathDeviceProfile, a.operator(a.putDeviceProfile))
 	mux.Handle("POST "+wire.PathTokens, a.operator(a.createTokens))
 	mux.Handle("GET "+wire.PathTokens, a.operator(a.listTokens))
 	mux.Handle("POST "+wire.PathDevicesImport, a.operator(a.importDevices))

@@ -48,6 +48,26 @@ func deviceGrantsCommand(o *options) *cobra.Command {
 	return cmd
 }
 
+// deviceProfileCommand is `fleetgate device profile ID`.
+func deviceProfileCommand(o *options) *cobra.Command {
+	var req wire.ProfileRequest
+	var meta []string
+	cmd := o.leaf("profile ID", "Replace a device's group and metadata (applies to its sessions at once)", []string{"ID"}, func(cmd *cobra.Command, args []string) error {
+		m, err := parseKV("meta", meta)
+		if err != nil {
+			return err
+		}
+		req.Metadata = m
+		return o.showDevice(cmd, func(ctx context.Context, c *client.Client) (wire.Device, error) {
+			return c.SetDeviceProfile(ctx, args[0], req)
+		})
+	})
+	f := cmd.Flags()
+	f.StringVar(&req.Group, "group", "", "the device's group (not given: none)")
+	f.StringArrayVar(&meta, "meta", nil, "metadata key=value (repeatable; the whole map is replaced)")
+	return cmd
+}
+
 // aclFlags adds the repeatable --publish and --subscribe flags. Both lists
 // are replaced whole: a flag not given empties its list.
 func aclFlags(cmd *cobra.Command, req *wire.ACLRequest, what string) {
@@ -82,5 +102,23 @@ func groupLimitsCommand(o *options) *cobra.Command {
 	f.IntVar(&l.PublishBurst, "publish-burst", 0, "burst of the publish rate (0: twice the rate)")
 	f.Float64Var(&l.ByteRate, "byte-rate", 0, "payload bytes per second per device")
 	f.IntVar(&l.MaxSubscriptions, "max-subscriptions", 0, "subscriptions per session")
+	f.StringVar(&l.RateAction, "rate-action", "", "over the publish or byte rate: throttle or disconnect")
+	f.IntVar(&l.MaxInflight, "max-inflight", 0, "unacknowledged QoS 1/2 messages per session each way (from the next CONNECT)")
+	f.IntVar(&l.ConnectsPerMinute, "connects-per-minute", 0, "CONNECTs per device per minute")
 	return cmd
+}
+
+// showDevice runs call and prints the device it answers with (JSON with
+// --json).
+func (o *options) showDevice(cmd *cobra.Command, call func(context.Context, *client.Client) (wire.Device, error)) error {
+	return o.call(cmd, func(ctx context.Context, c *client.Client) error {
+		d, err := call(ctx, c)
+		if err != nil {
+			return err
+		}
+		if o.json {
+			return printJSON(cmd.OutOrStdout(), d)
+		}
+		return printDevice(cmd.OutOrStdout(), d)
+	})
 }

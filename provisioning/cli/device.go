@@ -30,6 +30,7 @@ the device's certificates; device IDs are never reused.`)
 		deviceRevokeCommand(o),
 		deviceWhyCommand(o),
 		deviceGrantsCommand(o),
+		deviceProfileCommand(o),
 	)
 	return cmd
 }
@@ -43,15 +44,8 @@ func deviceRegisterCommand(o *options) *cobra.Command {
 			return err
 		}
 		req.ID, req.Metadata = args[0], m
-		return o.call(cmd, func(ctx context.Context, c *client.Client) error {
-			d, err := c.RegisterDevice(ctx, req)
-			if err != nil {
-				return err
-			}
-			if o.json {
-				return printJSON(cmd.OutOrStdout(), d)
-			}
-			return printDevice(cmd.OutOrStdout(), d)
+		return o.showDevice(cmd, func(ctx context.Context, c *client.Client) (wire.Device, error) {
+			return c.RegisterDevice(ctx, req)
 		})
 	})
 	f := cmd.Flags()

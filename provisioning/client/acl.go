@@ -27,3 +27,10 @@ func (c *Client) SetGroupLimits(ctx context.Context, name string, l wire.Limits)
 	err := c.do(ctx, http.MethodPut, wire.Expand(wire.PathGroupLimits, name), nil, l, &g, http.StatusOK)
 	return g, err
 }
+
+// SetDeviceProfile replaces a device's group and metadata.
+func (c *Client) SetDeviceProfile(ctx context.Context, id string, req wire.ProfileRequest) (wire.Device, error) {
+	var d wire.Device
+	err := c.do(ctx, http.MethodPut, wire.Expand(wire.PathDeviceProfile, id), nil, req, &d, http.StatusOK)
+	return d, err
+}

@@ -19,6 +19,9 @@ const (
 	PathDeviceCertificates = "/v1/devices/{id}/certificates"
 	// PathDeviceGrants takes an ACLRequest: the device's own grants.
 	PathDeviceGrants = "/v1/devices/{id}/grants"
+	// PathDeviceProfile takes a ProfileRequest: the device's group and
+	// metadata.
+	PathDeviceProfile = "/v1/devices/{id}/profile"
 
 	PathCertificates      = "/v1/certificates"
 	PathCertificateCount  = "/v1/certificates/count"

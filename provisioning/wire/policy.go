@@ -77,3 +77,12 @@ type ACLRequest struct {
 	Publish   []string `json:"publish"`
 	Subscribe []string `json:"subscribe"`
 }
+
+// ProfileRequest is the body of PUT PathDeviceProfile: the device's whole
+// new group ("" for none) and metadata (absent: none). The answer is the
+// Device as stored. Brokers re-judge its sessions at once: its group's
+// templates and limits, and {group} and {meta.KEY} in them.
+type ProfileRequest struct {
+	Group    string            `json:"group"`
+	Metadata map[string]string `json:"metadata"`
+}

@@ -111,6 +111,11 @@ type Limits struct {
 	PublishBurst     int     `json:"publish_burst,omitempty"`     // 0: twice the rate
 	ByteRate         float64 `json:"byte_rate,omitempty"`         // payload bytes per second
 	MaxSubscriptions int     `json:"max_subscriptions,omitempty"` // per session
+	// RateAction: "throttle" (the default) or "disconnect" for a device
+	// over its publish or byte rate.
+	RateAction        string `json:"rate_action,omitempty"`
+	MaxInflight       int    `json:"max_inflight,omitempty"`        // unacknowledged QoS 1/2 messages each way
+	ConnectsPerMinute int    `json:"connects_per_minute,omitempty"` // CONNECTs per device identity
 }
 
 // Token is an enrollment token as listed: its hash and use, never the
