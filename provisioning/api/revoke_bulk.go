@@ -1,9 +1,11 @@
 package api
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/fleetgate/fleetgate/provisioning/wire"
 	"github.com/fleetgate/fleetgate/store"
@@ -25,7 +27,14 @@ func (a *API) revokeBulk(w http.ResponseWriter, r *http.Request, by store.Actor)
 		return
 	}
 	sel := store.Selection{Group: req.Group, Devices: req.Devices, IssuerKeyID: strings.ToLower(req.IssuerKeyID)}
-	res, err := a.db.RevokeBulk(r.Context(), sel, req.Reason, by)
+	// Ten thousand devices on a busy etcd outlast the server's one-minute
+	// write timeout, which would reset the answer mid-way; and once the
+	// request is checked, the revocation runs to its end even if the
+	// operator's connection drops: a revocation cut off half-way would
+	// leave compromised devices admitted while the operator believes the
+	// command failed as a whole.
+	_ = http.NewResponseController(w).SetWriteDeadline(time.Now().Add(BulkWriteTimeout))
+	res, err := a.db.RevokeBulk(context.WithoutCancel(r.Context()), sel, req.Reason, by)
 	if err != nil {
 		a.fail(w, r, err)
 		return

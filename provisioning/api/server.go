@@ -13,7 +13,9 @@ const (
 	ReadHeaderTimeout = 10 * time.Second
 	ReadTimeout       = 30 * time.Second
 	WriteTimeout      = time.Minute
-	IdleTimeout       = 2 * time.Minute
+	// BulkWriteTimeout is the write timeout of a bulk revocation's answer.
+	BulkWriteTimeout = 15 * time.Minute
+	IdleTimeout      = 2 * time.Minute
 )
 
 // Server returns an http.Server for the API on addr with TLSConfig and the
