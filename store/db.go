@@ -181,6 +181,22 @@ func (db *DB) update(ctx context.Context, fn func(tx kv.Tx) ([]Change, error)) e
 	return nil
 }
 
+// updateUnordered is update for writes that may commit side by side: on a
+// backend whose changes reach the feed through its own watch (etcd) it
+// holds no process-wide lock, so that several transactions of this process
+// are in flight at once; elsewhere it is update.
+func (db *DB) updateUnordered(ctx context.Context, fn func(tx kv.Tx) ([]Change, error)) error {
+	if _, watched := db.kv.(kv.ChangeSource); !watched {
+		return db.update(ctx, fn)
+	}
+	err := db.kv.Update(ctx, func(tx kv.Tx) error {
+		_, err := fn(tx)
+		return err
+	})
+	db.full.observe(err)
+	return err
+}
+
 // batchLimit bounds the items of one group commit.
 func (db *DB) batchLimit() int {
 	if l, ok := db.kv.(kv.Limits); ok {

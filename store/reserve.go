@@ -87,9 +87,15 @@ func (r *reserve) release() bool {
 // (suspend, resume, revoke): when the disk
 // is full it releases part of the reserve and tries again, chunk by chunk.
 func (db *DB) updateEssential(ctx context.Context, fn func(tx kv.Tx) ([]Change, error)) error {
-	err := db.update(ctx, fn)
+	return db.essential(ctx, db.update, fn)
+}
+
+// essential runs fn through update, releasing the disk reserve chunk by
+// chunk while the registry is full.
+func (db *DB) essential(ctx context.Context, update func(context.Context, func(kv.Tx) ([]Change, error)) error, fn func(tx kv.Tx) ([]Change, error)) error {
+	err := update(ctx, fn)
 	for errors.Is(err, ErrRegistryFull) && db.reserve.release() {
-		err = db.update(ctx, fn)
+		err = update(ctx, fn)
 	}
 	if errors.Is(err, ErrRegistryFull) {
 		return fmt.Errorf("%w (the disk reserve is used up)", err)

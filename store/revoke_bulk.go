@@ -4,6 +4,9 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"sync"
+
+	"golang.org/x/sync/errgroup"
 
 	"github.com/fleetgate/fleetgate/store/kv"
 )
@@ -85,32 +88,60 @@ type bulkWrite struct {
 	parts     [][]planned
 }
 
+// bulkParallel is how many parts of a bulk revocation are in flight at
+// once where the backend allows it (etcd): a part's commit waits on round
+// trips and on the cluster's disk more than on this process, and on a busy
+// host each round trip also waits to be scheduled.
+const bulkParallel = 8
+
 // run writes every part, then the certificates of devices whose cascade
-// did not fit their part.
+// did not fit their part. The first part, which carries the audit event,
+// commits alone; the others go bulkParallel at a time where the backend
+// lets this process commit side by side (updateUnordered). Parts name
+// disjoint devices, so their order does not matter.
 func (w *bulkWrite) run(ctx context.Context) (BulkResult, error) {
-	var total BulkResult
-	cut := make(map[string]string) // device ID -> last serial looked at
-	for i, part := range w.parts {
+	var (
+		mu    sync.Mutex
+		total BulkResult
+		cut   = make(map[string]string) // device ID -> last serial looked at
+	)
+	write := func(ctx context.Context, i int, update func(context.Context, func(kv.Tx) ([]Change, error)) error) error {
 		var res BulkResult
 		var partCut map[string]string
-		err := w.db.updateEssential(ctx, func(tx kv.Tx) ([]Change, error) {
+		err := w.db.essential(ctx, update, func(tx kv.Tx) ([]Change, error) {
 			var changes []Change
 			var err error
-			res, partCut, changes, err = w.apply(tx, part)
+			res, partCut, changes, err = w.apply(tx, w.parts[i])
 			if err != nil || i > 0 {
 				return changes, err
 			}
 			return changes, w.audit(tx, res)
 		})
 		if err != nil {
-			return total, err
+			return err
 		}
+		mu.Lock()
+		defer mu.Unlock()
 		total.Revoked += res.Revoked
 		total.AlreadyRevoked += res.AlreadyRevoked
 		total.Certificates += res.Certificates
 		for id, last := range partCut {
 			cut[id] = last
 		}
+		return nil
+	}
+	if len(w.parts) > 0 {
+		if err := write(ctx, 0, w.db.update); err != nil {
+			return total, err
+		}
+	}
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(bulkParallel)
+	for i := 1; i < len(w.parts); i++ {
+		g.Go(func() error { return write(gctx, i, w.db.updateUnordered) })
+	}
+	if err := g.Wait(); err != nil {
+		return total, err
 	}
 	for id, last := range cut {
 		rest, err := w.db.finishCascade(ctx, id, w.by, w.perDevice, last, false)

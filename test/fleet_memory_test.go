@@ -84,7 +84,10 @@ func memoryLine(ps []procMem) string {
 	}
 	sort.Strings(parts[1:])
 	avail := statusKiB("/proc/meminfo", "MemAvailable:") << 10
-	return strings.Join(parts, ", ") + fmt.Sprintf("; machine available %.1f GiB", gib(avail))
+	// Files in tmpfs (etcd's and JetStream's data under TMPDIR=/dev/shm)
+	// are memory no process's resident set shows in full.
+	shmem := statusKiB("/proc/meminfo", "Shmem:") << 10
+	return strings.Join(parts, ", ") + fmt.Sprintf("; tmpfs %.1f GiB; machine available %.1f GiB", gib(shmem), gib(avail))
 }
 
 func gib(b uint64) float64 { return float64(b) / (1 << 30) }

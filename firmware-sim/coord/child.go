@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -52,13 +53,13 @@ func (c *child) lastLines() string {
 // run runs the child to its end, feeding its status lines to b. Exit
 // status 3 (a check failed) still made a report; any other failure is
 // ErrChild naming the child, with its last lines.
-func (c *child) run(ctx context.Context, bin string, env []string, b *board) error {
+func (c *child) run(ctx context.Context, bin []string, env []string, b *board) error {
 	logFile, err := os.Create(c.log)
 	if err != nil {
 		return fmt.Errorf("%w: %w", ErrChild, err)
 	}
 	defer logFile.Close()
-	cmd := exec.CommandContext(ctx, bin, c.args...)
+	cmd := exec.CommandContext(ctx, bin[0], append(slices.Clip(bin[1:]), c.args...)...)
 	if len(env) > 0 {
 		cmd.Env = append(os.Environ(), env...) // later entries win
 	}

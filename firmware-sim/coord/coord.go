@@ -31,6 +31,10 @@ type Options struct {
 	// Env is extra environment every child gets over this process's
 	// (GOMEMLIMIT=..., GOGC=...: each child's share of a memory budget).
 	Env []string
+	// Nice, when positive, is the niceness the children run at (through
+	// nice(1)): simulated devices stand for hardware outside the service,
+	// so on a machine they share with it they yield the CPU to it.
+	Nice int
 
 	// The fleet, split over the children: devices, TPM devices, rotated
 	// devices, enrollments in flight and the connect rate. SourceAddrs
@@ -109,7 +113,7 @@ func Run(ctx context.Context, o Options) (*report.Report, error) {
 		cl = newClusterRun(o)
 		go cl.watch(watchCtx, b, children)
 	}
-	err = runAll(ctx, o.Binary, o.Env, children, b)
+	err = runAll(ctx, o.command(), o.Env, children, b)
 	stopWatch()
 	if cl != nil {
 		<-cl.revoked
@@ -189,9 +193,18 @@ func (o Options) children(t fleet.Target) ([]*child, error) {
 	return out, nil
 }
 
+// command is how a child is started: the binary, under nice(1) when
+// Nice is set; the child's own arguments follow.
+func (o Options) command() []string {
+	if o.Nice > 0 {
+		return []string{"nice", "-n", strconv.Itoa(o.Nice), o.Binary}
+	}
+	return []string{o.Binary}
+}
+
 // runAll runs the children together; the first to fail stops the rest,
 // and its error is returned.
-func runAll(ctx context.Context, bin string, env []string, children []*child, b *board) error {
+func runAll(ctx context.Context, bin []string, env []string, children []*child, b *board) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	errs := make([]error, len(children))

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 
@@ -18,14 +19,17 @@ var coordinated = map[string]bool{
 	"api": true, "broker": true, "ca": true, "admin-cert": true, "admin-key": true, "server-pid": true, "ops": true,
 	"devices": true, "tpm-devices": true, "rotate": true, "max-inflight": true, "connect-rate": true,
 	"id-prefix": true, "source-addrs": true, "source-first": true, "keep-samples": true,
-	"out": true, "name": true, "progress-every": true,
+	"out": true, "name": true, "progress-every": true, "nice": true,
 }
 
 // runMulti splits the fleet over procs child processes of this program
 // and writes their merged report.
-func runMulti(cmd *cobra.Command, cfg fleet.Config, procs int, out, name string) error {
+func runMulti(cmd *cobra.Command, cfg fleet.Config, procs, nice int, out, name string) error {
 	if err := cfg.Validate(); err != nil {
 		return err
+	}
+	if nice < 0 || nice > 19 {
+		return fmt.Errorf("%w: --nice %d: want 0 to 19", fleet.ErrConfig, nice)
 	}
 	bin, err := os.Executable()
 	if err != nil {
@@ -35,7 +39,7 @@ func runMulti(cmd *cobra.Command, cfg fleet.Config, procs int, out, name string)
 		return err
 	}
 	o := coord.Options{
-		Procs: procs, Binary: bin, Args: passedFlags(cmd.Flags()),
+		Procs: procs, Nice: nice, Binary: bin, Args: passedFlags(cmd.Flags()),
 		Devices: cfg.Devices, TPMDevices: cfg.TPMDevices, Rotate: cfg.Rotate, MaxInflight: cfg.MaxInflight,
 		ConnectRate: cfg.ConnectRate, SourceAddrs: cfg.SourceAddrs, IDPrefix: cfg.IDPrefix,
 		Target: cfg.Target, Out: out, Progress: cmd.ErrOrStderr(), ProgressEvery: cfg.ProgressEvery,

@@ -20,7 +20,7 @@ import (
 func rootCommand() *cobra.Command {
 	var cfg fleet.Config
 	var out, name, logLevel string
-	var procs int
+	var procs, nice int
 	cmd := &cobra.Command{
 		Use:   "firmware-sim",
 		Short: "Run simulated devices through the device agent against a fleetgate server",
@@ -41,7 +41,7 @@ Exit status: 0 all checks held, 3 the run finished but a check failed,
 		SilenceErrors: true,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if procs > 1 {
-				return runMulti(cmd, cfg, procs, out, name)
+				return runMulti(cmd, cfg, procs, nice, out, name)
 			}
 			return runSim(cmd, cfg, out, name, logLevel)
 		},
@@ -62,6 +62,7 @@ Exit status: 0 all checks held, 3 the run finished but a check failed,
 
 	f.IntVar(&cfg.Devices, "devices", fleet.DefaultDevices, "devices in all")
 	f.IntVar(&procs, "procs", 1, "split the devices over this many simulator processes (this program, run again) and merge their reports")
+	f.IntVar(&nice, "nice", 0, "with --procs: run the simulator processes at this niceness (1-19), so that a server on the same machine keeps the CPU it needs")
 	f.IntVar(&cfg.TPMDevices, "tpm-devices", 0, "of them, devices with a TPM (one swtpm process each; Debian swtpm)")
 	f.StringVar(&cfg.IDPrefix, "id-prefix", "", "device ID prefix (default sim-<random>-: IDs are never reused)")
 	f.StringVar(&cfg.Group, "group", fleet.DefaultGroup, "token group (created, allow_tokens)")
