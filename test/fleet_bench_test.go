@@ -113,6 +113,7 @@ func BenchmarkFleet(b *testing.B) {
 	}
 	progress("etcd, nats-server, the API and %d brokers are up", c.brokers)
 
+	var dropsBefore dropHist // the brokers' drop histograms as the command starts
 	o := coord.Options{
 		Procs: c.procs, Binary: sim,
 		// The steady phase: every device publishes once per interval; the
@@ -150,6 +151,10 @@ func BenchmarkFleet(b *testing.B) {
 			Latest: 2*c.publish + 30*time.Second,
 			Run: func(ctx context.Context, ids []string) error {
 				progress("revoking the group revoke-me (%d devices marked) with one command", len(ids))
+				var err error
+				if dropsBefore, err = brokerDrops(f.brokers); err != nil {
+					return err
+				}
 				cmd := exec.CommandContext(ctx, ctl, "device", "revoke", "--group", "revoke-me", "--reason", "bench-100k",
 					"--timeout", "5m", "--server", f.api.API, "--cert", f.api.CAFile("admin.crt"),
 					"--key", f.api.CAFile("admin.key"), "--cacert", f.api.CAFile("root.crt"))
@@ -176,7 +181,15 @@ func BenchmarkFleet(b *testing.B) {
 	if werr != nil {
 		b.Fatal(werr)
 	}
-	printFleetSummary(b, c, rep)
+	var drops string // as the brokers measured them, from each part's commit
+	if dropsBefore != nil {
+		after, derr := brokerDrops(f.brokers)
+		if derr != nil {
+			b.Fatal(derr)
+		}
+		drops = after.since(dropsBefore).String()
+	}
+	printFleetSummary(b, c, rep, drops)
 	b.Logf("report: %s, %s", jsonPath, htmlPath)
 	if err != nil {
 		b.Errorf("run: %v", err)

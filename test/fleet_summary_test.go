@@ -10,7 +10,9 @@ import (
 
 // printFleetSummary logs BenchmarkFleet's table: rates, latencies,
 // memory per process and per device, the revocation and the checks.
-func printFleetSummary(b *testing.B, c fleetBench, r *report.Report) {
+// brokerDrops is how the brokers timed the revocation's drops (empty: it
+// did not run).
+func printFleetSummary(b *testing.B, c fleetBench, r *report.Report, brokerDrops string) {
 	var sb strings.Builder
 	row := func(k, f string, a ...any) { fmt.Fprintf(&sb, "| %-44s | %s |\n", k, fmt.Sprintf(f, a...)) }
 	fmt.Fprintf(&sb, "\n| %-44s | %s |\n|---|---|\n", "bench-100k", "result")
@@ -36,6 +38,9 @@ func printFleetSummary(b *testing.B, c fleetBench, r *report.Report) {
 			row("revocation: processes publishing at the command", "%d of %d", rv.ProcsPublishing, rv.Procs)
 			row("revocation: drop after return p50/p99/max", "%.0f / %.0f / %.0f ms (%d drops)", rv.AfterReturn.P50, rv.AfterReturn.P99, rv.AfterReturn.Max, rv.AfterReturn.Count)
 			row("revocation: drop after start p50/p99/max", "%.0f / %.0f / %.0f ms", rv.FromStart.P50, rv.FromStart.P99, rv.FromStart.Max)
+			if brokerDrops != "" {
+				row("revocation: at the brokers, commit to drop", "%s", brokerDrops)
+			}
 		}
 	}
 	for _, p := range r.Procs {

@@ -1,0 +1,82 @@
+package test
+
+import (
+	"fmt"
+	"io"
+	"math"
+	"net/http"
+	"regexp"
+	"sort"
+	"strconv"
+)
+
+// dropSeries is the brokers' histogram of the delay from a registry
+// change (its commit at the API) to the broker dropping the session.
+const dropSeries = "fleetgate_broker_revocation_disconnect_seconds"
+
+var dropBucket = regexp.MustCompile(`(?m)^` + dropSeries + `_bucket\{le="([^"]+)"\} (\S+)$`)
+
+// dropHist is that histogram summed over brokers: cumulative counts by
+// upper bound, +Inf last.
+type dropHist map[float64]float64
+
+// brokerDrops reads and sums every broker's drop histogram. It may run
+// off the benchmark's goroutine, so it returns its error.
+func brokerDrops(brokers []*server) (dropHist, error) {
+	h := dropHist{}
+	for _, brk := range brokers {
+		resp, err := http.Get(brk.Ops + "/metrics")
+		if err != nil {
+			return nil, err
+		}
+		body, err := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if err != nil {
+			return nil, fmt.Errorf("%s/metrics: %w", brk.Ops, err)
+		}
+		for _, m := range dropBucket.FindAllStringSubmatch(string(body), -1) {
+			le, err1 := strconv.ParseFloat(m[1], 64) // "+Inf" parses
+			n, err2 := strconv.ParseFloat(m[2], 64)
+			if err1 != nil || err2 != nil {
+				return nil, fmt.Errorf("%s/metrics: bucket %q", brk.Ops, m[0])
+			}
+			h[le] += n
+		}
+	}
+	return h, nil
+}
+
+// since is h less an earlier reading.
+func (h dropHist) since(before dropHist) dropHist {
+	d := dropHist{}
+	for le, n := range h {
+		d[le] = n - before[le]
+	}
+	return d
+}
+
+// String gives the count and the bucket bounds p50, p99 and the maximum
+// fall under: "10008 drops, p50 <= 51 ms, p99 <= 410 ms, max <= 819 ms".
+func (h dropHist) String() string {
+	les := make([]float64, 0, len(h))
+	for le := range h {
+		les = append(les, le)
+	}
+	sort.Float64s(les)
+	if len(les) == 0 || h[math.Inf(1)] == 0 {
+		return "no drops"
+	}
+	total := h[math.Inf(1)]
+	bound := func(q float64) string {
+		for _, le := range les {
+			if h[le] >= q*total {
+				if math.IsInf(le, 1) {
+					return fmt.Sprintf("> %.0f ms", les[len(les)-2]*1000)
+				}
+				return fmt.Sprintf("<= %.1f ms", le*1000)
+			}
+		}
+		return "?"
+	}
+	return fmt.Sprintf("%.0f drops, p50 %s, p99 %s, max %s", total, bound(0.5), bound(0.99), bound(1))
+}
