@@ -9,6 +9,8 @@ import (
 
 	"github.com/fleetgate/fleetgate/bus"
 	"github.com/fleetgate/fleetgate/internal/testkit/natstest"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 )
 
 func dialTest(t *testing.T, url, origin string) *bus.Conn {
@@ -105,6 +107,58 @@ func TestSessionRecord(t *testing.T) {
 	}
 	if _, err := x.SaveSession(ctx, id, rec, 0); err != nil {
 		t.Fatalf("create after delete: %v", err)
+	}
+}
+
+// TestDeleteSessionWithoutRecord: deleting a record that is not there (a
+// revoked device with a clean session, or a record another broker deleted
+// first) stores nothing in the bucket's stream.
+func TestDeleteSessionWithoutRecord(t *testing.T) {
+	ns := natstest.Start(t)
+	x := dialTest(t, ns.URL, "x")
+	ctx := context.Background()
+	if _, err := x.SaveSession(ctx, "present", bus.SessionRecord{Owner: "x"}, 0); err != nil {
+		t.Fatal(err)
+	}
+	nc, err := nats.Connect(ns.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lastSeq := func() uint64 {
+		st, err := js.Stream(ctx, "KV_"+bus.SessionBucket)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return st.CachedInfo().State.LastSeq
+	}
+	before := lastSeq()
+	for _, id := range []string{"never-had-one", "also/absent"} {
+		if err := x.DeleteSession(ctx, id); err != nil {
+			t.Fatalf("delete %s: %v", id, err)
+		}
+	}
+	if got := lastSeq(); got != before {
+		t.Fatalf("deleting absent records stored %d messages in the bucket", got-before)
+	}
+	if err := x.DeleteSession(ctx, "present"); err != nil {
+		t.Fatal(err)
+	}
+	if got := lastSeq(); got != before+1 {
+		t.Fatalf("deleting a record stored %d messages, want its purge", got-before)
+	}
+	if err := x.DeleteSession(ctx, "present"); err != nil {
+		t.Fatal(err)
+	}
+	if got := lastSeq(); got != before+1 {
+		t.Fatalf("deleting it again stored %d more", got-before-1)
+	}
+	if _, _, err := x.LoadSession(ctx, "present"); !errors.Is(err, bus.ErrNoSession) {
+		t.Fatalf("load after delete: %v, want ErrNoSession", err)
 	}
 }
 

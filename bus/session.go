@@ -109,11 +109,22 @@ func (c *Conn) SaveSession(ctx context.Context, clientID string, rec SessionReco
 }
 
 // DeleteSession removes a client's record, so nothing is replayed to it.
+// It reads before it writes: a purge is a message stored in the bucket's
+// stream even when there is no record, and every broker deletes the record
+// of each revoked device (the one that held it may be gone), so a bulk
+// revocation of 10,000 devices with clean sessions over six brokers would
+// store 60,000 purges in the stream that QoS 1 messages wait on.
 func (c *Conn) DeleteSession(ctx context.Context, clientID string) error {
 	if err := c.ready(ctx); err != nil {
 		return err
 	}
-	if err := c.sessions.Purge(ctx, EscapeLevel(clientID)); err != nil && !errors.Is(err, jetstream.ErrKeyNotFound) {
+	key := EscapeLevel(clientID)
+	if _, err := c.sessions.Get(ctx, key); errors.Is(err, jetstream.ErrKeyNotFound) {
+		return nil // no record, or already deleted
+	} else if err != nil {
+		return fmt.Errorf("delete session %s: %w", clientID, err)
+	}
+	if err := c.sessions.Purge(ctx, key); err != nil && !errors.Is(err, jetstream.ErrKeyNotFound) {
 		return fmt.Errorf("delete session %s: %w", clientID, err)
 	}
 	return nil
