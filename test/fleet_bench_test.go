@@ -23,7 +23,7 @@ import (
 // fleetBench is the shape of BenchmarkFleet, from FLEETGATE_FLEET_*.
 type fleetBench struct {
 	devices, brokers, procs, revoke int
-	nice                            int // the simulators' niceness
+	nice                            int           // the simulators' niceness
 	inflight                        int           // enrollments and connects in flight, all processes
 	publish                         time.Duration // each device publishes once per publish
 	ramp                            time.Duration // devices not connected by then count as failed
