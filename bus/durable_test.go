@@ -9,8 +9,6 @@ import (
 
 	"github.com/fleetgate/fleetgate/bus"
 	"github.com/fleetgate/fleetgate/internal/testkit/natstest"
-	"github.com/nats-io/nats.go"
-	"github.com/nats-io/nats.go/jetstream"
 )
 
 func dialTest(t *testing.T, url, origin string) *bus.Conn {
@@ -120,15 +118,7 @@ func TestDeleteSessionWithoutRecord(t *testing.T) {
 	if _, err := x.SaveSession(ctx, "present", bus.SessionRecord{Owner: "x"}, 0); err != nil {
 		t.Fatal(err)
 	}
-	nc, err := nats.Connect(ns.URL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nc.Close()
-	js, err := jetstream.New(nc)
-	if err != nil {
-		t.Fatal(err)
-	}
+	js := natstest.JetStream(t, ns.URL)
 	lastSeq := func() uint64 {
 		st, err := js.Stream(ctx, "KV_"+bus.SessionBucket)
 		if err != nil {

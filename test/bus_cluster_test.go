@@ -9,8 +9,6 @@ import (
 	"time"
 
 	paho "github.com/eclipse/paho.mqtt.golang"
-	"github.com/nats-io/nats.go"
-	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/fleetgate/fleetgate/bus"
 	"github.com/fleetgate/fleetgate/internal/testkit/natstest"
@@ -183,15 +181,7 @@ func countJob(got map[string]int, m paho.Message) int {
 // bucketReplicas returns the replicas of the retained messages' bucket.
 func bucketReplicas(t *testing.T, urls string) int {
 	t.Helper()
-	nc, err := nats.Connect(urls)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nc.Close()
-	js, err := jetstream.New(nc)
-	if err != nil {
-		t.Fatal(err)
-	}
+	js := natstest.JetStream(t, urls)
 	ctx, cancel := context.WithTimeout(context.Background(), busWait)
 	defer cancel()
 	st, err := js.Stream(ctx, "KV_"+bus.RetainedBucket)
