@@ -19,6 +19,7 @@ type Metrics struct {
 	evictions      prometheus.Counter
 	bus            *prometheus.CounterVec
 	busUp          prometheus.Gauge
+	busStore       prometheus.Histogram
 	*policyMetrics // policy_live.go, limits.go
 
 	reg prometheus.Registerer // for the gauges bound to a started broker
@@ -51,7 +52,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		dropDelay: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name:    "fleetgate_broker_revocation_disconnect_seconds",
 			Help:    "Delay from a registry change (or certificate expiry) to the session drop.",
-			Buckets: prometheus.ExponentialBuckets(0.0001, 2, 16), // 0.1 ms .. 3.3 s
+			Buckets: prometheus.ExponentialBuckets(0.0001, 2, 20), // 0.1 ms .. 52 s
 		}),
 		evictions: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "fleetgate_broker_pending_evictions_total", Help: "Unauthenticated sockets evicted because max_pending was reached.",
@@ -62,6 +63,11 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		busUp: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "fleetgate_bus_connected", Help: "1 while the broker reaches the bus (NATS), 0 while routing to other brokers is paused.",
 		}),
+		busStore: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "fleetgate_bus_store_seconds",
+			Help:    "Time a QoS 1 PUBLISH waited for the bus to store it before PUBACK; the publishing device's next packet waits as long.",
+			Buckets: prometheus.ExponentialBuckets(0.0005, 2, 16), // 0.5 ms .. 16 s
+		}),
 		reg: reg,
 	}
 	reg.MustRegister(m.connects, m.refusals, m.handshakes, m.handshakeFails, m.drops, m.dropDelay, m.evictions, m.bus)
@@ -69,9 +75,13 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	return m
 }
 
-// bindBus registers fleetgate_bus_connected, for a broker joined to the
+// bindBus registers fleetgate_bus_connected and
+// fleetgate_bus_store_seconds, for a broker joined to the
 // bus only: a broker on its own has no bus to be cut off from.
-func (m *Metrics) bindBus() { _ = m.reg.Register(m.busUp) }
+func (m *Metrics) bindBus() {
+	_ = m.reg.Register(m.busUp)
+	_ = m.reg.Register(m.busStore)
+}
 
 // bind registers the gauges that read a started broker's state.
 func (m *Metrics) bind(connected, pending func() float64) {

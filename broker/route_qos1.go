@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	mqtt "github.com/mochi-mqtt/server/v2"
 	"github.com/mochi-mqtt/server/v2/packets"
@@ -53,7 +54,9 @@ func (r *router) publishDurable(cl *mqtt.Client, pk packets.Packet) (packets.Pac
 	var seq uint64
 	err := errBusDown
 	if r.up.Load() { // refused at once while cut off, not after the store's wait
+		start := time.Now()
 		seq, err = r.durable.PublishDurable(pk.TopicName, pk.Payload)
+		r.metrics.busStore.Observe(time.Since(start).Seconds())
 	}
 	switch {
 	case err == nil:

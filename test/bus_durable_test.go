@@ -47,8 +47,15 @@ func TestBusDurable(t *testing.T) {
 		if code := sub.subscribe(t, 1, "devices/dev-q/#", 1); code != 1 {
 			t.Fatalf("SUBACK %#x, want QoS 1 granted", code)
 		}
+		const stores = "fleetgate_bus_store_seconds_count"
+		before := metric(t, a, stores)
 		if err := publishAcked(dev, 1, "devices/dev-q/t", "q1"); err != nil {
 			t.Fatal(err)
+		}
+		// The wait for the stream before PUBACK is observed where the
+		// device published.
+		if after := metric(t, a, stores); before < 0 || after < before+1 {
+			t.Errorf("%s on A: %v before the QoS 1 PUBLISH, %v after, want at least one more", stores, before, after)
 		}
 		if err := dev.send(mqttwire.Publish("devices/dev-q/t", 0, 0, []byte("q0"))); err != nil {
 			t.Fatal(err)
