@@ -240,7 +240,8 @@ func (r *router) deliver(share *string, d bus.Delivery) {
 // OnSelectSubscribers keeps shared subscriptions to the bus: a local
 // publish or a plain bus delivery reaches no share member here (the queue
 // group picks one cluster-wide), and a delivery for a share reaches one
-// member of that share and no one else.
+// member of that share and no one else. The held sessions selected may
+// move their cursors (route_cursor.go).
 func (r *router) OnSelectSubscribers(subs *mqtt.Subscribers, pk packets.Packet) *mqtt.Subscribers {
 	share := ""
 	if pk.Origin == busInlineID {
@@ -251,13 +252,14 @@ func (r *router) OnSelectSubscribers(subs *mqtt.Subscribers, pk packets.Packet) 
 	members := subs.Shared[share]
 	subs.Shared = map[string]map[string]packets.Subscription{}
 	subs.SharedSelected = map[string]packets.Subscription{}
-	if share == "" {
-		return subs
+	if share != "" {
+		subs.Subscriptions = map[string]packets.Subscription{}
+		for id, sub := range members { // map order: any member
+			subs.SharedSelected[id] = sub
+			break
+		}
 	}
-	subs.Subscriptions = map[string]packets.Subscription{}
-	for id, sub := range members { // map order: any member
-		subs.SharedSelected[id] = sub
-		break
-	}
+	r.delivered(subs.Subscriptions)
+	r.delivered(subs.SharedSelected)
 	return subs
 }

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	mqtt "github.com/mochi-mqtt/server/v2"
+	"github.com/mochi-mqtt/server/v2/packets"
 
 	"github.com/fleetgate/fleetgate/bus"
 )
@@ -21,6 +22,15 @@ const checkpointEvery = time.Second
 // broker in about, not exactly, stream order; the one-checkpoint lag lets
 // a message stored earlier but delivered a little later arrive before the
 // cursor passes it. A cursor that lags only costs duplicates after a move.
+//
+// Only a session something was delivered to moves its cursor: one that
+// received nothing has nothing to receive twice after a move, so its
+// record is not written again (with thousands of idle sessions per
+// broker, every session's record rewritten every second was most of the
+// bus's load). A delivery lets the cursor move at the next two
+// checkpoints (freshTicks): the first moves it up to the sequence before
+// the delivery, the second past it.
+const freshTicks = 2
 
 // runCheckpoints writes held records until ctx ends.
 func (r *router) runCheckpoints(ctx context.Context) {
@@ -77,8 +87,11 @@ func (r *router) save(ctx context.Context, h *held, tick bool, last uint64) (mov
 		return false
 	}
 	if tick && !h.catchingUp {
-		if h.cl.State.Inflight.Len() == 0 && h.candidate > h.rec.Cursor {
-			h.rec.Cursor, h.dirty = h.candidate, true
+		if h.fresh > 0 && h.cl.State.Inflight.Len() == 0 {
+			if h.candidate > h.rec.Cursor {
+				h.rec.Cursor, h.dirty = h.candidate, true
+			}
+			h.fresh--
 		}
 		h.candidate = last
 	}
@@ -100,6 +113,24 @@ func (r *router) save(ctx context.Context, h *held, tick bool, last uint64) (mov
 		r.log.Warn("session record not written; retrying", "client_id", h.cl.ID, "error", err)
 	}
 	return false
+}
+
+// delivered marks the held sessions among ids (client IDs a message is
+// about to be delivered to): their cursors may move at the next
+// checkpoints.
+func (r *router) delivered(ids map[string]packets.Subscription) {
+	if r.store == nil || len(ids) == 0 {
+		return
+	}
+	r.heldMu.Lock()
+	defer r.heldMu.Unlock()
+	for id := range ids {
+		if h := r.held[id]; h != nil {
+			h.mu.Lock()
+			h.fresh = freshTicks
+			h.mu.Unlock()
+		}
+	}
 }
 
 // subsOf lists cl's subscriptions for its record.

@@ -46,13 +46,16 @@ func TestCursorCheckpoints(t *testing.T) {
 		return rec.Cursor
 	}
 
+	toDev := map[string]packets.Subscription{"dev-1": {Filter: "devices/dev-1/#"}}
 	r.raiseSeq(5)
+	r.delivered(toDev)
 	r.checkpoint(ctx, true)
 	if c := cursor(); c != 0 {
 		t.Fatalf("first checkpoint: cursor %d, want 0 (one checkpoint behind)", c)
 	}
 	cl.State.Inflight.Set(packets.Packet{FixedHeader: packets.FixedHeader{Type: packets.Publish, Qos: 1}, PacketID: 1})
 	r.raiseSeq(9)
+	r.delivered(toDev)
 	r.checkpoint(ctx, true)
 	if c := cursor(); c != 0 {
 		t.Fatalf("with a message in flight: cursor %d, want 0", c)
@@ -61,6 +64,29 @@ func TestCursorCheckpoints(t *testing.T) {
 	r.checkpoint(ctx, true)
 	if c := cursor(); c != 9 {
 		t.Fatalf("nothing in flight: cursor %d, want 9 (delivered up to at the previous checkpoint)", c)
+	}
+
+	// Messages delivered to other sessions here raise the broker's
+	// sequence; a session that received none keeps its record as it is.
+	_, revIdle, err := conn.LoadSession(ctx, "dev-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for seq := uint64(12); seq <= 20; seq += 4 {
+		r.raiseSeq(seq)
+		r.delivered(map[string]packets.Subscription{"dev-2": {}})
+		r.checkpoint(ctx, true)
+	}
+	if _, rev, err := conn.LoadSession(ctx, "dev-1"); err != nil || rev != revIdle || cursor() != 9 {
+		t.Fatalf("idle session: record revision %d (was %d), cursor %d, %v; want it not written again", rev, revIdle, cursor(), err)
+	}
+	// A delivery moves it again, two checkpoints on: past the message.
+	r.raiseSeq(23)
+	r.delivered(toDev)
+	r.checkpoint(ctx, true)
+	r.checkpoint(ctx, true)
+	if c := cursor(); c != 23 {
+		t.Fatalf("after a delivery to the idle session: cursor %d, want 23", c)
 	}
 
 	// Another broker claims the record; this one's next write fails and

@@ -60,9 +60,13 @@ func (r *router) catchUp() {
 	}
 	total := 0
 	for _, j := range jobs {
-		total += r.catchUpOne(j.cl, j.cursor)
+		n := r.catchUpOne(j.cl, j.cursor)
+		total += n
 		j.h.mu.Lock()
 		j.h.catchingUp = false
+		if n > 0 {
+			j.h.fresh = freshTicks
+		}
 		j.h.mu.Unlock()
 	}
 	r.metrics.bus.WithLabelValues("in", "replayed").Add(float64(total))

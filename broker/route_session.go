@@ -57,6 +57,7 @@ type held struct {
 	rec          bus.SessionRecord
 	rev          uint64 // record revision; 0: not written yet
 	candidate    uint64 // lastSeq at the previous checkpoint (route_cursor.go)
+	fresh        int    // checkpoints in which the cursor may still move (route_cursor.go)
 	dirty        bool
 	pending      bool // the record is being read or reset: write nothing yet
 	gone         bool // moved, revoked or ended: write nothing more
