@@ -205,7 +205,7 @@ func BenchmarkFleet(b *testing.B) {
 		}
 		drops = after.since(dropsBefore).String()
 	}
-	printFleetSummary(b, c, rep, drops)
+	printFleetSummary(b, c, rep, drops, streamWrites(natstest.JetStream(b, ns.URL)))
 	b.Logf("report: %s, %s", jsonPath, htmlPath)
 	if err != nil {
 		b.Errorf("run: %v", err)

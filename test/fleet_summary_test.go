@@ -11,8 +11,8 @@ import (
 // printFleetSummary logs BenchmarkFleet's table: rates, latencies,
 // memory per process and per device, the revocation and the checks.
 // brokerDrops is how the brokers timed the revocation's drops (empty: it
-// did not run).
-func printFleetSummary(b *testing.B, c fleetBench, r *report.Report, brokerDrops string) {
+// did not run); streams is what the bus wrote to each JetStream stream.
+func printFleetSummary(b *testing.B, c fleetBench, r *report.Report, brokerDrops, streams string) {
 	var sb strings.Builder
 	row := func(k, f string, a ...any) { fmt.Fprintf(&sb, "| %-44s | %s |\n", k, fmt.Sprintf(f, a...)) }
 	fmt.Fprintf(&sb, "\n| %-44s | %s |\n|---|---|\n", "bench-100k", "result")
@@ -43,6 +43,7 @@ func printFleetSummary(b *testing.B, c fleetBench, r *report.Report, brokerDrops
 			}
 		}
 	}
+	row("bus streams (messages written, held)", "%s", streams)
 	for _, p := range r.Procs {
 		row(fmt.Sprintf("simulator %d RSS (%d devices)", p.Index, p.Devices), "%.0f MiB (max %.0f), %.1f KiB per device",
 			float64(p.RSSConnected)/(1<<20), float64(p.MaxRSS)/(1<<20), p.PerDevice/1024)
