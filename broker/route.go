@@ -105,7 +105,7 @@ func (r *router) ID() string { return "fleetgate-bus" }
 func (r *router) Provides(b byte) bool {
 	return bytes.Contains([]byte{mqtt.OnPublish, mqtt.OnSubscribed, mqtt.OnUnsubscribed, mqtt.OnSelectSubscribers,
 		mqtt.OnRetainMessage, mqtt.OnWillSent, mqtt.OnSessionEstablish, mqtt.OnDisconnect,
-		mqtt.OnClientExpired}, []byte{b})
+		mqtt.OnClientExpired, mqtt.OnQosPublish}, []byte{b})
 }
 
 // OnPublish forwards a PUBLISH the ACL accepted (mochi runs it after the
@@ -240,8 +240,7 @@ func (r *router) deliver(share *string, d bus.Delivery) {
 // OnSelectSubscribers keeps shared subscriptions to the bus: a local
 // publish or a plain bus delivery reaches no share member here (the queue
 // group picks one cluster-wide), and a delivery for a share reaches one
-// member of that share and no one else. The held sessions selected may
-// move their cursors (route_cursor.go).
+// member of that share and no one else.
 func (r *router) OnSelectSubscribers(subs *mqtt.Subscribers, pk packets.Packet) *mqtt.Subscribers {
 	share := ""
 	if pk.Origin == busInlineID {
@@ -259,7 +258,5 @@ func (r *router) OnSelectSubscribers(subs *mqtt.Subscribers, pk packets.Packet) 
 			break
 		}
 	}
-	r.delivered(subs.Subscriptions)
-	r.delivered(subs.SharedSelected)
 	return subs
 }

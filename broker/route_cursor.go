@@ -23,14 +23,23 @@ const checkpointEvery = time.Second
 // a message stored earlier but delivered a little later arrive before the
 // cursor passes it. A cursor that lags only costs duplicates after a move.
 //
-// Only a session something was delivered to moves its cursor: one that
-// received nothing has nothing to receive twice after a move, so its
-// record is not written again (with thousands of idle sessions per
+// Only a session something was delivered to at QoS 1 moves its cursor:
+// one that received nothing has nothing to receive twice after a move, so
+// its record is not written again (with thousands of idle sessions per
 // broker, every session's record rewritten every second was most of the
-// bus's load). A delivery lets the cursor move at the next two
-// checkpoints (freshTicks): the first moves it up to the sequence before
-// the delivery, the second past it.
-const freshTicks = 2
+// bus's load). The checkpoint after a delivery takes the sequence the
+// cursor moves to, the next one moves it: one write per delivery, at most
+// one a checkpoint while messages keep coming. A held record is also
+// written again before half of the bus's retention has passed, so that
+// the record of a device connected but idle that long does not expire.
+
+// retentionReporter is the optional SessionStore capability that tells
+// how long the bus keeps a record nobody writes. *bus.Conn implements it.
+type retentionReporter interface {
+	Retention() time.Duration
+}
+
+var _ retentionReporter = (*bus.Conn)(nil)
 
 // runCheckpoints writes held records until ctx ends.
 func (r *router) runCheckpoints(ctx context.Context) {
@@ -87,13 +96,19 @@ func (r *router) save(ctx context.Context, h *held, tick bool, last uint64) (mov
 		return false
 	}
 	if tick && !h.catchingUp {
-		if h.fresh > 0 && h.cl.State.Inflight.Len() == 0 {
+		if h.moveDue && h.cl.State.Inflight.Len() == 0 {
 			if h.candidate > h.rec.Cursor {
 				h.rec.Cursor, h.dirty = h.candidate, true
 			}
-			h.fresh--
+			h.moveDue = false
+		}
+		if h.fresh {
+			h.moveDue, h.fresh = true, false
 		}
 		h.candidate = last
+	}
+	if r.recordTTL > 0 && !h.written.IsZero() && time.Since(h.written) > r.recordTTL/2 {
+		h.dirty = true
 	}
 	if !h.dirty {
 		return false
@@ -104,7 +119,7 @@ func (r *router) save(ctx context.Context, h *held, tick bool, last uint64) (mov
 	rev, err := r.store.SaveSession(wctx, h.cl.ID, h.rec, h.rev)
 	switch {
 	case err == nil:
-		h.rev, h.dirty = rev, false
+		h.rev, h.dirty, h.written = rev, false, time.Now()
 	case errors.Is(err, bus.ErrSessionMoved):
 		r.log.Info("session moved to another broker; its record is no longer written here", "client_id", h.cl.ID)
 		h.gone = true
@@ -115,21 +130,16 @@ func (r *router) save(ctx context.Context, h *held, tick bool, last uint64) (mov
 	return false
 }
 
-// delivered marks the held sessions among ids (client IDs a message is
-// about to be delivered to): their cursors may move at the next
-// checkpoints.
-func (r *router) delivered(ids map[string]packets.Subscription) {
-	if r.store == nil || len(ids) == 0 {
+// OnQosPublish marks a held session a QoS 1 or 2 message was sent to for
+// the first time (resends add nothing): its cursor may move.
+func (r *router) OnQosPublish(cl *mqtt.Client, pk packets.Packet, _ int64, resends int) {
+	if pk.FixedHeader.Type != packets.Publish || resends > 0 {
 		return
 	}
-	r.heldMu.Lock()
-	defer r.heldMu.Unlock()
-	for id := range ids {
-		if h := r.held[id]; h != nil {
-			h.mu.Lock()
-			h.fresh = freshTicks
-			h.mu.Unlock()
-		}
+	if h := r.heldOf(cl); h != nil {
+		h.mu.Lock()
+		h.fresh = true
+		h.mu.Unlock()
 	}
 }
 

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"log/slog"
 	"testing"
+	"time"
 
 	mqtt "github.com/mochi-mqtt/server/v2"
 	"github.com/mochi-mqtt/server/v2/packets"
@@ -46,16 +47,17 @@ func TestCursorCheckpoints(t *testing.T) {
 		return rec.Cursor
 	}
 
-	toDev := map[string]packets.Subscription{"dev-1": {Filter: "devices/dev-1/#"}}
-	r.raiseSeq(5)
-	r.delivered(toDev)
+	deliver := func(seq uint64) { // a QoS 1 message with stream sequence seq sent to dev-1
+		r.raiseSeq(seq)
+		r.OnQosPublish(cl, packets.Packet{FixedHeader: packets.FixedHeader{Type: packets.Publish, Qos: 1}, PacketID: 1}, 0, 0)
+	}
+	deliver(5)
 	r.checkpoint(ctx, true)
 	if c := cursor(); c != 0 {
 		t.Fatalf("first checkpoint: cursor %d, want 0 (one checkpoint behind)", c)
 	}
 	cl.State.Inflight.Set(packets.Packet{FixedHeader: packets.FixedHeader{Type: packets.Publish, Qos: 1}, PacketID: 1})
-	r.raiseSeq(9)
-	r.delivered(toDev)
+	deliver(9)
 	r.checkpoint(ctx, true)
 	if c := cursor(); c != 0 {
 		t.Fatalf("with a message in flight: cursor %d, want 0", c)
@@ -74,19 +76,31 @@ func TestCursorCheckpoints(t *testing.T) {
 	}
 	for seq := uint64(12); seq <= 20; seq += 4 {
 		r.raiseSeq(seq)
-		r.delivered(map[string]packets.Subscription{"dev-2": {}})
 		r.checkpoint(ctx, true)
 	}
 	if _, rev, err := conn.LoadSession(ctx, "dev-1"); err != nil || rev != revIdle || cursor() != 9 {
 		t.Fatalf("idle session: record revision %d (was %d), cursor %d, %v; want it not written again", rev, revIdle, cursor(), err)
 	}
-	// A delivery moves it again, two checkpoints on: past the message.
-	r.raiseSeq(23)
-	r.delivered(toDev)
+	// One delivery: one write, two checkpoints on, past the message.
+	deliver(23)
 	r.checkpoint(ctx, true)
+	if _, rev, err := conn.LoadSession(ctx, "dev-1"); err != nil || rev != revIdle {
+		t.Fatalf("checkpoint right after a delivery: revision %d (was %d), %v; want no write yet", rev, revIdle, err)
+	}
 	r.checkpoint(ctx, true)
-	if c := cursor(); c != 23 {
-		t.Fatalf("after a delivery to the idle session: cursor %d, want 23", c)
+	_, revMoved, err := conn.LoadSession(ctx, "dev-1")
+	if c := cursor(); err != nil || c != 23 || revMoved != revIdle+1 {
+		t.Fatalf("second checkpoint after a delivery: cursor %d, revision %d (was %d), %v; want 23 in one write", c, revMoved, revIdle, err)
+	}
+	// Idle for half the bus's retention: written again, so the record
+	// does not expire under a device that is still connected.
+	r.recordTTL = time.Hour
+	h.mu.Lock()
+	h.written = time.Now().Add(-31 * time.Minute)
+	h.mu.Unlock()
+	r.checkpoint(ctx, true)
+	if _, rev, err := conn.LoadSession(ctx, "dev-1"); err != nil || rev == revMoved {
+		t.Fatalf("after half the retention: revision %d (was %d), %v; want the record written again", rev, revMoved, err)
 	}
 
 	// Another broker claims the record; this one's next write fails and

@@ -65,7 +65,7 @@ func (r *router) catchUp() {
 		j.h.mu.Lock()
 		j.h.catchingUp = false
 		if n > 0 {
-			j.h.fresh = freshTicks
+			j.h.fresh = true
 		}
 		j.h.mu.Unlock()
 	}

@@ -69,7 +69,7 @@ func (r *router) restore(cl *mqtt.Client, h *held) {
 	r.log.Info("persistent session restored from the bus", "client_id", cl.ID, "subscriptions", len(old.State.Subscriptions.GetAll()),
 		"cursor", rec.Cursor, "queued", n)
 	h.rec, h.rev, h.candidate, h.pending, h.dirty = rec, rev, last, false, true
-	h.fresh = freshTicks // the cursor moves past what was replayed once it is acknowledged
+	h.fresh = true // the cursor moves past what was replayed once it is acknowledged
 }
 
 // claim reads a record and writes it back as this broker's, retrying when

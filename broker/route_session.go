@@ -44,6 +44,9 @@ type durableState struct {
 	owner   string
 	acl     func(cl *mqtt.Client, topic string, write bool) bool
 	lastSeq atomic.Uint64 // highest stream sequence delivered or published here
+	// recordTTL is how long the bus keeps a record nobody writes; a held
+	// record is written again before half of it has passed.
+	recordTTL time.Duration
 	heldMu  sync.Mutex
 	held    map[string]*held // by client ID
 	flush   chan struct{}
@@ -57,7 +60,9 @@ type held struct {
 	rec          bus.SessionRecord
 	rev          uint64 // record revision; 0: not written yet
 	candidate    uint64 // lastSeq at the previous checkpoint (route_cursor.go)
-	fresh        int    // checkpoints in which the cursor may still move (route_cursor.go)
+	fresh        bool      // something was delivered since the last checkpoint (route_cursor.go)
+	moveDue      bool      // the cursor moves at the next checkpoint with nothing in flight
+	written      time.Time // the record's last write here
 	dirty        bool
 	pending      bool // the record is being read or reset: write nothing yet
 	gone         bool // moved, revoked or ended: write nothing more
@@ -74,6 +79,9 @@ func (r *router) enableDurable(owner string, acl func(*mqtt.Client, string, bool
 		return false
 	}
 	r.durable, r.store, r.owner, r.acl = d, s, owner, acl
+	if rr, ok := r.bus.(retentionReporter); ok {
+		r.recordTTL = rr.Retention()
+	}
 	r.held, r.flush, r.slots = map[string]*held{}, make(chan struct{}, 1), make(chan struct{}, maxBackground)
 	return true
 }

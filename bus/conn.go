@@ -262,3 +262,7 @@ func (c *Conn) Close() {
 	c.nc.Close()
 	c.closeOnce.Do(func() { close(c.dispatch.done) })
 }
+
+// Retention is how long the stream keeps a durable message and the bucket
+// a session record that is not written again.
+func (c *Conn) Retention() time.Duration { return c.retention }

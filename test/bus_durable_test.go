@@ -84,6 +84,13 @@ func TestBusDurable(t *testing.T) {
 			t.Fatal(err)
 		}
 		collect(t, moved, "devices/dev-m/", "cmd-4")
+		// Acknowledged, cmd-4 moves the record's cursor past it (a later
+		// move does not send it again).
+		var seq uint64
+		if _, err := probe.Replay(context.Background(), []string{"devices/dev-m/cmd"}, 0, 16, func(d bus.Delivery) { seq = max(seq, d.Seq) }); err != nil || seq == 0 {
+			t.Fatalf("stream sequence of cmd-4: %d, %v", seq, err)
+		}
+		awaitCursor(t, probe, "dev-m", seq)
 	})
 
 	t.Run("MQTT 5 session expiry: mosquitto_sub's session moves", func(t *testing.T) {
@@ -331,6 +338,23 @@ func publishAcked(c *mqttConn, id uint16, topic, payload string) error {
 		return p.Type == mqttwire.PUBACK && mqttwire.PacketID(p) == id
 	})
 	return err
+}
+
+// awaitCursor waits until id's session record has its cursor at seq or
+// later.
+func awaitCursor(t *testing.T, probe *bus.Conn, id string, seq uint64) {
+	t.Helper()
+	deadline := time.Now().Add(attackWait)
+	for {
+		rec, _, err := probe.LoadSession(context.Background(), id)
+		if err == nil && rec.Cursor >= seq {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("session record of %s: cursor never reached %d: %+v, %v", id, seq, rec, err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 }
 
 // awaitRecord waits until a client's session record on the bus holds
