@@ -47,10 +47,10 @@ type durableState struct {
 	// recordTTL is how long the bus keeps a record nobody writes; a held
 	// record is written again before half of it has passed.
 	recordTTL time.Duration
-	heldMu  sync.Mutex
-	held    map[string]*held // by client ID
-	flush   chan struct{}
-	slots   chan struct{} // maxBackground
+	heldMu    sync.Mutex
+	held      map[string]*held // by client ID
+	flush     chan struct{}
+	slots     chan struct{} // maxBackground
 }
 
 // held is one persistent session whose record this broker keeps.
@@ -58,8 +58,8 @@ type held struct {
 	mu           sync.Mutex
 	cl           *mqtt.Client
 	rec          bus.SessionRecord
-	rev          uint64 // record revision; 0: not written yet
-	candidate    uint64 // lastSeq at the previous checkpoint (route_cursor.go)
+	rev          uint64    // record revision; 0: not written yet
+	candidate    uint64    // lastSeq at the previous checkpoint (route_cursor.go)
 	fresh        bool      // something was delivered since the last checkpoint (route_cursor.go)
 	moveDue      bool      // the cursor moves at the next checkpoint with nothing in flight
 	written      time.Time // the record's last write here
