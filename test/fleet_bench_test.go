@@ -27,6 +27,7 @@ type fleetBench struct {
 	inflight                        int           // enrollments and connects in flight, all processes
 	publish                         time.Duration // each device publishes once per publish
 	ramp                            time.Duration // devices not connected by then count as failed
+	retention                       time.Duration // the brokers' --bus-retention
 	out                             string
 }
 
@@ -65,6 +66,13 @@ func fleetBenchConfig(b *testing.B) fleetBench {
 		var err error
 		if c.nice, err = strconv.Atoi(v); err != nil || c.nice < 0 || c.nice > 19 {
 			b.Fatalf("FLEETGATE_FLEET_NICE=%q: want 0 to 19", v)
+		}
+	}
+	c.retention = 2 * time.Hour
+	if v := os.Getenv("FLEETGATE_FLEET_RETENTION"); v != "" {
+		var err error
+		if c.retention, err = time.ParseDuration(v); err != nil || c.retention < time.Minute {
+			b.Fatalf("FLEETGATE_FLEET_RETENTION=%q: want a duration of 1m or more", v)
 		}
 	}
 	c.out = os.Getenv("FLEETGATE_FLEET_OUT")
@@ -106,16 +114,26 @@ func BenchmarkFleet(b *testing.B) {
 	// One etcd member: the registry's writes (100,000 enrollments) cost a
 	// third of what three members cost on these two cores.
 	ec := etcdtest.Start(b, 1)
-	ns := natstest.Start(b)
+	// JetStream's files on disk, not in TMPDIR (/dev/shm): it syncs them
+	// every 2 minutes, not per message, so the disk costs it nothing, and
+	// the page cache, unlike tmpfs, gives the memory back when the
+	// processes need it.
+	nsDir, err := os.MkdirTemp("/var/tmp", "fleet-nats-")
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { os.RemoveAll(nsDir) })
+	ns := natstest.StartIn(b, nsDir)
 	f := &fleet{etcd: ec, registry: "etcd://" + strings.Join(ec.Endpoints(), ",") + "/fleet-bench"}
 	quiet := []string{"--log-level", "warn"}
 	f.api = startServer(b, b.TempDir(), append([]string{"--registry", f.registry, "--role", "api"}, quiet...)...)
 	var brokers []coord.Broker
 	for range c.brokers {
 		// QoS 1 messages wait on the bus for devices that are away for
-		// --bus-retention; every device here is connected or failing
-		// over, and a day's worth would sit in tmpfs (memory).
-		s := f.startBroker(b, f.api.DataDir, append([]string{"--bus", ns.URL, "--bus-retention", "10m",
+		// --bus-retention: long enough that nothing expires during the
+		// run (runs 7 and 8 began to lose sessions about 10 minutes after
+		// the first messages, as the stream began to expire them, README).
+		s := f.startBroker(b, f.api.DataDir, append([]string{"--bus", ns.URL, "--bus-retention", c.retention.String(),
 			"--memory-limit", limit(mem.broker)}, quiet...)...)
 		f.brokers = append(f.brokers, s)
 		brokers = append(brokers, coord.Broker{Addr: s.MQTT, PID: s.PID})

@@ -24,7 +24,14 @@ const RequireEnv = "FLEETGATE_REQUIRE_NATS"
 // is shown when the test failed.
 func Start(t testing.TB) *Server {
 	t.Helper()
-	s := newServer(t, lookup(t), "fg-0", t.TempDir(), nil)
+	return StartIn(t, t.TempDir())
+}
+
+// StartIn is Start with JetStream's files in dir, which the caller
+// removes.
+func StartIn(t testing.TB, dir string) *Server {
+	t.Helper()
+	s := newServer(t, lookup(t), "fg-0", dir, nil)
 	s.start(t)
 	s.waitHealthy(t)
 	return s
