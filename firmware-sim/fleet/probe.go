@@ -9,23 +9,35 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"sync"
 	"time"
 
 	"github.com/fleetgate/fleetgate/firmware-sim/mqttwire"
 	"github.com/fleetgate/fleetgate/firmware-sim/report"
 )
 
-// maxProbes bounds the direct connects at the end of a run.
-const maxProbes = 100
+// maxProbes bounds the direct connects at the end of a run;
+// probeConcurrency of them run at once, each for at most probeTimeout, so
+// that brokers slow to answer cannot hold the end of the run for long.
+const (
+	maxProbes        = 100
+	probeConcurrency = 16
+	probeTimeout     = 15 * time.Second
+)
 
 // probeRevoked connects as some revoked devices, with the key and
 // certificate each held when it was revoked, from outside the agent: the
 // broker must refuse every one (at the handshake or with a CONNACK
 // refusal). An agent giving up is not proof on its own.
 func (s *sim) probeRevoked(ctx context.Context, rv *report.Revocation) {
+	var (
+		wg  sync.WaitGroup
+		mu  sync.Mutex
+		sem = make(chan struct{}, probeConcurrency)
+	)
 	for _, d := range s.devices {
 		if rv.Probes >= maxProbes {
-			return
+			break
 		}
 		if d.revokedAt.Load() == 0 || d.tpm != nil { // a TPM key never leaves its TPM
 			continue
@@ -37,24 +49,43 @@ func (s *sim) probeRevoked(ctx context.Context, rv *report.Revocation) {
 			continue
 		}
 		rv.Probes++
-		cfg := &tls.Config{RootCAs: s.roots, Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
-		if h, _, err := net.SplitHostPort(s.broker); err == nil {
-			cfg.ServerName = h
-		}
-		pctx, cancel := context.WithTimeout(ctx, 15*time.Second)
-		c, err := mqttwire.Dial(pctx, &net.Dialer{}, s.broker, cfg, d.id, 0)
-		cancel()
-		switch {
-		case err == nil:
-			_ = c.Close()
-			s.m.errs.Inc("probe: a revoked device was let in")
-		case errors.Is(err, mqttwire.ErrRefused), errClass(err) == "tls alert: bad certificate",
-			errClass(err) == "closed by peer (EOF)", errClass(err) == "connection reset":
-			rv.ProbesRefused++
-		default:
-			s.m.errs.Inc("probe: " + errClass(err))
-		}
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			refused := s.probe(ctx, d.id, cert)
+			mu.Lock()
+			defer mu.Unlock()
+			if refused {
+				rv.ProbesRefused++
+			}
+		}()
 	}
+	wg.Wait()
+}
+
+// probe connects once as device id with cert and reports whether the
+// broker refused it; anything else is counted as an error.
+func (s *sim) probe(ctx context.Context, id string, cert tls.Certificate) bool {
+	cfg := &tls.Config{RootCAs: s.roots, Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+	if h, _, err := net.SplitHostPort(s.broker); err == nil {
+		cfg.ServerName = h
+	}
+	pctx, cancel := context.WithTimeout(ctx, probeTimeout)
+	c, err := mqttwire.Dial(pctx, &net.Dialer{}, s.broker, cfg, id, 0)
+	cancel()
+	switch {
+	case err == nil:
+		_ = c.Close()
+		s.m.errs.Inc("probe: a revoked device was let in")
+	case errors.Is(err, mqttwire.ErrRefused), errClass(err) == "tls alert: bad certificate",
+		errClass(err) == "closed by peer (EOF)", errClass(err) == "connection reset":
+		return true
+	default:
+		s.m.errs.Inc("probe: " + errClass(err))
+	}
+	return false
 }
 
 // stateCertificate rebuilds a device's TLS certificate from its agent
