@@ -47,20 +47,8 @@ func fleetBenchConfig(b *testing.B) fleetBench {
 	// Enrollment is bound by the API's CPU (TLS handshake, CSR checks,
 	// signing), not by the registry: more in flight only queue longer.
 	c.inflight = env("FLEETGATE_FLEET_INFLIGHT", 64)
-	c.publish = defaultPublish(c.devices)
-	if v := os.Getenv("FLEETGATE_FLEET_PUBLISH"); v != "" {
-		var err error
-		if c.publish, err = time.ParseDuration(v); err != nil || c.publish < time.Second {
-			b.Fatalf("FLEETGATE_FLEET_PUBLISH=%q: want a duration of 1s or more", v)
-		}
-	}
-	c.ramp = 30 * time.Minute
-	if v := os.Getenv("FLEETGATE_FLEET_RAMP"); v != "" {
-		var err error
-		if c.ramp, err = time.ParseDuration(v); err != nil || c.ramp < time.Minute {
-			b.Fatalf("FLEETGATE_FLEET_RAMP=%q: want a duration of 1m or more", v)
-		}
-	}
+	c.publish = envDuration(b, "FLEETGATE_FLEET_PUBLISH", defaultPublish(c.devices), time.Second)
+	c.ramp = envDuration(b, "FLEETGATE_FLEET_RAMP", 30*time.Minute, time.Minute)
 	c.nice = 10
 	if v := os.Getenv("FLEETGATE_FLEET_NICE"); v != "" {
 		var err error
@@ -68,13 +56,7 @@ func fleetBenchConfig(b *testing.B) fleetBench {
 			b.Fatalf("FLEETGATE_FLEET_NICE=%q: want 0 to 19", v)
 		}
 	}
-	c.retention = 2 * time.Hour
-	if v := os.Getenv("FLEETGATE_FLEET_RETENTION"); v != "" {
-		var err error
-		if c.retention, err = time.ParseDuration(v); err != nil || c.retention < time.Minute {
-			b.Fatalf("FLEETGATE_FLEET_RETENTION=%q: want a duration of 1m or more", v)
-		}
-	}
+	c.retention = envDuration(b, "FLEETGATE_FLEET_RETENTION", 2*time.Hour, time.Minute)
 	c.out = os.Getenv("FLEETGATE_FLEET_OUT")
 	if c.out == "" {
 		c.out = filepath.Join("..", "bench-100k-report")
@@ -84,6 +66,20 @@ func fleetBenchConfig(b *testing.B) fleetBench {
 			c.devices, c.brokers, per, sessionsPerProcess)
 	}
 	return c
+}
+
+// envDuration reads a duration of at least least from the environment
+// variable name, def when it is unset.
+func envDuration(b testing.TB, name string, def, least time.Duration) time.Duration {
+	v := os.Getenv(name)
+	if v == "" {
+		return def
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil || d < least {
+		b.Fatalf("%s=%q: want a duration of %s or more", name, v, least)
+	}
+	return d
 }
 
 // BenchmarkFleet runs the whole fleet on this machine: FLEETGATE_FLEET_DEVICES
