@@ -164,7 +164,7 @@ func (b *Broker) Start(ctx context.Context) error {
 			return fmt.Errorf("add bus hook: %w", err)
 		}
 		rt.start(wctx) // retained messages are in before anyone subscribes
-		if rt.enableDurable(h.owner, h.OnACLCheck) {
+		if rt.enableDurable(wctx, h.owner, h.OnACLCheck) {
 			go rt.runCheckpoints(wctx)
 			rt.watchGaps()
 			b.router = rt

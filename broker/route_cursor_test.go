@@ -27,7 +27,7 @@ func TestCursorCheckpoints(t *testing.T) {
 	server := mqtt.New(nil)
 	allow := func(*mqtt.Client, string, bool) bool { return true }
 	r := newRouter(server, conn, allow, nil, slog.New(slog.DiscardHandler), NewMetrics(nil))
-	if !r.enableDurable("here", allow) {
+	if !r.enableDurable(context.Background(), "here", allow) {
 		t.Fatal("a bus.Conn offers durable delivery")
 	}
 	cl := server.NewClient(nil, "local", "dev-1", false)

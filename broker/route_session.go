@@ -51,6 +51,7 @@ type durableState struct {
 	held      map[string]*held // by client ID
 	flush     chan struct{}
 	slots     chan struct{} // maxBackground
+	stores    *storeQueues  // QoS 1 messages whose store is slow (route_store.go)
 }
 
 // held is one persistent session whose record this broker keeps.
@@ -72,7 +73,7 @@ type held struct {
 
 // enableDurable turns on QoS 1 storage and moving sessions when the bus
 // offers them. acl is the broker's ACL check; owner names this broker.
-func (r *router) enableDurable(owner string, acl func(*mqtt.Client, string, bool) bool) bool {
+func (r *router) enableDurable(ctx context.Context, owner string, acl func(*mqtt.Client, string, bool) bool) bool {
 	d, ok1 := r.bus.(DurableBus)
 	s, ok2 := r.bus.(SessionStore)
 	if !ok1 || !ok2 {
@@ -83,6 +84,7 @@ func (r *router) enableDurable(owner string, acl func(*mqtt.Client, string, bool
 		r.recordTTL = rr.Retention()
 	}
 	r.held, r.flush, r.slots = map[string]*held{}, make(chan struct{}, 1), make(chan struct{}, maxBackground)
+	r.stores = newStoreQueues(ctx, r.finishStore)
 	return true
 }
 

@@ -50,7 +50,8 @@ type Options struct {
 	// the cluster has, up to three.
 	Replicas int
 	// PublishTimeout bounds the wait for the stream to store a durable
-	// message; 0 means DefaultPublishTimeout.
+	// message (a publisher's PUBACK waits as long at most); 0 means
+	// DefaultPublishTimeout.
 	PublishTimeout time.Duration
 }
 
@@ -128,19 +129,20 @@ func Dial(o Options) (*Conn, error) {
 	if err != nil {
 		return nil, fmt.Errorf("bus %s: %w", o.URLs, err)
 	}
-	js, err := jetstream.New(nc)
+	timeout := o.PublishTimeout
+	if timeout <= 0 {
+		timeout = DefaultPublishTimeout
+	}
+	js, err := jetstream.New(nc, jetstream.WithPublishAsyncTimeout(timeout), jetstream.WithPublishAsyncMaxPending(maxPendingStores))
 	if err != nil {
 		nc.Close()
 		return nil, fmt.Errorf("bus %s: jetstream: %w", o.URLs, err)
 	}
 	c := &Conn{nc: nc, origin: o.Origin, log: log, js: js, retention: o.Retention, replicas: o.Replicas,
-		publishTimeout: o.PublishTimeout, reconnected: reconnected, dispatch: newDispatcher()}
+		publishTimeout: timeout, reconnected: reconnected, dispatch: newDispatcher()}
 	go c.dispatch.run()
 	if c.retention <= 0 {
 		c.retention = DefaultRetention
-	}
-	if c.publishTimeout <= 0 {
-		c.publishTimeout = DefaultPublishTimeout
 	}
 	return c, nil
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -29,7 +30,11 @@ const (
 // Defaults for the durable path.
 const (
 	DefaultRetention      = 24 * time.Hour
-	DefaultPublishTimeout = 5 * time.Second
+	DefaultPublishTimeout = 30 * time.Second
+	// maxPendingStores bounds the durable messages awaiting the stream's
+	// acknowledgement per connection; past it StoreDurable waits a moment
+	// and then fails.
+	maxPendingStores = 16384
 )
 
 // ErrStore marks a durable message the bus could not store: the
@@ -121,34 +126,96 @@ func tooFewServers(err error) bool {
 	return api.ErrorCode == 10074 || api.ErrorCode == 10023
 }
 
+// ErrNotYet means a wait for a stored message's acknowledgement ended
+// before the stream answered: the message may still be stored.
+var ErrNotYet = errors.New("bus store not acknowledged yet")
+
 // PublishDurable stores a message in the stream, waiting at most the
 // publish timeout for the stream's acknowledgement (which, with
 // replicas, means a majority of them hold it), then sends it for live
 // delivery. It returns the stream sequence, or an error wrapping ErrStore
 // (or ErrTooLarge) when the message was not stored.
 func (c *Conn) PublishDurable(topic string, payload []byte) (uint64, error) {
-	ctx, cancel := context.WithTimeout(context.Background(), c.publishTimeout)
-	defer cancel()
-	if err := c.checkSize(topic, payload); err != nil {
+	p, err := c.StoreDurable(topic, payload)
+	if err != nil {
 		return 0, err
 	}
+	return p.Await(context.Background())
+}
+
+// Pending is a durable message sent to the stream whose acknowledgement
+// is awaited.
+type Pending struct {
+	c       *Conn
+	fut     jetstream.PubAckFuture
+	topic   string
+	payload []byte
+	id      string
+
+	mu       sync.Mutex
+	resolved bool
+	seq      uint64
+	err      error
+}
+
+// StoreDurable sends a message to the stream without waiting for its
+// acknowledgement, which Await returns. The messages of one caller reach
+// the stream in the order of its calls. An error wrapping ErrStore (or
+// ErrTooLarge) means the message was not sent.
+func (c *Conn) StoreDurable(topic string, payload []byte) (*Pending, error) {
+	if err := c.checkSize(topic, payload); err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), c.publishTimeout)
+	defer cancel()
 	if err := c.ready(ctx); err != nil {
-		return 0, fmt.Errorf("%w: %w", ErrStore, err)
+		return nil, fmt.Errorf("%w: %w", ErrStore, err)
 	}
 	id := nuid.Next()
 	m := c.message(DurableSubject(topic), payload, id)
-	ack, err := c.js.PublishMsg(ctx, m, jetstream.WithMsgID(id), jetstream.WithExpectStream(StreamName))
+	fut, err := c.js.PublishMsgAsync(m, jetstream.WithMsgID(id), jetstream.WithExpectStream(StreamName))
 	if err != nil {
-		return 0, fmt.Errorf("%w: %w", ErrStore, err)
+		return nil, fmt.Errorf("%w: %w", ErrStore, err)
 	}
-	live := c.message(Subject(topic), payload, id)
-	live.Header.Set(HeaderSeq, strconv.FormatUint(ack.Sequence, 10))
+	return &Pending{c: c, fut: fut, topic: topic, payload: payload, id: id}, nil
+}
+
+// Await waits for the stream's acknowledgement, at most the publish
+// timeout from StoreDurable, and returns the message's stream sequence or
+// an error wrapping ErrStore. With the acknowledgement it sends the
+// message for live delivery, once: a publisher that needs its messages
+// delivered in order awaits them in order. When ctx ends first it returns
+// an error wrapping ErrNotYet and may be called again.
+func (p *Pending) Await(ctx context.Context) (uint64, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.resolved {
+		return p.seq, p.err
+	}
+	select {
+	case ack := <-p.fut.Ok():
+		p.seq = ack.Sequence
+		p.sendLive()
+	case err := <-p.fut.Err():
+		p.err = fmt.Errorf("%w: %w", ErrStore, err)
+	case <-ctx.Done():
+		return 0, fmt.Errorf("%w: %w", ErrNotYet, ctx.Err())
+	}
+	p.resolved = true
+	p.payload = nil
+	return p.seq, p.err
+}
+
+// sendLive sends a stored message on its message subject with its stream
+// sequence.
+func (p *Pending) sendLive() {
+	live := p.c.message(Subject(p.topic), p.payload, p.id)
+	live.Header.Set(HeaderSeq, strconv.FormatUint(p.seq, 10))
 	live.Header.Set(HeaderQoS, "1")
-	if err := c.nc.PublishMsg(live); err != nil {
+	if err := p.c.nc.PublishMsg(live); err != nil {
 		// Stored: a subscriber's session replays it; live delivery is lost.
-		c.log.Warn("durable message stored but not sent live", "topic", topic, "seq", ack.Sequence, "error", err)
+		p.c.log.Warn("durable message stored but not sent live", "topic", p.topic, "seq", p.seq, "error", err)
 	}
-	return ack.Sequence, nil
 }
 
 // message builds a NATS message with this Conn's origin and a message ID.

@@ -30,6 +30,9 @@ func (c Config) validateBus() []error {
 	if c.BusRetention.Duration < time.Minute {
 		errs = append(errs, fmt.Errorf("bus_retention %v: want at least 1m (how long QoS 1 messages wait for devices that are away)", c.BusRetention.Duration))
 	}
+	if c.BusStoreTimeout.Duration < time.Second || c.BusStoreTimeout.Duration > 10*time.Minute {
+		errs = append(errs, fmt.Errorf("bus_store_timeout %v: want 1s to 10m (how long a QoS 1 PUBLISH may wait for the bus to store it)", c.BusStoreTimeout.Duration))
+	}
 	if c.BusReplicas < 0 || c.BusReplicas > 5 {
 		errs = append(errs, fmt.Errorf("bus_replicas %d: want 0 (as many NATS nodes as there are, up to 3) to 5", c.BusReplicas))
 	}
@@ -50,7 +53,7 @@ func dialBus(c Config, origin string, log *slog.Logger) (*bus.Conn, error) {
 		return nil, err
 	}
 	return bus.Dial(bus.Options{URLs: c.Bus, TLS: tc, Origin: origin, Logger: log,
-		Retention: c.BusRetention.Duration, Replicas: c.BusReplicas})
+		Retention: c.BusRetention.Duration, Replicas: c.BusReplicas, PublishTimeout: c.BusStoreTimeout.Duration})
 }
 
 // instanceID names this process among the brokers: host name and a random

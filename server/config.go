@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/fleetgate/fleetgate/bus"
 	"github.com/fleetgate/fleetgate/provisioning/ca"
 )
 
@@ -83,6 +84,9 @@ type Config struct {
 	// BusReplicas how many NATS nodes hold them (0: up to three).
 	BusRetention Duration `json:"bus_retention"`
 	BusReplicas  int      `json:"bus_replicas"`
+	// BusStoreTimeout bounds the wait for the bus to store a QoS 1
+	// message before its publisher is refused.
+	BusStoreTimeout Duration `json:"bus_store_timeout"`
 
 	// BundleDir, for role broker only, is a broker bundle written by
 	// `fleetgate ca broker-bundle`: the broker serves and verifies from it
@@ -132,6 +136,7 @@ func DefaultConfig() Config {
 		GCPercent:        DefaultGCPercent,
 		RegistryGrace:    Duration{5 * time.Minute},
 		BusRetention:     Duration{24 * time.Hour},
+		BusStoreTimeout:  Duration{bus.DefaultPublishTimeout},
 		Role:             RoleAll,
 	}
 }

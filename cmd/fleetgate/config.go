@@ -74,6 +74,7 @@ func applyFlags(cmd *cobra.Command, dst *server.Config, src server.Config) {
 	set("bus-key", func() { dst.BusKey = src.BusKey })
 	set("bus-retention", func() { dst.BusRetention = src.BusRetention })
 	set("bus-replicas", func() { dst.BusReplicas = src.BusReplicas })
+	set("bus-store-timeout", func() { dst.BusStoreTimeout = src.BusStoreTimeout })
 	set("bundle", func() { dst.BundleDir = src.BundleDir })
 	set("hsm-module", func() { dst.HSMModule = src.HSMModule })
 	set("hsm-token", func() { dst.HSMToken = src.HSMToken })

@@ -58,6 +58,7 @@ func loadEnv(c *server.Config, getenv func(string) string) error {
 			"FLEETGATE_RELOAD_INTERVAL":   &c.ReloadInterval,
 			"FLEETGATE_REGISTRY_GRACE":    &c.RegistryGrace,
 			"FLEETGATE_BUS_RETENTION":     &c.BusRetention,
+			"FLEETGATE_BUS_STORE_TIMEOUT": &c.BusStoreTimeout,
 		}),
 		fromEnv(getenv, size, map[string]*uint32{"FLEETGATE_MAX_PACKET_SIZE": &c.MaxPacketSize}),
 		fromEnv(getenv, strconv.Atoi, map[string]*int{

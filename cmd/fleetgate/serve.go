@@ -71,6 +71,7 @@ connection. A reload that fails keeps the previous material and logs why.`,
 	f.StringVar(&cfg.BusCert, "bus-cert", "", "client certificate for NATS (with --bus-key)")
 	f.StringVar(&cfg.BusKey, "bus-key", "", "client key for NATS")
 	f.DurationVar(&cfg.BusRetention.Duration, "bus-retention", cfg.BusRetention.Duration, "how long QoS 1 messages and persistent sessions wait on the bus (JetStream) for devices that are away")
+	f.DurationVar(&cfg.BusStoreTimeout.Duration, "bus-store-timeout", cfg.BusStoreTimeout.Duration, "how long a QoS 1 PUBLISH may wait for the bus to store it before its publisher is refused (MQTT 5: PUBACK 0x80; 3.1.1: connection closed)")
 	f.IntVar(&cfg.BusReplicas, "bus-replicas", cfg.BusReplicas, "NATS nodes holding each QoS 1 message and session record (0: as many as the cluster has, up to 3)")
 	f.StringVar(&cfg.HSMModule, "hsm-module", "", "PKCS#11 module holding CA keys that <data>/ca names by reference (fleetgate ca init-hsm)")
 	f.StringVar(&cfg.HSMToken, "hsm-token", "", "label of the PKCS#11 token holding the CA keys")

@@ -79,6 +79,25 @@ func (s *Server) Kill() {
 	_ = cmd.Wait()
 }
 
+// Pause stops the server's process (SIGSTOP) until Resume: its clients
+// stay connected and what they send waits, as on a server that stalls.
+func (s *Server) Pause(t testing.TB) { s.signal(t, syscall.SIGSTOP) }
+
+// Resume continues a paused server (SIGCONT).
+func (s *Server) Resume(t testing.TB) { s.signal(t, syscall.SIGCONT) }
+
+func (s *Server) signal(t testing.TB, sig syscall.Signal) {
+	t.Helper()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.cmd == nil {
+		t.Fatalf("natstest: %s is not running", s.Name)
+	}
+	if err := s.cmd.Process.Signal(sig); err != nil {
+		t.Fatalf("natstest: %v to %s: %v", sig, s.Name, err)
+	}
+}
+
 // Log returns what the server printed so far.
 func (s *Server) Log() string {
 	s.mu.Lock()
