@@ -39,11 +39,12 @@
 //
 // # Durable messages and sessions
 //
-// PublishDurable first stores a message in the JetStream stream
-// StreamName, under DurableSubject (so the stream holds only durable
-// messages), waiting for the stream's acknowledgement within a bounded
-// time, and then sends it on the message subject for live delivery with
-// its stream sequence (HeaderSeq). Replay reads the stored messages after a
+// StoreDurable sends a message to the JetStream stream StreamName, under
+// DurableSubject (so the stream holds only durable messages), without
+// waiting; the returned Pending's Await waits for the stream's
+// acknowledgement within the publish timeout and then sends it on the
+// message subject for live delivery with its stream sequence (HeaderSeq).
+// PublishDurable does both. Replay reads the stored messages after a
 // sequence that match a set of filters, with one short-lived consumer per
 // filter subject. The session records of persistent MQTT sessions
 // (SessionRecord: subscriptions and cursor) live in the key-value bucket
