@@ -196,6 +196,17 @@ func (c *clusterRun) finish(r *report.Report) {
 		rv.AfterReturn, rv.FromStart = summaryOf(after), summaryOf(fromStart)
 		rv.AfterReturnMs = after
 		r.Revocation.DropsUnixNano = nil
+		// A revoked device is admitted until its part is written: only a
+		// session that began after the command returned is one too many.
+		r.Revocation.ReconnectedAfter, r.Revocation.ReconnectedDuring = 0, 0
+		for _, at := range r.Revocation.BackUnixNano {
+			if time.Unix(0, at).After(c.end) {
+				r.Revocation.ReconnectedAfter++
+			} else {
+				r.Revocation.ReconnectedDuring++
+			}
+		}
+		r.Revocation.BackUnixNano = nil
 	}
 	r.Cluster = &c.rep
 }

@@ -91,3 +91,41 @@ func TestRevocationWait(t *testing.T) {
 		})
 	}
 }
+
+// TestFinishSplitsRevokedSessions: a revoked device's session that began
+// while the bulk command ran (its part may not have been written yet) is
+// counted apart; one that began after the command returned fails "stay
+// out". Drops are timed from the return.
+func TestFinishSplitsRevokedSessions(t *testing.T) {
+	start := time.Unix(1000, 0)
+	c := &clusterRun{o: Options{Revoke: &Revoke{Every: 2}}, start: start, end: start.Add(10 * time.Second),
+		rep: report.Cluster{Revocation: &report.BulkRevocation{Devices: 3}}}
+	at := func(s float64) int64 { return start.Add(time.Duration(s * float64(time.Second))).UnixNano() }
+	r := &report.Report{Revocation: &report.Revocation{Revoked: 3, Dropped: 3, Probes: 1, ProbesRefused: 1, AgentStopped: 3,
+		ReconnectedAfter: 3, // as the processes counted them: from the signal
+		BackUnixNano:     []int64{at(1), at(9.5), at(12)},
+		DropsUnixNano:    []int64{at(2), at(10.5), at(11)}}}
+	c.finish(r)
+	rv := r.Revocation
+	if rv.ReconnectedDuring != 2 || rv.ReconnectedAfter != 1 || rv.BackUnixNano != nil {
+		t.Fatalf("during %d, after %d (times %v), want 2 during, 1 after, times dropped", rv.ReconnectedDuring, rv.ReconnectedAfter, rv.BackUnixNano)
+	}
+	if got := c.rep.Revocation.OpenAtReturn; got != 2 {
+		t.Errorf("open at return %d, want 2", got)
+	}
+	var stay *report.Check
+	for _, ck := range fleet.Checks(r) {
+		if ck.Name == "revoked devices stay out" {
+			stay = &ck
+		}
+	}
+	if stay == nil || stay.OK || !strings.Contains(stay.Detail, "1 sessions after revocation (2 more began while the command ran") {
+		t.Fatalf("stay-out check %+v, want failed on the 1 session after the return", stay)
+	}
+	rv.ReconnectedAfter = 0
+	for _, ck := range fleet.Checks(r) {
+		if ck.Name == "revoked devices stay out" && !ck.OK {
+			t.Fatalf("stay-out check failed with no session after the return: %+v", ck)
+		}
+	}
+}

@@ -103,6 +103,9 @@ func (s *sim) hooks(d *device) agent.Hooks {
 			m.sessionUp(now)
 			if d.revokedAt.Load() != 0 {
 				s.revokedBack.Add(1)
+				s.backMu.Lock()
+				s.backAt = append(s.backAt, now.UnixNano())
+				s.backMu.Unlock()
 			}
 			if !d.ever.Swap(true) {
 				m.firstConnected.Add(1)

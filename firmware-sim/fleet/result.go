@@ -3,6 +3,7 @@ package fleet
 import (
 	"fmt"
 	"runtime"
+	"slices"
 	"time"
 
 	"github.com/fleetgate/fleetgate/firmware-sim/report"
@@ -74,6 +75,11 @@ func (s *sim) finish() {
 	if rv := r.Revocation; rv != nil {
 		rv.Delay = m.revokeDelay.Summary()
 		rv.ReconnectedAfter = int(s.revokedBack.Load())
+		if s.cfg.ExternalRevoke != nil {
+			s.backMu.Lock()
+			rv.BackUnixNano = slices.Clone(s.backAt)
+			s.backMu.Unlock()
+		}
 		for _, d := range s.devices {
 			if d.revokedAt.Load() != 0 && isRevokedStop(d) {
 				rv.AgentStopped++
@@ -131,8 +137,8 @@ func Checks(r *report.Report) []report.Check {
 		add("revoked devices dropped", rv.Revoked > 0 && rv.Dropped >= rv.Revoked,
 			"%d revoked, %d sessions dropped, delay p99 %.1f ms", rv.Revoked, rv.Dropped, rv.Delay.P99)
 		add("revoked devices stay out", rv.ReconnectedAfter == 0 && rv.ProbesRefused == rv.Probes && rv.AgentStopped == rv.Revoked,
-			"%d sessions after revocation, %d of %d agents stopped as revoked, %d of %d probes refused",
-			rv.ReconnectedAfter, rv.AgentStopped, rv.Revoked, rv.ProbesRefused, rv.Probes)
+			"%d sessions after revocation%s, %d of %d agents stopped as revoked, %d of %d probes refused",
+			rv.ReconnectedAfter, during(rv.ReconnectedDuring), rv.AgentStopped, rv.Revoked, rv.ProbesRefused, rv.Probes)
 	}
 	return out
 }
@@ -150,4 +156,13 @@ func padSeries(m map[string][]int64) {
 		}
 		m[k] = v
 	}
+}
+
+// during describes the sessions revoked devices began while an outside
+// bulk command ran, if any.
+func during(n int) string {
+	if n == 0 {
+		return ""
+	}
+	return fmt.Sprintf(" (%d more began while the command ran: a device is admitted until its part is written)", n)
 }

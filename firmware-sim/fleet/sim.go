@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"log/slog"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -43,6 +44,8 @@ type sim struct {
 
 	storm       atomic.Pointer[stormRound]
 	revokedBack atomic.Int64 // sessions of revoked devices after the revocation
+	backMu      sync.Mutex
+	backAt      []int64 // unix ns each of those sessions began
 	drops       *dropCount
 
 	rep *report.Report

@@ -132,7 +132,7 @@ QoS {{.Scenario.QoS}} · {{.Scenario.PayloadBytes}} B every {{.Scenario.PublishI
 <p>{{.Dropped}} sessions dropped at once; {{.Reconnected}} back after {{printf "%.1f" .Seconds}} s, {{.Attempts}} attempts of which {{.FailedAttempt}} failed.</p>{{end}}
 {{with .Revocation}}<h2>Revocation</h2>
 <p>{{.Revoked}} devices revoked mid-run; {{.Dropped}} sessions dropped, delay p50 {{.Delay.P50}} ms, p99 {{.Delay.P99}} ms, max {{.Delay.Max}} ms.
-{{.ReconnectedAfter}} sessions after revocation; {{.AgentStopped}} agents stopped with "revoked"; {{.ProbesRefused}} of {{.Probes}} direct probes refused.</p>{{end}}
+{{.ReconnectedAfter}} sessions after revocation{{if .ReconnectedDuring}} ({{.ReconnectedDuring}} more began while the command ran){{end}}; {{.AgentStopped}} agents stopped with "revoked"; {{.ProbesRefused}} of {{.Probes}} direct probes refused.</p>{{end}}
 
 ` + clusterTemplate + `
 <h2>Errors by kind</h2>

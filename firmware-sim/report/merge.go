@@ -159,6 +159,8 @@ func addRevocation(r, p *Revocation) *Revocation {
 	r.ProbesRefused += p.ProbesRefused
 	r.Probes += p.Probes
 	r.DropsUnixNano = append(r.DropsUnixNano, p.DropsUnixNano...)
+	r.ReconnectedDuring += p.ReconnectedDuring
+	r.BackUnixNano = append(r.BackUnixNano, p.BackUnixNano...)
 	return r
 }
 

@@ -222,6 +222,14 @@ type Revocation struct {
 	// ReconnectedAfter counts sessions of revoked devices after their
 	// revocation: must be 0.
 	ReconnectedAfter int `json:"reconnected_after"`
+	// ReconnectedDuring counts, for a revocation made outside the
+	// simulator, sessions of revoked devices that began while its command
+	// ran, not counted in ReconnectedAfter: a bulk command writes its
+	// devices part by part, and a device is admitted until its part is
+	// written. BackUnixNano are the wall-clock times such sessions began,
+	// for the caller that knows when the command returned.
+	ReconnectedDuring int     `json:"reconnected_during,omitempty"`
+	BackUnixNano      []int64 `json:"back_unix_ns,omitempty"`
 	// AgentStopped counts agents whose Run ended with ErrRevoked.
 	AgentStopped int `json:"agent_stopped"`
 	// ProbesRefused counts direct connects with the revoked credentials,
