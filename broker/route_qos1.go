@@ -64,8 +64,11 @@ const storeFastWait = time.Second
 // its connection is closed, so it sends the message again when it
 // reconnects. Either way nobody here receives it, so a retry does not
 // duplicate it locally. QoS 2 always waits in the read loop, within the
-// bus's publish timeout. A message of the broker's own (an inline client:
-// lifecycle events) is delivered here whatever the bus says.
+// bus's publish timeout.
+//
+// A message of the broker's own (an inline client: lifecycle events,
+// published in a device's connect and disconnect) goes to its queue at
+// once, and is delivered here whatever the bus says.
 func (r *router) publishDurable(cl *mqtt.Client, pk packets.Packet) (packets.Packet, error) {
 	if !r.up.Load() { // refused at once while cut off, not after the store's wait
 		return r.storeFailed(cl, pk, errBusDown)
@@ -84,7 +87,9 @@ func (r *router) publishDurable(cl *mqtt.Client, pk packets.Packet) (packets.Pac
 		seq, err := p.Await(context.Background())
 		return r.storedNow(cl, pk, start, seq, err)
 	}
-	if !r.stores.waiting(cl) {
+	// The broker's own messages (lifecycle events, published in a device's
+	// connect and disconnect) never wait here: nothing acknowledges them.
+	if !cl.Net.Inline && !r.stores.waiting(cl) {
 		ctx, cancel := context.WithTimeout(context.Background(), storeFastWait)
 		seq, err := p.Await(ctx)
 		cancel()

@@ -32,6 +32,11 @@ import (
 // every slow store before there was a queue.
 const maxQueuedStores = 64
 
+// maxQueuedInline is the bound for the broker's own publishers (inline
+// clients), each with one queue for all devices: lifecycle events of a
+// connect burst while the stream is slow.
+const maxQueuedInline = 16384
+
 // queuedStore is one message waiting for the stream.
 type queuedStore struct {
 	pk      packets.Packet
@@ -78,7 +83,11 @@ func (s *storeQueues) add(cl *mqtt.Client, it queuedStore) {
 		go s.drain(cl, q)
 	}
 	q.items = append(q.items, it)
-	for len(q.items) > maxQueuedStores {
+	limit := maxQueuedStores
+	if cl.Net.Inline {
+		limit = maxQueuedInline
+	}
+	for len(q.items) > limit {
 		s.mu.Unlock()
 		select {
 		case <-q.freed:

@@ -5,6 +5,7 @@ import (
 	"slices"
 	"testing"
 
+	"github.com/fleetgate/fleetgate/broker"
 	"github.com/fleetgate/fleetgate/firmware-sim/mqttwire"
 	"github.com/fleetgate/fleetgate/internal/testkit/natstest"
 )
@@ -16,7 +17,9 @@ import (
 // the PUBACKs come in the publisher's order and a subscriber on the same
 // broker gets the messages in that order. A store that outlasts
 // --bus-store-timeout refuses its publisher (MQTT 5 PUBACK 0x80, MQTT
-// 3.1.1 connection closed) and is delivered to no one here.
+// 3.1.1 connection closed) and is delivered to no one here. A device that
+// connects meanwhile is served, and its lifecycle event (stored at QoS 1,
+// without holding the device) reaches a subscriber once stored.
 func TestBusSlowStore(t *testing.T) {
 	const storeTimeout = "8s"
 	ns := natstest.Start(t)
@@ -92,6 +95,37 @@ func TestBusSlowStore(t *testing.T) {
 		}
 		if after := metric(t, a, stores); before < 0 || after < before+3 {
 			t.Errorf("%s: %v before, %v after, want 3 more", stores, before, after)
+		}
+	})
+
+	t.Run("slow store of a lifecycle event: the device is served, the event arrives once stored", func(t *testing.T) {
+		evCert, _, _ := f.device(t, "events-s", "--subscribe", broker.EventsRoot+"#")
+		ev, _ := f.session(t, a, evCert, "events-s", true)
+		topic := broker.EventsRoot + broker.EventConnected + "/dev-s7"
+		if code := ev.subscribe(t, 1, topic, 1); code != 1 {
+			t.Fatalf("SUBACK %#x, want QoS 1 granted", code)
+		}
+		ns.Pause(t)
+		paused := true
+		defer func() {
+			if paused {
+				ns.Resume(t)
+			}
+		}()
+		c := plainDevice(t, f, a, "dev-s7")
+		if err := c.send(mqttwire.Pingreq); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := c.await("PINGRESP", func(p mqttwire.Packet) bool { return p.Type == mqttwire.PINGRESP }); err != nil {
+			t.Fatalf("device connected while NATS stalls: PINGREQ unanswered: %v", err)
+		}
+		ns.Resume(t)
+		paused = false
+		if _, err := ev.await("connected event", func(p mqttwire.Packet) bool {
+			m, err := decodePublish(p)
+			return err == nil && m.topic == topic
+		}); err != nil {
+			t.Fatalf("the connected event stored late never reached the subscriber on the same broker: %v", err)
 		}
 	})
 
