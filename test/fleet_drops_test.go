@@ -1,6 +1,7 @@
 package test
 
 import (
+	"bufio"
 	"fmt"
 	"io"
 	"math"
@@ -8,6 +9,8 @@ import (
 	"regexp"
 	"sort"
 	"strconv"
+	"strings"
+	"time"
 )
 
 // dropSeries is the brokers' histogram of the delay from a registry
@@ -79,4 +82,49 @@ func (h dropHist) String() string {
 		return "?"
 	}
 	return fmt.Sprintf("%.0f drops, p50 %s, p99 %s, max %s", total, bound(0.5), bound(0.99), bound(1))
+}
+
+// dropLine is a broker's log line for a session it dropped because its
+// device or certificate was revoked; the first group is its time.
+var dropLine = regexp.MustCompile(`^time=(\S+) .*msg="device disconnected" .*reason=(?:device_revoked|cert_revoked)\b`)
+
+// brokerDropTimes returns when the brokers, by their logs, dropped
+// sessions of revoked devices, from from on.
+func brokerDropTimes(brokers []*server, from time.Time) []time.Time {
+	var out []time.Time
+	for _, brk := range brokers {
+		sc := bufio.NewScanner(strings.NewReader(brk.Logs.String()))
+		sc.Buffer(make([]byte, 64<<10), 1<<20)
+		for sc.Scan() {
+			m := dropLine.FindStringSubmatch(sc.Text())
+			if m == nil {
+				continue
+			}
+			if t, err := time.Parse(time.RFC3339Nano, m[1]); err == nil && !t.Before(from) {
+				out = append(out, t)
+			}
+		}
+	}
+	return out
+}
+
+// afterReturn describes drop times against the command's return: how
+// many came after it, and the delay after it at p50, p99 and the maximum
+// (a drop before the return counts as 0).
+func afterReturn(times []time.Time, ret time.Time) string {
+	if len(times) == 0 {
+		return "no drops logged"
+	}
+	ms := make([]float64, len(times))
+	late := 0
+	for i, t := range times {
+		if d := t.Sub(ret); d > 0 {
+			late++
+			ms[i] = float64(d.Microseconds()) / 1000
+		}
+	}
+	sort.Float64s(ms)
+	at := func(q float64) float64 { return ms[min(len(ms)-1, int(q*float64(len(ms))))] }
+	return fmt.Sprintf("%d drops, %d after the return; after the return p50 %.0f ms, p99 %.0f ms, max %.0f ms",
+		len(times), late, at(0.5), at(0.99), ms[len(ms)-1])
 }
