@@ -116,15 +116,18 @@ func afterReturn(times []time.Time, ret time.Time) string {
 		return "no drops logged"
 	}
 	ms := make([]float64, len(times))
-	late := 0
+	late, over := 0, 0
 	for i, t := range times {
 		if d := t.Sub(ret); d > 0 {
 			late++
 			ms[i] = float64(d.Microseconds()) / 1000
+			if d > 2*time.Second {
+				over++
+			}
 		}
 	}
 	sort.Float64s(ms)
 	at := func(q float64) float64 { return ms[min(len(ms)-1, int(q*float64(len(ms))))] }
-	return fmt.Sprintf("%d drops, %d after the return; after the return p50 %.0f ms, p99 %.0f ms, max %.0f ms",
-		len(times), late, at(0.5), at(0.99), ms[len(ms)-1])
+	return fmt.Sprintf("%d drops, %d after the return, %d of them more than 2 s after; after the return p50 %.0f ms, p99 %.0f ms, max %.0f ms",
+		len(times), late, over, at(0.5), at(0.99), ms[len(ms)-1])
 }
