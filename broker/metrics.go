@@ -65,7 +65,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		}),
 		busStore: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name:    "fleetgate_bus_store_seconds",
-			Help:    "Time a QoS 1 PUBLISH waited for the bus to store it before PUBACK; the publishing device's next packet waits as long.",
+			Help:    "Time a QoS 1 PUBLISH waited for the bus to store it before PUBACK (or its refusal); past 1 s the device's other packets are read meanwhile.",
 			Buckets: prometheus.ExponentialBuckets(0.0005, 2, 16), // 0.5 ms .. 16 s
 		}),
 		reg: reg,
