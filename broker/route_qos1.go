@@ -118,20 +118,42 @@ func (r *router) stored(seq uint64) {
 	r.raiseSeq(seq)
 }
 
-// storeFailed refuses a QoS 1 PUBLISH the bus did not store, as
-// publishDurable says, in mochi's read loop.
+// storeFailed refuses a PUBLISH the bus did not store, in mochi's read
+// loop: mochi sends the MQTT 5 PUBACK 0x80.
 func (r *router) storeFailed(cl *mqtt.Client, pk packets.Packet, err error) (packets.Packet, error) {
+	switch r.refuse(cl, pk, err) {
+	case deliverHere:
+		return pk, nil
+	case negativeAck:
+		return pk, packets.ErrUnspecifiedError
+	}
+	return pk, packets.ErrRejectPacket
+}
+
+// refusal is what a publisher whose message the bus did not store gets.
+type refusal int
+
+const (
+	deliverHere refusal = iota // the broker's own message: delivered on this broker anyway
+	negativeAck                // MQTT 5 QoS 1: PUBACK 0x80, to be sent
+	closed                     // MQTT 3.1.1 (or QoS 2): the connection is closed
+)
+
+// refuse counts and logs a message the bus did not store and, for a
+// publisher that gets no negative PUBACK, closes its connection
+// (publishDurable).
+func (r *router) refuse(cl *mqtt.Client, pk packets.Packet, err error) refusal {
 	r.metrics.bus.WithLabelValues("out", "store_failed").Inc()
 	if cl.Net.Inline {
 		r.log.Warn("message delivered on this broker only: the bus could not store it", "client_id", cl.ID, "topic", pk.TopicName, "error", err)
-		return pk, nil
+		return deliverHere
 	}
 	r.log.Warn("QoS 1 message refused: the bus could not store it", "client_id", cl.ID, "topic", pk.TopicName, "error", err)
 	if cl.Properties.ProtocolVersion >= 5 && pk.FixedHeader.Qos == 1 {
-		return pk, packets.ErrUnspecifiedError
+		return negativeAck
 	}
 	cl.Stop(packets.ErrUnspecifiedError)
-	return pk, packets.ErrRejectPacket
+	return closed
 }
 
 // raiseSeq records that a message with stream sequence seq was delivered

@@ -131,18 +131,12 @@ func (s *storeQueues) drain(cl *mqtt.Client, q *storeQueue) {
 func (r *router) finishStore(cl *mqtt.Client, it queuedStore, seq uint64, err error) {
 	r.metrics.busStore.Observe(time.Since(it.start).Seconds())
 	if err != nil {
-		r.metrics.bus.WithLabelValues("out", "store_failed").Inc()
-		if cl.Net.Inline {
-			r.log.Warn("message delivered on this broker only: the bus could not store it", "client_id", cl.ID, "topic", it.pk.TopicName, "error", err)
+		switch r.refuse(cl, it.pk, err) {
+		case deliverHere:
 			r.deliverLocal(it.pk)
-			return
-		}
-		r.log.Warn("QoS 1 message refused: the bus could not store it", "client_id", cl.ID, "topic", it.pk.TopicName, "error", err)
-		if cl.Properties.ProtocolVersion >= 5 {
+		case negativeAck:
 			r.ack(cl, it.pk.PacketID, packets.ErrUnspecifiedError)
-			return
 		}
-		cl.Stop(packets.ErrUnspecifiedError)
 		return
 	}
 	r.stored(seq)

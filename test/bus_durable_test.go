@@ -176,19 +176,7 @@ func TestBusDurable(t *testing.T) {
 		if err := v3.send(mqttwire.Publish("devices/dev-x/t", 1, 1, []byte("lost"))); err != nil {
 			t.Fatal(err)
 		}
-		// MQTT 5: PUBLISH with empty properties; PUBACK carries a reason.
-		body := mqttwire.AppendString(nil, "devices/dev-x5/t")
-		body = append(body, 0, 7, 0)
-		if err := v5.send(mqttwire.Frame(mqttwire.PUBLISH<<4|2, append(body, "lost"...))); err != nil {
-			t.Fatal(err)
-		}
-		p, err := v5.await("PUBACK", func(p mqttwire.Packet) bool { return p.Type == mqttwire.PUBACK })
-		if err != nil {
-			t.Fatal(err)
-		}
-		if len(p.Body) < 3 || mqttwire.PacketID(p) != 7 || p.Body[2] != 0x80 {
-			t.Fatalf("MQTT 5 PUBACK % x, want packet 7 with reason 0x80", p.Body)
-		}
+		expectRefusedV5(t, v5, "devices/dev-x5/t", "lost")
 		expectClosedMQTT(t, v3, "MQTT 3.1.1 publisher whose message the bus could not store")
 		for _, m := range v3.published {
 			t.Fatalf("MQTT 3.1.1 publisher got %+v", m)
@@ -208,6 +196,26 @@ func (f *fleet) sessionV5(t *testing.T, b *server, cert tls.Certificate, id stri
 		t.Fatalf("MQTT 5 CONNECT %s: % x, %v", id, p.Body, err)
 	}
 	return c
+}
+
+// expectRefusedV5 publishes payload at QoS 1 (packet 7) on an MQTT 5
+// connection and expects the PUBACK to refuse it with 0x80 (unspecified
+// error).
+func expectRefusedV5(t *testing.T, c *mqttConn, topic, payload string) {
+	t.Helper()
+	// MQTT 5: PUBLISH with empty properties; PUBACK carries a reason.
+	body := mqttwire.AppendString(nil, topic)
+	body = append(body, 0, 7, 0)
+	if err := c.send(mqttwire.Frame(mqttwire.PUBLISH<<4|2, append(body, payload...))); err != nil {
+		t.Fatal(err)
+	}
+	p, err := c.await("PUBACK", func(p mqttwire.Packet) bool { return p.Type == mqttwire.PUBACK })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(p.Body) < 3 || mqttwire.PacketID(p) != 7 || p.Body[2] != 0x80 {
+		t.Fatalf("MQTT 5 PUBACK % x, want packet 7 with reason 0x80", p.Body)
+	}
 }
 
 // natsKill publishes QoS 1 from a device on A to a persistent subscriber
