@@ -47,7 +47,8 @@ type Broker struct {
 	started  bool
 	server   *mqtt.Server
 	hook     *hook
-	router   *router // nil without a durable bus
+	router   *router        // nil without a durable bus
+	follower store.Follower // nil when the registry counts no brokers
 	listener *listener
 	wss      *listener // nil without Config.WSSAddr
 	cancel   context.CancelFunc
@@ -210,9 +211,17 @@ func (b *Broker) Start(ctx context.Context) error {
 			return err
 		}
 	}
+	// Counted from before the first device is admitted: every change
+	// committed so far is in force here, as no one is.
+	if e, ok := b.reg.(enforcer); ok {
+		b.follower = e.Follow(h.owner)
+	}
 	if err := server.Serve(); err != nil {
 		cancel()
 		_ = server.Close()
+		if b.follower != nil {
+			b.follower.Leave()
+		}
 		return fmt.Errorf("start mochi: %w", err)
 	}
 	b.server, b.hook, b.listener, b.wss, b.cancel = server, h, l, wss, cancel
@@ -268,13 +277,16 @@ func (b *Broker) Close() error {
 	b.closeOnce.Do(func() {
 		b.mu.Lock()
 		b.started = true // a closed broker cannot be started
-		server, cancel := b.server, b.cancel
+		server, cancel, follower := b.server, b.cancel, b.follower
 		b.mu.Unlock()
 		if cancel != nil {
 			cancel()
 		}
 		if server != nil {
 			_ = server.Close()
+		}
+		if follower != nil {
+			follower.Leave() // a broker that stopped holds no session
 		}
 		for _, s := range b.sessions.all() {
 			b.sessions.remove(s)

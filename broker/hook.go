@@ -26,6 +26,7 @@ type hook struct {
 	server   *mqtt.Server
 	reg      Registry
 	sessions *sessions
+	drops    inflight // disconnects of drop in flight (enforce.go)
 	seen     *seenLog
 	log      *slog.Logger
 	now      func() time.Time

@@ -26,6 +26,10 @@ func (b *Broker) watch(ctx context.Context, changes <-chan store.Change) {
 			b.hook.takenOver(ch)
 			continue
 		}
+		if ch.Kind == store.ChangeBarrier {
+			b.confirm(ch.Revision) // every change before it is applied
+			continue
+		}
 		// Tick before the scan: a CONNECT that registers its session after
 		// the scan sees the tick and decides again (changeClock).
 		b.hook.changes.tick(ch.DeviceID)
@@ -101,7 +105,11 @@ func (h *hook) drop(s *session, reason string, since time.Time) {
 	if s.conn != nil {
 		_ = s.conn.SetWriteDeadline(time.Now().Add(dropWriteTimeout))
 	}
-	go h.disconnect(s, reason, since)
+	h.drops.begin()
+	go func() {
+		defer h.drops.end()
+		h.disconnect(s, reason, since)
+	}()
 }
 
 // disconnect ends the session and logs the drop. MQTT 5 clients get a

@@ -72,6 +72,11 @@ type DB struct {
 	full fullness
 	// reserve is disk space set aside for revocations (bbolt only).
 	reserve *reserve
+
+	// local counts the brokers of this process for AwaitEnforced where
+	// the backend does not (enforce.go).
+	localOnce sync.Once
+	local     *localConfirmer
 }
 
 // newDB returns a registry over no backend yet, its feed ready: a backend

@@ -214,6 +214,11 @@ func TestEtcdResyncAfterCompaction(t *testing.T) {
 	if ch := got["device/dev-2/"]; ch.DeviceStatus != DeviceSuspended {
 		t.Errorf("dev-2 suspension not reported after resync: %+v", got)
 	}
+	// The resync stands for the barriers written while the watch was
+	// behind: it is reported after the changes it brought.
+	if ch := receive(t, feed); ch.Kind != ChangeBarrier || ch.Revision == 0 {
+		t.Errorf("after the resync's changes: %+v, want a barrier", ch)
+	}
 	if h := broker.Health(); h.Resyncs != 1 {
 		t.Errorf("resyncs = %d, want 1", h.Resyncs)
 	}

@@ -4,7 +4,7 @@ import "github.com/fleetgate/fleetgate/store/kv"
 
 // publishRaw turns the raw changes a watched backend reports (etcd, from
 // whichever host wrote them) into feed events and publishes them: status
-// changes of devices and certificates, and session claims.
+// changes of devices and certificates, session claims and barriers.
 func (db *DB) publishRaw(raw []kv.RawChange) {
 	var changes []Change
 	for _, r := range raw {
@@ -23,6 +23,8 @@ func (db *DB) change(r kv.RawChange) (Change, bool) {
 		return Change{}, false // a deletion changes no status
 	}
 	switch r.Bucket {
+	case string(bucketBarriers):
+		return Change{Kind: ChangeBarrier, Revision: r.Revision, Time: r.Time}, true
 	case string(bucketSessions):
 		return Change{Kind: ChangeSession, DeviceID: r.Key, Owner: string(r.New), Revision: r.Revision, Time: r.Time}, true
 	case string(bucketDevices):

@@ -12,6 +12,10 @@ const schemaVersion = 1
 // bbolt layout: one file has one broker.
 var bucketSessions = []byte("sessions")
 
+// bucketBarriers holds, on etcd, the marker AwaitEnforced writes: its put
+// reaches every broker's feed after every change committed before it.
+var bucketBarriers = []byte("barriers")
+
 // layout is what the backends know of the registry's records. A bbolt file
 // written by the first release lacks the Added buckets and gets them on
 // open; an etcd registry keeps a local copy of what a broker reads on
@@ -24,4 +28,5 @@ var layout = kv.Layout{
 	Added:      addedBuckets,
 	Local:      [][]byte{bucketDevices, bucketCerts, bucketGroups},
 	Sessions:   bucketSessions,
+	Barriers:   bucketBarriers,
 }

@@ -121,6 +121,10 @@ const (
 	// only; see ClaimSession). Owner names that broker, Revision orders
 	// the claims: the latest one holds the device's only session.
 	ChangeSession ChangeKind = "session"
+	// ChangeBarrier: a marker that follows every change committed before
+	// it (AwaitEnforced). A broker confirms Revision once it has applied
+	// them; it names no device.
+	ChangeBarrier ChangeKind = "barrier"
 )
 
 // Change is one event of the change feed, published after its transaction
@@ -132,7 +136,7 @@ type Change struct {
 	DeviceStatus DeviceStatus `json:"device_status,omitempty"` // set for ChangeDevice
 	CertStatus   CertStatus   `json:"cert_status,omitempty"`   // set for ChangeCert
 	Owner        string       `json:"owner,omitempty"`         // set for ChangeSession
-	Revision     int64        `json:"revision,omitempty"`      // set for ChangeSession
+	Revision     int64        `json:"revision,omitempty"`      // set for ChangeSession and ChangeBarrier
 	Group        string       `json:"group,omitempty"`         // set for ChangeACL of a group
 	Time         time.Time    `json:"time"`
 }

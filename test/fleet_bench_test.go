@@ -191,7 +191,7 @@ func BenchmarkFleet(b *testing.B) {
 				}
 				cmdStart = time.Now()
 				cmd := exec.CommandContext(ctx, ctl, "device", "revoke", "--group", "revoke-me", "--reason", "bench-100k",
-					"--timeout", "5m", "--server", f.api.API, "--cert", f.api.CAFile("admin.crt"),
+					"--timeout", "5m", "--wait", "1m", "--server", f.api.API, "--cert", f.api.CAFile("admin.crt"),
 					"--key", f.api.CAFile("admin.key"), "--cacert", f.api.CAFile("root.crt"))
 				out, err := cmd.CombinedOutput()
 				cmdReturn = time.Now()

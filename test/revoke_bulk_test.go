@@ -70,7 +70,7 @@ func TestBulkRevocationDropsGroup(t *testing.T) {
 	bystander, _ := connect("batch8-0", "batch-8")
 
 	out := s.MustCtl("device", "revoke", "--group", "batch-7", "--reason", "factory batch compromised")
-	if !strings.Contains(out, "4 devices selected, 4 revoked now") {
+	if !strings.Contains(out, "4 devices selected, 4 revoked now") || !strings.Contains(out, "in force on 1 of 1 brokers") {
 		t.Fatalf("output: %s", out)
 	}
 	for i, c := range closed {

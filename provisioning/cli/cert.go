@@ -136,6 +136,7 @@ func certShowCommand(o *options) *cobra.Command {
 
 func certRevokeCommand(o *options) *cobra.Command {
 	var reason, issuer, keyID string
+	var wait *time.Duration
 	cmd := o.leafOrBulk("revoke [SERIAL]", "Revoke one certificate, or every one a CA issued (the devices stay registered)", "SERIAL", func(cmd *cobra.Command, args []string) error {
 		if selectors(args, issuer, keyID) != 1 {
 			return usagef("give one certificate serial, or --issuer, or --issuer-key-id")
@@ -150,7 +151,7 @@ func certRevokeCommand(o *options) *cobra.Command {
 			}
 		}
 		if keyID != "" {
-			return o.revokeBulk(cmd, wire.BulkRevokeRequest{IssuerKeyID: keyID, Reason: reason}, "certificates")
+			return o.revokeBulk(cmd, wire.BulkRevokeRequest{IssuerKeyID: keyID, Reason: reason}, *wait, "certificates")
 		}
 		return o.call(cmd, func(ctx context.Context, c *client.Client) error {
 			cert, err := c.RevokeCertificate(ctx, args[0], reason)
@@ -175,6 +176,7 @@ and running it again revokes nothing new.
 	f.StringVar(&reason, "reason", "", "why (kept in the audit log); required")
 	f.StringVar(&issuer, "issuer", "", "revoke every certificate signed by this CA certificate (PEM file)")
 	f.StringVar(&keyID, "issuer-key-id", "", "revoke every certificate signed by the CA with this key ID (hex SubjectKeyId)")
+	wait = waitFlag(cmd)
 	return cmd
 }
 

@@ -3,6 +3,8 @@ package cli
 import (
 	"context"
 	"fmt"
+	"strings"
+	"time"
 
 	"github.com/fleetgate/fleetgate/provisioning/client"
 	"github.com/fleetgate/fleetgate/provisioning/wire"
@@ -13,6 +15,7 @@ import (
 // many at once with --group or --file.
 func deviceRevokeCommand(o *options) *cobra.Command {
 	var reason, group, file string
+	var wait *time.Duration
 	cmd := o.leafOrBulk("revoke [ID]", "Retire a device for good, with its certificates", "ID", func(cmd *cobra.Command, args []string) error {
 		if selectors(args, group, file) != 1 {
 			return usagef("give one device ID, or --group, or --file")
@@ -31,19 +34,22 @@ func deviceRevokeCommand(o *options) *cobra.Command {
 			}
 			req.Devices = ids
 		}
-		return o.revokeBulk(cmd, req, "devices")
+		return o.revokeBulk(cmd, req, *wait, "devices")
 	})
 	cmd.Long = `Retire devices for good, with their certificates: one by ID, every device
 of a group (--group), or every device listed in a file (--file: one ID per
 line, blank lines and # comments allowed). A bulk revocation is all or
 nothing: an unknown group or device ID, or a malformed line (named by its
 number), revokes nothing. Running it again revokes nothing new. The broker
-drops the live sessions of all of them at once.
+drops the live sessions of all of them at once; a bulk revocation returns
+once every broker has confirmed that it did ("in force on N of N brokers"),
+or when --wait ends, with exit code 8 naming the brokers that had not.
 ` + exitCodesHelp
 	f := cmd.Flags()
 	f.StringVar(&reason, "reason", "", "why (kept in the audit log); required")
 	f.StringVar(&group, "group", "", "revoke every device of this group")
 	f.StringVar(&file, "file", "", "revoke every device listed in this file")
+	wait = waitFlag(cmd)
 	return cmd
 }
 
@@ -61,17 +67,49 @@ func selectors(args []string, flags ...string) int {
 
 // revokeBulk sends a bulk revocation and prints its counts; unit names
 // what Selected counts.
-func (o *options) revokeBulk(cmd *cobra.Command, req wire.BulkRevokeRequest, unit string) error {
+func (o *options) revokeBulk(cmd *cobra.Command, req wire.BulkRevokeRequest, wait time.Duration, unit string) error {
+	if wait < 0 || wait.Milliseconds() > wire.MaxEnforceWaitMS {
+		return usagef("--wait must be between 0 and %s", time.Duration(wire.MaxEnforceWaitMS)*time.Millisecond)
+	}
+	ms := wait.Milliseconds()
+	req.WaitMS = &ms
 	return o.call(cmd, func(ctx context.Context, c *client.Client) error {
 		res, err := c.RevokeBulk(ctx, req)
 		if err != nil {
 			return err
 		}
 		if o.json {
-			return printJSON(cmd.OutOrStdout(), res)
+			if err := printJSON(cmd.OutOrStdout(), res); err != nil {
+				return err
+			}
+			return unconfirmed(res.Enforcement)
 		}
 		_, err = fmt.Fprintf(cmd.OutOrStdout(), "%s: %d %s selected, %d revoked now, %d already revoked; %d certificates revoked\n",
 			res.Selector, res.Selected, unit, res.Revoked, res.AlreadyRevoked, res.Certificates)
-		return err
+		if err != nil {
+			return err
+		}
+		if e := res.Enforcement; e != nil && len(e.Missing) == 0 {
+			_, err = fmt.Fprintf(cmd.OutOrStdout(), "in force on %d of %d brokers (waited %.1f s)\n", e.Confirmed, e.Brokers, e.WaitedMS/1000)
+			return err
+		}
+		return unconfirmed(res.Enforcement)
 	})
+}
+
+// waitFlag adds --wait to a bulk revocation command.
+func waitFlag(cmd *cobra.Command) *time.Duration {
+	return cmd.Flags().Duration("wait", wire.DefaultEnforceWaitMS*time.Millisecond,
+		"wait this long for every broker to confirm it dropped the sessions (0: do not wait); exit code 8 if one did not")
+}
+
+// unconfirmed is the error of a revocation whose enforcement not every
+// broker confirmed; nil when all did, or when the server could not tell
+// (an older server, or a failed wait it logged).
+func unconfirmed(e *wire.Enforcement) error {
+	if e == nil || len(e.Missing) == 0 {
+		return nil
+	}
+	return fmt.Errorf("%w: the revocation is recorded, but %d of %d brokers did not confirm within %.1f s that they dropped its sessions: %s",
+		errUnconfirmed, len(e.Missing), e.Brokers, e.WaitedMS/1000, strings.Join(e.Missing, ", "))
 }

@@ -21,6 +21,9 @@ const (
 	ExitBadInput    = 5 // the server (or a local check) refused the input
 	ExitUnreachable = 6 // cannot reach or authenticate to the server
 	ExitFull        = 7 // the registry's storage is full: nothing was written
+	// ExitUnconfirmed: the revocation is recorded, but not every broker
+	// confirmed within the wait that it dropped the sessions it ends.
+	ExitUnconfirmed = 8
 )
 
 // exitCodesHelp is appended to the Long help of every command group.
@@ -33,7 +36,9 @@ Exit codes:
   4  conflict: already exists, or the current state forbids the change
   5  bad input, refused by the server or by a local check
   6  cannot reach or authenticate to the server, or the operator's role forbids the change
-  7  the registry's storage is full (disk or etcd quota); nothing was written`
+  7  the registry's storage is full (disk or etcd quota); nothing was written
+  8  a revocation is recorded, but not every broker confirmed within the wait
+     that it dropped the sessions (those named may still hold them)`
 
 // errBadInput marks input refused before it reached the server (an
 // unreadable CSR file, a key file that already exists).
@@ -42,6 +47,10 @@ var errBadInput = errors.New("bad input")
 // errConflict marks a change a local check found the current state to
 // forbid (devices still depending on what is to be retired).
 var errConflict = errors.New("conflict")
+
+// errUnconfirmed marks a revocation that is recorded but that not every
+// broker confirmed in force.
+var errUnconfirmed = errors.New("not confirmed by every broker")
 
 // usageError marks wrong arguments or flags.
 type usageError struct{ err error }
@@ -97,6 +106,8 @@ func ExitCode(err error) int {
 		return ExitBadInput
 	case errors.Is(err, errConflict):
 		return ExitConflict
+	case errors.Is(err, errUnconfirmed):
+		return ExitUnconfirmed
 	}
 	for _, p := range cobraUsagePrefixes {
 		if strings.HasPrefix(err.Error(), p) {

@@ -17,6 +17,7 @@ type localCopy struct {
 	b         *Backend
 	buckets   [][]byte // the copied buckets
 	sessions  string   // the bucket whose puts are reported, not copied
+	barriers  string   // the same for a Confirmer's markers
 	onChange  func([]kv.RawChange)
 	grace     time.Duration
 	heartbeat time.Duration
@@ -43,7 +44,7 @@ func newCopy(b *Backend, l kv.Layout, o Options, onChange func([]kv.RawChange)) 
 	if onChange == nil {
 		onChange = func([]kv.RawChange) {}
 	}
-	return &localCopy{b: b, buckets: l.Local, sessions: string(l.Sessions), onChange: onChange,
+	return &localCopy{b: b, buckets: l.Local, sessions: string(l.Sessions), barriers: string(l.Barriers), onChange: onChange,
 		grace: o.Grace, heartbeat: o.Heartbeat, advance: make(chan struct{})}
 }
 

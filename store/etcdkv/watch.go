@@ -84,7 +84,7 @@ func (c *localCopy) apply(resp clientv3.WatchResponse) {
 			continue
 		}
 		put := ev.Type == mvccpb.PUT
-		if bucket == c.sessions && put {
+		if (bucket == c.sessions || bucket == c.barriers && bucket != "") && put {
 			changes = append(changes, kv.RawChange{Bucket: bucket, Key: key, New: ev.Kv.Value, Revision: ev.Kv.ModRevision, Time: now})
 			continue
 		}
@@ -149,6 +149,12 @@ func (c *localCopy) resync(compacted int64) {
 				}
 				changes = append(changes, kv.RawChange{Bucket: b, Key: k, Old: old, New: cur, Revision: rev, Time: now})
 			}
+		}
+		if c.barriers != "" {
+			// Barriers written while the watch was behind are gone with
+			// their events: this one, after every reported change, stands
+			// for them all.
+			changes = append(changes, kv.RawChange{Bucket: c.barriers, Key: "resync", New: []byte{}, Revision: rev, Time: now})
 		}
 		from := c.rev
 		c.data = data

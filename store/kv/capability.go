@@ -104,3 +104,31 @@ type Fetch struct {
 	// Sequence: the bucket's NextSequence counter too.
 	Sequence bool
 }
+
+// Confirmer lets the hosts that apply a shared backend's change feed (the
+// brokers) say how far they applied it, so that a writer can wait until
+// its changes are in force on every one of them.
+type Confirmer interface {
+	// Barrier writes a marker that every follower's feed reports after
+	// every change committed before it, and returns its revision.
+	Barrier(ctx context.Context) (int64, error)
+	// Follow counts member among the followers, as having applied the
+	// feed up to the backend's current revision, until Leave (or, on a
+	// shared backend, until the process is gone for a lease's time).
+	Follow(member string) Follower
+	// AwaitFollowers waits until every follower has confirmed rev, or
+	// until ctx is done. It returns the followers it waited for (those
+	// counted when it began, and any that joined meanwhile) and those of
+	// them that had not confirmed by then; a follower that left is
+	// neither.
+	AwaitFollowers(ctx context.Context, rev int64) (followers, missing []string, err error)
+}
+
+// Follower is one member of a Confirmer.
+type Follower interface {
+	// Confirm records, without waiting, that every change up to rev was
+	// applied. A lower rev than one confirmed before changes nothing.
+	Confirm(rev int64)
+	// Leave stops counting the member.
+	Leave()
+}

@@ -21,6 +21,9 @@ type Layout struct {
 	// Sessions is the bucket of session claims; a SessionClaimer writes
 	// there and a ChangeSource reports its puts.
 	Sessions []byte
+	// Barriers is the bucket of a Confirmer's markers; a ChangeSource
+	// reports its puts, in order with every other change.
+	Barriers []byte
 }
 
 // RawChange is one record changed in a backend that reports its changes

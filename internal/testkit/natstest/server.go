@@ -6,13 +6,14 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"os"
 	"os/exec"
 	"strings"
 	"sync"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/fleetgate/fleetgate/internal/testkit/sigstop"
 )
 
 // readyTimeout bounds the wait for a server (and its JetStream) to answer.
@@ -82,58 +83,24 @@ func (s *Server) Kill() {
 
 // Pause stops the server's process (SIGSTOP) until Resume: its clients
 // stay connected and what they send waits, as on a server that stalls.
-// It returns once every thread of the process has stopped: the signal
-// alone returns before they do, and a thread that has not stopped yet
-// still answers.
+// It returns once every thread of the process has stopped.
 func (s *Server) Pause(t testing.TB) {
 	t.Helper()
-	s.signal(t, syscall.SIGSTOP)
-	s.mu.Lock()
-	pid := s.cmd.Process.Pid
-	s.mu.Unlock()
-	deadline := time.Now().Add(10 * time.Second)
-	for !stopped(pid) {
-		if time.Now().After(deadline) {
-			t.Fatalf("natstest: %s did not stop within 10 s of SIGSTOP", s.Name)
-		}
-		time.Sleep(time.Millisecond)
-	}
-}
-
-// stopped reports whether every thread of process pid is stopped, by
-// /proc/PID/task/*/stat.
-func stopped(pid int) bool {
-	tasks, err := os.ReadDir(fmt.Sprintf("/proc/%d/task", pid))
-	if err != nil || len(tasks) == 0 {
-		return false
-	}
-	for _, task := range tasks {
-		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/task/%s/stat", pid, task.Name()))
-		if err != nil {
-			return false
-		}
-		// pid (comm) state ...: comm may hold spaces, so look after ')'.
-		i := bytes.LastIndexByte(b, ')')
-		if i < 0 || i+2 >= len(b) || (b[i+2] != 'T' && b[i+2] != 't') {
-			return false
-		}
-	}
-	return true
+	sigstop.Pause(t, s.pid(t), s.Name)
 }
 
 // Resume continues a paused server (SIGCONT).
-func (s *Server) Resume(t testing.TB) { s.signal(t, syscall.SIGCONT) }
+func (s *Server) Resume(t testing.TB) { sigstop.Resume(t, s.pid(t), s.Name) }
 
-func (s *Server) signal(t testing.TB, sig syscall.Signal) {
+// pid is the running server's process ID.
+func (s *Server) pid(t testing.TB) int {
 	t.Helper()
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.cmd == nil {
 		t.Fatalf("natstest: %s is not running", s.Name)
 	}
-	if err := s.cmd.Process.Signal(sig); err != nil {
-		t.Fatalf("natstest: %v to %s: %v", sig, s.Name, err)
-	}
+	return s.cmd.Process.Pid
 }
 
 // Log returns what the server printed so far.
