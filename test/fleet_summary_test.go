@@ -36,7 +36,8 @@ func printFleetSummary(b *testing.B, c fleetBench, r *report.Report, brokerDrops
 			row("revocation: devices, command time", "%d, %.2f s %s", rv.Devices, rv.CommandSeconds, rv.Error)
 			row("revocation: sessions up at the return", "%d", rv.OpenAtReturn)
 			row("revocation: processes publishing at the command", "%d of %d", rv.ProcsPublishing, rv.Procs)
-			row("revocation: drop after return p50/p99/max", "%.0f / %.0f / %.0f ms (%d drops)", rv.AfterReturn.P50, rv.AfterReturn.P99, rv.AfterReturn.Max, rv.AfterReturn.Count)
+			row("revocation: drop after return p50/p99/max", "%.0f / %.0f / %.0f ms (%d drops, as the devices' kernels received it)", rv.AfterReturn.P50, rv.AfterReturn.P99, rv.AfterReturn.Max, rv.AfterReturn.Count)
+			row("revocation: noticed after return p50/p99/max", "%.0f / %.0f / %.0f ms (as the simulators' code saw it)", rv.NoticedAfterReturn.P50, rv.NoticedAfterReturn.P99, rv.NoticedAfterReturn.Max)
 			row("revocation: drop after start p50/p99/max", "%.0f / %.0f / %.0f ms", rv.FromStart.P50, rv.FromStart.P99, rv.FromStart.Max)
 			if brokerDrops != "" {
 				row("revocation: at the brokers, commit to drop", "%s", brokerDrops)

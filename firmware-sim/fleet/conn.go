@@ -117,6 +117,11 @@ func (c *simConn) Read(p []byte) (int, error) {
 	if err != nil && c.dropped.Load() {
 		err = errDropped
 	}
+	if err != nil && err != errDropped {
+		if at := lastReceived(c.raw); !at.IsZero() {
+			c.dev.closeHeard.Store(at.UnixNano())
+		}
+	}
 	if n > 0 && !c.readSeen.Load() && c.readSeen.CompareAndSwap(false, true) {
 		if w := c.firstWrite.Load(); w != 0 {
 			c.cs.m.connect.Add(time.Duration(time.Now().UnixNano() - w))

@@ -40,7 +40,11 @@ type device struct {
 	stormDropped atomic.Bool  // the next loss is the storm's
 	revokedAt    atomic.Int64 // unix ns of the revoke call; 0 if not revoked
 	dropSeen     atomic.Bool  // the drop after the revocation was counted
-	droppedAt    atomic.Int64 // unix ns of that drop
+	droppedAt    atomic.Int64 // unix ns of that drop, as its kernel heard it where known
+	noticedAt    atomic.Int64 // unix ns the simulator noticed that drop
+	// closeHeard is when the kernel received the last data of the
+	// connection that just ended (lastReceived), for OnDisconnected.
+	closeHeard atomic.Int64
 	rot          atomic.Pointer[rotation]
 }
 
@@ -119,6 +123,7 @@ func (s *sim) hooks(d *device) agent.Hooks {
 		},
 		OnDisconnected: func(err error) {
 			now := time.Now()
+			heard := d.closeHeard.Swap(0)
 			wasUp := d.up.Swap(false)
 			if wasUp {
 				m.sessionDown(now)
@@ -141,7 +146,12 @@ func (s *sim) hooks(d *device) agent.Hooks {
 			}
 			if wasUp && d.revokedAt.Load() != 0 && !d.dropSeen.Swap(true) {
 				m.revokeDelay.Add(time.Duration(now.UnixNano() - d.revokedAt.Load()))
-				d.droppedAt.Store(now.UnixNano())
+				at := now.UnixNano()
+				if heard > 0 && heard < at {
+					at = heard // the broker's goodbye reached the kernel then
+				}
+				d.droppedAt.Store(at)
+				d.noticedAt.Store(now.UnixNano())
 				s.drops.add()
 			}
 		},

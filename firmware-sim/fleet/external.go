@@ -70,6 +70,7 @@ func (s *sim) revokeExternal(ctx context.Context, x *externalMarks, wait time.Du
 	for _, d := range x.picked {
 		if at := d.droppedAt.Load(); at != 0 {
 			res.DropsUnixNano = append(res.DropsUnixNano, at)
+			res.NoticedUnixNano = append(res.NoticedUnixNano, d.noticedAt.Load())
 		}
 	}
 	return res

@@ -31,8 +31,12 @@ type BulkRevocation struct {
 	OpenAtReturn int `json:"open_at_return"`
 	// AfterReturn is from the command's return to each session's end
 	// (0 for those gone before it); FromStart from the command's start.
-	AfterReturn Summary `json:"after_return"`
-	FromStart   Summary `json:"from_start"`
+	// A session ends when the device's kernel received the broker's
+	// goodbye (TCP_INFO); NoticedAfterReturn is the same from when the
+	// simulators noticed, later where they waited for the CPU.
+	AfterReturn        Summary `json:"after_return"`
+	FromStart          Summary `json:"from_start"`
+	NoticedAfterReturn Summary `json:"noticed_after_return"`
 	Error       string  `json:"error,omitempty"`
 	// Procs is the simulator processes of the run; ProcsPublishing those
 	// that had reached their publishing phase when the command ran (the
@@ -72,5 +76,6 @@ const clusterTemplate = `{{with .Cluster}}<h2>Brokers</h2>
 <p>{{.Devices}} devices named; the command took {{printf "%.2f" .CommandSeconds}} s; {{.OpenAtReturn}} sessions were still up at its return.
 {{if lt .ProcsPublishing .Procs}}It ran after the bounded wait, with {{.ProcsPublishing}} of {{.Procs}} simulator processes publishing.{{end}}
 Session end after the return: p50 {{.AfterReturn.P50}} ms, p99 {{.AfterReturn.P99}} ms, max {{.AfterReturn.Max}} ms ({{.AfterReturn.Count}} sessions);
-after the start: p50 {{.FromStart.P50}} ms, p99 {{.FromStart.P99}} ms, max {{.FromStart.Max}} ms.{{if .Error}} Error: {{.Error}}{{end}}</p>{{end}}{{end}}
+after the start: p50 {{.FromStart.P50}} ms, p99 {{.FromStart.P99}} ms, max {{.FromStart.Max}} ms.
+A session ends when the device's kernel received the broker's goodbye (TCP_INFO); the simulators noticed it after the return p50 {{.NoticedAfterReturn.P50}} ms, p99 {{.NoticedAfterReturn.P99}} ms, max {{.NoticedAfterReturn.Max}} ms.{{if .Error}} Error: {{.Error}}{{end}}</p>{{end}}{{end}}
 `

@@ -159,6 +159,7 @@ func addRevocation(r, p *Revocation) *Revocation {
 	r.ProbesRefused += p.ProbesRefused
 	r.Probes += p.Probes
 	r.DropsUnixNano = append(r.DropsUnixNano, p.DropsUnixNano...)
+	r.NoticedUnixNano = append(r.NoticedUnixNano, p.NoticedUnixNano...)
 	r.ReconnectedDuring += p.ReconnectedDuring
 	r.BackUnixNano = append(r.BackUnixNano, p.BackUnixNano...)
 	return r

@@ -237,8 +237,12 @@ type Revocation struct {
 	ProbesRefused int `json:"probes_refused"`
 	Probes        int `json:"probes"`
 	// DropsUnixNano are the wall-clock times of the drops, for a
-	// revocation made outside the simulator (see Cluster).
-	DropsUnixNano []int64 `json:"drops_unix_ns,omitempty"`
+	// revocation made outside the simulator (see Cluster): when the
+	// device's kernel received the broker's goodbye (TCP_INFO), else when
+	// the simulator noticed. NoticedUnixNano are when it noticed, in the
+	// same order: later on a host whose CPU the simulators wait for.
+	DropsUnixNano   []int64 `json:"drops_unix_ns,omitempty"`
+	NoticedUnixNano []int64 `json:"noticed_unix_ns,omitempty"`
 }
 
 // Check is one expectation of the scenario and whether it held.
