@@ -56,8 +56,8 @@ func (a *API) revokeBulk(w http.ResponseWriter, r *http.Request, by store.Actor)
 }
 
 // awaitEnforced waits until every broker has applied what was just
-// written, for at most wait; nil when it did not wait (wait 0) or the wait
-// itself failed (the change stands either way: the failure is logged).
+// written, for at most wait; nil when it did not wait (wait 0). A wait
+// that failed says so in Error (the change stands either way).
 func (a *API) awaitEnforced(ctx context.Context, what string, wait time.Duration) *wire.Enforcement {
 	if wait <= 0 {
 		return nil
@@ -67,7 +67,7 @@ func (a *API) awaitEnforced(ctx context.Context, what string, wait time.Duration
 	e, err := a.db.AwaitEnforced(ctx)
 	if err != nil {
 		a.log.Warn("could not learn whether the brokers applied a revocation", "selection", what, "err", err)
-		return nil
+		return &wire.Enforcement{Error: err.Error()}
 	}
 	if !e.InForce() {
 		a.log.Warn("brokers did not confirm a revocation in time: they may still hold its sessions",

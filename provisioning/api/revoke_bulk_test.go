@@ -79,3 +79,34 @@ func TestRevokeBulkOutlivesTheConnection(t *testing.T) {
 		t.Errorf("audit: %+v", events)
 	}
 }
+
+// A wait_ms outside 0..MaxEnforceWaitMS is refused before anything is
+// written; a wait of 0 answers without enforcement, the default with it.
+func TestRevokeBulkWait(t *testing.T) {
+	env := apitest.Start(t, apitest.Options{})
+	by := store.Actor{Name: "admin"}
+	if _, err := env.DB.PutGroup(t.Context(), store.Group{Name: "g"}, by); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := env.DB.ImportDevices(t.Context(), []store.Device{{ID: "g-1", Group: "g"}}, by); err != nil {
+		t.Fatal(err)
+	}
+	for _, ms := range []int64{-1, wire.MaxEnforceWaitMS + 1} {
+		_, err := env.Admin.RevokeBulk(t.Context(), wire.BulkRevokeRequest{Group: "g", Reason: "r", WaitMS: &ms})
+		if !client.IsBadRequest(err) {
+			t.Errorf("wait_ms %d: %v, want a bad request", ms, err)
+		}
+	}
+	if d, err := env.DB.Device(t.Context(), "g-1"); err != nil || d.Status != store.DeviceActive {
+		t.Fatalf("after refused requests: %+v, %v", d, err)
+	}
+	zero := int64(0)
+	res, err := env.Admin.RevokeBulk(t.Context(), wire.BulkRevokeRequest{Group: "g", Reason: "r", WaitMS: &zero})
+	if err != nil || res.Revoked != 1 || res.Enforcement != nil {
+		t.Errorf("wait_ms 0: %+v, %v; want revoked, no enforcement", res, err)
+	}
+	res, err = env.Admin.RevokeBulk(t.Context(), wire.BulkRevokeRequest{Group: "g", Reason: "r"})
+	if err != nil || res.Enforcement == nil || res.Enforcement.Brokers != 0 || res.Enforcement.Error != "" {
+		t.Errorf("default wait: %+v, %v; want an enforcement with no broker to wait for", res, err)
+	}
+}

@@ -89,7 +89,7 @@ func (o *options) revokeBulk(cmd *cobra.Command, req wire.BulkRevokeRequest, wai
 		if err != nil {
 			return err
 		}
-		if e := res.Enforcement; e != nil && len(e.Missing) == 0 {
+		if e := res.Enforcement; e != nil && len(e.Missing) == 0 && e.Error == "" {
 			_, err = fmt.Fprintf(cmd.OutOrStdout(), "in force on %d of %d brokers (waited %.1f s)\n", e.Confirmed, e.Brokers, e.WaitedMS/1000)
 			return err
 		}
@@ -104,9 +104,12 @@ func waitFlag(cmd *cobra.Command) *time.Duration {
 }
 
 // unconfirmed is the error of a revocation whose enforcement not every
-// broker confirmed; nil when all did, or when the server could not tell
-// (an older server, or a failed wait it logged).
+// broker confirmed, or that the server could not learn; nil when all
+// confirmed, or when it did not wait (--wait 0, or an older server).
 func unconfirmed(e *wire.Enforcement) error {
+	if e != nil && e.Error != "" {
+		return fmt.Errorf("%w: the revocation is recorded, but whether the brokers dropped its sessions is unknown: %s", errUnconfirmed, e.Error)
+	}
 	if e == nil || len(e.Missing) == 0 {
 		return nil
 	}

@@ -75,6 +75,24 @@ func TestDeviceRevokeBulk(t *testing.T) {
 			t.Fatalf("exit %d, stderr %q; want %d naming the group", r.code, r.stderr, cli.ExitNotFound)
 		}
 	})
+	t.Run("error/wait-out-of-range", func(t *testing.T) {
+		for _, wait := range []string{"-1s", "11m"} {
+			r := run(t, e, "device", "revoke", "--group", "line-b", "--reason", "r", "--wait", wait)
+			if r.code != cli.ExitUsage || !strings.Contains(r.stderr, "--wait") {
+				t.Errorf("--wait %s: exit %d, stderr %q; want %d", wait, r.code, r.stderr, cli.ExitUsage)
+			}
+		}
+		if s := deviceStatus(t, e, "b-1"); s != store.DeviceActive {
+			t.Errorf("b-1 is %s after refused commands", s)
+		}
+	})
+	t.Run("ok/no-wait", func(t *testing.T) {
+		var res wire.BulkRevokeResult
+		decodeJSON(t, run(t, e, "device", "revoke", "--group", "line-a", "--reason", "again", "--wait", "0", "--json").mustSucceed(t).stdout, &res)
+		if res.Enforcement != nil {
+			t.Errorf("--wait 0: enforcement %+v, want none", res.Enforcement)
+		}
+	})
 	t.Run("error/malformed-line", func(t *testing.T) {
 		path := write("bad.txt", "# returned units\nb-1\n\nb-2 # second\nnot/an/id\n")
 		r := run(t, e, "device", "revoke", "--file", path, "--reason", "r")

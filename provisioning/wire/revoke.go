@@ -49,4 +49,7 @@ type Enforcement struct {
 	Confirmed int      `json:"confirmed"`         // of them, had applied the change
 	Missing   []string `json:"missing,omitempty"` // those that had not: they may still hold sessions
 	WaitedMS  float64  `json:"waited_ms"`
+	// Error: the API could not learn whether the brokers applied it (the
+	// registry did not answer); the revocation stands.
+	Error string `json:"error,omitempty"`
 }
