@@ -45,7 +45,7 @@ type device struct {
 	// closeHeard is when the kernel received the last data of the
 	// connection that just ended (lastReceived), for OnDisconnected.
 	closeHeard atomic.Int64
-	rot          atomic.Pointer[rotation]
+	rot        atomic.Pointer[rotation]
 }
 
 // rotation is a device's rotation in progress: done is closed once a

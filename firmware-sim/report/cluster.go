@@ -37,7 +37,7 @@ type BulkRevocation struct {
 	AfterReturn        Summary `json:"after_return"`
 	FromStart          Summary `json:"from_start"`
 	NoticedAfterReturn Summary `json:"noticed_after_return"`
-	Error       string  `json:"error,omitempty"`
+	Error              string  `json:"error,omitempty"`
 	// Procs is the simulator processes of the run; ProcsPublishing those
 	// that had reached their publishing phase when the command ran (the
 	// coordinator waits for all of them only so long).
