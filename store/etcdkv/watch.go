@@ -84,7 +84,7 @@ func (c *localCopy) apply(resp clientv3.WatchResponse) {
 			continue
 		}
 		put := ev.Type == mvccpb.PUT
-		if (bucket == c.sessions || bucket == c.barriers && bucket != "") && put {
+		if (bucket == c.sessions || bucket == c.barriers) && put {
 			changes = append(changes, kv.RawChange{Bucket: bucket, Key: key, New: ev.Kv.Value, Revision: ev.Kv.ModRevision, Time: now})
 			continue
 		}
