@@ -26,6 +26,8 @@ func TestAdmitted(t *testing.T) {
 	f.receive(b, "devices/sensor-a/telemetry", "21.5")
 	f.roundTrip(a, "sensor-a")
 	f.logs.await(t, "device connected", "device=sensor-a")
+	a.Disconnect(250)
+	f.logs.await(t, `msg="session ended"`, "device=sensor-a", "reason=client")
 }
 
 // TestRefused tries one bad credential per case while a legitimate device

@@ -201,7 +201,6 @@ func (h *hook) OnConnectAuthenticate(cl *mqtt.Client, _ packets.Packet) bool {
 	s.startExpiry(func() { h.drop(s, reasonExpired, s.notAfter) })
 	h.metrics.connects.Inc()
 	h.seen.mark(s.deviceID, h.now())
-	h.log.Info("device connected", "device", s.deviceID, "serial", s.serial, "remote", cl.Net.Remote)
 	return true
 }
 
@@ -289,6 +288,9 @@ func (h *hook) OnSessionEstablished(cl *mqtt.Client, _ packets.Packet) {
 	h.claimSession(s)
 	s.connectedAt = h.now()
 	h.events.connected(cl, s, s.connectedAt)
+	// Logged once the CONNACK is out, so that every "device connected"
+	// has its "session ended" (OnDisconnect follows on every path from here).
+	h.log.Info("device connected", "device", s.deviceID, "serial", s.serial, "remote", cl.Net.Remote)
 }
 
 // OnDisconnect forgets the session when mochi forgets the client (a clean
@@ -303,7 +305,12 @@ func (h *hook) OnDisconnect(cl *mqtt.Client, err error, expire bool) {
 	s.stopExpiry()
 	h.seen.mark(s.deviceID, h.now())
 	if !s.connectedAt.IsZero() {
-		h.events.disconnected(cl, s, err, h.now())
+		at := h.now()
+		h.events.disconnected(cl, s, err, at)
+		// The counterpart of "device connected": with the two, the logs
+		// alone say which sessions a broker held at any moment.
+		reason, detail := disconnectReason(cl, s, err)
+		h.log.Info("session ended", "device", s.deviceID, "serial", s.serial, "reason", reason, "detail", detail, "remote", cl.Net.Remote)
 	}
 	if expire || cl.IsTakenOver() || s.replaced.Load() || s.dropped.Load() {
 		h.sessions.remove(s)

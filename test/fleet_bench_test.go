@@ -141,6 +141,7 @@ func BenchmarkFleet(b *testing.B) {
 
 	var dropsBefore dropHist // the brokers' drop histograms as the command starts
 	var cmdStart, cmdReturn time.Time
+	revoked := map[string]bool{} // the devices the command names
 	o := coord.Options{
 		Procs: c.procs, Binary: sim,
 		// The steady phase: every device publishes once per interval; the
@@ -185,6 +186,9 @@ func BenchmarkFleet(b *testing.B) {
 			Latest: 2*c.publish + 30*time.Second,
 			Run: func(ctx context.Context, ids []string) error {
 				progress("revoking the group revoke-me (%d devices marked) with one command", len(ids))
+				for _, id := range ids {
+					revoked[id] = true
+				}
 				var err error
 				if dropsBefore, err = brokerDrops(f.brokers); err != nil {
 					return err
@@ -212,6 +216,13 @@ func BenchmarkFleet(b *testing.B) {
 	}
 	if rep == nil {
 		b.Fatal(err)
+	}
+	if !cmdReturn.IsZero() {
+		logs := make([]string, len(f.brokers))
+		for i, brk := range f.brokers {
+			logs[i] = brk.Logs.String()
+		}
+		rep.Checks = append(rep.Checks, revokedSessionsCheck(brokerSessions(logs, revoked), cmdStart, cmdReturn))
 	}
 	jsonPath, htmlPath, werr := report.WriteFiles(c.out, "report", rep)
 	if werr != nil {

@@ -129,3 +129,50 @@ func TestFinishSplitsRevokedSessions(t *testing.T) {
 		}
 	}
 }
+
+// TestRevocationChecksJudgeSessions: a bulk revocation is judged by the
+// sessions there were to drop. A named device with no session as the
+// command began (it was reconnecting) has nothing to drop; a revoked
+// device still in a session at the end, a drop more than 2 s after the
+// return, or a probe let in fails; a probe that got no answer in time
+// does not prove a device got in.
+func TestRevocationChecksJudgeSessions(t *testing.T) {
+	start := time.Unix(1000, 0)
+	at := func(s float64) int64 { return start.Add(time.Duration(s * float64(time.Second))).UnixNano() }
+	judge := func(adjust func(*report.Revocation)) map[string]report.Check {
+		c := &clusterRun{o: Options{Revoke: &Revoke{Every: 2}}, start: start, end: start.Add(10 * time.Second),
+			rep: report.Cluster{Revocation: &report.BulkRevocation{Devices: 4}}}
+		r := &report.Report{Revocation: &report.Revocation{Revoked: 4, UpAtRevocation: 3, Dropped: 3,
+			Probes: 3, ProbesRefused: 2, AgentStopped: 3, DropsUnixNano: []int64{at(2), at(9), at(10)},
+			NoticedUnixNano: []int64{at(5), at(15), at(40)}}}
+		adjust(r.Revocation)
+		c.finish(r)
+		out := map[string]report.Check{}
+		for _, ck := range append(fleet.Checks(r), c.checks(r)...) {
+			out[ck.Name] = ck
+		}
+		return out
+	}
+	const bulk = "bulk revocation drops every session within 2 s of the command's return"
+	for _, name := range []string{"revoked devices dropped", "revoked devices stay out", bulk} {
+		if ck := judge(func(*report.Revocation) {}); !ck[name].OK {
+			t.Errorf("3 of 3 sessions dropped by the return, 1 probe unanswered: %q failed: %s", name, ck[name].Detail)
+		}
+	}
+	for what, tc := range map[string]struct {
+		adjust func(*report.Revocation)
+		fails  []string
+	}{
+		"still up":     {func(r *report.Revocation) { r.StillUp = 1 }, []string{"revoked devices dropped", bulk}},
+		"probe let in": {func(r *report.Revocation) { r.ProbesAdmitted = 1 }, []string{"revoked devices stay out"}},
+		"late drop":    {func(r *report.Revocation) { r.DropsUnixNano[2] = at(12.5) }, []string{bulk}},
+		"missed drop":  {func(r *report.Revocation) { r.DropsUnixNano = r.DropsUnixNano[:2] }, []string{bulk}},
+	} {
+		got := judge(tc.adjust)
+		for _, name := range tc.fails {
+			if got[name].OK {
+				t.Errorf("%s: %q passed: %s", what, name, got[name].Detail)
+			}
+		}
+	}
+}

@@ -123,6 +123,9 @@ func (c *simConn) Read(p []byte) (int, error) {
 		}
 	}
 	if n > 0 && !c.readSeen.Load() && c.readSeen.CompareAndSwap(false, true) {
+		if at := lastReceived(c.raw); !at.IsZero() {
+			c.dev.connackHeard.Store(at.UnixNano())
+		}
 		if w := c.firstWrite.Load(); w != 0 {
 			c.cs.m.connect.Add(time.Duration(time.Now().UnixNano() - w))
 		}

@@ -45,7 +45,11 @@ type device struct {
 	// closeHeard is when the kernel received the last data of the
 	// connection that just ended (lastReceived), for OnDisconnected.
 	closeHeard atomic.Int64
-	rot        atomic.Pointer[rotation]
+	// connackHeard is, on the first read of a connection, when the kernel
+	// last received data: the CONNACK, or shortly after it; for
+	// OnConnected, which a loaded simulator runs late.
+	connackHeard atomic.Int64
+	rot          atomic.Pointer[rotation]
 }
 
 // rotation is a device's rotation in progress: done is closed once a
@@ -105,10 +109,14 @@ func (s *sim) hooks(d *device) agent.Hooks {
 			d.serial.Store(serial)
 			d.up.Store(true)
 			m.sessionUp(now)
-			if d.revokedAt.Load() != 0 {
+			if heard := d.connackHeard.Swap(0); d.revokedAt.Load() != 0 {
+				at := now.UnixNano()
+				if heard > 0 && heard < at {
+					at = heard // the session began by then
+				}
 				s.revokedBack.Add(1)
 				s.backMu.Lock()
-				s.backAt = append(s.backAt, now.UnixNano())
+				s.backAt = append(s.backAt, at)
 				s.backMu.Unlock()
 			}
 			if !d.ever.Swap(true) {

@@ -18,6 +18,7 @@ func Marked(idx, every int) bool { return every > 0 && idx%every == 0 }
 type externalMarks struct {
 	done   chan struct{} // closed once picked is set
 	picked []*device
+	up     int // of picked, those in a session as the signal came
 }
 
 // watchExternal marks the devices the outside command revokes the moment
@@ -38,6 +39,9 @@ func (s *sim) watchExternal(ctx context.Context) *externalMarks {
 			if Marked(d.idx, s.cfg.ExternalRevokeEvery) && d.ever.Load() {
 				d.revokedAt.Store(now)
 				x.picked = append(x.picked, d)
+				if d.up.Load() {
+					x.up++
+				}
 			}
 		}
 		close(x.done)
@@ -49,7 +53,8 @@ func (s *sim) watchExternal(ctx context.Context) *externalMarks {
 // split fleet) to start revoking the marked devices (watchExternal), then
 // expects each marked device that was in a session to be dropped and to
 // stay out, as revoke does for its own calls. The delays run from the
-// signal; each drop's wall-clock time goes into the report, so the
+// signal; each drop's wall-clock time goes into the report (dropTimes, at
+// the end of the run: a loaded simulator notices drops late), so the
 // coordinator can time the drops against its command's return.
 func (s *sim) revokeExternal(ctx context.Context, x *externalMarks, wait time.Duration) *report.Revocation {
 	t := time.NewTimer(wait)
@@ -62,16 +67,22 @@ func (s *sim) revokeExternal(ctx context.Context, x *externalMarks, wait time.Du
 	case <-ctx.Done():
 		return nil
 	}
-	res := &report.Revocation{Revoked: len(x.picked)}
-	s.drops.expect(int64(res.Revoked))
+	res := &report.Revocation{Revoked: len(x.picked), UpAtRevocation: x.up}
+	s.drops.expect(int64(res.UpAtRevocation))
 	s.awaitRevoked(ctx, x.picked)
 	s.m.mark("revoked")
-	res.Dropped = int(s.drops.n.Load())
-	for _, d := range x.picked {
-		if at := d.droppedAt.Load(); at != 0 {
-			res.DropsUnixNano = append(res.DropsUnixNano, at)
-			res.NoticedUnixNano = append(res.NoticedUnixNano, d.noticedAt.Load())
+	return res
+}
+
+// dropTimes are the wall-clock times of the revoked devices' drops, as
+// their kernels received them, and when the simulator noticed each, in
+// the same order.
+func (s *sim) dropTimes() (dropped, noticed []int64) {
+	for _, d := range s.devices {
+		if at := d.droppedAt.Load(); at != 0 && d.revokedAt.Load() != 0 {
+			dropped = append(dropped, at)
+			noticed = append(noticed, d.noticedAt.Load())
 		}
 	}
-	return res
+	return dropped, noticed
 }

@@ -54,20 +54,32 @@ func (s *sim) probeRevoked(ctx context.Context, rv *report.Revocation) {
 		go func() {
 			defer wg.Done()
 			defer func() { <-sem }()
-			refused := s.probe(ctx, d.id, cert)
+			outcome := s.probe(ctx, d.id, cert)
 			mu.Lock()
 			defer mu.Unlock()
-			if refused {
+			switch outcome {
+			case probeRefused:
 				rv.ProbesRefused++
+			case probeAdmitted:
+				rv.ProbesAdmitted++
 			}
 		}()
 	}
 	wg.Wait()
 }
 
-// probe connects once as device id with cert and reports whether the
-// broker refused it; anything else is counted as an error.
-func (s *sim) probe(ctx context.Context, id string, cert tls.Certificate) bool {
+// probeOutcome is what a probe of a revoked device found.
+type probeOutcome int
+
+const (
+	probeUnanswered probeOutcome = iota // no answer in time, or an error that proves neither
+	probeRefused
+	probeAdmitted
+)
+
+// probe connects once as device id with cert and reports what the broker
+// did; anything but a refusal is also counted as an error.
+func (s *sim) probe(ctx context.Context, id string, cert tls.Certificate) probeOutcome {
 	cfg := &tls.Config{RootCAs: s.roots, Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
 	if h, _, err := net.SplitHostPort(s.broker); err == nil {
 		cfg.ServerName = h
@@ -79,13 +91,14 @@ func (s *sim) probe(ctx context.Context, id string, cert tls.Certificate) bool {
 	case err == nil:
 		_ = c.Close()
 		s.m.errs.Inc("probe: a revoked device was let in")
+		return probeAdmitted
 	case errors.Is(err, mqttwire.ErrRefused), errClass(err) == "tls alert: bad certificate",
 		errClass(err) == "closed by peer (EOF)", errClass(err) == "connection reset":
-		return true
+		return probeRefused
 	default:
 		s.m.errs.Inc("probe: " + errClass(err))
 	}
-	return false
+	return probeUnanswered
 }
 
 // stateCertificate rebuilds a device's TLS certificate from its agent

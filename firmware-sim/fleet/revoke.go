@@ -58,9 +58,9 @@ func (s *sim) revoke(ctx context.Context) *report.Revocation {
 	wg.Wait()
 	s.m.mark("revoked")
 
+	res.UpAtRevocation = res.Revoked // only devices in a session are picked
 	s.drops.expect(int64(res.Revoked))
 	s.awaitRevoked(ctx, picked)
-	res.Dropped = int(s.drops.n.Load())
 	return res
 }
 

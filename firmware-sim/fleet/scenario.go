@@ -61,6 +61,11 @@ func (s *sim) scenario(ctx context.Context) error {
 	}
 	s.m.mark("stop")
 	if rv := s.rep.Revocation; rv != nil {
+		for _, d := range s.devices {
+			if d.revokedAt.Load() != 0 && d.up.Load() {
+				rv.StillUp++
+			}
+		}
 		s.probeRevoked(ctx, rv)
 	}
 	stopAgents()

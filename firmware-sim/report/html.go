@@ -131,8 +131,8 @@ QoS {{.Scenario.QoS}} · {{.Scenario.PayloadBytes}} B every {{.Scenario.PublishI
 {{with .Storm}}<h2>Reconnect storm</h2>
 <p>{{.Dropped}} sessions dropped at once; {{.Reconnected}} back after {{printf "%.1f" .Seconds}} s, {{.Attempts}} attempts of which {{.FailedAttempt}} failed.</p>{{end}}
 {{with .Revocation}}<h2>Revocation</h2>
-<p>{{.Revoked}} devices revoked mid-run; {{.Dropped}} sessions dropped, delay p50 {{.Delay.P50}} ms, p99 {{.Delay.P99}} ms, max {{.Delay.Max}} ms.
-{{.ReconnectedAfter}} sessions after revocation{{if .ReconnectedDuring}} ({{.ReconnectedDuring}} more began while the command ran){{end}}; {{.AgentStopped}} agents stopped with "revoked"; {{.ProbesRefused}} of {{.Probes}} direct probes refused.</p>{{end}}
+<p>{{.Revoked}} devices revoked mid-run, {{.UpAtRevocation}} of them in a session then; {{.Dropped}} sessions dropped, {{.StillUp}} still up at the end; delay p50 {{.Delay.P50}} ms, p99 {{.Delay.P99}} ms, max {{.Delay.Max}} ms.
+{{.ReconnectedAfter}} sessions after revocation{{if .ReconnectedDuring}} ({{.ReconnectedDuring}} more began while the command ran){{end}}; {{.AgentStopped}} agents stopped with "revoked"; {{.ProbesRefused}} of {{.Probes}} direct probes refused, {{.ProbesAdmitted}} let in.</p>{{end}}
 
 ` + clusterTemplate + `
 <h2>Errors by kind</h2>

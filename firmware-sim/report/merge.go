@@ -153,10 +153,13 @@ func addRevocation(r, p *Revocation) *Revocation {
 		r = &Revocation{}
 	}
 	r.Revoked += p.Revoked
+	r.UpAtRevocation += p.UpAtRevocation
 	r.Dropped += p.Dropped
+	r.StillUp += p.StillUp
 	r.ReconnectedAfter += p.ReconnectedAfter
 	r.AgentStopped += p.AgentStopped
 	r.ProbesRefused += p.ProbesRefused
+	r.ProbesAdmitted += p.ProbesAdmitted
 	r.Probes += p.Probes
 	r.DropsUnixNano = append(r.DropsUnixNano, p.DropsUnixNano...)
 	r.NoticedUnixNano = append(r.NoticedUnixNano, p.NoticedUnixNano...)

@@ -215,7 +215,13 @@ type Storm struct {
 // Revocation is the result of revoking a share of the devices mid-run.
 type Revocation struct {
 	Revoked int `json:"revoked"`
-	Dropped int `json:"dropped"` // sessions the broker ended after the revocation
+	// UpAtRevocation counts the revoked devices in a session as the
+	// revocation began: each of those sessions must end.
+	UpAtRevocation int `json:"up_at_revocation"`
+	Dropped        int `json:"dropped"` // revoked devices whose session ended after the revocation
+	// StillUp counts revoked devices still in a session at the end of the
+	// run, before the devices stop: must be 0.
+	StillUp int `json:"still_up"`
 	// Delay is from the start of the revoke call to the device seeing its
 	// session end.
 	Delay Summary `json:"delay"`
@@ -234,8 +240,11 @@ type Revocation struct {
 	AgentStopped int `json:"agent_stopped"`
 	// ProbesRefused counts direct connects with the revoked credentials,
 	// at the end of the run, that the broker refused.
-	ProbesRefused int `json:"probes_refused"`
-	Probes        int `json:"probes"`
+	// ProbesAdmitted counts those the broker let in: must be 0. A probe
+	// neither refused nor admitted got no answer in time.
+	ProbesRefused  int `json:"probes_refused"`
+	ProbesAdmitted int `json:"probes_admitted"`
+	Probes         int `json:"probes"`
 	// DropsUnixNano are the wall-clock times of the drops, for a
 	// revocation made outside the simulator (see Cluster): when the
 	// device's kernel received the broker's goodbye (TCP_INFO), else when
