@@ -30,6 +30,7 @@ type device struct {
 	agent *agent.Agent
 
 	started  time.Time
+	stop     context.CancelFunc // stops the agent; set before it starts
 	done     chan struct{} // closed when Run returned
 	runErr   error         // Run's result, read after done
 	inflight atomic.Bool   // holds a ramp slot

@@ -53,7 +53,9 @@ starting:
 			}
 			d.agent = a
 			d.inflight.Store(true)
-			go s.run(runCtx, d)
+			dctx, stop := context.WithCancel(runCtx)
+			d.stop = stop
+			go s.run(dctx, d)
 		}
 		if i == len(s.devices) {
 			break
