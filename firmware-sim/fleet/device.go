@@ -31,9 +31,9 @@ type device struct {
 
 	started  time.Time
 	stop     context.CancelFunc // stops the agent; set before it starts
-	done     chan struct{} // closed when Run returned
-	runErr   error         // Run's result, read after done
-	inflight atomic.Bool   // holds a ramp slot
+	done     chan struct{}      // closed when Run returned
+	runErr   error              // Run's result, read after done
+	inflight atomic.Bool        // holds a ramp slot
 
 	up           atomic.Bool  // a session is up
 	ever         atomic.Bool  // reached a first session
