@@ -19,6 +19,16 @@ import (
 // end-to-end latency is measured without a second client per device.
 const dataTopic = "sim/data"
 
+// pingTimeout is how long a simulated device waits for its PINGRESP
+// before it takes its session for lost (paho's default: 10 s). paho
+// judges it by when its reading goroutine handled the answer, and a
+// simulator sharing a loaded host runs that goroutine late: in bench-100k
+// run 15 the processes' status lines came 12-40 s late, and 30,653
+// sessions were given up as "pingresp not received"; each came back as a
+// handshake, loading the brokers further. A device on its own hardware
+// keeps paho's default.
+const pingTimeout = time.Minute
+
 // device is one simulated device: an agent and what the simulator knows
 // about it.
 type device struct {
@@ -85,6 +95,7 @@ func (s *sim) newAgent(d *device) (*agent.Agent, error) {
 		Hooks:           s.hooks(d),
 		MQTTOptions: func(o *mqtt.ClientOptions) {
 			o.SetCustomOpenConnectionFn(s.conns.open(d))
+			o.SetPingTimeout(pingTimeout)
 		},
 	}
 	if d.tpm != nil {
