@@ -121,6 +121,7 @@ func (s *sim) hooks(d *device) agent.Hooks {
 			d.serial.Store(serial)
 			d.up.Store(true)
 			m.sessionUp(now)
+			d.closeHeard.Store(0) // a goodbye noted before belongs to an earlier connection
 			if heard := d.connackHeard.Swap(0); d.revokedAt.Load() != 0 {
 				at := now.UnixNano()
 				if heard > 0 && heard < at {

@@ -7,6 +7,8 @@ import (
 	"time"
 )
 
-// lastReceived cannot read TCP_INFO here: zero, the drop is timed when
-// the simulator notices it.
+// lastReceived and goodbyeHeard cannot read TCP_INFO here: zero, the
+// events are timed when the simulator notices them.
 func lastReceived(net.Conn) time.Time { return time.Time{} }
+
+func goodbyeHeard(net.Conn) time.Time { return time.Time{} }
