@@ -143,12 +143,13 @@ func (ev *events) connected(cl *mqtt.Client, s *session, at time.Time) {
 	ev.publish(e)
 }
 
-// disconnected: a connected device's connection ended.
-func (ev *events) disconnected(cl *mqtt.Client, s *session, cause error, at time.Time) {
+// disconnected: a connected device's connection ended, for reason and
+// detail (disconnectReason).
+func (ev *events) disconnected(cl *mqtt.Client, s *session, reason, detail string, at time.Time) {
 	e := connection(EventDisconnected, cl, s.deviceID, s.serial, at)
 	e.NotAfter = timePtr(s.notAfter)
 	e.ConnectedAt = timePtr(s.connectedAt)
-	e.Reason, e.Detail = disconnectReason(cl, s, cause)
+	e.Reason, e.Detail = reason, detail
 	ev.publish(e)
 }
 

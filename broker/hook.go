@@ -305,11 +305,10 @@ func (h *hook) OnDisconnect(cl *mqtt.Client, err error, expire bool) {
 	s.stopExpiry()
 	h.seen.mark(s.deviceID, h.now())
 	if !s.connectedAt.IsZero() {
-		at := h.now()
-		h.events.disconnected(cl, s, err, at)
+		reason, detail := disconnectReason(cl, s, err)
+		h.events.disconnected(cl, s, reason, detail, h.now())
 		// The counterpart of "device connected": with the two, the logs
 		// alone say which sessions a broker held at any moment.
-		reason, detail := disconnectReason(cl, s, err)
 		h.log.Info("session ended", "device", s.deviceID, "serial", s.serial, "reason", reason, "detail", detail, "remote", cl.Net.Remote)
 	}
 	if expire || cl.IsTakenOver() || s.replaced.Load() || s.dropped.Load() {
